@@ -1,0 +1,111 @@
+//! The one error type every store operation returns.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Everything that can go wrong when opening or using the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database at `path` could not be opened: it is missing permissions, locked by another
+    /// process, not a database at all, or damaged beyond what the engine can recover.
+    #[error("cannot open the Accord store at {}: {source}", path.display())]
+    Open {
+        /// The directory that was being opened.
+        path: PathBuf,
+        /// What the storage engine reported.
+        #[source]
+        source: DbError,
+    },
+
+    /// The database was written by a newer Accord whose schema this build does not understand.
+    #[error(
+        "the Accord store uses schema version {found}, but this build only understands \
+         up to version {supported}; upgrade Accord to open it"
+    )]
+    NewerSchema {
+        /// The schema version found on disk.
+        found: u32,
+        /// The newest schema version this build supports.
+        supported: u32,
+    },
+
+    /// The database holds a schema version older than any this build can migrate from.
+    #[error(
+        "the Accord store uses schema version {found}, which this build has no migration for \
+         (it supports version {supported})"
+    )]
+    NoMigration {
+        /// The schema version found on disk.
+        found: u32,
+        /// The schema version this build would migrate to.
+        supported: u32,
+    },
+
+    /// The stored schema version is not a 4-byte big-endian integer.
+    #[error("the Accord store's schema version record is damaged ({len} bytes instead of 4)")]
+    CorruptSchema {
+        /// The length of the value that was found.
+        len: usize,
+    },
+
+    /// The configuration cannot work (for example a zero-sized address book).
+    #[error("invalid store configuration: {0}")]
+    InvalidConfig(&'static str),
+
+    /// A metadata key was refused.
+    #[error("invalid metadata key {key:?}: {reason}")]
+    InvalidMetaKey {
+        /// The key as given (possibly truncated for display).
+        key: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
+    /// A read or write in the storage engine failed (usually an I/O error).
+    #[error("store I/O failed: {0}")]
+    Db(#[source] DbError),
+
+    /// The store thread could not be started.
+    #[error("cannot start the store thread: {0}")]
+    Spawn(#[source] std::io::Error),
+
+    /// The store thread has stopped, so the request could not be served.
+    #[error("the store has been shut down")]
+    Closed,
+
+    /// The store thread stopped by panicking; this is a bug in Accord.
+    #[error("the store thread panicked")]
+    Panicked,
+}
+
+impl StoreError {
+    /// Wraps an engine error from an ordinary read or write.
+    pub(crate) fn db(e: sled::Error) -> Self {
+        StoreError::Db(DbError(e))
+    }
+}
+
+/// An error reported by the storage engine.
+///
+/// The engine's own error type is kept private so that the engine can be replaced without
+/// changing this crate's public API; only its message and source chain are exposed.
+pub struct DbError(pub(crate) sled::Error);
+
+impl fmt::Debug for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}

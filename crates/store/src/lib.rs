@@ -1,0 +1,280 @@
+//! Everything Accord keeps on disk.
+//!
+//! This crate is the only one in the workspace that touches the storage engine (sled). It
+//! exposes a typed API over it and keeps the engine's own types out of that API, so the engine
+//! could be replaced without touching any other crate.
+//!
+//! There are two ways in:
+//!
+//! - [`Store`] is the synchronous owner of the database. It is `Send` but deliberately not
+//!   `Sync`: one thread owns it, which is what makes read-modify-write operations such as
+//!   [`Store::record_peer`] safe without locks.
+//! - [`StoreHandle`] is the cloneable, async handle everyone else uses. [`Store::spawn`] moves the
+//!   store onto a dedicated thread (sled blocks, so it stays off the async runtime) that serves
+//!   typed requests from a bounded queue and answers each on a oneshot channel. [`StoreTask`]
+//!   shuts that thread down cleanly.
+//!
+//! The on-disk layout is described in [`trees`]; the schema version and migrations in
+//! [`CURRENT_SCHEMA`] and `schema.rs`.
+//!
+//! # Example
+//!
+//! ```
+//! use accord_store::{Store, StoreConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path(), &StoreConfig::default())?;
+//! store.set_meta("display_name", b"Ada")?;
+//! assert_eq!(store.meta("display_name")?.as_deref(), Some(&b"Ada"[..]));
+//! assert_eq!(store.counts()?.peers, 0);
+//!
+//! // Hand the store to its own thread and talk to it from async code.
+//! let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+//! runtime.block_on(async {
+//!     let (handle, task) = store.spawn(64)?;
+//!     assert!(handle.peers().await?.is_empty());
+//!     task.shutdown().await
+//! })?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod address_book;
+mod error;
+mod handle;
+mod meta;
+mod record;
+mod schema;
+pub mod trees;
+
+use std::cell::Cell;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use accord_identity::AccordId;
+pub use address_book::PeerRecord;
+pub use error::{DbError, StoreError};
+pub use handle::{StoreHandle, StoreTask};
+pub use multiaddr::Multiaddr;
+pub use schema::CURRENT_SCHEMA;
+
+/// Tuning for [`Store::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// How many bytes the storage engine may use for its page cache. Default: 64 MiB.
+    pub cache_capacity: u64,
+    /// The most peers the address book keeps; recording a new peer when it is full evicts the
+    /// peer seen least recently. Must be at least 1. Default: 10 000.
+    pub max_peers: usize,
+    /// The most addresses kept per peer, newest first. Must be between 1 and 64.
+    /// Default: 16.
+    pub max_addrs_per_peer: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_capacity: 64 * 1024 * 1024,
+            max_peers: 10_000,
+            max_addrs_per_peer: 16,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Refuses settings the address book cannot honour.
+    fn validate(&self) -> Result<(), StoreError> {
+        if self.max_peers == 0 {
+            return Err(StoreError::InvalidConfig("max_peers must be at least 1"));
+        }
+        if self.max_addrs_per_peer == 0 || self.max_addrs_per_peer > record::MAX_STORED_ADDRS {
+            return Err(StoreError::InvalidConfig(
+                "max_addrs_per_peer must be between 1 and 64",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How many entries some of the trees hold, for status displays.
+///
+/// Each figure is the tree's length at the time of the call. Trees that later work has not
+/// started filling yet simply report 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreCounts {
+    /// Entries in the address book.
+    pub peers: usize,
+    /// Invites received.
+    pub invites_in: usize,
+    /// Invites sent.
+    pub invites_out: usize,
+    /// Signed mutual attestations (connections).
+    pub attestations: usize,
+    /// Messages waiting for delivery.
+    pub outbox: usize,
+    /// Stored messages, across all conversations.
+    pub messages: usize,
+}
+
+/// The synchronous owner of the database.
+///
+/// Open it with [`Store::open`]; either use it directly from one thread or hand it to its own
+/// thread with [`Store::spawn`] and use the returned [`StoreHandle`].
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    config: StoreConfig,
+    meta: sled::Tree,
+    peers: sled::Tree,
+    invites_in: sled::Tree,
+    invites_out: sled::Tree,
+    attestations: sled::Tree,
+    outbox: sled::Tree,
+    messages: sled::Tree,
+    quota: sled::Tree,
+    /// How many times a stored record was skipped because it could not be decoded. A `Cell`
+    /// is enough because the store has one owner, and it is also what makes `Store` `!Sync`.
+    skipped: Cell<u64>,
+    /// The number of entries in `peers`, learned on first need and then kept up to date by the
+    /// address book, because sled's `len` walks the whole tree. Only this store writes the
+    /// tree, and only from its one owning thread, so the cached figure cannot drift.
+    peer_count: Cell<Option<usize>>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in the directory `path`.
+    ///
+    /// A fresh store is stamped with [`CURRENT_SCHEMA`]; an older one is migrated; one written
+    /// by a newer Accord is refused with [`StoreError::NewerSchema`] and left untouched. Every
+    /// tree listed in [`trees::ALL`] exists once this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidConfig`] for unusable settings, [`StoreError::Open`] when the
+    /// directory cannot be opened as a database (including when another process has it open),
+    /// and the schema errors above.
+    pub fn open(path: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
+        config.validate()?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(config.cache_capacity)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source: DbError(source),
+            })?;
+        // The schema is checked before any other tree is created, so a newer store is refused
+        // without being altered.
+        schema::check_and_migrate(&db)?;
+        let tree = |name: &str| db.open_tree(name).map_err(StoreError::db);
+        for name in trees::ALL {
+            tree(name)?;
+        }
+        Ok(Store {
+            meta: tree(trees::META)?,
+            peers: tree(trees::PEERS)?,
+            invites_in: tree(trees::INVITES_IN)?,
+            invites_out: tree(trees::INVITES_OUT)?,
+            attestations: tree(trees::ATTESTATIONS)?,
+            outbox: tree(trees::OUTBOX)?,
+            messages: tree(trees::MESSAGES)?,
+            quota: tree(trees::QUOTA)?,
+            path: path.to_owned(),
+            config: config.clone(),
+            skipped: Cell::new(0),
+            peer_count: Cell::new(None),
+            db,
+        })
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Counts the entries in the main trees.
+    ///
+    /// This walks each tree, so it costs time proportional to the data; it is meant for status
+    /// displays, not hot paths.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for engines whose counts can fail.
+    pub fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let peers = self.peers.len();
+        self.peer_count.set(Some(peers));
+        Ok(StoreCounts {
+            peers,
+            invites_in: self.invites_in.len(),
+            invites_out: self.invites_out.len(),
+            attestations: self.attestations.len(),
+            outbox: self.outbox.len(),
+            messages: self.messages.len(),
+        })
+    }
+
+    /// How many invites the quota ledger holds that were sent at or after `since_ms` (Unix
+    /// milliseconds). The ledger is keyed by send time first, so this is one range scan.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when the scan fails.
+    pub fn quota_used_since(&self, since_ms: u64) -> Result<usize, StoreError> {
+        let mut used = 0;
+        for entry in self.quota.range(since_ms.to_be_bytes()..) {
+            entry.map_err(StoreError::db)?;
+            used += 1;
+        }
+        Ok(used)
+    }
+
+    /// How many times, since the store was opened, a stored record was skipped because it
+    /// could not be decoded. A damaged record counts each time it is read.
+    pub fn skipped_records(&self) -> u64 {
+        self.skipped.get()
+    }
+
+    /// Writes everything buffered to disk and waits until it is durable.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when the write fails.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(StoreError::db)?;
+        Ok(())
+    }
+
+    /// Logs and counts a record that could not be decoded, so that damage is visible without
+    /// stopping the caller.
+    fn note_skipped(&self, tree: &str, key: &[u8], error: &dyn std::error::Error) {
+        self.skipped.set(self.skipped.get().saturating_add(1));
+        tracing::warn!(tree, key = %hex(key), %error, "skipping a stored record that cannot be decoded");
+    }
+}
+
+/// Renders a key for logs.
+fn hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            // Writing to a String cannot fail.
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
