@@ -1,0 +1,92 @@
+//! Network configuration, with documented defaults.
+
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+
+/// How a node joins the network. Build it with [`NetConfig::default`] and the `with_*`
+/// methods; every default is stated on its field.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Addresses to listen on. Default: every IPv4 interface, a random TCP port and a random
+    /// QUIC port (`/ip4/0.0.0.0/tcp/0`, `/ip4/0.0.0.0/udp/0/quic-v1`).
+    pub listen: Vec<Multiaddr>,
+    /// Peers dialled at start and added to Kademlia. An address ending in `/p2p/<id>` is also
+    /// redialled with back-off while the connection is down. Default: none.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Discover peers on the local network with mDNS. Default: on. Tests turn it off so that
+    /// they send nothing beyond the loopback interface.
+    pub mdns: bool,
+    /// Act as a Kademlia server (answer other nodes' queries). Default: on, because on a LAN
+    /// or a local test network every node is reachable; AutoNAT-driven switching comes with
+    /// relay support.
+    pub kademlia_server: bool,
+    /// How long a Kademlia lookup may take before it gives up. Default: 10 s.
+    pub lookup_timeout: Duration,
+    /// How long a connection with no active protocol stays open. Default: 10 minutes, so
+    /// that a laptop keeps its peers (and gossip mesh) between messages.
+    pub idle_connection_timeout: Duration,
+    /// Capacity of the command queue from [`crate::NetHandle`]s. Default: 256.
+    pub command_capacity: usize,
+    /// Capacity of the event queue to the node. When it is full, events are dropped and
+    /// counted rather than stalling the swarm. Default: 1024.
+    pub event_capacity: usize,
+    /// Dials and lookups that may wait for an answer at once. Default: 256.
+    pub max_pending_requests: usize,
+    /// The largest gossip message the transport accepts, in bytes. Default: 64 KiB; the
+    /// protocols on top enforce their own, smaller limits.
+    pub max_gossip_message: usize,
+    /// Longest pause between redials of a bootstrap peer. Default: 60 s.
+    pub max_redial_backoff: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            listen: default_listen(),
+            bootstrap: Vec::new(),
+            mdns: true,
+            kademlia_server: true,
+            lookup_timeout: Duration::from_secs(10),
+            idle_connection_timeout: Duration::from_secs(600),
+            command_capacity: 256,
+            event_capacity: 1024,
+            max_pending_requests: 256,
+            max_gossip_message: 64 * 1024,
+            max_redial_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+fn default_listen() -> Vec<Multiaddr> {
+    ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"]
+        .iter()
+        .filter_map(|addr| addr.parse().ok())
+        .collect()
+}
+
+impl NetConfig {
+    /// Replaces the listen addresses.
+    pub fn with_listen(mut self, listen: Vec<Multiaddr>) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// Replaces the bootstrap addresses.
+    pub fn with_bootstrap(mut self, bootstrap: Vec<Multiaddr>) -> Self {
+        self.bootstrap = bootstrap;
+        self
+    }
+
+    /// Turns mDNS on or off.
+    pub fn with_mdns(mut self, mdns: bool) -> Self {
+        self.mdns = mdns;
+        self
+    }
+
+    /// Sets the Kademlia lookup timeout.
+    pub fn with_lookup_timeout(mut self, timeout: Duration) -> Self {
+        self.lookup_timeout = timeout;
+        self
+    }
+}

@@ -1,0 +1,539 @@
+//! The event loop: the one owner of the `Swarm`.
+//!
+//! It `select!`s over swarm events, commands from [`crate::NetHandle`]s and, when a bootstrap
+//! peer is down, the deadline of its next redial. Requests that need the network to answer
+//! (dials, lookups) park their reply channel in a bounded map until the answering event
+//! arrives.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic};
+use libp2p::identity::Keypair;
+use libp2p::kad::{self, QueryId, QueryResult};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, tcp, yamux};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::behaviour::{Behaviour, BehaviourEvent, KADEMLIA_PROTOCOL};
+use crate::handle::{ConnectedPeer, Lookup, LookupSource, NetEvent};
+use crate::{NetConfig, NetError, split_peer_id};
+
+/// A request from a handle.
+#[derive(Debug)]
+pub(crate) enum Command {
+    ListenAddrs {
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+    ConnectedPeers {
+        reply: oneshot::Sender<Vec<ConnectedPeer>>,
+    },
+    Dial {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<PeerId, NetError>>,
+    },
+    Lookup {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<Lookup, NetError>>,
+    },
+    AddAddress {
+        peer: PeerId,
+        addr: Multiaddr,
+        reply: oneshot::Sender<()>,
+    },
+    Subscribe {
+        topic: String,
+        reply: oneshot::Sender<Result<bool, NetError>>,
+    },
+    Publish {
+        topic: String,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// What we know about a connected peer.
+#[derive(Debug, Default)]
+struct PeerState {
+    /// Remote address of each open connection.
+    connections: HashMap<ConnectionId, Multiaddr>,
+    /// Listen addresses from identify.
+    listen_addrs: Vec<Multiaddr>,
+}
+
+/// A bootstrap peer we keep redialling while it is down.
+#[derive(Debug)]
+struct BootstrapPeer {
+    peer: PeerId,
+    addr: Multiaddr,
+    backoff: Duration,
+    redial_at: Option<Instant>,
+}
+
+/// The owner of the swarm. Built by [`crate::NetHandle::spawn`].
+pub struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    config: NetConfig,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    peers: HashMap<PeerId, PeerState>,
+    pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId, NetError>>>,
+    pending_lookups: HashMap<QueryId, (PeerId, oneshot::Sender<Result<Lookup, NetError>>)>,
+    bootstrap_peers: Vec<BootstrapPeer>,
+    dropped_events: u64,
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("local_peer_id", self.swarm.local_peer_id())
+            .field("peers", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventLoop {
+    pub(crate) fn new(
+        keypair: Keypair,
+        config: NetConfig,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::Sender<NetEvent>,
+    ) -> Result<Self, NetError> {
+        let mut swarm = build_swarm(keypair, &config)?;
+        for addr in &config.listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|err| NetError::Listen {
+                    addr: addr.clone(),
+                    reason: err.to_string(),
+                })?;
+        }
+        let mut event_loop = EventLoop {
+            swarm,
+            config,
+            commands,
+            events,
+            peers: HashMap::new(),
+            pending_dials: HashMap::new(),
+            pending_lookups: HashMap::new(),
+            bootstrap_peers: Vec::new(),
+            dropped_events: 0,
+        };
+        event_loop.dial_bootstrap();
+        Ok(event_loop)
+    }
+
+    /// Runs until shut down or until every handle is gone.
+    pub async fn run(mut self) {
+        loop {
+            let redial_at = self.next_redial();
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => {
+                        let _ = reply.send(());
+                        break;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => break,
+                },
+                () = sleep_until(redial_at), if redial_at.is_some() => self.redial_due(),
+            }
+        }
+        tracing::debug!("network event loop stopped");
+    }
+
+    fn dial_bootstrap(&mut self) {
+        for addr in self.config.bootstrap.clone() {
+            let (base, peer) = split_peer_id(&addr);
+            if let Some(peer) = peer {
+                self.swarm.behaviour_mut().kademlia.add_address(&peer, base);
+                self.bootstrap_peers.push(BootstrapPeer {
+                    peer,
+                    addr: addr.clone(),
+                    backoff: Duration::from_secs(1),
+                    redial_at: None,
+                });
+            }
+            if let Err(err) = self.swarm.dial(addr.clone()) {
+                tracing::warn!(%addr, %err, "cannot dial bootstrap address");
+            }
+        }
+        // With no known peers this fails harmlessly; Kademlia bootstraps again on its own
+        // whenever its routing table gains a peer.
+        let _ = self.swarm.behaviour_mut().kademlia.bootstrap();
+    }
+
+    fn next_redial(&self) -> Option<Instant> {
+        self.bootstrap_peers
+            .iter()
+            .filter_map(|peer| peer.redial_at)
+            .min()
+    }
+
+    fn redial_due(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for peer in &mut self.bootstrap_peers {
+            if peer.redial_at.is_some_and(|at| at <= now) {
+                peer.redial_at = None;
+                due.push(peer.addr.clone());
+            }
+        }
+        for addr in due {
+            tracing::debug!(%addr, "redialling bootstrap peer");
+            if let Err(err) = self.swarm.dial(addr.clone()) {
+                tracing::warn!(%addr, %err, "cannot redial bootstrap peer");
+            }
+        }
+    }
+
+    /// Schedules the next redial of `peer` if it is a bootstrap peer and now unreachable.
+    fn schedule_redial(&mut self, peer: PeerId) {
+        if self.swarm.is_connected(&peer) {
+            return;
+        }
+        let max = self.config.max_redial_backoff;
+        for entry in self
+            .bootstrap_peers
+            .iter_mut()
+            .filter(|entry| entry.peer == peer)
+        {
+            if entry.redial_at.is_none() {
+                entry.redial_at = Some(Instant::now() + entry.backoff);
+                entry.backoff = (entry.backoff * 2).min(max);
+            }
+        }
+    }
+
+    fn emit(&mut self, event: NetEvent) {
+        if let Err(err) = self.events.try_send(event) {
+            // The node is not keeping up (or is gone). Dropping is better than stalling the
+            // swarm: every event here is either repeated later or recoverable by asking.
+            self.dropped_events += 1;
+            tracing::warn!(dropped = self.dropped_events, %err, "network event dropped");
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::ListenAddrs { reply } => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::ConnectedPeers { reply } => {
+                let _ = reply.send(self.connected_peers());
+            }
+            Command::Dial { addr, reply } => self.start_dial(addr, reply),
+            Command::Lookup { peer, reply } => self.start_lookup(peer, reply),
+            Command::AddAddress { peer, addr, reply } => {
+                self.swarm.behaviour_mut().kademlia.add_address(&peer, addr);
+                let _ = reply.send(());
+            }
+            Command::Subscribe { topic, reply } => {
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .subscribe(&IdentTopic::new(topic.clone()))
+                    .map_err(|err| NetError::Subscribe {
+                        topic,
+                        reason: err.to_string(),
+                    });
+                let _ = reply.send(result);
+            }
+            Command::Publish { topic, data, reply } => {
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(IdentTopic::new(topic.clone()), data)
+                    .map(|_| ())
+                    .map_err(|err| NetError::Publish {
+                        topic,
+                        reason: err.to_string(),
+                    });
+                let _ = reply.send(result);
+            }
+            Command::Shutdown { reply } => {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn connected_peers(&self) -> Vec<ConnectedPeer> {
+        let mut peers: Vec<ConnectedPeer> = self
+            .peers
+            .iter()
+            .map(|(peer, state)| {
+                let addrs = if state.listen_addrs.is_empty() {
+                    let unique: HashSet<&Multiaddr> = state.connections.values().collect();
+                    unique.into_iter().cloned().collect()
+                } else {
+                    state.listen_addrs.clone()
+                };
+                ConnectedPeer { peer: *peer, addrs }
+            })
+            .collect();
+        peers.sort_by_key(|peer| peer.peer);
+        peers
+    }
+
+    fn start_dial(&mut self, addr: Multiaddr, reply: oneshot::Sender<Result<PeerId, NetError>>) {
+        if self.pending_dials.len() >= self.config.max_pending_requests {
+            let _ = reply.send(Err(NetError::Busy));
+            return;
+        }
+        let (_, peer) = split_peer_id(&addr);
+        if let Some(peer) = peer
+            && self.swarm.is_connected(&peer)
+        {
+            let _ = reply.send(Ok(peer));
+            return;
+        }
+        let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
+        let opts = match peer {
+            Some(peer) => DialOpts::peer_id(peer)
+                .addresses(vec![addr.clone()])
+                .condition(PeerCondition::Always)
+                .build(),
+            None => opts,
+        };
+        let connection_id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                self.pending_dials.insert(connection_id, reply);
+            }
+            Err(err) => {
+                let _ = reply.send(Err(NetError::Dial {
+                    target: addr.to_string(),
+                    reason: err.to_string(),
+                }));
+            }
+        }
+    }
+
+    fn start_lookup(&mut self, peer: PeerId, reply: oneshot::Sender<Result<Lookup, NetError>>) {
+        if peer == *self.swarm.local_peer_id() {
+            let _ = reply.send(Err(NetError::OwnId(peer)));
+            return;
+        }
+        if self.pending_lookups.len() >= self.config.max_pending_requests {
+            let _ = reply.send(Err(NetError::Busy));
+            return;
+        }
+        let query = self.swarm.behaviour_mut().kademlia.get_closest_peers(peer);
+        self.pending_lookups.insert(query, (peer, reply));
+    }
+
+    fn finish_lookup(&mut self, query: QueryId, found: Vec<kad::PeerInfo>) {
+        let Some((peer, reply)) = self.pending_lookups.remove(&query) else {
+            return;
+        };
+        let from_dht = found
+            .into_iter()
+            .find(|info| info.peer_id == peer)
+            .map(|info| {
+                // Kademlia peers may report addresses with or without `/p2p/<id>`; callers
+                // get them one way only, and once each.
+                let mut addrs: Vec<Multiaddr> =
+                    info.addrs.iter().map(|addr| split_peer_id(addr).0).collect();
+                addrs.sort();
+                addrs.dedup();
+                addrs
+            })
+            .filter(|addrs| !addrs.is_empty());
+        let result = match from_dht {
+            Some(addrs) => {
+                for addr in &addrs {
+                    self.swarm
+                        .behaviour_mut()
+                        .kademlia
+                        .add_address(&peer, addr.clone());
+                }
+                Ok(Lookup {
+                    peer,
+                    addrs,
+                    source: LookupSource::Dht,
+                })
+            }
+            None => match self.connected_peers().into_iter().find(|p| p.peer == peer) {
+                Some(connected) => Ok(Lookup {
+                    peer,
+                    addrs: connected.addrs,
+                    source: LookupSource::Connected,
+                }),
+                None => Err(NetError::NotFound(peer)),
+            },
+        };
+        let _ = reply.send(result);
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                self.emit(NetEvent::Listening { addr: address });
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                let addr = endpoint.get_remote_address().clone();
+                tracing::debug!(peer = %peer_id, %addr, "connection established");
+                if let Some(reply) = self.pending_dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+                for entry in self
+                    .bootstrap_peers
+                    .iter_mut()
+                    .filter(|e| e.peer == peer_id)
+                {
+                    entry.backoff = Duration::from_secs(1);
+                    entry.redial_at = None;
+                }
+                let state = self.peers.entry(peer_id).or_default();
+                state.connections.insert(connection_id, addr.clone());
+                if num_established.get() == 1 {
+                    self.emit(NetEvent::PeerConnected {
+                        peer: peer_id,
+                        addr,
+                    });
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                connection_id,
+                num_established,
+                ..
+            } => {
+                if let Some(state) = self.peers.get_mut(&peer_id) {
+                    state.connections.remove(&connection_id);
+                }
+                if num_established == 0 {
+                    self.peers.remove(&peer_id);
+                    self.emit(NetEvent::PeerDisconnected { peer: peer_id });
+                    self.schedule_redial(peer_id);
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+            } => {
+                tracing::debug!(?peer_id, %error, "outgoing connection failed");
+                if let Some(reply) = self.pending_dials.remove(&connection_id) {
+                    let _ = reply.send(Err(NetError::Dial {
+                        target: peer_id.map_or_else(|| "address".to_owned(), |p| p.to_string()),
+                        reason: error.to_string(),
+                    }));
+                }
+                if let Some(peer) = peer_id {
+                    self.schedule_redial(peer);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                self.on_identified(peer_id, info);
+            }
+            BehaviourEvent::Kademlia(kad::Event::OutboundQueryProgressed {
+                id, result, ..
+            }) => match result {
+                QueryResult::GetClosestPeers(Ok(ok)) => self.finish_lookup(id, ok.peers),
+                QueryResult::GetClosestPeers(Err(kad::GetClosestPeersError::Timeout {
+                    peers,
+                    ..
+                })) => self.finish_lookup(id, peers),
+                _ => {}
+            },
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                for (peer, addr) in found {
+                    self.swarm
+                        .behaviour_mut()
+                        .kademlia
+                        .add_address(&peer, addr.clone());
+                    let opts = DialOpts::peer_id(peer)
+                        .addresses(vec![addr])
+                        .condition(PeerCondition::DisconnectedAndNotDialing)
+                        .build();
+                    let _ = self.swarm.dial(opts);
+                }
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message,
+                ..
+            }) => {
+                self.emit(NetEvent::Gossip {
+                    topic: message.topic.into_string(),
+                    data: message.data,
+                    via: propagation_source,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn on_identified(&mut self, peer: PeerId, info: identify::Info) {
+        let speaks_kademlia = info.protocols.contains(&KADEMLIA_PROTOCOL);
+        let listen_addrs: Vec<Multiaddr> = info
+            .listen_addrs
+            .into_iter()
+            .map(|addr| split_peer_id(&addr).0)
+            .collect();
+        if speaks_kademlia {
+            for addr in &listen_addrs {
+                self.swarm
+                    .behaviour_mut()
+                    .kademlia
+                    .add_address(&peer, addr.clone());
+            }
+        }
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.listen_addrs = listen_addrs.clone();
+        }
+        self.emit(NetEvent::PeerIdentified { peer, listen_addrs });
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn build_swarm(keypair: Keypair, config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
+    let idle = config.idle_connection_timeout;
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|err| NetError::Transport(err.to_string()))?
+        .with_quic()
+        .with_behaviour(|keypair| {
+            Behaviour::new(keypair, config)
+                .map_err(|err| -> Box<dyn std::error::Error + Send + Sync> { Box::new(err) })
+        })
+        .map_err(|err| NetError::Behaviour(err.to_string()))?
+        .with_swarm_config(|swarm_config| swarm_config.with_idle_connection_timeout(idle))
+        .build();
+    Ok(swarm)
+}

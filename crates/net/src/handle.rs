@@ -1,0 +1,168 @@
+//! The cloneable handle to the network event loop, and the events it reports.
+
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::event_loop::{Command, EventLoop};
+use crate::{NetConfig, NetError};
+
+/// Something the network saw that the node may care about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetEvent {
+    /// The swarm listens on a new address.
+    Listening {
+        /// The address, without `/p2p/<id>`.
+        addr: Multiaddr,
+    },
+    /// The first connection to a peer is up.
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+        /// The remote address of that connection.
+        addr: Multiaddr,
+    },
+    /// The last connection to a peer closed.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer told us (through identify) where it listens.
+    PeerIdentified {
+        /// The peer.
+        peer: PeerId,
+        /// Its listen addresses.
+        listen_addrs: Vec<Multiaddr>,
+    },
+    /// A gossip message arrived on a subscribed topic.
+    Gossip {
+        /// The topic.
+        topic: String,
+        /// The payload.
+        data: Vec<u8>,
+        /// The peer that forwarded it to us (not necessarily its author, who is anonymous).
+        via: PeerId,
+    },
+}
+
+/// A peer we are connected to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedPeer {
+    /// The peer.
+    pub peer: PeerId,
+    /// Its listen addresses if it told us, otherwise the remote addresses of our connections.
+    pub addrs: Vec<Multiaddr>,
+}
+
+/// Where the addresses of a [`Lookup`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupSource {
+    /// A Kademlia query returned them.
+    Dht,
+    /// The DHT did not know the peer but we are connected to it.
+    Connected,
+}
+
+/// The result of a successful lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The peer.
+    pub peer: PeerId,
+    /// Its addresses (without `/p2p/<id>`).
+    pub addrs: Vec<Multiaddr>,
+    /// Where they came from.
+    pub source: LookupSource,
+}
+
+/// A cloneable handle to the network event loop.
+#[derive(Debug, Clone)]
+pub struct NetHandle {
+    commands: mpsc::Sender<Command>,
+    local_peer_id: PeerId,
+}
+
+impl NetHandle {
+    /// Builds the swarm, starts listening and dialling the bootstrap peers, and spawns the event
+    /// loop on the current tokio runtime.
+    ///
+    /// Returns the handle, the event queue and the loop's task (which ends after
+    /// [`NetHandle::shutdown`] or when every handle is dropped).
+    pub fn spawn(
+        keypair: Keypair,
+        config: NetConfig,
+    ) -> Result<(NetHandle, mpsc::Receiver<NetEvent>, JoinHandle<()>), NetError> {
+        let local_peer_id = keypair.public().to_peer_id();
+        let (command_tx, command_rx) = mpsc::channel(config.command_capacity.max(1));
+        let (event_tx, event_rx) = mpsc::channel(config.event_capacity.max(1));
+        let event_loop = EventLoop::new(keypair, config, command_rx, event_tx)?;
+        let task = tokio::spawn(event_loop.run());
+        let handle = NetHandle {
+            commands: command_tx,
+            local_peer_id,
+        };
+        Ok((handle, event_rx, task))
+    }
+
+    /// This node's peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NetError> {
+        let (reply, response) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        response.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// The addresses the swarm listens on (without `/p2p/<id>`).
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        self.request(|reply| Command::ListenAddrs { reply }).await
+    }
+
+    /// The peers connected right now.
+    pub async fn connected_peers(&self) -> Result<Vec<ConnectedPeer>, NetError> {
+        self.request(|reply| Command::ConnectedPeers { reply })
+            .await
+    }
+
+    /// Dials `addr` and waits until a connection is established, returning the peer.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
+        self.request(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    /// Finds `peer`'s addresses through a Kademlia query.
+    pub async fn lookup(&self, peer: PeerId) -> Result<Lookup, NetError> {
+        self.request(|reply| Command::Lookup { peer, reply })
+            .await?
+    }
+
+    /// Tells Kademlia where `peer` can be reached.
+    pub async fn add_address(&self, peer: PeerId, addr: Multiaddr) -> Result<(), NetError> {
+        self.request(|reply| Command::AddAddress { peer, addr, reply })
+            .await
+    }
+
+    /// Subscribes to a gossip topic; returns false if we were subscribed already.
+    pub async fn subscribe(&self, topic: String) -> Result<bool, NetError> {
+        self.request(|reply| Command::Subscribe { topic, reply })
+            .await?
+    }
+
+    /// Publishes `data` on a gossip topic, anonymously.
+    pub async fn publish(&self, topic: String, data: Vec<u8>) -> Result<(), NetError> {
+        self.request(|reply| Command::Publish { topic, data, reply })
+            .await?
+    }
+
+    /// Stops the event loop: connections are closed and listeners removed.
+    pub async fn shutdown(&self) -> Result<(), NetError> {
+        self.request(|reply| Command::Shutdown { reply }).await
+    }
+}

@@ -1,0 +1,50 @@
+//! Accord's libp2p layer.
+//!
+//! This crate composes the [`Behaviour`] every Accord node runs (TCP and QUIC with Noise and
+//! Yamux; identify, ping, Kademlia, mDNS and gossipsub), and runs it in one [`EventLoop`] task
+//! that alone owns the `Swarm`. Everyone else talks to the network through a cloneable
+//! [`NetHandle`] (a bounded command queue with one-shot replies) and reads [`NetEvent`]s from a
+//! bounded queue. Nothing here knows about invites or messages: the node crate gives meaning to
+//! peers and gossip payloads.
+//!
+//! ```no_run
+//! # async fn demo(keypair: libp2p::identity::Keypair) -> Result<(), accord_net::NetError> {
+//! use accord_net::{NetConfig, NetHandle};
+//! let config = NetConfig::default()
+//!     .with_listen(vec!["/ip4/127.0.0.1/tcp/0".parse().map_err(|_| accord_net::NetError::Stopped)?])
+//!     .with_mdns(false);
+//! let (net, mut events, _task) = NetHandle::spawn(keypair, config)?;
+//! while let Some(event) = events.recv().await {
+//!     println!("{event:?}");
+//! }
+//! println!("listening on {:?}", net.listen_addrs().await?);
+//! # Ok(()) }
+//! ```
+
+mod behaviour;
+mod config;
+mod error;
+mod event_loop;
+mod handle;
+
+pub use behaviour::{Behaviour, BehaviourEvent};
+pub use config::NetConfig;
+pub use error::NetError;
+pub use event_loop::EventLoop;
+pub use handle::{ConnectedPeer, Lookup, LookupSource, NetEvent, NetHandle};
+pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};
+
+/// Returns `addr` with a trailing `/p2p/<peer>` removed, and the peer it named.
+pub fn split_peer_id(addr: &Multiaddr) -> (Multiaddr, Option<PeerId>) {
+    let mut base = addr.clone();
+    match base.pop() {
+        Some(Protocol::P2p(peer)) => (base, Some(peer)),
+        _ => (addr.clone(), None),
+    }
+}
+
+/// Returns `addr` ending in `/p2p/<peer>` (added once, never twice).
+pub fn with_peer_id(addr: &Multiaddr, peer: PeerId) -> Multiaddr {
+    let (base, _) = split_peer_id(addr);
+    base.with(Protocol::P2p(peer))
+}
