@@ -1,0 +1,329 @@
+//! The node's configuration file, `<data-dir>/config.toml`.
+//!
+//! Every key is optional and has the default stated on its field. Unknown keys are an error
+//! that names the key, so that a typo never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[network]`: where to listen and whom to ask first.
+    pub network: NetworkConfig,
+    /// `[invites]`: the limits of the Connect half.
+    pub invites: InvitesConfig,
+    /// `[gossip]`: inbox topics.
+    pub gossip: GossipConfig,
+    /// `[messages]`: the limits of the Message half.
+    pub messages: MessagesConfig,
+    /// `[store]`: the on-disk database.
+    pub store: StoreSection,
+}
+
+/// `[network]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Multiaddrs to listen on. Default: `["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"]`.
+    pub listen: Vec<String>,
+    /// Multiaddrs (ending in `/p2p/<id>`) dialled at start and added to the DHT. Default: none.
+    pub bootstrap: Vec<String>,
+    /// Discover peers on the LAN with mDNS. Default: true.
+    pub mdns: bool,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/0".to_owned(),
+                "/ip4/0.0.0.0/udp/0/quic-v1".to_owned(),
+            ],
+            bootstrap: Vec::new(),
+            mdns: true,
+        }
+    }
+}
+
+/// `[invites]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InvitesConfig {
+    /// Invites allowed in any rolling 7 days. Default: 100. Range: 1–1000.
+    pub weekly_limit: u32,
+    /// Longest invite note, in Unicode scalar values. Default: 300. Range: 0–300.
+    pub note_max_chars: u32,
+    /// Days before an unanswered invite expires. Default: 14. Range: 1–90.
+    pub expiry_days: u32,
+    /// Days before the same pair may invite again after a withdrawal or decline.
+    /// Default: 21. Range: 0–365.
+    pub reinvite_cooldown_days: u32,
+}
+
+impl Default for InvitesConfig {
+    fn default() -> Self {
+        InvitesConfig {
+            weekly_limit: 100,
+            note_max_chars: 300,
+            expiry_days: 14,
+            reinvite_cooldown_days: 21,
+        }
+    }
+}
+
+/// `[gossip]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GossipConfig {
+    /// Number of inbox shards. Default: 16. Range: 1–1024.
+    pub shards: u32,
+    /// Subscribe to every shard (and so relay everyone's invites). Default: true.
+    pub relay_all_shards: bool,
+}
+
+impl Default for GossipConfig {
+    fn default() -> Self {
+        GossipConfig {
+            shards: 16,
+            relay_all_shards: true,
+        }
+    }
+}
+
+/// `[messages]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessagesConfig {
+    /// Largest message body in bytes. Default: 65536. Range: 1–65536.
+    pub max_bytes: u32,
+    /// Tell the sender when a message was read. Default: true.
+    pub read_receipts: bool,
+}
+
+impl Default for MessagesConfig {
+    fn default() -> Self {
+        MessagesConfig {
+            max_bytes: 65536,
+            read_receipts: true,
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// The database's page cache, in MiB. Default: 64. Range: 1–4096.
+    pub cache_mib: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection { cache_mib: 64 }
+    }
+}
+
+/// Why the configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("invalid config file {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said, naming the key and position.
+        message: String,
+    },
+    /// A value is out of its documented range, or a multiaddr does not parse.
+    #[error("invalid config file {}: {key}: {message}", path.display())]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// The key, as `section.key`.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads `path`; a missing file means every default.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates the text of a config file; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|err| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: err.message().to_owned() + &location(text, err.span()),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let out_of_range = |key: &'static str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError::Value {
+                    path: path.to_path_buf(),
+                    key,
+                    message: format!("{value} is out of range {min}–{max}"),
+                })
+            }
+        };
+        out_of_range(
+            "invites.weekly_limit",
+            self.invites.weekly_limit.into(),
+            1,
+            1000,
+        )?;
+        out_of_range(
+            "invites.note_max_chars",
+            self.invites.note_max_chars.into(),
+            0,
+            300,
+        )?;
+        out_of_range(
+            "invites.expiry_days",
+            self.invites.expiry_days.into(),
+            1,
+            90,
+        )?;
+        out_of_range(
+            "invites.reinvite_cooldown_days",
+            self.invites.reinvite_cooldown_days.into(),
+            0,
+            365,
+        )?;
+        out_of_range("gossip.shards", self.gossip.shards.into(), 1, 1024)?;
+        out_of_range(
+            "messages.max_bytes",
+            self.messages.max_bytes.into(),
+            1,
+            65536,
+        )?;
+        out_of_range("store.cache_mib", self.store.cache_mib, 1, 4096)?;
+        for (key, addrs) in [
+            ("network.listen", &self.network.listen),
+            ("network.bootstrap", &self.network.bootstrap),
+        ] {
+            for addr in addrs {
+                if let Err(err) = addr.parse::<accord_net::Multiaddr>() {
+                    return Err(ConfigError::Value {
+                        path: path.to_path_buf(),
+                        key,
+                        message: format!("{addr:?} is not a multiaddr: {err}"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// " at line L, column C" for a byte span of `text`, or nothing.
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return String::new();
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(" (at line {line}, column {column})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/tmp/x/config.toml"))
+    }
+
+    #[test]
+    fn empty_file_means_defaults() {
+        assert_eq!(parse("").ok(), Some(Config::default()));
+    }
+
+    #[test]
+    fn every_documented_key_is_accepted() {
+        let text = r#"
+[network]
+listen = ["/ip4/127.0.0.1/tcp/0"]
+bootstrap = []
+mdns = false
+[invites]
+weekly_limit = 5
+note_max_chars = 100
+expiry_days = 7
+reinvite_cooldown_days = 3
+[gossip]
+shards = 4
+relay_all_shards = false
+[messages]
+max_bytes = 1024
+read_receipts = false
+[store]
+cache_mib = 8
+"#;
+        let config = parse(text).unwrap_or_else(|err| panic!("{err}"));
+        assert!(!config.network.mdns);
+        assert_eq!(config.invites.weekly_limit, 5);
+        assert_eq!(config.gossip.shards, 4);
+        assert!(!config.messages.read_receipts);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = parse("[network]\nmdsn = false\n")
+            .err()
+            .map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(err.contains("mdsn"), "{err}");
+        assert!(err.contains("/tmp/x/config.toml"), "{err}");
+        let err = parse("[colour]\nx = 1\n").err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("colour"));
+    }
+
+    #[test]
+    fn out_of_range_values_and_bad_multiaddrs_are_refused() {
+        let err = parse("[gossip]\nshards = 0\n").err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("gossip.shards"));
+        let err = parse("[network]\nlisten = [\"nope\"]\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("network.listen"));
+    }
+
+    #[test]
+    fn garbage_is_a_parse_error() {
+        assert!(matches!(
+            parse("\u{0}\u{1}garbage = = ="),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+}

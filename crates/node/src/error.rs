@@ -1,0 +1,76 @@
+//! Errors of the node daemon.
+
+use std::path::PathBuf;
+
+/// What can stop the node from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The data dir (or a file in it) could not be created, read or written.
+    #[error("cannot use {}: {source}", path.display())]
+    DataDir {
+        /// The path involved.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Another daemon holds the data dir's lock.
+    #[error(
+        "another Accord node is already running for {}{}",
+        data_dir.display(),
+        pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    AlreadyRunning {
+        /// The data dir.
+        data_dir: PathBuf,
+        /// The pid recorded by the holder, when readable.
+        pid: Option<u32>,
+    },
+    /// The key file exists but cannot be opened: corrupt, truncated, tampered, or the
+    /// passphrase is wrong or missing.
+    #[error("cannot open the key file {}: {source}", path.display())]
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        source: accord_identity::keyfile::KeyFileError,
+    },
+    /// `accord init` found an identity already in place; it never overwrites one.
+    #[error("an identity already exists at {}; refusing to overwrite it", path.display())]
+    IdentityExists {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// No identity exists and the caller asked not to create one.
+    #[error("no identity at {}; create one with: accord init", path.display())]
+    NoIdentity {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The config file is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] crate::ConfigError),
+    /// The database could not be opened or used.
+    #[error(transparent)]
+    Store(#[from] accord_store::StoreError),
+    /// The network could not start.
+    #[error(transparent)]
+    Net(#[from] accord_net::NetError),
+    /// The control socket could not be set up.
+    #[error("cannot serve the control API on {}: {source}", path.display())]
+    ControlSocket {
+        /// The socket path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A command-line override (listen or bootstrap address) does not parse.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidOption {
+        /// Which option.
+        what: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+}

@@ -1,0 +1,234 @@
+//! Starting, running and stopping a node.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use accord_api::Event;
+use accord_identity::AccordId;
+use accord_identity::keyfile::Passphrase;
+use accord_net::{Multiaddr, NetConfig, NetEvent, NetHandle, with_peer_id};
+use accord_store::{Store, StoreConfig, StoreTask};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::control::ControlSocket;
+use crate::requests::NodeContext;
+use crate::{Config, DataDir, DataDirLock, NodeError, clock, load_or_create_identity};
+
+/// Capacity of the event broadcast to control subscribers; a subscriber that falls further
+/// behind receives a `lagged` event instead of the ones it missed.
+const EVENT_BROADCAST_CAPACITY: usize = 256;
+
+/// Capacity of the store's job queue.
+const STORE_QUEUE_CAPACITY: usize = 256;
+
+/// How a node is started: the data dir plus command-line overrides of the config file.
+#[derive(Debug)]
+pub struct NodeOptions {
+    /// The data dir (created, 0700, if missing).
+    pub data_dir: PathBuf,
+    /// The passphrase of the key file, if it is (or is to be) encrypted.
+    pub passphrase: Option<Passphrase>,
+    /// Listen addresses; when non-empty they replace `network.listen`.
+    pub listen: Vec<String>,
+    /// Bootstrap addresses, added to `network.bootstrap`.
+    pub bootstrap: Vec<String>,
+    /// Overrides `network.mdns` when set.
+    pub mdns: Option<bool>,
+}
+
+impl NodeOptions {
+    /// Options for `data_dir` with nothing overridden.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        NodeOptions {
+            data_dir: data_dir.into(),
+            passphrase: None,
+            listen: Vec::new(),
+            bootstrap: Vec::new(),
+            mdns: None,
+        }
+    }
+}
+
+/// A started node. Call [`Node::run`] to serve until shutdown.
+#[derive(Debug)]
+pub struct Node {
+    context: NodeContext,
+    dir: DataDir,
+    net_events: mpsc::Receiver<NetEvent>,
+    net_task: JoinHandle<()>,
+    store_task: StoreTask,
+    control: ControlSocket,
+    shutdown_requests: mpsc::Receiver<()>,
+    _lock: DataDirLock,
+}
+
+impl Node {
+    /// Starts a node: lock, config, identity, store, network, control socket — in that order,
+    /// so that a second daemon on the same dir is refused before it touches anything.
+    pub async fn start(options: NodeOptions) -> Result<Node, NodeError> {
+        let dir = DataDir::new(&options.data_dir);
+        dir.prepare()?;
+        let lock = dir.lock()?;
+        let config = Config::load(&dir.config_file())?;
+        let (identity, created) = load_or_create_identity(&dir, options.passphrase.as_ref())?;
+        let id = identity.id();
+        if created {
+            tracing::info!(%id, path = %dir.key_file().display(), "created a new identity");
+        }
+
+        let store_config = StoreConfig {
+            cache_capacity: config.store.cache_mib * 1024 * 1024,
+            ..StoreConfig::default()
+        };
+        let store = Store::open(&dir.db(), &store_config)?;
+        let (store, store_task) = store.spawn(STORE_QUEUE_CAPACITY)?;
+
+        let net_config = net_config(&config, &options)?;
+        let (net, net_events, net_task) =
+            NetHandle::spawn(identity.to_libp2p_keypair(), net_config)?;
+        drop(identity);
+
+        let control = ControlSocket::bind(&dir.socket()).await?;
+        let (events, _) = broadcast::channel(EVENT_BROADCAST_CAPACITY);
+        let (shutdown_tx, shutdown_requests) = mpsc::channel(1);
+        let context = NodeContext {
+            id,
+            net,
+            store,
+            config: Arc::new(config),
+            events,
+            shutdown: shutdown_tx,
+        };
+        tracing::info!(%id, data_dir = %dir.root().display(), "node started");
+        Ok(Node {
+            context,
+            dir,
+            net_events,
+            net_task,
+            store_task,
+            control,
+            shutdown_requests,
+            _lock: lock,
+        })
+    }
+
+    /// The node's Accord ID.
+    pub fn id(&self) -> AccordId {
+        self.context.id
+    }
+
+    /// The node's data dir.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.dir
+    }
+
+    /// Serves until `shutdown` completes or a client asks for shutdown, then stops cleanly:
+    /// clients are disconnected, the swarm is closed, the store is flushed and the socket
+    /// removed.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = self.shutdown_requests.recv() => break,
+                event = self.net_events.recv() => match event {
+                    Some(event) => self.on_net_event(event).await,
+                    None => {
+                        tracing::error!("the network event loop stopped unexpectedly");
+                        break;
+                    }
+                },
+                accepted = self.control.accept(&self.context, &stop_rx) => {
+                    if let Err(err) = accepted {
+                        tracing::warn!(%err, "cannot accept a control connection");
+                    }
+                }
+            }
+        }
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        self.control.remove();
+        if self.context.net.shutdown().await.is_ok() {
+            let _ = self.net_task.await;
+        }
+        drop(self.context);
+        self.store_task.shutdown().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    async fn on_net_event(&mut self, event: NetEvent) {
+        let own = self.context.id.peer_id();
+        let api_event = match event {
+            NetEvent::Listening { addr } => Some(Event::Listening {
+                addr: with_peer_id(&addr, own).to_string(),
+            }),
+            NetEvent::PeerConnected { peer, addr } => Some(Event::PeerConnected {
+                peer: peer.to_string(),
+                addr: addr.to_string(),
+            }),
+            NetEvent::PeerDisconnected { peer } => Some(Event::PeerDisconnected {
+                peer: peer.to_string(),
+            }),
+            NetEvent::PeerIdentified { peer, listen_addrs } => {
+                self.remember_peer(peer, listen_addrs).await;
+                None
+            }
+            NetEvent::Gossip { topic, data, via } => {
+                tracing::debug!(%topic, len = data.len(), %via, "gossip on a topic nobody reads");
+                None
+            }
+        };
+        if let Some(event) = api_event {
+            // No subscribers is fine: the event simply has no audience.
+            let _ = self.context.events.send(event);
+        }
+    }
+
+    async fn remember_peer(&self, peer: accord_net::PeerId, addrs: Vec<Multiaddr>) {
+        let Ok(id) = AccordId::from_peer_id(peer) else {
+            tracing::debug!(%peer, "not an Accord identity; not added to the address book");
+            return;
+        };
+        if let Err(err) = self
+            .context
+            .store
+            .record_peer(id, &addrs, clock::now_ms())
+            .await
+        {
+            tracing::warn!(%peer, %err, "cannot record peer in the address book");
+        }
+    }
+}
+
+fn net_config(config: &Config, options: &NodeOptions) -> Result<NetConfig, NodeError> {
+    let listen = if options.listen.is_empty() {
+        &config.network.listen
+    } else {
+        &options.listen
+    };
+    let listen = parse_addrs("listen address", listen)?;
+    let mut bootstrap = parse_addrs("bootstrap address", &config.network.bootstrap)?;
+    bootstrap.extend(parse_addrs("bootstrap address", &options.bootstrap)?);
+    Ok(NetConfig::default()
+        .with_listen(listen)
+        .with_bootstrap(bootstrap)
+        .with_mdns(options.mdns.unwrap_or(config.network.mdns)))
+}
+
+fn parse_addrs(what: &'static str, addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {
+    addrs
+        .iter()
+        .map(|addr| {
+            Multiaddr::from_str(addr).map_err(|err| NodeError::InvalidOption {
+                what,
+                value: addr.clone(),
+                reason: err.to_string(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,164 @@
+//! Answers to control-API requests.
+//!
+//! A [`NodeContext`] is what a control connection may use: cloneable handles to the network
+//! and the store, the node's identity, its configuration, the event broadcaster and the
+//! shutdown trigger. It owns no resource itself.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accord_api::{
+    ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, RemoteError, Request,
+    ShutdownInfo, StatusInfo,
+};
+use accord_identity::AccordId;
+use accord_net::{Multiaddr, NetError, NetHandle, with_peer_id};
+use accord_store::StoreHandle;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::Config;
+
+/// How long a `dial` request waits for the connection.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What a control connection can reach.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeContext {
+    pub(crate) id: AccordId,
+    pub(crate) net: NetHandle,
+    pub(crate) store: StoreHandle,
+    pub(crate) config: Arc<Config>,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) shutdown: mpsc::Sender<()>,
+}
+
+type Answer = Result<Value, RemoteError>;
+
+impl NodeContext {
+    /// A new event subscription.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Serves one request.
+    pub(crate) async fn handle(&self, request: Request) -> Answer {
+        match request {
+            Request::Id => to_value(self.id_info().await?),
+            Request::Status => to_value(self.status().await?),
+            Request::Peers => to_value(self.peers().await?),
+            Request::Lookup { peer } => to_value(self.lookup(&peer).await?),
+            Request::Dial { addr } => to_value(self.dial(&addr).await?),
+            Request::Subscribe => Err(RemoteError::new(
+                ErrorCode::InvalidRequest,
+                "subscribe is handled by the connection",
+            )),
+            Request::Shutdown => {
+                // A full queue means a shutdown is already under way.
+                let _ = self.shutdown.try_send(());
+                to_value(ShutdownInfo { stopping: true })
+            }
+        }
+    }
+
+    async fn id_info(&self) -> Result<IdInfo, RemoteError> {
+        let peer = self.id.peer_id();
+        let addrs = self.net.listen_addrs().await.map_err(net_error)?;
+        Ok(IdInfo {
+            id: self.id.to_string(),
+            fingerprint: self.id.fingerprint().to_string(),
+            addrs: addrs
+                .iter()
+                .map(|addr| with_peer_id(addr, peer).to_string())
+                .collect(),
+        })
+    }
+
+    async fn status(&self) -> Result<StatusInfo, RemoteError> {
+        let peers = self.net.connected_peers().await.map_err(net_error)?;
+        let counts = self.store.counts().await.map_err(internal)?;
+        let week_ago = crate::clock::now_ms().saturating_sub(7 * 24 * 3600 * 1000);
+        let used = self
+            .store
+            .quota_used_since(week_ago)
+            .await
+            .map_err(internal)?;
+        let weekly_limit = self.config.invites.weekly_limit;
+        Ok(StatusInfo {
+            id: self.id.to_string(),
+            peers: peers.len(),
+            connections: counts.attestations,
+            pending_incoming: counts.invites_in,
+            pending_outgoing: counts.invites_out,
+            outbox: counts.outbox,
+            invites_left_this_week: weekly_limit
+                .saturating_sub(u32::try_from(used).unwrap_or(u32::MAX)),
+        })
+    }
+
+    async fn peers(&self) -> Result<Vec<PeerInfo>, RemoteError> {
+        let peers = self.net.connected_peers().await.map_err(net_error)?;
+        Ok(peers
+            .into_iter()
+            .map(|peer| PeerInfo {
+                id: peer.peer.to_string(),
+                addrs: peer.addrs.iter().map(ToString::to_string).collect(),
+            })
+            .collect())
+    }
+
+    async fn lookup(&self, peer: &str) -> Result<LookupInfo, RemoteError> {
+        let id = AccordId::from_str(peer).map_err(|err| {
+            RemoteError::new(
+                ErrorCode::InvalidParams,
+                format!("{peer:?} is not an Accord ID: {err}"),
+            )
+        })?;
+        let found = self.net.lookup(id.peer_id()).await.map_err(net_error)?;
+        Ok(LookupInfo {
+            id: id.to_string(),
+            addrs: found.addrs.iter().map(ToString::to_string).collect(),
+            source: match found.source {
+                accord_net::LookupSource::Dht => LookupSource::Dht,
+                accord_net::LookupSource::Connected => LookupSource::Connected,
+            },
+        })
+    }
+
+    async fn dial(&self, addr: &str) -> Result<PeerInfo, RemoteError> {
+        let multiaddr = Multiaddr::from_str(addr).map_err(|err| {
+            RemoteError::new(
+                ErrorCode::InvalidParams,
+                format!("{addr:?} is not a multiaddr: {err}"),
+            )
+        })?;
+        let peer = tokio::time::timeout(DIAL_TIMEOUT, self.net.dial(multiaddr.clone()))
+            .await
+            .map_err(|_| {
+                RemoteError::new(ErrorCode::Timeout, format!("dialling {addr} timed out"))
+            })?
+            .map_err(net_error)?;
+        Ok(PeerInfo {
+            id: peer.to_string(),
+            addrs: vec![accord_net::split_peer_id(&multiaddr).0.to_string()],
+        })
+    }
+}
+
+fn to_value<T: serde::Serialize>(value: T) -> Answer {
+    serde_json::to_value(value).map_err(internal)
+}
+
+fn internal(err: impl std::fmt::Display) -> RemoteError {
+    RemoteError::new(ErrorCode::Internal, err.to_string())
+}
+
+fn net_error(err: NetError) -> RemoteError {
+    let code = match err {
+        NetError::NotFound(_) | NetError::OwnId(_) | NetError::Dial { .. } => ErrorCode::Refused,
+        NetError::Busy => ErrorCode::Refused,
+        _ => ErrorCode::Internal,
+    };
+    RemoteError::new(code, err.to_string())
+}
