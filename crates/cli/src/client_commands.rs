@@ -1,0 +1,124 @@
+//! Client commands: each connects to the daemon's control socket and prints the answer.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use accord_api::{Client, Event, SOCKET_FILE_NAME};
+
+use crate::output::{print_json, qr_code};
+
+async fn connect(data_dir: &Path) -> anyhow::Result<Client> {
+    Ok(Client::connect(data_dir.join(SOCKET_FILE_NAME)).await?)
+}
+
+/// `accord id`.
+pub(crate) async fn id(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let info = connect(data_dir).await?.id().await?;
+    if json {
+        print_json(&info)?;
+    } else {
+        println!("ID:          {}", info.id);
+        println!("Fingerprint: {}", info.fingerprint);
+        println!("Addresses:");
+        for addr in &info.addrs {
+            println!("  {addr}");
+        }
+        if let Some(qr) = qr_code(&info.id) {
+            println!("\n{qr}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord status`.
+pub(crate) async fn status(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let status = connect(data_dir).await?.status().await?;
+    if json {
+        print_json(&status)?;
+    } else {
+        println!("ID:                     {}", status.id);
+        println!("Peers connected:        {}", status.peers);
+        println!("Connections:            {}", status.connections);
+        println!("Invites received:       {}", status.pending_incoming);
+        println!("Invites sent:           {}", status.pending_outgoing);
+        println!("Messages in outbox:     {}", status.outbox);
+        println!("Invites left this week: {}", status.invites_left_this_week);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord peers`.
+pub(crate) async fn peers(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let peers = connect(data_dir).await?.peers().await?;
+    if json {
+        print_json(&peers)?;
+    } else if peers.is_empty() {
+        println!("No peers connected.");
+    } else {
+        for peer in &peers {
+            println!("{}", peer.id);
+            for addr in &peer.addrs {
+                println!("  {addr}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord lookup <ID>`.
+pub(crate) async fn lookup(data_dir: &Path, peer: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let found = connect(data_dir).await?.lookup(peer).await?;
+    if json {
+        print_json(&found)?;
+    } else {
+        println!("{} ({:?}):", found.id, found.source);
+        for addr in &found.addrs {
+            println!("  {addr}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord dial <MULTIADDR>`.
+pub(crate) async fn dial(data_dir: &Path, addr: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let peer = connect(data_dir).await?.dial(addr).await?;
+    if json {
+        print_json(&peer)?;
+    } else {
+        println!("Connected to {}", peer.id);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord stop`.
+pub(crate) async fn stop(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let info = connect(data_dir).await?.shutdown().await?;
+    if json {
+        print_json(&info)?;
+    } else {
+        println!("The node is shutting down.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord watch`: one line per event until the daemon stops or the user interrupts.
+pub(crate) async fn watch(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let mut events = connect(data_dir).await?.subscribe().await?;
+    while let Some(event) = events.next().await? {
+        if json {
+            print_json(&event)?;
+        } else {
+            println!("{}", describe(&event));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(event: &Event) -> String {
+    match event {
+        Event::Listening { addr } => format!("listening on {addr}"),
+        Event::PeerConnected { peer, addr } => format!("peer {peer} connected via {addr}"),
+        Event::PeerDisconnected { peer } => format!("peer {peer} disconnected"),
+        Event::Lagged { missed } => format!("(missed {missed} events)"),
+    }
+}

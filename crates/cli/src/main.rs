@@ -1,0 +1,118 @@
+//! `accord`: the command-line face of an Accord node.
+//!
+//! Client commands (`id`, `status`, `peers`, …) talk to a running daemon over its control
+//! socket through `accord-api` alone; `accord daemon` and `accord testnet` run nodes.
+//! Errors go to stderr as `error: …` with exit status 1; usage errors exit with 2.
+
+mod client_commands;
+mod daemon;
+mod output;
+mod passphrase;
+mod testnet;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// Accord: a peer-to-peer messenger. Connect by invite, then message your connections.
+#[derive(Debug, Parser)]
+#[command(name = "accord", version, about, propagate_version = true)]
+struct Cli {
+    /// The node's data dir [default: the platform data dir, e.g. ~/.local/share/accord]
+    #[arg(long, global = true, env = "ACCORD_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON (one document; for `watch`, one object per line)
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log level for the daemon (overridden by RUST_LOG)
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create this node's identity (the daemon also creates one if missing)
+    Init {
+        /// Encrypt the key file with the passphrase in this file (or set ACCORD_PASSPHRASE)
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Run the node daemon in the foreground
+    Daemon(daemon::DaemonArgs),
+    /// Show this node's Accord ID, fingerprint and addresses
+    Id,
+    /// Show the node's counters
+    Status,
+    /// List the peers connected right now
+    Peers,
+    /// Find a peer's addresses from its Accord ID through the DHT
+    Lookup {
+        /// The Accord ID (12D3KooW…)
+        peer: String,
+    },
+    /// Connect to a multiaddr (ending in /p2p/<ID> or not)
+    Dial {
+        /// The multiaddr
+        addr: String,
+    },
+    /// Stream the node's events until interrupted
+    Watch,
+    /// Ask the running daemon to shut down
+    Stop,
+    /// Run N daemons on 127.0.0.1 (mDNS off), bootstrapped to the first, until Ctrl-C
+    Testnet(testnet::TestnetArgs),
+}
+
+fn main() -> ExitCode {
+    // Usage errors print their own message and exit with status 2 inside clap.
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let json = cli.json;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Init { passphrase_file } => {
+                daemon::init(&data_dir, passphrase_file.as_deref(), json)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Daemon(args) => {
+                daemon::run(&data_dir, args, &cli.log_level).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Testnet(args) => testnet::run(args, json, &cli.log_level).await,
+            Command::Id => client_commands::id(&data_dir, json).await,
+            Command::Status => client_commands::status(&data_dir, json).await,
+            Command::Peers => client_commands::peers(&data_dir, json).await,
+            Command::Lookup { peer } => client_commands::lookup(&data_dir, &peer, json).await,
+            Command::Dial { addr } => client_commands::dial(&data_dir, &addr, json).await,
+            Command::Watch => client_commands::watch(&data_dir, json).await,
+            Command::Stop => client_commands::stop(&data_dir, json).await,
+        }
+    })
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    directories::ProjectDirs::from("", "", "accord")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .context("cannot determine a default data dir; pass --data-dir or set ACCORD_DATA_DIR")
+}

@@ -1,0 +1,234 @@
+//! `accord testnet`: N real daemons on 127.0.0.1 in one command.
+//!
+//! Each node is a child `accord daemon` process with its own data dir under the testnet dir,
+//! listening on a random loopback TCP port with mDNS off, so that nothing leaves the machine.
+//! Node 0 starts first; every other node bootstraps to it. On SIGINT or SIGTERM every node is
+//! asked to shut down through its control socket, and killed if it has not exited in time.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
+use accord_api::{Client, ClientError, IdInfo, SOCKET_FILE_NAME};
+use anyhow::{Context, bail};
+use serde::Serialize;
+use tokio::process::{Child, Command};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::output::print_json;
+
+/// The most nodes one testnet may run: each is a full daemon.
+const MAX_NODES: usize = 64;
+/// How long a node may take to open its control socket.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a node may take to exit after being asked to.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Arguments of `accord testnet`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TestnetArgs {
+    /// How many nodes to run (1–64)
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Where the nodes' data dirs go [default: a new directory under the system temp dir]
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+/// One running node.
+#[derive(Debug)]
+struct TestNode {
+    name: String,
+    data_dir: PathBuf,
+    child: Child,
+    info: Option<IdInfo>,
+}
+
+#[derive(Debug, Serialize)]
+struct NodeSummary<'a> {
+    name: &'a str,
+    id: &'a str,
+    data_dir: &'a Path,
+    addrs: &'a [String],
+}
+
+/// Runs the testnet until interrupted.
+pub(crate) async fn run(
+    args: TestnetArgs,
+    json: bool,
+    log_level: &str,
+) -> anyhow::Result<ExitCode> {
+    if args.nodes == 0 || args.nodes > MAX_NODES {
+        bail!(
+            "--nodes must be between 1 and {MAX_NODES}, not {}",
+            args.nodes
+        );
+    }
+    let dir = match args.dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("accord-testnet-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+
+    let mut nodes: Vec<TestNode> = Vec::with_capacity(args.nodes);
+    let started = start_all(&dir, args.nodes, log_level, &mut nodes).await;
+    if let Err(err) = started {
+        stop_all(&mut nodes).await;
+        return Err(err);
+    }
+    report(&nodes, &dir, json)?;
+
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    if !json {
+        eprintln!("stopping {} nodes…", nodes.len());
+    }
+    stop_all(&mut nodes).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn start_all(
+    dir: &Path,
+    count: usize,
+    log_level: &str,
+    nodes: &mut Vec<TestNode>,
+) -> anyhow::Result<()> {
+    let first = spawn_node(dir, 0, None, log_level)?;
+    nodes.push(first);
+    let info = wait_ready(&mut nodes[0]).await?;
+    let bootstrap = info
+        .addrs
+        .iter()
+        .find(|addr| addr.starts_with("/ip4/127.0.0.1/tcp/"))
+        .cloned()
+        .context("node-0 does not listen on 127.0.0.1 over TCP")?;
+    nodes[0].info = Some(info);
+    for index in 1..count {
+        nodes.push(spawn_node(dir, index, Some(&bootstrap), log_level)?);
+    }
+    for node in nodes.iter_mut().skip(1) {
+        node.info = Some(wait_ready(node).await?);
+    }
+    Ok(())
+}
+
+fn spawn_node(
+    dir: &Path,
+    index: usize,
+    bootstrap: Option<&str>,
+    log_level: &str,
+) -> anyhow::Result<TestNode> {
+    let name = format!("node-{index}");
+    let data_dir = dir.join(&name);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let log_path = data_dir.join("daemon.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("cannot create {}", log_path.display()))?;
+    let exe = std::env::current_exe().context("cannot find the accord binary")?;
+    let mut command = Command::new(exe);
+    command
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--log-level")
+        .arg(log_level)
+        .args(["daemon", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("cannot share the log file")?)
+        .stderr(log)
+        .kill_on_drop(true);
+    if let Some(addr) = bootstrap {
+        command.args(["--bootstrap", addr]);
+    }
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {name}"))?;
+    Ok(TestNode {
+        name,
+        data_dir,
+        child,
+        info: None,
+    })
+}
+
+/// Waits until the node answers on its control socket (or exits, or times out).
+async fn wait_ready(node: &mut TestNode) -> anyhow::Result<IdInfo> {
+    let socket = node.data_dir.join(SOCKET_FILE_NAME);
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(status) = node.child.try_wait()? {
+            bail!(
+                "{} exited ({status}) before it was ready; see {}",
+                node.name,
+                node.data_dir.join("daemon.log").display()
+            );
+        }
+        match Client::connect(&socket).await {
+            Ok(mut client) => {
+                let info = client.id().await?;
+                if !info.addrs.is_empty() {
+                    return Ok(info);
+                }
+            }
+            Err(ClientError::NotRunning { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("{} was not ready after {READY_TIMEOUT:?}", node.name);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+fn report(nodes: &[TestNode], dir: &Path, json: bool) -> anyhow::Result<()> {
+    let summaries: Vec<NodeSummary<'_>> = nodes
+        .iter()
+        .filter_map(|node| {
+            node.info.as_ref().map(|info| NodeSummary {
+                name: &node.name,
+                id: &info.id,
+                data_dir: &node.data_dir,
+                addrs: &info.addrs,
+            })
+        })
+        .collect();
+    if json {
+        return print_json(&summaries);
+    }
+    println!("{} nodes running under {}:", summaries.len(), dir.display());
+    for summary in &summaries {
+        println!(
+            "  {}  {}  {}",
+            summary.name,
+            summary.id,
+            summary.data_dir.display()
+        );
+    }
+    println!("Use one with: accord --data-dir <data dir> status");
+    println!("Press Ctrl-C to stop them all.");
+    Ok(())
+}
+
+async fn stop_all(nodes: &mut [TestNode]) {
+    for node in nodes.iter() {
+        let socket = node.data_dir.join(SOCKET_FILE_NAME);
+        if let Ok(mut client) = Client::connect(&socket).await {
+            let _ = client.shutdown().await;
+        }
+    }
+    for node in nodes.iter_mut() {
+        match tokio::time::timeout(STOP_TIMEOUT, node.child.wait()).await {
+            Ok(_) => {}
+            Err(_) => {
+                eprintln!("{} did not stop in time; killing it", node.name);
+                let _ = node.child.kill().await;
+            }
+        }
+    }
+}
