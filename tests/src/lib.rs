@@ -1,0 +1,320 @@
+//! A harness for multi-node end-to-end tests: it runs the real `accord` binary as daemons on
+//! 127.0.0.1 with mDNS off, and drives them through the CLI exactly as a user or script would.
+//!
+//! The binary is found next to the test executable (`target/<profile>/accord`), which
+//! `cargo test --workspace` builds because the CLI crate has integration tests of its own; set
+//! `ACCORD_BIN` to test another build.
+//!
+//! ```no_run
+//! let net = accord_tests::TestDir::new();
+//! let a = accord_tests::Daemon::start(&net.path("a"), &[]);
+//! let peers = a.json(&["peers"]);
+//! assert!(peers.as_array().is_some());
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a daemon may take to answer on its socket after it is started.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The `accord` binary under test.
+pub fn accord_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("ACCORD_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|err| panic!("current_exe: {err}"));
+    // target/<profile>/deps/<test> → target/<profile>/accord
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
+    let bin = profile_dir.join("accord");
+    assert!(
+        bin.exists(),
+        "{} does not exist; build it with `cargo build -p accord-cli` or run `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// A `Command` for `accord --data-dir <dir> <args…>`, with the caller's environment cleaned of
+/// variables that would change what the test means.
+pub fn accord(data_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(accord_bin());
+    command
+        .env_remove("ACCORD_DATA_DIR")
+        .env_remove("ACCORD_PASSPHRASE")
+        .env_remove("RUST_LOG")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs `accord --data-dir <dir> <args…>` to completion.
+pub fn run(data_dir: &Path, args: &[&str]) -> Output {
+    accord(data_dir, args)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run accord {args:?}: {err}"))
+}
+
+/// Stdout of a finished command as a string.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Stderr of a finished command as a string.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Calls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// Sends a signal by name (`INT`, `TERM`, `KILL`) to a process.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap_or_else(|err| panic!("cannot run kill: {err}"));
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+/// Waits for a child to exit, killing it and panicking after `timeout`.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap_or_else(|err| panic!("wait: {err}")) {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("process {} did not exit within {timeout:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A temporary directory for one test's data dirs, removed at the end.
+#[derive(Debug)]
+pub struct TestDir {
+    dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    /// A new, empty directory. Kept short: Unix socket paths are limited to ~100 bytes.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("acc")
+            .tempdir_in("/tmp")
+            .unwrap_or_else(|err| panic!("tempdir: {err}"));
+        TestDir { dir }
+    }
+
+    /// A path inside the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Default for TestDir {
+    fn default() -> Self {
+        TestDir::new()
+    }
+}
+
+/// A running `accord daemon`, killed when dropped.
+#[derive(Debug)]
+pub struct Daemon {
+    /// Its data dir.
+    pub data_dir: PathBuf,
+    /// Its Accord ID.
+    pub id: String,
+    /// Its addresses, each ending in `/p2p/<id>`.
+    pub addrs: Vec<String>,
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts `accord daemon --no-mdns --listen /ip4/127.0.0.1/tcp/0 <extra…>` on `data_dir`
+    /// and waits until it answers `accord id`.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Daemon {
+        let child = Daemon::spawn(data_dir, extra);
+        Daemon::wait_ready(data_dir, child)
+    }
+
+    /// Spawns the daemon process without waiting for it. Its stderr goes to
+    /// `<data_dir>.log` (outside the data dir, so that tests can corrupt the dir freely).
+    pub fn spawn(data_dir: &Path, extra: &[&str]) -> Child {
+        let log = std::fs::File::create(data_dir.with_extension("log"))
+            .unwrap_or_else(|err| panic!("log file: {err}"));
+        let mut args = vec!["daemon", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"];
+        args.extend_from_slice(extra);
+        accord(data_dir, &args)
+            .env("RUST_LOG", "info,libp2p=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start daemon: {err}"))
+    }
+
+    /// Waits until a spawned daemon answers, returning it.
+    pub fn wait_ready(data_dir: &Path, mut child: Child) -> Daemon {
+        let info = wait_until("the daemon to answer `accord id`", READY_TIMEOUT, || {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(data_dir.with_extension("log"));
+                panic!(
+                    "daemon exited early ({status}): {}",
+                    log.unwrap_or_default()
+                );
+            }
+            let output = run(data_dir, &["--json", "id"]);
+            if !output.status.success() {
+                return None;
+            }
+            let info: Value = serde_json::from_slice(&output.stdout).ok()?;
+            let addrs = info["addrs"].as_array()?;
+            (!addrs.is_empty()).then_some(info)
+        });
+        Daemon {
+            data_dir: data_dir.to_path_buf(),
+            id: info["id"].as_str().unwrap_or_default().to_owned(),
+            addrs: info["addrs"]
+                .as_array()
+                .map(|addrs| {
+                    addrs
+                        .iter()
+                        .filter_map(|a| a.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            child,
+        }
+    }
+
+    /// The daemon's loopback TCP address, ending in `/p2p/<id>`: what others bootstrap to.
+    pub fn tcp_addr(&self) -> String {
+        self.addrs
+            .iter()
+            .find(|addr| addr.starts_with("/ip4/127.0.0.1/tcp/"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no loopback TCP address in {:?}", self.addrs))
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs a client command against this daemon.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run(&self.data_dir, args)
+    }
+
+    /// Runs a client command with `--json` and parses its output; panics if it fails.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let output = self.run(&all);
+        assert!(
+            output.status.success(),
+            "accord {args:?} failed: {}",
+            stderr(&output)
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+            panic!(
+                "accord {args:?} printed invalid JSON ({err}): {}",
+                stdout(&output)
+            )
+        })
+    }
+
+    /// The IDs of the peers this daemon is connected to.
+    pub fn peer_ids(&self) -> Vec<String> {
+        self.json(&["peers"])
+            .as_array()
+            .map(|peers| {
+                peers
+                    .iter()
+                    .filter_map(|p| p["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until this daemon lists `peer` among its connected peers.
+    pub fn wait_for_peer(&self, peer: &str, timeout: Duration) {
+        wait_until(&format!("{} to see {peer}", self.id), timeout, || {
+            self.peer_ids().iter().any(|id| id == peer).then_some(())
+        });
+    }
+
+    /// Sends a signal to the daemon and waits for it to exit.
+    pub fn signal_and_wait(mut self, name: &str) -> ExitStatus {
+        signal(self.child.id(), name);
+        wait_exit(&mut self.child, Duration::from_secs(20))
+    }
+
+    /// Asks the daemon to stop with `accord stop` and waits for it to exit.
+    pub fn stop(mut self) -> ExitStatus {
+        let output = self.run(&["stop"]);
+        assert!(
+            output.status.success(),
+            "accord stop failed: {}",
+            stderr(&output)
+        );
+        wait_exit(&mut self.child, Duration::from_secs(20))
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads one line from a child's piped stdout, waiting at most `timeout`.
+pub fn read_line_with_timeout(
+    reader: BufReader<std::process::ChildStdout>,
+    timeout: Duration,
+) -> (String, BufReader<std::process::ChildStdout>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = reader;
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send((line, reader));
+    });
+    rx.recv_timeout(timeout)
+        .unwrap_or_else(|_| panic!("no line on stdout within {timeout:?}"))
+}

@@ -1,0 +1,298 @@
+//! One daemon's life: identity, passphrases, locking, the control socket, bad files, signals.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use accord_tests::{Daemon, TestDir, run, stderr, stdout, wait_exit};
+
+#[test]
+fn a_restarted_daemon_keeps_its_id() {
+    let dir = TestDir::new();
+    let data = dir.path("a");
+    let first = Daemon::start(&data, &[]);
+    let id = first.id.clone();
+    assert!(id.starts_with("12D3KooW"), "{id}");
+    assert!(first.stop().success());
+
+    let second = Daemon::start(&data, &[]);
+    assert_eq!(second.id, id);
+}
+
+#[test]
+fn a_passphrase_protected_identity_opens_only_with_the_right_passphrase() {
+    let dir = TestDir::new();
+    let data = dir.path("a");
+    let right = dir.path("right");
+    let wrong = dir.path("wrong");
+    std::fs::write(&right, "correct horse battery staple\n").unwrap_or_default();
+    std::fs::write(&wrong, "incorrect horse\n").unwrap_or_default();
+
+    let init = run(
+        &data,
+        &[
+            "--json",
+            "init",
+            "--passphrase-file",
+            right.to_str().unwrap_or(""),
+        ],
+    );
+    assert!(init.status.success(), "init failed: {}", stderr(&init));
+    let created: serde_json::Value = serde_json::from_slice(&init.stdout).unwrap_or_default();
+    assert_eq!(created["encrypted"], true);
+
+    // The key file must not hold the identity in the clear.
+    let key_file = std::fs::read(data.join("identity.key")).unwrap_or_default();
+    assert!(!key_file.is_empty());
+
+    let again = run(
+        &data,
+        &["init", "--passphrase-file", right.to_str().unwrap_or("")],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+
+    let daemon = Daemon::start(&data, &["--passphrase-file", right.to_str().unwrap_or("")]);
+    assert_eq!(daemon.id, created["id"].as_str().unwrap_or_default());
+    assert!(daemon.stop().success());
+
+    let mut child = Daemon::spawn(&data, &["--passphrase-file", wrong.to_str().unwrap_or("")]);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(30)).code(),
+        Some(1)
+    );
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap_or_default();
+    assert!(
+        log.contains("error: ") && log.contains("passphrase"),
+        "{log}"
+    );
+    assert!(log.contains("identity.key"), "{log}");
+
+    let mut child = Daemon::spawn(&data, &[]);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(30)).code(),
+        Some(1)
+    );
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap_or_default();
+    assert!(log.contains("encrypted"), "{log}");
+
+    // Nothing was silently replaced: the right passphrase still opens the same identity.
+    assert_eq!(
+        std::fs::read(data.join("identity.key")).unwrap_or_default(),
+        key_file
+    );
+}
+
+#[test]
+fn the_passphrase_can_come_from_the_environment() {
+    let dir = TestDir::new();
+    let data = dir.path("a");
+    let init = accord_tests::accord(&data, &["--json", "init"])
+        .env("ACCORD_PASSPHRASE", "from the environment")
+        .output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(init.status.success(), "{}", stderr(&init));
+    let mut child = Daemon::spawn(&data, &[]);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(30)).code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_dir_is_refused() {
+    let dir = TestDir::new();
+    let data = dir.path("a");
+    let first = Daemon::start(&data, &[]);
+
+    let second = run(
+        &data,
+        &["daemon", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"],
+    );
+    assert_eq!(second.status.code(), Some(1));
+    let err = stderr(&second);
+    assert!(
+        err.contains("error: another Accord node is already running for"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("pid {}", first.pid())), "{err}");
+
+    // The first daemon is unharmed.
+    assert_eq!(first.json(&["id"])["id"], first.id.as_str());
+}
+
+#[test]
+fn a_client_without_a_daemon_says_how_to_start_one() {
+    let dir = TestDir::new();
+    let data = dir.path("nobody");
+    for command in [["status"], ["id"], ["peers"]] {
+        let output = run(&data, &command);
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(
+            stderr(&output).trim_end(),
+            format!(
+                "error: no Accord node is running for {}; start one with: accord daemon",
+                data.display()
+            )
+        );
+        assert!(stdout(&output).is_empty());
+    }
+}
+
+#[test]
+fn a_corrupt_key_file_is_a_clear_error_naming_the_file() {
+    let dir = TestDir::new();
+    let data = dir.path("a");
+    let init = run(&data, &["init"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let key_path = data.join("identity.key");
+    let mut bytes = std::fs::read(&key_path).unwrap_or_default();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&key_path, &bytes).unwrap_or_default();
+
+    let output = run(
+        &data,
+        &["daemon", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("error: cannot open the key file"), "{err}");
+    assert!(err.contains(&key_path.display().to_string()), "{err}");
+    // The damaged file is left as it was, for the user to restore from a backup.
+    assert_eq!(std::fs::read(&key_path).unwrap_or_default(), bytes);
+
+    std::fs::write(&key_path, b"garbage").unwrap_or_default();
+    let output = run(&data, &["daemon", "--no-mdns"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains(&key_path.display().to_string()));
+}
+
+#[test]
+fn a_garbage_or_misspelt_config_file_is_a_clear_error_naming_the_file() {
+    let dir = TestDir::new();
+    let data = dir.path("a");
+    std::fs::create_dir_all(&data).unwrap_or_default();
+    let config = data.join("config.toml");
+
+    std::fs::write(&config, "this is = = not toml\u{1}").unwrap_or_default();
+    let output = run(&data, &["daemon", "--no-mdns"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("error: invalid config file"), "{err}");
+    assert!(err.contains(&config.display().to_string()), "{err}");
+
+    std::fs::write(&config, "[network]\nmdns = false\nlisten_on = []\n").unwrap_or_default();
+    let output = run(&data, &["daemon", "--no-mdns"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("listen_on"), "{err}");
+
+    // A valid file is used: the listen address from the config is where the node listens.
+    std::fs::write(
+        &config,
+        "[network]\nmdns = false\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n",
+    )
+    .unwrap_or_default();
+    let child = accord_tests::accord(&data, &["daemon"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|err| panic!("{err}"));
+    let daemon = Daemon::wait_ready(&data, child);
+    assert!(
+        daemon
+            .addrs
+            .iter()
+            .all(|a| a.starts_with("/ip4/127.0.0.1/tcp/")),
+        "{:?}",
+        daemon.addrs
+    );
+}
+
+#[test]
+fn the_socket_is_private_to_its_owner() {
+    let dir = TestDir::new();
+    let data = dir.path("a");
+    let _daemon = Daemon::start(&data, &[]);
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .map(|meta| meta.permissions().mode() & 0o777)
+            .unwrap_or_default()
+    };
+    assert_eq!(mode(&data.join("accord.sock")), 0o600);
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("identity.key")), 0o600);
+}
+
+#[test]
+fn sigterm_and_sigint_shut_down_cleanly_and_remove_the_socket() {
+    let dir = TestDir::new();
+    for signal in ["TERM", "INT"] {
+        let data = dir.path(signal);
+        let daemon = Daemon::start(&data, &[]);
+        let status = daemon.signal_and_wait(signal);
+        assert!(status.success(), "SIG{signal} gave {status}");
+        assert!(
+            !data.join("accord.sock").exists(),
+            "socket left after SIG{signal}"
+        );
+        let log = std::fs::read_to_string(data.with_extension("log")).unwrap_or_default();
+        assert!(log.contains("stopped"), "{log}");
+    }
+}
+
+#[test]
+fn a_stale_socket_left_by_a_crash_is_replaced() {
+    let dir = TestDir::new();
+    let data = dir.path("a");
+    let daemon = Daemon::start(&data, &[]);
+    let id = daemon.id.clone();
+    daemon.crash();
+    assert!(
+        data.join("accord.sock").exists(),
+        "SIGKILL should leave the socket behind"
+    );
+
+    let status = run(&data, &["status"]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(stderr(&status).contains("no Accord node is running"));
+
+    let restarted = Daemon::start(&data, &[]);
+    assert_eq!(restarted.id, id);
+}
+
+#[test]
+fn watch_streams_peer_events_as_json_lines() {
+    let dir = TestDir::new();
+    let a = Daemon::start(&dir.path("a"), &[]);
+    let mut watch = accord_tests::accord(&a.data_dir, &["--json", "watch"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("{err}"));
+    let stdout = std::io::BufReader::new(watch.stdout.take().unwrap_or_else(|| panic!("stdout")));
+    // Give the subscription a moment to be registered before the event happens.
+    std::thread::sleep(Duration::from_millis(300));
+    let b = Daemon::start(&dir.path("b"), &["--bootstrap", &a.tcp_addr()]);
+
+    let mut reader = stdout;
+    let mut seen = Vec::new();
+    let found = loop {
+        let (line, next) = accord_tests::read_line_with_timeout(reader, Duration::from_secs(20));
+        reader = next;
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        seen.push(line);
+        if event["event"] == "peer_connected" && event["peer"] == b.id.as_str() {
+            break true;
+        }
+        if seen.len() > 50 {
+            break false;
+        }
+    };
+    assert!(found, "no peer_connected event for B in {seen:?}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
