@@ -7,9 +7,12 @@
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{StreamProtocol, gossipsub, identify, kad, mdns, ping};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use libp2p::{StreamProtocol, gossipsub, identify, kad, mdns, ping, request_response};
 use sha2::{Digest, Sha256};
 
+use crate::direct::{FrameCodec, INBOX_PROTOCOL};
 use crate::{NetConfig, NetError};
 
 /// The identify protocol version all Accord nodes announce. Peers announcing another version
@@ -33,6 +36,8 @@ pub struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// The gossip layer that carries sealed invites on inbox topics.
     pub gossipsub: gossipsub::Behaviour,
+    /// Direct delivery of sealed inbox frames to a connected peer.
+    pub inbox: request_response::Behaviour<FrameCodec>,
 }
 
 impl Behaviour {
@@ -70,6 +75,11 @@ impl Behaviour {
             kademlia,
             mdns: Toggle::from(mdns),
             gossipsub: build_gossipsub(config)?,
+            inbox: request_response::Behaviour::with_codec(
+                FrameCodec,
+                [(INBOX_PROTOCOL, request_response::ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(config.direct_timeout),
+            ),
         })
     }
 }
@@ -84,8 +94,44 @@ fn build_gossipsub(config: &NetConfig) -> Result<gossipsub::Behaviour, NetError>
             gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec())
         })
         .max_transmit_size(config.max_gossip_message)
+        // Every message is checked by the node's validator before it is forwarded.
+        .validate_messages()
         .build()
         .map_err(|err| NetError::Behaviour(format!("gossipsub config: {err}")))?;
-    gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
-        .map_err(|err| NetError::Behaviour(format!("gossipsub: {err}")))
+    let mut gossipsub =
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
+            .map_err(|err| NetError::Behaviour(format!("gossipsub: {err}")))?;
+    gossipsub
+        .with_peer_score(
+            peer_score_params(),
+            gossipsub::PeerScoreThresholds::default(),
+        )
+        .map_err(|err| NetError::Behaviour(format!("gossipsub scoring: {err}")))?;
+    Ok(gossipsub)
+}
+
+/// Peer scoring, so that a peer forwarding invalid messages is first ignored for gossip and
+/// then cut off. Loopback is exempt from the same-IP penalty: a local test network runs every
+/// node on 127.0.0.1, and that must not look like a Sybil attack.
+fn peer_score_params() -> gossipsub::PeerScoreParams {
+    let mut params = gossipsub::PeerScoreParams::default();
+    params.ip_colocation_factor_whitelist.extend([
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ]);
+    params
+}
+
+/// Scoring for one inbox topic. Inbox topics are quiet most of the time, so the mesh delivery
+/// penalties (which punish peers for not forwarding enough) are off; invalid messages cost a
+/// lot: two of them take a peer past the graylist threshold.
+pub(crate) fn inbox_topic_score_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -20.0,
+        invalid_message_deliveries_decay: 0.5,
+        ..gossipsub::TopicScoreParams::default()
+    }
 }

@@ -1,8 +1,52 @@
 //! Network configuration, with documented defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
+
+/// What the node decides about a gossip message before it is forwarded to anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GossipVerdict {
+    /// Well formed: deliver it to the node and forward it.
+    Accept,
+    /// Invalid (malformed, oversized, expired, badly stamped): drop it and penalise the peer
+    /// that forwarded it through gossipsub's scoring.
+    Reject,
+    /// Not invalid but not wanted (a duplicate, say): drop it without penalty.
+    Ignore,
+}
+
+/// The check every gossip message passes before it is delivered or forwarded. It runs inside
+/// the network event loop, so it must be cheap and must not block: stateless checks of size,
+/// version and time stamps. Arguments: the topic and the message bytes.
+#[derive(Clone)]
+pub struct GossipValidator(Arc<ValidatorFn>);
+
+/// The function behind a [`GossipValidator`].
+type ValidatorFn = dyn Fn(&str, &[u8]) -> GossipVerdict + Send + Sync;
+
+impl GossipValidator {
+    /// Wraps a validation function.
+    pub fn new(check: impl Fn(&str, &[u8]) -> GossipVerdict + Send + Sync + 'static) -> Self {
+        GossipValidator(Arc::new(check))
+    }
+
+    /// Accepts everything (the default, for nodes that only carry gossip for others).
+    pub fn accept_all() -> Self {
+        GossipValidator::new(|_, _| GossipVerdict::Accept)
+    }
+
+    pub(crate) fn check(&self, topic: &str, data: &[u8]) -> GossipVerdict {
+        (self.0)(topic, data)
+    }
+}
+
+impl std::fmt::Debug for GossipValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GossipValidator(..)")
+    }
+}
 
 /// How a node joins the network. Build it with [`NetConfig::default`] and the `with_*`
 /// methods; every default is stated on its field.
@@ -38,6 +82,10 @@ pub struct NetConfig {
     pub max_gossip_message: usize,
     /// Longest pause between redials of a bootstrap peer. Default: 60 s.
     pub max_redial_backoff: Duration,
+    /// Checks each gossip message before delivery and forwarding. Default: accept all.
+    pub gossip_validator: GossipValidator,
+    /// How long a direct request waits for its response. Default: 10 s.
+    pub direct_timeout: Duration,
 }
 
 impl Default for NetConfig {
@@ -54,6 +102,8 @@ impl Default for NetConfig {
             max_pending_requests: 256,
             max_gossip_message: 64 * 1024,
             max_redial_backoff: Duration::from_secs(60),
+            gossip_validator: GossipValidator::accept_all(),
+            direct_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -81,6 +131,12 @@ impl NetConfig {
     /// Turns mDNS on or off.
     pub fn with_mdns(mut self, mdns: bool) -> Self {
         self.mdns = mdns;
+        self
+    }
+
+    /// Sets the gossip validator.
+    pub fn with_gossip_validator(mut self, validator: GossipValidator) -> Self {
+        self.gossip_validator = validator;
         self
     }
 

@@ -12,14 +12,17 @@ use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::identity::Keypair;
 use libp2p::kad::{self, QueryId, QueryResult};
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::GossipVerdict;
+use crate::behaviour::inbox_topic_score_params;
 use crate::behaviour::{Behaviour, BehaviourEvent, KADEMLIA_PROTOCOL};
-use crate::handle::{ConnectedPeer, Lookup, LookupSource, NetEvent};
+use crate::handle::{ConnectedPeer, Lookup, LookupSource, NetEvent, NetStats};
 use crate::{NetConfig, NetError, split_peer_id};
 
 /// A request from a handle.
@@ -53,6 +56,19 @@ pub(crate) enum Command {
         data: Vec<u8>,
         reply: oneshot::Sender<Result<(), NetError>>,
     },
+    SendInbox {
+        peer: PeerId,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+    },
+    RespondInbox {
+        channel: ResponseChannel<Vec<u8>>,
+        data: Vec<u8>,
+        reply: oneshot::Sender<()>,
+    },
+    Stats {
+        reply: oneshot::Sender<NetStats>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -85,8 +101,9 @@ pub struct EventLoop {
     peers: HashMap<PeerId, PeerState>,
     pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId, NetError>>>,
     pending_lookups: HashMap<QueryId, (PeerId, oneshot::Sender<Result<Lookup, NetError>>)>,
+    pending_inbox: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetError>>>,
     bootstrap_peers: Vec<BootstrapPeer>,
-    dropped_events: u64,
+    stats: NetStats,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -122,8 +139,9 @@ impl EventLoop {
             peers: HashMap::new(),
             pending_dials: HashMap::new(),
             pending_lookups: HashMap::new(),
+            pending_inbox: HashMap::new(),
             bootstrap_peers: Vec::new(),
-            dropped_events: 0,
+            stats: NetStats::default(),
         };
         event_loop.dial_bootstrap();
         Ok(event_loop)
@@ -216,8 +234,8 @@ impl EventLoop {
         if let Err(err) = self.events.try_send(event) {
             // The node is not keeping up (or is gone). Dropping is better than stalling the
             // swarm: every event here is either repeated later or recoverable by asking.
-            self.dropped_events += 1;
-            tracing::warn!(dropped = self.dropped_events, %err, "network event dropped");
+            self.stats.events_dropped += 1;
+            tracing::warn!(dropped = self.stats.events_dropped, %err, "network event dropped");
         }
     }
 
@@ -236,16 +254,34 @@ impl EventLoop {
                 let _ = reply.send(());
             }
             Command::Subscribe { topic, reply } => {
-                let result = self
+                let _ = reply.send(self.subscribe(topic));
+            }
+            Command::SendInbox { peer, data, reply } => {
+                if self.pending_inbox.len() >= self.config.max_pending_requests {
+                    let _ = reply.send(Err(NetError::Busy));
+                    return;
+                }
+                let id = self.swarm.behaviour_mut().inbox.send_request(&peer, data);
+                self.pending_inbox.insert(id, reply);
+            }
+            Command::RespondInbox {
+                channel,
+                data,
+                reply,
+            } => {
+                if self
                     .swarm
                     .behaviour_mut()
-                    .gossipsub
-                    .subscribe(&IdentTopic::new(topic.clone()))
-                    .map_err(|err| NetError::Subscribe {
-                        topic,
-                        reason: err.to_string(),
-                    });
-                let _ = reply.send(result);
+                    .inbox
+                    .send_response(channel, data)
+                    .is_err()
+                {
+                    tracing::debug!("inbox response not sent: the requester has gone");
+                }
+                let _ = reply.send(());
+            }
+            Command::Stats { reply } => {
+                let _ = reply.send(self.stats);
             }
             Command::Publish { topic, data, reply } => {
                 let result = self
@@ -264,6 +300,24 @@ impl EventLoop {
                 let _ = reply.send(());
             }
         }
+    }
+
+    fn subscribe(&mut self, topic: String) -> Result<bool, NetError> {
+        let ident = IdentTopic::new(topic.clone());
+        let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+        let subscribed = gossipsub
+            .subscribe(&ident)
+            .map_err(|err| NetError::Subscribe {
+                topic: topic.clone(),
+                reason: err.to_string(),
+            })?;
+        gossipsub
+            .set_topic_params(ident, inbox_topic_score_params())
+            .map_err(|reason| NetError::Subscribe {
+                topic,
+                reason: reason.to_owned(),
+            })?;
+        Ok(subscribed)
     }
 
     fn connected_peers(&self) -> Vec<ConnectedPeer> {
@@ -341,8 +395,11 @@ impl EventLoop {
             .map(|info| {
                 // Kademlia peers may report addresses with or without `/p2p/<id>`; callers
                 // get them one way only, and once each.
-                let mut addrs: Vec<Multiaddr> =
-                    info.addrs.iter().map(|addr| split_peer_id(addr).0).collect();
+                let mut addrs: Vec<Multiaddr> = info
+                    .addrs
+                    .iter()
+                    .map(|addr| split_peer_id(addr).0)
+                    .collect();
                 addrs.sort();
                 addrs.dedup();
                 addrs
@@ -475,16 +532,85 @@ impl EventLoop {
             }
             BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
+                message_id,
                 message,
-                ..
-            }) => {
-                self.emit(NetEvent::Gossip {
-                    topic: message.topic.into_string(),
-                    data: message.data,
-                    via: propagation_source,
-                });
-            }
+            }) => self.on_gossip(propagation_source, &message_id, message),
+            BehaviourEvent::Inbox(event) => self.on_inbox_event(event),
             _ => {}
+        }
+    }
+
+    /// Runs the validator before anything else sees the message, and tells gossipsub the
+    /// verdict so that it forwards only valid messages and scores the forwarder.
+    fn on_gossip(
+        &mut self,
+        via: PeerId,
+        message_id: &gossipsub::MessageId,
+        message: gossipsub::Message,
+    ) {
+        let topic = message.topic.as_str().to_owned();
+        let verdict = self.config.gossip_validator.check(&topic, &message.data);
+        let acceptance = match verdict {
+            GossipVerdict::Accept => gossipsub::MessageAcceptance::Accept,
+            GossipVerdict::Reject => {
+                self.stats.gossip_rejected += 1;
+                tracing::debug!(%via, %topic, len = message.data.len(), "gossip message rejected");
+                gossipsub::MessageAcceptance::Reject
+            }
+            GossipVerdict::Ignore => {
+                self.stats.gossip_ignored += 1;
+                gossipsub::MessageAcceptance::Ignore
+            }
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(message_id, &via, acceptance);
+        if verdict == GossipVerdict::Accept {
+            self.emit(NetEvent::Gossip {
+                topic,
+                data: message.data,
+                via,
+            });
+        }
+    }
+
+    fn on_inbox_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => self.emit(NetEvent::InboxRequest {
+                    peer,
+                    data: request,
+                    channel,
+                }),
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(reply) = self.pending_inbox.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(reply) = self.pending_inbox.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Dial {
+                        target: peer.to_string(),
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound inbox request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
         }
     }
 

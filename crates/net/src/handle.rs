@@ -1,6 +1,7 @@
 //! The cloneable handle to the network event loop, and the events it reports.
 
 use libp2p::identity::Keypair;
+use libp2p::request_response::ResponseChannel;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -9,7 +10,7 @@ use crate::event_loop::{Command, EventLoop};
 use crate::{NetConfig, NetError};
 
 /// Something the network saw that the node may care about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum NetEvent {
     /// The swarm listens on a new address.
     Listening {
@@ -35,7 +36,17 @@ pub enum NetEvent {
         /// Its listen addresses.
         listen_addrs: Vec<Multiaddr>,
     },
-    /// A gossip message arrived on a subscribed topic.
+    /// A peer handed us an inbox frame directly. Answer it with [`NetHandle::respond_inbox`];
+    /// dropping the channel tells the peer the request failed.
+    InboxRequest {
+        /// The peer.
+        peer: PeerId,
+        /// The frame.
+        data: Vec<u8>,
+        /// Where the response goes.
+        channel: ResponseChannel<Vec<u8>>,
+    },
+    /// A gossip message the validator accepted arrived on a subscribed topic.
     Gossip {
         /// The topic.
         topic: String,
@@ -44,6 +55,17 @@ pub enum NetEvent {
         /// The peer that forwarded it to us (not necessarily its author, who is anonymous).
         via: PeerId,
     },
+}
+
+/// Counters of what the network layer refused or dropped since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Gossip messages the validator rejected (their forwarder was penalised).
+    pub gossip_rejected: u64,
+    /// Gossip messages the validator ignored.
+    pub gossip_ignored: u64,
+    /// Events dropped because the node's queue was full.
+    pub events_dropped: u64,
 }
 
 /// A peer we are connected to.
@@ -159,6 +181,32 @@ impl NetHandle {
     pub async fn publish(&self, topic: String, data: Vec<u8>) -> Result<(), NetError> {
         self.request(|reply| Command::Publish { topic, data, reply })
             .await?
+    }
+
+    /// Hands `data` to a connected (or dialable) peer over the inbox protocol and returns its
+    /// response.
+    pub async fn send_inbox(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, NetError> {
+        self.request(|reply| Command::SendInbox { peer, data, reply })
+            .await?
+    }
+
+    /// Answers an [`NetEvent::InboxRequest`].
+    pub async fn respond_inbox(
+        &self,
+        channel: ResponseChannel<Vec<u8>>,
+        data: Vec<u8>,
+    ) -> Result<(), NetError> {
+        self.request(|reply| Command::RespondInbox {
+            channel,
+            data,
+            reply,
+        })
+        .await
+    }
+
+    /// Counters of what the network layer dropped.
+    pub async fn stats(&self) -> Result<NetStats, NetError> {
+        self.request(|reply| Command::Stats { reply }).await
     }
 
     /// Stops the event loop: connections are closed and listeners removed.

@@ -23,15 +23,19 @@
 
 mod behaviour;
 mod config;
+mod direct;
 mod error;
 mod event_loop;
 mod handle;
 
 pub use behaviour::{Behaviour, BehaviourEvent};
-pub use config::NetConfig;
+pub use config::{GossipValidator, GossipVerdict, NetConfig};
+pub use direct::{INBOX_PROTOCOL, MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE};
 pub use error::NetError;
 pub use event_loop::EventLoop;
-pub use handle::{ConnectedPeer, Lookup, LookupSource, NetEvent, NetHandle};
+pub use handle::{ConnectedPeer, Lookup, LookupSource, NetEvent, NetHandle, NetStats};
+pub use libp2p::StreamProtocol;
+pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};
 
 /// Returns `addr` with a trailing `/p2p/<peer>` removed, and the peer it named.

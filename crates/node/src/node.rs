@@ -178,6 +178,12 @@ impl Node {
                 self.remember_peer(peer, listen_addrs).await;
                 None
             }
+            NetEvent::InboxRequest { peer, .. } => {
+                // Dropping the response channel tells the peer its request failed, so it keeps
+                // the frame and relies on gossip instead.
+                tracing::debug!(%peer, "inbox frame refused: this node does not read its inbox yet");
+                None
+            }
             NetEvent::Gossip { topic, data, via } => {
                 tracing::debug!(%topic, len = data.len(), %via, "gossip on a topic nobody reads");
                 None

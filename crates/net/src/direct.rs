@@ -1,0 +1,115 @@
+//! Direct messages: a request-response protocol carrying opaque, length-prefixed frames.
+//!
+//! Gossip reaches a peer eventually; when the peer is connected, the node also hands it the
+//! same bytes directly. Each direct protocol is its own request-response behaviour (so that a
+//! request can never be negotiated onto the wrong protocol), and all use the same framing: a request is a `u32`
+//! big-endian length then that many bytes, and so is the response. Lengths above the protocol's
+//! limit are refused before anything is allocated.
+
+use std::io;
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::StreamProtocol;
+use libp2p::request_response;
+
+/// Sealed invites, acceptances and withdrawals handed straight to their recipient.
+pub const INBOX_PROTOCOL: StreamProtocol = StreamProtocol::new("/accord/inbox/1");
+
+/// The largest request any direct protocol accepts, in bytes.
+pub const MAX_DIRECT_REQUEST: usize = 128 * 1024;
+
+/// The largest response any direct protocol accepts, in bytes.
+pub const MAX_DIRECT_RESPONSE: usize = 4 * 1024;
+
+/// The codec of every direct protocol: length-prefixed opaque bytes.
+#[derive(Debug, Clone, Default)]
+pub struct FrameCodec;
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = usize::try_from(u32::from_be_bytes(len)).unwrap_or(usize::MAX);
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the limit of {max}"),
+        ));
+    }
+    let mut data = vec![0u8; len];
+    io.read_exact(&mut data).await?;
+    Ok(data)
+}
+
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, data: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(data.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    io.write_all(&len.to_be_bytes()).await?;
+    io.write_all(data).await?;
+    io.close().await
+}
+
+impl request_response::Codec for FrameCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io, MAX_DIRECT_REQUEST).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io, MAX_DIRECT_RESPONSE).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &request).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        response: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &response).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_oversize_lengths_are_refused() {
+        futures::executor::block_on(async {
+            let mut buffer = futures::io::Cursor::new(Vec::new());
+            write_frame(&mut buffer, b"hello").await.unwrap_or_default();
+            let mut reader = futures::io::Cursor::new(buffer.into_inner());
+            let read = read_frame(&mut reader, 16).await.ok();
+            assert_eq!(read, Some(b"hello".to_vec()));
+
+            let mut huge = futures::io::Cursor::new(u32::MAX.to_be_bytes().to_vec());
+            assert!(read_frame(&mut huge, MAX_DIRECT_REQUEST).await.is_err());
+
+            let mut short = futures::io::Cursor::new(vec![0, 0, 0, 9, 1, 2]);
+            assert!(read_frame(&mut short, 16).await.is_err());
+        });
+    }
+}

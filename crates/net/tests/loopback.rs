@@ -1,0 +1,180 @@
+//! Two or three real swarms on 127.0.0.1 (mDNS off): gossip validation and scoring, direct
+//! inbox requests, and bootstrap.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test fixtures fail loudly"
+)]
+
+use std::time::Duration;
+
+use accord_net::{
+    GossipValidator, GossipVerdict, Keypair, Multiaddr, NetConfig, NetEvent, NetHandle,
+    with_peer_id,
+};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn loopback() -> Vec<Multiaddr> {
+    vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]
+}
+
+async fn node(
+    bootstrap: Vec<Multiaddr>,
+    validator: GossipValidator,
+) -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
+    let keypair = Keypair::generate_ed25519();
+    let config = NetConfig::default()
+        .with_listen(loopback())
+        .with_mdns(false)
+        .with_bootstrap(bootstrap)
+        .with_gossip_validator(validator);
+    let (handle, mut events, _task) = NetHandle::spawn(keypair, config).unwrap();
+    let addr = loop {
+        match timeout(WAIT, events.recv()).await.unwrap().unwrap() {
+            NetEvent::Listening { addr } => break with_peer_id(&addr, handle.local_peer_id()),
+            _ => continue,
+        }
+    };
+    (handle, events, addr)
+}
+
+/// Waits for the first event `pick` accepts.
+async fn next<T>(
+    events: &mut mpsc::Receiver<NetEvent>,
+    mut pick: impl FnMut(NetEvent) -> Option<T>,
+) -> T {
+    timeout(WAIT, async {
+        loop {
+            if let Some(found) = pick(events.recv().await.expect("event loop ended")) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for an event")
+}
+
+/// Rejects anything starting with `bad`.
+fn picky() -> GossipValidator {
+    GossipValidator::new(|_, data| {
+        if data.starts_with(b"bad") {
+            GossipVerdict::Reject
+        } else {
+            GossipVerdict::Accept
+        }
+    })
+}
+
+#[tokio::test]
+async fn gossip_is_validated_before_delivery_and_rejections_are_counted() {
+    let (a, _a_events, a_addr) = node(vec![], picky()).await;
+    let (b, mut b_events, _) = node(vec![a_addr], picky()).await;
+    let topic = "accord/v1/inbox/0".to_owned();
+    a.subscribe(topic.clone()).await.unwrap();
+    b.subscribe(topic.clone()).await.unwrap();
+
+    // Publishing needs a subscribed peer; wait for the subscriptions to propagate.
+    let mut published = false;
+    for _ in 0..100 {
+        if a.publish(topic.clone(), b"good 1".to_vec()).await.is_ok() {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(published, "A never found a subscribed peer");
+    let got = next(&mut b_events, |event| match event {
+        NetEvent::Gossip { data, .. } => Some(data),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, b"good 1");
+
+    a.publish(topic.clone(), b"bad message".to_vec())
+        .await
+        .unwrap();
+    a.publish(topic.clone(), b"good 2".to_vec()).await.unwrap();
+    let got = next(&mut b_events, |event| match event {
+        NetEvent::Gossip { data, .. } => Some(data),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, b"good 2", "the rejected message must not be delivered");
+    assert_eq!(b.stats().await.unwrap().gossip_rejected, 1);
+}
+
+#[tokio::test]
+async fn inbox_requests_reach_a_connected_peer_and_get_its_response() {
+    let (a, _a_events, a_addr) = node(vec![], GossipValidator::accept_all()).await;
+    let (b, mut b_events, _) = node(vec![a_addr.clone()], GossipValidator::accept_all()).await;
+    let a_peer = a.local_peer_id();
+    next(&mut b_events, |event| match event {
+        NetEvent::PeerConnected { peer, .. } if peer == a_peer => Some(()),
+        _ => None,
+    })
+    .await;
+
+    let b_peer = b.local_peer_id();
+    let responder = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let (peer, data, channel) = next(&mut b_events, |event| match event {
+                NetEvent::InboxRequest {
+                    peer,
+                    data,
+                    channel,
+                } => Some((peer, data, channel)),
+                _ => None,
+            })
+            .await;
+            let mut reply = b"got ".to_vec();
+            reply.extend_from_slice(&data);
+            b.respond_inbox(channel, reply).await.unwrap();
+            peer
+        })
+    };
+    let response = a.send_inbox(b_peer, b"sealed".to_vec()).await.unwrap();
+    assert_eq!(response, b"got sealed");
+    assert_eq!(responder.await.unwrap(), a_peer);
+}
+
+#[tokio::test]
+async fn a_bootstrap_peer_that_starts_late_is_redialled() {
+    // Reserve an identity and a port for the bootstrap node, but start it only later.
+    let keypair = Keypair::generate_ed25519();
+    let peer = keypair.public().to_peer_id();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}")
+        .parse()
+        .unwrap();
+
+    let (a, mut a_events, _) = node(vec![addr], GossipValidator::accept_all()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let config = NetConfig::default()
+        .with_listen(vec![format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()])
+        .with_mdns(false);
+    let (_late, _late_events, _task) = NetHandle::spawn(keypair, config).unwrap();
+
+    next(&mut a_events, |event| match event {
+        NetEvent::PeerConnected {
+            peer: connected, ..
+        } if connected == peer => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        a.connected_peers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.peer == peer)
+    );
+}
