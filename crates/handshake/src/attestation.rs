@@ -1,0 +1,490 @@
+//! The mutual attestation: one canonical statement signed by both identities.
+
+use std::fmt;
+use std::str::FromStr;
+
+use accord_identity::{AccordId, Signature, verify};
+use sha2::{Digest, Sha256};
+
+use crate::codec::{self, DecodeError, ID_LEN, INVITE_ID_LEN, Reader, SIGNATURE_LEN, Writer};
+use crate::domain;
+
+/// Domain separation for [`AttestationId`].
+const ATTESTATION_ID_LABEL: &[u8] = b"accord/v1/attestation-id";
+/// The first line of the portable text form.
+pub const TEXT_BEGIN: &str = "-----BEGIN ACCORD ATTESTATION-----";
+/// The last line of the portable text form.
+pub const TEXT_END: &str = "-----END ACCORD ATTESTATION-----";
+/// Hex characters per line of the portable text form.
+const TEXT_LINE_CHARS: usize = 64;
+
+/// The statement both parties sign: "`inviter` and `invitee` are connected, by invite
+/// `invite_id`, since `issued_at_ms`".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Statement {
+    /// Who sent the invite.
+    pub inviter: AccordId,
+    /// Who accepted it.
+    pub invitee: AccordId,
+    /// The invite this attestation came from.
+    pub invite_id: [u8; INVITE_ID_LEN],
+    /// When the invite was created (Unix milliseconds, the inviter's clock).
+    pub issued_at_ms: u64,
+}
+
+impl Statement {
+    /// The statement format version.
+    pub const VERSION: u8 = 1;
+    /// The exact length of an encoded statement.
+    pub const LEN: usize = 1 + ID_LEN + ID_LEN + INVITE_ID_LEN + 8;
+
+    /// The canonical bytes: version ‖ inviter ‖ invitee ‖ invite id ‖ issued at. Both
+    /// signatures are over [`domain::ATTEST`] ‖ these bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(Self::LEN);
+        w.u8(Self::VERSION)
+            .id(&self.inviter)
+            .id(&self.invitee)
+            .bytes(&self.invite_id)
+            .u64(self.issued_at_ms);
+        w.into_bytes()
+    }
+
+    /// Parses [`Statement::to_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// Any [`DecodeError`] but the kind and note ones.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        codec::check_max_len(bytes, Self::LEN)?;
+        let mut r = Reader::new(bytes);
+        r.version(Self::VERSION)?;
+        let statement = Self {
+            inviter: r.id()?,
+            invitee: r.id()?,
+            invite_id: r.array()?,
+            issued_at_ms: r.u64()?,
+        };
+        r.finish()?;
+        Ok(statement)
+    }
+
+    /// The id of the attestation of this statement.
+    pub fn id(&self) -> AttestationId {
+        let digest = Sha256::new()
+            .chain_update(ATTESTATION_ID_LABEL)
+            .chain_update(self.to_bytes())
+            .finalize();
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&digest);
+        AttestationId(id)
+    }
+}
+
+/// Why a string is not an attestation id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AttestationIdError {
+    /// The string is not 64 characters long.
+    #[error("an attestation id is 64 hex digits, not {0} characters")]
+    WrongLength(usize),
+    /// The string has a character that is not a hex digit.
+    #[error("an attestation id is made of hex digits only")]
+    InvalidHex,
+}
+
+/// The id of an attestation: SHA-256(`"accord/v1/attestation-id"` ‖ statement bytes).
+/// Displays as 64 lowercase hex digits; parses either case.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttestationId(pub [u8; 32]);
+
+impl AttestationId {
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The raw bytes, by value.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+}
+
+impl fmt::Display for AttestationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&codec::hex(&self.0))
+    }
+}
+
+impl fmt::Debug for AttestationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AttestationId({self})")
+    }
+}
+
+impl FromStr for AttestationId {
+    type Err = AttestationIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 64 {
+            return Err(AttestationIdError::WrongLength(s.chars().count()));
+        }
+        let bytes = codec::unhex(s.as_bytes()).ok_or(AttestationIdError::InvalidHex)?;
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&bytes);
+        Ok(Self(id))
+    }
+}
+
+/// Why an attestation does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AttestationError {
+    /// Inviter and invitee are the same identity.
+    #[error("an identity cannot attest a connection with itself")]
+    SelfAttestation,
+    /// The inviter's signature over the statement does not verify.
+    #[error("the inviter's signature is invalid")]
+    BadInviterSignature,
+    /// The invitee's signature over the statement does not verify.
+    #[error("the invitee's signature is invalid")]
+    BadInviteeSignature,
+}
+
+/// Why a text is not a portable attestation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// No `-----BEGIN ACCORD ATTESTATION-----` line.
+    #[error("no \"{TEXT_BEGIN}\" line")]
+    MissingBegin,
+    /// No `-----END ACCORD ATTESTATION-----` line after the BEGIN line.
+    #[error("no \"{TEXT_END}\" line")]
+    MissingEnd,
+    /// Something other than whitespace follows the END line.
+    #[error("unexpected text after the END line")]
+    TrailingText,
+    /// The body is not hex (or has an odd number of digits).
+    #[error("the attestation body is not hex")]
+    InvalidHex,
+    /// The body is hex but not an attestation.
+    #[error("the attestation body is malformed: {0}")]
+    Decode(#[from] DecodeError),
+}
+
+/// A complete attestation: the statement and both signatures over it
+/// ([`domain::ATTEST`] ‖ [`Statement::to_bytes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    /// What both parties signed.
+    pub statement: Statement,
+    /// The inviter's signature.
+    pub inviter_signature: Signature,
+    /// The invitee's signature.
+    pub invitee_signature: Signature,
+}
+
+impl Attestation {
+    /// The attestation format version.
+    pub const VERSION: u8 = 1;
+    /// The exact length of an encoded attestation (it has no variable field).
+    pub const MAX_LEN: usize = 1 + Statement::LEN + 2 * SIGNATURE_LEN;
+
+    /// Checks both signatures and that the parties differ. Needs nothing but the
+    /// attestation itself: anyone can check it offline.
+    ///
+    /// # Errors
+    ///
+    /// See [`AttestationError`].
+    pub fn verify(&self) -> Result<(), AttestationError> {
+        let s = &self.statement;
+        if s.inviter == s.invitee {
+            return Err(AttestationError::SelfAttestation);
+        }
+        let bytes = s.to_bytes();
+        verify(&s.inviter, domain::ATTEST, &bytes, &self.inviter_signature)
+            .map_err(|_| AttestationError::BadInviterSignature)?;
+        verify(&s.invitee, domain::ATTEST, &bytes, &self.invitee_signature)
+            .map_err(|_| AttestationError::BadInviteeSignature)
+    }
+
+    /// The attestation's id (that of its statement).
+    pub fn id(&self) -> AttestationId {
+        self.statement.id()
+    }
+
+    /// version ‖ statement ‖ inviter signature ‖ invitee signature.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(Self::MAX_LEN);
+        w.u8(Self::VERSION)
+            .bytes(&self.statement.to_bytes())
+            .signature(&self.inviter_signature)
+            .signature(&self.invitee_signature);
+        w.into_bytes()
+    }
+
+    /// Parses [`Attestation::encode`] (does not verify).
+    ///
+    /// # Errors
+    ///
+    /// See [`DecodeError`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        codec::check_max_len(bytes, Self::MAX_LEN)?;
+        let mut r = Reader::new(bytes);
+        r.version(Self::VERSION)?;
+        let statement = Statement::decode(r.bytes(Statement::LEN)?)?;
+        let attestation = Self {
+            statement,
+            inviter_signature: r.signature()?,
+            invitee_signature: r.signature()?,
+        };
+        r.finish()?;
+        Ok(attestation)
+    }
+
+    /// The portable text form: a BEGIN line, the encoded bytes as lowercase hex in lines of
+    /// 64 characters, an END line; every line ends with `\n`.
+    pub fn to_text(&self) -> String {
+        let hex = codec::hex(&self.encode());
+        let mut out = String::with_capacity(hex.len() + hex.len() / TEXT_LINE_CHARS + 80);
+        out.push_str(TEXT_BEGIN);
+        out.push('\n');
+        for line in hex.as_bytes().chunks(TEXT_LINE_CHARS) {
+            out.extend(line.iter().map(|&b| char::from(b)));
+            out.push('\n');
+        }
+        out.push_str(TEXT_END);
+        out.push('\n');
+        out
+    }
+
+    /// Parses the text form (does not verify). Text before the BEGIN line and whitespace
+    /// after the END line are ignored, as are line endings (`\n` or `\r\n`) and whitespace
+    /// around the hex; anything else is refused.
+    ///
+    /// # Errors
+    ///
+    /// See [`TextError`].
+    pub fn from_text(text: &str) -> Result<Self, TextError> {
+        let start = text.find(TEXT_BEGIN).ok_or(TextError::MissingBegin)?;
+        let after_begin = &text[start + TEXT_BEGIN.len()..];
+        let end = after_begin.find(TEXT_END).ok_or(TextError::MissingEnd)?;
+        if !after_begin[end + TEXT_END.len()..].trim().is_empty() {
+            return Err(TextError::TrailingText);
+        }
+        let body = &after_begin[..end];
+        let mut digits = Vec::with_capacity(2 * Self::MAX_LEN);
+        for c in body.bytes().filter(|c| !c.is_ascii_whitespace()) {
+            if digits.len() == 2 * Self::MAX_LEN + 2 {
+                // Longer than any attestation: stop collecting, the decoder refuses it.
+                break;
+            }
+            digits.push(c);
+        }
+        let bytes = codec::unhex(&digits).ok_or(TextError::InvalidHex)?;
+        Ok(Self::decode(&bytes)?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // Tests should fail loudly.
+mod tests {
+    use super::*;
+    use crate::test_rng::TestRng;
+    use accord_identity::Identity;
+    use proptest::prelude::*;
+
+    fn sample(seed: u64) -> (Attestation, Identity, Identity) {
+        let mut rng = TestRng::new(seed);
+        let a = Identity::generate(&mut rng);
+        let b = Identity::generate(&mut rng);
+        let statement = Statement {
+            inviter: a.id(),
+            invitee: b.id(),
+            invite_id: [7; 16],
+            issued_at_ms: 1_700_000_000_000,
+        };
+        let bytes = statement.to_bytes();
+        let attestation = Attestation {
+            statement,
+            inviter_signature: a.sign(domain::ATTEST, &bytes),
+            invitee_signature: b.sign(domain::ATTEST, &bytes),
+        };
+        (attestation, a, b)
+    }
+
+    #[test]
+    fn encode_decode_verify() {
+        let (att, _, _) = sample(1);
+        let bytes = att.encode();
+        assert_eq!(bytes.len(), Attestation::MAX_LEN);
+        let back = Attestation::decode(&bytes).unwrap();
+        assert_eq!(back, att);
+        back.verify().unwrap();
+        assert_eq!(back.id(), att.id());
+    }
+
+    #[test]
+    fn signatures_must_match_their_signer() {
+        let (att, a, _) = sample(2);
+        let swapped = Attestation {
+            inviter_signature: att.invitee_signature,
+            invitee_signature: att.inviter_signature,
+            ..att.clone()
+        };
+        assert_eq!(swapped.verify(), Err(AttestationError::BadInviterSignature));
+        let one_sided = Attestation {
+            invitee_signature: a.sign(domain::ATTEST, &att.statement.to_bytes()),
+            ..att.clone()
+        };
+        assert_eq!(
+            one_sided.verify(),
+            Err(AttestationError::BadInviteeSignature)
+        );
+        let mut later = att.clone();
+        later.statement.issued_at_ms += 1;
+        assert!(later.verify().is_err());
+    }
+
+    #[test]
+    fn self_attestation_refused() {
+        let (mut att, a, _) = sample(3);
+        att.statement.invitee = a.id();
+        let bytes = att.statement.to_bytes();
+        att.inviter_signature = a.sign(domain::ATTEST, &bytes);
+        att.invitee_signature = att.inviter_signature;
+        assert_eq!(att.verify(), Err(AttestationError::SelfAttestation));
+    }
+
+    #[test]
+    fn id_display_and_parse() {
+        let (att, _, _) = sample(4);
+        let id = att.id();
+        let s = id.to_string();
+        assert_eq!(s.len(), 64);
+        assert_eq!(s, s.to_lowercase());
+        assert_eq!(s.parse::<AttestationId>(), Ok(id));
+        assert_eq!(s.to_uppercase().parse::<AttestationId>(), Ok(id));
+        assert_eq!(
+            "ab".parse::<AttestationId>(),
+            Err(AttestationIdError::WrongLength(2))
+        );
+        let bad = format!("g{}", &s[1..]);
+        assert_eq!(
+            bad.parse::<AttestationId>(),
+            Err(AttestationIdError::InvalidHex)
+        );
+        let multibyte = format!("é{}", &s[2..]);
+        assert!(multibyte.parse::<AttestationId>().is_err());
+    }
+
+    #[test]
+    fn text_round_trip_and_tolerance() {
+        let (att, _, _) = sample(5);
+        let text = att.to_text();
+        assert!(text.starts_with("-----BEGIN ACCORD ATTESTATION-----\n"));
+        assert!(text.ends_with("\n-----END ACCORD ATTESTATION-----\n"));
+        assert!(
+            text.lines()
+                .all(|l| l.len() <= 64 || l.starts_with("-----"))
+        );
+        assert_eq!(Attestation::from_text(&text), Ok(att.clone()));
+        let crlf = format!(
+            "Here it is:\r\n\r\n  {}  \r\n\n",
+            text.replace('\n', "\r\n")
+        );
+        assert_eq!(Attestation::from_text(&crlf), Ok(att.clone()));
+        // Hex is accepted in either case (the markers are upper case anyway).
+        assert_eq!(Attestation::from_text(&text.to_uppercase()), Ok(att));
+    }
+
+    #[test]
+    fn text_refusals() {
+        let (att, _, _) = sample(6);
+        let text = att.to_text();
+        assert_eq!(Attestation::from_text(""), Err(TextError::MissingBegin));
+        assert_eq!(
+            Attestation::from_text(TEXT_BEGIN),
+            Err(TextError::MissingEnd)
+        );
+        let trailing = format!("{text}PS: hi");
+        assert_eq!(
+            Attestation::from_text(&trailing),
+            Err(TextError::TrailingText)
+        );
+        let junk = text.replacen('\n', "\nzz", 2);
+        assert_eq!(Attestation::from_text(&junk), Err(TextError::InvalidHex));
+        let short = text.replacen("\n", "\n00", 2);
+        assert!(matches!(
+            Attestation::from_text(&short),
+            Err(TextError::Decode(_))
+        ));
+        let empty = format!("{TEXT_BEGIN}\n{TEXT_END}\n");
+        assert_eq!(
+            Attestation::from_text(&empty),
+            Err(TextError::Decode(DecodeError::Truncated))
+        );
+    }
+
+    #[test]
+    fn every_hex_character_matters() {
+        let (att, _, _) = sample(7);
+        let text = att.to_text();
+        let body_start = TEXT_BEGIN.len() + 1;
+        let body_end = text.len() - TEXT_END.len() - 2;
+        for i in body_start..=body_end {
+            let c = text.as_bytes()[i];
+            if c == b'\n' {
+                continue;
+            }
+            for replacement in [b'0', b'7', b'f'] {
+                if replacement == c {
+                    continue;
+                }
+                let mut changed = text.clone().into_bytes();
+                changed[i] = replacement;
+                let changed = String::from_utf8(changed).unwrap();
+                let ok = Attestation::from_text(&changed).is_ok_and(|a| a.verify().is_ok());
+                assert!(
+                    !ok,
+                    "changing byte {i} to {} went unnoticed",
+                    char::from(replacement)
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn from_text_never_panics(text in ".{0,600}") {
+            let _ = Attestation::from_text(&text);
+            let wrapped = format!("{TEXT_BEGIN}\n{text}\n{TEXT_END}");
+            let _ = Attestation::from_text(&wrapped);
+        }
+
+        #[test]
+        fn from_text_hex_bodies_never_panic(body in "[0-9a-f\r\n ]{0,600}") {
+            let wrapped = format!("{TEXT_BEGIN}\n{body}\n{TEXT_END}");
+            let _ = Attestation::from_text(&wrapped);
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            if let Ok(statement) = Statement::decode(&bytes) {
+                prop_assert_eq!(statement.to_bytes(), bytes.clone());
+            }
+            if let Ok(att) = Attestation::decode(&bytes) {
+                prop_assert_eq!(att.encode(), bytes);
+            }
+        }
+
+        #[test]
+        fn round_trip_any_fields(seed in any::<u64>(), id in any::<[u8; 16]>(), at in any::<u64>(),
+                                 s1 in any::<[u8; 64]>(), s2 in any::<[u8; 64]>()) {
+            let (mut att, _, _) = sample(seed);
+            att.statement.invite_id = id;
+            att.statement.issued_at_ms = at;
+            att.inviter_signature = Signature::from_bytes(&s1);
+            att.invitee_signature = Signature::from_bytes(&s2);
+            prop_assert_eq!(Attestation::decode(&att.encode()), Ok(att.clone()));
+            prop_assert_eq!(Attestation::from_text(&att.to_text()), Ok(att));
+        }
+    }
+}

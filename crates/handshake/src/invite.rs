@@ -1,0 +1,256 @@
+//! The invite: "I, the inviter, would like to connect with you, the invitee."
+
+use accord_identity::x25519_dalek::PublicKey;
+use accord_identity::{AccordId, Identity, Signature, verify};
+use rand_core::CryptoRng;
+
+use crate::attestation::Statement;
+use crate::codec::{
+    self, DecodeError, ID_LEN, INVITE_ID_LEN, Reader, SIGNATURE_LEN, Writer, X25519_LEN,
+};
+use crate::note::Note;
+use crate::secret::OneTimeSecret;
+use crate::{MAX_LIFETIME_MS, domain};
+
+/// Why an invite cannot be made or is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InviteError {
+    /// The inviter and the invitee are the same identity.
+    #[error("you cannot invite yourself")]
+    SelfInvite,
+    /// The invite is addressed to someone else.
+    #[error("the invite is addressed to another identity")]
+    NotForMe,
+    /// The invite's signature or its statement signature does not verify.
+    #[error("the invite's signature is invalid")]
+    BadSignature,
+    /// The invite has expired.
+    #[error("the invite expired at {expires_at_ms} (Unix ms)")]
+    Expired {
+        /// When it expired.
+        expires_at_ms: u64,
+    },
+    /// The invite claims to be created further in the future than clock skew explains.
+    #[error("the invite claims to be created in the future, at {created_at_ms} (Unix ms)")]
+    FromTheFuture {
+        /// The claimed creation time.
+        created_at_ms: u64,
+    },
+    /// The lifetime (expires at − created at) is zero, negative or above 90 days.
+    #[error("an invite must live more than 0 ms and at most 90 days")]
+    BadLifetime,
+}
+
+/// An invite, sent sealed from the inviter to the invitee.
+///
+/// It carries the attestation [`Statement`] the inviter proposes, already signed
+/// ([`Invite::statement_signature`]), and a fresh one-time x25519 key for the channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    /// 16 random bytes naming this invite.
+    pub invite_id: [u8; INVITE_ID_LEN],
+    /// Who invites.
+    pub inviter: AccordId,
+    /// Who is invited.
+    pub invitee: AccordId,
+    /// The public half of the one-time x25519 key minted for this invite.
+    pub one_time_key: PublicKey,
+    /// The inviter's note.
+    pub note: Note,
+    /// When the invite was made (Unix ms, inviter's clock); the statement's `issued_at_ms`.
+    pub created_at_ms: u64,
+    /// The first instant at which the invite is no longer valid (Unix ms).
+    pub expires_at_ms: u64,
+    /// The inviter's signature over [`Invite::statement`] (domain [`domain::ATTEST`]).
+    pub statement_signature: Signature,
+    /// The inviter's signature (domain [`domain::INVITE`]) over every encoded byte of the
+    /// invite before this field.
+    pub signature: Signature,
+}
+
+impl Invite {
+    /// The invite format version.
+    pub const VERSION: u8 = 1;
+    /// The longest encoded invite (with a note of [`Note::MAX_BYTES`] bytes).
+    pub const MAX_LEN: usize = 1
+        + INVITE_ID_LEN
+        + 2 * ID_LEN
+        + X25519_LEN
+        + 2
+        + Note::MAX_BYTES
+        + 8
+        + 8
+        + 2 * SIGNATURE_LEN;
+
+    /// Creates an invite from `identity` to `invitee`, valid for `ttl_ms` from `now_ms`,
+    /// and the one-time secret the inviter must keep (see [`OneTimeSecret`]).
+    ///
+    /// # Errors
+    ///
+    /// [`InviteError::SelfInvite`] if `invitee` is `identity` itself;
+    /// [`InviteError::BadLifetime`] if `ttl_ms` is 0 or above 90 days.
+    pub fn create<R: CryptoRng + ?Sized>(
+        identity: &Identity,
+        invitee: AccordId,
+        note: Note,
+        now_ms: u64,
+        ttl_ms: u64,
+        rng: &mut R,
+    ) -> Result<(Self, OneTimeSecret), InviteError> {
+        if invitee == identity.id() {
+            return Err(InviteError::SelfInvite);
+        }
+        if ttl_ms == 0 || ttl_ms > MAX_LIFETIME_MS {
+            return Err(InviteError::BadLifetime);
+        }
+        let expires_at_ms = now_ms.checked_add(ttl_ms).ok_or(InviteError::BadLifetime)?;
+        let mut invite_id = [0u8; INVITE_ID_LEN];
+        rng.fill_bytes(&mut invite_id);
+        let secret = OneTimeSecret::generate(rng);
+        let placeholder = Signature::from_bytes(&[0; SIGNATURE_LEN]);
+        let mut invite = Self {
+            invite_id,
+            inviter: identity.id(),
+            invitee,
+            one_time_key: secret.public_key(),
+            note,
+            created_at_ms: now_ms,
+            expires_at_ms,
+            statement_signature: placeholder,
+            signature: placeholder,
+        };
+        invite.statement_signature = identity.sign(domain::ATTEST, &invite.statement().to_bytes());
+        invite.signature = identity.sign(domain::INVITE, invite.signed_part().as_bytes());
+        Ok((invite, secret))
+    }
+
+    /// The attestation statement this invite proposes.
+    pub fn statement(&self) -> Statement {
+        Statement {
+            inviter: self.inviter,
+            invitee: self.invitee,
+            invite_id: self.invite_id,
+            issued_at_ms: self.created_at_ms,
+        }
+    }
+
+    /// Checks the invite as its recipient `me` at `now_ms`, allowing the inviter's clock to
+    /// be up to `max_clock_skew_ms` ahead of ours. The checks run in this order, so a time
+    /// error means the invite itself is authentic.
+    ///
+    /// # Errors
+    ///
+    /// [`InviteError::NotForMe`], [`InviteError::SelfInvite`], [`InviteError::BadLifetime`],
+    /// [`InviteError::BadSignature`], [`InviteError::FromTheFuture`],
+    /// [`InviteError::Expired`].
+    pub fn verify(
+        &self,
+        me: &AccordId,
+        now_ms: u64,
+        max_clock_skew_ms: u64,
+    ) -> Result<(), InviteError> {
+        if self.invitee != *me {
+            return Err(InviteError::NotForMe);
+        }
+        self.verify_signatures()?;
+        if self.created_at_ms > now_ms.saturating_add(max_clock_skew_ms) {
+            return Err(InviteError::FromTheFuture {
+                created_at_ms: self.created_at_ms,
+            });
+        }
+        if now_ms >= self.expires_at_ms {
+            return Err(InviteError::Expired {
+                expires_at_ms: self.expires_at_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// The checks of [`Invite::verify`] that do not depend on the recipient or the time:
+    /// distinct parties, a sane lifetime and both signatures.
+    ///
+    /// # Errors
+    ///
+    /// [`InviteError::SelfInvite`], [`InviteError::BadLifetime`], [`InviteError::BadSignature`].
+    pub fn verify_signatures(&self) -> Result<(), InviteError> {
+        if self.inviter == self.invitee {
+            return Err(InviteError::SelfInvite);
+        }
+        match self.expires_at_ms.checked_sub(self.created_at_ms) {
+            Some(lifetime) if lifetime > 0 && lifetime <= MAX_LIFETIME_MS => {}
+            _ => return Err(InviteError::BadLifetime),
+        }
+        let statement = self.statement().to_bytes();
+        verify(
+            &self.inviter,
+            domain::ATTEST,
+            &statement,
+            &self.statement_signature,
+        )
+        .map_err(|_| InviteError::BadSignature)?;
+        verify(
+            &self.inviter,
+            domain::INVITE,
+            self.signed_part().as_bytes(),
+            &self.signature,
+        )
+        .map_err(|_| InviteError::BadSignature)
+    }
+
+    /// Every field but the final signature, encoded.
+    fn signed_part(&self) -> Writer {
+        let mut w = Writer::with_capacity(Self::MAX_LEN);
+        w.u8(Self::VERSION)
+            .bytes(&self.invite_id)
+            .id(&self.inviter)
+            .id(&self.invitee)
+            .x25519(&self.one_time_key)
+            .bytes16(self.note.as_str().as_bytes())
+            .u64(self.created_at_ms)
+            .u64(self.expires_at_ms)
+            .signature(&self.statement_signature);
+        w
+    }
+
+    /// The wire form (see PROTOCOL.md).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = self.signed_part();
+        w.signature(&self.signature);
+        w.into_bytes()
+    }
+
+    /// Parses [`Invite::encode`] (does not verify).
+    ///
+    /// # Errors
+    ///
+    /// See [`DecodeError`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        codec::check_max_len(bytes, Self::MAX_LEN)?;
+        let mut r = Reader::new(bytes);
+        r.version(Self::VERSION)?;
+        let invite_id = r.array()?;
+        let inviter = r.id()?;
+        let invitee = r.id()?;
+        let one_time_key = r.x25519()?;
+        let note = std::str::from_utf8(r.bytes16(Note::MAX_BYTES)?)
+            .map_err(|_| DecodeError::InvalidField("note is not UTF-8"))?;
+        let note = Note::new(note, Note::MAX_CHARS).map_err(DecodeError::InvalidNote)?;
+        let invite = Self {
+            invite_id,
+            inviter,
+            invitee,
+            one_time_key,
+            note,
+            created_at_ms: r.u64()?,
+            expires_at_ms: r.u64()?,
+            statement_signature: r.signature()?,
+            signature: r.signature()?,
+        };
+        r.finish()?;
+        Ok(invite)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // Tests should fail loudly.
+mod tests;

@@ -1,0 +1,255 @@
+//! What travels over gossip: a [`GossipFrame`] (a cleartext expiry stamp relays can check)
+//! around a sealed box holding a [`Payload`].
+
+use accord_identity::{AccordId, Identity};
+use rand_core::CryptoRng;
+
+use crate::acceptance::Acceptance;
+use crate::codec::{self, DecodeError, Reader, Writer};
+use crate::invite::Invite;
+use crate::revocation::Revocation;
+use crate::seal::{self, MAX_SEALED_LEN, SealError};
+use crate::withdrawal::Withdrawal;
+use crate::{MAX_CLOCK_SKEW_MS, MAX_LIFETIME_MS};
+
+// Every payload fits the largest bucket, and every frame the 4 KiB gossip limit.
+const _: () = assert!(Payload::MAX_LEN <= seal::MAX_PLAINTEXT_LEN);
+const _: () = assert!(GossipFrame::MAX_LEN <= 4096);
+
+/// A handshake message, as sealed inside a gossip frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// Kind 1.
+    Invite(Invite),
+    /// Kind 2.
+    Acceptance(Acceptance),
+    /// Kind 3.
+    Withdrawal(Withdrawal),
+    /// Kind 4.
+    Revocation(Revocation),
+}
+
+impl Payload {
+    /// The kind byte of an invite.
+    pub const KIND_INVITE: u8 = 1;
+    /// The kind byte of an acceptance.
+    pub const KIND_ACCEPTANCE: u8 = 2;
+    /// The kind byte of a withdrawal.
+    pub const KIND_WITHDRAWAL: u8 = 3;
+    /// The kind byte of a revocation.
+    pub const KIND_REVOCATION: u8 = 4;
+    /// The longest encoded payload (a kind byte and the longest acceptance).
+    pub const MAX_LEN: usize = 1 + Acceptance::MAX_LEN;
+
+    /// kind ‖ the message's own encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let (kind, body) = match self {
+            Self::Invite(m) => (Self::KIND_INVITE, m.encode()),
+            Self::Acceptance(m) => (Self::KIND_ACCEPTANCE, m.encode()),
+            Self::Withdrawal(m) => (Self::KIND_WITHDRAWAL, m.encode()),
+            Self::Revocation(m) => (Self::KIND_REVOCATION, m.encode()),
+        };
+        let mut out = Vec::with_capacity(1 + body.len());
+        out.push(kind);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Parses [`Payload::encode`] (does not verify the message).
+    ///
+    /// # Errors
+    ///
+    /// See [`DecodeError`]; [`DecodeError::UnknownKind`] for an unknown kind byte.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        codec::check_max_len(bytes, Self::MAX_LEN)?;
+        let (&kind, body) = bytes.split_first().ok_or(DecodeError::Truncated)?;
+        match kind {
+            Self::KIND_INVITE => Ok(Self::Invite(Invite::decode(body)?)),
+            Self::KIND_ACCEPTANCE => Ok(Self::Acceptance(Acceptance::decode(body)?)),
+            Self::KIND_WITHDRAWAL => Ok(Self::Withdrawal(Withdrawal::decode(body)?)),
+            Self::KIND_REVOCATION => Ok(Self::Revocation(Revocation::decode(body)?)),
+            other => Err(DecodeError::UnknownKind(other)),
+        }
+    }
+}
+
+/// Why a relay or recipient refuses a gossip frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The frame is malformed: bad version, oversize, or a sealed box of impossible length.
+    #[error("malformed gossip frame: {0}")]
+    Malformed(#[from] DecodeError),
+    /// The frame's stamp says it has expired.
+    #[error("the gossip frame expired at {expires_at_ms} (Unix ms)")]
+    Expired {
+        /// Its expiry.
+        expires_at_ms: u64,
+    },
+    /// The stamp is further in the future than any honest message lives.
+    #[error("the gossip frame's expiry {expires_at_ms} is too far in the future")]
+    BadStamp {
+        /// The claimed expiry.
+        expires_at_ms: u64,
+    },
+}
+
+/// A gossip frame: `version ‖ expires_at_ms (u64 BE) ‖ sealed box`. The 9-byte header is the
+/// associated data of the sealed box, so a relay can read the stamp but not change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GossipFrame {
+    /// When relays and the recipient drop the frame (Unix ms).
+    pub expires_at_ms: u64,
+    /// The sealed box (see [`crate::seal`]).
+    pub sealed: Vec<u8>,
+}
+
+impl GossipFrame {
+    /// The frame format version.
+    pub const VERSION: u8 = 1;
+    /// The header: version and expiry.
+    pub const HEADER_LEN: usize = 1 + 8;
+    /// The longest frame: 4026 bytes, within the 4 KiB gossip limit.
+    pub const MAX_LEN: usize = Self::HEADER_LEN + MAX_SEALED_LEN;
+
+    /// The header bytes, which are also the sealed box's associated data.
+    fn header(expires_at_ms: u64) -> [u8; Self::HEADER_LEN] {
+        let mut header = [0u8; Self::HEADER_LEN];
+        header[0] = Self::VERSION;
+        header[1..].copy_from_slice(&expires_at_ms.to_be_bytes());
+        header
+    }
+
+    /// The wire form.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(Self::HEADER_LEN + self.sealed.len());
+        w.bytes(&Self::header(self.expires_at_ms))
+            .bytes(&self.sealed);
+        w.into_bytes()
+    }
+
+    /// Parses a frame, checking its structure (version, size, a sealed box of a bucket
+    /// size with a known version) but not its time stamp.
+    ///
+    /// # Errors
+    ///
+    /// See [`DecodeError`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        codec::check_max_len(bytes, Self::MAX_LEN)?;
+        let mut r = Reader::new(bytes);
+        r.version(Self::VERSION)?;
+        let expires_at_ms = r.u64()?;
+        let sealed = r.bytes(r.remaining())?;
+        r.finish()?;
+        if !seal::is_sealed_len(sealed.len()) {
+            return Err(DecodeError::InvalidField(
+                "sealed box length is not a bucket size",
+            ));
+        }
+        if sealed[0] != seal::SEAL_VERSION {
+            return Err(DecodeError::UnsupportedVersion(sealed[0]));
+        }
+        Ok(Self {
+            expires_at_ms,
+            sealed: sealed.to_vec(),
+        })
+    }
+
+    /// The relay's time check at `now_ms`: not expired, and not stamped further ahead than
+    /// [`MAX_LIFETIME_MS`] + [`MAX_CLOCK_SKEW_MS`].
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::Expired`], [`FrameError::BadStamp`].
+    pub fn check_stamp(&self, now_ms: u64) -> Result<(), FrameError> {
+        let expires_at_ms = self.expires_at_ms;
+        if now_ms >= expires_at_ms {
+            return Err(FrameError::Expired { expires_at_ms });
+        }
+        if expires_at_ms > now_ms.saturating_add(MAX_LIFETIME_MS + MAX_CLOCK_SKEW_MS) {
+            return Err(FrameError::BadStamp { expires_at_ms });
+        }
+        Ok(())
+    }
+
+    /// Everything a relay checks before forwarding a frame: its structure
+    /// ([`GossipFrame::decode`]) and its stamp ([`GossipFrame::check_stamp`]). A relay cannot
+    /// check more: the content is sealed to someone else.
+    ///
+    /// # Errors
+    ///
+    /// See [`FrameError`].
+    pub fn check(bytes: &[u8], now_ms: u64) -> Result<(), FrameError> {
+        Self::validate(bytes, now_ms).map(drop)
+    }
+
+    /// [`GossipFrame::check`], returning the decoded frame.
+    ///
+    /// # Errors
+    ///
+    /// See [`FrameError`].
+    pub fn validate(bytes: &[u8], now_ms: u64) -> Result<Self, FrameError> {
+        let frame = Self::decode(bytes)?;
+        frame.check_stamp(now_ms)?;
+        Ok(frame)
+    }
+}
+
+/// Why a gossip frame could not be opened into a payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The frame is malformed or its stamp is refused.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// The sealed box is not for this identity: the normal outcome of trial decryption of
+    /// someone else's frame (or of a frame altered in transit).
+    #[error("the frame is not for this identity")]
+    NotForMe,
+    /// The sealed box is malformed (any [`SealError`] but [`SealError::NotForMe`]).
+    #[error(transparent)]
+    Seal(SealError),
+    /// The box opened but does not hold a valid payload.
+    #[error("malformed payload: {0}")]
+    Payload(#[from] DecodeError),
+}
+
+/// Seals `payload` to `recipient` in a gossip frame stamped `expires_at_ms` and returns the
+/// frame's bytes.
+///
+/// # Errors
+///
+/// As [`seal::seal`] (every [`Payload`] fits the largest bucket, so not in practice).
+pub fn seal_payload<R: CryptoRng + ?Sized>(
+    recipient: &AccordId,
+    payload: &Payload,
+    expires_at_ms: u64,
+    rng: &mut R,
+) -> Result<Vec<u8>, SealError> {
+    let header = GossipFrame::header(expires_at_ms);
+    let sealed = seal::seal(recipient, &payload.encode(), &header, rng)?;
+    Ok(GossipFrame {
+        expires_at_ms,
+        sealed,
+    }
+    .encode())
+}
+
+/// Validates a gossip frame at `now_ms`, opens it as `identity` and decodes the payload.
+/// The payload's message still has to be verified.
+///
+/// # Errors
+///
+/// See [`OpenError`]; [`OpenError::NotForMe`] is the normal outcome of trial decryption of
+/// someone else's frame.
+pub fn open_payload(identity: &Identity, frame: &[u8], now_ms: u64) -> Result<Payload, OpenError> {
+    let frame = GossipFrame::validate(frame, now_ms)?;
+    let header = GossipFrame::header(frame.expires_at_ms);
+    let plaintext = seal::open(identity, &frame.sealed, &header).map_err(|err| match err {
+        SealError::NotForMe => OpenError::NotForMe,
+        other => OpenError::Seal(other),
+    })?;
+    Ok(Payload::decode(&plaintext)?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // Tests should fail loudly.
+mod tests;
