@@ -62,6 +62,16 @@ pub enum StoreError {
         reason: &'static str,
     },
 
+    /// A record could not be stored: it is larger than the store accepts (64 KiB encoded) or
+    /// cannot be encoded. Nothing was written.
+    #[error("cannot store a record in {tree}: {reason}")]
+    BadRecord {
+        /// The tree the record was meant for.
+        tree: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+
     /// A read or write in the storage engine failed (usually an I/O error).
     #[error("store I/O failed: {0}")]
     Db(#[source] DbError),

@@ -14,6 +14,13 @@
 //!   typed requests from a bounded queue and answers each on a oneshot channel. [`StoreTask`]
 //!   shuts that thread down cleanly.
 //!
+//! Besides the address book ([`PeerRecord`]) the store keeps the invite lifecycle: invites sent
+//! and received ([`OutgoingInvite`], [`IncomingInvite`]), connections ([`Connection`]), the
+//! invite-quota ledger with its clock high-water mark, and the block list. The steps that must
+//! not be torn apart, such as deleting an invite's one-time key while saving the attestation,
+//! are single transactions ([`Store::record_sent_invite`], [`Store::complete_outgoing`],
+//! [`Store::accept_incoming`]).
+//!
 //! The on-disk layout is described in [`trees`]; the schema version and migrations in
 //! [`CURRENT_SCHEMA`] and `schema.rs`.
 //!
@@ -43,6 +50,8 @@
 mod address_book;
 mod error;
 mod handle;
+mod invites;
+mod lifecycle_record;
 mod meta;
 mod record;
 mod schema;
@@ -52,12 +61,15 @@ use std::cell::Cell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use accord_handshake::InviteState;
 pub use accord_identity::AccordId;
 pub use address_book::PeerRecord;
 pub use error::{DbError, StoreError};
 pub use handle::{StoreHandle, StoreTask};
+pub use invites::{Connection, IncomingInvite, InviteId, OutgoingInvite};
 pub use multiaddr::Multiaddr;
 pub use schema::CURRENT_SCHEMA;
+pub use zeroize::Zeroizing;
 
 /// Tuning for [`Store::open`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,17 +111,17 @@ impl StoreConfig {
 
 /// How many entries some of the trees hold, for status displays.
 ///
-/// Each figure is the tree's length at the time of the call. Trees that later work has not
-/// started filling yet simply report 0.
+/// `peers`, `outbox` and `messages` are tree lengths; the invite and connection figures count
+/// only live records (see [`Store::counts`]). Trees that later work has not started filling yet simply report 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreCounts {
     /// Entries in the address book.
     pub peers: usize,
-    /// Invites received.
+    /// Pending invites received (answered, declined and expired ones are not counted).
     pub invites_in: usize,
-    /// Invites sent.
+    /// Pending invites sent (closed ones are not counted).
     pub invites_out: usize,
-    /// Signed mutual attestations (connections).
+    /// Connections (signed mutual attestations) that are not revoked.
     pub attestations: usize,
     /// Messages waiting for delivery.
     pub outbox: usize,
@@ -133,6 +145,7 @@ pub struct Store {
     outbox: sled::Tree,
     messages: sled::Tree,
     quota: sled::Tree,
+    blocked: sled::Tree,
     /// How many times a stored record was skipped because it could not be decoded. A `Cell`
     /// is enough because the store has one owner, and it is also what makes `Store` `!Sync`.
     skipped: Cell<u64>,
@@ -189,6 +202,7 @@ impl Store {
             outbox: tree(trees::OUTBOX)?,
             messages: tree(trees::MESSAGES)?,
             quota: tree(trees::QUOTA)?,
+            blocked: tree(trees::BLOCKED)?,
             path: path.to_owned(),
             config: config.clone(),
             skipped: Cell::new(0),
@@ -209,20 +223,38 @@ impl Store {
 
     /// Counts the entries in the main trees.
     ///
-    /// This walks each tree, so it costs time proportional to the data; it is meant for status
-    /// displays, not hot paths.
+    /// This walks each tree, and for invites and connections also decodes every record (to
+    /// count only pending invites and unrevoked connections), so it costs time proportional
+    /// to the data; it is meant for status displays, not hot paths. Records that cannot be
+    /// decoded are not counted (and are logged and counted as skipped).
     ///
     /// # Errors
     ///
-    /// None today; the `Result` leaves room for engines whose counts can fail.
+    /// [`StoreError::Db`] when a read fails.
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
         let peers = self.peers.len();
         self.peer_count.set(Some(peers));
+        let pending = InviteState::Pending;
         Ok(StoreCounts {
             peers,
-            invites_in: self.invites_in.len(),
-            invites_out: self.invites_out.len(),
-            attestations: self.attestations.len(),
+            invites_in: self.count_where(
+                trees::INVITES_IN,
+                &self.invites_in,
+                lifecycle_record::decode_incoming,
+                |i| i.state == pending,
+            )?,
+            invites_out: self.count_where(
+                trees::INVITES_OUT,
+                &self.invites_out,
+                lifecycle_record::decode_outgoing,
+                |i| i.state == pending,
+            )?,
+            attestations: self.count_where(
+                trees::ATTESTATIONS,
+                &self.attestations,
+                lifecycle_record::decode_connection,
+                |c| c.revoked_at_ms.is_none(),
+            )?,
             outbox: self.outbox.len(),
             messages: self.messages.len(),
         })

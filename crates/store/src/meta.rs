@@ -3,6 +3,7 @@
 //! The `meta` tree also holds the store's own bookkeeping (the schema version), so the names
 //! the store manages are reserved and cannot be read or written through this API.
 
+use crate::invites::CLOCK_HIGH_WATER_KEY;
 use crate::schema::SCHEMA_VERSION_KEY;
 use crate::{Store, StoreError};
 
@@ -10,7 +11,7 @@ use crate::{Store, StoreError};
 pub(crate) const MAX_META_KEY_LEN: usize = 64;
 
 /// Keys the store manages itself.
-const RESERVED: &[&str] = &[SCHEMA_VERSION_KEY];
+const RESERVED: &[&str] = &[SCHEMA_VERSION_KEY, CLOCK_HIGH_WATER_KEY];
 
 impl Store {
     /// Stores `value` under `key` in the metadata tree, replacing any previous value.
@@ -18,7 +19,7 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::InvalidMetaKey`] when the key is empty, longer than 64 bytes, not
-    /// printable ASCII, or reserved by the store (`schema_version`); [`StoreError::Db`] when the
+    /// printable ASCII, or reserved by the store (`schema_version`, `clock_high_water_ms`); [`StoreError::Db`] when the
     /// write fails.
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         validate_key(key)?;
@@ -97,6 +98,7 @@ mod tests {
             "caf\u{e9}",
             "tab\there",
             "schema_version",
+            "clock_high_water_ms",
         ] {
             assert!(
                 matches!(

@@ -8,22 +8,31 @@
 //! refused instead of being misread. Accord ID bytes are the 38-byte binary `PeerId` form of
 //! an ed25519 key, always the same length, so an `id ‖ sequence` key has exactly one reading.
 //!
+//! Invites and connections are encoded with [postcard](https://docs.rs/postcard) (integers as
+//! varints, options as a `0`/`1` tag, byte strings and strings as a varint length and the
+//! bytes) of a private versioned mirror struct whose field order is the format. The key is not
+//! repeated in the value. Invite state codes: 0 pending, 1 accepted, 2 declined, 3 withdrawn,
+//! 4 expired.
+//!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | printable ASCII name, 1–64 bytes | `schema_version`: `u32` BE; other keys: opaque bytes set through [`Store::set_meta`](crate::Store::set_meta) |
+//! | `meta` | printable ASCII name, 1–64 bytes | `schema_version`: `u32` BE; `clock_high_water_ms`: `u64` BE; other keys: opaque bytes set through [`Store::set_meta`](crate::Store::set_meta) |
 //! | `peers` | Accord ID bytes | `0x01` ‖ first_seen_ms `u64` BE ‖ last_seen_ms `u64` BE ‖ count `u8` ‖ count × (len `u16` BE ‖ multiaddr bytes), newest address first |
-//! | `invites_out` | invite id (16 bytes) | an invite we sent, with its state (filled by later work) |
-//! | `invites_in` | invite id (16 bytes) | an invite we received, with its state (filled by later work) |
-//! | `attestations` | peer Accord ID bytes | the signed mutual attestation with that peer (filled by later work) |
+//! | `invites_out` | invite id (16 bytes) | `0x01` ‖ postcard(outgoing invite v1: peer id bytes, invite bytes, one-time secret (deleted on close), state code, note, created/expires/closed/next-publish times, publish count) |
+//! | `invites_in` | invite id (16 bytes) | `0x01` ‖ postcard(incoming invite v1: peer id bytes, invite bytes, note, state code, created/expires/received/closed times, acceptance bytes, ephemeral secret, next-publish time, publish count) |
+//! | `attestations` | peer Accord ID bytes | `0x01` ‖ postcard(connection v1: attestation bytes, attestation id, since, alias, revoked-at, revocation bytes, next-publish time, publish count) |
 //! | `revocations` | peer Accord ID bytes | the signed revocation of the connection with that peer (filled by later work) |
 //! | `sessions` | peer Accord ID bytes | the Double Ratchet session state with that peer (filled by later work) |
 //! | `messages` | conversation peer Accord ID bytes ‖ `u64` BE sequence | one stored message (filled by later work) |
 //! | `outbox` | `u64` BE enqueue sequence | one message waiting for delivery (filled by later work) |
-//! | `quota` | `u64` BE unix-ms timestamp ‖ invite id (16 bytes) | the invite-quota ledger entry (filled by later work) |
+//! | `quota` | created_at_ms `u64` BE ‖ invite id (16 bytes) | empty (the key is the entry); the clock high-water mark is `meta/clock_high_water_ms` |
 //! | `seen` | message id | the de-duplication entry (filled by later work) |
+//! | `blocked` | peer Accord ID bytes | `0x01` ‖ blocked_at_ms `u64` BE |
 
 /// Store metadata. Key: a printable ASCII name of 1–64 bytes. Value: for `schema_version`, the schema
-/// version as a `u32` big-endian; for other keys, opaque bytes chosen by the writer.
+/// version as a `u32` big-endian; for `clock_high_water_ms`, the highest clock reading seen
+/// (unix milliseconds) as a `u64` big-endian; both are reserved and managed by the store. For
+/// other keys, opaque bytes chosen by the writer.
 pub const META: &str = "meta";
 
 /// The address book. Key: the peer's Accord ID bytes ([`AccordId::to_bytes`]). Value: the version
@@ -34,13 +43,26 @@ pub const META: &str = "meta";
 /// [`AccordId::to_bytes`]: accord_identity::AccordId::to_bytes
 pub const PEERS: &str = "peers";
 
-/// Invites we sent. Key: the 16-byte invite id. Value: the invite and its state.
+/// Invites we sent. Key: the 16-byte invite id. Value: the version byte `0x01`, then the
+/// postcard encoding of, in order: the invitee's Accord ID bytes, the encoded invite (bytes),
+/// the one-time x25519 secret (`Option<[u8; 32]>`, deleted when the invite closes), the state
+/// code (`u8`), the note (string), created_at_ms, expires_at_ms (`u64`), closed_at_ms,
+/// next_publish_at_ms (`Option<u64>`) and publish_count (`u32`).
 pub const INVITES_OUT: &str = "invites_out";
 
-/// Invites we received. Key: the 16-byte invite id. Value: the invite and its state.
+/// Invites we received. Key: the 16-byte invite id. Value: the version byte `0x01`, then the
+/// postcard encoding of, in order: the inviter's Accord ID bytes, the encoded invite (bytes),
+/// the note (string), the state code (`u8`), created_at_ms, expires_at_ms, received_at_ms
+/// (`u64`), closed_at_ms (`Option<u64>`), our encoded acceptance (`Option<bytes>`), our
+/// ephemeral x25519 secret (`Option<[u8; 32]>`), next_publish_at_ms (`Option<u64>`) and
+/// publish_count (`u32`).
 pub const INVITES_IN: &str = "invites_in";
 
-/// Signed mutual attestations. Key: the peer's Accord ID bytes. Value: the attestation.
+/// Connections (signed mutual attestations). Key: the peer's Accord ID bytes. Value: the
+/// version byte `0x01`, then the postcard encoding of, in order: the encoded attestation
+/// (bytes), the attestation id (`[u8; 32]`), since_ms (`u64`), the alias (`Option<string>`),
+/// revoked_at_ms (`Option<u64>`), the encoded revocation, ours or theirs (`Option<bytes>`),
+/// next_publish_at_ms (`Option<u64>`) and publish_count (`u32`).
 pub const ATTESTATIONS: &str = "attestations";
 
 /// Revocations of connections. Key: the peer's Accord ID bytes. Value: the signed revocation.
@@ -58,15 +80,21 @@ pub const MESSAGES: &str = "messages";
 /// drains in order. Value: the queued message.
 pub const OUTBOX: &str = "outbox";
 
-/// The invite-quota ledger. Key: a `u64` big-endian unix-millisecond timestamp followed by the
-/// 16-byte invite id, so the entries inside a quota window are a range. Value: the ledger entry.
+/// The invite-quota ledger. Key: the invite's created_at_ms as a `u64` big-endian followed by
+/// the 16-byte invite id, so the entries inside a quota window are a range. Value: empty. An
+/// entry is written in the same transaction as the invite it counts and as the clock
+/// high-water mark in `meta`.
 pub const QUOTA: &str = "quota";
 
 /// Message ids already processed, for de-duplication. Key: the message id. Value: the entry.
 pub const SEEN: &str = "seen";
 
+/// Blocked peers. Key: the peer's Accord ID bytes. Value: the version byte `0x01` followed by
+/// the time the peer was blocked, unix milliseconds as a `u64` big-endian.
+pub const BLOCKED: &str = "blocked";
+
 /// Every tree, in the order they are created when the store is opened.
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 12] = [
     META,
     PEERS,
     INVITES_OUT,
@@ -78,4 +106,5 @@ pub const ALL: [&str; 11] = [
     OUTBOX,
     QUOTA,
     SEEN,
+    BLOCKED,
 ];

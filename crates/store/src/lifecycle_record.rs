@@ -1,0 +1,606 @@
+//! The on-disk encoding of invites, connections, block entries and the quota ledger.
+//!
+//! Invites and connections are stored as one version byte (`0x01`) followed by the
+//! [postcard](https://docs.rs/postcard) encoding of a private mirror struct defined here. The
+//! mirror structs are the format: they are private so that changing a public record type can
+//! never silently change what is on disk, and every change to them needs a new version byte.
+//! The key of each entry (invite id or peer Accord ID) is not repeated in the value.
+//!
+//! Block entries and the clock high-water mark are fixed-width and hand-written; quota ledger
+//! keys are `created_at_ms` `u64` BE ‖ invite id with an empty value.
+//!
+//! Decoders are strict: they reject empty or oversize input, unknown versions, trailing bytes,
+//! unknown invite states, malformed keys and peer ids that are not Accord IDs, with a
+//! [`CodecError`]. The store logs, counts and skips what fails to decode.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use accord_identity::AccordId;
+
+use crate::InviteState;
+use crate::invites::{Connection, IncomingInvite, InviteId, OutgoingInvite};
+
+/// The version byte of the current invite and connection record formats.
+pub(crate) const RECORD_V1: u8 = 1;
+
+/// The version byte of the current block entry format.
+pub(crate) const BLOCKED_V1: u8 = 1;
+
+/// The largest invite or connection record, in bytes, the store writes or reads. Gossiped
+/// messages are at most 4 KiB, so real records are far smaller; the bound keeps a damaged
+/// record from making the decoder work on arbitrary amounts of data.
+pub(crate) const MAX_RECORD_LEN: usize = 64 * 1024;
+
+/// The length of a block entry: version byte ‖ `u64` BE.
+const BLOCKED_LEN: usize = 1 + 8;
+
+/// The length of a quota ledger key: `u64` BE ‖ invite id.
+pub(crate) const QUOTA_KEY_LEN: usize = 8 + 16;
+
+/// Why a stored invite, connection, block entry or ledger key could not be decoded (or, for
+/// [`CodecError::TooLarge`] and [`CodecError::Encode`], encoded).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CodecError {
+    /// Not even the version byte was present.
+    #[error("empty record")]
+    Empty,
+    /// The record is larger than any record the store writes.
+    #[error("record of {0} bytes exceeds the size limit")]
+    TooLarge(usize),
+    /// The version byte names a format this build does not know.
+    #[error("unknown record version {0}")]
+    UnknownVersion(u8),
+    /// The body is not a valid encoding of the record.
+    #[error("malformed record body")]
+    Malformed,
+    /// Bytes remained after the record body.
+    #[error("{0} trailing bytes after the record")]
+    TrailingBytes(usize),
+    /// The stored invite state code is not one this build knows.
+    #[error("unknown invite state code {0}")]
+    BadState(u8),
+    /// A peer id in the record is not a valid Accord ID.
+    #[error("the record names a peer that is not a valid Accord ID")]
+    BadPeer,
+    /// The entry's key does not have the expected form.
+    #[error("the entry's key is malformed")]
+    BadKey,
+    /// The record could not be serialized.
+    #[error("the record cannot be encoded")]
+    Encode,
+}
+
+/// Maps an invite state to its stored code. The codes are part of the on-disk format.
+fn state_code(state: InviteState) -> u8 {
+    match state {
+        InviteState::Pending => 0,
+        InviteState::Accepted => 1,
+        InviteState::Declined => 2,
+        InviteState::Withdrawn => 3,
+        InviteState::Expired => 4,
+    }
+}
+
+/// The inverse of [`state_code`].
+fn state_from_code(code: u8) -> Result<InviteState, CodecError> {
+    Ok(match code {
+        0 => InviteState::Pending,
+        1 => InviteState::Accepted,
+        2 => InviteState::Declined,
+        3 => InviteState::Withdrawn,
+        4 => InviteState::Expired,
+        other => return Err(CodecError::BadState(other)),
+    })
+}
+
+/// Version 1 of an outgoing invite (tree `invites_out`). Field order is the format.
+#[derive(Serialize, Deserialize)]
+struct OutgoingV1 {
+    peer: Vec<u8>,
+    invite: Vec<u8>,
+    one_time_secret: Option<Zeroizing<[u8; 32]>>,
+    state: u8,
+    note: String,
+    created_at_ms: u64,
+    expires_at_ms: u64,
+    closed_at_ms: Option<u64>,
+    next_publish_at_ms: Option<u64>,
+    publish_count: u32,
+}
+
+/// Version 1 of an incoming invite (tree `invites_in`). Field order is the format.
+#[derive(Serialize, Deserialize)]
+struct IncomingV1 {
+    peer: Vec<u8>,
+    invite: Vec<u8>,
+    note: String,
+    state: u8,
+    created_at_ms: u64,
+    expires_at_ms: u64,
+    received_at_ms: u64,
+    closed_at_ms: Option<u64>,
+    acceptance: Option<Vec<u8>>,
+    ephemeral_secret: Option<Zeroizing<[u8; 32]>>,
+    next_publish_at_ms: Option<u64>,
+    publish_count: u32,
+}
+
+/// Version 1 of a connection (tree `attestations`). Field order is the format.
+#[derive(Serialize, Deserialize)]
+struct ConnectionV1 {
+    attestation: Vec<u8>,
+    attestation_id: [u8; 32],
+    since_ms: u64,
+    alias: Option<String>,
+    revoked_at_ms: Option<u64>,
+    revocation: Option<Vec<u8>>,
+    next_publish_at_ms: Option<u64>,
+    publish_count: u32,
+}
+
+/// Writes the version byte and the postcard body. The buffer is wiped when dropped because
+/// invite records may carry secret keys.
+fn encode_v1<T: Serialize>(mirror: &T, size_hint: usize) -> Result<Zeroizing<Vec<u8>>, CodecError> {
+    // Reserving up front avoids reallocations, which would leave unwiped copies behind.
+    let mut buf = Vec::with_capacity(size_hint.min(MAX_RECORD_LEN) + 128);
+    buf.push(RECORD_V1);
+    let out = Zeroizing::new(postcard::to_extend(mirror, buf).map_err(|_| CodecError::Encode)?);
+    if out.len() > MAX_RECORD_LEN {
+        return Err(CodecError::TooLarge(out.len()));
+    }
+    Ok(out)
+}
+
+/// Checks the envelope and decodes the postcard body, refusing trailing bytes.
+fn decode_v1<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    if bytes.len() > MAX_RECORD_LEN {
+        return Err(CodecError::TooLarge(bytes.len()));
+    }
+    let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
+    if version != RECORD_V1 {
+        return Err(CodecError::UnknownVersion(version));
+    }
+    let (value, rest) = postcard::take_from_bytes(body).map_err(|_| CodecError::Malformed)?;
+    if !rest.is_empty() {
+        return Err(CodecError::TrailingBytes(rest.len()));
+    }
+    Ok(value)
+}
+
+fn peer_from(bytes: &[u8]) -> Result<AccordId, CodecError> {
+    AccordId::from_bytes(bytes).map_err(|_| CodecError::BadPeer)
+}
+
+fn invite_id_from(key: &[u8]) -> Result<InviteId, CodecError> {
+    key.try_into().map_err(|_| CodecError::BadKey)
+}
+
+/// Encodes an outgoing invite's value (its key is the invite id).
+pub(crate) fn encode_outgoing(i: &OutgoingInvite) -> Result<Zeroizing<Vec<u8>>, CodecError> {
+    let mirror = OutgoingV1 {
+        peer: i.peer.to_bytes(),
+        invite: i.invite.clone(),
+        one_time_secret: i.one_time_secret.clone(),
+        state: state_code(i.state),
+        note: i.note.clone(),
+        created_at_ms: i.created_at_ms,
+        expires_at_ms: i.expires_at_ms,
+        closed_at_ms: i.closed_at_ms,
+        next_publish_at_ms: i.next_publish_at_ms,
+        publish_count: i.publish_count,
+    };
+    encode_v1(&mirror, i.invite.len() + i.note.len())
+}
+
+/// Decodes an outgoing invite from its key and value.
+pub(crate) fn decode_outgoing(key: &[u8], value: &[u8]) -> Result<OutgoingInvite, CodecError> {
+    let invite_id = invite_id_from(key)?;
+    let m: OutgoingV1 = decode_v1(value)?;
+    Ok(OutgoingInvite {
+        invite_id,
+        peer: peer_from(&m.peer)?,
+        invite: m.invite,
+        one_time_secret: m.one_time_secret,
+        state: state_from_code(m.state)?,
+        note: m.note,
+        created_at_ms: m.created_at_ms,
+        expires_at_ms: m.expires_at_ms,
+        closed_at_ms: m.closed_at_ms,
+        next_publish_at_ms: m.next_publish_at_ms,
+        publish_count: m.publish_count,
+    })
+}
+
+/// Encodes an incoming invite's value (its key is the invite id).
+pub(crate) fn encode_incoming(i: &IncomingInvite) -> Result<Zeroizing<Vec<u8>>, CodecError> {
+    let mirror = IncomingV1 {
+        peer: i.peer.to_bytes(),
+        invite: i.invite.clone(),
+        note: i.note.clone(),
+        state: state_code(i.state),
+        created_at_ms: i.created_at_ms,
+        expires_at_ms: i.expires_at_ms,
+        received_at_ms: i.received_at_ms,
+        closed_at_ms: i.closed_at_ms,
+        acceptance: i.acceptance.clone(),
+        ephemeral_secret: i.ephemeral_secret.clone(),
+        next_publish_at_ms: i.next_publish_at_ms,
+        publish_count: i.publish_count,
+    };
+    let hint = i.invite.len() + i.note.len() + i.acceptance.as_ref().map_or(0, Vec::len);
+    encode_v1(&mirror, hint)
+}
+
+/// Decodes an incoming invite from its key and value.
+pub(crate) fn decode_incoming(key: &[u8], value: &[u8]) -> Result<IncomingInvite, CodecError> {
+    let invite_id = invite_id_from(key)?;
+    let m: IncomingV1 = decode_v1(value)?;
+    Ok(IncomingInvite {
+        invite_id,
+        peer: peer_from(&m.peer)?,
+        invite: m.invite,
+        note: m.note,
+        state: state_from_code(m.state)?,
+        created_at_ms: m.created_at_ms,
+        expires_at_ms: m.expires_at_ms,
+        received_at_ms: m.received_at_ms,
+        closed_at_ms: m.closed_at_ms,
+        acceptance: m.acceptance,
+        ephemeral_secret: m.ephemeral_secret,
+        next_publish_at_ms: m.next_publish_at_ms,
+        publish_count: m.publish_count,
+    })
+}
+
+/// Encodes a connection's value (its key is the peer's Accord ID bytes).
+pub(crate) fn encode_connection(c: &Connection) -> Result<Zeroizing<Vec<u8>>, CodecError> {
+    let mirror = ConnectionV1 {
+        attestation: c.attestation.clone(),
+        attestation_id: c.attestation_id,
+        since_ms: c.since_ms,
+        alias: c.alias.clone(),
+        revoked_at_ms: c.revoked_at_ms,
+        revocation: c.revocation.clone(),
+        next_publish_at_ms: c.next_publish_at_ms,
+        publish_count: c.publish_count,
+    };
+    let hint = c.attestation.len()
+        + c.alias.as_ref().map_or(0, String::len)
+        + c.revocation.as_ref().map_or(0, Vec::len);
+    encode_v1(&mirror, hint)
+}
+
+/// Decodes a connection from its key (the peer's Accord ID bytes) and value.
+pub(crate) fn decode_connection(key: &[u8], value: &[u8]) -> Result<Connection, CodecError> {
+    let peer = AccordId::from_bytes(key).map_err(|_| CodecError::BadKey)?;
+    let m: ConnectionV1 = decode_v1(value)?;
+    Ok(Connection {
+        peer,
+        attestation: m.attestation,
+        attestation_id: m.attestation_id,
+        since_ms: m.since_ms,
+        alias: m.alias,
+        revoked_at_ms: m.revoked_at_ms,
+        revocation: m.revocation,
+        next_publish_at_ms: m.next_publish_at_ms,
+        publish_count: m.publish_count,
+    })
+}
+
+/// Encodes a block entry: `0x01` ‖ blocked_at_ms `u64` BE.
+pub(crate) fn encode_blocked(at_ms: u64) -> [u8; BLOCKED_LEN] {
+    let mut out = [0; BLOCKED_LEN];
+    out[0] = BLOCKED_V1;
+    out[1..].copy_from_slice(&at_ms.to_be_bytes());
+    out
+}
+
+/// Decodes a block entry's value into the time the peer was blocked.
+pub(crate) fn decode_blocked(value: &[u8]) -> Result<u64, CodecError> {
+    let (&version, body) = value.split_first().ok_or(CodecError::Empty)?;
+    if version != BLOCKED_V1 {
+        return Err(CodecError::UnknownVersion(version));
+    }
+    let at: [u8; 8] = match body.len() {
+        8 => body.try_into().map_err(|_| CodecError::Malformed)?,
+        n if n < 8 => return Err(CodecError::Malformed),
+        n => return Err(CodecError::TrailingBytes(n - 8)),
+    };
+    Ok(u64::from_be_bytes(at))
+}
+
+/// The quota ledger key of an invite: `created_at_ms` `u64` BE ‖ invite id.
+pub(crate) fn quota_key(created_at_ms: u64, invite_id: &InviteId) -> [u8; QUOTA_KEY_LEN] {
+    let mut key = [0; QUOTA_KEY_LEN];
+    key[..8].copy_from_slice(&created_at_ms.to_be_bytes());
+    key[8..].copy_from_slice(invite_id);
+    key
+}
+
+/// The send time in a quota ledger key.
+pub(crate) fn quota_key_time(key: &[u8]) -> Result<u64, CodecError> {
+    if key.len() != QUOTA_KEY_LEN {
+        return Err(CodecError::BadKey);
+    }
+    let mut time = [0; 8];
+    time.copy_from_slice(&key[..8]);
+    Ok(u64::from_be_bytes(time))
+}
+
+/// Decodes a `u64` BE stored on its own (the clock high-water mark).
+pub(crate) fn decode_u64(value: &[u8]) -> Result<u64, CodecError> {
+    let raw: [u8; 8] = value.try_into().map_err(|_| CodecError::Malformed)?;
+    Ok(u64::from_be_bytes(raw))
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test that cannot set up its fixture should fail loudly"
+)]
+mod tests {
+    use super::*;
+    use accord_identity::Identity;
+    use proptest::prelude::*;
+
+    fn arb_id() -> impl Strategy<Value = AccordId> {
+        any::<[u8; 32]>().prop_map(|seed| Identity::from_seed(Zeroizing::new(seed)).id())
+    }
+
+    fn arb_state() -> impl Strategy<Value = InviteState> {
+        prop_oneof![
+            Just(InviteState::Pending),
+            Just(InviteState::Accepted),
+            Just(InviteState::Declined),
+            Just(InviteState::Withdrawn),
+            Just(InviteState::Expired),
+        ]
+    }
+
+    fn arb_secret() -> impl Strategy<Value = Option<Zeroizing<[u8; 32]>>> {
+        proptest::option::of(any::<[u8; 32]>().prop_map(Zeroizing::new))
+    }
+
+    fn arb_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(any::<u8>(), 0..max)
+    }
+
+    prop_compose! {
+        fn arb_outgoing()(
+            invite_id in any::<[u8; 16]>(),
+            peer in arb_id(),
+            invite in arb_bytes(600),
+            one_time_secret in arb_secret(),
+            state in arb_state(),
+            note in "\\PC{0,300}",
+            times in any::<(u64, u64, Option<u64>, Option<u64>)>(),
+            publish_count in any::<u32>(),
+        ) -> OutgoingInvite {
+            OutgoingInvite {
+                invite_id, peer, invite, one_time_secret, state, note,
+                created_at_ms: times.0, expires_at_ms: times.1, closed_at_ms: times.2,
+                next_publish_at_ms: times.3, publish_count,
+            }
+        }
+    }
+
+    prop_compose! {
+        fn arb_incoming()(
+            invite_id in any::<[u8; 16]>(),
+            peer in arb_id(),
+            invite in arb_bytes(600),
+            note in "\\PC{0,300}",
+            state in arb_state(),
+            times in any::<(u64, u64, u64, Option<u64>, Option<u64>)>(),
+            acceptance in proptest::option::of(arb_bytes(600)),
+            ephemeral_secret in arb_secret(),
+            publish_count in any::<u32>(),
+        ) -> IncomingInvite {
+            IncomingInvite {
+                invite_id, peer, invite, note, state,
+                created_at_ms: times.0, expires_at_ms: times.1, received_at_ms: times.2,
+                closed_at_ms: times.3, acceptance, ephemeral_secret,
+                next_publish_at_ms: times.4, publish_count,
+            }
+        }
+    }
+
+    prop_compose! {
+        fn arb_connection()(
+            peer in arb_id(),
+            attestation in arb_bytes(600),
+            attestation_id in any::<[u8; 32]>(),
+            since_ms in any::<u64>(),
+            alias in proptest::option::of("\\PC{0,64}"),
+            revoked_at_ms in any::<Option<u64>>(),
+            revocation in proptest::option::of(arb_bytes(300)),
+            next_publish_at_ms in any::<Option<u64>>(),
+            publish_count in any::<u32>(),
+        ) -> Connection {
+            Connection {
+                peer, attestation, attestation_id, since_ms, alias, revoked_at_ms, revocation,
+                next_publish_at_ms, publish_count,
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn outgoing_round_trips(i in arb_outgoing(), extra in 1usize..8) {
+            let bytes = encode_outgoing(&i).unwrap();
+            prop_assert_eq!(bytes[0], RECORD_V1);
+            prop_assert_eq!(decode_outgoing(&i.invite_id, &bytes).unwrap(), i.clone());
+            let mut longer = bytes.to_vec();
+            longer.extend(std::iter::repeat_n(0u8, extra));
+            prop_assert_eq!(
+                decode_outgoing(&i.invite_id, &longer).unwrap_err(),
+                CodecError::TrailingBytes(extra)
+            );
+        }
+
+        #[test]
+        fn incoming_round_trips(i in arb_incoming(), extra in 1usize..8) {
+            let bytes = encode_incoming(&i).unwrap();
+            prop_assert_eq!(decode_incoming(&i.invite_id, &bytes).unwrap(), i.clone());
+            let mut longer = bytes.to_vec();
+            longer.extend(std::iter::repeat_n(7u8, extra));
+            prop_assert_eq!(
+                decode_incoming(&i.invite_id, &longer).unwrap_err(),
+                CodecError::TrailingBytes(extra)
+            );
+        }
+
+        #[test]
+        fn connection_round_trips(c in arb_connection(), extra in 1usize..8) {
+            let key = c.peer.to_bytes();
+            let bytes = encode_connection(&c).unwrap();
+            prop_assert_eq!(decode_connection(&key, &bytes).unwrap(), c.clone());
+            let mut longer = bytes.to_vec();
+            longer.extend(std::iter::repeat_n(0u8, extra));
+            prop_assert_eq!(
+                decode_connection(&key, &longer).unwrap_err(),
+                CodecError::TrailingBytes(extra)
+            );
+        }
+
+        #[test]
+        fn blocked_and_quota_round_trip(at in any::<u64>(), id in any::<[u8; 16]>()) {
+            prop_assert_eq!(decode_blocked(&encode_blocked(at)), Ok(at));
+            prop_assert_eq!(quota_key_time(&quota_key(at, &id)), Ok(at));
+            // Byte order of keys is numeric order of send times.
+            let later = quota_key(at.saturating_add(1), &[0; 16]);
+            prop_assert!(at == u64::MAX || quota_key(at, &id) < later);
+        }
+
+        #[test]
+        fn decoders_never_panic(key in arb_bytes(64), value in arb_bytes(2048)) {
+            let _ = decode_outgoing(&key, &value);
+            let _ = decode_incoming(&key, &value);
+            let _ = decode_connection(&key, &value);
+            let _ = decode_blocked(&value);
+            let _ = quota_key_time(&key);
+            let _ = decode_u64(&value);
+        }
+
+        #[test]
+        fn decoders_never_panic_on_versioned_input(body in arb_bytes(1024)) {
+            let mut value = vec![RECORD_V1];
+            value.extend(body);
+            let _ = decode_outgoing(&[0; 16], &value);
+            let _ = decode_incoming(&[0; 16], &value);
+            let _ = decode_blocked(&value);
+        }
+    }
+
+    fn sample_outgoing() -> OutgoingInvite {
+        OutgoingInvite {
+            invite_id: [1; 16],
+            peer: Identity::from_seed(Zeroizing::new([9; 32])).id(),
+            invite: vec![1, 2, 3],
+            one_time_secret: Some(Zeroizing::new([5; 32])),
+            state: InviteState::Pending,
+            note: "hi".into(),
+            created_at_ms: 10,
+            expires_at_ms: 20,
+            closed_at_ms: None,
+            next_publish_at_ms: Some(15),
+            publish_count: 1,
+        }
+    }
+
+    #[test]
+    fn rejects_bad_envelopes_and_fields() {
+        let good = encode_outgoing(&sample_outgoing()).unwrap();
+        assert_eq!(
+            decode_outgoing(&[1; 16], &[]).unwrap_err(),
+            CodecError::Empty
+        );
+        let mut future = good.to_vec();
+        future[0] = 2;
+        assert_eq!(
+            decode_outgoing(&[1; 16], &future).unwrap_err(),
+            CodecError::UnknownVersion(2)
+        );
+        assert_eq!(
+            decode_outgoing(&[1; 15], &good).unwrap_err(),
+            CodecError::BadKey
+        );
+        let mut cut = good.to_vec();
+        cut.pop();
+        assert_eq!(
+            decode_outgoing(&[1; 16], &cut).unwrap_err(),
+            CodecError::Malformed
+        );
+        let huge = vec![RECORD_V1; MAX_RECORD_LEN + 1];
+        assert_eq!(
+            decode_outgoing(&[1; 16], &huge).unwrap_err(),
+            CodecError::TooLarge(MAX_RECORD_LEN + 1)
+        );
+        // Every state code beyond the known five is refused.
+        let mirror = OutgoingV1 {
+            peer: sample_outgoing().peer.to_bytes(),
+            invite: vec![],
+            one_time_secret: None,
+            state: 5,
+            note: String::new(),
+            created_at_ms: 0,
+            expires_at_ms: 0,
+            closed_at_ms: None,
+            next_publish_at_ms: None,
+            publish_count: 0,
+        };
+        let bad_state = encode_v1(&mirror, 0).unwrap();
+        assert_eq!(
+            decode_outgoing(&[1; 16], &bad_state).unwrap_err(),
+            CodecError::BadState(5)
+        );
+        let bad_peer = OutgoingV1 {
+            peer: vec![1, 2, 3],
+            state: 0,
+            ..mirror
+        };
+        let bad_peer = encode_v1(&bad_peer, 0).unwrap();
+        assert_eq!(
+            decode_outgoing(&[1; 16], &bad_peer).unwrap_err(),
+            CodecError::BadPeer
+        );
+    }
+
+    #[test]
+    fn oversize_records_are_refused_on_encode() {
+        let mut big = sample_outgoing();
+        big.invite = vec![0; MAX_RECORD_LEN];
+        assert!(matches!(
+            encode_outgoing(&big),
+            Err(CodecError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn blocked_layout_is_as_documented() {
+        assert_eq!(encode_blocked(0x0102), [1, 0, 0, 0, 0, 0, 0, 1, 2]);
+        assert_eq!(decode_blocked(&[]), Err(CodecError::Empty));
+        assert_eq!(decode_blocked(&[2; 9]), Err(CodecError::UnknownVersion(2)));
+        assert_eq!(decode_blocked(&[1; 5]), Err(CodecError::Malformed));
+        assert_eq!(decode_blocked(&[1; 11]), Err(CodecError::TrailingBytes(2)));
+        assert_eq!(quota_key(1, &[7; 16])[..8], [0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(quota_key_time(&[0; 23]), Err(CodecError::BadKey));
+    }
+
+    #[test]
+    fn state_codes_are_stable() {
+        for (state, code) in [
+            (InviteState::Pending, 0),
+            (InviteState::Accepted, 1),
+            (InviteState::Declined, 2),
+            (InviteState::Withdrawn, 3),
+            (InviteState::Expired, 4),
+        ] {
+            assert_eq!(state_code(state), code);
+            assert_eq!(state_from_code(code), Ok(state));
+        }
+    }
+}
