@@ -30,8 +30,8 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Keeps an eye on connection liveness and round-trip time.
     pub ping: ping::Behaviour,
-    /// The DHT: finds a peer's addresses from its ID.
-    pub kademlia: kad::Behaviour<kad::store::MemoryStore>,
+    /// The DHT: finds a peer's addresses from its ID; absent when switched off.
+    pub kademlia: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     /// LAN discovery; absent when switched off.
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// The gossip layer that carries sealed invites on inbox topics.
@@ -72,7 +72,7 @@ impl Behaviour {
         Ok(Behaviour {
             identify,
             ping: ping::Behaviour::default(),
-            kademlia,
+            kademlia: Toggle::from(config.dht.then_some(kademlia)),
             mdns: Toggle::from(mdns),
             gossipsub: build_gossipsub(config)?,
             inbox: request_response::Behaviour::with_codec(

@@ -61,6 +61,10 @@ pub struct NetConfig {
     /// Discover peers on the local network with mDNS. Default: on. Tests turn it off so that
     /// they send nothing beyond the loopback interface.
     pub mdns: bool,
+    /// Run the Kademlia DHT. Default: on. Off, a node talks only to the peers it is told
+    /// about (bootstrap, mDNS, explicit dials) and cannot look peers up by ID; tests use this
+    /// to build exact topologies, since the DHT would otherwise connect every node it finds.
+    pub dht: bool,
     /// Act as a Kademlia server (answer other nodes' queries). Default: on, because on a LAN
     /// or a local test network every node is reachable; AutoNAT-driven switching comes with
     /// relay support.
@@ -94,6 +98,7 @@ impl Default for NetConfig {
             listen: default_listen(),
             bootstrap: Vec::new(),
             mdns: true,
+            dht: true,
             kademlia_server: true,
             lookup_timeout: Duration::from_secs(10),
             idle_connection_timeout: Duration::from_secs(600),
@@ -137,6 +142,12 @@ impl NetConfig {
     /// Sets the gossip validator.
     pub fn with_gossip_validator(mut self, validator: GossipValidator) -> Self {
         self.gossip_validator = validator;
+        self
+    }
+
+    /// Turns the Kademlia DHT on or off.
+    pub fn with_dht(mut self, dht: bool) -> Self {
+        self.dht = dht;
         self
     }
 

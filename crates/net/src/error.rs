@@ -33,6 +33,9 @@ pub enum NetError {
     /// A lookup for our own ID makes no sense.
     #[error("{0} is this node's own ID")]
     OwnId(PeerId),
+    /// The DHT is switched off (`network.dht = false`), so nothing can be looked up.
+    #[error("the DHT is switched off on this node (network.dht = false)")]
+    DhtDisabled,
     /// Too many dials or lookups are already waiting for an answer.
     #[error("too many network requests in flight; try again shortly")]
     Busy,

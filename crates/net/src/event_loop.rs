@@ -171,7 +171,7 @@ impl EventLoop {
         for addr in self.config.bootstrap.clone() {
             let (base, peer) = split_peer_id(&addr);
             if let Some(peer) = peer {
-                self.swarm.behaviour_mut().kademlia.add_address(&peer, base);
+                self.add_to_dht(&peer, base);
                 self.bootstrap_peers.push(BootstrapPeer {
                     peer,
                     addr: addr.clone(),
@@ -185,7 +185,9 @@ impl EventLoop {
         }
         // With no known peers this fails harmlessly; Kademlia bootstraps again on its own
         // whenever its routing table gains a peer.
-        let _ = self.swarm.behaviour_mut().kademlia.bootstrap();
+        if let Some(kademlia) = self.swarm.behaviour_mut().kademlia.as_mut() {
+            let _ = kademlia.bootstrap();
+        }
     }
 
     fn next_redial(&self) -> Option<Instant> {
@@ -250,7 +252,7 @@ impl EventLoop {
             Command::Dial { addr, reply } => self.start_dial(addr, reply),
             Command::Lookup { peer, reply } => self.start_lookup(peer, reply),
             Command::AddAddress { peer, addr, reply } => {
-                self.swarm.behaviour_mut().kademlia.add_address(&peer, addr);
+                self.add_to_dht(&peer, addr);
                 let _ = reply.send(());
             }
             Command::Subscribe { topic, reply } => {
@@ -381,7 +383,11 @@ impl EventLoop {
             let _ = reply.send(Err(NetError::Busy));
             return;
         }
-        let query = self.swarm.behaviour_mut().kademlia.get_closest_peers(peer);
+        let Some(kademlia) = self.swarm.behaviour_mut().kademlia.as_mut() else {
+            let _ = reply.send(Err(NetError::DhtDisabled));
+            return;
+        };
+        let query = kademlia.get_closest_peers(peer);
         self.pending_lookups.insert(query, (peer, reply));
     }
 
@@ -408,10 +414,7 @@ impl EventLoop {
         let result = match from_dht {
             Some(addrs) => {
                 for addr in &addrs {
-                    self.swarm
-                        .behaviour_mut()
-                        .kademlia
-                        .add_address(&peer, addr.clone());
+                    self.add_to_dht(&peer, addr.clone());
                 }
                 Ok(Lookup {
                     peer,
@@ -519,10 +522,7 @@ impl EventLoop {
             },
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, addr) in found {
-                    self.swarm
-                        .behaviour_mut()
-                        .kademlia
-                        .add_address(&peer, addr.clone());
+                    self.add_to_dht(&peer, addr.clone());
                     let opts = DialOpts::peer_id(peer)
                         .addresses(vec![addr])
                         .condition(PeerCondition::DisconnectedAndNotDialing)
@@ -571,6 +571,8 @@ impl EventLoop {
                 topic,
                 data: message.data,
                 via,
+                source: message.source,
+                sequence_number: message.sequence_number,
             });
         }
     }
@@ -614,6 +616,13 @@ impl EventLoop {
         }
     }
 
+    /// Tells the DHT (when it runs) where a peer can be reached.
+    fn add_to_dht(&mut self, peer: &PeerId, addr: Multiaddr) {
+        if let Some(kademlia) = self.swarm.behaviour_mut().kademlia.as_mut() {
+            kademlia.add_address(peer, addr);
+        }
+    }
+
     fn on_identified(&mut self, peer: PeerId, info: identify::Info) {
         let speaks_kademlia = info.protocols.contains(&KADEMLIA_PROTOCOL);
         let listen_addrs: Vec<Multiaddr> = info
@@ -623,10 +632,7 @@ impl EventLoop {
             .collect();
         if speaks_kademlia {
             for addr in &listen_addrs {
-                self.swarm
-                    .behaviour_mut()
-                    .kademlia
-                    .add_address(&peer, addr.clone());
+                self.add_to_dht(&peer, addr.clone());
             }
         }
         if let Some(state) = self.peers.get_mut(&peer) {

@@ -54,6 +54,12 @@ pub enum NetEvent {
         data: Vec<u8>,
         /// The peer that forwarded it to us (not necessarily its author, who is anonymous).
         via: PeerId,
+        /// The author field of the gossipsub message. Accord publishes anonymously, and the
+        /// anonymous validation mode refuses messages that carry one, so this is always
+        /// `None`; it is reported so that tests and audits can see it.
+        source: Option<PeerId>,
+        /// The sequence-number field, `None` for the same reason.
+        sequence_number: Option<u64>,
     },
 }
 

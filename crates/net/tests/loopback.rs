@@ -109,16 +109,22 @@ async fn gossip_is_validated_before_delivery_and_rejections_are_counted() {
 
 #[tokio::test]
 async fn inbox_requests_reach_a_connected_peer_and_get_its_response() {
-    let (a, _a_events, a_addr) = node(vec![], GossipValidator::accept_all()).await;
+    let (a, mut a_events, a_addr) = node(vec![], GossipValidator::accept_all()).await;
     let (b, mut b_events, _) = node(vec![a_addr.clone()], GossipValidator::accept_all()).await;
     let a_peer = a.local_peer_id();
+    let b_peer = b.local_peer_id();
+    // Each side learns of the connection on its own schedule; wait for both.
     next(&mut b_events, |event| match event {
         NetEvent::PeerConnected { peer, .. } if peer == a_peer => Some(()),
         _ => None,
     })
     .await;
+    next(&mut a_events, |event| match event {
+        NetEvent::PeerConnected { peer, .. } if peer == b_peer => Some(()),
+        _ => None,
+    })
+    .await;
 
-    let b_peer = b.local_peer_id();
     let responder = {
         let b = b.clone();
         tokio::spawn(async move {
