@@ -9,7 +9,10 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::frame::{EventFrame, MAX_FRAME_LEN, RequestFrame, ResponseFrame, encode_line};
-use crate::{ClientError, Event, IdInfo, LookupInfo, PeerInfo, Request, ShutdownInfo, StatusInfo};
+use crate::{
+    AttestationText, BlockInfo, ClientError, ConnectionInfo, Event, IdInfo, InviteDirection,
+    InviteInfo, InviteSummary, LookupInfo, PeerInfo, Request, ShutdownInfo, StatsInfo, StatusInfo,
+};
 
 /// A connection to a daemon's control socket. Requests are answered in order, one at a time.
 #[derive(Debug)]
@@ -135,6 +138,93 @@ impl Client {
             addr: addr.to_owned(),
         })
         .await
+    }
+
+    /// `accord connect`: sends an invite with a note.
+    pub async fn connect_peer(
+        &mut self,
+        peer: &str,
+        note: &str,
+    ) -> Result<InviteSummary, ClientError> {
+        let request = Request::Connect {
+            peer: peer.to_owned(),
+            note: note.to_owned(),
+        };
+        self.call_typed(request).await
+    }
+
+    /// `accord invites`.
+    pub async fn invites(
+        &mut self,
+        direction: Option<InviteDirection>,
+    ) -> Result<Vec<InviteInfo>, ClientError> {
+        self.call_typed(Request::Invites { direction }).await
+    }
+
+    /// `accord accept`.
+    pub async fn accept(&mut self, target: &str) -> Result<InviteSummary, ClientError> {
+        self.call_typed(Request::Accept {
+            target: target.to_owned(),
+        })
+        .await
+    }
+
+    /// `accord decline`.
+    pub async fn decline(&mut self, target: &str) -> Result<InviteSummary, ClientError> {
+        self.call_typed(Request::Decline {
+            target: target.to_owned(),
+        })
+        .await
+    }
+
+    /// `accord withdraw`.
+    pub async fn withdraw(&mut self, target: &str) -> Result<InviteSummary, ClientError> {
+        self.call_typed(Request::Withdraw {
+            target: target.to_owned(),
+        })
+        .await
+    }
+
+    /// `accord block`.
+    pub async fn block(&mut self, peer: &str) -> Result<BlockInfo, ClientError> {
+        self.call_typed(Request::Block {
+            peer: peer.to_owned(),
+        })
+        .await
+    }
+
+    /// `accord unblock`.
+    pub async fn unblock(&mut self, peer: &str) -> Result<BlockInfo, ClientError> {
+        self.call_typed(Request::Unblock {
+            peer: peer.to_owned(),
+        })
+        .await
+    }
+
+    /// `accord disconnect`.
+    pub async fn disconnect(&mut self, peer: &str) -> Result<ConnectionInfo, ClientError> {
+        self.call_typed(Request::Disconnect {
+            peer: peer.to_owned(),
+        })
+        .await
+    }
+
+    /// `accord connections`.
+    pub async fn connections(&mut self) -> Result<Vec<ConnectionInfo>, ClientError> {
+        self.call_typed(Request::Connections).await
+    }
+
+    /// `accord attestation`.
+    pub async fn attestation(&mut self, peer: &str) -> Result<AttestationText, ClientError> {
+        self.call_typed(Request::Attestation {
+            peer: peer.to_owned(),
+        })
+        .await
+    }
+
+    /// `accord stats`.
+    pub async fn stats(&mut self) -> Result<StatsInfo, ClientError> {
+        self.call_typed(Request::Stats).await
     }
 
     /// Asks the daemon to shut down gracefully.

@@ -96,7 +96,7 @@ pub enum ClientError {
     /// The daemon sent something that is not a valid response, or closed the connection early.
     #[error("the daemon broke the control protocol: {0}")]
     Protocol(String),
-    /// The daemon answered with an error.
-    #[error("{0}")]
+    /// The daemon answered with an error. Its message is shown as it is, once.
+    #[error(transparent)]
     Remote(#[from] RemoteError),
 }

@@ -21,12 +21,16 @@
 mod client;
 mod error;
 pub mod frame;
+mod time;
 mod types;
 
 pub use client::{Client, EventStream};
 pub use error::{ClientError, ErrorCode, RemoteError};
+pub use time::format_rfc3339_ms;
 pub use types::{
-    Event, IdInfo, LookupInfo, LookupSource, PeerInfo, Request, ShutdownInfo, StatusInfo,
+    AttestationText, BlockInfo, ConnectionInfo, Event, IdInfo, InviteDirection, InviteInfo,
+    InviteSummary, LookupInfo, LookupSource, PeerInfo, Request, ShutdownInfo, StatsInfo,
+    StatusInfo,
 };
 
 /// The file name of the control socket inside a data dir.

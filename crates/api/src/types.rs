@@ -27,6 +27,59 @@ pub enum Request {
         /// The multiaddr to dial; it may end in `/p2p/<id>`.
         addr: String,
     },
+    /// Send an invite. Result: [`InviteSummary`].
+    Connect {
+        /// The invitee's Accord ID.
+        peer: String,
+        /// The note (plain text, at most `invites.note_max_chars` characters).
+        #[serde(default)]
+        note: String,
+    },
+    /// List invites. Result: a list of [`InviteInfo`], newest first.
+    Invites {
+        /// Only incoming or only outgoing invites; both when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        direction: Option<InviteDirection>,
+    },
+    /// Accept an incoming invite. Result: [`InviteSummary`].
+    Accept {
+        /// The invite id (hex) or the inviter's Accord ID.
+        target: String,
+    },
+    /// Decline an incoming invite; the inviter is not told. Result: [`InviteSummary`].
+    Decline {
+        /// The invite id (hex) or the inviter's Accord ID.
+        target: String,
+    },
+    /// Withdraw an outgoing invite. Result: [`InviteSummary`].
+    Withdraw {
+        /// The invite id (hex) or the invitee's Accord ID.
+        target: String,
+    },
+    /// Drop everything from an ID from now on. Result: [`BlockInfo`].
+    Block {
+        /// The Accord ID.
+        peer: String,
+    },
+    /// Undo a block. Result: [`BlockInfo`].
+    Unblock {
+        /// The Accord ID.
+        peer: String,
+    },
+    /// Revoke the attestation with a connection. Result: [`ConnectionInfo`].
+    Disconnect {
+        /// The connection's Accord ID.
+        peer: String,
+    },
+    /// List connections. Result: a list of [`ConnectionInfo`], oldest first.
+    Connections,
+    /// The portable attestation of a connection. Result: [`AttestationText`].
+    Attestation {
+        /// The connection's Accord ID.
+        peer: String,
+    },
+    /// Counters of what the node refused or dropped. Result: [`StatsInfo`].
+    Stats,
     /// Turn this connection into an event stream. Result: `{"subscribed": true}`, then one
     /// `event` notification per [`Event`].
     Subscribe,
@@ -43,6 +96,17 @@ impl Request {
             Request::Peers => "peers",
             Request::Lookup { .. } => "lookup",
             Request::Dial { .. } => "dial",
+            Request::Connect { .. } => "connect",
+            Request::Invites { .. } => "invites",
+            Request::Accept { .. } => "accept",
+            Request::Decline { .. } => "decline",
+            Request::Withdraw { .. } => "withdraw",
+            Request::Block { .. } => "block",
+            Request::Unblock { .. } => "unblock",
+            Request::Disconnect { .. } => "disconnect",
+            Request::Connections => "connections",
+            Request::Attestation { .. } => "attestation",
+            Request::Stats => "stats",
             Request::Subscribe => "subscribe",
             Request::Shutdown => "shutdown",
         }
@@ -110,11 +174,104 @@ pub struct LookupInfo {
     pub source: LookupSource,
 }
 
+/// What `accord stats` prints: counters since the daemon started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsInfo {
+    /// Inbound frames dropped, by reason (`malformed`, `invalid_invite`, `blocked`,
+    /// `replayed_acceptance`, …).
+    pub dropped: std::collections::BTreeMap<String, u64>,
+    /// Gossip messages rejected before forwarding (malformed, oversized, expired, badly
+    /// stamped); their forwarders were penalised.
+    pub gossip_rejected: u64,
+    /// Gossip messages ignored before forwarding.
+    pub gossip_ignored: u64,
+    /// Network events dropped because the node was not keeping up.
+    pub events_dropped: u64,
+}
+
 /// The result of a [`Request::Shutdown`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShutdownInfo {
     /// Always true: the daemon has begun shutting down.
     pub stopping: bool,
+}
+
+/// Which way an invite travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteDirection {
+    /// Sent to us.
+    Incoming,
+    /// Sent by us.
+    Outgoing,
+}
+
+/// What `accord connect`, `accept`, `decline` and `withdraw` print.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteSummary {
+    /// The invite id, 32 hex digits.
+    pub invite_id: String,
+    /// The other party's Accord ID.
+    pub peer: String,
+    /// `pending`, `accepted`, `declined`, `withdrawn` or `expired`.
+    pub state: String,
+    /// When the invite expires (RFC 3339, UTC, milliseconds).
+    pub expires_at: String,
+}
+
+/// One invite, as `accord invites` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    /// The invite id, 32 hex digits.
+    pub invite_id: String,
+    /// Incoming or outgoing.
+    pub direction: InviteDirection,
+    /// The other party's Accord ID.
+    pub peer: String,
+    /// The inviter's note.
+    pub note: String,
+    /// `pending`, `accepted`, `declined`, `withdrawn` or `expired`.
+    pub state: String,
+    /// When the invite was made (RFC 3339, UTC, milliseconds).
+    pub created_at: String,
+    /// When it expires (RFC 3339, UTC, milliseconds).
+    pub expires_at: String,
+}
+
+/// The result of `accord block` and `accord unblock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockInfo {
+    /// The Accord ID.
+    pub peer: String,
+    /// Whether it is blocked now.
+    pub blocked: bool,
+}
+
+/// One connection, as `accord connections` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    /// The connection's Accord ID.
+    pub peer: String,
+    /// The local name given with `accord alias`, if any.
+    pub alias: Option<String>,
+    /// The attestation id, 64 hex digits.
+    pub attestation_id: String,
+    /// When the connection was made (RFC 3339, UTC, milliseconds).
+    pub since: String,
+    /// When it was revoked, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+/// The result of [`Request::Attestation`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationText {
+    /// The connection's Accord ID.
+    pub peer: String,
+    /// The attestation id, 64 hex digits.
+    pub attestation_id: String,
+    /// The portable text form, verifiable offline with `accord verify-attestation`.
+    pub text: String,
 }
 
 /// Something that happened in the node, streamed to subscribers (`accord watch`).
@@ -137,6 +294,38 @@ pub enum Event {
     PeerDisconnected {
         /// The peer's Accord ID.
         peer: String,
+    },
+    /// An invite arrived.
+    InviteReceived {
+        /// The invite id.
+        invite_id: String,
+        /// The inviter.
+        peer: String,
+        /// The inviter's note.
+        note: String,
+    },
+    /// An invite we sent was accepted, or we accepted one: the pair is now connected.
+    InviteAccepted {
+        /// The invite id.
+        invite_id: String,
+        /// The other party.
+        peer: String,
+        /// The attestation id of the new connection.
+        attestation_id: String,
+    },
+    /// An invite we received was withdrawn by its sender.
+    InviteWithdrawn {
+        /// The invite id.
+        invite_id: String,
+        /// The inviter.
+        peer: String,
+    },
+    /// A connection was revoked, by us or by the other party.
+    ConnectionRevoked {
+        /// The other party.
+        peer: String,
+        /// The revoked attestation's id.
+        attestation_id: String,
     },
     /// This subscriber fell behind and missed events; it should re-read state it cares about.
     Lagged {
