@@ -33,6 +33,10 @@ pub struct NetworkConfig {
     pub bootstrap: Vec<String>,
     /// Discover peers on the LAN with mDNS. Default: true.
     pub mdns: bool,
+    /// Run the Kademlia DHT (find peers by ID, discover more peers). Default: true. Off, the
+    /// node talks only to the peers it is told about; test networks use this for exact
+    /// topologies.
+    pub dht: bool,
 }
 
 impl Default for NetworkConfig {
@@ -44,6 +48,7 @@ impl Default for NetworkConfig {
             ],
             bootstrap: Vec::new(),
             mdns: true,
+            dht: true,
         }
     }
 }

@@ -20,6 +20,7 @@
 
 mod clock;
 mod config;
+mod connect;
 mod control;
 mod data_dir;
 mod error;

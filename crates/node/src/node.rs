@@ -13,6 +13,7 @@ use accord_store::{Store, StoreConfig, StoreTask};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::connect::{ConnectActor, gossip_validator};
 use crate::control::ControlSocket;
 use crate::requests::NodeContext;
 use crate::{Config, DataDir, DataDirLock, NodeError, clock, load_or_create_identity};
@@ -59,6 +60,7 @@ pub struct Node {
     dir: DataDir,
     net_events: mpsc::Receiver<NetEvent>,
     net_task: JoinHandle<()>,
+    connect_task: JoinHandle<()>,
     store_task: StoreTask,
     control: ControlSocket,
     shutdown_requests: mpsc::Receiver<()>,
@@ -86,21 +88,30 @@ impl Node {
         let store = Store::open(&dir.db(), &store_config)?;
         let (store, store_task) = store.spawn(STORE_QUEUE_CAPACITY)?;
 
-        let net_config = net_config(&config, &options)?;
+        let net_config = net_config(&config, &options)?.with_gossip_validator(gossip_validator());
         let (net, net_events, net_task) =
             NetHandle::spawn(identity.to_libp2p_keypair(), net_config)?;
-        drop(identity);
 
-        let control = ControlSocket::bind(&dir.socket()).await?;
+        let config = Arc::new(config);
         let (events, _) = broadcast::channel(EVENT_BROADCAST_CAPACITY);
+        let (connect, connect_task) = ConnectActor::spawn(
+            identity,
+            Arc::clone(&config),
+            store.clone(),
+            net.clone(),
+            events.clone(),
+        )
+        .await?;
+        let control = ControlSocket::bind(&dir.socket()).await?;
         let (shutdown_tx, shutdown_requests) = mpsc::channel(1);
         let context = NodeContext {
             id,
             net,
             store,
-            config: Arc::new(config),
+            config,
             events,
             shutdown: shutdown_tx,
+            connect,
         };
         tracing::info!(%id, data_dir = %dir.root().display(), "node started");
         Ok(Node {
@@ -108,6 +119,7 @@ impl Node {
             dir,
             net_events,
             net_task,
+            connect_task,
             store_task,
             control,
             shutdown_requests,
@@ -152,10 +164,13 @@ impl Node {
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         self.control.remove();
-        if self.context.net.shutdown().await.is_ok() {
+        self.context.connect.shutdown().await;
+        let _ = self.connect_task.await;
+        let net = self.context.net.clone();
+        drop(self.context);
+        if net.shutdown().await.is_ok() {
             let _ = self.net_task.await;
         }
-        drop(self.context);
         self.store_task.shutdown().await?;
         tracing::info!("stopped");
         Ok(())
@@ -167,10 +182,13 @@ impl Node {
             NetEvent::Listening { addr } => Some(Event::Listening {
                 addr: with_peer_id(&addr, own).to_string(),
             }),
-            NetEvent::PeerConnected { peer, addr } => Some(Event::PeerConnected {
-                peer: peer.to_string(),
-                addr: addr.to_string(),
-            }),
+            NetEvent::PeerConnected { peer, addr } => {
+                self.context.connect.peer_connected(peer);
+                Some(Event::PeerConnected {
+                    peer: peer.to_string(),
+                    addr: addr.to_string(),
+                })
+            }
             NetEvent::PeerDisconnected { peer } => Some(Event::PeerDisconnected {
                 peer: peer.to_string(),
             }),
@@ -178,14 +196,24 @@ impl Node {
                 self.remember_peer(peer, listen_addrs).await;
                 None
             }
-            NetEvent::InboxRequest { peer, .. } => {
-                // Dropping the response channel tells the peer its request failed, so it keeps
-                // the frame and relies on gossip instead.
-                tracing::debug!(%peer, "inbox frame refused: this node does not read its inbox yet");
+            NetEvent::InboxRequest {
+                peer,
+                data,
+                channel,
+            } => {
+                if !self.context.connect.frame(data, peer, Some(channel)) {
+                    // Dropping the channel tells the peer the request failed; it falls back on
+                    // gossip and republication.
+                    tracing::warn!(%peer, "inbox queue full; direct frame refused");
+                }
                 None
             }
-            NetEvent::Gossip { topic, data, via } => {
-                tracing::debug!(%topic, len = data.len(), %via, "gossip on a topic nobody reads");
+            NetEvent::Gossip {
+                topic, data, via, ..
+            } => {
+                if !self.context.connect.frame(data, via, None) {
+                    tracing::warn!(%topic, %via, "inbox queue full; gossip frame dropped");
+                }
                 None
             }
         };
@@ -223,7 +251,8 @@ fn net_config(config: &Config, options: &NodeOptions) -> Result<NetConfig, NodeE
     Ok(NetConfig::default()
         .with_listen(listen)
         .with_bootstrap(bootstrap)
-        .with_mdns(options.mdns.unwrap_or(config.network.mdns)))
+        .with_mdns(options.mdns.unwrap_or(config.network.mdns))
+        .with_dht(config.network.dht))
 }
 
 fn parse_addrs(what: &'static str, addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {

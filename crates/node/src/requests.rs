@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use accord_api::{
     ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, RemoteError, Request,
-    ShutdownInfo, StatusInfo,
+    ShutdownInfo, StatsInfo, StatusInfo,
 };
 use accord_identity::AccordId;
 use accord_net::{Multiaddr, NetError, NetHandle, with_peer_id};
@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::Config;
+use crate::connect::ConnectHandle;
 
 /// How long a `dial` request waits for the connection.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -32,6 +33,7 @@ pub(crate) struct NodeContext {
     pub(crate) config: Arc<Config>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) shutdown: mpsc::Sender<()>,
+    pub(crate) connect: ConnectHandle,
 }
 
 type Answer = Result<Value, RemoteError>;
@@ -50,6 +52,17 @@ impl NodeContext {
             Request::Peers => to_value(self.peers().await?),
             Request::Lookup { peer } => to_value(self.lookup(&peer).await?),
             Request::Dial { addr } => to_value(self.dial(&addr).await?),
+            Request::Stats => to_value(self.stats().await?),
+            request @ (Request::Connect { .. }
+            | Request::Invites { .. }
+            | Request::Accept { .. }
+            | Request::Decline { .. }
+            | Request::Withdraw { .. }
+            | Request::Block { .. }
+            | Request::Unblock { .. }
+            | Request::Disconnect { .. }
+            | Request::Connections
+            | Request::Attestation { .. }) => self.connect.command(request).await,
             Request::Subscribe => Err(RemoteError::new(
                 ErrorCode::InvalidRequest,
                 "subscribe is handled by the connection",
@@ -94,6 +107,18 @@ impl NodeContext {
             outbox: counts.outbox,
             invites_left_this_week: weekly_limit
                 .saturating_sub(u32::try_from(used).unwrap_or(u32::MAX)),
+        })
+    }
+
+    async fn stats(&self) -> Result<StatsInfo, RemoteError> {
+        let net = self.net.stats().await.map_err(net_error)?;
+        let dropped = self.connect.command(Request::Stats).await?;
+        let dropped = serde_json::from_value(dropped).map_err(internal)?;
+        Ok(StatsInfo {
+            dropped,
+            gossip_rejected: net.gossip_rejected,
+            gossip_ignored: net.gossip_ignored,
+            events_dropped: net.events_dropped,
         })
     }
 
@@ -156,7 +181,10 @@ fn internal(err: impl std::fmt::Display) -> RemoteError {
 
 fn net_error(err: NetError) -> RemoteError {
     let code = match err {
-        NetError::NotFound(_) | NetError::OwnId(_) | NetError::Dial { .. } => ErrorCode::Refused,
+        NetError::NotFound(_)
+        | NetError::OwnId(_)
+        | NetError::Dial { .. }
+        | NetError::DhtDisabled => ErrorCode::Refused,
         NetError::Busy => ErrorCode::Refused,
         _ => ErrorCode::Internal,
     };

@@ -1,0 +1,181 @@
+//! The Connect actor: its state, its loop and its schedule.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use accord_api::{ErrorCode, Event, RemoteError, Request};
+use accord_identity::{AccordId, Identity};
+use accord_net::NetHandle;
+use accord_store::StoreHandle;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::delivery::inbox_topics;
+use super::{ConnectHandle, ConnectMessage, QUEUE_CAPACITY};
+use crate::{Config, clock};
+
+/// Why an inbound frame was dropped; counted per reason and shown by `accord stats`.
+pub(crate) type DropCounters = BTreeMap<&'static str, u64>;
+
+/// The owner of the invite lifecycle.
+pub(crate) struct ConnectActor {
+    pub(super) identity: Identity,
+    pub(super) me: AccordId,
+    pub(super) config: Arc<Config>,
+    pub(super) store: StoreHandle,
+    pub(super) net: NetHandle,
+    pub(super) events: broadcast::Sender<Event>,
+    pub(super) tx: mpsc::Sender<ConnectMessage>,
+    rx: mpsc::Receiver<ConnectMessage>,
+    pub(super) dropped: DropCounters,
+    /// When the republish schedule next has something due (Unix ms), if ever.
+    pub(super) next_due_ms: Option<u64>,
+    /// When a peer's arrival last pulled the schedule forward, to keep arrivals from causing a
+    /// storm of republications.
+    pub(super) last_nudge_ms: u64,
+}
+
+impl std::fmt::Debug for ConnectActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectActor")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectActor {
+    /// Subscribes to the inbox topics and starts the actor.
+    pub(crate) async fn spawn(
+        identity: Identity,
+        config: Arc<Config>,
+        store: StoreHandle,
+        net: NetHandle,
+        events: broadcast::Sender<Event>,
+    ) -> Result<(ConnectHandle, JoinHandle<()>), crate::NodeError> {
+        let me = identity.id();
+        for topic in inbox_topics(&me, &config.gossip) {
+            net.subscribe(topic).await?;
+        }
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let mut actor = ConnectActor {
+            identity,
+            me,
+            config,
+            store,
+            net,
+            events,
+            tx: tx.clone(),
+            rx,
+            dropped: DropCounters::new(),
+            next_due_ms: None,
+            last_nudge_ms: 0,
+        };
+        actor.reschedule().await;
+        let task = tokio::spawn(actor.run());
+        Ok((ConnectHandle::new(tx), task))
+    }
+
+    async fn run(mut self) {
+        loop {
+            let due = self.next_due_ms.map(deadline_from_unix_ms);
+            tokio::select! {
+                message = self.rx.recv() => match message {
+                    Some(ConnectMessage::Shutdown) | None => break,
+                    Some(message) => self.on_message(message).await,
+                },
+                () = sleep_until(due), if due.is_some() => self.republish_due().await,
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: ConnectMessage) {
+        match message {
+            ConnectMessage::Command { request, reply } => {
+                let result = self.on_command(request).await;
+                let _ = reply.send(result);
+            }
+            ConnectMessage::Frame {
+                data,
+                from,
+                channel,
+            } => self.on_frame(&data, from, channel).await,
+            ConnectMessage::PeerConnected { peer } => self.on_peer_connected(peer).await,
+            ConnectMessage::Delivered { key } => self.on_delivered(key).await,
+            ConnectMessage::Shutdown => {}
+        }
+        self.reschedule().await;
+    }
+
+    async fn on_command(&mut self, request: Request) -> Result<Value, RemoteError> {
+        if let Err(err) = self.store.note_clock(clock::now_ms()).await {
+            tracing::warn!(%err, "cannot record the clock high-water mark");
+        }
+        match request {
+            Request::Connect { peer, note } => to_value(self.connect(&peer, &note).await?),
+            Request::Invites { direction } => to_value(self.list_invites(direction).await?),
+            Request::Accept { target } => to_value(self.accept(&target).await?),
+            Request::Decline { target } => to_value(self.decline(&target).await?),
+            Request::Withdraw { target } => to_value(self.withdraw(&target).await?),
+            Request::Block { peer } => to_value(self.block(&peer, true).await?),
+            Request::Unblock { peer } => to_value(self.block(&peer, false).await?),
+            Request::Disconnect { peer } => to_value(self.disconnect(&peer).await?),
+            Request::Connections => to_value(self.list_connections().await?),
+            Request::Attestation { peer } => to_value(self.attestation(&peer).await?),
+            Request::Stats => to_value(&self.dropped),
+            other => Err(RemoteError::new(
+                ErrorCode::Internal,
+                format!("{} is not a Connect command", other.method()),
+            )),
+        }
+    }
+
+    /// Counts a dropped frame and logs why.
+    pub(super) fn drop_frame(&mut self, reason: &'static str, detail: &dyn std::fmt::Display) {
+        *self.dropped.entry(reason).or_default() += 1;
+        tracing::info!(reason, %detail, "dropped an inbound frame");
+    }
+
+    /// Sends an event to subscribers (none listening is fine).
+    pub(super) fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    async fn on_peer_connected(&mut self, peer: accord_net::PeerId) {
+        let now = clock::now_ms();
+        // A newcomer may be (or may reach) a recipient who was offline: pull the schedule
+        // forward, but not more often than every few seconds.
+        if now.saturating_sub(self.last_nudge_ms) >= NUDGE_INTERVAL_MS {
+            self.last_nudge_ms = now;
+            self.bring_forward(now + NUDGE_DELAY_MS).await;
+        }
+        if let Ok(id) = AccordId::from_peer_id(peer) {
+            self.deliver_waiting_for(id).await;
+        }
+    }
+}
+
+/// A peer's arrival pulls due republications to this many ms from now: enough for gossip to
+/// learn the newcomer's subscriptions.
+const NUDGE_DELAY_MS: u64 = 2_000;
+
+/// At most one pull-forward per this many ms.
+const NUDGE_INTERVAL_MS: u64 = 5_000;
+
+fn to_value<T: serde::Serialize>(value: T) -> Result<Value, RemoteError> {
+    serde_json::to_value(value)
+        .map_err(|err| RemoteError::new(ErrorCode::Internal, err.to_string()))
+}
+
+fn deadline_from_unix_ms(due_ms: u64) -> Instant {
+    let wait = due_ms.saturating_sub(clock::now_ms());
+    Instant::now() + std::time::Duration::from_millis(wait)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

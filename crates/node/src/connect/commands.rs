@@ -1,0 +1,506 @@
+//! User commands: what `accord connect`, `invites`, `accept`, `decline`, `withdraw`, `block`,
+//! `unblock`, `disconnect`, `connections` and `attestation` do.
+
+use std::str::FromStr;
+
+use accord_api::{
+    AttestationText, BlockInfo, ConnectionInfo, ErrorCode, InviteDirection, InviteInfo,
+    InviteSummary, RemoteError, format_rfc3339_ms as rfc3339,
+};
+use accord_handshake::{
+    Acceptance, Attestation, Invite, InviteState, Note, Payload, QuotaError, QuotaPolicy,
+    Revocation, Withdrawal, check_cooldown,
+};
+use accord_identity::AccordId;
+use accord_store::{Connection, IncomingInvite, InviteId, OutgoingInvite};
+
+use super::actor::ConnectActor;
+use super::delivery::{DeliveryKey, FIRST_REPUBLISH_DELAY_MS};
+use crate::{clock, rng};
+
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+/// The most invites that may wait for an answer at once.
+pub(crate) const MAX_OUTSTANDING: u32 = 200;
+
+pub(super) fn refused(message: impl Into<String>) -> RemoteError {
+    RemoteError::new(ErrorCode::Refused, message)
+}
+
+pub(super) fn internal(err: impl std::fmt::Display) -> RemoteError {
+    RemoteError::new(ErrorCode::Internal, err.to_string())
+}
+
+pub(super) fn parse_id(text: &str) -> Result<AccordId, RemoteError> {
+    AccordId::from_str(text.trim()).map_err(|err| {
+        RemoteError::new(
+            ErrorCode::InvalidParams,
+            format!("{text:?} is not an Accord ID: {err}"),
+        )
+    })
+}
+
+/// An invite id is 32 hex digits.
+pub(super) fn parse_invite_id(text: &str) -> Option<InviteId> {
+    let text = text.trim();
+    if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    for (i, byte) in id.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(id)
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn outgoing_summary(invite: &OutgoingInvite) -> InviteSummary {
+    InviteSummary {
+        invite_id: hex(&invite.invite_id),
+        peer: invite.peer.to_string(),
+        state: invite.state.to_string(),
+        expires_at: rfc3339(invite.expires_at_ms),
+    }
+}
+
+fn incoming_summary(invite: &IncomingInvite) -> InviteSummary {
+    InviteSummary {
+        invite_id: hex(&invite.invite_id),
+        peer: invite.peer.to_string(),
+        state: invite.state.to_string(),
+        expires_at: rfc3339(invite.expires_at_ms),
+    }
+}
+
+pub(super) fn connection_info(connection: &Connection) -> ConnectionInfo {
+    ConnectionInfo {
+        peer: connection.peer.to_string(),
+        alias: connection.alias.clone(),
+        attestation_id: hex(&connection.attestation_id),
+        since: rfc3339(connection.since_ms),
+        revoked_at: connection.revoked_at_ms.map(rfc3339),
+    }
+}
+
+impl ConnectActor {
+    /// `accord connect`.
+    pub(super) async fn connect(
+        &mut self,
+        peer: &str,
+        note: &str,
+    ) -> Result<InviteSummary, RemoteError> {
+        let peer = parse_id(peer)?;
+        let now = clock::now_ms();
+        self.check_can_invite(&peer, now).await?;
+        // If they invited us already, inviting them back means yes: accept theirs.
+        let incoming = self.store.incoming_invites().await.map_err(internal)?;
+        if let Some(theirs) = incoming
+            .iter()
+            .find(|i| i.peer == peer && i.state == InviteState::Pending && i.expires_at_ms > now)
+        {
+            return self.accept_incoming(theirs.clone(), now).await;
+        }
+        self.check_quota(now).await?;
+        let note = Note::new(note, self.config.invites.note_max_chars).map_err(|err| {
+            RemoteError::new(ErrorCode::InvalidParams, format!("invalid note: {err}"))
+        })?;
+        let ttl = u64::from(self.config.invites.expiry_days) * DAY_MS;
+        let (invite, secret) = Invite::create(
+            &self.identity,
+            peer,
+            note.clone(),
+            now,
+            ttl,
+            &mut rng::os_rng(),
+        )
+        .map_err(|err| refused(err.to_string()))?;
+        let record = OutgoingInvite {
+            invite_id: invite.invite_id,
+            peer,
+            invite: invite.encode(),
+            one_time_secret: Some(secret.to_bytes()),
+            state: InviteState::Pending,
+            note: note.as_str().to_owned(),
+            created_at_ms: invite.created_at_ms,
+            expires_at_ms: invite.expires_at_ms,
+            closed_at_ms: None,
+            next_publish_at_ms: Some(now + FIRST_REPUBLISH_DELAY_MS),
+            publish_count: 0,
+        };
+        let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
+        self.store
+            .record_sent_invite(&record, now.max(high_water))
+            .await
+            .map_err(internal)?;
+        tracing::info!(%peer, invite = %hex(&record.invite_id), "invite sent");
+        let key = DeliveryKey::Invite(record.invite_id);
+        self.deliver(peer, &Payload::Invite(invite), record.expires_at_ms, key)
+            .await;
+        Ok(outgoing_summary(&record))
+    }
+
+    /// Refuses invites to ourselves, to blocked IDs, to connections, a second pending invite,
+    /// and re-invites during the cool-down.
+    async fn check_can_invite(&self, peer: &AccordId, now: u64) -> Result<(), RemoteError> {
+        if *peer == self.me {
+            return Err(refused("you cannot invite yourself"));
+        }
+        if self.store.is_blocked(peer).await.map_err(internal)? {
+            return Err(refused(format!(
+                "{peer} is blocked; unblock it first with: accord unblock {peer}"
+            )));
+        }
+        if let Some(connection) = self.store.connection(peer).await.map_err(internal)?
+            && connection.revoked_at_ms.is_none()
+        {
+            return Err(refused(format!("{peer} is already a connection")));
+        }
+        let outgoing = self.store.outgoing_invites().await.map_err(internal)?;
+        if let Some(pending) = outgoing
+            .iter()
+            .find(|o| o.peer == *peer && o.state == InviteState::Pending && o.expires_at_ms > now)
+        {
+            let id = hex(&pending.invite_id);
+            return Err(refused(format!(
+                "an invite to {peer} is already pending (invite {id}); withdraw it with: accord withdraw {id}"
+            )));
+        }
+        let incoming = self.store.incoming_invites().await.map_err(internal)?;
+        let last_closed = outgoing
+            .iter()
+            .filter(|o| o.peer == *peer && o.state == InviteState::Withdrawn)
+            .filter_map(|o| o.closed_at_ms)
+            .chain(
+                incoming
+                    .iter()
+                    .filter(|i| i.peer == *peer && i.state == InviteState::Declined)
+                    .filter_map(|i| i.closed_at_ms),
+            )
+            .max();
+        if let Some(closed_at) = last_closed {
+            let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
+            let days = self.config.invites.reinvite_cooldown_days;
+            check_cooldown(closed_at, days, now, high_water).map_err(|err| {
+                let until = match err {
+                    QuotaError::CoolDown { until_ms } => rfc3339(until_ms),
+                    other => other.to_string(),
+                };
+                refused(format!(
+                    "you cannot invite {peer} again until {until} (re-invite cool-down of {days} days)"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn check_quota(&self, now: u64) -> Result<(), RemoteError> {
+        let sent_at = self.store.quota_sent_at().await.map_err(internal)?;
+        let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
+        let outgoing = self.store.outgoing_invites().await.map_err(internal)?;
+        let outstanding = outgoing
+            .iter()
+            .filter(|o| o.state == InviteState::Pending && o.expires_at_ms > now)
+            .count();
+        let policy = self.quota_policy();
+        let outstanding = u32::try_from(outstanding).unwrap_or(u32::MAX);
+        policy
+            .check(&sent_at, outstanding, now, high_water)
+            .map_err(|err| match err {
+                QuotaError::WeeklyLimit {
+                    limit,
+                    next_slot_at_ms,
+                } => refused(format!(
+                    "weekly invite limit of {limit} reached; the next slot frees at {}",
+                    rfc3339(next_slot_at_ms)
+                )),
+                QuotaError::TooManyOutstanding { max } => refused(format!(
+                    "{max} invites are already waiting for an answer; withdraw some first"
+                )),
+                QuotaError::CoolDown { until_ms } => {
+                    refused(format!("re-invite cool-down until {}", rfc3339(until_ms)))
+                }
+            })
+    }
+
+    pub(super) fn quota_policy(&self) -> QuotaPolicy {
+        QuotaPolicy {
+            weekly_limit: self.config.invites.weekly_limit,
+            max_outstanding: MAX_OUTSTANDING,
+            ..QuotaPolicy::default()
+        }
+    }
+
+    /// `accord invites`.
+    pub(super) async fn list_invites(
+        &mut self,
+        direction: Option<InviteDirection>,
+    ) -> Result<Vec<InviteInfo>, RemoteError> {
+        self.expire_due(clock::now_ms()).await;
+        let mut list = Vec::new();
+        if direction != Some(InviteDirection::Outgoing) {
+            for invite in self.store.incoming_invites().await.map_err(internal)? {
+                list.push((
+                    invite.received_at_ms,
+                    InviteInfo {
+                        invite_id: hex(&invite.invite_id),
+                        direction: InviteDirection::Incoming,
+                        peer: invite.peer.to_string(),
+                        note: invite.note.clone(),
+                        state: invite.state.to_string(),
+                        created_at: rfc3339(invite.created_at_ms),
+                        expires_at: rfc3339(invite.expires_at_ms),
+                    },
+                ));
+            }
+        }
+        if direction != Some(InviteDirection::Incoming) {
+            for invite in self.store.outgoing_invites().await.map_err(internal)? {
+                list.push((
+                    invite.created_at_ms,
+                    InviteInfo {
+                        invite_id: hex(&invite.invite_id),
+                        direction: InviteDirection::Outgoing,
+                        peer: invite.peer.to_string(),
+                        note: invite.note.clone(),
+                        state: invite.state.to_string(),
+                        created_at: rfc3339(invite.created_at_ms),
+                        expires_at: rfc3339(invite.expires_at_ms),
+                    },
+                ));
+            }
+        }
+        list.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+        Ok(list.into_iter().map(|(_, info)| info).collect())
+    }
+
+    /// Finds the pending incoming invite named by an invite id or the inviter's ID.
+    async fn pending_incoming(&self, target: &str) -> Result<IncomingInvite, RemoteError> {
+        let incoming = self.store.incoming_invites().await.map_err(internal)?;
+        let found = match parse_invite_id(target) {
+            Some(id) => incoming.into_iter().find(|i| i.invite_id == id),
+            None => {
+                let peer = parse_id(target)?;
+                incoming
+                    .into_iter()
+                    .find(|i| i.peer == peer && i.state == InviteState::Pending)
+            }
+        };
+        let invite = found.ok_or_else(|| refused(format!("no invite from {target}")))?;
+        if invite.state != InviteState::Pending {
+            return Err(refused(format!(
+                "invite {} is {}, not pending",
+                hex(&invite.invite_id),
+                invite.state
+            )));
+        }
+        Ok(invite)
+    }
+
+    /// `accord accept`.
+    pub(super) async fn accept(&mut self, target: &str) -> Result<InviteSummary, RemoteError> {
+        let now = clock::now_ms();
+        let invite = self.pending_incoming(target).await?;
+        self.accept_incoming(invite, now).await
+    }
+
+    /// Accepts one pending incoming invite: signs the statement, makes the acceptance, saves
+    /// the connection and sends the acceptance.
+    pub(super) async fn accept_incoming(
+        &mut self,
+        mut record: IncomingInvite,
+        now: u64,
+    ) -> Result<InviteSummary, RemoteError> {
+        if record.expires_at_ms <= now {
+            record.state = InviteState::Expired;
+            record.closed_at_ms = Some(now);
+            self.store.put_incoming(&record).await.map_err(internal)?;
+            return Err(refused(format!(
+                "invite {} has expired",
+                hex(&record.invite_id)
+            )));
+        }
+        let invite = Invite::decode(&record.invite).map_err(internal)?;
+        let (acceptance, ephemeral) =
+            Acceptance::create(&self.identity, &invite, Vec::new(), &mut rng::os_rng())
+                .map_err(internal)?;
+        let attestation = acceptance.verify(&invite).map_err(internal)?;
+        record.state = InviteState::Accepted;
+        record.closed_at_ms = Some(now);
+        record.acceptance = Some(acceptance.encode());
+        record.ephemeral_secret = Some(ephemeral.to_bytes());
+        record.next_publish_at_ms = Some(now + FIRST_REPUBLISH_DELAY_MS);
+        record.publish_count = 0;
+        let connection = new_connection(record.peer, &attestation, now);
+        self.store
+            .accept_incoming(&record, &connection)
+            .await
+            .map_err(internal)?;
+        self.emit_accepted(&record.invite_id, &record.peer, &connection);
+        let key = DeliveryKey::Acceptance(record.invite_id);
+        let payload = Payload::Acceptance(acceptance);
+        self.deliver(record.peer, &payload, record.expires_at_ms, key)
+            .await;
+        Ok(incoming_summary(&record))
+    }
+
+    pub(super) fn emit_accepted(
+        &self,
+        invite_id: &InviteId,
+        peer: &AccordId,
+        connection: &Connection,
+    ) {
+        tracing::info!(%peer, attestation = %hex(&connection.attestation_id), "connected");
+        self.emit(accord_api::Event::InviteAccepted {
+            invite_id: hex(invite_id),
+            peer: peer.to_string(),
+            attestation_id: hex(&connection.attestation_id),
+        });
+    }
+
+    /// `accord decline`: the inviter is not told.
+    pub(super) async fn decline(&mut self, target: &str) -> Result<InviteSummary, RemoteError> {
+        let mut record = self.pending_incoming(target).await?;
+        record.state = InviteState::Declined;
+        record.closed_at_ms = Some(clock::now_ms());
+        self.store.put_incoming(&record).await.map_err(internal)?;
+        Ok(incoming_summary(&record))
+    }
+
+    /// `accord withdraw`.
+    pub(super) async fn withdraw(&mut self, target: &str) -> Result<InviteSummary, RemoteError> {
+        let now = clock::now_ms();
+        let outgoing = self.store.outgoing_invites().await.map_err(internal)?;
+        let found = match parse_invite_id(target) {
+            Some(id) => outgoing.into_iter().find(|o| o.invite_id == id),
+            None => {
+                let peer = parse_id(target)?;
+                outgoing
+                    .into_iter()
+                    .find(|o| o.peer == peer && o.state == InviteState::Pending)
+            }
+        };
+        let mut record = found.ok_or_else(|| refused(format!("no invite to {target}")))?;
+        if record.state != InviteState::Pending {
+            return Err(refused(format!(
+                "invite {} is {}, not pending",
+                hex(&record.invite_id),
+                record.state
+            )));
+        }
+        record.state = InviteState::Withdrawn;
+        record.closed_at_ms = Some(now);
+        record.one_time_secret = None;
+        record.next_publish_at_ms = Some(now + FIRST_REPUBLISH_DELAY_MS);
+        record.publish_count = 0;
+        self.store.put_outgoing(&record).await.map_err(internal)?;
+        let withdrawal = Withdrawal::create(&self.identity, record.peer, record.invite_id, now);
+        let key = DeliveryKey::Withdrawal(record.invite_id);
+        let payload = Payload::Withdrawal(withdrawal);
+        self.deliver(record.peer, &payload, record.expires_at_ms, key)
+            .await;
+        Ok(outgoing_summary(&record))
+    }
+
+    /// `accord block` / `accord unblock`. Blocking also declines, silently, every pending
+    /// invite from that ID.
+    pub(super) async fn block(
+        &mut self,
+        peer: &str,
+        block: bool,
+    ) -> Result<BlockInfo, RemoteError> {
+        let peer = parse_id(peer)?;
+        let now = clock::now_ms();
+        if block {
+            self.store.block(&peer, now).await.map_err(internal)?;
+            for mut invite in self.store.incoming_invites().await.map_err(internal)? {
+                if invite.peer == peer && invite.state == InviteState::Pending {
+                    invite.state = InviteState::Declined;
+                    invite.closed_at_ms = Some(now);
+                    self.store.put_incoming(&invite).await.map_err(internal)?;
+                }
+            }
+        } else {
+            self.store.unblock(&peer).await.map_err(internal)?;
+        }
+        Ok(BlockInfo {
+            peer: peer.to_string(),
+            blocked: block,
+        })
+    }
+
+    /// `accord disconnect`: a signed revocation, sent to the other side and kept.
+    pub(super) async fn disconnect(&mut self, peer: &str) -> Result<ConnectionInfo, RemoteError> {
+        let peer = parse_id(peer)?;
+        let now = clock::now_ms();
+        let mut connection = self.active_connection(&peer).await?;
+        let attestation = Attestation::decode(&connection.attestation).map_err(internal)?;
+        let revocation = Revocation::create(&self.identity, &attestation, now).map_err(internal)?;
+        connection.revoked_at_ms = Some(now);
+        connection.revocation = Some(revocation.encode());
+        connection.next_publish_at_ms = Some(now + FIRST_REPUBLISH_DELAY_MS);
+        connection.publish_count = 0;
+        self.store
+            .put_connection(&connection)
+            .await
+            .map_err(internal)?;
+        self.emit(accord_api::Event::ConnectionRevoked {
+            peer: peer.to_string(),
+            attestation_id: hex(&connection.attestation_id),
+        });
+        let expires = now + 30 * DAY_MS;
+        let key = DeliveryKey::Revocation(Box::new(peer));
+        self.deliver(peer, &Payload::Revocation(revocation), expires, key)
+            .await;
+        Ok(connection_info(&connection))
+    }
+
+    async fn active_connection(&self, peer: &AccordId) -> Result<Connection, RemoteError> {
+        match self.store.connection(peer).await.map_err(internal)? {
+            Some(connection) if connection.revoked_at_ms.is_none() => Ok(connection),
+            Some(_) => Err(refused(format!("the connection with {peer} was revoked"))),
+            None => Err(refused(format!(
+                "{peer} is not a connection; send an invite with: accord connect {peer}"
+            ))),
+        }
+    }
+
+    /// `accord connections`: the unrevoked ones.
+    pub(super) async fn list_connections(&mut self) -> Result<Vec<ConnectionInfo>, RemoteError> {
+        let connections = self.store.connections().await.map_err(internal)?;
+        Ok(connections
+            .iter()
+            .filter(|c| c.revoked_at_ms.is_none())
+            .map(connection_info)
+            .collect())
+    }
+
+    /// `accord attestation`.
+    pub(super) async fn attestation(&mut self, peer: &str) -> Result<AttestationText, RemoteError> {
+        let peer = parse_id(peer)?;
+        let connection = self.active_connection(&peer).await?;
+        let attestation = Attestation::decode(&connection.attestation).map_err(internal)?;
+        Ok(AttestationText {
+            peer: peer.to_string(),
+            attestation_id: hex(&connection.attestation_id),
+            text: attestation.to_text(),
+        })
+    }
+}
+
+/// The connection record for a fresh attestation.
+pub(super) fn new_connection(peer: AccordId, attestation: &Attestation, now: u64) -> Connection {
+    Connection {
+        peer,
+        attestation: attestation.encode(),
+        attestation_id: attestation.id().to_bytes(),
+        since_ms: now,
+        alias: None,
+        revoked_at_ms: None,
+        revocation: None,
+        next_publish_at_ms: None,
+        publish_count: 0,
+    }
+}

@@ -1,0 +1,297 @@
+//! Frames that arrive: open, check, and apply them. Anything wrong is dropped and counted,
+//! and nothing already stored is changed by it.
+
+use accord_handshake::{
+    Acceptance, Attestation, Crossed, Invite, InviteState, OpenError, Payload, Revocation,
+    Withdrawal, crossed_resolution, open_payload,
+};
+use accord_identity::AccordId;
+use accord_net::{PeerId, ResponseChannel};
+use accord_store::IncomingInvite;
+
+use super::actor::ConnectActor;
+use super::commands::{hex, new_connection};
+use super::delivery::{DIRECT_OK, DIRECT_REFUSED};
+use crate::clock;
+
+/// How far ahead of our clock a sender's time stamp may be.
+pub(crate) const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
+
+/// The most pending incoming invites kept; beyond it the oldest is dropped.
+pub(crate) const MAX_INCOMING: usize = 500;
+
+impl ConnectActor {
+    pub(super) async fn on_frame(
+        &mut self,
+        data: &[u8],
+        from: PeerId,
+        channel: Option<ResponseChannel<Vec<u8>>>,
+    ) {
+        let now = clock::now_ms();
+        let accepted = match open_payload(&self.identity, data, now) {
+            Ok(payload) => self.on_payload(payload, now).await,
+            // Trial decryption: most of what arrives on a shard is for someone else.
+            Err(OpenError::NotForMe) => false,
+            Err(err) => {
+                self.drop_frame("malformed", &format_args!("{err} (via {from})"));
+                false
+            }
+        };
+        if let Some(channel) = channel {
+            let answer = if accepted { DIRECT_OK } else { DIRECT_REFUSED };
+            let _ = self.net.respond_inbox(channel, answer.to_vec()).await;
+        }
+    }
+
+    /// Applies an opened payload; true when it was accepted (or is a harmless repeat).
+    async fn on_payload(&mut self, payload: Payload, now: u64) -> bool {
+        let sender = match &payload {
+            Payload::Invite(invite) => invite.inviter,
+            Payload::Acceptance(acceptance) => acceptance.invitee,
+            Payload::Withdrawal(withdrawal) => withdrawal.inviter,
+            Payload::Revocation(revocation) => revocation.by,
+        };
+        if self.store.is_blocked(&sender).await.unwrap_or(false) {
+            self.drop_frame("blocked", &sender);
+            return false;
+        }
+        match payload {
+            Payload::Invite(invite) => self.on_invite(invite, now).await,
+            Payload::Acceptance(acceptance) => self.on_acceptance(acceptance, now).await,
+            Payload::Withdrawal(withdrawal) => self.on_withdrawal(withdrawal).await,
+            Payload::Revocation(revocation) => self.on_revocation(revocation, now).await,
+        }
+    }
+
+    async fn on_invite(&mut self, invite: Invite, now: u64) -> bool {
+        if let Err(err) = invite.verify(&self.me, now, MAX_CLOCK_SKEW_MS) {
+            self.drop_frame("invalid_invite", &err);
+            return false;
+        }
+        let peer = invite.inviter;
+        if let Ok(Some(known)) = self.store.incoming(&invite.invite_id).await {
+            // A republication of an invite we have: nothing to do.
+            return known.peer == peer;
+        }
+        if let Ok(Some(connection)) = self.store.connection(&peer).await
+            && connection.revoked_at_ms.is_none()
+        {
+            self.drop_frame("already_connected", &peer);
+            return false;
+        }
+        let crossed = self.crossed_with_ours(&peer, now).await;
+        if crossed && crossed_resolution(&self.me, &peer) == Crossed::KeepOurs {
+            // Both asked, and ours wins the tie-break: they accept ours when it reaches them.
+            return true;
+        }
+        let record = self.incoming_record(&invite, now);
+        if !self.make_room_for(&record).await {
+            return false;
+        }
+        if let Err(err) = self.store.put_incoming(&record).await {
+            tracing::warn!(%err, "cannot store an incoming invite");
+            return false;
+        }
+        tracing::info!(%peer, invite = %hex(&record.invite_id), "invite received");
+        if crossed {
+            // Both asked, and theirs wins the tie-break: accept it.
+            return self.resolve_crossed(record, now).await;
+        }
+        self.emit(accord_api::Event::InviteReceived {
+            invite_id: hex(&record.invite_id),
+            peer: peer.to_string(),
+            note: record.note,
+        });
+        true
+    }
+
+    fn incoming_record(&self, invite: &Invite, now: u64) -> IncomingInvite {
+        IncomingInvite {
+            invite_id: invite.invite_id,
+            peer: invite.inviter,
+            invite: invite.encode(),
+            note: invite.note.as_str().to_owned(),
+            state: InviteState::Pending,
+            created_at_ms: invite.created_at_ms,
+            expires_at_ms: invite.expires_at_ms,
+            received_at_ms: now,
+            closed_at_ms: None,
+            acceptance: None,
+            ephemeral_secret: None,
+            next_publish_at_ms: None,
+            publish_count: 0,
+        }
+    }
+
+    /// Keeps one pending invite per sender (the newest) and at most [`MAX_INCOMING`] in all.
+    async fn make_room_for(&mut self, record: &IncomingInvite) -> bool {
+        let Ok(incoming) = self.store.incoming_invites().await else {
+            return false;
+        };
+        let mut pending: Vec<&IncomingInvite> = incoming
+            .iter()
+            .filter(|i| i.state == InviteState::Pending)
+            .collect();
+        if let Some(older) = pending.iter().find(|i| i.peer == record.peer) {
+            if older.created_at_ms >= record.created_at_ms {
+                self.drop_frame("superseded_invite", &record.peer);
+                return false;
+            }
+            let _ = self.store.remove_incoming(&older.invite_id).await;
+        } else if pending.len() >= MAX_INCOMING {
+            pending.sort_by_key(|i| i.received_at_ms);
+            if let Some(oldest) = pending.first() {
+                let _ = self.store.remove_incoming(&oldest.invite_id).await;
+            }
+        }
+        true
+    }
+
+    async fn crossed_with_ours(&self, peer: &AccordId, now: u64) -> bool {
+        self.store
+            .outgoing_invites()
+            .await
+            .map(|outgoing| {
+                outgoing.iter().any(|o| {
+                    o.peer == *peer && o.state == InviteState::Pending && o.expires_at_ms > now
+                })
+            })
+            .unwrap_or(false)
+    }
+
+    /// Crossed invites where theirs wins: accept theirs, and close ours as accepted, since the
+    /// pair ends up connected through one attestation.
+    async fn resolve_crossed(&mut self, record: IncomingInvite, now: u64) -> bool {
+        let peer = record.peer;
+        if let Err(err) = self.accept_incoming(record, now).await {
+            tracing::warn!(%peer, %err, "cannot accept a crossed invite");
+            return false;
+        }
+        if let Ok(outgoing) = self.store.outgoing_invites().await {
+            for mut ours in outgoing
+                .into_iter()
+                .filter(|o| o.peer == peer && o.state == InviteState::Pending)
+            {
+                ours.state = InviteState::Accepted;
+                ours.closed_at_ms = Some(now);
+                ours.one_time_secret = None;
+                ours.next_publish_at_ms = None;
+                let _ = self.store.put_outgoing(&ours).await;
+            }
+        }
+        true
+    }
+
+    async fn on_acceptance(&mut self, acceptance: Acceptance, now: u64) -> bool {
+        let Ok(Some(ours)) = self.store.outgoing(&acceptance.invite_id).await else {
+            self.drop_frame("unknown_acceptance", &acceptance.invitee);
+            return false;
+        };
+        let invite = match Invite::decode(&ours.invite) {
+            Ok(invite) => invite,
+            Err(err) => {
+                self.drop_frame("unreadable_own_invite", &err);
+                return false;
+            }
+        };
+        let attestation = match acceptance.verify(&invite) {
+            Ok(attestation) => attestation,
+            Err(err) => {
+                self.drop_frame("invalid_acceptance", &err);
+                return false;
+            }
+        };
+        if ours.state == InviteState::Accepted {
+            // A republication, or a replay, of an acceptance we already applied: it changes
+            // nothing, but it is counted, and answered so that an honest sender stops.
+            self.drop_frame("repeated_acceptance", &acceptance.invitee);
+            return true;
+        }
+        if ours.state != InviteState::Pending || ours.expires_at_ms <= now {
+            self.drop_frame("late_acceptance", &acceptance.invitee);
+            return false;
+        }
+        let connection = new_connection(ours.peer, &attestation, now);
+        match self
+            .store
+            .complete_outgoing(&ours.invite_id, &connection, now)
+            .await
+        {
+            Ok(true) => {
+                self.emit_accepted(&ours.invite_id, &ours.peer, &connection);
+                true
+            }
+            Ok(false) => {
+                self.drop_frame("replayed_acceptance", &acceptance.invitee);
+                false
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot store a connection");
+                false
+            }
+        }
+    }
+
+    async fn on_withdrawal(&mut self, withdrawal: Withdrawal) -> bool {
+        let Ok(Some(mut theirs)) = self.store.incoming(&withdrawal.invite_id).await else {
+            // We never saw the invite (or already dropped it): nothing to withdraw.
+            return true;
+        };
+        let invite = match Invite::decode(&theirs.invite) {
+            Ok(invite) => invite,
+            Err(err) => {
+                self.drop_frame("unreadable_invite", &err);
+                return false;
+            }
+        };
+        if let Err(err) = withdrawal.verify(&invite) {
+            self.drop_frame("invalid_withdrawal", &err);
+            return false;
+        }
+        if theirs.state != InviteState::Pending {
+            return true;
+        }
+        theirs.state = InviteState::Withdrawn;
+        theirs.closed_at_ms = Some(withdrawal.at_ms);
+        if self.store.put_incoming(&theirs).await.is_err() {
+            return false;
+        }
+        self.emit(accord_api::Event::InviteWithdrawn {
+            invite_id: hex(&theirs.invite_id),
+            peer: theirs.peer.to_string(),
+        });
+        true
+    }
+
+    async fn on_revocation(&mut self, revocation: Revocation, now: u64) -> bool {
+        let peer = revocation.by;
+        let Ok(Some(mut connection)) = self.store.connection(&peer).await else {
+            self.drop_frame("unknown_revocation", &peer);
+            return false;
+        };
+        let attestation = match Attestation::decode(&connection.attestation) {
+            Ok(attestation) => attestation,
+            Err(err) => {
+                self.drop_frame("unreadable_attestation", &err);
+                return false;
+            }
+        };
+        if let Err(err) = revocation.verify(&attestation) {
+            self.drop_frame("invalid_revocation", &err);
+            return false;
+        }
+        if connection.revoked_at_ms.is_some() {
+            return true;
+        }
+        connection.revoked_at_ms = Some(now);
+        connection.revocation = Some(revocation.encode());
+        if self.store.put_connection(&connection).await.is_err() {
+            return false;
+        }
+        self.emit(accord_api::Event::ConnectionRevoked {
+            peer: peer.to_string(),
+            attestation_id: hex(&connection.attestation_id),
+        });
+        true
+    }
+}

@@ -1,0 +1,100 @@
+//! The Connect half of the node: invites, acceptances, withdrawals, revocations.
+//!
+//! One actor task owns the lifecycle, so that every change to an invite or a connection
+//! happens in one place, in order: user commands (from control connections) and frames that
+//! arrive by gossip or directly are processed one at a time. The protocol rules themselves live
+//! in the sans-IO `accord-handshake` crate; this module does the I/O around them — the store,
+//! the network, the clock and the republish schedule.
+
+mod actor;
+mod commands;
+mod delivery;
+mod inbound;
+mod schedule;
+
+use accord_api::{RemoteError, Request};
+use accord_net::{PeerId, ResponseChannel};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+pub(crate) use actor::ConnectActor;
+pub(crate) use delivery::gossip_validator;
+
+/// Capacity of the actor's queue. Frames beyond it are dropped (gossip repeats them);
+/// commands wait for a slot.
+pub(crate) const QUEUE_CAPACITY: usize = 256;
+
+/// A message to the Connect actor.
+#[derive(Debug)]
+pub(crate) enum ConnectMessage {
+    /// A user command from the control API.
+    Command {
+        request: Request,
+        reply: oneshot::Sender<Result<Value, RemoteError>>,
+    },
+    /// A sealed frame from gossip (no channel) or from a peer directly (with the channel to
+    /// answer on).
+    Frame {
+        data: Vec<u8>,
+        from: PeerId,
+        channel: Option<ResponseChannel<Vec<u8>>>,
+    },
+    /// A peer connected: hand it what is waiting for it, and republish soon.
+    PeerConnected { peer: PeerId },
+    /// A direct delivery was answered by its recipient.
+    Delivered { key: delivery::DeliveryKey },
+    /// Stop after what is queued before this message.
+    Shutdown,
+}
+
+/// A cloneable handle to the Connect actor.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectHandle {
+    tx: mpsc::Sender<ConnectMessage>,
+}
+
+impl ConnectHandle {
+    pub(crate) fn new(tx: mpsc::Sender<ConnectMessage>) -> Self {
+        ConnectHandle { tx }
+    }
+
+    /// Runs a user command and returns its JSON result.
+    pub(crate) async fn command(&self, request: Request) -> Result<Value, RemoteError> {
+        let (reply, response) = oneshot::channel();
+        let stopped =
+            || RemoteError::new(accord_api::ErrorCode::Internal, "the node is shutting down");
+        self.tx
+            .send(ConnectMessage::Command { request, reply })
+            .await
+            .map_err(|_| stopped())?;
+        response.await.map_err(|_| stopped())?
+    }
+
+    /// Queues an inbound frame without waiting; returns false when the queue is full.
+    pub(crate) fn frame(
+        &self,
+        data: Vec<u8>,
+        from: PeerId,
+        channel: Option<ResponseChannel<Vec<u8>>>,
+    ) -> bool {
+        self.tx
+            .try_send(ConnectMessage::Frame {
+                data,
+                from,
+                channel,
+            })
+            .is_ok()
+    }
+
+    /// Asks the actor to stop once it has handled what is already queued. The actor holds a
+    /// sender to itself (for delivery answers), so it does not stop on its own when the other
+    /// handles are dropped.
+    pub(crate) async fn shutdown(&self) {
+        let _ = self.tx.send(ConnectMessage::Shutdown).await;
+    }
+
+    /// Tells the actor a peer connected (best effort).
+    pub(crate) fn peer_connected(&self, peer: PeerId) {
+        let _ = self.tx.try_send(ConnectMessage::PeerConnected { peer });
+    }
+}
