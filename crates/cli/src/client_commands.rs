@@ -7,7 +7,7 @@ use accord_api::{Client, Event, SOCKET_FILE_NAME};
 
 use crate::output::{print_json, qr_code};
 
-async fn connect(data_dir: &Path) -> anyhow::Result<Client> {
+pub(crate) async fn connect(data_dir: &Path) -> anyhow::Result<Client> {
     Ok(Client::connect(data_dir.join(SOCKET_FILE_NAME)).await?)
 }
 
@@ -90,6 +90,34 @@ pub(crate) async fn dial(data_dir: &Path, addr: &str, json: bool) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// `accord stats`.
+pub(crate) async fn stats(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let stats = connect(data_dir).await?.stats().await?;
+    if json {
+        print_json(&stats)?;
+    } else {
+        println!(
+            "Gossip rejected before forwarding: {}",
+            stats.gossip_rejected
+        );
+        println!(
+            "Gossip ignored:                    {}",
+            stats.gossip_ignored
+        );
+        println!(
+            "Network events dropped:            {}",
+            stats.events_dropped
+        );
+        if stats.dropped.is_empty() {
+            println!("Inbound frames dropped:            0");
+        }
+        for (reason, count) in &stats.dropped {
+            println!("Dropped ({reason}): {count}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `accord stop`.
 pub(crate) async fn stop(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let info = connect(data_dir).await?.shutdown().await?;
@@ -119,6 +147,31 @@ fn describe(event: &Event) -> String {
         Event::Listening { addr } => format!("listening on {addr}"),
         Event::PeerConnected { peer, addr } => format!("peer {peer} connected via {addr}"),
         Event::PeerDisconnected { peer } => format!("peer {peer} disconnected"),
+        Event::InviteReceived {
+            invite_id,
+            peer,
+            note,
+        } => {
+            format!("invite {invite_id} received from {peer}: \"{note}\"")
+        }
+        Event::InviteAccepted {
+            invite_id,
+            peer,
+            attestation_id,
+        } => {
+            format!(
+                "invite {invite_id} accepted: connected to {peer} (attestation {attestation_id})"
+            )
+        }
+        Event::InviteWithdrawn { invite_id, peer } => {
+            format!("invite {invite_id} from {peer} was withdrawn")
+        }
+        Event::ConnectionRevoked {
+            peer,
+            attestation_id,
+        } => {
+            format!("connection with {peer} revoked (attestation {attestation_id})")
+        }
         Event::Lagged { missed } => format!("(missed {missed} events)"),
     }
 }

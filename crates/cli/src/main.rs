@@ -5,16 +5,19 @@
 //! Errors go to stderr as `error: …` with exit status 1; usage errors exit with 2.
 
 mod client_commands;
+mod connect_commands;
 mod daemon;
 mod output;
 mod passphrase;
 mod testnet;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use connect_commands::InviteAction;
 
 /// Accord: a peer-to-peer messenger. Connect by invite, then message your connections.
 #[derive(Debug, Parser)]
@@ -59,6 +62,70 @@ enum Command {
         /// The multiaddr
         addr: String,
     },
+    /// Invite someone who is not yet a connection, with a short note
+    Connect {
+        /// The invitee's Accord ID
+        peer: String,
+        /// A short plain-text note (at most 300 characters)
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Dial this multiaddr first (when you know where the invitee is)
+        #[arg(long, value_name = "MULTIADDR")]
+        addr: Option<String>,
+    },
+    /// List invites, newest first
+    Invites {
+        /// Only invites sent to you
+        #[arg(long, conflicts_with = "outgoing")]
+        incoming: bool,
+        /// Only invites you sent
+        #[arg(long)]
+        outgoing: bool,
+    },
+    /// Accept an invite (by invite id or the inviter's ID)
+    Accept {
+        /// The invite id or the inviter's Accord ID
+        target: String,
+    },
+    /// Decline an invite; the inviter is not told
+    Decline {
+        /// The invite id or the inviter's Accord ID
+        target: String,
+    },
+    /// Withdraw an invite you sent
+    Withdraw {
+        /// The invite id or the invitee's Accord ID
+        target: String,
+    },
+    /// Drop everything from an ID from now on
+    Block {
+        /// The Accord ID
+        peer: String,
+    },
+    /// Undo a block
+    Unblock {
+        /// The Accord ID
+        peer: String,
+    },
+    /// Revoke a connection (both sides stop treating the pair as connected)
+    Disconnect {
+        /// The connection's Accord ID
+        peer: String,
+    },
+    /// List your connections
+    Connections,
+    /// Print the portable, offline-verifiable attestation of a connection
+    Attestation {
+        /// The connection's Accord ID
+        peer: String,
+    },
+    /// Check a portable attestation offline (no daemon needed); exit 0 if valid, 1 if not
+    VerifyAttestation {
+        /// A file holding the attestation, or - for standard input
+        source: String,
+    },
+    /// Counters of what the node refused or dropped
+    Stats,
     /// Stream the node's events until interrupted
     Watch,
     /// Ask the running daemon to shut down
@@ -105,6 +172,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Peers => client_commands::peers(&data_dir, json).await,
             Command::Lookup { peer } => client_commands::lookup(&data_dir, &peer, json).await,
             Command::Dial { addr } => client_commands::dial(&data_dir, &addr, json).await,
+            Command::Connect { peer, note, addr } => {
+                connect_commands::invite(&data_dir, &peer, &note, addr.as_deref(), json).await
+            }
+            Command::Invites { incoming, outgoing } => {
+                let direction = match (incoming, outgoing) {
+                    (true, _) => Some(accord_api::InviteDirection::Incoming),
+                    (_, true) => Some(accord_api::InviteDirection::Outgoing),
+                    _ => None,
+                };
+                connect_commands::list(&data_dir, direction, json).await
+            }
+            Command::Accept { target } => {
+                connect_commands::act(&data_dir, InviteAction::Accept, &target, json).await
+            }
+            Command::Decline { target } => {
+                connect_commands::act(&data_dir, InviteAction::Decline, &target, json).await
+            }
+            Command::Withdraw { target } => {
+                connect_commands::act(&data_dir, InviteAction::Withdraw, &target, json).await
+            }
+            Command::Block { peer } => connect_commands::block(&data_dir, &peer, true, json).await,
+            Command::Unblock { peer } => {
+                connect_commands::block(&data_dir, &peer, false, json).await
+            }
+            Command::Disconnect { peer } => {
+                connect_commands::disconnect(&data_dir, &peer, json).await
+            }
+            Command::Connections => connect_commands::connections(&data_dir, json).await,
+            Command::Attestation { peer } => {
+                connect_commands::attestation(&data_dir, &peer, json).await
+            }
+            Command::VerifyAttestation { source } => verify::run(&source, json),
+            Command::Stats => client_commands::stats(&data_dir, json).await,
             Command::Watch => client_commands::watch(&data_dir, json).await,
             Command::Stop => client_commands::stop(&data_dir, json).await,
         }

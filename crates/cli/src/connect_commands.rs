@@ -1,0 +1,168 @@
+//! The Connect half of the CLI: invites, connections and attestations.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use accord_api::{InviteDirection, InviteInfo, InviteSummary};
+
+use crate::client_commands::connect;
+use crate::output::print_json;
+
+/// `accord connect <ID> [--note TEXT] [--addr MA]`.
+pub(crate) async fn invite(
+    data_dir: &Path,
+    peer: &str,
+    note: &str,
+    addr: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut client = connect(data_dir).await?;
+    if let Some(addr) = addr {
+        client.dial(addr).await?;
+    }
+    let summary = client.connect_peer(peer, note).await?;
+    print_summary(&summary, json, "Invite sent")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord accept|decline|withdraw <INVITE_ID|ID>`.
+pub(crate) async fn act(
+    data_dir: &Path,
+    action: InviteAction,
+    target: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut client = connect(data_dir).await?;
+    let (summary, verb) = match action {
+        InviteAction::Accept => (client.accept(target).await?, "Accepted"),
+        InviteAction::Decline => (client.decline(target).await?, "Declined"),
+        InviteAction::Withdraw => (client.withdraw(target).await?, "Withdrew"),
+    };
+    print_summary(&summary, json, verb)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What to do with an invite.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum InviteAction {
+    Accept,
+    Decline,
+    Withdraw,
+}
+
+fn print_summary(summary: &InviteSummary, json: bool, verb: &str) -> anyhow::Result<()> {
+    if json {
+        return print_json(summary);
+    }
+    println!("{verb}: invite {} ({})", summary.invite_id, summary.peer);
+    println!("State: {}; expires {}", summary.state, summary.expires_at);
+    Ok(())
+}
+
+/// `accord invites [--incoming|--outgoing]`.
+pub(crate) async fn list(
+    data_dir: &Path,
+    direction: Option<InviteDirection>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let invites = connect(data_dir).await?.invites(direction).await?;
+    if json {
+        print_json(&invites)?;
+    } else if invites.is_empty() {
+        println!("No invites.");
+    } else {
+        for invite in &invites {
+            print_invite(invite);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_invite(invite: &InviteInfo) {
+    let arrow = match invite.direction {
+        InviteDirection::Incoming => "from",
+        InviteDirection::Outgoing => "to",
+    };
+    println!(
+        "{} {arrow} {} [{}] created {}, expires {}",
+        invite.invite_id, invite.peer, invite.state, invite.created_at, invite.expires_at
+    );
+    if !invite.note.is_empty() {
+        println!("    \"{}\"", invite.note);
+    }
+}
+
+/// `accord block|unblock <ID>`.
+pub(crate) async fn block(
+    data_dir: &Path,
+    peer: &str,
+    block: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut client = connect(data_dir).await?;
+    let info = if block {
+        client.block(peer).await?
+    } else {
+        client.unblock(peer).await?
+    };
+    if json {
+        print_json(&info)?;
+    } else if info.blocked {
+        println!("Blocked {}: everything from it is dropped.", info.peer);
+    } else {
+        println!("{} is not blocked.", info.peer);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord disconnect <ID>`.
+pub(crate) async fn disconnect(
+    data_dir: &Path,
+    peer: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let info = connect(data_dir).await?.disconnect(peer).await?;
+    if json {
+        print_json(&info)?;
+    } else {
+        println!(
+            "Disconnected from {}; attestation {} revoked.",
+            info.peer, info.attestation_id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord connections`.
+pub(crate) async fn connections(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let connections = connect(data_dir).await?.connections().await?;
+    if json {
+        print_json(&connections)?;
+    } else if connections.is_empty() {
+        println!("No connections yet. Invite someone with: accord connect <ID>");
+    } else {
+        for connection in &connections {
+            let name = connection.alias.as_deref().unwrap_or("");
+            println!(
+                "{} {name} since {} (attestation {})",
+                connection.peer, connection.since, connection.attestation_id
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord attestation <ID>`: the portable text on stdout.
+pub(crate) async fn attestation(
+    data_dir: &Path,
+    peer: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let attestation = connect(data_dir).await?.attestation(peer).await?;
+    if json {
+        print_json(&attestation)?;
+    } else {
+        print!("{}", attestation.text);
+    }
+    Ok(ExitCode::SUCCESS)
+}
