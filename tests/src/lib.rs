@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod peer;
+
 /// How long a daemon may take to answer on its socket after it is started.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -164,12 +166,23 @@ impl Daemon {
         Daemon::wait_ready(data_dir, child)
     }
 
+    /// Writes `config` as the data dir's `config.toml`, then starts the daemon.
+    pub fn start_with_config(data_dir: &Path, config: &str, extra: &[&str]) -> Daemon {
+        std::fs::create_dir_all(data_dir).unwrap_or_else(|err| panic!("data dir: {err}"));
+        std::fs::write(data_dir.join("config.toml"), config)
+            .unwrap_or_else(|err| panic!("config: {err}"));
+        Daemon::start(data_dir, extra)
+    }
+
     /// Spawns the daemon process without waiting for it. Its stderr goes to
     /// `<data_dir>.log` (outside the data dir, so that tests can corrupt the dir freely).
     pub fn spawn(data_dir: &Path, extra: &[&str]) -> Child {
         let log = std::fs::File::create(data_dir.with_extension("log"))
             .unwrap_or_else(|err| panic!("log file: {err}"));
-        let mut args = vec!["daemon", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"];
+        let mut args = vec!["daemon", "--no-mdns"];
+        if !extra.contains(&"--listen") {
+            args.extend_from_slice(&["--listen", "/ip4/127.0.0.1/tcp/0"]);
+        }
         args.extend_from_slice(extra);
         accord(data_dir, &args)
             .env("RUST_LOG", "info,libp2p=debug")
@@ -268,6 +281,34 @@ impl Daemon {
         wait_until(&format!("{} to see {peer}", self.id), timeout, || {
             self.peer_ids().iter().any(|id| id == peer).then_some(())
         });
+    }
+
+    /// Waits until `accord --json <args>` gives a document that `check` accepts, and returns
+    /// what `check` returned.
+    pub fn wait_json<T>(
+        &self,
+        what: &str,
+        args: &[&str],
+        timeout: Duration,
+        mut check: impl FnMut(&Value) -> Option<T>,
+    ) -> T {
+        wait_until(what, timeout, || check(&self.json(args)))
+    }
+
+    /// Restarts the daemon (graceful stop, then start with `extra`) on the same loopback TCP
+    /// port, so that peers redialling it find it again.
+    pub fn restart(self, extra: &[&str]) -> Daemon {
+        let data_dir = self.data_dir.clone();
+        let listen = self
+            .tcp_addr()
+            .split("/p2p/")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(self.stop().success(), "daemon did not stop cleanly");
+        let mut args = vec!["--listen", listen.as_str()];
+        args.extend_from_slice(extra);
+        Daemon::start(&data_dir, &args)
     }
 
     /// Sends a signal to the daemon and waits for it to exit.

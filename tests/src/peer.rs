@@ -1,0 +1,166 @@
+//! An in-process libp2p peer for tests: it joins a network of real daemons with the same
+//! network stack (`accord-net`), relays and records the gossip it sees, and can send crafted
+//! bytes — the honest relay and the hostile peer of the tests.
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use accord_identity::Identity;
+use accord_net::{
+    GossipValidator, Multiaddr, NetConfig, NetEvent, NetHandle, PeerId, with_peer_id,
+};
+
+/// The number of inbox shards a default node uses.
+pub const DEFAULT_SHARDS: u32 = 16;
+
+/// A gossip message as a relay received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedGossip {
+    /// The topic.
+    pub topic: String,
+    /// The payload bytes exactly as relayed.
+    pub data: Vec<u8>,
+    /// The gossipsub author field.
+    pub source: Option<PeerId>,
+    /// The gossipsub sequence-number field.
+    pub sequence_number: Option<u64>,
+}
+
+/// A running in-process peer. Dropping it stops it.
+pub struct TestPeer {
+    runtime: tokio::runtime::Runtime,
+    net: NetHandle,
+    identity: Identity,
+    addr: Multiaddr,
+    received: Arc<Mutex<Vec<ReceivedGossip>>>,
+}
+
+impl std::fmt::Debug for TestPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestPeer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestPeer {
+    /// Starts a peer on 127.0.0.1 (mDNS and DHT off) that relays every inbox shard, dialling
+    /// `bootstrap` if given.
+    pub fn start(bootstrap: &[&str]) -> TestPeer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|err| panic!("runtime: {err}"));
+        let identity = Identity::generate(&mut rand_core::UnwrapErr(getrandom::SysRng));
+        let config = NetConfig::default()
+            .with_listen(vec![parse("/ip4/127.0.0.1/tcp/0")])
+            .with_mdns(false)
+            .with_dht(false)
+            .with_bootstrap(bootstrap.iter().map(|a| parse(a)).collect())
+            .with_gossip_validator(GossipValidator::accept_all());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let keypair = identity.to_libp2p_keypair();
+        let sink = Arc::clone(&received);
+        let (net, addr) = runtime.block_on(async move {
+            let (net, mut events, _task) =
+                NetHandle::spawn(keypair, config).unwrap_or_else(|err| panic!("net: {err}"));
+            for shard in 0..DEFAULT_SHARDS {
+                let _ = net.subscribe(format!("accord/v1/inbox/{shard}")).await;
+            }
+            let addr = loop {
+                match events.recv().await {
+                    Some(NetEvent::Listening { addr }) => break addr,
+                    Some(_) => continue,
+                    None => panic!("the test peer stopped"),
+                }
+            };
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    if let NetEvent::Gossip {
+                        topic,
+                        data,
+                        source,
+                        sequence_number,
+                        ..
+                    } = event
+                        && let Ok(mut seen) = sink.lock()
+                    {
+                        seen.push(ReceivedGossip {
+                            topic,
+                            data,
+                            source,
+                            sequence_number,
+                        });
+                    }
+                }
+            });
+            (net, addr)
+        });
+        let addr = with_peer_id(&addr, net.local_peer_id());
+        TestPeer {
+            runtime,
+            net,
+            identity,
+            addr,
+            received,
+        }
+    }
+
+    /// The peer's address, ending in `/p2p/<id>`.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The peer's identity (to sign crafted messages with).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Everything the peer has received by gossip so far.
+    pub fn received(&self) -> Vec<ReceivedGossip> {
+        self.received
+            .lock()
+            .map(|seen| seen.clone())
+            .unwrap_or_default()
+    }
+
+    /// Dials an address and waits for the connection.
+    pub fn dial(&self, addr: &str) {
+        let net = self.net.clone();
+        let addr = parse(addr);
+        self.runtime
+            .block_on(async move { net.dial(addr).await })
+            .unwrap_or_else(|err| panic!("dial: {err}"));
+    }
+
+    /// Publishes raw bytes on a topic, retrying until some peer is subscribed.
+    pub fn publish(&self, topic: &str, data: Vec<u8>) {
+        let net = self.net.clone();
+        let topic = topic.to_owned();
+        self.runtime.block_on(async move {
+            for _ in 0..100 {
+                if net.publish(topic.clone(), data.clone()).await.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("could not publish on {topic}");
+        });
+    }
+
+    /// Hands raw bytes to a connected peer over the inbox protocol; returns its answer.
+    pub fn send_inbox(&self, peer: &str, data: Vec<u8>) -> Result<Vec<u8>, String> {
+        let net = self.net.clone();
+        let peer = PeerId::from_str(peer).map_err(|err| err.to_string())?;
+        self.runtime
+            .block_on(async move { net.send_inbox(peer, data).await })
+            .map_err(|err| err.to_string())
+    }
+}
+
+fn parse(addr: &str) -> Multiaddr {
+    addr.parse()
+        .unwrap_or_else(|err| panic!("bad multiaddr {addr}: {err}"))
+}
