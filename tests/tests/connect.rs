@@ -316,3 +316,34 @@ fn bad_invites_are_refused_locally_with_clear_messages() {
         "refusals must not store anything"
     );
 }
+
+#[test]
+fn crossed_invites_end_in_one_connection() {
+    let dir = TestDir::new();
+    let nodes = chain(&dir, 2);
+    let (a, b) = (&nodes[0], &nodes[1]);
+    // Both invite at the same moment, before either invite can arrive.
+    std::thread::scope(|scope| {
+        let from_a = scope.spawn(|| a.json(&["connect", &b.id, "--note", "from A"]));
+        let from_b = scope.spawn(|| b.json(&["connect", &a.id, "--note", "from B"]));
+        let _ = from_a.join();
+        let _ = from_b.join();
+    });
+    let on_a = wait_connected(a, &b.id);
+    let on_b = wait_connected(b, &a.id);
+    assert_eq!(
+        on_a["attestation_id"], on_b["attestation_id"],
+        "two connections were made"
+    );
+    // Nothing is left pending on either side once the pair is connected.
+    wait_until("every invite to be settled", ARRIVAL, || {
+        let settled = |node: &Daemon| {
+            node.json(&["invites"])
+                .as_array()
+                .is_some_and(|all| all.iter().all(|i| i["state"] != "pending"))
+        };
+        (settled(a) && settled(b)).then_some(())
+    });
+    assert_eq!(connections(a).len(), 1);
+    assert_eq!(connections(b).len(), 1);
+}

@@ -91,13 +91,15 @@ impl NodeContext {
     async fn status(&self) -> Result<StatusInfo, RemoteError> {
         let peers = self.net.connected_peers().await.map_err(net_error)?;
         let counts = self.store.counts().await.map_err(internal)?;
-        let week_ago = crate::clock::now_ms().saturating_sub(7 * 24 * 3600 * 1000);
-        let used = self
-            .store
-            .quota_used_since(week_ago)
-            .await
-            .map_err(internal)?;
-        let weekly_limit = self.config.invites.weekly_limit;
+        // The same rule the Connect actor enforces: a rolling window measured from the later
+        // of now and the highest time ever seen, so a clock set back frees nothing.
+        let sent_at = self.store.quota_sent_at().await.map_err(internal)?;
+        let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
+        let policy = accord_handshake::QuotaPolicy {
+            weekly_limit: self.config.invites.weekly_limit,
+            ..accord_handshake::QuotaPolicy::default()
+        };
+        let invites_left = policy.remaining(&sent_at, crate::clock::now_ms(), high_water);
         Ok(StatusInfo {
             id: self.id.to_string(),
             peers: peers.len(),
@@ -105,8 +107,7 @@ impl NodeContext {
             pending_incoming: counts.invites_in,
             pending_outgoing: counts.invites_out,
             outbox: counts.outbox,
-            invites_left_this_week: weekly_limit
-                .saturating_sub(u32::try_from(used).unwrap_or(u32::MAX)),
+            invites_left_this_week: invites_left,
         })
     }
 
