@@ -119,6 +119,20 @@ impl Acceptance {
         &self.first_message
     }
 
+    /// Sets the first channel message. The channel's first message can only be encrypted once
+    /// the ephemeral key exists, that is after [`Acceptance::create`]; the binding signature
+    /// does not cover it (the channel's own keys authenticate it), so setting it afterwards
+    /// leaves every signature valid.
+    ///
+    /// # Errors
+    ///
+    /// [`AcceptanceError::FirstMessageTooLarge`].
+    pub fn set_first_message(&mut self, first_message: Vec<u8>) -> Result<(), AcceptanceError> {
+        check_first_message(&first_message)?;
+        self.first_message = first_message;
+        Ok(())
+    }
+
     /// Checks the acceptance against the invite it answers (as the inviter) and returns the
     /// complete attestation: the invite's statement with both signatures.
     ///
@@ -241,6 +255,20 @@ mod tests {
         assert_eq!(att.statement, inv.statement());
         assert_eq!(att.statement.issued_at_ms, NOW);
         att.verify().unwrap();
+    }
+
+    #[test]
+    fn the_first_message_can_be_set_after_creation_and_is_bounded() {
+        let (a, b, _) = parties(3);
+        let (inv, _) = invite(&a, &b, 3);
+        let (mut acc, _) = Acceptance::create(&b, &inv, Vec::new(), &mut TestRng::new(4)).unwrap();
+        acc.set_first_message(b"ratchet".to_vec()).unwrap();
+        let back = Acceptance::decode(&acc.encode()).unwrap();
+        assert_eq!(back.first_message(), b"ratchet");
+        back.verify(&inv).unwrap();
+        let too_big = vec![0; Acceptance::MAX_FIRST_MESSAGE + 1];
+        assert!(acc.set_first_message(too_big).is_err());
+        assert_eq!(acc.first_message(), b"ratchet");
     }
 
     #[test]

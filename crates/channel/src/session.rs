@@ -1,0 +1,310 @@
+//! A channel session: set-up from the handshake, then encryption and decryption.
+
+use std::fmt;
+
+use accord_handshake::{AttestationId, EphemeralSecret, OneTimeSecret};
+use accord_identity::{AccordId, Identity};
+use rand_core::CryptoRng;
+use x25519_dalek::PublicKey;
+use zeroize::Zeroizing;
+
+use crate::envelope::{Envelope, MAX_PLAINTEXT_LEN, SessionId};
+use crate::error::{ChannelError, SessionError};
+use crate::message_key::NONCE_LEN;
+use crate::ratchet::{RatchetKeyPair, RatchetState};
+use crate::root_key::{NonContributory, X3dhInputs, dh, x3dh};
+
+/// The label that starts every message's associated data.
+pub(crate) const AD_LABEL: &[u8] = crate::labels::AD.as_bytes();
+
+/// Which side of the handshake a session is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// We sent the invite (Signal's "Bob": we answer the peer's first message).
+    Inviter,
+    /// We accepted the invite (Signal's "Alice": we send the first message).
+    Invitee,
+}
+
+/// One end of the encrypted channel between two connected identities.
+///
+/// Build it with [`Session::new_inviter`] or [`Session::new_invitee`] from the handshake, then
+/// [`Session::encrypt`] and [`Session::decrypt`]; persist it with [`Session::to_bytes`] after
+/// every call that changed it. `Debug` shows only public values.
+///
+/// A session is deliberately not `Clone`: two live copies would encrypt different messages
+/// under the same message keys.
+pub struct Session {
+    pub(crate) role: Role,
+    pub(crate) attestation_id: AttestationId,
+    pub(crate) session_id: SessionId,
+    pub(crate) us: AccordId,
+    pub(crate) peer: AccordId,
+    pub(crate) ratchet: RatchetState,
+}
+
+impl Session {
+    /// Sets up the inviter's side, once the acceptance has been verified.
+    ///
+    /// `one_time_secret` is the invite's one-time key (it becomes our first ratchet key; the
+    /// node deletes its stored copy with the same transaction that saves the attestation),
+    /// `invitee` and `invitee_ephemeral` come from the acceptance, `attestation_id` is the
+    /// complete attestation's id. Then decrypt the acceptance's first message: the inviter
+    /// cannot send until it has ([`ChannelError::CannotSendYet`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::SameIdentity`], [`SessionError::NonContributory`].
+    pub fn new_inviter(
+        identity: &Identity,
+        one_time_secret: &OneTimeSecret,
+        invitee: &AccordId,
+        invitee_ephemeral: &PublicKey,
+        attestation_id: &AttestationId,
+    ) -> Result<Self, SessionError> {
+        if identity.id() == *invitee {
+            return Err(SessionError::SameIdentity);
+        }
+        let identity_secret = identity.x25519_secret();
+        let one_time = one_time_secret.as_x25519();
+        let inputs = (|| {
+            Ok::<_, NonContributory>(X3dhInputs([
+                dh(&identity_secret, invitee_ephemeral)?,
+                dh(one_time, &invitee.x25519_public())?,
+                dh(one_time, invitee_ephemeral)?,
+            ]))
+        })()
+        .map_err(|_| SessionError::NonContributory)?;
+        let root_key = x3dh(attestation_id.as_bytes(), &inputs);
+        let ours = RatchetKeyPair::from_secret(one_time.clone());
+        Ok(Self::assemble(
+            Role::Inviter,
+            attestation_id,
+            identity.id(),
+            *invitee,
+            RatchetState::new_receiver(root_key, ours),
+        ))
+    }
+
+    /// Sets up the invitee's side, right after [`accord_handshake::Acceptance::create`].
+    ///
+    /// `ephemeral_secret` is the acceptance's ephemeral key (delete it afterwards),
+    /// `inviter` and `one_time_key` come from the invite, `attestation_id` is the id of the
+    /// attestation the acceptance completes. The new session can send at once: encrypt the
+    /// first message (possibly empty) and put it in the acceptance with
+    /// [`accord_handshake::Acceptance::set_first_message`]. `rng` makes our first ratchet key.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::SameIdentity`], [`SessionError::NonContributory`].
+    pub fn new_invitee<R: CryptoRng + ?Sized>(
+        identity: &Identity,
+        ephemeral_secret: &EphemeralSecret,
+        inviter: &AccordId,
+        one_time_key: &PublicKey,
+        attestation_id: &AttestationId,
+        rng: &mut R,
+    ) -> Result<Self, SessionError> {
+        if identity.id() == *inviter {
+            return Err(SessionError::SameIdentity);
+        }
+        let identity_secret = identity.x25519_secret();
+        let ephemeral = ephemeral_secret.as_x25519();
+        let inputs = (|| {
+            Ok::<_, NonContributory>(X3dhInputs([
+                dh(ephemeral, &inviter.x25519_public())?,
+                dh(&identity_secret, one_time_key)?,
+                dh(ephemeral, one_time_key)?,
+            ]))
+        })()
+        .map_err(|_| SessionError::NonContributory)?;
+        let root_key = x3dh(attestation_id.as_bytes(), &inputs);
+        let ours = RatchetKeyPair::generate(rng);
+        Ok(Self::assemble(
+            Role::Invitee,
+            attestation_id,
+            identity.id(),
+            *inviter,
+            RatchetState::new_sender(root_key, ours, *one_time_key),
+        ))
+    }
+
+    pub(crate) fn assemble(
+        role: Role,
+        attestation_id: &AttestationId,
+        us: AccordId,
+        peer: AccordId,
+        ratchet: RatchetState,
+    ) -> Self {
+        Self {
+            role,
+            attestation_id: *attestation_id,
+            session_id: SessionId::derive(attestation_id.as_bytes()),
+            us,
+            peer,
+            ratchet,
+        }
+    }
+
+    /// The session id carried by every envelope of this channel (public).
+    pub fn session_id(&self) -> SessionId {
+        self.session_id
+    }
+
+    /// The id of the attestation this channel is bound to.
+    pub fn attestation_id(&self) -> AttestationId {
+        self.attestation_id
+    }
+
+    /// Our side of the handshake.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Our identity.
+    pub fn our_id(&self) -> AccordId {
+        self.us
+    }
+
+    /// The peer's identity.
+    pub fn peer_id(&self) -> AccordId {
+        self.peer
+    }
+
+    /// Whether [`Session::encrypt`] can succeed: false only for an inviter that has not yet
+    /// decrypted the invitee's first message.
+    pub fn can_send(&self) -> bool {
+        self.ratchet.can_send()
+    }
+
+    /// How many skipped message keys (of messages not yet arrived) the session holds.
+    pub fn skipped_key_count(&self) -> usize {
+        self.ratchet.skipped.len()
+    }
+
+    /// Deletes skipped message keys older than [`crate::SKIPPED_KEY_TTL_MS`] at `now_ms`
+    /// ([`Session::decrypt`] also does this). Persist the session afterwards.
+    pub fn purge_expired(&mut self, now_ms: u64) {
+        self.ratchet.skipped.purge_expired(now_ms);
+    }
+
+    /// Encrypts `plaintext` (at most [`MAX_PLAINTEXT_LEN`] bytes) into envelope bytes for the
+    /// peer. `rng` supplies the nonce and, after a reply from the peer, a new ratchet key.
+    ///
+    /// Persist the session (to_bytes) before sending the envelope, together with it: a
+    /// session restored from an older state would reuse message keys.
+    ///
+    /// # Errors
+    ///
+    /// [`ChannelError::PlaintextTooLarge`], [`ChannelError::CannotSendYet`],
+    /// [`ChannelError::ChainExhausted`], [`ChannelError::Encryption`]. On error the session is
+    /// unchanged.
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        plaintext: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, ChannelError> {
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(ChannelError::PlaintextTooLarge {
+                len: plaintext.len(),
+                max: MAX_PLAINTEXT_LEN,
+            });
+        }
+        let mut ratchet = self.ratchet.clone_for_sending();
+        let (header, key) = ratchet.next_sending_key(rng)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let prefix = Envelope::prefix(&self.session_id, &header);
+        let aad = self.associated_data(&self.us, &self.peer, &prefix);
+        let start = Envelope::PREFIX_LEN + NONCE_LEN;
+        let mut out = Vec::with_capacity(start + plaintext.len() + crate::message_key::TAG_LEN);
+        out.extend_from_slice(&prefix);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        key.seal(&mut out, start, &nonce, &aad)
+            .map_err(|_| ChannelError::Encryption)?;
+        ratchet.skipped = std::mem::take(&mut self.ratchet.skipped);
+        self.ratchet = ratchet;
+        Ok(out)
+    }
+
+    /// Decrypts envelope bytes from the peer, at `now_ms` (Unix ms; used to expire skipped
+    /// keys). Messages may arrive out of order (up to [`crate::MAX_SKIP`] ahead per chain).
+    ///
+    /// The work is done on a copy of the state, kept only if the message authenticates: a
+    /// forged, altered, replayed or misdirected envelope leaves the session exactly as it was.
+    /// On success, persist the session together with the message before acknowledging it.
+    ///
+    /// # Errors
+    ///
+    /// [`ChannelError::Envelope`], [`ChannelError::WrongSession`],
+    /// [`ChannelError::TooManySkipped`], [`ChannelError::MessageKeyUnavailable`],
+    /// [`ChannelError::NonContributory`], [`ChannelError::Decryption`].
+    pub fn decrypt(&mut self, envelope: &[u8], now_ms: u64) -> Result<Vec<u8>, ChannelError> {
+        let parsed = Envelope::decode(envelope)?;
+        if parsed.session_id != self.session_id {
+            return Err(ChannelError::WrongSession {
+                expected: self.session_id,
+                found: parsed.session_id,
+            });
+        }
+        let mut ratchet = self.ratchet.clone();
+        let key = ratchet.receiving_key(&parsed.header, now_ms)?;
+        let prefix = Envelope::prefix(&parsed.session_id, &parsed.header);
+        let aad = self.associated_data(&self.peer, &self.us, &prefix);
+        let plaintext = key
+            .open(&parsed.ciphertext, &parsed.nonce, &aad)
+            .map_err(|_| ChannelError::Decryption)?;
+        self.ratchet = ratchet;
+        Ok(plaintext)
+    }
+
+    /// `"accord/v1/channel/ad" ‖ attestation id ‖ sender ID ‖ recipient ID ‖ envelope prefix`.
+    /// Accord IDs are always 38 bytes, so the concatenation is unambiguous.
+    fn associated_data(&self, sender: &AccordId, recipient: &AccordId, prefix: &[u8]) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(AD_LABEL.len() + 32 + 2 * 38 + prefix.len());
+        aad.extend_from_slice(AD_LABEL);
+        aad.extend_from_slice(self.attestation_id.as_bytes());
+        aad.extend_from_slice(&sender.to_bytes());
+        aad.extend_from_slice(&recipient.to_bytes());
+        aad.extend_from_slice(prefix);
+        aad
+    }
+
+    /// The whole session state, to store (see [`crate::state`] for the format).
+    ///
+    /// **Keep it secret**: it holds the root, chain and skipped message keys and our ratchet
+    /// secret, so whoever reads it can decrypt the messages the session can still decrypt and
+    /// the ones that follow until the next DH ratchet step. Store it encrypted at rest, and
+    /// never restore an older copy and send with it (that would reuse message keys).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        crate::state::encode(self)
+    }
+
+    /// Restores a session from [`Session::to_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// [`crate::StateError`] for anything but an exact, valid state encoding.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::StateError> {
+        crate::state::decode(bytes)
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("session_id", &self.session_id)
+            .field("role", &self.role)
+            .field("us", &self.us)
+            .field("peer", &self.peer)
+            .field("attestation_id", &self.attestation_id)
+            .field("ratchet", &self.ratchet)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod security_tests;
+#[cfg(test)]
+mod tests;
