@@ -9,6 +9,17 @@
 //!
 //! [`StoreTask::shutdown`] stops the thread cleanly: jobs already queued still run, then the
 //! store is flushed and dropped, and the thread is joined.
+//!
+//! # Group commit
+//!
+//! Some requests must be durable before they are answered: a received message is acknowledged
+//! only once it is on disk, and a sent message's envelope goes out only once its ratchet state
+//! is. Those requests are *durable jobs*. After waking for one request, the thread also takes
+//! every request already waiting (up to [`MAX_BATCH`]) and runs them all; if any of them was
+//! durable, it flushes once and only then answers the durable ones (the others are answered as
+//! soon as they have run). Under load, one fsync thus covers many messages; when idle, a
+//! durable request costs exactly one flush, as it would without batching. If the shared flush
+//! fails, every durable request in the batch gets the error, although its writes may survive.
 
 use std::thread::JoinHandle;
 
@@ -16,14 +27,25 @@ use accord_identity::AccordId;
 use multiaddr::Multiaddr;
 use tokio::sync::{mpsc, oneshot};
 
+use zeroize::Zeroizing;
+
 use crate::{
-    Connection, IncomingInvite, InviteId, OutgoingInvite, PeerRecord, Store, StoreCounts,
-    StoreError,
+    Connection, ConversationRecord, Incoming, IncomingInvite, InviteId, MessageId, MessageRecord,
+    MessageState, OutboxEntry, OutgoingInvite, PeerRecord, Store, StoreCounts, StoreError,
 };
 
+/// The most requests the store thread runs before it commits (flushes, if a durable job ran)
+/// and answers them.
+const MAX_BATCH: usize = 256;
+
+/// An answer held back until the batch's flush; it is given the flush's outcome.
+type Deferred = Box<dyn FnOnce(Result<(), &sled::Error>) + Send>;
+
 /// Work for the store thread. Jobs are closures so that adding an operation needs no new
-/// message variant; the public API stays the typed methods on [`StoreHandle`].
-type Job = Box<dyn FnOnce(&Store) + Send>;
+/// message variant; the public API stays the typed methods on [`StoreHandle`]. A job answers
+/// at once and returns `None`, or, if it is durable and succeeded, returns its answer to be
+/// sent after the batch's flush.
+type Job = Box<dyn FnOnce(&Store) -> Option<Deferred> + Send>;
 
 /// What travels over the queue.
 enum Request {
@@ -84,20 +106,24 @@ impl Store {
 /// The store is dropped before this returns, so once the owner learns the result the database
 /// is closed and may be reopened.
 fn serve(store: Store, mut rx: mpsc::Receiver<Request>) -> Result<(), StoreError> {
-    while let Some(request) = rx.blocking_recv() {
-        match request {
-            Request::Job(job) => job(&store),
-            Request::Shutdown => {
+    let mut deferred = Vec::new();
+    // After a shutdown request the queue is closed: `blocking_recv` still yields the requests
+    // queued before it, then `None`.
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        let mut ran = 0;
+        while let Some(request) = next.take() {
+            match request {
+                Request::Job(job) => deferred.extend(job(&store)),
                 // Refuse new work, but run everything that was queued before the refusal.
-                rx.close();
-                while let Some(request) = rx.blocking_recv() {
-                    if let Request::Job(job) = request {
-                        job(&store);
-                    }
-                }
-                break;
+                Request::Shutdown => rx.close(),
+            }
+            ran += 1;
+            if ran < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
+        commit(&store, &mut deferred);
     }
     let result = store.flush();
     if let Err(e) = &result {
@@ -105,6 +131,20 @@ fn serve(store: Store, mut rx: mpsc::Receiver<Request>) -> Result<(), StoreError
     }
     drop(store);
     result
+}
+
+/// Flushes once for every durable job of the batch, then answers them.
+fn commit(store: &Store, deferred: &mut Vec<Deferred>) {
+    if deferred.is_empty() {
+        return;
+    }
+    let flushed = store.flush_engine();
+    if let Err(e) = &flushed {
+        tracing::error!(error = %e, "store flush failed");
+    }
+    for answer in deferred.drain(..) {
+        answer(flushed.as_ref().map(|_| ()));
+    }
 }
 
 impl StoreTask {
@@ -143,12 +183,44 @@ impl StoreHandle {
         let job: Job = Box::new(move |store| {
             // The caller may have given up waiting; the work is done either way.
             let _ = reply_tx.send(f(store));
+            None
         });
+        self.send(job).await?;
+        reply_rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on the store thread and, if it succeeds, returns its answer only once what it
+    /// wrote is on disk: after the flush shared by its batch (see the module docs). An error
+    /// is returned at once. A failed flush turns a success into [`StoreError::Db`].
+    async fn call_durable<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let job: Job = Box::new(move |store| match f(store) {
+            Ok(value) => Some(Box::new(move |flushed: Result<(), &sled::Error>| {
+                let answer = match flushed {
+                    Ok(()) => Ok(value),
+                    Err(e) => Err(StoreError::db(e.clone())),
+                };
+                let _ = reply_tx.send(answer);
+            }) as Deferred),
+            Err(e) => {
+                let _ = reply_tx.send(Err(e));
+                None
+            }
+        });
+        self.send(job).await?;
+        reply_rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues a job, waiting for space.
+    async fn send(&self, job: Job) -> Result<(), StoreError> {
         self.tx
             .send(Request::Job(job))
             .await
-            .map_err(|_| StoreError::Closed)?;
-        reply_rx.await.map_err(|_| StoreError::Closed)?
+            .map_err(|_| StoreError::Closed)
     }
 
     /// See [`Store::record_peer`].
@@ -304,9 +376,11 @@ impl StoreHandle {
         invite_id: &InviteId,
         connection: &Connection,
         closed_at_ms: u64,
+        session_state: &[u8],
     ) -> Result<bool, StoreError> {
         let (invite_id, connection) = (*invite_id, connection.clone());
-        self.call(move |s| s.complete_outgoing(&invite_id, &connection, closed_at_ms))
+        let state = Zeroizing::new(session_state.to_vec());
+        self.call(move |s| s.complete_outgoing(&invite_id, &connection, closed_at_ms, &state))
             .await
     }
 
@@ -385,9 +459,11 @@ impl StoreHandle {
         &self,
         updated: &IncomingInvite,
         connection: &Connection,
+        session_state: &[u8],
     ) -> Result<(), StoreError> {
         let (updated, connection) = (updated.clone(), connection.clone());
-        self.call(move |s| s.accept_incoming(&updated, &connection))
+        let state = Zeroizing::new(session_state.to_vec());
+        self.call(move |s| s.accept_incoming(&updated, &connection, &state))
             .await
     }
 
@@ -457,5 +533,259 @@ impl StoreHandle {
     /// As [`Store::blocked`], plus [`StoreError::Closed`].
     pub async fn blocked(&self) -> Result<Vec<(AccordId, u64)>, StoreError> {
         self.call(|s| s.blocked()).await
+    }
+
+    /// See [`Store::flush_count`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`].
+    pub async fn flush_count(&self) -> Result<u64, StoreError> {
+        self.call(|s| Ok(s.flush_count())).await
+    }
+
+    // ----- messaging -----
+
+    /// See [`Store::session`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::session`], plus [`StoreError::Closed`].
+    pub async fn session(&self, peer: &AccordId) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.session(&peer)).await
+    }
+
+    /// See [`Store::put_session`]. Answers once the state is on disk (group commit).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::put_session`], plus [`StoreError::Closed`].
+    pub async fn put_session(&self, peer: &AccordId, state: &[u8]) -> Result<(), StoreError> {
+        let (peer, state) = (*peer, Zeroizing::new(state.to_vec()));
+        self.call_durable(move |s| s.put_session(&peer, &state))
+            .await
+    }
+
+    /// See [`Store::remove_session`]. Answers once the removal is on disk (group commit).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::remove_session`], plus [`StoreError::Closed`].
+    pub async fn remove_session(&self, peer: &AccordId) -> Result<bool, StoreError> {
+        let peer = *peer;
+        self.call_durable(move |s| s.remove_session(&peer)).await
+    }
+
+    /// See [`Store::record_outgoing`]. Answers once everything it stored is on disk (group
+    /// commit), so the envelope may be sent as soon as this returns.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::record_outgoing`], plus [`StoreError::Closed`].
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors Store::record_outgoing, one atomic step"
+    )]
+    pub async fn record_outgoing(
+        &self,
+        peer: &AccordId,
+        session_state: &[u8],
+        message_id: MessageId,
+        body: &str,
+        reply_to: Option<MessageId>,
+        sent_at_ms: u64,
+        envelope: &[u8],
+        first_attempt_at_ms: u64,
+    ) -> Result<(MessageRecord, OutboxEntry), StoreError> {
+        let peer = *peer;
+        let session_state = Zeroizing::new(session_state.to_vec());
+        let (body, envelope) = (body.to_owned(), envelope.to_vec());
+        self.call_durable(move |s| {
+            s.record_outgoing(
+                &peer,
+                &session_state,
+                message_id,
+                &body,
+                reply_to,
+                sent_at_ms,
+                &envelope,
+                first_attempt_at_ms,
+            )
+        })
+        .await
+    }
+
+    /// See [`Store::record_incoming`]. Answers once the message and the ratchet state are on
+    /// disk (group commit): acknowledge the message only after this returns `Ok`. A duplicate
+    /// is also answered after the flush, so it is never acknowledged before the original is
+    /// durable.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::record_incoming`], plus [`StoreError::Closed`].
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors Store::record_incoming, one atomic step"
+    )]
+    pub async fn record_incoming(
+        &self,
+        peer: &AccordId,
+        session_state: &[u8],
+        message_id: MessageId,
+        sender_seq: u64,
+        body: &str,
+        reply_to: Option<MessageId>,
+        sent_at_ms: u64,
+        received_at_ms: u64,
+    ) -> Result<Incoming, StoreError> {
+        let peer = *peer;
+        let session_state = Zeroizing::new(session_state.to_vec());
+        let body = body.to_owned();
+        self.call_durable(move |s| {
+            s.record_incoming(
+                &peer,
+                &session_state,
+                message_id,
+                sender_seq,
+                &body,
+                reply_to,
+                sent_at_ms,
+                received_at_ms,
+            )
+        })
+        .await
+    }
+
+    /// See [`Store::is_seen`]. Answers after a flush (group commit), so a duplicate found here
+    /// may be acknowledged at once: the original is on disk.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::is_seen`], plus [`StoreError::Closed`].
+    pub async fn is_seen(
+        &self,
+        peer: &AccordId,
+        message_id: &MessageId,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let (peer, message_id) = (*peer, *message_id);
+        self.call_durable(move |s| s.is_seen(&peer, &message_id))
+            .await
+    }
+
+    /// See [`Store::outbox`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::outbox`], plus [`StoreError::Closed`].
+    pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.call(|s| s.outbox()).await
+    }
+
+    /// See [`Store::outbox_for`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::outbox_for`], plus [`StoreError::Closed`].
+    pub async fn outbox_for(&self, peer: &AccordId) -> Result<Vec<OutboxEntry>, StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.outbox_for(&peer)).await
+    }
+
+    /// See [`Store::update_outbox`]. Not durable on its own: a lost update only means an
+    /// earlier retry; the next flush (any durable request) makes it durable.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::update_outbox`], plus [`StoreError::Closed`].
+    pub async fn update_outbox(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
+        let entry = entry.clone();
+        self.call(move |s| s.update_outbox(&entry)).await
+    }
+
+    /// See [`Store::complete_outbox`]. Answers once the change is on disk (group commit).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::complete_outbox`], plus [`StoreError::Closed`].
+    pub async fn complete_outbox(
+        &self,
+        peer: &AccordId,
+        message_id: &MessageId,
+        new_state: MessageState,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let (peer, message_id) = (*peer, *message_id);
+        self.call_durable(move |s| s.complete_outbox(&peer, &message_id, new_state))
+            .await
+    }
+
+    /// See [`Store::set_message_state`]. Answers once the change is on disk (group commit).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::set_message_state`], plus [`StoreError::Closed`].
+    pub async fn set_message_state(
+        &self,
+        peer: &AccordId,
+        message_id: &MessageId,
+        state: MessageState,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let (peer, message_id) = (*peer, *message_id);
+        self.call_durable(move |s| s.set_message_state(&peer, &message_id, state))
+            .await
+    }
+
+    /// See [`Store::history`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::history`], plus [`StoreError::Closed`].
+    pub async fn history(
+        &self,
+        peer: &AccordId,
+        limit: usize,
+        before_local_seq: Option<u64>,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.history(&peer, limit, before_local_seq))
+            .await
+    }
+
+    /// See [`Store::conversations`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::conversations`], plus [`StoreError::Closed`].
+    pub async fn conversations(&self) -> Result<Vec<ConversationRecord>, StoreError> {
+        self.call(|s| s.conversations()).await
+    }
+
+    /// See [`Store::conversation`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::conversation`], plus [`StoreError::Closed`].
+    pub async fn conversation(
+        &self,
+        peer: &AccordId,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.conversation(&peer)).await
+    }
+
+    /// See [`Store::mark_read`]. Answers once the change is on disk (group commit), so read
+    /// receipts may be sent for the returned messages.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::mark_read`], plus [`StoreError::Closed`].
+    pub async fn mark_read(
+        &self,
+        peer: &AccordId,
+        up_to_local_seq: u64,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let peer = *peer;
+        self.call_durable(move |s| s.mark_read(&peer, up_to_local_seq))
+            .await
     }
 }

@@ -222,7 +222,7 @@ impl fmt::Debug for Connection {
 }
 
 /// Turns a failed encode into the error callers see.
-fn bad_record(tree: &'static str) -> impl Fn(CodecError) -> StoreError {
+pub(crate) fn bad_record(tree: &'static str) -> impl Fn(CodecError) -> StoreError {
     move |e| StoreError::BadRecord {
         tree,
         reason: e.to_string(),
@@ -230,7 +230,7 @@ fn bad_record(tree: &'static str) -> impl Fn(CodecError) -> StoreError {
 }
 
 /// Turns a failed transaction into the error callers see.
-fn tx_error(e: TransactionError<Infallible>) -> StoreError {
+pub(crate) fn tx_error(e: TransactionError<Infallible>) -> StoreError {
     match e {
         TransactionError::Storage(e) => StoreError::db(e),
         TransactionError::Abort(never) => match never {},
@@ -248,12 +248,12 @@ enum Completion {
 }
 
 /// Result type of the closures given to sled transactions.
-type TxResult<T> = Result<T, ConflictableTransactionError<Infallible>>;
+pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<Infallible>>;
 
 impl Store {
     /// Reads and decodes every entry of `tree`, skipping (and logging and counting) the
     /// entries that cannot be decoded.
-    fn decode_all<T>(
+    pub(crate) fn decode_all<T>(
         &self,
         name: &'static str,
         tree: &sled::Tree,
@@ -272,7 +272,7 @@ impl Store {
 
     /// Reads and decodes one entry; a damaged one is reported as absent (and logged and
     /// counted).
-    fn decode_one<T>(
+    pub(crate) fn decode_one<T>(
         &self,
         name: &'static str,
         tree: &sled::Tree,
@@ -419,12 +419,15 @@ impl Store {
         invite_id: &InviteId,
         connection: &Connection,
         closed_at_ms: u64,
+        session_state: &[u8],
     ) -> Result<bool, StoreError> {
         let conn_key = connection.peer.to_bytes();
         let conn_value =
             codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
-        let outcome = (&self.invites_out, &self.attestations)
-            .transaction(|(out, attestations)| -> TxResult<Completion> {
+        let session_value = crate::message_record::encode_session(session_state)
+            .map_err(bad_record(trees::SESSIONS))?;
+        let outcome = (&self.invites_out, &self.attestations, &self.sessions)
+            .transaction(|(out, attestations, sessions)| -> TxResult<Completion> {
                 let Some(raw) = out.get(invite_id)? else {
                     return Ok(Completion::Refused);
                 };
@@ -445,6 +448,7 @@ impl Store {
                 };
                 out.insert(&invite_id[..], &value[..])?;
                 attestations.insert(&conn_key[..], &conn_value[..])?;
+                sessions.insert(&conn_key[..], &session_value[..])?;
                 Ok(Completion::Done)
             })
             .map_err(tx_error)?;
@@ -605,16 +609,20 @@ impl Store {
         &self,
         updated: &IncomingInvite,
         connection: &Connection,
+        session_state: &[u8],
     ) -> Result<(), StoreError> {
         let invite_value =
             codec::encode_incoming(updated).map_err(bad_record(trees::INVITES_IN))?;
         let conn_key = connection.peer.to_bytes();
         let conn_value =
             codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
-        (&self.invites_in, &self.attestations)
-            .transaction(|(invites, attestations)| -> TxResult<()> {
+        let session_value = crate::message_record::encode_session(session_state)
+            .map_err(bad_record(trees::SESSIONS))?;
+        (&self.invites_in, &self.attestations, &self.sessions)
+            .transaction(|(invites, attestations, sessions)| -> TxResult<()> {
                 invites.insert(&updated.invite_id[..], &invite_value[..])?;
                 attestations.insert(&conn_key[..], &conn_value[..])?;
+                sessions.insert(&conn_key[..], &session_value[..])?;
                 Ok(())
             })
             .map_err(tx_error)?;

@@ -21,6 +21,13 @@
 //! are single transactions ([`Store::record_sent_invite`], [`Store::complete_outgoing`],
 //! [`Store::accept_incoming`]).
 //!
+//! Messaging is persisted too: ratchet sessions, each conversation's history
+//! ([`MessageRecord`], [`ConversationRecord`]) and the outbox of messages waiting for delivery
+//! ([`OutboxEntry`]). Recording a message stores the new ratchet state, the message, its index
+//! entry and (when sending) its outbox entry in one transaction ([`Store::record_outgoing`],
+//! [`Store::record_incoming`]). Those methods do not flush; [`StoreHandle`] answers them only
+//! after a flush that it shares between every request queued at the same time (group commit).
+//!
 //! The on-disk layout is described in [`trees`]; the schema version and migrations in
 //! [`CURRENT_SCHEMA`] and `schema.rs`.
 //!
@@ -52,6 +59,8 @@ mod error;
 mod handle;
 mod invites;
 mod lifecycle_record;
+mod message_record;
+mod messages;
 mod meta;
 mod record;
 mod schema;
@@ -67,6 +76,10 @@ pub use address_book::PeerRecord;
 pub use error::{DbError, StoreError};
 pub use handle::{StoreHandle, StoreTask};
 pub use invites::{Connection, IncomingInvite, InviteId, OutgoingInvite};
+pub use messages::{
+    ConversationRecord, Direction, Incoming, MessageId, MessageRecord, MessageState, OutboxEntry,
+    ParseMessageStateError,
+};
 pub use multiaddr::Multiaddr;
 pub use schema::CURRENT_SCHEMA;
 pub use zeroize::Zeroizing;
@@ -112,7 +125,7 @@ impl StoreConfig {
 /// How many entries some of the trees hold, for status displays.
 ///
 /// `peers`, `outbox` and `messages` are tree lengths; the invite and connection figures count
-/// only live records (see [`Store::counts`]). Trees that later work has not started filling yet simply report 0.
+/// only live records (see [`Store::counts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreCounts {
     /// Entries in the address book.
@@ -142,13 +155,18 @@ pub struct Store {
     invites_in: sled::Tree,
     invites_out: sled::Tree,
     attestations: sled::Tree,
+    sessions: sled::Tree,
     outbox: sled::Tree,
     messages: sled::Tree,
+    seen: sled::Tree,
+    conversations: sled::Tree,
     quota: sled::Tree,
     blocked: sled::Tree,
     /// How many times a stored record was skipped because it could not be decoded. A `Cell`
     /// is enough because the store has one owner, and it is also what makes `Store` `!Sync`.
     skipped: Cell<u64>,
+    /// How many times the database was flushed since it was opened.
+    flushes: Cell<u64>,
     /// The number of entries in `peers`, learned on first need and then kept up to date by the
     /// address book, because sled's `len` walks the whole tree. Only this store writes the
     /// tree, and only from its one owning thread, so the cached figure cannot drift.
@@ -199,13 +217,17 @@ impl Store {
             invites_in: tree(trees::INVITES_IN)?,
             invites_out: tree(trees::INVITES_OUT)?,
             attestations: tree(trees::ATTESTATIONS)?,
+            sessions: tree(trees::SESSIONS)?,
             outbox: tree(trees::OUTBOX)?,
             messages: tree(trees::MESSAGES)?,
+            seen: tree(trees::SEEN)?,
+            conversations: tree(trees::CONVERSATIONS)?,
             quota: tree(trees::QUOTA)?,
             blocked: tree(trees::BLOCKED)?,
             path: path.to_owned(),
             config: config.clone(),
             skipped: Cell::new(0),
+            flushes: Cell::new(0),
             peer_count: Cell::new(None),
             db,
         })
@@ -287,7 +309,21 @@ impl Store {
     ///
     /// [`StoreError::Db`] when the write fails.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(StoreError::db)?;
+        self.flush_engine().map_err(StoreError::db)
+    }
+
+    /// How many times the database was flushed to disk since the store was opened (by
+    /// [`Store::flush`], by the methods that flush on their own, and by the group commits of
+    /// [`StoreHandle`]). Meant for tests and diagnostics.
+    pub fn flush_count(&self) -> u64 {
+        self.flushes.get()
+    }
+
+    /// Flushes and counts the flush; the engine's error is kept so that the store thread can
+    /// hand it to every request of a group commit.
+    pub(crate) fn flush_engine(&self) -> Result<(), sled::Error> {
+        self.flushes.set(self.flushes.get().saturating_add(1));
+        self.db.flush()?;
         Ok(())
     }
 

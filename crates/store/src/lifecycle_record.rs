@@ -60,6 +60,14 @@ pub(crate) enum CodecError {
     /// The stored invite state code is not one this build knows.
     #[error("unknown invite state code {0}")]
     BadState(u8),
+    /// A stored code (message direction or state) is not one this build knows.
+    #[error("unknown {field} code {code}")]
+    BadCode {
+        /// Which field held the code.
+        field: &'static str,
+        /// The code found.
+        code: u8,
+    },
     /// A peer id in the record is not a valid Accord ID.
     #[error("the record names a peer that is not a valid Accord ID")]
     BadPeer,
@@ -142,19 +150,38 @@ struct ConnectionV1 {
 /// Writes the version byte and the postcard body. The buffer is wiped when dropped because
 /// invite records may carry secret keys.
 fn encode_v1<T: Serialize>(mirror: &T, size_hint: usize) -> Result<Zeroizing<Vec<u8>>, CodecError> {
+    encode_versioned(mirror, size_hint, MAX_RECORD_LEN)
+}
+
+/// Checks the envelope and decodes the postcard body, refusing trailing bytes.
+fn decode_v1<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    decode_versioned(bytes, MAX_RECORD_LEN)
+}
+
+/// Writes the version byte `0x01` and the postcard body of `mirror`, refusing a result longer
+/// than `max_len`. The buffer is wiped when dropped.
+pub(crate) fn encode_versioned<T: Serialize>(
+    mirror: &T,
+    size_hint: usize,
+    max_len: usize,
+) -> Result<Zeroizing<Vec<u8>>, CodecError> {
     // Reserving up front avoids reallocations, which would leave unwiped copies behind.
-    let mut buf = Vec::with_capacity(size_hint.min(MAX_RECORD_LEN) + 128);
+    let mut buf = Vec::with_capacity(size_hint.min(max_len) + 128);
     buf.push(RECORD_V1);
     let out = Zeroizing::new(postcard::to_extend(mirror, buf).map_err(|_| CodecError::Encode)?);
-    if out.len() > MAX_RECORD_LEN {
+    if out.len() > max_len {
         return Err(CodecError::TooLarge(out.len()));
     }
     Ok(out)
 }
 
-/// Checks the envelope and decodes the postcard body, refusing trailing bytes.
-fn decode_v1<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    if bytes.len() > MAX_RECORD_LEN {
+/// Checks the envelope (at most `max_len` bytes, version `0x01`) and decodes the postcard
+/// body, refusing trailing bytes.
+pub(crate) fn decode_versioned<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    max_len: usize,
+) -> Result<T, CodecError> {
+    if bytes.len() > max_len {
         return Err(CodecError::TooLarge(bytes.len()));
     }
     let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
@@ -168,7 +195,8 @@ fn decode_v1<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecErr
     Ok(value)
 }
 
-fn peer_from(bytes: &[u8]) -> Result<AccordId, CodecError> {
+/// Reads a peer id stored inside a record.
+pub(crate) fn peer_from(bytes: &[u8]) -> Result<AccordId, CodecError> {
     AccordId::from_bytes(bytes).map_err(|_| CodecError::BadPeer)
 }
 

@@ -12,7 +12,9 @@
 //! varints, options as a `0`/`1` tag, byte strings and strings as a varint length and the
 //! bytes) of a private versioned mirror struct whose field order is the format. The key is not
 //! repeated in the value. Invite state codes: 0 pending, 1 accepted, 2 declined, 3 withdrawn,
-//! 4 expired.
+//! 4 expired. Messages, outbox entries and conversations are encoded the same way. Message
+//! direction codes: 0 outgoing, 1 incoming; message state codes: 0 queued, 1 sent,
+//! 2 delivered, 3 read.
 //!
 //! | tree | key | value |
 //! |---|---|---|
@@ -22,11 +24,12 @@
 //! | `invites_in` | invite id (16 bytes) | `0x01` ‖ postcard(incoming invite v1: peer id bytes, invite bytes, note, state code, created/expires/received/closed times, acceptance bytes, ephemeral secret, next-publish time, publish count) |
 //! | `attestations` | peer Accord ID bytes | `0x01` ‖ postcard(connection v1: attestation bytes, attestation id, since, alias, revoked-at, revocation bytes, next-publish time, publish count) |
 //! | `revocations` | peer Accord ID bytes | the signed revocation of the connection with that peer (filled by later work) |
-//! | `sessions` | peer Accord ID bytes | the Double Ratchet session state with that peer (filled by later work) |
-//! | `messages` | conversation peer Accord ID bytes ‖ `u64` BE sequence | one stored message (filled by later work) |
-//! | `outbox` | `u64` BE enqueue sequence | one message waiting for delivery (filled by later work) |
+//! | `sessions` | peer Accord ID bytes | `0x01` ‖ the ratchet session state (opaque to the store, secret) |
+//! | `messages` | conversation peer Accord ID bytes ‖ local sequence `u64` BE | `0x01` ‖ postcard(message v1: direction code, message id, sender sequence, body, reply-to, sent/received times, state code, outbox sequence while queued) |
+//! | `outbox` | outbox sequence `u64` BE | `0x01` ‖ postcard(outbox entry v1: peer id bytes, message id, local sequence, envelope, attempts, next attempt time) |
 //! | `quota` | created_at_ms `u64` BE ‖ invite id (16 bytes) | empty (the key is the entry); the clock high-water mark is `meta/clock_high_water_ms` |
-//! | `seen` | message id | the de-duplication entry (filled by later work) |
+//! | `seen` | peer Accord ID bytes ‖ message id (16 bytes) | local sequence `u64` BE (the message-id index, both directions) |
+//! | `conversations` | peer Accord ID bytes | `0x01` ‖ postcard(conversation v1: next local sequence, next sender sequence, unread, last message time, last read local sequence) |
 //! | `blocked` | peer Accord ID bytes | `0x01` ‖ blocked_at_ms `u64` BE |
 
 /// Store metadata. Key: a printable ASCII name of 1–64 bytes. Value: for `schema_version`, the schema
@@ -68,16 +71,27 @@ pub const ATTESTATIONS: &str = "attestations";
 /// Revocations of connections. Key: the peer's Accord ID bytes. Value: the signed revocation.
 pub const REVOCATIONS: &str = "revocations";
 
-/// Ratchet sessions. Key: the peer's Accord ID bytes. Value: the session state.
+/// Ratchet sessions. Key: the peer's Accord ID bytes. Value: the version byte `0x01` followed
+/// by the session state exactly as the node serialized it (secret; read back into a buffer
+/// that is wiped when dropped). At most 1 MiB.
 pub const SESSIONS: &str = "sessions";
 
-/// Message history. Key: the conversation peer's Accord ID bytes followed by a `u64`
-/// big-endian sequence number, so one conversation's history is a contiguous range.
-/// Value: the stored message.
+/// Message history. Key: the conversation peer's Accord ID bytes followed by the message's
+/// local sequence as a `u64` big-endian (assigned by the store per conversation from 1, shared
+/// by both directions), so one conversation's history is a contiguous range in display order.
+/// Value: the version byte `0x01`, then the postcard encoding of, in order: the direction code
+/// (`u8`: 0 outgoing, 1 incoming), the message id (`[u8; 16]`), the sender's sequence number
+/// (`u64`), the body (string), reply_to (`Option<[u8; 16]>`), sent_at_ms (`u64`),
+/// received_at_ms (`Option<u64>`), the state code (`u8`: 0 queued, 1 sent, 2 delivered,
+/// 3 read) and the outbox sequence of the message's outbox entry while it waits for delivery
+/// (`Option<u64>`). At most 256 KiB.
 pub const MESSAGES: &str = "messages";
 
 /// Messages waiting for delivery. Key: a `u64` big-endian enqueue sequence, so the outbox
-/// drains in order. Value: the queued message.
+/// drains in order (numbering may restart once the outbox is empty). Value: the version byte
+/// `0x01`, then the postcard encoding of, in order: the recipient's Accord ID bytes, the
+/// message id (`[u8; 16]`), the message's local sequence (`u64`), the encrypted envelope
+/// (bytes), attempts (`u32`) and next_attempt_at_ms (`u64`). At most 256 KiB.
 pub const OUTBOX: &str = "outbox";
 
 /// The invite-quota ledger. Key: the invite's created_at_ms as a `u64` big-endian followed by
@@ -86,15 +100,25 @@ pub const OUTBOX: &str = "outbox";
 /// high-water mark in `meta`.
 pub const QUOTA: &str = "quota";
 
-/// Message ids already processed, for de-duplication. Key: the message id. Value: the entry.
+/// The message-id index, for de-duplication and lookups by id. Key: the conversation peer's
+/// Accord ID bytes followed by the 16-byte message id. Value: the message's local sequence as
+/// a `u64` big-endian (the `messages` key is peer ‖ that sequence). Written for messages in
+/// both directions, in the same transaction as the message, so a message id is unique within
+/// a conversation.
 pub const SEEN: &str = "seen";
+
+/// Conversations. Key: the peer's Accord ID bytes. Value: the version byte `0x01`, then the
+/// postcard encoding of, in order: next_local_seq, next_sender_seq, unread,
+/// last_message_at_ms and last_read_local_seq (all `u64`). Rewritten in the same transaction as
+/// every message recorded in the conversation.
+pub const CONVERSATIONS: &str = "conversations";
 
 /// Blocked peers. Key: the peer's Accord ID bytes. Value: the version byte `0x01` followed by
 /// the time the peer was blocked, unix milliseconds as a `u64` big-endian.
 pub const BLOCKED: &str = "blocked";
 
 /// Every tree, in the order they are created when the store is opened.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     META,
     PEERS,
     INVITES_OUT,
@@ -107,4 +131,5 @@ pub const ALL: [&str; 12] = [
     QUOTA,
     SEEN,
     BLOCKED,
+    CONVERSATIONS,
 ];

@@ -212,7 +212,7 @@ fn complete_outgoing_succeeds_once_and_refuses_a_replay() {
         store.record_sent_invite(&outgoing(1, 100), 100).unwrap();
         assert!(
             store
-                .complete_outgoing(&[1; 16], &connection(1, 150), 150)
+                .complete_outgoing(&[1; 16], &connection(1, 150), 150, b"session")
                 .unwrap()
         );
         // The replay changes nothing, even with a different attestation.
@@ -220,18 +220,27 @@ fn complete_outgoing_succeeds_once_and_refuses_a_replay() {
             attestation: vec![0xFF; 10],
             ..connection(1, 999)
         };
-        assert!(!store.complete_outgoing(&[1; 16], &forged, 999).unwrap());
+        assert!(
+            !store
+                .complete_outgoing(&[1; 16], &forged, 999, b"forged")
+                .unwrap()
+        );
         // Unknown invites are refused too, and save no connection.
         assert!(
             !store
-                .complete_outgoing(&[7; 16], &connection(7, 1), 1)
+                .complete_outgoing(&[7; 16], &connection(7, 1), 1, b"session")
                 .unwrap()
         );
         assert_eq!(store.connection(&id(7)).unwrap(), None);
     }
-    // Reopened, the closed invite has no one-time key and the connection is there: they were
-    // written in the same step.
+    // Reopened, the closed invite has no one-time key and the connection and its ratchet
+    // session are there: they were written in the same step, and the replay wrote nothing.
     let store = reopen(&dir);
+    assert_eq!(
+        store.session(&id(1)).unwrap().map(|s| s.to_vec()),
+        Some(b"session".to_vec())
+    );
+    assert_eq!(store.session(&id(7)).unwrap(), None);
     let invite = store.outgoing(&[1; 16]).unwrap().unwrap();
     assert_eq!(invite.state, InviteState::Accepted);
     assert_eq!(invite.closed_at_ms, Some(150));
@@ -241,7 +250,7 @@ fn complete_outgoing_succeeds_once_and_refuses_a_replay() {
     assert_eq!(store.connection(&id(1)).unwrap(), Some(connection(1, 150)));
     assert!(
         !store
-            .complete_outgoing(&[1; 16], &connection(1, 150), 150)
+            .complete_outgoing(&[1; 16], &connection(1, 150), 150, b"session")
             .unwrap()
     );
 }
@@ -261,7 +270,7 @@ fn complete_outgoing_refuses_closed_invites() {
         store.put_outgoing(&invite).unwrap();
         assert!(
             !store
-                .complete_outgoing(&[1; 16], &connection(1, 150), 150)
+                .complete_outgoing(&[1; 16], &connection(1, 150), 150, b"session")
                 .unwrap()
         );
         assert_eq!(store.outgoing(&[1; 16]).unwrap(), Some(invite));
@@ -284,7 +293,7 @@ fn accept_incoming_writes_invite_and_connection() {
         let store = reopen(&dir);
         store.put_incoming(&incoming(2, 200)).unwrap();
         store
-            .accept_incoming(&accepted, &connection(2, 250))
+            .accept_incoming(&accepted, &connection(2, 250), b"session")
             .unwrap();
     }
     let store = reopen(&dir);
@@ -334,7 +343,7 @@ fn counts_include_only_pending_invites_and_live_connections() {
     // Accepting moves an invite out of the pending count and adds a connection.
     assert!(
         store
-            .complete_outgoing(&[1; 16], &connection(1, 20), 20)
+            .complete_outgoing(&[1; 16], &connection(1, 20), 20, b"session")
             .unwrap()
     );
     let counts = store.counts().unwrap();
@@ -460,7 +469,7 @@ fn damaged_outgoing_invite_cannot_be_completed() {
     let store = reopen(&dir);
     assert!(
         !store
-            .complete_outgoing(&[1; 16], &connection(1, 5), 5)
+            .complete_outgoing(&[1; 16], &connection(1, 5), 5, b"session")
             .unwrap()
     );
     assert_eq!(store.connection(&id(1)).unwrap(), None);
@@ -502,7 +511,7 @@ async fn the_handle_mirrors_the_invite_api() {
     assert_eq!(handle.clock_high_water_ms().await.unwrap(), 500);
     assert!(
         handle
-            .complete_outgoing(&[1; 16], &connection(1, 150), 150)
+            .complete_outgoing(&[1; 16], &connection(1, 150), 150, b"session")
             .await
             .unwrap()
     );
@@ -514,7 +523,7 @@ async fn the_handle_mirrors_the_invite_api() {
         ..incoming(3, 300)
     };
     handle
-        .accept_incoming(&accepted, &connection(3, 310))
+        .accept_incoming(&accepted, &connection(3, 310), b"session")
         .await
         .unwrap();
     assert!(handle.remove_incoming(&[3; 16]).await.unwrap());

@@ -1,0 +1,557 @@
+//! The on-disk encoding of sessions, messages, outbox entries, conversations and the
+//! message-id index.
+//!
+//! Messages, outbox entries and conversations are stored like invites: the version byte `0x01`
+//! followed by the [postcard](https://docs.rs/postcard) encoding of a private mirror struct
+//! defined here, whose field order is the format (see [`crate::lifecycle_record`]). What the key
+//! already says (peer, sequence numbers) is not repeated in the value, except the peer of an
+//! outbox entry, whose key is only the enqueue sequence.
+//!
+//! A session value is the version byte `0x01` followed by the ratchet state exactly as the
+//! node gave it; the store does not interpret it. Index values are a bare `u64` BE.
+//!
+//! Decoders are strict: they reject empty or oversize input, unknown versions, trailing bytes,
+//! unknown direction and state codes, malformed keys and peer ids that are not Accord IDs, with
+//! a [`CodecError`]. The store logs, counts and skips what fails to decode.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use accord_identity::AccordId;
+
+use crate::lifecycle_record::{
+    CodecError, RECORD_V1, decode_versioned, encode_versioned, peer_from,
+};
+use crate::messages::{
+    ConversationRecord, Direction, MessageId, MessageRecord, MessageState, OutboxEntry,
+};
+
+/// The largest message or outbox record, in bytes, the store writes or reads. Message bodies
+/// are at most 64 KiB and an envelope adds a few hundred bytes, so this leaves ample room
+/// while still bounding what a damaged record can make the decoder do.
+pub(crate) const MAX_MESSAGE_RECORD_LEN: usize = 256 * 1024;
+
+/// The largest session value, in bytes (version byte included). A ratchet state with its
+/// bounded store of skipped message keys is well below this.
+pub(crate) const MAX_SESSION_LEN: usize = 1024 * 1024;
+
+/// The largest conversation record. The record is a handful of varints.
+const MAX_CONVERSATION_LEN: usize = 128;
+
+/// The length of an Accord ID in keys.
+pub(crate) const PEER_LEN: usize = 38;
+
+/// The length of a `messages` key: peer ‖ `u64` BE local sequence.
+pub(crate) const MESSAGE_KEY_LEN: usize = PEER_LEN + 8;
+
+/// Maps a direction to its stored code. The codes are part of the on-disk format.
+fn direction_code(direction: Direction) -> u8 {
+    match direction {
+        Direction::Outgoing => 0,
+        Direction::Incoming => 1,
+    }
+}
+
+/// The inverse of [`direction_code`].
+fn direction_from_code(code: u8) -> Result<Direction, CodecError> {
+    match code {
+        0 => Ok(Direction::Outgoing),
+        1 => Ok(Direction::Incoming),
+        code => Err(CodecError::BadCode {
+            field: "direction",
+            code,
+        }),
+    }
+}
+
+/// Maps a message state to its stored code. The codes are part of the on-disk format and
+/// follow the states' order.
+fn state_code(state: MessageState) -> u8 {
+    match state {
+        MessageState::Queued => 0,
+        MessageState::Sent => 1,
+        MessageState::Delivered => 2,
+        MessageState::Read => 3,
+    }
+}
+
+/// The inverse of [`state_code`].
+fn state_from_code(code: u8) -> Result<MessageState, CodecError> {
+    match code {
+        0 => Ok(MessageState::Queued),
+        1 => Ok(MessageState::Sent),
+        2 => Ok(MessageState::Delivered),
+        3 => Ok(MessageState::Read),
+        code => Err(CodecError::BadCode {
+            field: "message state",
+            code,
+        }),
+    }
+}
+
+/// Version 1 of a stored message (tree `messages`). Field order is the format.
+#[derive(Serialize, Deserialize)]
+struct MessageV1 {
+    direction: u8,
+    message_id: [u8; 16],
+    sender_seq: u64,
+    body: String,
+    reply_to: Option<[u8; 16]>,
+    sent_at_ms: u64,
+    received_at_ms: Option<u64>,
+    state: u8,
+    /// The outbox entry of an outgoing message still waiting for delivery, so that completing
+    /// it needs no scan of the outbox. Not part of the public record.
+    outbox_seq: Option<u64>,
+}
+
+/// Version 1 of an outbox entry (tree `outbox`). Field order is the format.
+#[derive(Serialize, Deserialize)]
+struct OutboxV1 {
+    peer: Vec<u8>,
+    message_id: [u8; 16],
+    local_seq: u64,
+    envelope: Vec<u8>,
+    attempts: u32,
+    next_attempt_at_ms: u64,
+}
+
+/// Version 1 of a conversation (tree `conversations`). Field order is the format.
+#[derive(Serialize, Deserialize)]
+struct ConversationV1 {
+    next_local_seq: u64,
+    next_sender_seq: u64,
+    unread: u64,
+    last_message_at_ms: u64,
+    last_read_local_seq: u64,
+}
+
+/// A `messages` key: peer ‖ `u64` BE local sequence.
+pub(crate) fn message_key(peer: &AccordId, local_seq: u64) -> Vec<u8> {
+    let mut key = peer.to_bytes();
+    key.extend_from_slice(&local_seq.to_be_bytes());
+    key
+}
+
+/// Splits a `messages` key into the peer and the local sequence.
+pub(crate) fn split_message_key(key: &[u8]) -> Result<(AccordId, u64), CodecError> {
+    if key.len() != MESSAGE_KEY_LEN {
+        return Err(CodecError::BadKey);
+    }
+    let (peer, seq) = key.split_at(PEER_LEN);
+    let peer = AccordId::from_bytes(peer).map_err(|_| CodecError::BadKey)?;
+    Ok((peer, decode_u64_exact(seq)?))
+}
+
+/// A `seen` (message-id index) key: peer ‖ message id.
+pub(crate) fn index_key(peer: &AccordId, message_id: &MessageId) -> Vec<u8> {
+    let mut key = peer.to_bytes();
+    key.extend_from_slice(message_id);
+    key
+}
+
+/// Reads an 8-byte big-endian integer (an index value or an outbox key).
+pub(crate) fn decode_u64_exact(bytes: &[u8]) -> Result<u64, CodecError> {
+    let raw: [u8; 8] = match bytes.len() {
+        8 => bytes.try_into().map_err(|_| CodecError::Malformed)?,
+        n if n < 8 => return Err(CodecError::Malformed),
+        n => return Err(CodecError::TrailingBytes(n - 8)),
+    };
+    Ok(u64::from_be_bytes(raw))
+}
+
+/// Encodes a message's value (its key is peer ‖ local sequence). `outbox_seq` names the
+/// message's outbox entry while it waits for delivery.
+pub(crate) fn encode_message(
+    m: &MessageRecord,
+    outbox_seq: Option<u64>,
+) -> Result<Vec<u8>, CodecError> {
+    let mirror = MessageV1 {
+        direction: direction_code(m.direction),
+        message_id: m.message_id,
+        sender_seq: m.sender_seq,
+        body: m.body.clone(),
+        reply_to: m.reply_to,
+        sent_at_ms: m.sent_at_ms,
+        received_at_ms: m.received_at_ms,
+        state: state_code(m.state),
+        outbox_seq,
+    };
+    let out = encode_versioned(&mirror, m.body.len(), MAX_MESSAGE_RECORD_LEN)?;
+    Ok(out.to_vec())
+}
+
+/// Decodes a message from its key and value, with the outbox entry it still waits in, if any.
+pub(crate) fn decode_message_full(
+    key: &[u8],
+    value: &[u8],
+) -> Result<(MessageRecord, Option<u64>), CodecError> {
+    let (peer, local_seq) = split_message_key(key)?;
+    let m: MessageV1 = decode_versioned(value, MAX_MESSAGE_RECORD_LEN)?;
+    let record = MessageRecord {
+        peer,
+        local_seq,
+        message_id: m.message_id,
+        direction: direction_from_code(m.direction)?,
+        sender_seq: m.sender_seq,
+        body: m.body,
+        reply_to: m.reply_to,
+        sent_at_ms: m.sent_at_ms,
+        received_at_ms: m.received_at_ms,
+        state: state_from_code(m.state)?,
+    };
+    Ok((record, m.outbox_seq))
+}
+
+/// Decodes a message from its key and value.
+pub(crate) fn decode_message(key: &[u8], value: &[u8]) -> Result<MessageRecord, CodecError> {
+    decode_message_full(key, value).map(|(record, _)| record)
+}
+
+/// Encodes an outbox entry's value (its key is the `u64` BE enqueue sequence).
+pub(crate) fn encode_outbox(e: &OutboxEntry) -> Result<Vec<u8>, CodecError> {
+    let mirror = OutboxV1 {
+        peer: e.peer.to_bytes(),
+        message_id: e.message_id,
+        local_seq: e.local_seq,
+        envelope: e.envelope.clone(),
+        attempts: e.attempts,
+        next_attempt_at_ms: e.next_attempt_at_ms,
+    };
+    let out = encode_versioned(&mirror, e.envelope.len(), MAX_MESSAGE_RECORD_LEN)?;
+    Ok(out.to_vec())
+}
+
+/// Decodes an outbox entry from its key and value.
+pub(crate) fn decode_outbox(key: &[u8], value: &[u8]) -> Result<OutboxEntry, CodecError> {
+    let outbox_seq = decode_u64_exact(key).map_err(|_| CodecError::BadKey)?;
+    let m: OutboxV1 = decode_versioned(value, MAX_MESSAGE_RECORD_LEN)?;
+    Ok(OutboxEntry {
+        outbox_seq,
+        peer: peer_from(&m.peer)?,
+        message_id: m.message_id,
+        local_seq: m.local_seq,
+        envelope: m.envelope,
+        attempts: m.attempts,
+        next_attempt_at_ms: m.next_attempt_at_ms,
+    })
+}
+
+/// Encodes a conversation's value (its key is the peer's Accord ID bytes).
+pub(crate) fn encode_conversation(c: &ConversationRecord) -> Result<Vec<u8>, CodecError> {
+    let mirror = ConversationV1 {
+        next_local_seq: c.next_local_seq,
+        next_sender_seq: c.next_sender_seq,
+        unread: c.unread,
+        last_message_at_ms: c.last_message_at_ms,
+        last_read_local_seq: c.last_read_local_seq,
+    };
+    let out = encode_versioned(&mirror, 0, MAX_CONVERSATION_LEN)?;
+    Ok(out.to_vec())
+}
+
+/// Decodes a conversation from its key (the peer's Accord ID bytes) and value.
+pub(crate) fn decode_conversation(
+    key: &[u8],
+    value: &[u8],
+) -> Result<ConversationRecord, CodecError> {
+    let peer = AccordId::from_bytes(key).map_err(|_| CodecError::BadKey)?;
+    let m: ConversationV1 = decode_versioned(value, MAX_CONVERSATION_LEN)?;
+    Ok(ConversationRecord {
+        peer,
+        next_local_seq: m.next_local_seq,
+        next_sender_seq: m.next_sender_seq,
+        unread: m.unread,
+        last_message_at_ms: m.last_message_at_ms,
+        last_read_local_seq: m.last_read_local_seq,
+    })
+}
+
+/// Encodes a session value: `0x01` ‖ the state. The buffer is wiped when dropped.
+pub(crate) fn encode_session(state: &[u8]) -> Result<Zeroizing<Vec<u8>>, CodecError> {
+    let len = 1 + state.len();
+    if len > MAX_SESSION_LEN {
+        return Err(CodecError::TooLarge(len));
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(len));
+    out.push(RECORD_V1);
+    out.extend_from_slice(state);
+    Ok(out)
+}
+
+/// Decodes a session value into the state, in a buffer that is wiped when dropped.
+pub(crate) fn decode_session(value: &[u8]) -> Result<Zeroizing<Vec<u8>>, CodecError> {
+    if value.len() > MAX_SESSION_LEN {
+        return Err(CodecError::TooLarge(value.len()));
+    }
+    let (&version, state) = value.split_first().ok_or(CodecError::Empty)?;
+    if version != RECORD_V1 {
+        return Err(CodecError::UnknownVersion(version));
+    }
+    Ok(Zeroizing::new(state.to_vec()))
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test that cannot set up its fixture should fail loudly"
+)]
+mod tests {
+    use super::*;
+    use accord_identity::Identity;
+    use proptest::prelude::*;
+
+    fn arb_id() -> impl Strategy<Value = AccordId> {
+        any::<[u8; 32]>().prop_map(|seed| Identity::from_seed(Zeroizing::new(seed)).id())
+    }
+
+    fn arb_state() -> impl Strategy<Value = MessageState> {
+        prop_oneof![
+            Just(MessageState::Queued),
+            Just(MessageState::Sent),
+            Just(MessageState::Delivered),
+            Just(MessageState::Read),
+        ]
+    }
+
+    fn arb_direction() -> impl Strategy<Value = Direction> {
+        prop_oneof![Just(Direction::Outgoing), Just(Direction::Incoming)]
+    }
+
+    fn arb_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(any::<u8>(), 0..max)
+    }
+
+    prop_compose! {
+        fn arb_message()(
+            peer in arb_id(),
+            local_seq in any::<u64>(),
+            message_id in any::<[u8; 16]>(),
+            direction in arb_direction(),
+            sender_seq in any::<u64>(),
+            body in "\\PC{0,400}",
+            reply_to in any::<Option<[u8; 16]>>(),
+            sent_at_ms in any::<u64>(),
+            received_at_ms in any::<Option<u64>>(),
+            state in arb_state(),
+        ) -> MessageRecord {
+            MessageRecord {
+                peer, local_seq, message_id, direction, sender_seq, body, reply_to, sent_at_ms,
+                received_at_ms, state,
+            }
+        }
+    }
+
+    prop_compose! {
+        fn arb_outbox()(
+            outbox_seq in any::<u64>(),
+            peer in arb_id(),
+            message_id in any::<[u8; 16]>(),
+            local_seq in any::<u64>(),
+            envelope in arb_bytes(800),
+            attempts in any::<u32>(),
+            next_attempt_at_ms in any::<u64>(),
+        ) -> OutboxEntry {
+            OutboxEntry { outbox_seq, peer, message_id, local_seq, envelope, attempts, next_attempt_at_ms }
+        }
+    }
+
+    prop_compose! {
+        fn arb_conversation()(
+            peer in arb_id(),
+            fields in any::<(u64, u64, u64, u64, u64)>(),
+        ) -> ConversationRecord {
+            ConversationRecord {
+                peer,
+                next_local_seq: fields.0,
+                next_sender_seq: fields.1,
+                unread: fields.2,
+                last_message_at_ms: fields.3,
+                last_read_local_seq: fields.4,
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn message_round_trips(m in arb_message(), outbox_seq in any::<Option<u64>>(), extra in 1usize..8) {
+            let key = message_key(&m.peer, m.local_seq);
+            prop_assert_eq!(key.len(), MESSAGE_KEY_LEN);
+            let bytes = encode_message(&m, outbox_seq).unwrap();
+            prop_assert_eq!(bytes[0], RECORD_V1);
+            prop_assert_eq!(decode_message_full(&key, &bytes).unwrap(), (m.clone(), outbox_seq));
+            let mut longer = bytes.clone();
+            longer.extend(std::iter::repeat_n(0u8, extra));
+            prop_assert_eq!(decode_message(&key, &longer).unwrap_err(), CodecError::TrailingBytes(extra));
+        }
+
+        #[test]
+        fn outbox_round_trips(e in arb_outbox(), extra in 1usize..8) {
+            let key = e.outbox_seq.to_be_bytes();
+            let bytes = encode_outbox(&e).unwrap();
+            prop_assert_eq!(decode_outbox(&key, &bytes).unwrap(), e.clone());
+            let mut longer = bytes.clone();
+            longer.extend(std::iter::repeat_n(3u8, extra));
+            prop_assert_eq!(decode_outbox(&key, &longer).unwrap_err(), CodecError::TrailingBytes(extra));
+        }
+
+        #[test]
+        fn conversation_round_trips(c in arb_conversation(), extra in 1usize..8) {
+            let key = c.peer.to_bytes();
+            let bytes = encode_conversation(&c).unwrap();
+            prop_assert_eq!(decode_conversation(&key, &bytes).unwrap(), c);
+            let mut longer = bytes.clone();
+            longer.extend(std::iter::repeat_n(0u8, extra));
+            prop_assert_eq!(decode_conversation(&key, &longer).unwrap_err(), CodecError::TrailingBytes(extra));
+        }
+
+        #[test]
+        fn session_round_trips(state in arb_bytes(2048)) {
+            let bytes = encode_session(&state).unwrap();
+            prop_assert_eq!(bytes[0], RECORD_V1);
+            prop_assert_eq!(&decode_session(&bytes).unwrap()[..], &state[..]);
+        }
+
+        #[test]
+        fn message_keys_sort_by_peer_then_sequence(peer in arb_id(), a in any::<u64>(), b in any::<u64>()) {
+            prop_assert_eq!(message_key(&peer, a).cmp(&message_key(&peer, b)), a.cmp(&b));
+            prop_assert_eq!(split_message_key(&message_key(&peer, a)).unwrap(), (peer, a));
+            prop_assert_eq!(index_key(&peer, &[0; 16]).len(), PEER_LEN + 16);
+        }
+
+        #[test]
+        fn decoders_never_panic(key in arb_bytes(64), value in arb_bytes(2048)) {
+            let _ = decode_message(&key, &value);
+            let _ = decode_outbox(&key, &value);
+            let _ = decode_conversation(&key, &value);
+            let _ = decode_session(&value);
+            let _ = split_message_key(&key);
+            let _ = decode_u64_exact(&value);
+        }
+
+        #[test]
+        fn decoders_never_panic_on_versioned_input(peer in arb_id(), body in arb_bytes(1024)) {
+            let mut value = vec![RECORD_V1];
+            value.extend(body);
+            let _ = decode_message(&message_key(&peer, 1), &value);
+            let _ = decode_outbox(&1u64.to_be_bytes(), &value);
+            let _ = decode_conversation(&peer.to_bytes(), &value);
+        }
+    }
+
+    fn sample() -> MessageRecord {
+        MessageRecord {
+            peer: Identity::from_seed(Zeroizing::new([4; 32])).id(),
+            local_seq: 7,
+            message_id: [1; 16],
+            direction: Direction::Incoming,
+            sender_seq: 3,
+            body: "hello".into(),
+            reply_to: None,
+            sent_at_ms: 10,
+            received_at_ms: Some(11),
+            state: MessageState::Delivered,
+        }
+    }
+
+    #[test]
+    fn rejects_bad_envelopes_codes_and_keys() {
+        let m = sample();
+        let key = message_key(&m.peer, m.local_seq);
+        let good = encode_message(&m, None).unwrap();
+        assert_eq!(decode_message(&key, &[]).unwrap_err(), CodecError::Empty);
+        let mut future = good.clone();
+        future[0] = 2;
+        assert_eq!(
+            decode_message(&key, &future).unwrap_err(),
+            CodecError::UnknownVersion(2)
+        );
+        assert_eq!(
+            decode_message(&key[..45], &good).unwrap_err(),
+            CodecError::BadKey
+        );
+        assert_eq!(
+            decode_message(&[0; MESSAGE_KEY_LEN], &good).unwrap_err(),
+            CodecError::BadKey
+        );
+        let mut cut = good.clone();
+        cut.pop();
+        assert_eq!(
+            decode_message(&key, &cut).unwrap_err(),
+            CodecError::Malformed
+        );
+        let huge = vec![RECORD_V1; MAX_MESSAGE_RECORD_LEN + 1];
+        assert_eq!(
+            decode_message(&key, &huge).unwrap_err(),
+            CodecError::TooLarge(MAX_MESSAGE_RECORD_LEN + 1)
+        );
+        let bad = |direction, state| {
+            let mirror = MessageV1 {
+                direction,
+                message_id: [0; 16],
+                sender_seq: 0,
+                body: String::new(),
+                reply_to: None,
+                sent_at_ms: 0,
+                received_at_ms: None,
+                state,
+                outbox_seq: None,
+            };
+            decode_message(&key, &encode_versioned(&mirror, 0, 1024).unwrap()).unwrap_err()
+        };
+        assert_eq!(
+            bad(2, 0),
+            CodecError::BadCode {
+                field: "direction",
+                code: 2
+            }
+        );
+        assert_eq!(
+            bad(0, 4),
+            CodecError::BadCode {
+                field: "message state",
+                code: 4
+            }
+        );
+        assert_eq!(decode_session(&[]).unwrap_err(), CodecError::Empty);
+        assert_eq!(
+            decode_session(&[9, 1, 2]).unwrap_err(),
+            CodecError::UnknownVersion(9)
+        );
+        assert!(matches!(
+            encode_session(&vec![0; MAX_SESSION_LEN]),
+            Err(CodecError::TooLarge(_))
+        ));
+        assert_eq!(
+            decode_outbox(&[0; 7], &[1]).unwrap_err(),
+            CodecError::BadKey
+        );
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        for (state, code) in [
+            (MessageState::Queued, 0),
+            (MessageState::Sent, 1),
+            (MessageState::Delivered, 2),
+            (MessageState::Read, 3),
+        ] {
+            assert_eq!(state_code(state), code);
+            assert_eq!(state_from_code(code), Ok(state));
+        }
+        assert_eq!(direction_code(Direction::Outgoing), 0);
+        assert_eq!(direction_code(Direction::Incoming), 1);
+    }
+
+    #[test]
+    fn oversize_messages_are_refused_on_encode() {
+        let mut big = sample();
+        big.body = "x".repeat(MAX_MESSAGE_RECORD_LEN);
+        assert!(matches!(
+            encode_message(&big, None),
+            Err(CodecError::TooLarge(_))
+        ));
+    }
+}
