@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use libp2p::{StreamProtocol, gossipsub, identify, kad, mdns, ping, request_response};
 use sha2::{Digest, Sha256};
 
-use crate::direct::{FrameCodec, INBOX_PROTOCOL};
+use crate::direct::{DM_PROTOCOL, FrameCodec, INBOX_PROTOCOL};
 use crate::{NetConfig, NetError};
 
 /// The identify protocol version all Accord nodes announce. Peers announcing another version
@@ -38,6 +38,8 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     /// Direct delivery of sealed inbox frames to a connected peer.
     pub inbox: request_response::Behaviour<FrameCodec>,
+    /// End-to-end encrypted messages to a connection.
+    pub dm: request_response::Behaviour<FrameCodec>,
 }
 
 impl Behaviour {
@@ -75,13 +77,23 @@ impl Behaviour {
             kademlia: Toggle::from(config.dht.then_some(kademlia)),
             mdns: Toggle::from(mdns),
             gossipsub: build_gossipsub(config)?,
-            inbox: request_response::Behaviour::with_codec(
-                FrameCodec,
-                [(INBOX_PROTOCOL, request_response::ProtocolSupport::Full)],
-                request_response::Config::default().with_request_timeout(config.direct_timeout),
-            ),
+            inbox: direct_behaviour(INBOX_PROTOCOL, config),
+            dm: direct_behaviour(DM_PROTOCOL, config),
         })
     }
+}
+
+/// One request-response behaviour per direct protocol, so that a request is never negotiated
+/// onto another protocol.
+fn direct_behaviour(
+    protocol: StreamProtocol,
+    config: &NetConfig,
+) -> request_response::Behaviour<FrameCodec> {
+    request_response::Behaviour::with_codec(
+        FrameCodec,
+        [(protocol, request_response::ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(config.direct_timeout),
+    )
 }
 
 /// Gossip is published anonymously (no author, no sequence number, no signature): the sealed

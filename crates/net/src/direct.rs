@@ -15,6 +15,28 @@ use libp2p::request_response;
 /// Sealed invites, acceptances and withdrawals handed straight to their recipient.
 pub const INBOX_PROTOCOL: StreamProtocol = StreamProtocol::new("/accord/inbox/1");
 
+/// End-to-end encrypted messages between connections, acknowledged once stored.
+pub const DM_PROTOCOL: StreamProtocol = StreamProtocol::new("/accord/dm/1");
+
+/// The direct protocols a node speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DirectProtocol {
+    /// [`INBOX_PROTOCOL`].
+    Inbox,
+    /// [`DM_PROTOCOL`].
+    Dm,
+}
+
+impl DirectProtocol {
+    /// The protocol's name on the wire.
+    pub fn name(self) -> StreamProtocol {
+        match self {
+            DirectProtocol::Inbox => INBOX_PROTOCOL,
+            DirectProtocol::Dm => DM_PROTOCOL,
+        }
+    }
+}
+
 /// The largest request any direct protocol accepts, in bytes.
 pub const MAX_DIRECT_REQUEST: usize = 128 * 1024;
 

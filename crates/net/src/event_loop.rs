@@ -20,6 +20,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::GossipVerdict;
+use crate::direct::{DirectProtocol, FrameCodec};
+
+/// Where the answer to a direct request goes.
+type DirectReply = oneshot::Sender<Result<Vec<u8>, NetError>>;
 use crate::behaviour::inbox_topic_score_params;
 use crate::behaviour::{Behaviour, BehaviourEvent, KADEMLIA_PROTOCOL};
 use crate::handle::{ConnectedPeer, Lookup, LookupSource, NetEvent, NetStats};
@@ -56,12 +60,14 @@ pub(crate) enum Command {
         data: Vec<u8>,
         reply: oneshot::Sender<Result<(), NetError>>,
     },
-    SendInbox {
+    SendDirect {
+        protocol: DirectProtocol,
         peer: PeerId,
         data: Vec<u8>,
         reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
     },
-    RespondInbox {
+    RespondDirect {
+        protocol: DirectProtocol,
         channel: ResponseChannel<Vec<u8>>,
         data: Vec<u8>,
         reply: oneshot::Sender<()>,
@@ -101,7 +107,7 @@ pub struct EventLoop {
     peers: HashMap<PeerId, PeerState>,
     pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId, NetError>>>,
     pending_lookups: HashMap<QueryId, (PeerId, oneshot::Sender<Result<Lookup, NetError>>)>,
-    pending_inbox: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetError>>>,
+    pending_direct: HashMap<(DirectProtocol, OutboundRequestId), DirectReply>,
     bootstrap_peers: Vec<BootstrapPeer>,
     stats: NetStats,
 }
@@ -139,7 +145,7 @@ impl EventLoop {
             peers: HashMap::new(),
             pending_dials: HashMap::new(),
             pending_lookups: HashMap::new(),
-            pending_inbox: HashMap::new(),
+            pending_direct: HashMap::new(),
             bootstrap_peers: Vec::new(),
             stats: NetStats::default(),
         };
@@ -258,27 +264,27 @@ impl EventLoop {
             Command::Subscribe { topic, reply } => {
                 let _ = reply.send(self.subscribe(topic));
             }
-            Command::SendInbox { peer, data, reply } => {
-                if self.pending_inbox.len() >= self.config.max_pending_requests {
+            Command::SendDirect {
+                protocol,
+                peer,
+                data,
+                reply,
+            } => {
+                if self.pending_direct.len() >= self.config.max_pending_requests {
                     let _ = reply.send(Err(NetError::Busy));
                     return;
                 }
-                let id = self.swarm.behaviour_mut().inbox.send_request(&peer, data);
-                self.pending_inbox.insert(id, reply);
+                let id = self.direct(protocol).send_request(&peer, data);
+                self.pending_direct.insert((protocol, id), reply);
             }
-            Command::RespondInbox {
+            Command::RespondDirect {
+                protocol,
                 channel,
                 data,
                 reply,
             } => {
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .inbox
-                    .send_response(channel, data)
-                    .is_err()
-                {
-                    tracing::debug!("inbox response not sent: the requester has gone");
+                if self.direct(protocol).send_response(channel, data).is_err() {
+                    tracing::debug!(?protocol, "response not sent: the requester has gone");
                 }
                 let _ = reply.send(());
             }
@@ -535,7 +541,8 @@ impl EventLoop {
                 message_id,
                 message,
             }) => self.on_gossip(propagation_source, &message_id, message),
-            BehaviourEvent::Inbox(event) => self.on_inbox_event(event),
+            BehaviourEvent::Inbox(event) => self.on_direct_event(DirectProtocol::Inbox, event),
+            BehaviourEvent::Dm(event) => self.on_direct_event(DirectProtocol::Dm, event),
             _ => {}
         }
     }
@@ -577,12 +584,24 @@ impl EventLoop {
         }
     }
 
-    fn on_inbox_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+    fn direct(&mut self, protocol: DirectProtocol) -> &mut request_response::Behaviour<FrameCodec> {
+        match protocol {
+            DirectProtocol::Inbox => &mut self.swarm.behaviour_mut().inbox,
+            DirectProtocol::Dm => &mut self.swarm.behaviour_mut().dm,
+        }
+    }
+
+    fn on_direct_event(
+        &mut self,
+        protocol: DirectProtocol,
+        event: request_response::Event<Vec<u8>, Vec<u8>>,
+    ) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
                     request, channel, ..
-                } => self.emit(NetEvent::InboxRequest {
+                } => self.emit(NetEvent::DirectRequest {
+                    protocol,
                     peer,
                     data: request,
                     channel,
@@ -591,7 +610,7 @@ impl EventLoop {
                     request_id,
                     response,
                 } => {
-                    if let Some(reply) = self.pending_inbox.remove(&request_id) {
+                    if let Some(reply) = self.pending_direct.remove(&(protocol, request_id)) {
                         let _ = reply.send(Ok(response));
                     }
                 }
@@ -602,7 +621,7 @@ impl EventLoop {
                 error,
                 ..
             } => {
-                if let Some(reply) = self.pending_inbox.remove(&request_id) {
+                if let Some(reply) = self.pending_direct.remove(&(protocol, request_id)) {
                     let _ = reply.send(Err(NetError::Dial {
                         target: peer.to_string(),
                         reason: error.to_string(),
@@ -610,7 +629,7 @@ impl EventLoop {
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, %error, "inbound inbox request failed");
+                tracing::debug!(%peer, %error, ?protocol, "inbound direct request failed");
             }
             request_response::Event::ResponseSent { .. } => {}
         }

@@ -6,6 +6,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::direct::DirectProtocol;
 use crate::event_loop::{Command, EventLoop};
 use crate::{NetConfig, NetError};
 
@@ -36,9 +37,11 @@ pub enum NetEvent {
         /// Its listen addresses.
         listen_addrs: Vec<Multiaddr>,
     },
-    /// A peer handed us an inbox frame directly. Answer it with [`NetHandle::respond_inbox`];
+    /// A peer sent us a direct request. Answer it with [`NetHandle::respond_direct`];
     /// dropping the channel tells the peer the request failed.
-    InboxRequest {
+    DirectRequest {
+        /// Which direct protocol it came on.
+        protocol: DirectProtocol,
         /// The peer.
         peer: PeerId,
         /// The frame.
@@ -189,20 +192,32 @@ impl NetHandle {
             .await?
     }
 
-    /// Hands `data` to a connected (or dialable) peer over the inbox protocol and returns its
+    /// Hands `data` to a connected (or dialable) peer over a direct protocol and returns its
     /// response.
-    pub async fn send_inbox(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, NetError> {
-        self.request(|reply| Command::SendInbox { peer, data, reply })
-            .await?
+    pub async fn send_direct(
+        &self,
+        protocol: DirectProtocol,
+        peer: PeerId,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, NetError> {
+        self.request(|reply| Command::SendDirect {
+            protocol,
+            peer,
+            data,
+            reply,
+        })
+        .await?
     }
 
-    /// Answers an [`NetEvent::InboxRequest`].
-    pub async fn respond_inbox(
+    /// Answers a [`NetEvent::DirectRequest`].
+    pub async fn respond_direct(
         &self,
+        protocol: DirectProtocol,
         channel: ResponseChannel<Vec<u8>>,
         data: Vec<u8>,
     ) -> Result<(), NetError> {
-        self.request(|reply| Command::RespondInbox {
+        self.request(|reply| Command::RespondDirect {
+            protocol,
             channel,
             data,
             reply,

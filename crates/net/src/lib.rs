@@ -30,7 +30,9 @@ mod handle;
 
 pub use behaviour::{Behaviour, BehaviourEvent};
 pub use config::{GossipValidator, GossipVerdict, NetConfig};
-pub use direct::{INBOX_PROTOCOL, MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE};
+pub use direct::{
+    DM_PROTOCOL, DirectProtocol, INBOX_PROTOCOL, MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE,
+};
 pub use error::NetError;
 pub use event_loop::EventLoop;
 pub use handle::{ConnectedPeer, Lookup, LookupSource, NetEvent, NetHandle, NetStats};

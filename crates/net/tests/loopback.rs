@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use accord_net::{
-    GossipValidator, GossipVerdict, Keypair, Multiaddr, NetConfig, NetEvent, NetHandle,
-    with_peer_id,
+    DirectProtocol, GossipValidator, GossipVerdict, Keypair, Multiaddr, NetConfig, NetEvent,
+    NetHandle, with_peer_id,
 };
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -129,7 +129,8 @@ async fn inbox_requests_reach_a_connected_peer_and_get_its_response() {
         let b = b.clone();
         tokio::spawn(async move {
             let (peer, data, channel) = next(&mut b_events, |event| match event {
-                NetEvent::InboxRequest {
+                NetEvent::DirectRequest {
+                    protocol: DirectProtocol::Inbox,
                     peer,
                     data,
                     channel,
@@ -139,11 +140,16 @@ async fn inbox_requests_reach_a_connected_peer_and_get_its_response() {
             .await;
             let mut reply = b"got ".to_vec();
             reply.extend_from_slice(&data);
-            b.respond_inbox(channel, reply).await.unwrap();
+            b.respond_direct(DirectProtocol::Inbox, channel, reply)
+                .await
+                .unwrap();
             peer
         })
     };
-    let response = a.send_inbox(b_peer, b"sealed".to_vec()).await.unwrap();
+    let response = a
+        .send_direct(DirectProtocol::Inbox, b_peer, b"sealed".to_vec())
+        .await
+        .unwrap();
     assert_eq!(response, b"got sealed");
     assert_eq!(responder.await.unwrap(), a_peer);
 }
