@@ -10,8 +10,9 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::frame::{EventFrame, MAX_FRAME_LEN, RequestFrame, ResponseFrame, encode_line};
 use crate::{
-    AttestationText, BlockInfo, ClientError, ConnectionInfo, Event, IdInfo, InviteDirection,
-    InviteInfo, InviteSummary, LookupInfo, PeerInfo, Request, ShutdownInfo, StatsInfo, StatusInfo,
+    AliasInfo, AttestationText, BlockInfo, ClientError, ConnectionInfo, ConversationInfo, Event,
+    IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo, MessageInfo, PeerInfo, Request,
+    SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo, StatusInfo,
 };
 
 /// A connection to a daemon's control socket. Requests are answered in order, one at a time.
@@ -217,6 +218,56 @@ impl Client {
     /// `accord attestation`.
     pub async fn attestation(&mut self, peer: &str) -> Result<AttestationText, ClientError> {
         self.call_typed(Request::Attestation {
+            peer: peer.to_owned(),
+        })
+        .await
+    }
+
+    /// `accord send`.
+    pub async fn send(
+        &mut self,
+        peer: &str,
+        body: &str,
+        reply_to: Option<&str>,
+    ) -> Result<SendInfo, ClientError> {
+        let request = Request::Send {
+            peer: peer.to_owned(),
+            body: body.to_owned(),
+            reply_to: reply_to.map(str::to_owned),
+        };
+        self.call_typed(request).await
+    }
+
+    /// `accord history`: opening a conversation also marks it read.
+    pub async fn history(
+        &mut self,
+        peer: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<MessageInfo>, ClientError> {
+        self.call_typed(Request::History {
+            peer: peer.to_owned(),
+            limit,
+        })
+        .await
+    }
+
+    /// `accord inbox`.
+    pub async fn inbox(&mut self) -> Result<Vec<ConversationInfo>, ClientError> {
+        self.call_typed(Request::Inbox).await
+    }
+
+    /// `accord alias`.
+    pub async fn alias(&mut self, peer: &str, name: &str) -> Result<AliasInfo, ClientError> {
+        let request = Request::Alias {
+            peer: peer.to_owned(),
+            name: name.to_owned(),
+        };
+        self.call_typed(request).await
+    }
+
+    /// `accord verify`.
+    pub async fn verify(&mut self, peer: &str) -> Result<SafetyNumberInfo, ClientError> {
+        self.call_typed(Request::Verify {
             peer: peer.to_owned(),
         })
         .await

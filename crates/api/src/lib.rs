@@ -28,9 +28,9 @@ pub use client::{Client, EventStream};
 pub use error::{ClientError, ErrorCode, RemoteError};
 pub use time::format_rfc3339_ms;
 pub use types::{
-    AttestationText, BlockInfo, ConnectionInfo, Event, IdInfo, InviteDirection, InviteInfo,
-    InviteSummary, LookupInfo, LookupSource, PeerInfo, Request, ShutdownInfo, StatsInfo,
-    StatusInfo,
+    AliasInfo, AttestationText, BlockInfo, ConnectionInfo, ConversationInfo, Event, IdInfo,
+    InviteDirection, InviteInfo, InviteSummary, LookupInfo, LookupSource, MessageInfo, PeerInfo,
+    Request, SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo, StatusInfo,
 };
 
 /// The file name of the control socket inside a data dir.

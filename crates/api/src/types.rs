@@ -80,6 +80,41 @@ pub enum Request {
     },
     /// Counters of what the node refused or dropped. Result: [`StatsInfo`].
     Stats,
+    /// Send an end-to-end encrypted message to a connection. Result: [`SendInfo`].
+    Send {
+        /// The connection's Accord ID or alias.
+        peer: String,
+        /// The Markdown body, at most `messages.max_bytes` bytes.
+        body: String,
+        /// The id of the message this one answers, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// A conversation's messages, oldest first. Opening a conversation marks it read (and
+    /// sends read receipts unless `messages.read_receipts = false`). Result: a list of
+    /// [`MessageInfo`].
+    History {
+        /// The connection's Accord ID or alias.
+        peer: String,
+        /// At most this many of the newest messages (default 50, at most 1000).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
+    /// Conversations with unread counts, most recent first. Result: a list of
+    /// [`ConversationInfo`].
+    Inbox,
+    /// Give a connection a local name. Result: [`AliasInfo`].
+    Alias {
+        /// The Accord ID.
+        peer: String,
+        /// The name (1–64 characters, no control characters, not an Accord ID).
+        name: String,
+    },
+    /// The safety number of this node and a peer. Result: [`SafetyNumberInfo`].
+    Verify {
+        /// The Accord ID or alias.
+        peer: String,
+    },
     /// Turn this connection into an event stream. Result: `{"subscribed": true}`, then one
     /// `event` notification per [`Event`].
     Subscribe,
@@ -107,6 +142,11 @@ impl Request {
             Request::Connections => "connections",
             Request::Attestation { .. } => "attestation",
             Request::Stats => "stats",
+            Request::Send { .. } => "send",
+            Request::History { .. } => "history",
+            Request::Inbox => "inbox",
+            Request::Alias { .. } => "alias",
+            Request::Verify { .. } => "verify",
             Request::Subscribe => "subscribe",
             Request::Shutdown => "shutdown",
         }
@@ -187,6 +227,67 @@ pub struct StatsInfo {
     pub gossip_ignored: u64,
     /// Network events dropped because the node was not keeping up.
     pub events_dropped: u64,
+}
+
+/// What `accord send` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendInfo {
+    /// The message id, 32 hex digits.
+    pub message_id: String,
+    /// `queued`, `sent`, `delivered` or `read`.
+    pub state: String,
+}
+
+/// One message, as `accord history` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageInfo {
+    /// The message id, 32 hex digits.
+    pub message_id: String,
+    /// The sender's Accord ID.
+    pub from: String,
+    /// The recipient's Accord ID.
+    pub to: String,
+    /// The Markdown body.
+    pub body: String,
+    /// When the sender sent it (RFC 3339, UTC, milliseconds).
+    pub sent_at: String,
+    /// When it arrived here, for incoming messages.
+    pub received_at: Option<String>,
+    /// `queued`, `sent`, `delivered` or `read`.
+    pub state: String,
+}
+
+/// One conversation, as `accord inbox` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationInfo {
+    /// The connection's Accord ID.
+    pub peer: String,
+    /// Its local name, if any.
+    pub alias: Option<String>,
+    /// Messages received and not yet read.
+    pub unread: u64,
+    /// When the last message was sent or received.
+    pub last_message_at: String,
+    /// The start of the last message.
+    pub preview: String,
+}
+
+/// The result of [`Request::Alias`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasInfo {
+    /// The Accord ID.
+    pub peer: String,
+    /// The alias now in force.
+    pub alias: String,
+}
+
+/// The result of [`Request::Verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetyNumberInfo {
+    /// The peer's Accord ID.
+    pub peer: String,
+    /// The safety number: 60 digits in 12 groups of 5, the same on both sides.
+    pub safety_number: String,
 }
 
 /// The result of a [`Request::Shutdown`].
@@ -326,6 +427,31 @@ pub enum Event {
         peer: String,
         /// The revoked attestation's id.
         attestation_id: String,
+    },
+    /// A message arrived from a connection.
+    MessageReceived {
+        /// The sender.
+        peer: String,
+        /// The message id.
+        message_id: String,
+        /// The Markdown body.
+        body: String,
+        /// When the sender sent it (RFC 3339).
+        sent_at: String,
+    },
+    /// A message we sent was acknowledged by the recipient's node.
+    MessageDelivered {
+        /// The recipient.
+        peer: String,
+        /// The message id.
+        message_id: String,
+    },
+    /// A message we sent was read.
+    MessageRead {
+        /// The recipient.
+        peer: String,
+        /// The message id.
+        message_id: String,
     },
     /// This subscriber fell behind and missed events; it should re-read state it cares about.
     Lagged {
