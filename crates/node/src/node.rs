@@ -8,13 +8,14 @@ use std::sync::Arc;
 use accord_api::Event;
 use accord_identity::AccordId;
 use accord_identity::keyfile::Passphrase;
-use accord_net::{Multiaddr, NetConfig, NetEvent, NetHandle, with_peer_id};
+use accord_net::{DirectProtocol, Multiaddr, NetConfig, NetEvent, NetHandle, with_peer_id};
 use accord_store::{Store, StoreConfig, StoreTask};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::connect::{ConnectActor, gossip_validator};
 use crate::control::ControlSocket;
+use crate::message::MessageActor;
 use crate::requests::NodeContext;
 use crate::{Config, DataDir, DataDirLock, NodeError, clock, load_or_create_identity};
 
@@ -61,6 +62,7 @@ pub struct Node {
     net_events: mpsc::Receiver<NetEvent>,
     net_task: JoinHandle<()>,
     connect_task: JoinHandle<()>,
+    message_task: JoinHandle<()>,
     store_task: StoreTask,
     control: ControlSocket,
     shutdown_requests: mpsc::Receiver<()>,
@@ -94,12 +96,20 @@ impl Node {
 
         let config = Arc::new(config);
         let (events, _) = broadcast::channel(EVENT_BROADCAST_CAPACITY);
+        let (messages, message_task) = MessageActor::spawn(
+            id,
+            Arc::clone(&config),
+            store.clone(),
+            net.clone(),
+            events.clone(),
+        );
         let (connect, connect_task) = ConnectActor::spawn(
             identity,
             Arc::clone(&config),
             store.clone(),
             net.clone(),
             events.clone(),
+            messages.clone(),
         )
         .await?;
         let control = ControlSocket::bind(&dir.socket()).await?;
@@ -112,6 +122,7 @@ impl Node {
             events,
             shutdown: shutdown_tx,
             connect,
+            messages,
         };
         tracing::info!(%id, data_dir = %dir.root().display(), "node started");
         Ok(Node {
@@ -120,6 +131,7 @@ impl Node {
             net_events,
             net_task,
             connect_task,
+            message_task,
             store_task,
             control,
             shutdown_requests,
@@ -166,6 +178,8 @@ impl Node {
         self.control.remove();
         self.context.connect.shutdown().await;
         let _ = self.connect_task.await;
+        self.context.messages.shutdown().await;
+        let _ = self.message_task.await;
         let net = self.context.net.clone();
         drop(self.context);
         if net.shutdown().await.is_ok() {
@@ -184,6 +198,7 @@ impl Node {
             }),
             NetEvent::PeerConnected { peer, addr } => {
                 self.context.connect.peer_connected(peer);
+                self.context.messages.peer_connected(peer);
                 Some(Event::PeerConnected {
                     peer: peer.to_string(),
                     addr: addr.to_string(),
@@ -196,7 +211,8 @@ impl Node {
                 self.remember_peer(peer, listen_addrs).await;
                 None
             }
-            NetEvent::InboxRequest {
+            NetEvent::DirectRequest {
+                protocol: DirectProtocol::Inbox,
                 peer,
                 data,
                 channel,
@@ -205,6 +221,18 @@ impl Node {
                     // Dropping the channel tells the peer the request failed; it falls back on
                     // gossip and republication.
                     tracing::warn!(%peer, "inbox queue full; direct frame refused");
+                }
+                None
+            }
+            NetEvent::DirectRequest {
+                protocol: DirectProtocol::Dm,
+                peer,
+                data,
+                channel,
+            } => {
+                if !self.context.messages.incoming(peer, data, channel) {
+                    // Dropping the channel fails the request; the sender's outbox retries.
+                    tracing::warn!(%peer, "message queue full; direct message refused");
                 }
                 None
             }

@@ -20,6 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::Config;
 use crate::connect::ConnectHandle;
+use crate::message::MessageHandle;
 
 /// How long a `dial` request waits for the connection.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -34,6 +35,7 @@ pub(crate) struct NodeContext {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) shutdown: mpsc::Sender<()>,
     pub(crate) connect: ConnectHandle,
+    pub(crate) messages: MessageHandle,
 }
 
 type Answer = Result<Value, RemoteError>;
@@ -63,6 +65,11 @@ impl NodeContext {
             | Request::Disconnect { .. }
             | Request::Connections
             | Request::Attestation { .. }) => self.connect.command(request).await,
+            request @ (Request::Send { .. }
+            | Request::History { .. }
+            | Request::Inbox
+            | Request::Alias { .. }
+            | Request::Verify { .. }) => self.messages.command(request).await,
             Request::Subscribe => Err(RemoteError::new(
                 ErrorCode::InvalidRequest,
                 "subscribe is handled by the connection",
@@ -113,8 +120,15 @@ impl NodeContext {
 
     async fn stats(&self) -> Result<StatsInfo, RemoteError> {
         let net = self.net.stats().await.map_err(net_error)?;
-        let dropped = self.connect.command(Request::Stats).await?;
-        let dropped = serde_json::from_value(dropped).map_err(internal)?;
+        let connect = self.connect.command(Request::Stats).await?;
+        let mut dropped: std::collections::BTreeMap<String, u64> =
+            serde_json::from_value(connect).map_err(internal)?;
+        let messages = self.messages.command(Request::Stats).await?;
+        let messages: std::collections::BTreeMap<String, u64> =
+            serde_json::from_value(messages).map_err(internal)?;
+        for (reason, count) in messages {
+            *dropped.entry(reason).or_default() += count;
+        }
         Ok(StatsInfo {
             dropped,
             gossip_rejected: net.gossip_rejected,

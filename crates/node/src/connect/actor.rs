@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::delivery::inbox_topics;
 use super::{ConnectHandle, ConnectMessage, QUEUE_CAPACITY};
+use crate::message::MessageHandle;
 use crate::{Config, clock};
 
 /// Why an inbound frame was dropped; counted per reason and shown by `accord stats`.
@@ -27,6 +28,8 @@ pub(crate) struct ConnectActor {
     pub(super) store: StoreHandle,
     pub(super) net: NetHandle,
     pub(super) events: broadcast::Sender<Event>,
+    /// Told when a channel is set up, so that queued messages go out at once.
+    pub(super) messages: MessageHandle,
     pub(super) tx: mpsc::Sender<ConnectMessage>,
     rx: mpsc::Receiver<ConnectMessage>,
     pub(super) dropped: DropCounters,
@@ -53,6 +56,7 @@ impl ConnectActor {
         store: StoreHandle,
         net: NetHandle,
         events: broadcast::Sender<Event>,
+        messages: MessageHandle,
     ) -> Result<(ConnectHandle, JoinHandle<()>), crate::NodeError> {
         let me = identity.id();
         for topic in inbox_topics(&me, &config.gossip) {
@@ -66,6 +70,7 @@ impl ConnectActor {
             store,
             net,
             events,
+            messages,
             tx: tx.clone(),
             rx,
             dropped: DropCounters::new(),

@@ -7,12 +7,15 @@ use accord_api::{
     AttestationText, BlockInfo, ConnectionInfo, ErrorCode, InviteDirection, InviteInfo,
     InviteSummary, RemoteError, format_rfc3339_ms as rfc3339,
 };
+use accord_channel::Session;
 use accord_handshake::{
     Acceptance, Attestation, Invite, InviteState, Note, Payload, QuotaError, QuotaPolicy,
     Revocation, Withdrawal, check_cooldown,
 };
 use accord_identity::AccordId;
 use accord_store::{Connection, IncomingInvite, InviteId, OutgoingInvite};
+
+use crate::message::wire::Content;
 
 use super::actor::ConnectActor;
 use super::delivery::{DeliveryKey, FIRST_REPUBLISH_DELAY_MS};
@@ -23,11 +26,11 @@ const DAY_MS: u64 = 24 * 3600 * 1000;
 /// The most invites that may wait for an answer at once.
 pub(crate) const MAX_OUTSTANDING: u32 = 200;
 
-pub(super) fn refused(message: impl Into<String>) -> RemoteError {
+pub(crate) fn refused(message: impl Into<String>) -> RemoteError {
     RemoteError::new(ErrorCode::Refused, message)
 }
 
-pub(super) fn internal(err: impl std::fmt::Display) -> RemoteError {
+pub(crate) fn internal(err: impl std::fmt::Display) -> RemoteError {
     RemoteError::new(ErrorCode::Internal, err.to_string())
 }
 
@@ -42,20 +45,10 @@ pub(super) fn parse_id(text: &str) -> Result<AccordId, RemoteError> {
 
 /// An invite id is 32 hex digits.
 pub(super) fn parse_invite_id(text: &str) -> Option<InviteId> {
-    let text = text.trim();
-    if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut id = [0u8; 16];
-    for (i, byte) in id.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(id)
+    crate::hex::decode::<16>(text)
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use crate::hex::encode as hex;
 
 fn outgoing_summary(invite: &OutgoingInvite) -> InviteSummary {
     InviteSummary {
@@ -323,10 +316,25 @@ impl ConnectActor {
             )));
         }
         let invite = Invite::decode(&record.invite).map_err(internal)?;
-        let (acceptance, ephemeral) =
-            Acceptance::create(&self.identity, &invite, Vec::new(), &mut rng::os_rng())
-                .map_err(internal)?;
+        let mut rng = rng::os_rng();
+        let (mut acceptance, ephemeral) =
+            Acceptance::create(&self.identity, &invite, Vec::new(), &mut rng).map_err(internal)?;
         let attestation = acceptance.verify(&invite).map_err(internal)?;
+        // The invitee speaks first: its channel starts now, and its first ratchet message
+        // rides in the acceptance so that the inviter's channel is complete on arrival.
+        let mut session = Session::new_invitee(
+            &self.identity,
+            &ephemeral,
+            &invite.inviter,
+            &invite.one_time_key,
+            &attestation.id(),
+            &mut rng,
+        )
+        .map_err(internal)?;
+        let hello = session
+            .encrypt(&Content::Hello.encode(), &mut rng)
+            .map_err(internal)?;
+        acceptance.set_first_message(hello).map_err(internal)?;
         record.state = InviteState::Accepted;
         record.closed_at_ms = Some(now);
         record.acceptance = Some(acceptance.encode());
@@ -335,9 +343,10 @@ impl ConnectActor {
         record.publish_count = 0;
         let connection = new_connection(record.peer, &attestation, now);
         self.store
-            .accept_incoming(&record, &connection)
+            .accept_incoming(&record, &connection, &session.to_bytes())
             .await
             .map_err(internal)?;
+        self.messages.channel_changed(record.peer).await;
         self.emit_accepted(&record.invite_id, &record.peer, &connection);
         let key = DeliveryKey::Acceptance(record.invite_id);
         let payload = Payload::Acceptance(acceptance);

@@ -3,6 +3,7 @@
 
 use accord_handshake::{GossipFrame, Payload, seal_payload};
 use accord_identity::AccordId;
+use accord_net::DirectProtocol;
 use accord_net::{GossipValidator, GossipVerdict};
 use accord_store::InviteId;
 use sha2::{Digest, Sha256};
@@ -133,7 +134,10 @@ impl ConnectActor {
             let net = self.net.clone();
             let tx = self.tx.clone();
             tokio::spawn(async move {
-                match net.send_inbox(to.peer_id(), frame).await {
+                match net
+                    .send_direct(DirectProtocol::Inbox, to.peer_id(), frame)
+                    .await
+                {
                     Ok(answer) if answer == DIRECT_OK => {
                         let _ = tx.send(ConnectMessage::Delivered { key }).await;
                     }

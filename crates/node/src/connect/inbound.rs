@@ -1,13 +1,17 @@
 //! Frames that arrive: open, check, and apply them. Anything wrong is dropped and counted,
 //! and nothing already stored is changed by it.
 
+use accord_channel::Session;
 use accord_handshake::{
-    Acceptance, Attestation, Crossed, Invite, InviteState, OpenError, Payload, Revocation,
-    Withdrawal, crossed_resolution, open_payload,
+    Acceptance, Attestation, Crossed, Invite, InviteState, OneTimeSecret, OpenError, Payload,
+    Revocation, Withdrawal, crossed_resolution, open_payload,
 };
 use accord_identity::AccordId;
+use accord_net::DirectProtocol;
 use accord_net::{PeerId, ResponseChannel};
-use accord_store::IncomingInvite;
+use accord_store::{IncomingInvite, OutgoingInvite};
+
+use crate::message::wire::Content;
 
 use super::actor::ConnectActor;
 use super::commands::{hex, new_connection};
@@ -39,7 +43,10 @@ impl ConnectActor {
         };
         if let Some(channel) = channel {
             let answer = if accepted { DIRECT_OK } else { DIRECT_REFUSED };
-            let _ = self.net.respond_inbox(channel, answer.to_vec()).await;
+            let _ = self
+                .net
+                .respond_direct(DirectProtocol::Inbox, channel, answer.to_vec())
+                .await;
         }
     }
 
@@ -211,14 +218,18 @@ impl ConnectActor {
             self.drop_frame("late_acceptance", &acceptance.invitee);
             return false;
         }
+        let Some(session) = self.inviter_session(&ours, &acceptance, &attestation, now) else {
+            return false;
+        };
         let connection = new_connection(ours.peer, &attestation, now);
         match self
             .store
-            .complete_outgoing(&ours.invite_id, &connection, now)
+            .complete_outgoing(&ours.invite_id, &connection, now, &session.to_bytes())
             .await
         {
             Ok(true) => {
                 self.emit_accepted(&ours.invite_id, &ours.peer, &connection);
+                self.messages.channel_changed(ours.peer).await;
                 true
             }
             Ok(false) => {
@@ -228,6 +239,47 @@ impl ConnectActor {
             Err(err) => {
                 tracing::warn!(%err, "cannot store a connection");
                 false
+            }
+        }
+    }
+
+    /// The inviter's half of the channel: from the invite's one-time key and the acceptance's
+    /// ephemeral key, checked by decrypting the first ratchet message the acceptance carries.
+    fn inviter_session(
+        &mut self,
+        ours: &OutgoingInvite,
+        acceptance: &Acceptance,
+        attestation: &Attestation,
+        now: u64,
+    ) -> Option<Session> {
+        let Some(secret) = ours.one_time_secret.clone() else {
+            self.drop_frame("no_one_time_key", &acceptance.invitee);
+            return None;
+        };
+        let secret = OneTimeSecret::from_bytes(secret);
+        let session = Session::new_inviter(
+            &self.identity,
+            &secret,
+            &acceptance.invitee,
+            &acceptance.ephemeral_key,
+            &attestation.id(),
+        );
+        let mut session = match session {
+            Ok(session) => session,
+            Err(err) => {
+                self.drop_frame("bad_channel_setup", &err);
+                return None;
+            }
+        };
+        match session.decrypt(acceptance.first_message(), now) {
+            Ok(first) if Content::decode(&first) == Ok(Content::Hello) => Some(session),
+            Ok(_) => {
+                self.drop_frame("bad_first_message", &acceptance.invitee);
+                None
+            }
+            Err(err) => {
+                self.drop_frame("bad_first_message", &err);
+                None
             }
         }
     }
@@ -288,6 +340,7 @@ impl ConnectActor {
         if self.store.put_connection(&connection).await.is_err() {
             return false;
         }
+        let _ = self.store.remove_session(&peer).await;
         self.emit(accord_api::Event::ConnectionRevoked {
             peer: peer.to_string(),
             attestation_id: hex(&connection.attestation_id),

@@ -1,0 +1,157 @@
+//! The Message actor: its state, its loop and its retry deadline.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use accord_api::{ErrorCode, Event, RemoteError, Request};
+use accord_identity::AccordId;
+use accord_net::NetHandle;
+use accord_store::StoreHandle;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{MessageHandle, MessageMessage, QUEUE_CAPACITY};
+use crate::{Config, clock};
+
+/// The owner of every conversation's ratchet state and of the outbox.
+pub(crate) struct MessageActor {
+    pub(super) me: AccordId,
+    pub(super) config: Arc<Config>,
+    pub(super) store: StoreHandle,
+    pub(super) net: NetHandle,
+    pub(super) events: broadcast::Sender<Event>,
+    pub(super) tx: mpsc::Sender<MessageMessage>,
+    rx: mpsc::Receiver<MessageMessage>,
+    /// Peers with a delivery under way: one at a time per peer keeps the order.
+    pub(super) in_flight: HashSet<AccordId>,
+    /// When the earliest outbox retry is due (Unix ms).
+    pub(super) next_retry_ms: Option<u64>,
+    /// Inbound messages dropped, by reason.
+    pub(super) dropped: BTreeMap<&'static str, u64>,
+}
+
+impl std::fmt::Debug for MessageActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageActor")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MessageActor {
+    /// Starts the actor; it delivers what the outbox held at the last shutdown.
+    pub(crate) fn spawn(
+        me: AccordId,
+        config: Arc<Config>,
+        store: StoreHandle,
+        net: NetHandle,
+        events: broadcast::Sender<Event>,
+    ) -> (MessageHandle, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let actor = MessageActor {
+            me,
+            config,
+            store,
+            net,
+            events,
+            tx: tx.clone(),
+            rx,
+            in_flight: HashSet::new(),
+            next_retry_ms: Some(clock::now_ms()),
+            dropped: BTreeMap::new(),
+        };
+        let task = tokio::spawn(actor.run());
+        (MessageHandle::new(tx), task)
+    }
+
+    async fn run(mut self) {
+        loop {
+            let due = self.next_retry_ms.map(deadline_from_unix_ms);
+            tokio::select! {
+                message = self.rx.recv() => match message {
+                    Some(MessageMessage::Shutdown) | None => break,
+                    Some(message) => self.on_message(message).await,
+                },
+                () = sleep_until(due), if due.is_some() => {
+                    self.next_retry_ms = None;
+                    self.pump_due().await;
+                }
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: MessageMessage) {
+        match message {
+            MessageMessage::Command { request, reply } => {
+                let result = self.on_command(request).await;
+                let _ = reply.send(result);
+            }
+            MessageMessage::Incoming {
+                peer,
+                data,
+                channel,
+            } => self.on_incoming(peer, &data, channel).await,
+            MessageMessage::PeerConnected { peer } => {
+                if let Ok(peer) = AccordId::from_peer_id(peer) {
+                    self.retry_now(peer).await;
+                }
+            }
+            MessageMessage::ChannelChanged { peer } => self.retry_now(peer).await,
+            MessageMessage::Delivered {
+                peer,
+                message_id,
+                result,
+            } => self.on_delivered(peer, message_id, result).await,
+            MessageMessage::Shutdown => {}
+        }
+    }
+
+    async fn on_command(&mut self, request: Request) -> Result<Value, RemoteError> {
+        match request {
+            Request::Send {
+                peer,
+                body,
+                reply_to,
+            } => to_value(self.send(&peer, body, reply_to.as_deref()).await?),
+            Request::History { peer, limit } => to_value(self.history(&peer, limit).await?),
+            Request::Inbox => to_value(self.inbox().await?),
+            Request::Alias { peer, name } => to_value(self.alias(&peer, &name).await?),
+            Request::Verify { peer } => to_value(self.verify(&peer).await?),
+            Request::Stats => to_value(&self.dropped),
+            other => Err(RemoteError::new(
+                ErrorCode::Internal,
+                format!("{} is not a Message command", other.method()),
+            )),
+        }
+    }
+
+    /// Counts a dropped inbound message and logs why.
+    pub(super) fn drop_message(&mut self, reason: &'static str, peer: &dyn std::fmt::Display) {
+        *self.dropped.entry(reason).or_default() += 1;
+        tracing::info!(reason, %peer, "dropped an inbound message");
+    }
+
+    /// Sends an event to subscribers (none listening is fine).
+    pub(super) fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+}
+
+pub(super) fn to_value<T: serde::Serialize>(value: T) -> Result<Value, RemoteError> {
+    serde_json::to_value(value)
+        .map_err(|err| RemoteError::new(ErrorCode::Internal, err.to_string()))
+}
+
+fn deadline_from_unix_ms(due_ms: u64) -> Instant {
+    let wait = due_ms.saturating_sub(clock::now_ms());
+    Instant::now() + std::time::Duration::from_millis(wait)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

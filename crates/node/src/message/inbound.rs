@@ -1,0 +1,155 @@
+//! Messages that arrive over `/accord/dm/1`. Everything is checked in order, cheapest first:
+//! the frame, whether the sender is a connection (before any decryption), whether the message
+//! was seen already, then decryption on a copy of the ratchet state. The answer is sent only
+//! once the message and the new state are durable.
+
+use accord_api::Event;
+use accord_channel::Session;
+use accord_identity::AccordId;
+use accord_net::{DirectProtocol, PeerId, ResponseChannel};
+use accord_store::{Incoming, MessageState};
+
+use super::actor::MessageActor;
+use super::wire::{self, Content, Status};
+use crate::clock;
+use crate::connect::hex;
+
+impl MessageActor {
+    pub(super) async fn on_incoming(
+        &mut self,
+        from: PeerId,
+        data: &[u8],
+        channel: ResponseChannel<Vec<u8>>,
+    ) {
+        let status = match AccordId::from_peer_id(from) {
+            Ok(peer) => self.receive(peer, data).await,
+            Err(_) => {
+                self.drop_message("not_an_accord_id", &from);
+                Status::Refused
+            }
+        };
+        let _ = self
+            .net
+            .respond_direct(DirectProtocol::Dm, channel, wire::encode_status(status))
+            .await;
+    }
+
+    async fn receive(&mut self, peer: AccordId, data: &[u8]) -> Status {
+        let (message_id, envelope) = match wire::decode_request(data) {
+            Ok(parts) => parts,
+            Err(err) => {
+                self.drop_message("malformed", &format_args!("{peer}: {err}"));
+                return Status::Refused;
+            }
+        };
+        let active = matches!(
+            self.store.connection(&peer).await,
+            Ok(Some(connection)) if connection.revoked_at_ms.is_none()
+        );
+        if !active {
+            self.drop_message("not_a_connection", &peer);
+            return Status::Refused;
+        }
+        if let Ok(Some(_)) = self.store.is_seen(&peer, &message_id).await {
+            return Status::Duplicate;
+        }
+        let Ok(Some(state)) = self.store.session(&peer).await else {
+            self.drop_message("no_session", &peer);
+            return Status::Refused;
+        };
+        let Ok(mut session) = Session::from_bytes(&state) else {
+            self.drop_message("unreadable_session", &peer);
+            return Status::Refused;
+        };
+        let now = clock::now_ms();
+        // The session decrypts on a copy of its state and keeps it only on success, so a
+        // forged or replayed envelope leaves the conversation as it was.
+        let plaintext = match session.decrypt(envelope, now) {
+            Ok(plaintext) => plaintext,
+            Err(err) => {
+                self.drop_message("undecryptable", &format_args!("{peer}: {err}"));
+                return Status::Refused;
+            }
+        };
+        match Content::decode(&plaintext) {
+            Ok(content) => self.apply(peer, message_id, content, &session, now).await,
+            Err(err) => {
+                self.drop_message("malformed_content", &format_args!("{peer}: {err}"));
+                Status::Refused
+            }
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        peer: AccordId,
+        frame_id: accord_store::MessageId,
+        content: Content,
+        session: &Session,
+        now: u64,
+    ) -> Status {
+        let state = session.to_bytes();
+        match content {
+            Content::Hello | Content::Read { .. } => {
+                if self.store.put_session(&peer, &state).await.is_err() {
+                    return Status::Refused;
+                }
+                if let Content::Read { ids } = content {
+                    for id in ids {
+                        let marked = self
+                            .store
+                            .set_message_state(&peer, &id, MessageState::Read)
+                            .await;
+                        if let Ok(Some(_)) = marked {
+                            self.emit(Event::MessageRead {
+                                peer: peer.to_string(),
+                                message_id: hex(&id),
+                            });
+                        }
+                    }
+                }
+                Status::Stored
+            }
+            Content::Text {
+                message_id,
+                sent_at_ms,
+                sender_seq,
+                reply_to,
+                body,
+            } => {
+                if message_id != frame_id {
+                    self.drop_message("mismatched_id", &peer);
+                    return Status::Refused;
+                }
+                let limit =
+                    usize::try_from(self.config.messages.max_bytes).unwrap_or(wire::MAX_BODY);
+                if body.len() > limit {
+                    self.drop_message("oversize_body", &peer);
+                    return Status::Refused;
+                }
+                let stored = self
+                    .store
+                    .record_incoming(
+                        &peer, &state, message_id, sender_seq, &body, reply_to, sent_at_ms, now,
+                    )
+                    .await;
+                match stored {
+                    Ok(Incoming::New(record)) => {
+                        self.emit(Event::MessageReceived {
+                            peer: peer.to_string(),
+                            message_id: hex(&record.message_id),
+                            body: record.body,
+                            sent_at: accord_api::format_rfc3339_ms(record.sent_at_ms),
+                        });
+                        Status::Stored
+                    }
+                    Ok(Incoming::Duplicate(_)) => Status::Duplicate,
+                    Err(err) => {
+                        tracing::warn!(%peer, %err, "cannot store an incoming message");
+                        Status::Refused
+                    }
+                }
+            }
+        }
+    }
+}

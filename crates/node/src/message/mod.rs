@@ -1,0 +1,108 @@
+//! The Message half of the node: end-to-end encrypted messages between connections.
+//!
+//! One actor owns sending and receiving, so that the ratchet state of a conversation is only
+//! ever advanced in one place and in order. A message is encrypted when it is sent and stored,
+//! together with the new ratchet state, its history entry and its outbox entry, in one store
+//! transaction. The outbox is delivered over `/accord/dm/1`, one message at a time per peer
+//! (which keeps the order), with back-off while the peer is unreachable and at once when it
+//! connects. The recipient answers only after the message and its ratchet state are durable,
+//! and recognises retransmissions by their message id before decrypting anything.
+
+mod actor;
+mod commands;
+mod delivery;
+mod inbound;
+pub(crate) mod wire;
+
+use accord_api::{RemoteError, Request};
+use accord_net::{PeerId, ResponseChannel};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+pub(crate) use actor::MessageActor;
+
+/// Capacity of the actor's queue.
+pub(crate) const QUEUE_CAPACITY: usize = 1024;
+
+/// A message to the Message actor.
+#[derive(Debug)]
+pub(crate) enum MessageMessage {
+    /// A user command from the control API.
+    Command {
+        request: Request,
+        reply: oneshot::Sender<Result<Value, RemoteError>>,
+    },
+    /// A direct message request from a peer, with the channel to answer on.
+    Incoming {
+        peer: PeerId,
+        data: Vec<u8>,
+        channel: ResponseChannel<Vec<u8>>,
+    },
+    /// A peer connected: deliver what waits for it.
+    PeerConnected { peer: PeerId },
+    /// A delivery attempt finished.
+    Delivered {
+        peer: accord_identity::AccordId,
+        message_id: accord_store::MessageId,
+        result: Result<wire::Status, String>,
+    },
+    /// A channel was set up or torn down (by the Connect actor): re-examine the outbox.
+    ChannelChanged { peer: accord_identity::AccordId },
+    /// Stop after what is queued before this.
+    Shutdown,
+}
+
+/// A cloneable handle to the Message actor.
+#[derive(Debug, Clone)]
+pub(crate) struct MessageHandle {
+    tx: mpsc::Sender<MessageMessage>,
+}
+
+impl MessageHandle {
+    pub(crate) fn new(tx: mpsc::Sender<MessageMessage>) -> Self {
+        MessageHandle { tx }
+    }
+
+    /// Runs a user command.
+    pub(crate) async fn command(&self, request: Request) -> Result<Value, RemoteError> {
+        let (reply, response) = oneshot::channel();
+        let stopped =
+            || RemoteError::new(accord_api::ErrorCode::Internal, "the node is shutting down");
+        self.tx
+            .send(MessageMessage::Command { request, reply })
+            .await
+            .map_err(|_| stopped())?;
+        response.await.map_err(|_| stopped())?
+    }
+
+    /// Queues an incoming request; false when the queue is full (the sender retries).
+    pub(crate) fn incoming(
+        &self,
+        peer: PeerId,
+        data: Vec<u8>,
+        channel: ResponseChannel<Vec<u8>>,
+    ) -> bool {
+        self.tx
+            .try_send(MessageMessage::Incoming {
+                peer,
+                data,
+                channel,
+            })
+            .is_ok()
+    }
+
+    /// Tells the actor a peer connected (best effort).
+    pub(crate) fn peer_connected(&self, peer: PeerId) {
+        let _ = self.tx.try_send(MessageMessage::PeerConnected { peer });
+    }
+
+    /// Tells the actor a channel appeared or went away.
+    pub(crate) async fn channel_changed(&self, peer: accord_identity::AccordId) {
+        let _ = self.tx.send(MessageMessage::ChannelChanged { peer }).await;
+    }
+
+    /// Stops the actor once it has handled what is already queued.
+    pub(crate) async fn shutdown(&self) {
+        let _ = self.tx.send(MessageMessage::Shutdown).await;
+    }
+}
