@@ -172,6 +172,18 @@ fn describe(event: &Event) -> String {
         } => {
             format!("connection with {peer} revoked (attestation {attestation_id})")
         }
+        Event::MessageReceived {
+            peer,
+            message_id,
+            body,
+            ..
+        } => {
+            format!("message {message_id} from {peer}: {body}")
+        }
+        Event::MessageDelivered { peer, message_id } => {
+            format!("message {message_id} delivered to {peer}")
+        }
+        Event::MessageRead { peer, message_id } => format!("message {message_id} read by {peer}"),
         Event::Lagged { missed } => format!("(missed {missed} events)"),
     }
 }

@@ -4,9 +4,11 @@
 //! socket through `accord-api` alone; `accord daemon` and `accord testnet` run nodes.
 //! Errors go to stderr as `error: …` with exit status 1; usage errors exit with 2.
 
+mod chat;
 mod client_commands;
 mod connect_commands;
 mod daemon;
+mod message_commands;
 mod output;
 mod passphrase;
 mod testnet;
@@ -119,6 +121,42 @@ enum Command {
         /// The connection's Accord ID
         peer: String,
     },
+    /// Send an end-to-end encrypted Markdown message to a connection
+    Send {
+        /// The connection's Accord ID or alias
+        peer: String,
+        /// The message (Markdown), or - to read it from standard input
+        #[arg(conflicts_with = "file")]
+        text: Option<String>,
+        /// Read the message from this file
+        #[arg(long, value_name = "FILE")]
+        file: Option<std::path::PathBuf>,
+        /// Wait until the recipient's node acknowledges it (exit 1 after 30 s; it stays queued)
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show a conversation, oldest first (this marks it read)
+    History {
+        /// The connection's Accord ID or alias
+        peer: String,
+        /// At most this many of the newest messages
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Conversations with unread counts
+    Inbox,
+    /// Give a connection a local name
+    Alias {
+        /// The Accord ID
+        peer: String,
+        /// The name
+        name: String,
+    },
+    /// Show the safety number you share with a peer, to compare in person
+    Verify {
+        /// The Accord ID or alias
+        peer: String,
+    },
     /// Check a portable attestation offline (no daemon needed); exit 0 if valid, 1 if not
     VerifyAttestation {
         /// A file holding the attestation, or - for standard input
@@ -128,6 +166,11 @@ enum Command {
     Stats,
     /// Stream the node's events until interrupted
     Watch,
+    /// Open an interactive chat with a connection
+    Chat {
+        /// The connection's Accord ID or alias
+        peer: String,
+    },
     /// Ask the running daemon to shut down
     Stop,
     /// Run N daemons on 127.0.0.1 (mDNS off), bootstrapped to the first, until Ctrl-C
@@ -204,8 +247,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 connect_commands::attestation(&data_dir, &peer, json).await
             }
             Command::VerifyAttestation { source } => verify::run(&source, json),
+            Command::Send {
+                peer,
+                text,
+                file,
+                wait,
+            } => {
+                let source = match (&text, &file) {
+                    (_, Some(path)) => message_commands::BodySource::File(path),
+                    (Some(text), None) if text == "-" => message_commands::BodySource::Stdin,
+                    (Some(text), None) => message_commands::BodySource::Text(text),
+                    (None, None) => message_commands::BodySource::Stdin,
+                };
+                message_commands::send(&data_dir, &peer, source, wait, json).await
+            }
+            Command::History { peer, limit } => {
+                message_commands::history(&data_dir, &peer, Some(limit), json).await
+            }
+            Command::Inbox => message_commands::inbox(&data_dir, json).await,
+            Command::Alias { peer, name } => {
+                message_commands::alias(&data_dir, &peer, &name, json).await
+            }
+            Command::Verify { peer } => message_commands::verify(&data_dir, &peer, json).await,
             Command::Stats => client_commands::stats(&data_dir, json).await,
             Command::Watch => client_commands::watch(&data_dir, json).await,
+            Command::Chat { peer } => chat::run(&data_dir, &peer).await,
             Command::Stop => client_commands::stop(&data_dir, json).await,
         }
     })

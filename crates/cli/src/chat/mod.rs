@@ -1,0 +1,373 @@
+//! `accord chat`: an interactive terminal chat with one connection.
+//!
+//! The pieces: [`state`] holds the conversation and the draft and reacts to keys and API
+//! events without doing any I/O; [`markdown`] turns message bodies into styled lines; [`view`]
+//! draws the state. This module does the I/O: it talks to the daemon over two control
+//! connections (one subscribed to events, one for requests), owns the terminal and runs the
+//! loop that joins them.
+
+mod markdown;
+mod state;
+mod view;
+
+use std::io::{self, IsTerminal, Stdout};
+use std::panic::{self, PanicHookInfo};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use accord_api::{Client, ClientError, Event, MessageInfo, SOCKET_FILE_NAME, SendInfo};
+use anyhow::{Context, bail};
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream as TermEvents,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use state::{ChatAction, ChatState, short_id};
+
+/// How many of the newest messages the chat opens with (and reloads after a lag).
+const HISTORY_LIMIT: usize = 200;
+/// Rows of the screen that are not conversation: the input box (3) and the status bar (1),
+/// plus some overlap so that a page turn keeps a little context.
+const PAGE_OVERLAP: u16 = 6;
+
+/// `accord chat <ID|ALIAS>`.
+pub(crate) async fn run(data_dir: &Path, peer: &str) -> anyhow::Result<ExitCode> {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        bail!(
+            "accord chat needs an interactive terminal; use accord send / accord history in \
+             scripts"
+        );
+    }
+    let socket = data_dir.join(SOCKET_FILE_NAME);
+    // Subscribe before reading the history, so that nothing arriving in between is missed
+    // (the state drops the duplicates).
+    let events = Client::connect(&socket).await?.subscribe().await?;
+    let mut client = Client::connect(&socket).await?;
+    let me = client.id().await?;
+    let history = client
+        .history(peer, Some(HISTORY_LIMIT))
+        .await
+        .with_context(|| format!("cannot open the conversation with {peer}"))?;
+    let (peer_id, peer_name) = resolve_peer(&mut client, peer, &me.id, &history).await;
+    let online = client
+        .peers()
+        .await
+        .map(|peers| peers.iter().any(|p| p.id == peer_id))
+        .ok();
+
+    let mut state = ChatState::new(peer_id, peer_name, me.id);
+    state.load_history(history);
+    if let Some(online) = online {
+        state.link = if online {
+            state::Link::Online
+        } else {
+            state::Link::Offline
+        };
+    }
+
+    let (api_events_tx, api_events) = mpsc::channel(64);
+    tokio::spawn(forward_events(events, api_events_tx));
+    let (requests, requests_rx) = mpsc::channel(16);
+    let (replies_tx, replies) = mpsc::channel(16);
+    tokio::spawn(serve_requests(
+        socket,
+        client,
+        peer.to_owned(),
+        requests_rx,
+        replies_tx,
+    ));
+
+    let guard = TerminalGuard::enter().context("cannot set up the terminal")?;
+    let mut terminal =
+        Terminal::new(CrosstermBackend::new(io::stdout())).context("cannot set up the terminal")?;
+    let result = event_loop(&mut terminal, &mut state, api_events, requests, replies).await;
+    drop(terminal);
+    drop(guard);
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The peer's Accord ID (events name peers by ID, while the user may have typed an alias) and
+/// the name to show for it. Best effort: the daemon already accepted `peer` for the history.
+async fn resolve_peer(
+    client: &mut Client,
+    peer: &str,
+    me: &str,
+    history: &[MessageInfo],
+) -> (String, String) {
+    let connections = client.connections().await.unwrap_or_default();
+    let connection = connections
+        .iter()
+        .find(|c| c.peer == peer || c.alias.as_deref() == Some(peer));
+    let id = match connection {
+        Some(c) => c.peer.clone(),
+        None => history
+            .iter()
+            .map(|m| if m.from == me { &m.to } else { &m.from })
+            .next()
+            .cloned()
+            .unwrap_or_else(|| peer.to_owned()),
+    };
+    let name = match connection.and_then(|c| c.alias.clone()) {
+        Some(alias) => alias,
+        None if peer != id => peer.to_owned(),
+        None => short_id(&id),
+    };
+    (id, name)
+}
+
+/// Moves API events from the subscribed connection into a channel: reading a frame is not
+/// cancel-safe, so it must not sit directly in the `select!`. The channel closes when the
+/// stream ends; an error is passed on first.
+async fn forward_events(
+    mut events: accord_api::EventStream,
+    tx: mpsc::Sender<Result<Event, String>>,
+) {
+    loop {
+        let item = match events.next().await {
+            Ok(Some(event)) => Ok(event),
+            Ok(None) => return,
+            Err(err) => Err(err.to_string()),
+        };
+        let failed = item.is_err();
+        if tx.send(item).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// What the loop asks of the request connection.
+#[derive(Debug)]
+enum ApiRequest {
+    Send(String),
+    MarkRead,
+    Reload,
+}
+
+/// What comes back.
+#[derive(Debug)]
+enum ApiReply {
+    Sent {
+        body: String,
+        result: Result<SendInfo, String>,
+    },
+    History(Result<Vec<MessageInfo>, String>),
+}
+
+/// Carries out requests one at a time on their own task, so that a slow daemon never freezes
+/// typing. A broken connection is dropped and made afresh for the next request.
+async fn serve_requests(
+    socket: std::path::PathBuf,
+    client: Client,
+    peer: String,
+    mut requests: mpsc::Receiver<ApiRequest>,
+    replies: mpsc::Sender<ApiReply>,
+) {
+    let mut client = Some(client);
+    while let Some(request) = requests.recv().await {
+        let mut connected = match client.take() {
+            Some(client) => Ok(client),
+            None => Client::connect(&socket).await,
+        };
+        let reply = match &mut connected {
+            Err(err) => {
+                let error = err.to_string();
+                match request {
+                    ApiRequest::Send(body) => Some(ApiReply::Sent {
+                        body,
+                        result: Err(error),
+                    }),
+                    ApiRequest::Reload => Some(ApiReply::History(Err(error))),
+                    ApiRequest::MarkRead => None,
+                }
+            }
+            Ok(conn) => {
+                let (reply, broken) = match request {
+                    ApiRequest::Send(body) => {
+                        let result = conn.send(&peer, &body, None).await;
+                        let broken = is_broken(&result);
+                        let result = result.map_err(|e| e.to_string());
+                        (Some(ApiReply::Sent { body, result }), broken)
+                    }
+                    ApiRequest::MarkRead => {
+                        // Reading the newest message marks the conversation read, which sends
+                        // the read receipt: the message is on screen.
+                        let result = conn.history(&peer, Some(1)).await;
+                        (None, is_broken(&result))
+                    }
+                    ApiRequest::Reload => {
+                        let result = conn.history(&peer, Some(HISTORY_LIMIT)).await;
+                        let broken = is_broken(&result);
+                        (
+                            Some(ApiReply::History(result.map_err(|e| e.to_string()))),
+                            broken,
+                        )
+                    }
+                };
+                if !broken {
+                    client = connected.ok();
+                }
+                reply
+            }
+        };
+        if let Some(reply) = reply
+            && replies.send(reply).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Whether an error means the connection is unusable (as opposed to the daemon refusing).
+fn is_broken<T>(result: &Result<T, ClientError>) -> bool {
+    matches!(
+        result,
+        Err(ClientError::Io(_) | ClientError::Protocol(_) | ClientError::NotRunning { .. })
+    )
+}
+
+async fn event_loop(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    state: &mut ChatState,
+    mut api_events: mpsc::Receiver<Result<Event, String>>,
+    requests: mpsc::Sender<ApiRequest>,
+    mut replies: mpsc::Receiver<ApiReply>,
+) -> anyhow::Result<()> {
+    let mut keys = TermEvents::new();
+    let mut api_open = true;
+    // In raw mode Ctrl-C is a key, but a closed terminal or `kill` still arrive as signals;
+    // leaving through the loop restores the terminal.
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    loop {
+        let size = terminal.size().context("cannot read the terminal size")?;
+        state.page = usize::from(size.height.saturating_sub(PAGE_OVERLAP).max(1));
+        terminal
+            .draw(|frame| view::draw(frame, state))
+            .context("cannot draw the chat")?;
+
+        let action = tokio::select! {
+            key = keys.next() => match key {
+                Some(Ok(TermEvent::Key(key))) => state.handle_key(key),
+                Some(Ok(TermEvent::Paste(text))) => {
+                    state.handle_paste(&text);
+                    None
+                }
+                // Resizes and the rest only need the redraw at the top of the loop.
+                Some(Ok(_)) => None,
+                Some(Err(err)) => return Err(err).context("cannot read from the terminal"),
+                None => Some(ChatAction::Quit),
+            },
+            event = api_events.recv(), if api_open => match event {
+                Some(Ok(event)) => state.on_event(event),
+                Some(Err(err)) => {
+                    state.status = format!("event stream failed: {err}");
+                    None
+                }
+                None => {
+                    api_open = false;
+                    state.on_stream_closed();
+                    None
+                }
+            },
+            Some(reply) = replies.recv() => {
+                match reply {
+                    ApiReply::Sent { body, result: Ok(info) } => {
+                        state.on_sent(info, body, now_rfc3339());
+                    }
+                    ApiReply::Sent { body, result: Err(err) } => state.on_send_failed(body, &err),
+                    ApiReply::History(Ok(history)) => state.load_history(history),
+                    ApiReply::History(Err(err)) => {
+                        state.status = format!("cannot reload the history: {err}");
+                    }
+                }
+                None
+            },
+            _ = hangup.recv() => Some(ChatAction::Quit),
+            _ = terminate.recv() => Some(ChatAction::Quit),
+        };
+
+        let request = match action {
+            None => continue,
+            Some(ChatAction::Quit) => return Ok(()),
+            Some(ChatAction::Send(body)) => {
+                state.status = "sending…".to_owned();
+                ApiRequest::Send(body)
+            }
+            Some(ChatAction::MarkRead) => ApiRequest::MarkRead,
+            Some(ChatAction::Reload) => ApiRequest::Reload,
+        };
+        // The request task only ends if the loop's receiver is gone, which cannot happen here.
+        if requests.send(request).await.is_err() {
+            bail!("the request task stopped");
+        }
+    }
+}
+
+/// Now, in the API's time format: `send` does not return the time it stamped, and the clock
+/// here is the same one the daemon reads.
+fn now_rfc3339() -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    accord_api::format_rfc3339_ms(ms)
+}
+
+type PanicHook = Box<dyn Fn(&PanicHookInfo<'_>) + Send + Sync + 'static>;
+
+/// Raw mode, the alternate screen and bracketed paste, undone when dropped, on every way out:
+/// a normal return, an error (`?`) and a panic (the hook restores the terminal before the
+/// panic message prints, so that the message is readable).
+struct TerminalGuard {
+    previous_hook: Arc<PanicHook>,
+}
+
+impl TerminalGuard {
+    fn enter() -> io::Result<TerminalGuard> {
+        let previous_hook: Arc<PanicHook> = Arc::new(panic::take_hook());
+        let chained = Arc::clone(&previous_hook);
+        panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            chained(info);
+        }));
+        // Made before touching the terminal, so that a failure half-way is undone too.
+        let guard = TerminalGuard { previous_hook };
+        enable_raw_mode()?;
+        execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+        // Changing the hook while panicking would panic again; the process is going anyway.
+        if !std::thread::panicking() {
+            let _ours = panic::take_hook();
+            let previous = Arc::clone(&self.previous_hook);
+            panic::set_hook(Box::new(move |info| previous(info)));
+        }
+    }
+}
+
+/// Undoes what [`TerminalGuard::enter`] did; harmless when done twice.
+fn restore_terminal() {
+    let _ = execute!(
+        io::stdout(),
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = disable_raw_mode();
+}

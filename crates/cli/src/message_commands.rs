@@ -1,0 +1,205 @@
+//! The Message half of the CLI: send, history, inbox, alias and verify.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use accord_api::{Client, Event, SOCKET_FILE_NAME};
+use anyhow::{Context, bail};
+
+use crate::client_commands::connect;
+use crate::output::{print_json, qr_code};
+
+/// How long `accord send --wait` waits for the recipient's acknowledgement.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most bytes read from standard input or a file for one message; the daemon enforces
+/// `messages.max_bytes` (at most 64 KiB) and says so clearly, this only bounds the read.
+const MAX_INPUT: u64 = 1024 * 1024;
+
+/// Where the body of `accord send` comes from.
+#[derive(Debug)]
+pub(crate) enum BodySource<'a> {
+    /// The argument itself.
+    Text(&'a str),
+    /// Standard input (`-`).
+    Stdin,
+    /// A file (`--file F`).
+    File(&'a Path),
+}
+
+fn read_body(source: BodySource<'_>) -> anyhow::Result<String> {
+    let mut body = String::new();
+    match source {
+        BodySource::Text(text) => body.push_str(text),
+        BodySource::Stdin => {
+            std::io::stdin()
+                .take(MAX_INPUT)
+                .read_to_string(&mut body)
+                .context("cannot read the message from standard input")?;
+        }
+        BodySource::File(path) => {
+            std::fs::File::open(path)
+                .and_then(|file| file.take(MAX_INPUT).read_to_string(&mut body))
+                .with_context(|| format!("cannot read {}", path.display()))?;
+        }
+    }
+    if body.trim().is_empty() {
+        bail!("the message is empty");
+    }
+    Ok(body)
+}
+
+/// `accord send <ID|ALIAS> [TEXT|-] [--file F] [--wait]`.
+pub(crate) async fn send(
+    data_dir: &Path,
+    peer: &str,
+    source: BodySource<'_>,
+    wait: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let body = read_body(source)?;
+    // Subscribe before sending, so that a fast acknowledgement cannot be missed.
+    let events = if wait {
+        Some(
+            Client::connect(data_dir.join(SOCKET_FILE_NAME))
+                .await?
+                .subscribe()
+                .await?,
+        )
+    } else {
+        None
+    };
+    let mut sent = connect(data_dir).await?.send(peer, &body, None).await?;
+    if let Some(mut events) = events {
+        let spinner = (!json).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message("waiting for the recipient to acknowledge…");
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        let id = sent.message_id.clone();
+        let acknowledged = tokio::time::timeout(WAIT_TIMEOUT, async {
+            while let Some(event) = events.next().await? {
+                if let Event::MessageDelivered { message_id, .. }
+                | Event::MessageRead { message_id, .. } = &event
+                    && *message_id == id
+                {
+                    return Ok::<bool, anyhow::Error>(true);
+                }
+            }
+            Ok(false)
+        })
+        .await;
+        if let Some(bar) = spinner {
+            bar.finish_and_clear();
+        }
+        match acknowledged {
+            Ok(Ok(true)) => sent.state = "delivered".to_owned(),
+            Ok(Ok(false)) => bail!("the daemon stopped before the message {id} was acknowledged"),
+            Ok(Err(err)) => return Err(err),
+            Err(_) => {
+                if json {
+                    print_json(&sent)?;
+                }
+                bail!(
+                    "message {id} was not acknowledged within {}s; it stays queued and will be delivered when the peer is reachable",
+                    WAIT_TIMEOUT.as_secs()
+                );
+            }
+        }
+    }
+    if json {
+        print_json(&sent)?;
+    } else {
+        println!("Message {} {}.", sent.message_id, sent.state);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord history <ID|ALIAS> [--limit N]`.
+pub(crate) async fn history(
+    data_dir: &Path,
+    peer: &str,
+    limit: Option<usize>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut client = connect(data_dir).await?;
+    let me = client.id().await?.id;
+    let messages = client.history(peer, limit).await?;
+    if json {
+        print_json(&messages)?;
+    } else if messages.is_empty() {
+        println!("No messages yet.");
+    } else {
+        for message in &messages {
+            let who = if message.from == me {
+                "you"
+            } else {
+                message.from.as_str()
+            };
+            println!("[{}] {who} ({}):", message.sent_at, message.state);
+            for line in message.body.lines() {
+                println!("    {line}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord inbox`.
+pub(crate) async fn inbox(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let conversations = connect(data_dir).await?.inbox().await?;
+    if json {
+        print_json(&conversations)?;
+    } else if conversations.is_empty() {
+        println!("No conversations yet.");
+    } else {
+        for conversation in &conversations {
+            let name = conversation.alias.as_deref().unwrap_or(&conversation.peer);
+            println!(
+                "{name}  {} unread  {}  {}",
+                conversation.unread, conversation.last_message_at, conversation.preview
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord alias <ID> <NAME>`.
+pub(crate) async fn alias(
+    data_dir: &Path,
+    peer: &str,
+    name: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let info = connect(data_dir).await?.alias(peer, name).await?;
+    if json {
+        print_json(&info)?;
+    } else {
+        println!("{} is now known as {}.", info.peer, info.alias);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `accord verify <ID>`: the safety number, and a QR code of it in human mode.
+pub(crate) async fn verify(data_dir: &Path, peer: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let info = connect(data_dir).await?.verify(peer).await?;
+    if json {
+        print_json(&info)?;
+    } else {
+        println!("Safety number with {}:", info.peer);
+        println!("  {}", info.safety_number);
+        println!("Compare it with theirs, in person or over a channel you trust.");
+        let digits: String = info
+            .safety_number
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        if let Some(qr) = qr_code(&digits) {
+            println!("\n{qr}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
