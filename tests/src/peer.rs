@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use accord_identity::Identity;
 use accord_net::{
-    GossipValidator, Multiaddr, NetConfig, NetEvent, NetHandle, PeerId, with_peer_id,
+    DirectProtocol, GossipValidator, Multiaddr, NetConfig, NetEvent, NetHandle, PeerId,
+    with_peer_id,
 };
 
 /// The number of inbox shards a default node uses.
@@ -34,7 +35,11 @@ pub struct TestPeer {
     identity: Identity,
     addr: Multiaddr,
     received: Arc<Mutex<Vec<ReceivedGossip>>>,
+    direct: Arc<Mutex<Vec<DirectFrame>>>,
 }
+
+/// A direct request as received: its protocol and bytes.
+pub type DirectFrame = (DirectProtocol, Vec<u8>);
 
 impl std::fmt::Debug for TestPeer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,8 +66,10 @@ impl TestPeer {
             .with_bootstrap(bootstrap.iter().map(|a| parse(a)).collect())
             .with_gossip_validator(GossipValidator::accept_all());
         let received = Arc::new(Mutex::new(Vec::new()));
+        let direct = Arc::new(Mutex::new(Vec::new()));
         let keypair = identity.to_libp2p_keypair();
         let sink = Arc::clone(&received);
+        let direct_sink = Arc::clone(&direct);
         let (net, addr) = runtime.block_on(async move {
             let (net, mut events, _task) =
                 NetHandle::spawn(keypair, config).unwrap_or_else(|err| panic!("net: {err}"));
@@ -76,23 +83,44 @@ impl TestPeer {
                     None => panic!("the test peer stopped"),
                 }
             };
+            let responder = net.clone();
             tokio::spawn(async move {
                 while let Some(event) = events.recv().await {
-                    if let NetEvent::Gossip {
-                        topic,
-                        data,
-                        source,
-                        sequence_number,
-                        ..
-                    } = event
-                        && let Ok(mut seen) = sink.lock()
-                    {
-                        seen.push(ReceivedGossip {
+                    match event {
+                        NetEvent::Gossip {
                             topic,
                             data,
                             source,
                             sequence_number,
-                        });
+                            ..
+                        } => {
+                            if let Ok(mut seen) = sink.lock() {
+                                seen.push(ReceivedGossip {
+                                    topic,
+                                    data,
+                                    source,
+                                    sequence_number,
+                                });
+                            }
+                        }
+                        NetEvent::DirectRequest {
+                            protocol,
+                            data,
+                            channel,
+                            ..
+                        } => {
+                            if let Ok(mut seen) = direct_sink.lock() {
+                                seen.push((protocol, data));
+                            }
+                            // Inbox frames are answered like a node that took them; a
+                            // message is answered "stored" (version 1, status 0).
+                            let answer = match protocol {
+                                DirectProtocol::Inbox => b"ok".to_vec(),
+                                DirectProtocol::Dm => vec![1, 0],
+                            };
+                            let _ = responder.respond_direct(protocol, channel, answer).await;
+                        }
+                        _ => {}
                     }
                 }
             });
@@ -105,6 +133,7 @@ impl TestPeer {
             identity,
             addr,
             received,
+            direct,
         }
     }
 
@@ -152,11 +181,29 @@ impl TestPeer {
 
     /// Hands raw bytes to a connected peer over the inbox protocol; returns its answer.
     pub fn send_inbox(&self, peer: &str, data: Vec<u8>) -> Result<Vec<u8>, String> {
+        self.send_direct(DirectProtocol::Inbox, peer, data)
+    }
+
+    /// Sends raw bytes to a connected peer over a direct protocol; returns its answer.
+    pub fn send_direct(
+        &self,
+        protocol: DirectProtocol,
+        peer: &str,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
         let net = self.net.clone();
         let peer = PeerId::from_str(peer).map_err(|err| err.to_string())?;
         self.runtime
-            .block_on(async move { net.send_inbox(peer, data).await })
+            .block_on(async move { net.send_direct(protocol, peer, data).await })
             .map_err(|err| err.to_string())
+    }
+
+    /// Every direct request received so far (they were all answered as accepted).
+    pub fn direct_received(&self) -> Vec<DirectFrame> {
+        self.direct
+            .lock()
+            .map(|seen| seen.clone())
+            .unwrap_or_default()
     }
 }
 

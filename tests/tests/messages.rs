@@ -1,0 +1,183 @@
+//! The Message half end to end: encrypted, acknowledged, ordered, exactly-once delivery between
+//! real daemons, across restarts and crashes.
+
+use std::time::Duration;
+
+use accord_tests::{Daemon, TestDir, wait_until};
+use serde_json::Value;
+
+const NO_DHT: &str = "[network]\nmdns = false\ndht = false\n";
+const ARRIVAL: Duration = Duration::from_secs(60);
+
+/// Two connected daemons: A invited B and B accepted.
+fn connected_pair(dir: &TestDir) -> (Daemon, Daemon) {
+    let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &[]);
+    let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &a.tcp_addr()]);
+    b.wait_for_peer(&a.id, ARRIVAL);
+    let sent = a.json(&["connect", &b.id, "--note", "let's talk"]);
+    wait_until("B to receive the invite", ARRIVAL, || {
+        let invites = b.json(&["invites", "--incoming"]);
+        invites
+            .as_array()?
+            .iter()
+            .find(|i| i["invite_id"] == sent["invite_id"])
+            .cloned()
+    });
+    b.json(&["accept", &a.id]);
+    wait_until("A to be connected", ARRIVAL, || {
+        (a.json(&["connections"]).as_array()?.len() == 1).then_some(())
+    });
+    (a, b)
+}
+
+fn history(node: &Daemon, peer: &str) -> Vec<Value> {
+    node.json(&["history", peer, "--limit", "1000"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn bodies(messages: &[Value]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| m["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn wait_history_len(node: &Daemon, peer: &str, len: usize) -> Vec<Value> {
+    wait_until(
+        &format!("{} to hold {len} messages", node.id),
+        ARRIVAL,
+        || {
+            let messages = history(node, peer);
+            (messages.len() >= len).then_some(messages)
+        },
+    )
+}
+
+#[test]
+fn the_invitee_writes_first_then_both_ways_arrive_intact_and_in_order() {
+    let dir = TestDir::new();
+    let (a, b) = connected_pair(&dir);
+
+    // Right after accepting, the invitee can write.
+    let first = b.json(&["send", &a.id, "Hello **A**, thanks for the invite!"]);
+    assert_eq!(first["message_id"].as_str().map(str::len), Some(32));
+    let on_a = wait_history_len(&a, &b.id, 1);
+    assert_eq!(on_a[0]["body"], "Hello **A**, thanks for the invite!");
+    assert_eq!(on_a[0]["from"], b.id.as_str());
+    assert_eq!(on_a[0]["to"], a.id.as_str());
+
+    let mut expected = vec!["Hello **A**, thanks for the invite!".to_owned()];
+    for round in 0..5 {
+        let from_a =
+            format!("A{round}: a list\n\n- *one*\n- `two`\n\n```rust\nfn main() {{}}\n```");
+        let from_b = format!("B{round}: [a link](https://example.org) and ~~strike~~ — ünïcödé ✓");
+        a.json(&["send", &b.id, &from_a, "--wait"]);
+        expected.push(from_a);
+        b.json(&["send", &a.id, &from_b, "--wait"]);
+        expected.push(from_b);
+    }
+    let on_a = wait_history_len(&a, &b.id, expected.len());
+    let on_b = wait_history_len(&b, &a.id, expected.len());
+    assert_eq!(bodies(&on_a), expected);
+    assert_eq!(bodies(&on_b), expected);
+    let ids = |list: &[Value]| {
+        list.iter()
+            .map(|m| m["message_id"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&on_a),
+        ids(&on_b),
+        "both sides list the same messages in the same order"
+    );
+    assert!(
+        on_a.iter()
+            .all(|m| m["sent_at"].as_str().is_some_and(|t| t.ends_with('Z')))
+    );
+}
+
+#[test]
+fn messages_queued_for_a_stopped_recipient_arrive_once_in_order_after_it_restarts() {
+    let dir = TestDir::new();
+    let (a, b) = connected_pair(&dir);
+    let b_boot = ["--bootstrap".to_owned(), a.tcp_addr()];
+    let b_dir = b.data_dir.clone();
+    let b_id = b.id.clone();
+    let b_listen = b
+        .tcp_addr()
+        .split("/p2p/")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(b.stop().success());
+
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let reply = a.json(&["send", &b_id, &format!("queued {i}")]);
+        assert_eq!(reply["state"], "queued");
+        sent.push(reply["message_id"].clone());
+    }
+    assert_eq!(a.json(&["status"])["outbox"], 20);
+
+    let b = Daemon::start(&b_dir, &["--listen", &b_listen, &b_boot[0], &b_boot[1]]);
+    let on_b = wait_history_len(&b, &a.id, 20);
+    assert_eq!(on_b.len(), 20, "exactly once");
+    let expected: Vec<String> = (0..20).map(|i| format!("queued {i}")).collect();
+    assert_eq!(bodies(&on_b), expected);
+    wait_until("A to see all 20 delivered", ARRIVAL, || {
+        let on_a = history(&a, &b.id);
+        on_a.iter()
+            .all(|m| m["state"] == "delivered" || m["state"] == "read")
+            .then_some(())
+    });
+    assert_eq!(a.json(&["status"])["outbox"], 0);
+}
+
+#[test]
+fn a_recipient_killed_mid_stream_loses_nothing_and_shows_nothing_twice() {
+    let dir = TestDir::new();
+    let (a, b) = connected_pair(&dir);
+    let b_dir = b.data_dir.clone();
+    let b_id = b.id.clone();
+    let b_listen = b
+        .tcp_addr()
+        .split("/p2p/")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let boot = a.tcp_addr();
+    const TOTAL: usize = 500;
+
+    let mut b = Some(b);
+    for i in 0..TOTAL {
+        a.json(&["send", &b_id, &format!("m{i:03}")]);
+        if i == 150 {
+            // A crash in the middle of the stream, while messages are in flight.
+            if let Some(victim) = b.take() {
+                victim.crash();
+            }
+        }
+        if i == 300 {
+            b = Some(Daemon::start(
+                &b_dir,
+                &["--listen", &b_listen, "--bootstrap", &boot],
+            ));
+        }
+    }
+    let b = b.unwrap_or_else(|| panic!("B was restarted"));
+    let on_b = wait_until("B to hold every message", Duration::from_secs(120), || {
+        let messages = history(&b, &a.id);
+        (messages.len() >= TOTAL).then_some(messages)
+    });
+    let expected: Vec<String> = (0..TOTAL).map(|i| format!("m{i:03}")).collect();
+    assert_eq!(
+        bodies(&on_b),
+        expected,
+        "lost, duplicated or reordered messages"
+    );
+    wait_until("A's outbox to drain", ARRIVAL, || {
+        (a.json(&["status"])["outbox"] == 0).then_some(())
+    });
+}
