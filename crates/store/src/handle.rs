@@ -692,6 +692,19 @@ impl StoreHandle {
         self.call(move |s| s.outbox_for(&peer)).await
     }
 
+    /// See [`Store::next_outbox_for`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::next_outbox_for`], plus [`StoreError::Closed`].
+    pub async fn next_outbox_for(
+        &self,
+        peer: &AccordId,
+    ) -> Result<Option<OutboxEntry>, StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.next_outbox_for(&peer)).await
+    }
+
     /// See [`Store::update_outbox`]. Not durable on its own: a lost update only means an
     /// earlier retry; the next flush (any durable request) makes it durable.
     ///

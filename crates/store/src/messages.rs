@@ -577,6 +577,25 @@ impl Store {
         Ok(entries)
     }
 
+    /// The oldest message waiting for delivery to `peer`: the one to send next. The walk
+    /// stops at the first match, so with one busy conversation this costs one entry, not the
+    /// whole outbox.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
+    pub fn next_outbox_for(&self, peer: &AccordId) -> Result<Option<OutboxEntry>, StoreError> {
+        for item in self.outbox.iter() {
+            let (key, value) = item.map_err(StoreError::db)?;
+            match codec::decode_outbox(&key, &value) {
+                Ok(entry) if entry.peer == *peer => return Ok(Some(entry)),
+                Ok(_) => {}
+                Err(e) => self.note_skipped(trees::OUTBOX, &key, &e),
+            }
+        }
+        Ok(None)
+    }
+
     /// Updates the delivery schedule (`attempts` and `next_attempt_at_ms`) of the outbox
     /// entry `entry.outbox_seq`; the other fields are kept as stored. Returns `false`, writing
     /// nothing, when that entry is gone (completed) or is now a different message (same peer

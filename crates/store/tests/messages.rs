@@ -197,6 +197,20 @@ fn completing_the_outbox_removes_the_entry_and_never_moves_state_backwards() {
     assert_eq!(outbox[0].next_attempt_at_ms, 101);
     assert_eq!(outbox[0].envelope, vec![0xAB; 64]);
     assert_eq!(store.outbox_for(&id(1)).unwrap().len(), 2);
+    // The next message for a peer is its oldest waiting one, skipping other peers' entries.
+    let next = store.next_outbox_for(&id(1)).unwrap().unwrap();
+    assert_eq!(
+        next.message_id,
+        store.outbox_for(&id(1)).unwrap()[0].message_id
+    );
+    let other = outbox.iter().find(|e| e.peer != id(1)).map(|e| e.peer);
+    if let Some(other) = other {
+        assert_eq!(
+            store.next_outbox_for(&other).unwrap().map(|e| e.peer),
+            Some(other)
+        );
+    }
+    assert_eq!(store.next_outbox_for(&id(99)).unwrap(), None);
 
     // The retry schedule is updated in place.
     let mut first = outbox[0].clone();

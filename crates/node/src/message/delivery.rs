@@ -49,15 +49,19 @@ impl MessageActor {
 
     /// Makes `peer`'s queue due now (it connected, or its channel changed) and attempts it.
     pub(super) async fn retry_now(&mut self, peer: AccordId) {
-        let Ok(entries) = self.store.outbox_for(&peer).await else {
+        if self.in_flight.contains(&peer) {
+            // The delivery under way picks up the next message when it is answered.
+            return;
+        }
+        let Ok(Some(mut first)) = self.store.next_outbox_for(&peer).await else {
             return;
         };
         let now = clock::now_ms();
-        if let Some(mut first) = entries.into_iter().next() {
+        if first.next_attempt_at_ms > now {
             first.next_attempt_at_ms = now;
             let _ = self.store.update_outbox(&first).await;
-            self.attempt(first).await;
         }
+        self.attempt(first).await;
     }
 
     fn note_retry(&mut self, at_ms: u64) {
@@ -118,9 +122,7 @@ impl MessageActor {
                     });
                 }
                 // The next message for this peer, if any.
-                if let Ok(entries) = self.store.outbox_for(&peer).await
-                    && let Some(next) = entries.into_iter().next()
-                {
+                if let Ok(Some(next)) = self.store.next_outbox_for(&peer).await {
                     self.attempt(next).await;
                 }
             }
