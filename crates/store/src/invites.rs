@@ -363,8 +363,9 @@ impl Store {
     }
 
     /// Records a newly sent invite, atomically: the invite goes into `invites_out`, its
-    /// ledger entry (`created_at_ms` ‖ invite id) into `quota`, and the clock high-water mark
-    /// is raised to `high_water_ms` if that is higher. Then flushes.
+    /// ledger entry into `quota` and the clock high-water mark is raised to `high_water_ms`
+    /// if that is higher. The ledger entry is stamped max(`created_at_ms`, high-water mark) ‖
+    /// invite id, so a clock set back cannot date a send early. Then flushes.
     ///
     /// # Errors
     ///
@@ -376,7 +377,6 @@ impl Store {
         high_water_ms: u64,
     ) -> Result<(), StoreError> {
         let value = codec::encode_outgoing(invite).map_err(bad_record(trees::INVITES_OUT))?;
-        let ledger_key = codec::quota_key(invite.created_at_ms, &invite.invite_id);
         let damaged_mark = (&self.invites_out, &self.quota, &self.meta)
             .transaction(|(out, quota, meta)| -> TxResult<Option<CodecError>> {
                 let (current, damaged) = match meta.get(CLOCK_HIGH_WATER_KEY)? {
@@ -386,12 +386,15 @@ impl Store {
                         Err(e) => (0, Some(e)),
                     },
                 };
+                // The ledger records the send at the latest time ever seen, not at the
+                // invite's own (possibly set-back) clock: an entry stamped in the past could
+                // otherwise fall out of the rolling window early and free a slot.
+                let mark = current.max(high_water_ms);
+                let at = invite.created_at_ms.max(mark);
+                let ledger_key = codec::quota_key(at, &invite.invite_id);
                 out.insert(&invite.invite_id[..], &value[..])?;
                 quota.insert(&ledger_key[..], &[][..])?;
-                meta.insert(
-                    CLOCK_HIGH_WATER_KEY,
-                    &current.max(high_water_ms).to_be_bytes()[..],
-                )?;
+                meta.insert(CLOCK_HIGH_WATER_KEY, &mark.max(at).to_be_bytes()[..])?;
                 Ok(damaged)
             })
             .map_err(tx_error)?;

@@ -148,14 +148,14 @@ fn record_sent_invite_writes_invite_ledger_and_clock_together() {
         store
             .record_sent_invite(&outgoing(2, 3_000), 3_000)
             .unwrap();
-        // A clock moved backwards: the ledger records the (earlier) time, the mark stays.
+        // A clock moved backwards: the ledger records the later mark, and the mark stays.
         store
             .record_sent_invite(&outgoing(3, 2_000), 2_000)
             .unwrap();
     }
     let store = reopen(&dir);
     assert_eq!(store.outgoing_invites().unwrap().len(), 3);
-    assert_eq!(store.quota_sent_at().unwrap(), vec![1_000, 2_000, 3_000]);
+    assert_eq!(store.quota_sent_at().unwrap(), vec![1_000, 3_000, 3_000]);
     assert_eq!(store.quota_used_since(2_000).unwrap(), 2);
     assert_eq!(store.clock_high_water_ms().unwrap(), 3_000);
 
@@ -536,4 +536,18 @@ async fn the_handle_mirrors_the_invite_api() {
     assert!(handle.unblock(&id(5)).await.unwrap());
     assert_eq!(handle.counts().await.unwrap().attestations, 3);
     task.shutdown().await.unwrap();
+}
+
+#[test]
+fn a_clock_set_back_cannot_date_a_ledger_entry_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = reopen(&dir);
+    let ten_days = 10 * 24 * 3600 * 1000;
+    store.note_clock(ten_days).unwrap();
+    // The invite's own clock says 1 s after the epoch: ten days behind what was seen before.
+    store
+        .record_sent_invite(&outgoing(1, 1_000), 1_000)
+        .unwrap();
+    assert_eq!(store.quota_sent_at().unwrap(), vec![ten_days]);
+    assert_eq!(store.clock_high_water_ms().unwrap(), ten_days);
 }

@@ -3,8 +3,8 @@
 
 use accord_channel::Session;
 use accord_handshake::{
-    Acceptance, Attestation, Crossed, Invite, InviteState, OneTimeSecret, OpenError, Payload,
-    Revocation, Withdrawal, crossed_resolution, open_payload,
+    Acceptance, Admission, Attestation, Crossed, IncomingPolicy, Invite, InviteState,
+    OneTimeSecret, OpenError, Payload, Revocation, Withdrawal, crossed_resolution, open_payload,
 };
 use accord_identity::AccordId;
 use accord_net::DirectProtocol;
@@ -130,28 +130,44 @@ impl ConnectActor {
         }
     }
 
-    /// Keeps one pending invite per sender (the newest) and at most [`MAX_INCOMING`] in all.
+    /// Keeps one pending invite per sender (the newest) and at most [`MAX_INCOMING`] in all,
+    /// by the handshake's rule: when full, the invite that expires first goes.
     async fn make_room_for(&mut self, record: &IncomingInvite) -> bool {
         let Ok(incoming) = self.store.incoming_invites().await else {
             return false;
         };
-        let mut pending: Vec<&IncomingInvite> = incoming
+        let summary = |i: &IncomingInvite| accord_handshake::IncomingInvite {
+            invite_id: i.invite_id,
+            inviter: i.peer,
+            created_at_ms: i.created_at_ms,
+            expires_at_ms: i.expires_at_ms,
+        };
+        let pending: Vec<accord_handshake::IncomingInvite> = incoming
             .iter()
             .filter(|i| i.state == InviteState::Pending)
+            .map(summary)
             .collect();
-        if let Some(older) = pending.iter().find(|i| i.peer == record.peer) {
-            if older.created_at_ms >= record.created_at_ms {
-                self.drop_frame("superseded_invite", &record.peer);
-                return false;
+        let policy = IncomingPolicy {
+            max_incoming: MAX_INCOMING,
+        };
+        match policy.admit(&pending, &summary(record)) {
+            Admission::Admit { evict } => {
+                for invite_id in evict {
+                    let _ = self.store.remove_incoming(&invite_id).await;
+                    self.drop_frame("evicted_invite", &hex(&invite_id));
+                }
+                true
             }
-            let _ = self.store.remove_incoming(&older.invite_id).await;
-        } else if pending.len() >= MAX_INCOMING {
-            pending.sort_by_key(|i| i.received_at_ms);
-            if let Some(oldest) = pending.first() {
-                let _ = self.store.remove_incoming(&oldest.invite_id).await;
+            Admission::Duplicate => false,
+            Admission::Stale => {
+                self.drop_frame("superseded_invite", &record.peer);
+                false
+            }
+            Admission::Full => {
+                self.drop_frame("incoming_full", &record.peer);
+                false
             }
         }
-        true
     }
 
     async fn crossed_with_ours(&self, peer: &AccordId, now: u64) -> bool {
