@@ -338,7 +338,10 @@ impl ConnectActor {
         record.state = InviteState::Accepted;
         record.closed_at_ms = Some(now);
         record.acceptance = Some(acceptance.encode());
-        record.ephemeral_secret = Some(ephemeral.to_bytes());
+        // The session now holds everything the ephemeral key was for; keeping it would only
+        // weaken forward secrecy.
+        record.ephemeral_secret = None;
+        drop(ephemeral);
         record.next_publish_at_ms = Some(now + FIRST_REPUBLISH_DELAY_MS);
         record.publish_count = 0;
         let connection = new_connection(record.peer, &attestation, now);
@@ -455,6 +458,8 @@ impl ConnectActor {
             .put_connection(&connection)
             .await
             .map_err(internal)?;
+        // The channel's keys go with the connection: nothing more can be read or written.
+        self.store.remove_session(&peer).await.map_err(internal)?;
         self.emit(accord_api::Event::ConnectionRevoked {
             peer: peer.to_string(),
             attestation_id: hex(&connection.attestation_id),

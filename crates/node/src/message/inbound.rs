@@ -7,7 +7,7 @@ use accord_api::Event;
 use accord_channel::Session;
 use accord_identity::AccordId;
 use accord_net::{DirectProtocol, PeerId, ResponseChannel};
-use accord_store::{Incoming, MessageState};
+use accord_store::{Direction, Incoming, MessageState};
 
 use super::actor::MessageActor;
 use super::wire::{self, Content, Status};
@@ -96,6 +96,14 @@ impl MessageActor {
                 }
                 if let Content::Read { ids } = content {
                     for id in ids {
+                        // A receipt speaks only for messages we sent to that peer.
+                        let ours = matches!(
+                            self.store.is_seen(&peer, &id).await,
+                            Ok(Some(record)) if record.direction == Direction::Outgoing
+                        );
+                        if !ours {
+                            continue;
+                        }
                         let marked = self
                             .store
                             .set_message_state(&peer, &id, MessageState::Read)
