@@ -1,0 +1,95 @@
+//! accord-bench: side-by-side benchmarks of Accord against a peer or a ceiling, both measured
+//! in the same run (the machine is shared and noisy: read the ratios, not the absolute times).
+//!
+//! `cargo run --release -p accord-bench -- <channel|transport|e2e|all> [--quick]`. Each suite
+//! prints a table and one `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line
+//! per key figure; the ratio is always "bigger is better". See README.md beside this crate.
+
+mod channel;
+mod e2e;
+mod measure;
+mod transport;
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Suite {
+    /// accord-channel vs vodozemac's Olm (in process).
+    Channel,
+    /// accord-net direct requests vs a raw libp2p request-response echo (127.0.0.1).
+    Transport,
+    /// Two real `accord daemon`s on 127.0.0.1 vs the raw transport ceiling.
+    E2e,
+    /// Every suite, one after the other.
+    All,
+}
+
+/// Benchmarks Accord against vodozemac and the raw libp2p ceiling, in the same run.
+#[derive(Debug, Parser)]
+#[command(name = "accord-bench", version)]
+struct Args {
+    /// Which suite to run.
+    #[arg(value_enum)]
+    suite: Suite,
+    /// Shorter batches and fewer runs: each suite finishes in well under 60 s on 2 cores.
+    #[arg(long)]
+    quick: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    println!(
+        "accord-bench {} ({} mode)",
+        env!("CARGO_PKG_VERSION"),
+        if args.quick { "quick" } else { "full" }
+    );
+    println!("machine: {}", machine());
+    if cfg!(debug_assertions) {
+        println!("WARNING: a debug build; run with --release for meaningful figures");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the tokio runtime")?;
+    let suites: &[Suite] = match args.suite {
+        Suite::All => &[Suite::Channel, Suite::Transport, Suite::E2e],
+        Suite::Channel => &[Suite::Channel],
+        Suite::Transport => &[Suite::Transport],
+        Suite::E2e => &[Suite::E2e],
+    };
+    for suite in suites {
+        let start = std::time::Instant::now();
+        match suite {
+            Suite::Channel => channel::run(args.quick).context("channel suite")?,
+            Suite::Transport => runtime
+                .block_on(transport::run(args.quick))
+                .context("transport suite")?,
+            Suite::E2e => runtime
+                .block_on(e2e::run(args.quick))
+                .context("e2e suite")?,
+            Suite::All => {}
+        }
+        println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// One line about the machine: CPU model and count (from /proc/cpuinfo where there is one).
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|model| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!(
+        "{model}, {cpus} CPUs available, {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
