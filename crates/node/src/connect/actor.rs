@@ -10,7 +10,6 @@ use accord_store::StoreHandle;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use super::delivery::inbox_topics;
 use super::{ConnectHandle, ConnectMessage, QUEUE_CAPACITY};
@@ -84,13 +83,13 @@ impl ConnectActor {
 
     async fn run(mut self) {
         loop {
-            let due = self.next_due_ms.map(deadline_from_unix_ms);
+            let due = self.next_due_ms.map(clock::deadline_from_unix_ms);
             tokio::select! {
                 message = self.rx.recv() => match message {
                     Some(ConnectMessage::Shutdown) | None => break,
                     Some(message) => self.on_message(message).await,
                 },
-                () = sleep_until(due), if due.is_some() => self.republish_due().await,
+                () = clock::sleep_until(due), if due.is_some() => self.republish_due().await,
             }
         }
     }
@@ -171,16 +170,4 @@ const NUDGE_INTERVAL_MS: u64 = 5_000;
 fn to_value<T: serde::Serialize>(value: T) -> Result<Value, RemoteError> {
     serde_json::to_value(value)
         .map_err(|err| RemoteError::new(ErrorCode::Internal, err.to_string()))
-}
-
-fn deadline_from_unix_ms(due_ms: u64) -> Instant {
-    let wait = due_ms.saturating_sub(clock::now_ms());
-    Instant::now() + std::time::Duration::from_millis(wait)
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
