@@ -196,9 +196,13 @@ impl Store {
     /// and the schema errors above.
     pub fn open(path: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
         config.validate()?;
+        // No background flusher: durability comes from explicit, group-committed flushes, and
+        // without the flusher thread (which outlives the handle for up to its period) dropping
+        // the store releases the database's file lock at once, so a restart can reopen it.
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(config.cache_capacity)
+            .flush_every_ms(None)
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.to_owned(),
