@@ -28,22 +28,34 @@ use crate::transport::{self, Figures, Rig};
 /// Control connections sending at once in the throughput measurement.
 pub(crate) const SENDERS: usize = 8;
 /// How long any one step of the set-up may take.
-const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The node configuration: nothing leaves the loopback interface.
 const CONFIG: &str = "[network]\nmdns = false\ndht = false\n";
 
 /// A daemon we started; killed on drop if it did not shut down.
-struct Daemon {
+pub(crate) struct Daemon {
     dir: PathBuf,
     child: Child,
-    id: String,
-    tcp_addr: String,
+    pub(crate) id: String,
+    pub(crate) tcp_addr: String,
 }
 
 impl Daemon {
+    /// Starts `accord daemon` in `dir` with the e2e configuration (mDNS and DHT off).
     async fn start(accord: &Path, dir: PathBuf, bootstrap: Option<&str>) -> Result<Daemon> {
+        Daemon::start_with(accord, dir, bootstrap, CONFIG).await
+    }
+
+    /// Starts `accord daemon` in `dir` with `config` as its config.toml, and waits until it
+    /// answers `id` with at least one listen address.
+    pub(crate) async fn start_with(
+        accord: &Path,
+        dir: PathBuf,
+        bootstrap: Option<&str>,
+        config: &str,
+    ) -> Result<Daemon> {
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        std::fs::write(dir.join("config.toml"), CONFIG).context("write config.toml")?;
+        std::fs::write(dir.join("config.toml"), config).context("write config.toml")?;
         let log = std::fs::File::create(dir.with_extension("log")).context("daemon log file")?;
         let mut command = Command::new(accord);
         command
@@ -96,7 +108,12 @@ impl Daemon {
         })
     }
 
-    async fn client(&self) -> Result<Client> {
+    /// The process id, while the daemon runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub(crate) async fn client(&self) -> Result<Client> {
         Client::connect(self.dir.join(SOCKET_FILE_NAME))
             .await
             .context("connect to the control socket")
@@ -121,7 +138,7 @@ impl Daemon {
         Ok(())
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Ok(mut client) = self.client().await {
             let _ = client.shutdown().await;
         }
@@ -304,7 +321,7 @@ impl Pair {
 }
 
 /// Where the `accord` binary is: next to this benchmark's own executable.
-fn accord_binary() -> Result<PathBuf> {
+pub(crate) fn accord_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("find this executable")?;
     let dir = exe.parent().context("this executable has no directory")?;
     let accord = dir.join(format!("accord{}", std::env::consts::EXE_SUFFIX));

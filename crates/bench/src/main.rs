@@ -1,12 +1,14 @@
 //! accord-bench: side-by-side benchmarks of Accord against a peer or a ceiling, both measured
 //! in the same run (the machine is shared and noisy: read the ratios, not the absolute times).
 //!
-//! `cargo run --release -p accord-bench -- <channel|transport|e2e|all> [--quick]`. Each suite
-//! prints a table and one `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line
-//! per key figure; the ratio is always "bigger is better". See README.md beside this crate.
+//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|all> [--quick]
+//! [--nodes N]`. Each suite prints a table and one
+//! `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line per key figure; the ratio
+//! is always "bigger is better". See README.md beside this crate.
 
 mod channel;
 mod e2e;
+mod invite;
 mod measure;
 mod transport;
 
@@ -21,6 +23,8 @@ enum Suite {
     Transport,
     /// Two real `accord daemon`s on 127.0.0.1 vs the raw transport ceiling.
     E2e,
+    /// An N-node testnet of real daemons: connect->invite_received latency, CPU and RSS.
+    Invite,
     /// Every suite, one after the other.
     All,
 }
@@ -35,6 +39,9 @@ struct Args {
     /// Shorter batches and fewer runs: each suite finishes in well under 60 s on 2 cores.
     #[arg(long)]
     quick: bool,
+    /// Nodes of the `invite` suite's testnet.
+    #[arg(long, default_value_t = 20)]
+    nodes: usize,
 }
 
 fn main() -> Result<()> {
@@ -53,10 +60,11 @@ fn main() -> Result<()> {
         .build()
         .context("start the tokio runtime")?;
     let suites: &[Suite] = match args.suite {
-        Suite::All => &[Suite::Channel, Suite::Transport, Suite::E2e],
+        Suite::All => &[Suite::Channel, Suite::Transport, Suite::E2e, Suite::Invite],
         Suite::Channel => &[Suite::Channel],
         Suite::Transport => &[Suite::Transport],
         Suite::E2e => &[Suite::E2e],
+        Suite::Invite => &[Suite::Invite],
     };
     for suite in suites {
         let start = std::time::Instant::now();
@@ -68,6 +76,9 @@ fn main() -> Result<()> {
             Suite::E2e => runtime
                 .block_on(e2e::run(args.quick))
                 .context("e2e suite")?,
+            Suite::Invite => runtime
+                .block_on(invite::run(args.quick, args.nodes))
+                .context("invite suite")?,
             Suite::All => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());
