@@ -657,8 +657,10 @@ impl StoreHandle {
         .await
     }
 
-    /// See [`Store::is_seen`]. Answers after a flush (group commit), so a duplicate found here
-    /// may be acknowledged at once: the original is on disk.
+    /// See [`Store::is_seen`]. Answers without a flush: most lookups find nothing, and a new
+    /// message is made durable by [`StoreHandle::record_incoming`]. A caller that acknowledges
+    /// a duplicate found here must [`StoreHandle::flush`] first, so that the original is on
+    /// disk before the sender stops retrying.
     ///
     /// # Errors
     ///
@@ -669,8 +671,7 @@ impl StoreHandle {
         message_id: &MessageId,
     ) -> Result<Option<MessageRecord>, StoreError> {
         let (peer, message_id) = (*peer, *message_id);
-        self.call_durable(move |s| s.is_seen(&peer, &message_id))
-            .await
+        self.call(move |s| s.is_seen(&peer, &message_id)).await
     }
 
     /// See [`Store::outbox`].

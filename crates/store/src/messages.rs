@@ -41,8 +41,8 @@
 //! # Durability
 //!
 //! The methods here do **not** flush. Through a [`StoreHandle`](crate::StoreHandle), every
-//! method that writes (and [`Store::is_seen`], whose answer leads to an acknowledgement)
-//! answers only after a flush, and the flush is shared by every request that was queued at the
+//! method that writes answers only after a flush (a node acknowledging a duplicate found by
+//! [`Store::is_seen`] flushes first), and the flush is shared by every request that was queued at the
 //! same time (group commit), so durability does not cost one fsync per message under load.
 //! [`StoreHandle::update_outbox`](crate::StoreHandle::update_outbox) is the exception: a lost
 //! retry schedule only means an earlier retry. Direct users of the synchronous API must call

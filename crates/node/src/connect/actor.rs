@@ -95,21 +95,32 @@ impl ConnectActor {
     }
 
     async fn on_message(&mut self, message: ConnectMessage) {
-        match message {
+        // A frame that was not for us (the common case on a relay) or was dropped changed
+        // nothing stored, so the schedule, which is read back from the store, stays as it is.
+        let changed = match message {
             ConnectMessage::Command { request, reply } => {
                 let result = self.on_command(request).await;
                 let _ = reply.send(result);
+                true
             }
             ConnectMessage::Frame {
                 data,
                 from,
                 channel,
             } => self.on_frame(&data, from, channel).await,
-            ConnectMessage::PeerConnected { peer } => self.on_peer_connected(peer).await,
-            ConnectMessage::Delivered { key } => self.on_delivered(key).await,
-            ConnectMessage::Shutdown => {}
+            ConnectMessage::PeerConnected { peer } => {
+                self.on_peer_connected(peer).await;
+                true
+            }
+            ConnectMessage::Delivered { key } => {
+                self.on_delivered(key).await;
+                true
+            }
+            ConnectMessage::Shutdown => false,
+        };
+        if changed {
+            self.reschedule().await;
         }
-        self.reschedule().await;
     }
 
     async fn on_command(&mut self, request: Request) -> Result<Value, RemoteError> {

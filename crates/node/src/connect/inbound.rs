@@ -25,12 +25,13 @@ pub(crate) const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 pub(crate) const MAX_INCOMING: usize = 500;
 
 impl ConnectActor {
+    /// Opens and applies one frame; true when it was applied (and may have changed state).
     pub(super) async fn on_frame(
         &mut self,
         data: &[u8],
         from: PeerId,
         channel: Option<ResponseChannel<Vec<u8>>>,
-    ) {
+    ) -> bool {
         let now = clock::now_ms();
         let accepted = match open_payload(&self.identity, data, now) {
             Ok(payload) => self.on_payload(payload, now).await,
@@ -48,6 +49,7 @@ impl ConnectActor {
                 .respond_direct(DirectProtocol::Inbox, channel, answer.to_vec())
                 .await;
         }
+        accepted
     }
 
     /// Applies an opened payload; true when it was accepted (or is a harmless repeat).

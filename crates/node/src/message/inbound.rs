@@ -51,7 +51,12 @@ impl MessageActor {
             return Status::Refused;
         }
         if let Ok(Some(_)) = self.store.is_seen(&peer, &message_id).await {
-            return Status::Duplicate;
+            // Acknowledge a retransmission only once the original is certainly on disk; the
+            // lookup itself does not flush, so that new messages pay for one flush, not two.
+            return match self.store.flush().await {
+                Ok(()) => Status::Duplicate,
+                Err(_) => Status::Refused,
+            };
         }
         let Ok(Some(state)) = self.store.session(&peer).await else {
             self.drop_message("no_session", &peer);
