@@ -182,6 +182,32 @@ impl fmt::Debug for Store {
     }
 }
 
+/// How long [`Store::open`] waits for a database lock that a just-dropped store in this
+/// process may still hold.
+const LOCK_RETRY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the sled database, retrying briefly while its file lock is held.
+///
+/// sled's I/O thread pool can keep the database (and so its file lock) alive for a moment
+/// after the last handle is dropped, so a store reopened at once in the same process (a
+/// restart, a test) can find the lock still taken. Another *process* is kept out earlier by
+/// the data directory's own lock, so waiting a bounded time here never hides a real
+/// conflict: after [`LOCK_RETRY_WINDOW`] the lock error is returned as it is.
+fn open_with_lock_retry(config: &sled::Config) -> Result<sled::Db, sled::Error> {
+    let give_up_at = std::time::Instant::now() + LOCK_RETRY_WINDOW;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(err))
+                if err.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < give_up_at =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in the directory `path`.
     ///
@@ -199,15 +225,14 @@ impl Store {
         // No background flusher: durability comes from explicit, group-committed flushes, and
         // without the flusher thread (which outlives the handle for up to its period) dropping
         // the store releases the database's file lock at once, so a restart can reopen it.
-        let db = sled::Config::new()
+        let sled_config = sled::Config::new()
             .path(path)
             .cache_capacity(config.cache_capacity)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source: DbError(source),
-            })?;
+            .flush_every_ms(None);
+        let db = open_with_lock_retry(&sled_config).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source: DbError(source),
+        })?;
         // The schema is checked before any other tree is created, so a newer store is refused
         // without being altered.
         schema::check_and_migrate(&db)?;

@@ -146,7 +146,7 @@ fn damaged_records_are_skipped_and_counted_and_the_rest_survive() {
         store.record_peer(id(3), &[addr(3)], 300).unwrap();
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = common::raw_db(dir.path());
         let peers = db.open_tree(trees::PEERS).unwrap();
         // A garbage value under a valid key, and a garbage key.
         peers
@@ -186,7 +186,7 @@ fn eviction_never_picks_damaged_records() {
         store.record_peer(id(2), &[], 200).unwrap();
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = common::raw_db(dir.path());
         let peers = db.open_tree(trees::PEERS).unwrap();
         peers
             .insert(id(9).to_bytes(), b"\x01bad".as_slice())

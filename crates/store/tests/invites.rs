@@ -161,7 +161,7 @@ fn record_sent_invite_writes_invite_ledger_and_clock_together() {
 
     // The raw layout is as documented.
     drop(store);
-    let db = sled::open(dir.path()).unwrap();
+    let db = common::raw_db(dir.path());
     let quota = db.open_tree(trees::QUOTA).unwrap();
     let (key, value) = quota.first().unwrap().unwrap();
     let mut expected = 1_000u64.to_be_bytes().to_vec();
@@ -369,7 +369,7 @@ fn blocked_set() {
     assert!(store.is_blocked(&id(2)).unwrap());
     assert_eq!(store.blocked().unwrap(), vec![(id(2), 250)]);
     drop(store);
-    let db = sled::open(dir.path()).unwrap();
+    let db = common::raw_db(dir.path());
     let raw = db
         .open_tree(trees::BLOCKED)
         .unwrap()
@@ -423,7 +423,7 @@ fn damaged_incoming_invite_is_skipped_and_counted_and_others_survive() {
         store.put_incoming(&incoming(3, 300)).unwrap();
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = common::raw_db(dir.path());
         let tree = db.open_tree(trees::INVITES_IN).unwrap();
         tree.insert([2u8; 16], b"\x01garbage".as_slice()).unwrap();
         tree.insert([4u8; 16], b"\x09future".as_slice()).unwrap();
@@ -447,7 +447,7 @@ fn damaged_incoming_invite_is_skipped_and_counted_and_others_survive() {
     // Nothing was deleted by reading; writing the invite afresh repairs it.
     drop(store);
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = common::raw_db(dir.path());
         assert_eq!(db.open_tree(trees::INVITES_IN).unwrap().len(), 5);
     }
     let store = reopen(&dir);
@@ -459,7 +459,7 @@ fn damaged_incoming_invite_is_skipped_and_counted_and_others_survive() {
 fn damaged_outgoing_invite_cannot_be_completed() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = common::raw_db(dir.path());
         db.open_tree(trees::INVITES_OUT)
             .unwrap()
             .insert([1u8; 16], b"\x01\xff\xff".as_slice())

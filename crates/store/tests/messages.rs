@@ -420,7 +420,7 @@ fn damaged_records_are_skipped_and_counted_and_nothing_else_is_lost() {
         store.flush().unwrap();
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = common::raw_db(dir.path());
         let messages = db.open_tree(trees::MESSAGES).unwrap();
         // Message 2 becomes garbage, and a garbage key appears inside the conversation's range.
         let mut key = id(1).to_bytes();
@@ -471,7 +471,7 @@ fn damaged_records_are_skipped_and_counted_and_nothing_else_is_lost() {
     assert_eq!(again.local_seq, 5);
     // Nothing was deleted: the damaged entries are all still there.
     drop(store);
-    let db = sled::open(dir.path()).unwrap();
+    let db = common::raw_db(dir.path());
     assert_eq!(db.open_tree(trees::MESSAGES).unwrap().len(), 6);
     assert_eq!(db.open_tree(trees::OUTBOX).unwrap().len(), 4);
 }

@@ -35,7 +35,7 @@ fn reopen_keeps_data() {
 fn fresh_store_has_every_tree_and_the_schema_version() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path(), &StoreConfig::default()).unwrap());
-    let db = sled::open(dir.path()).unwrap();
+    let db = common::raw_db(dir.path());
     let names: Vec<_> = db.tree_names();
     for tree in trees::ALL {
         assert!(
@@ -56,7 +56,7 @@ fn fresh_store_has_every_tree_and_the_schema_version() {
 fn newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = common::raw_db(dir.path());
         let meta = db.open_tree(trees::META).unwrap();
         meta.insert("schema_version", &(CURRENT_SCHEMA + 1).to_be_bytes())
             .unwrap();
@@ -72,7 +72,7 @@ fn newer_schema_is_refused() {
     }
     assert!(err.to_string().contains("upgrade Accord"), "{err}");
     // The refusal left the newer store untouched: no trees were added to it.
-    let db = sled::open(dir.path()).unwrap();
+    let db = common::raw_db(dir.path());
     assert!(
         !db.tree_names()
             .iter()
@@ -148,7 +148,7 @@ fn the_quota_ledger_counts_only_invites_in_the_window() {
     assert_eq!(store.quota_used_since(0).ok(), Some(0));
     drop(store);
     // Invites are written by later work; the layout is fixed now, so fill it through sled.
-    let db = sled::open(dir.path()).unwrap_or_else(|err| panic!("{err}"));
+    let db = common::raw_db(dir.path());
     let quota = db
         .open_tree(accord_store::trees::QUOTA)
         .unwrap_or_else(|err| panic!("{err}"));

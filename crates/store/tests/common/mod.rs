@@ -27,3 +27,21 @@ pub fn open(config: &StoreConfig) -> (tempfile::TempDir, Store) {
     let store = Store::open(dir.path(), config).unwrap();
     (dir, store)
 }
+
+/// Opens the store's sled database directly, to plant damage the API would never write.
+///
+/// A store dropped a moment ago may still hold sled's file lock (sled's I/O threads let go
+/// of it asynchronously), so this waits, boundedly, for the lock like `Store::open` does.
+pub fn raw_db(path: &std::path::Path) -> sled::Db {
+    let give_up_at = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::Config::new().path(path).flush_every_ms(None).open() {
+            Ok(db) => return db,
+            Err(err) if std::time::Instant::now() < give_up_at => {
+                let _ = err;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(err) => panic!("cannot open the raw database: {err}"),
+        }
+    }
+}
