@@ -55,6 +55,27 @@ enum Request {
     Shutdown,
 }
 
+/// The promise that a write is on disk: [`FlushTicket::wait`] resolves after the flush that
+/// covers it. Dropping a ticket does not undo or delay the write; it only gives up knowing
+/// when it became durable.
+#[derive(Debug)]
+#[must_use = "a write answered with a ticket is not durable until the ticket resolves"]
+pub struct FlushTicket {
+    rx: oneshot::Receiver<Result<(), StoreError>>,
+}
+
+impl FlushTicket {
+    /// Waits until the write is on disk.
+    ///
+    /// # Errors
+    ///
+    /// The flush's error (the write may or may not have survived), or [`StoreError::Closed`]
+    /// if the store stopped before flushing.
+    pub async fn wait(self) -> Result<(), StoreError> {
+        self.rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
 /// A cloneable, async handle to a store running on its own thread.
 ///
 /// Every method waits for queue space if the queue is full, then for the answer. If the store
@@ -213,6 +234,38 @@ impl StoreHandle {
         });
         self.send(job).await?;
         reply_rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on the store thread and returns its answer at once, with a [`FlushTicket`]
+    /// that resolves once what it wrote is on disk (after the flush shared by its batch).
+    ///
+    /// This lets the caller go on — decrypt the next message, record the next send — while
+    /// the flush is pending, so that consecutive writes share one fsync; whatever must wait
+    /// for durability (an acknowledgement, an envelope going out) waits on the ticket. The
+    /// store runs jobs in order, so the writes of later jobs are never durable before this
+    /// one's.
+    async fn call_with_ticket<T, F>(&self, f: F) -> Result<(T, FlushTicket), StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let (flushed_tx, flushed_rx) = oneshot::channel();
+        let job: Job = Box::new(move |store| match f(store) {
+            Ok(value) => {
+                let _ = reply_tx.send(Ok(value));
+                Some(Box::new(move |flushed: Result<(), &sled::Error>| {
+                    let _ = flushed_tx.send(flushed.map_err(|e| StoreError::db(e.clone())));
+                }) as Deferred)
+            }
+            Err(e) => {
+                let _ = reply_tx.send(Err(e));
+                None
+            }
+        });
+        self.send(job).await?;
+        let value = reply_rx.await.map_err(|_| StoreError::Closed)??;
+        Ok((value, FlushTicket { rx: flushed_rx }))
     }
 
     /// Queues a job, waiting for space.
@@ -577,8 +630,9 @@ impl StoreHandle {
         self.call_durable(move |s| s.remove_session(&peer)).await
     }
 
-    /// See [`Store::record_outgoing`]. Answers once everything it stored is on disk (group
-    /// commit), so the envelope may be sent as soon as this returns.
+    /// See [`Store::record_outgoing`]. Answers as soon as the transaction ran, with a
+    /// [`FlushTicket`]: send the envelope only once the ticket resolves, so that a crash can
+    /// never lose the ratchet state an envelope on the wire was made with.
     ///
     /// # Errors
     ///
@@ -597,11 +651,11 @@ impl StoreHandle {
         sent_at_ms: u64,
         envelope: &[u8],
         first_attempt_at_ms: u64,
-    ) -> Result<(MessageRecord, OutboxEntry), StoreError> {
+    ) -> Result<((MessageRecord, OutboxEntry), FlushTicket), StoreError> {
         let peer = *peer;
         let session_state = Zeroizing::new(session_state.to_vec());
         let (body, envelope) = (body.to_owned(), envelope.to_vec());
-        self.call_durable(move |s| {
+        self.call_with_ticket(move |s| {
             s.record_outgoing(
                 &peer,
                 &session_state,
@@ -616,10 +670,10 @@ impl StoreHandle {
         .await
     }
 
-    /// See [`Store::record_incoming`]. Answers once the message and the ratchet state are on
-    /// disk (group commit): acknowledge the message only after this returns `Ok`. A duplicate
-    /// is also answered after the flush, so it is never acknowledged before the original is
-    /// durable.
+    /// See [`Store::record_incoming`]. Answers as soon as the transaction ran, with a
+    /// [`FlushTicket`]: acknowledge the message only once the ticket resolves. For a duplicate
+    /// the ticket resolves after a flush too, so a duplicate is never acknowledged before the
+    /// original is durable.
     ///
     /// # Errors
     ///
@@ -638,11 +692,11 @@ impl StoreHandle {
         reply_to: Option<MessageId>,
         sent_at_ms: u64,
         received_at_ms: u64,
-    ) -> Result<Incoming, StoreError> {
+    ) -> Result<(Incoming, FlushTicket), StoreError> {
         let peer = *peer;
         let session_state = Zeroizing::new(session_state.to_vec());
         let body = body.to_owned();
-        self.call_durable(move |s| {
+        self.call_with_ticket(move |s| {
             s.record_incoming(
                 &peer,
                 &session_state,
@@ -706,6 +760,20 @@ impl StoreHandle {
         self.call(move |s| s.next_outbox_for(&peer)).await
     }
 
+    /// See [`Store::outbox_head`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::outbox_head`], plus [`StoreError::Closed`].
+    pub async fn outbox_head(
+        &self,
+        peer: &AccordId,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.outbox_head(&peer, limit)).await
+    }
+
     /// See [`Store::update_outbox`]. Not durable on its own: a lost update only means an
     /// earlier retry; the next flush (any durable request) makes it durable.
     ///
@@ -717,7 +785,9 @@ impl StoreHandle {
         self.call(move |s| s.update_outbox(&entry)).await
     }
 
-    /// See [`Store::complete_outbox`]. Answers once the change is on disk (group commit).
+    /// See [`Store::complete_outbox`]. Answers at once, without waiting for a flush: a
+    /// completion lost in a crash only sends the message again, and the recipient answers
+    /// that it has it already, so waiting for the disk would only slow delivery down.
     ///
     /// # Errors
     ///
@@ -729,7 +799,7 @@ impl StoreHandle {
         new_state: MessageState,
     ) -> Result<Option<MessageRecord>, StoreError> {
         let (peer, message_id) = (*peer, *message_id);
-        self.call_durable(move |s| s.complete_outbox(&peer, &message_id, new_state))
+        self.call(move |s| s.complete_outbox(&peer, &message_id, new_state))
             .await
     }
 

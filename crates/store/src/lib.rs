@@ -25,8 +25,10 @@
 //! ([`MessageRecord`], [`ConversationRecord`]) and the outbox of messages waiting for delivery
 //! ([`OutboxEntry`]). Recording a message stores the new ratchet state, the message, its index
 //! entry and (when sending) its outbox entry in one transaction ([`Store::record_outgoing`],
-//! [`Store::record_incoming`]). Those methods do not flush; [`StoreHandle`] answers them only
-//! after a flush that it shares between every request queued at the same time (group commit).
+//! [`Store::record_incoming`]). Those methods do not flush; [`StoreHandle`] answers them at
+//! once with a [`FlushTicket`] that resolves after a flush shared by every request queued at
+//! the same time (group commit), so that a caller can go on while the disk catches up and
+//! only what must wait for durability (an acknowledgement, an envelope on the wire) waits.
 //!
 //! The on-disk layout is described in [`trees`]; the schema version and migrations in
 //! [`CURRENT_SCHEMA`] and `schema.rs`.
@@ -74,7 +76,7 @@ pub use accord_handshake::InviteState;
 pub use accord_identity::AccordId;
 pub use address_book::PeerRecord;
 pub use error::{DbError, StoreError};
-pub use handle::{StoreHandle, StoreTask};
+pub use handle::{FlushTicket, StoreHandle, StoreTask};
 pub use invites::{Connection, IncomingInvite, InviteId, OutgoingInvite};
 pub use messages::{
     ConversationRecord, Direction, Incoming, MessageId, MessageRecord, MessageState, OutboxEntry,

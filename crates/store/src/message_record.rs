@@ -126,6 +126,19 @@ struct ConversationV1 {
     last_read_local_seq: u64,
 }
 
+/// Version 1 of a conversation with the field added later: the highest sender sequence
+/// received. A record written before the field existed decodes as [`ConversationV1`]; the two
+/// cannot be confused, because the older record ends where this one's last field begins.
+#[derive(Serialize, Deserialize)]
+struct ConversationV1Extended {
+    next_local_seq: u64,
+    next_sender_seq: u64,
+    unread: u64,
+    last_message_at_ms: u64,
+    last_read_local_seq: u64,
+    last_received_sender_seq: Option<u64>,
+}
+
 /// A `messages` key: peer ‖ `u64` BE local sequence.
 pub(crate) fn message_key(peer: &AccordId, local_seq: u64) -> Vec<u8> {
     let mut key = peer.to_bytes();
@@ -239,12 +252,13 @@ pub(crate) fn decode_outbox(key: &[u8], value: &[u8]) -> Result<OutboxEntry, Cod
 
 /// Encodes a conversation's value (its key is the peer's Accord ID bytes).
 pub(crate) fn encode_conversation(c: &ConversationRecord) -> Result<Vec<u8>, CodecError> {
-    let mirror = ConversationV1 {
+    let mirror = ConversationV1Extended {
         next_local_seq: c.next_local_seq,
         next_sender_seq: c.next_sender_seq,
         unread: c.unread,
         last_message_at_ms: c.last_message_at_ms,
         last_read_local_seq: c.last_read_local_seq,
+        last_received_sender_seq: c.last_received_sender_seq,
     };
     let out = encode_versioned(&mirror, 0, MAX_CONVERSATION_LEN)?;
     Ok(out.to_vec())
@@ -256,7 +270,22 @@ pub(crate) fn decode_conversation(
     value: &[u8],
 ) -> Result<ConversationRecord, CodecError> {
     let peer = AccordId::from_bytes(key).map_err(|_| CodecError::BadKey)?;
-    let m: ConversationV1 = decode_versioned(value, MAX_CONVERSATION_LEN)?;
+    let m = match decode_versioned::<ConversationV1Extended>(value, MAX_CONVERSATION_LEN) {
+        Ok(m) => m,
+        // A record from before the last field existed.
+        Err(CodecError::Malformed) => {
+            let m: ConversationV1 = decode_versioned(value, MAX_CONVERSATION_LEN)?;
+            ConversationV1Extended {
+                next_local_seq: m.next_local_seq,
+                next_sender_seq: m.next_sender_seq,
+                unread: m.unread,
+                last_message_at_ms: m.last_message_at_ms,
+                last_read_local_seq: m.last_read_local_seq,
+                last_received_sender_seq: None,
+            }
+        }
+        Err(err) => return Err(err),
+    };
     Ok(ConversationRecord {
         peer,
         next_local_seq: m.next_local_seq,
@@ -264,6 +293,7 @@ pub(crate) fn decode_conversation(
         unread: m.unread,
         last_message_at_ms: m.last_message_at_ms,
         last_read_local_seq: m.last_read_local_seq,
+        last_received_sender_seq: m.last_received_sender_seq,
     })
 }
 
@@ -360,6 +390,7 @@ mod tests {
         fn arb_conversation()(
             peer in arb_id(),
             fields in any::<(u64, u64, u64, u64, u64)>(),
+            last_received_sender_seq in any::<Option<u64>>(),
         ) -> ConversationRecord {
             ConversationRecord {
                 peer,
@@ -368,6 +399,7 @@ mod tests {
                 unread: fields.2,
                 last_message_at_ms: fields.3,
                 last_read_local_seq: fields.4,
+                last_received_sender_seq,
             }
         }
     }
@@ -395,6 +427,21 @@ mod tests {
             let mut longer = bytes.clone();
             longer.extend(std::iter::repeat_n(3u8, extra));
             prop_assert_eq!(decode_outbox(&key, &longer).unwrap_err(), CodecError::TrailingBytes(extra));
+        }
+
+        #[test]
+        fn a_conversation_written_before_the_received_sequence_existed_still_decodes(c in arb_conversation()) {
+            let key = c.peer.to_bytes();
+            let old = ConversationV1 {
+                next_local_seq: c.next_local_seq,
+                next_sender_seq: c.next_sender_seq,
+                unread: c.unread,
+                last_message_at_ms: c.last_message_at_ms,
+                last_read_local_seq: c.last_read_local_seq,
+            };
+            let bytes = encode_versioned(&old, 0, MAX_CONVERSATION_LEN).unwrap();
+            let decoded = decode_conversation(&key, &bytes).unwrap();
+            prop_assert_eq!(decoded, ConversationRecord { last_received_sender_seq: None, ..c });
         }
 
         #[test]

@@ -203,6 +203,9 @@ pub struct ConversationRecord {
     pub last_message_at_ms: u64,
     /// The highest local sequence the user has read up to.
     pub last_read_local_seq: u64,
+    /// The highest sender sequence received from the peer. `None` for a conversation stored
+    /// before Accord kept it: the next incoming message is then accepted whatever its number.
+    pub last_received_sender_seq: Option<u64>,
 }
 
 impl ConversationRecord {
@@ -215,6 +218,7 @@ impl ConversationRecord {
             unread: 0,
             last_message_at_ms: 0,
             last_read_local_seq: 0,
+            last_received_sender_seq: Some(0),
         }
     }
 }
@@ -227,13 +231,21 @@ pub enum Incoming {
     /// A message with this id was already stored in the conversation; nothing was written.
     /// This is the stored message.
     Duplicate(MessageRecord),
+    /// The message's sender sequence is beyond the next one expected: an earlier message of
+    /// the conversation has not arrived yet. Nothing was written; the sender sends it again
+    /// after the earlier ones, so that the user sees messages in the order they were sent.
+    Early {
+        /// The sender sequence the conversation expects next.
+        expected: u64,
+    },
 }
 
 impl Incoming {
-    /// The stored message, new or not.
-    pub fn record(&self) -> &MessageRecord {
+    /// The stored message, new or not; `None` for a message that came too early.
+    pub fn record(&self) -> Option<&MessageRecord> {
         match self {
-            Incoming::New(record) | Incoming::Duplicate(record) => record,
+            Incoming::New(record) | Incoming::Duplicate(record) => Some(record),
+            Incoming::Early { .. } => None,
         }
     }
 }
@@ -456,7 +468,12 @@ impl Store {
 
     /// Records a message we received, in one transaction — unless a message with this id is
     /// already stored in the conversation, in which case nothing at all is written (not even
-    /// the session state) and the stored message is returned as [`Incoming::Duplicate`].
+    /// the session state) and the stored message is returned as [`Incoming::Duplicate`], or
+    /// unless `sender_seq` skips past the next sequence the conversation expects, in which case
+    /// nothing is written either and [`Incoming::Early`] says which sequence is expected.
+    /// Sequences at or below the last one received (a message the sender numbered before one
+    /// we already have, which only a sender restored from an old state produces) are stored:
+    /// losing them would be worse than showing them late.
     ///
     /// Otherwise the transaction writes the new ratchet `session_state`, the message (state
     /// [`MessageState::Delivered`], `received_at_ms` set, the conversation's next local
@@ -490,6 +507,17 @@ impl Store {
             return Ok(Incoming::Duplicate(stored));
         }
         let mut conversation = self.load_conversation(peer)?;
+        if let Some(last) = conversation.last_received_sender_seq {
+            let expected = last.saturating_add(1);
+            if sender_seq > expected {
+                return Ok(Incoming::Early { expected });
+            }
+        }
+        conversation.last_received_sender_seq = Some(
+            conversation
+                .last_received_sender_seq
+                .map_or(sender_seq, |last| last.max(sender_seq)),
+        );
         let local_seq = conversation.next_local_seq;
         conversation.next_local_seq = local_seq
             .checked_add(1)
@@ -594,6 +622,35 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// The first `limit` messages waiting for delivery to `peer`, in the order they were sent.
+    ///
+    /// This walks the outbox from its start and stops after `limit` entries for `peer`, so
+    /// its cost grows with the entries queued for other peers ahead of them, not with the
+    /// whole outbox. Entries that cannot be decoded are skipped (and logged and counted).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when a read fails.
+    pub fn outbox_head(
+        &self,
+        peer: &AccordId,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut head = Vec::new();
+        for item in self.outbox.iter() {
+            if head.len() >= limit {
+                break;
+            }
+            let (key, value) = item.map_err(StoreError::db)?;
+            match codec::decode_outbox(&key, &value) {
+                Ok(entry) if entry.peer == *peer => head.push(entry),
+                Ok(_) => {}
+                Err(err) => self.note_skipped(trees::OUTBOX, &key, &err),
+            }
+        }
+        Ok(head)
     }
 
     /// Updates the delivery schedule (`attempts` and `next_attempt_at_ms`) of the outbox

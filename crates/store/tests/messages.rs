@@ -44,14 +44,21 @@ fn send(store: &Store, p: u8, n: u32, t: u64) -> MessageRecord {
     record
 }
 
-/// Receives message `n` from peer `p` at time `t`.
+/// Receives message `n` from peer `p` at time `t`, numbered as the next the conversation
+/// expects (so that the sender sequence never makes it early).
 fn receive(store: &Store, p: u8, n: u32, t: u64) -> Incoming {
+    let next = store
+        .conversation(&id(p))
+        .unwrap()
+        .and_then(|c| c.last_received_sender_seq)
+        .unwrap_or(0)
+        + 1;
     store
         .record_incoming(
             &id(p),
             &[p, n as u8, 2],
             mid(n),
-            u64::from(n),
+            next,
             &format!("in {n}"),
             Some(mid(0)),
             t - 1,
@@ -63,7 +70,7 @@ fn receive(store: &Store, p: u8, n: u32, t: u64) -> Incoming {
 fn new(incoming: Incoming) -> MessageRecord {
     match incoming {
         Incoming::New(record) => record,
-        Incoming::Duplicate(record) => panic!("unexpected duplicate {record:?}"),
+        other => panic!("expected a new message, got {other:?}"),
     }
 }
 
@@ -96,7 +103,7 @@ fn both_directions_share_consecutive_local_sequences() {
         [1, 2, 3, 1]
     );
     // Our sender sequence counts only our messages; theirs is kept as sent.
-    assert_eq!([a.sender_seq, c.sender_seq, b.sender_seq], [1, 2, 2]);
+    assert_eq!([a.sender_seq, c.sender_seq, b.sender_seq], [1, 2, 1]);
     assert_eq!(a.state, MessageState::Queued);
     assert_eq!(a.direction, Direction::Outgoing);
     assert_eq!(a.received_at_ms, None);
@@ -143,7 +150,7 @@ fn a_duplicate_incoming_message_changes_nothing() {
         .record_incoming(&id(1), b"other state", mid(7), 99, "changed", None, 5, 500)
         .unwrap();
     assert_eq!(again, Incoming::Duplicate(first.clone()));
-    assert_eq!(again.record(), &first);
+    assert_eq!(again.record(), Some(&first));
     assert_eq!(store.session(&id(1)).unwrap().unwrap(), before_session);
     assert_eq!(store.conversation(&id(1)).unwrap(), before_conversation);
     assert_eq!(
@@ -503,9 +510,10 @@ async fn concurrent_durable_writes_share_flushes() {
         let handle = handle.clone();
         writers.push(tokio::spawn(async move {
             let peer = id((n % 5) as u8 + 1);
-            handle
+            let (incoming, ticket) = handle
                 .record_incoming(&peer, &[n as u8], mid(n), 1, "hi", None, 1, 2)
-                .await
+                .await?;
+            ticket.wait().await.map(|()| incoming)
         }));
     }
     for writer in writers {
@@ -541,19 +549,23 @@ async fn the_handle_mirrors_the_messaging_api() {
     let peer = id(1);
     handle.put_session(&peer, b"s0").await.unwrap();
     assert_eq!(&handle.session(&peer).await.unwrap().unwrap()[..], b"s0");
-    let (sent, entry) = handle
+    let ((sent, entry), ticket) = handle
         .record_outgoing(&peer, b"s1", mid(1), "hello", None, 10, b"env", 11)
         .await
         .unwrap();
+    ticket.wait().await.unwrap();
+    assert_eq!(handle.outbox_head(&peer, 5).await.unwrap(), vec![entry.clone()]);
+    assert!(handle.outbox_head(&id(9), 5).await.unwrap().is_empty());
     assert_eq!(handle.outbox().await.unwrap(), vec![entry.clone()]);
     assert_eq!(handle.outbox_for(&peer).await.unwrap(), vec![entry.clone()]);
     let mut retry = entry.clone();
     retry.attempts = 1;
     assert!(handle.update_outbox(&retry).await.unwrap());
-    let got = handle
+    let (got, ticket) = handle
         .record_incoming(&peer, b"s2", mid(2), 1, "hi back", Some(mid(1)), 12, 13)
         .await
         .unwrap();
+    ticket.wait().await.unwrap();
     assert!(matches!(got, Incoming::New(_)));
     assert!(handle.is_seen(&peer, &mid(2)).await.unwrap().is_some());
     let done = handle
@@ -588,4 +600,53 @@ async fn the_handle_mirrors_the_messaging_api() {
     ));
     let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
     assert_eq!(store.history(&peer, 10, None).unwrap().len(), 2);
+}
+
+#[test]
+fn an_early_message_is_refused_untouched_until_the_gap_is_filled() {
+    let (_dir, store) = open(&StoreConfig::default());
+    let peer = id(1);
+    let incoming = |n: u32, seq: u64| {
+        store
+            .record_incoming(&peer, &[n as u8], mid(n), seq, &format!("m{n}"), None, 1, 2)
+            .unwrap()
+    };
+    assert!(matches!(incoming(1, 1), Incoming::New(_)));
+    // Sequence 3 before 2: refused, and nothing of it is written.
+    assert_eq!(incoming(3, 3), Incoming::Early { expected: 2 });
+    assert!(store.is_seen(&peer, &mid(3)).unwrap().is_none());
+    assert_eq!(&store.session(&peer).unwrap().unwrap()[..], &[1]);
+    let conversation = store.conversation(&peer).unwrap().unwrap();
+    assert_eq!(conversation.last_received_sender_seq, Some(1));
+    assert_eq!(conversation.unread, 1);
+    // Once 2 arrives, 3 is taken, and the history shows the order sent.
+    assert!(matches!(incoming(2, 2), Incoming::New(_)));
+    assert!(matches!(incoming(3, 3), Incoming::New(_)));
+    let bodies: Vec<_> = store
+        .history(&peer, 10, None)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, ["m1", "m2", "m3"]);
+    // A message numbered below the last one (a sender restored from an old state) is kept.
+    assert!(matches!(incoming(9, 2), Incoming::New(_)));
+    assert_eq!(
+        store.conversation(&peer).unwrap().unwrap().last_received_sender_seq,
+        Some(3)
+    );
+}
+
+#[test]
+fn the_outbox_head_is_one_peers_oldest_entries_in_order() {
+    let (_dir, store) = open(&StoreConfig::default());
+    for n in 0..10u32 {
+        send(&store, 1 + (n % 2) as u8, n, 100 + u64::from(n));
+    }
+    let head = store.outbox_head(&id(1), 3).unwrap();
+    let ids: Vec<_> = head.iter().map(|e| e.message_id).collect();
+    assert_eq!(ids, vec![mid(0), mid(2), mid(4)]);
+    assert_eq!(store.outbox_head(&id(2), 100).unwrap().len(), 5);
+    assert!(store.outbox_head(&id(3), 100).unwrap().is_empty());
+    assert!(store.outbox_head(&id(1), 0).unwrap().is_empty());
 }

@@ -1,16 +1,19 @@
 //! The Message actor: its state, its loop and its retry deadline.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use accord_api::{ErrorCode, Event, RemoteError, Request};
 use accord_identity::AccordId;
 use accord_net::NetHandle;
 use accord_store::StoreHandle;
+use futures::StreamExt as _;
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::delivery::Flight;
+use super::durable::{AfterFlush, AwaitingFlush, MAX_AWAITING_FLUSH};
 use super::{MessageHandle, MessageMessage, QUEUE_CAPACITY};
 use crate::{Config, clock};
 
@@ -23,8 +26,10 @@ pub(crate) struct MessageActor {
     pub(super) events: broadcast::Sender<Event>,
     pub(super) tx: mpsc::Sender<MessageMessage>,
     rx: mpsc::Receiver<MessageMessage>,
-    /// Peers with a delivery under way: one at a time per peer keeps the order.
-    pub(super) in_flight: HashSet<AccordId>,
+    /// The deliveries under way, per peer, by message id (at most the window per peer).
+    pub(super) in_flight: HashMap<AccordId, HashMap<accord_store::MessageId, Flight>>,
+    /// Answers waiting for the store's flush, in order.
+    pub(super) awaiting_flush: AwaitingFlush,
     /// When the earliest outbox retry is due (Unix ms).
     pub(super) next_retry_ms: Option<u64>,
     /// Inbound messages dropped, by reason.
@@ -57,7 +62,8 @@ impl MessageActor {
             events,
             tx: tx.clone(),
             rx,
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
+            awaiting_flush: AwaitingFlush::new(),
             next_retry_ms: Some(clock::now_ms()),
             dropped: BTreeMap::new(),
         };
@@ -68,21 +74,39 @@ impl MessageActor {
     async fn run(mut self) {
         loop {
             let due = self.next_retry_ms.map(clock::deadline_from_unix_ms);
+            let room = self.awaiting_flush.len() < MAX_AWAITING_FLUSH;
             tokio::select! {
-                message = self.rx.recv() => match message {
+                message = self.rx.recv(), if room => match message {
                     Some(MessageMessage::Shutdown) | None => break,
                     Some(message) => self.on_message(message).await,
                 },
+                Some((flushed, then)) = self.awaiting_flush.next(),
+                    if !self.awaiting_flush.is_empty() =>
+                {
+                    self.on_flushed(flushed, then).await;
+                }
                 () = clock::sleep_until(due), if due.is_some() => {
                     self.next_retry_ms = None;
                     self.pump_due().await;
                 }
             }
         }
+        // What was recorded before the shutdown is still answered once it is durable.
+        while let Some((flushed, then)) = self.awaiting_flush.next().await {
+            self.on_flushed(flushed, then).await;
+        }
     }
 
     async fn on_message(&mut self, message: MessageMessage) {
         match message {
+            MessageMessage::Command {
+                request: Request::Send {
+                    peer,
+                    body,
+                    reply_to,
+                },
+                reply,
+            } => self.on_send(&peer, body, reply_to.as_deref(), reply).await,
             MessageMessage::Command { request, reply } => {
                 let result = self.on_command(request).await;
                 let _ = reply.send(result);
@@ -109,11 +133,6 @@ impl MessageActor {
 
     async fn on_command(&mut self, request: Request) -> Result<Value, RemoteError> {
         match request {
-            Request::Send {
-                peer,
-                body,
-                reply_to,
-            } => to_value(self.send(&peer, body, reply_to.as_deref()).await?),
             Request::History { peer, limit } => to_value(self.history(&peer, limit).await?),
             Request::Inbox => to_value(self.inbox().await?),
             Request::Alias { peer, name } => to_value(self.alias(&peer, &name).await?),
@@ -123,6 +142,28 @@ impl MessageActor {
                 ErrorCode::Internal,
                 format!("{} is not a Message command", other.method()),
             )),
+        }
+    }
+
+    /// `accord send`: the message is recorded now and the user answered once it is durable,
+    /// while the actor goes on with other work.
+    async fn on_send(
+        &mut self,
+        peer: &str,
+        body: String,
+        reply_to: Option<&str>,
+        reply: oneshot::Sender<Result<Value, RemoteError>>,
+    ) {
+        let recorded = self.send(peer, body, reply_to).await.and_then(
+            |(info, ticket, peer)| Ok((to_value(info)?, ticket, peer)),
+        );
+        match recorded {
+            Ok((answer, ticket, peer)) => {
+                self.after_flush(ticket, AfterFlush::Sent { reply, answer, peer });
+            }
+            Err(err) => {
+                let _ = reply.send(Err(err));
+            }
         }
     }
 

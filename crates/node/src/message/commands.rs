@@ -8,7 +8,7 @@ use accord_api::{
 };
 use accord_channel::Session;
 use accord_identity::{AccordId, safety_number};
-use accord_store::{Connection, Direction, MessageId, MessageRecord};
+use accord_store::{Connection, Direction, FlushTicket, MessageId, MessageRecord};
 
 use super::actor::MessageActor;
 use super::wire::{self, Content, MAX_BODY};
@@ -57,13 +57,15 @@ impl MessageActor {
         }
     }
 
-    /// `accord send`: encrypt now, store with the new ratchet state, deliver from the outbox.
+    /// `accord send`: encrypt now and record with the new ratchet state. The answer comes with
+    /// the ticket of the store's flush: the caller answers the user and delivers from the
+    /// outbox once it resolves.
     pub(super) async fn send(
         &mut self,
         peer: &str,
         body: String,
         reply_to: Option<&str>,
-    ) -> Result<SendInfo, RemoteError> {
+    ) -> Result<(SendInfo, FlushTicket, AccordId), RemoteError> {
         let connection = self.active(peer).await?;
         let peer = connection.peer;
         let limit = usize::try_from(self.config.messages.max_bytes)
@@ -113,7 +115,7 @@ impl MessageActor {
             .encrypt(&content.encode(), &mut rng::os_rng())
             .map_err(internal)?;
         let frame = wire::encode_request(&message_id, &envelope);
-        let (record, _entry) = self
+        let ((record, _entry), ticket) = self
             .store
             .record_outgoing(
                 &peer,
@@ -127,11 +129,11 @@ impl MessageActor {
             )
             .await
             .map_err(internal)?;
-        self.retry_now(peer).await;
-        Ok(SendInfo {
+        let info = SendInfo {
             message_id: hex(&record.message_id),
             state: record.state.to_string(),
-        })
+        };
+        Ok((info, ticket, peer))
     }
 
     /// `accord history`: the newest messages, oldest first. Opening a conversation reads it.

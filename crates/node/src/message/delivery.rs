@@ -1,4 +1,11 @@
-//! The outbox: delivering queued messages, one at a time per peer, with back-off.
+//! The outbox: delivering queued messages, a window of them at a time per peer, with back-off.
+//!
+//! Up to [`WINDOW`] messages per peer are in flight at once, each a separate `/accord/dm/1`
+//! request, so that throughput is not one message per round trip. They leave in the order they
+//! were sent, and the recipient takes them only in that order (by sender sequence): one that
+//! overtakes an earlier message is answered `early` and sent again once the earlier one is in.
+//! A message that failed waits for its back-off, and the ones behind it wait with it, so the
+//! order holds across failures too.
 
 use accord_api::Event;
 use accord_identity::AccordId;
@@ -10,6 +17,11 @@ use super::actor::MessageActor;
 use super::wire::{self, Status};
 use crate::clock;
 use crate::connect::hex;
+
+/// The most messages in flight to one peer. Enough to keep a loopback or LAN link busy while
+/// the recipient's group commit batches them; small enough that a retransmitted window stays
+/// cheap.
+pub(super) const WINDOW: usize = 32;
 
 /// The first retry after a failed delivery; each next waits twice as long up to the cap.
 const FIRST_RETRY_MS: u64 = 1_000;
@@ -25,63 +37,90 @@ fn retry_delay(attempts: u32) -> u64 {
     FIRST_RETRY_MS.saturating_mul(factor).min(MAX_RETRY_MS)
 }
 
+/// What the actor remembers of a delivery under way: enough to reschedule it without reading
+/// the outbox again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flight {
+    outbox_seq: u64,
+    local_seq: u64,
+    attempts: u32,
+}
+
 impl MessageActor {
-    /// Attempts every peer whose next outbox entry is due, and sets the next deadline.
+    /// Fills every peer's window with what is due, and sets the next deadline.
     pub(super) async fn pump_due(&mut self) {
-        let now = clock::now_ms();
         let Ok(outbox) = self.store.outbox().await else {
             return;
         };
-        let mut first_per_peer: Vec<OutboxEntry> = Vec::new();
+        let mut peers: Vec<AccordId> = Vec::new();
         for entry in outbox {
-            if !first_per_peer.iter().any(|e| e.peer == entry.peer) {
-                first_per_peer.push(entry);
+            if !peers.contains(&entry.peer) {
+                peers.push(entry.peer);
             }
         }
-        for entry in first_per_peer {
-            if entry.next_attempt_at_ms <= now {
-                self.attempt(entry).await;
-            } else {
-                self.note_retry(entry.next_attempt_at_ms);
-            }
+        for peer in peers {
+            self.fill_window(peer, false).await;
         }
     }
 
-    /// Makes `peer`'s queue due now (it connected, or its channel changed) and attempts it.
+    /// Makes `peer`'s queue due now (it connected, or its channel changed) and sends it.
     pub(super) async fn retry_now(&mut self, peer: AccordId) {
-        if self.in_flight.contains(&peer) {
-            // The delivery under way picks up the next message when it is answered.
-            return;
-        }
-        let Ok(Some(mut first)) = self.store.next_outbox_for(&peer).await else {
-            return;
-        };
-        let now = clock::now_ms();
-        if first.next_attempt_at_ms > now {
-            first.next_attempt_at_ms = now;
-            let _ = self.store.update_outbox(&first).await;
-        }
-        self.attempt(first).await;
+        self.fill_window(peer, true).await;
     }
 
     fn note_retry(&mut self, at_ms: u64) {
         self.next_retry_ms = Some(self.next_retry_ms.map_or(at_ms, |t| t.min(at_ms)));
     }
 
-    /// Sends one outbox entry unless that peer already has one in flight.
-    async fn attempt(&mut self, entry: OutboxEntry) {
-        if self.in_flight.contains(&entry.peer) {
+    /// Sends `peer`'s oldest outbox entries that are not in flight yet, up to the window, in
+    /// order. Without `now`, it stops at the first entry still waiting for its back-off, so
+    /// that nothing overtakes it; with `now`, the back-off is cut short.
+    pub(super) async fn fill_window(&mut self, peer: AccordId, now: bool) {
+        let flying = self.in_flight.get(&peer).map_or(0, |f| f.len());
+        if flying >= WINDOW {
+            return;
+        }
+        let Ok(head) = self.store.outbox_head(&peer, WINDOW).await else {
+            return;
+        };
+        if head.is_empty() {
             return;
         }
         let active = matches!(
-            self.store.connection(&entry.peer).await,
+            self.store.connection(&peer).await,
             Ok(Some(connection)) if connection.revoked_at_ms.is_none()
         );
         if !active {
             // Kept, but never sent to someone who is no longer a connection.
             return;
         }
-        self.in_flight.insert(entry.peer);
+        let at = clock::now_ms();
+        for entry in head {
+            let flights = self.in_flight.entry(peer).or_default();
+            if flights.contains_key(&entry.message_id) {
+                continue;
+            }
+            if flights.len() >= WINDOW {
+                break;
+            }
+            if !now && entry.next_attempt_at_ms > at {
+                self.note_retry(entry.next_attempt_at_ms);
+                break;
+            }
+            flights.insert(
+                entry.message_id,
+                Flight {
+                    outbox_seq: entry.outbox_seq,
+                    local_seq: entry.local_seq,
+                    attempts: entry.attempts,
+                },
+            );
+            self.send_entry(entry);
+        }
+    }
+
+    /// Sends one outbox entry; the answer comes back as [`MessageMessage::Delivered`].
+    fn send_entry(&self, entry: OutboxEntry) {
         let net = self.net.clone();
         let tx = self.tx.clone();
         let (peer, message_id) = (entry.peer, entry.message_id);
@@ -101,16 +140,24 @@ impl MessageActor {
         });
     }
 
-    /// The answer to a delivery: done, or schedule a retry.
+    /// The answer to a delivery: done, sent again after the earlier ones, or retried later.
     pub(super) async fn on_delivered(
         &mut self,
         peer: AccordId,
         message_id: MessageId,
         result: Result<Status, String>,
     ) {
-        self.in_flight.remove(&peer);
+        let Some(flight) = self
+            .in_flight
+            .get_mut(&peer)
+            .and_then(|flights| flights.remove(&message_id))
+        else {
+            return;
+        };
         match result {
             Ok(Status::Stored | Status::Duplicate) => {
+                // Not flushed on its own: if this is lost in a crash, the message goes out
+                // again and the recipient answers that it has it.
                 let done = self
                     .store
                     .complete_outbox(&peer, &message_id, MessageState::Delivered)
@@ -121,9 +168,17 @@ impl MessageActor {
                         message_id: hex(&message_id),
                     });
                 }
-                // The next message for this peer, if any.
-                if let Ok(Some(next)) = self.store.next_outbox_for(&peer).await {
-                    self.attempt(next).await;
+                self.fill_window(peer, false).await;
+            }
+            Ok(Status::Early) => {
+                // An earlier message is still on its way; its answer refills the window. If
+                // none is, the earlier one was answered first and this one can go again now.
+                let earlier_in_flight = self
+                    .in_flight
+                    .get(&peer)
+                    .is_some_and(|f| f.values().any(|e| e.local_seq < flight.local_seq));
+                if !earlier_in_flight {
+                    self.fill_window(peer, false).await;
                 }
             }
             Ok(Status::Refused) | Err(_) => {
@@ -132,15 +187,20 @@ impl MessageActor {
                     _ => "refused".to_owned(),
                 };
                 tracing::debug!(%peer, %reason, "delivery failed; will retry");
-                if let Ok(entries) = self.store.outbox_for(&peer).await
-                    && let Some(mut entry) =
-                        entries.into_iter().find(|e| e.message_id == message_id)
-                {
-                    entry.attempts = entry.attempts.saturating_add(1);
-                    entry.next_attempt_at_ms = clock::now_ms() + retry_delay(entry.attempts);
-                    let _ = self.store.update_outbox(&entry).await;
-                    self.note_retry(entry.next_attempt_at_ms);
-                }
+                let attempts = flight.attempts.saturating_add(1);
+                let next_attempt_at_ms = clock::now_ms() + retry_delay(attempts);
+                let schedule = OutboxEntry {
+                    outbox_seq: flight.outbox_seq,
+                    peer,
+                    message_id,
+                    local_seq: flight.local_seq,
+                    // Ignored: only the schedule is updated; the stored envelope is kept.
+                    envelope: Vec::new(),
+                    attempts,
+                    next_attempt_at_ms,
+                };
+                let _ = self.store.update_outbox(&schedule).await;
+                self.note_retry(next_attempt_at_ms);
             }
         }
     }

@@ -6,13 +6,22 @@
 use accord_api::Event;
 use accord_channel::Session;
 use accord_identity::AccordId;
-use accord_net::{DirectProtocol, PeerId, ResponseChannel};
-use accord_store::{Direction, Incoming, MessageState};
+use accord_net::{PeerId, ResponseChannel};
+use accord_store::{Direction, FlushTicket, Incoming, MessageState};
 
 use super::actor::MessageActor;
+use super::durable::AfterFlush;
 use super::wire::{self, Content, Status};
 use crate::clock;
 use crate::connect::hex;
+
+/// How to answer a request: at once, or once what it wrote is durable.
+enum Answer {
+    /// Nothing waits for the disk.
+    Now(Status),
+    /// The answer (and the event, if any) leave once the ticket resolves.
+    WhenDurable(FlushTicket, Status, Option<Box<Event>>),
+}
 
 impl MessageActor {
     pub(super) async fn on_incoming(
@@ -21,25 +30,32 @@ impl MessageActor {
         data: &[u8],
         channel: ResponseChannel<Vec<u8>>,
     ) {
-        let status = match AccordId::from_peer_id(from) {
+        let answer = match AccordId::from_peer_id(from) {
             Ok(peer) => self.receive(peer, data).await,
             Err(_) => {
                 self.drop_message("not_an_accord_id", &from);
-                Status::Refused
+                Answer::Now(Status::Refused)
             }
         };
-        let _ = self
-            .net
-            .respond_direct(DirectProtocol::Dm, channel, wire::encode_status(status))
-            .await;
+        match answer {
+            Answer::Now(status) => self.respond(channel, status).await,
+            Answer::WhenDurable(ticket, status, event) => self.after_flush(
+                ticket,
+                AfterFlush::Received {
+                    channel,
+                    status,
+                    event,
+                },
+            ),
+        }
     }
 
-    async fn receive(&mut self, peer: AccordId, data: &[u8]) -> Status {
+    async fn receive(&mut self, peer: AccordId, data: &[u8]) -> Answer {
         let (message_id, envelope) = match wire::decode_request(data) {
             Ok(parts) => parts,
             Err(err) => {
                 self.drop_message("malformed", &format_args!("{peer}: {err}"));
-                return Status::Refused;
+                return Answer::Now(Status::Refused);
             }
         };
         let active = matches!(
@@ -48,23 +64,23 @@ impl MessageActor {
         );
         if !active {
             self.drop_message("not_a_connection", &peer);
-            return Status::Refused;
+            return Answer::Now(Status::Refused);
         }
         if let Ok(Some(_)) = self.store.is_seen(&peer, &message_id).await {
             // Acknowledge a retransmission only once the original is certainly on disk; the
             // lookup itself does not flush, so that new messages pay for one flush, not two.
-            return match self.store.flush().await {
+            return Answer::Now(match self.store.flush().await {
                 Ok(()) => Status::Duplicate,
                 Err(_) => Status::Refused,
-            };
+            });
         }
         let Ok(Some(state)) = self.store.session(&peer).await else {
             self.drop_message("no_session", &peer);
-            return Status::Refused;
+            return Answer::Now(Status::Refused);
         };
         let Ok(mut session) = Session::from_bytes(&state) else {
             self.drop_message("unreadable_session", &peer);
-            return Status::Refused;
+            return Answer::Now(Status::Refused);
         };
         let now = clock::now_ms();
         // The session decrypts on a copy of its state and keeps it only on success, so a
@@ -73,14 +89,14 @@ impl MessageActor {
             Ok(plaintext) => plaintext,
             Err(err) => {
                 self.drop_message("undecryptable", &format_args!("{peer}: {err}"));
-                return Status::Refused;
+                return Answer::Now(Status::Refused);
             }
         };
         match Content::decode(&plaintext) {
             Ok(content) => self.apply(peer, message_id, content, &session, now).await,
             Err(err) => {
                 self.drop_message("malformed_content", &format_args!("{peer}: {err}"));
-                Status::Refused
+                Answer::Now(Status::Refused)
             }
         }
     }
@@ -92,12 +108,12 @@ impl MessageActor {
         content: Content,
         session: &Session,
         now: u64,
-    ) -> Status {
+    ) -> Answer {
         let state = session.to_bytes();
         match content {
             Content::Hello | Content::Read { .. } => {
                 if self.store.put_session(&peer, &state).await.is_err() {
-                    return Status::Refused;
+                    return Answer::Now(Status::Refused);
                 }
                 if let Content::Read { ids } = content {
                     for id in ids {
@@ -121,7 +137,7 @@ impl MessageActor {
                         }
                     }
                 }
-                Status::Stored
+                Answer::Now(Status::Stored)
             }
             Content::Text {
                 message_id,
@@ -132,13 +148,13 @@ impl MessageActor {
             } => {
                 if message_id != frame_id {
                     self.drop_message("mismatched_id", &peer);
-                    return Status::Refused;
+                    return Answer::Now(Status::Refused);
                 }
                 let limit =
                     usize::try_from(self.config.messages.max_bytes).unwrap_or(wire::MAX_BODY);
                 if body.len() > limit {
                     self.drop_message("oversize_body", &peer);
-                    return Status::Refused;
+                    return Answer::Now(Status::Refused);
                 }
                 let stored = self
                     .store
@@ -147,19 +163,25 @@ impl MessageActor {
                     )
                     .await;
                 match stored {
-                    Ok(Incoming::New(record)) => {
-                        self.emit(Event::MessageReceived {
+                    Ok((Incoming::New(record), ticket)) => {
+                        let event = Event::MessageReceived {
                             peer: peer.to_string(),
                             message_id: hex(&record.message_id),
                             body: record.body,
                             sent_at: accord_api::format_rfc3339_ms(record.sent_at_ms),
-                        });
-                        Status::Stored
+                        };
+                        Answer::WhenDurable(ticket, Status::Stored, Some(Box::new(event)))
                     }
-                    Ok(Incoming::Duplicate(_)) => Status::Duplicate,
+                    Ok((Incoming::Duplicate(_), ticket)) => {
+                        Answer::WhenDurable(ticket, Status::Duplicate, None)
+                    }
+                    Ok((Incoming::Early { expected }, _ticket)) => {
+                        tracing::debug!(%peer, sender_seq, expected, "a message came early");
+                        Answer::Now(Status::Early)
+                    }
                     Err(err) => {
                         tracing::warn!(%peer, %err, "cannot store an incoming message");
-                        Status::Refused
+                        Answer::Now(Status::Refused)
                     }
                 }
             }

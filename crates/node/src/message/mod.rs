@@ -3,14 +3,17 @@
 //! One actor owns sending and receiving, so that the ratchet state of a conversation is only
 //! ever advanced in one place and in order. A message is encrypted when it is sent and stored,
 //! together with the new ratchet state, its history entry and its outbox entry, in one store
-//! transaction. The outbox is delivered over `/accord/dm/1`, one message at a time per peer
-//! (which keeps the order), with back-off while the peer is unreachable and at once when it
-//! connects. The recipient answers only after the message and its ratchet state are durable,
-//! and recognises retransmissions by their message id before decrypting anything.
+//! transaction. The outbox is delivered over `/accord/dm/1`, a window of messages in flight per
+//! peer, in order, with back-off while the peer is unreachable and at once when it connects.
+//! The recipient takes messages only in the order they were sent, answers only after the
+//! message and its ratchet state are durable, and recognises retransmissions by their message
+//! id before decrypting anything. Neither side waits for the disk inline: answers that need
+//! durability wait for the store's group commit in [`durable`], while the actor goes on.
 
 mod actor;
 mod commands;
 mod delivery;
+mod durable;
 mod inbound;
 pub(crate) mod wire;
 

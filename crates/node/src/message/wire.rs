@@ -62,6 +62,9 @@ pub(crate) enum Status {
     Duplicate,
     /// Refused: not a connection, no channel, undecryptable or malformed.
     Refused,
+    /// Not taken yet: an earlier message of the conversation (by sender sequence) has not
+    /// arrived. Nothing was stored; the sender sends it again after the earlier ones.
+    Early,
 }
 
 /// The inside of an encrypted message.
@@ -112,6 +115,7 @@ pub(crate) fn encode_status(status: Status) -> Vec<u8> {
         Status::Stored => 0,
         Status::Duplicate => 1,
         Status::Refused => 2,
+        Status::Early => 3,
     };
     vec![VERSION, code]
 }
@@ -121,6 +125,7 @@ pub(crate) fn decode_status(bytes: &[u8]) -> Result<Status, WireError> {
         [VERSION, 0] => Ok(Status::Stored),
         [VERSION, 1] => Ok(Status::Duplicate),
         [VERSION, 2] => Ok(Status::Refused),
+        [VERSION, 3] => Ok(Status::Early),
         [VERSION, kind] => Err(WireError::Kind(*kind)),
         [version, _] => Err(WireError::Version(*version)),
         [] | [_] => Err(WireError::Truncated),
@@ -282,7 +287,12 @@ mod tests {
         assert_eq!(decode_request(&frame), Ok(([3; 16], &b"envelope"[..])));
         assert!(decode_request(&frame[..17]).is_err());
         assert!(decode_request(&[2; 40]).is_err());
-        for status in [Status::Stored, Status::Duplicate, Status::Refused] {
+        for status in [
+            Status::Stored,
+            Status::Duplicate,
+            Status::Refused,
+            Status::Early,
+        ] {
             assert_eq!(decode_status(&encode_status(status)), Ok(status));
         }
         assert!(decode_status(&[1, 0, 0]).is_err());
