@@ -118,6 +118,22 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
     }
 }
 
+/// Creates an identity in `data_dir` with `accord init` (without starting a daemon) and
+/// returns its Accord ID.
+pub fn init_identity(data_dir: &Path) -> String {
+    let output = run(data_dir, &["--json", "init"]);
+    assert!(
+        output.status.success(),
+        "accord init failed: {}",
+        stderr(&output)
+    );
+    let info: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("accord init printed invalid JSON ({err})"));
+    let id = info["id"].as_str().unwrap_or_default().to_owned();
+    assert!(!id.is_empty(), "accord init printed no ID: {info}");
+    id
+}
+
 /// A temporary directory for one test's data dirs, removed at the end.
 #[derive(Debug)]
 pub struct TestDir {
@@ -306,6 +322,27 @@ impl Daemon {
             .unwrap_or_default()
             .to_owned();
         assert!(self.stop().success(), "daemon did not stop cleanly");
+        let mut args = vec!["--listen", listen.as_str()];
+        args.extend_from_slice(extra);
+        Daemon::start(&data_dir, &args)
+    }
+
+    /// The daemon's loopback TCP listen address, without the `/p2p/<id>` suffix: what to pass
+    /// to `--listen` to start it again on the same port.
+    pub fn listen_addr(&self) -> String {
+        self.tcp_addr()
+            .split("/p2p/")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would, then starts it again with `extra` on
+    /// the same loopback TCP port, so that peers redialling it find it again.
+    pub fn crash_and_restart(self, extra: &[&str]) -> Daemon {
+        let data_dir = self.data_dir.clone();
+        let listen = self.listen_addr();
+        self.crash();
         let mut args = vec!["--listen", listen.as_str()];
         args.extend_from_slice(extra);
         Daemon::start(&data_dir, &args)

@@ -4,9 +4,7 @@ use std::io::BufReader;
 use std::process::Stdio;
 use std::time::Duration;
 
-use accord_tests::{
-    TestDir, accord_bin, read_line_with_timeout, run, signal, wait_exit, wait_until,
-};
+use accord_tests::{TestDir, accord_bin, read_line_with_timeout, run, signal, wait_exit};
 
 #[test]
 fn testnet_of_five_nodes_comes_up_connected_and_stops_on_sigint() {
@@ -21,11 +19,18 @@ fn testnet_of_five_nodes_comes_up_connected_and_stops_on_sigint() {
         .spawn()
         .unwrap_or_else(|err| panic!("cannot start testnet: {err}"));
     let stdout = BufReader::new(testnet.stdout.take().unwrap_or_else(|| panic!("stdout")));
-    let (line, _rest) = read_line_with_timeout(stdout, Duration::from_secs(90));
+    let (line, stdout) = read_line_with_timeout(stdout, Duration::from_secs(90));
     let nodes: serde_json::Value = serde_json::from_str(&line)
         .unwrap_or_else(|err| panic!("bad testnet output {line:?}: {err}"));
     let nodes = nodes.as_array().cloned().unwrap_or_default();
     assert_eq!(nodes.len(), 5, "{line}");
+    // Then one ready line, once every node has a peer.
+    let (line, _rest) = read_line_with_timeout(stdout, Duration::from_secs(90));
+    let ready: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|err| panic!("bad ready line {line:?}: {err}"));
+    assert_eq!(ready["ready"], true, "{line}");
+    assert_eq!(ready["nodes"], 5, "{line}");
+    assert!(ready["took_ms"].is_u64(), "{line}");
 
     let data_dirs: Vec<std::path::PathBuf> = nodes
         .iter()
@@ -37,14 +42,13 @@ fn testnet_of_five_nodes_comes_up_connected_and_stops_on_sigint() {
     assert_eq!(ids.len(), 5, "every node has its own identity");
 
     for data_dir in &data_dirs {
-        wait_until(
-            &format!("{} to see a peer", data_dir.display()),
-            Duration::from_secs(30),
-            || {
-                let output = run(data_dir, &["--json", "peers"]);
-                let peers: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-                (!peers.as_array()?.is_empty()).then_some(())
-            },
+        // The ready line promised a peer for every node.
+        let output = run(data_dir, &["--json", "peers"]);
+        let peers: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        assert!(
+            peers.as_array().is_some_and(|peers| !peers.is_empty()),
+            "{} has no peer after the ready line: {peers}",
+            data_dir.display()
         );
         // Every node listens on loopback only: a test network never leaves the machine.
         let output = run(data_dir, &["--json", "id"]);
@@ -70,4 +74,68 @@ fn testnet_of_five_nodes_comes_up_connected_and_stops_on_sigint() {
         let output = run(data_dir, &["status"]);
         assert_eq!(output.status.code(), Some(1), "a node survived the testnet");
     }
+}
+
+#[test]
+fn testnet_without_json_lists_its_nodes_then_prints_one_ready_line() {
+    let dir = TestDir::new();
+    let net_dir = dir.path("net");
+    let mut testnet = std::process::Command::new(accord_bin())
+        .args(["testnet", "--nodes", "3", "--dir"])
+        .arg(&net_dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start testnet: {err}"));
+    let mut stdout = BufReader::new(testnet.stdout.take().unwrap_or_else(|| panic!("stdout")));
+    let mut lines = Vec::new();
+    loop {
+        let (line, rest) = read_line_with_timeout(stdout, Duration::from_secs(90));
+        stdout = rest;
+        assert!(!line.is_empty(), "stdout ended early after {lines:?}");
+        let done = line.starts_with("Press Ctrl-C");
+        lines.push(line.trim_end().to_owned());
+        if done {
+            break;
+        }
+    }
+    assert_eq!(
+        lines[0],
+        format!("3 nodes running under {}:", net_dir.display()),
+        "{lines:#?}"
+    );
+    for (index, line) in lines[1..4].iter().enumerate() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields.len(), 3, "{line}");
+        assert_eq!(fields[0], format!("node-{index}"));
+        assert!(fields[1].starts_with("12D3KooW"), "{line}");
+        assert_eq!(
+            fields[2],
+            net_dir.join(format!("node-{index}")).display().to_string()
+        );
+    }
+    let ready: Vec<&String> = lines.iter().filter(|l| l.starts_with("ready:")).collect();
+    assert_eq!(ready.len(), 1, "exactly one ready line: {lines:#?}");
+    assert!(
+        ready[0].starts_with("ready: 3 nodes, every node has at least one peer (took ")
+            && ready[0].ends_with(" s)"),
+        "{}",
+        ready[0]
+    );
+    assert_eq!(lines[4], *ready[0], "the ready line follows the listing");
+
+    signal(testnet.id(), "INT");
+    let status = wait_exit(&mut testnet, Duration::from_secs(60));
+    assert!(status.success(), "testnet exited with {status}");
+    // Stderr is not a terminal here: no progress bar was drawn on it.
+    let mut err = String::new();
+    if let Some(mut stderr) = testnet.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+    }
+    assert!(
+        !err.contains('\r') && !err.contains('\u{1b}'),
+        "progress bar drawn on a non-terminal stderr: {err:?}"
+    );
 }

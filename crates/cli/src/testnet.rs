@@ -2,18 +2,25 @@
 //!
 //! Each node is a child `accord daemon` process with its own data dir under the testnet dir,
 //! listening on a random loopback TCP port with mDNS off, so that nothing leaves the machine.
-//! Node 0 starts first; every other node bootstraps to it. On SIGINT or SIGTERM every node is
-//! asked to shut down through its control socket, and killed if it has not exited in time.
+//! Node 0 starts first; every other node bootstraps to it. Once every node answers, the
+//! listing (names, IDs, data dirs) is printed; once every node has at least one peer, one ready
+//! line follows (with `--json`, a `{"ready":true,…}` document on its own line). While nodes start
+//! and mesh, a progress bar is drawn on stderr, only when stderr is a terminal and never with
+//! `--json`. On SIGINT or SIGTERM every node is asked to shut down through its control socket,
+//! and killed if it has not exited in time.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use accord_api::{Client, ClientError, IdInfo, SOCKET_FILE_NAME};
+use accord_api::{Client, ClientError, Event, IdInfo, SOCKET_FILE_NAME};
 use anyhow::{Context, bail};
+use futures::stream::{FuturesUnordered, StreamExt};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use tokio::process::{Child, Command};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::output::print_json;
 
@@ -23,6 +30,8 @@ const MAX_NODES: usize = 64;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a node may take to exit after being asked to.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the nodes may take, all together, until each has at least one peer.
+const MESH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Arguments of `accord testnet`.
 #[derive(Debug, clap::Args)]
@@ -52,6 +61,14 @@ struct NodeSummary<'a> {
     addrs: &'a [String],
 }
 
+/// The ready line with `--json`.
+#[derive(Debug, Serialize)]
+struct ReadySummary {
+    ready: bool,
+    nodes: usize,
+    took_ms: u128,
+}
+
 /// Runs the testnet until interrupted.
 pub(crate) async fn run(
     args: TestnetArgs,
@@ -71,19 +88,48 @@ pub(crate) async fn run(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let began = Instant::now();
 
     let mut nodes: Vec<TestNode> = Vec::with_capacity(args.nodes);
-    let started = start_all(&dir, args.nodes, log_level, &mut nodes).await;
-    if let Err(err) = started {
-        stop_all(&mut nodes).await;
-        return Err(err);
+    let bar = progress_bar(args.nodes, "starting nodes", json);
+    let started = tokio::select! {
+        started = start_all(&dir, args.nodes, log_level, &mut nodes, &bar) => Some(started),
+        _ = stopped(&mut interrupt, &mut terminate) => None,
+    };
+    bar.finish_and_clear();
+    match started {
+        Some(Ok(())) => {}
+        Some(Err(err)) => {
+            stop_all(&mut nodes).await;
+            return Err(err);
+        }
+        None => {
+            stop_all(&mut nodes).await;
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     report(&nodes, &dir, json)?;
 
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+    let bar = progress_bar(nodes.len(), "meshing", json);
+    let meshed = tokio::select! {
+        meshed = wait_meshed(&nodes, &bar) => Some(meshed),
+        _ = stopped(&mut interrupt, &mut terminate) => None,
+    };
+    bar.finish_and_clear();
+    match meshed {
+        Some(Ok(())) => {}
+        Some(Err(err)) => {
+            stop_all(&mut nodes).await;
+            return Err(err);
+        }
+        None => {
+            stop_all(&mut nodes).await;
+            return Ok(ExitCode::SUCCESS);
+        }
     }
+    report_ready(nodes.len(), began.elapsed(), json)?;
+
+    stopped(&mut interrupt, &mut terminate).await;
     if !json {
         eprintln!("stopping {} nodes…", nodes.len());
     }
@@ -91,15 +137,45 @@ pub(crate) async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Returns when SIGINT or SIGTERM arrives.
+async fn stopped(interrupt: &mut Signal, terminate: &mut Signal) {
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+/// A progress bar of `len` steps on stderr, or a hidden one with `--json` or when stderr is
+/// not a terminal (so that scripts and logs see only the lines printed on stdout).
+fn progress_bar(len: usize, message: &'static str, json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(
+        Some(u64::try_from(len).unwrap_or(u64::MAX)),
+        ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
 async fn start_all(
     dir: &Path,
     count: usize,
     log_level: &str,
     nodes: &mut Vec<TestNode>,
+    bar: &ProgressBar,
 ) -> anyhow::Result<()> {
     let first = spawn_node(dir, 0, None, log_level)?;
     nodes.push(first);
     let info = wait_ready(&mut nodes[0]).await?;
+    bar.inc(1);
     let bootstrap = info
         .addrs
         .iter()
@@ -112,8 +188,64 @@ async fn start_all(
     }
     for node in nodes.iter_mut().skip(1) {
         node.info = Some(wait_ready(node).await?);
+        bar.inc(1);
     }
     Ok(())
+}
+
+/// Waits, at most [`MESH_TIMEOUT`] in all, until every node has at least one peer, advancing
+/// `bar` as each one gets there. A lone node has nobody to peer with and counts as meshed.
+async fn wait_meshed(nodes: &[TestNode], bar: &ProgressBar) -> anyhow::Result<()> {
+    if nodes.len() < 2 {
+        bar.inc(u64::try_from(nodes.len()).unwrap_or(0));
+        return Ok(());
+    }
+    let mut waiting: FuturesUnordered<_> = nodes
+        .iter()
+        .map(|node| async move { (node, wait_for_a_peer(&node.data_dir).await) })
+        .collect();
+    let mut left: Vec<&str> = nodes.iter().map(|node| node.name.as_str()).collect();
+    let all = async {
+        while let Some((node, result)) = waiting.next().await {
+            result.with_context(|| format!("cannot watch {}'s peers", node.name))?;
+            left.retain(|name| *name != node.name);
+            bar.inc(1);
+        }
+        Ok::<(), anyhow::Error>(())
+    };
+    match tokio::time::timeout(MESH_TIMEOUT, all).await {
+        Ok(result) => result,
+        Err(_) => bail!(
+            "not every node had a peer after {}s; still alone: {} (see their daemon.log)",
+            MESH_TIMEOUT.as_secs(),
+            left.join(", ")
+        ),
+    }
+}
+
+/// Returns once the daemon at `data_dir` has at least one peer: at once if `peers` lists one,
+/// otherwise at its next `peer_connected` event. It subscribes first, so that a peer arriving
+/// between the two requests cannot be missed.
+async fn wait_for_a_peer(data_dir: &Path) -> anyhow::Result<()> {
+    let socket = data_dir.join(SOCKET_FILE_NAME);
+    let mut events = Client::connect(&socket).await?.subscribe().await?;
+    let mut client = Client::connect(&socket).await?;
+    if !client.peers().await?.is_empty() {
+        return Ok(());
+    }
+    loop {
+        match events.next().await? {
+            Some(Event::PeerConnected { .. }) => return Ok(()),
+            // Events were dropped for us: one of them may have been the peer we wait for.
+            Some(Event::Lagged { .. }) => {
+                if !client.peers().await?.is_empty() {
+                    return Ok(());
+                }
+            }
+            Some(_) => {}
+            None => bail!("the daemon stopped"),
+        }
+    }
 }
 
 fn spawn_node(
@@ -209,6 +341,24 @@ fn report(nodes: &[TestNode], dir: &Path, json: bool) -> anyhow::Result<()> {
             summary.id,
             summary.data_dir.display()
         );
+    }
+    Ok(())
+}
+
+/// Prints the one ready line, then (without `--json`) how to use the network.
+fn report_ready(count: usize, took: Duration, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&ReadySummary {
+            ready: true,
+            nodes: count,
+            took_ms: took.as_millis(),
+        });
+    }
+    let took = format!("took {:.1} s", took.as_secs_f64());
+    if count == 1 {
+        println!("ready: 1 node, with no other node to peer with ({took})");
+    } else {
+        println!("ready: {count} nodes, every node has at least one peer ({took})");
     }
     println!("Use one with: accord --data-dir <data dir> status");
     println!("Press Ctrl-C to stop them all.");
