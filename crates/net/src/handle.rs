@@ -209,6 +209,37 @@ impl NetHandle {
         .await?
     }
 
+    /// Like [`NetHandle::send_direct`], but returns as soon as the request is queued to the
+    /// swarm, with the future of its response.
+    ///
+    /// Requests queued one after the other by the same caller reach the swarm, and so open
+    /// their streams, in that order; awaiting the responses elsewhere (in spawned tasks) does
+    /// not reorder them. A caller that keeps several requests to a peer in flight uses this so
+    /// that they usually arrive in the order sent.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Stopped`] when the event loop has stopped; the response future then
+    /// resolves to the request's own error.
+    pub async fn start_direct(
+        &self,
+        protocol: DirectProtocol,
+        peer: PeerId,
+        data: Vec<u8>,
+    ) -> Result<DirectResponse, NetError> {
+        let (reply, response) = oneshot::channel();
+        self.commands
+            .send(Command::SendDirect {
+                protocol,
+                peer,
+                data,
+                reply,
+            })
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        Ok(DirectResponse { response })
+    }
+
     /// Answers a [`NetEvent::DirectRequest`].
     pub async fn respond_direct(
         &self,
@@ -233,5 +264,23 @@ impl NetHandle {
     /// Stops the event loop: connections are closed and listeners removed.
     pub async fn shutdown(&self) -> Result<(), NetError> {
         self.request(|reply| Command::Shutdown { reply }).await
+    }
+}
+
+/// The response to a request queued with [`NetHandle::start_direct`].
+#[derive(Debug)]
+#[must_use = "dropping it does not cancel the request; it only discards the response"]
+pub struct DirectResponse {
+    response: oneshot::Receiver<Result<Vec<u8>, NetError>>,
+}
+
+impl DirectResponse {
+    /// Waits for the peer's response.
+    ///
+    /// # Errors
+    ///
+    /// As [`NetHandle::send_direct`].
+    pub async fn wait(self) -> Result<Vec<u8>, NetError> {
+        self.response.await.map_err(|_| NetError::Stopped)?
     }
 }

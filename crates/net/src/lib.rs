@@ -35,7 +35,7 @@ pub use direct::{
 };
 pub use error::NetError;
 pub use event_loop::EventLoop;
-pub use handle::{ConnectedPeer, Lookup, LookupSource, NetEvent, NetHandle, NetStats};
+pub use handle::{ConnectedPeer, DirectResponse, Lookup, LookupSource, NetEvent, NetHandle, NetStats};
 pub use libp2p::StreamProtocol;
 pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};

@@ -14,12 +14,15 @@
 //!
 //! Some requests must be durable before they are answered: a received message is acknowledged
 //! only once it is on disk, and a sent message's envelope goes out only once its ratchet state
-//! is. Those requests are *durable jobs*. After waking for one request, the thread also takes
-//! every request already waiting (up to [`MAX_BATCH`]) and runs them all; if any of them was
-//! durable, it flushes once and only then answers the durable ones (the others are answered as
-//! soon as they have run). Under load, one fsync thus covers many messages; when idle, a
-//! durable request costs exactly one flush, as it would without batching. If the shared flush
-//! fails, every durable request in the batch gets the error, although its writes may survive.
+//! is. Those requests are *durable jobs* (or answer at once with a [`FlushTicket`] that
+//! resolves later). After waking for one request, the store thread also takes every request
+//! already waiting (up to [`MAX_BATCH`]) and runs them all, then hands the durable answers to a
+//! second thread, the *flusher*, and goes on serving. The flusher takes every batch handed to it
+//! since its last flush, flushes once, and answers them all. The store thread thus never waits
+//! for an fsync, and under load one fsync covers everything written during the previous one;
+//! when idle, a durable request costs exactly one flush, as it would without batching. If the
+//! shared flush fails, every durable request it covers gets the error, although its writes may
+//! survive.
 
 use std::thread::JoinHandle;
 
@@ -122,11 +125,16 @@ impl Store {
     }
 }
 
+/// The most batches whose answers may wait for the flusher at once. When the disk falls this
+/// far behind, the store thread waits for it, which is the back-pressure the bound is for.
+const MAX_BATCHES_AWAITING_FLUSH: usize = 1024;
+
 /// The store thread's loop. Returns the result of the final flush.
 ///
 /// The store is dropped before this returns, so once the owner learns the result the database
 /// is closed and may be reopened.
 fn serve(store: Store, mut rx: mpsc::Receiver<Request>) -> Result<(), StoreError> {
+    let flusher = Flusher::spawn(&store);
     let mut deferred = Vec::new();
     // After a shutdown request the queue is closed: `blocking_recv` still yields the requests
     // queued before it, then `None`.
@@ -144,7 +152,11 @@ fn serve(store: Store, mut rx: mpsc::Receiver<Request>) -> Result<(), StoreError
                 next = rx.try_recv().ok();
             }
         }
-        commit(&store, &mut deferred);
+        commit(&store, flusher.as_ref(), &mut deferred);
+    }
+    // The flusher answers what it holds, then stops and lets go of the database.
+    if let Some(flusher) = flusher {
+        flusher.stop();
     }
     let result = store.flush();
     if let Err(e) = &result {
@@ -154,17 +166,80 @@ fn serve(store: Store, mut rx: mpsc::Receiver<Request>) -> Result<(), StoreError
     result
 }
 
-/// Flushes once for every durable job of the batch, then answers them.
-fn commit(store: &Store, deferred: &mut Vec<Deferred>) {
+/// Hands the batch's durable answers to the flusher, or flushes here if there is none.
+fn commit(store: &Store, flusher: Option<&Flusher>, deferred: &mut Vec<Deferred>) {
     if deferred.is_empty() {
         return;
     }
+    let answers = std::mem::take(deferred);
+    let answers = match flusher {
+        Some(flusher) => match flusher.tx.send(answers) {
+            Ok(()) => return,
+            // The flusher is gone (it panicked); flush here instead.
+            Err(std::sync::mpsc::SendError(answers)) => answers,
+        },
+        None => answers,
+    };
     let flushed = store.flush_engine();
     if let Err(e) = &flushed {
         tracing::error!(error = %e, "store flush failed");
     }
-    for answer in deferred.drain(..) {
+    for answer in answers {
         answer(flushed.as_ref().map(|_| ()));
+    }
+}
+
+/// The thread that runs the fsyncs, so that the store thread never waits for the disk.
+///
+/// While one flush runs, the store thread goes on running jobs (reads, and the writes of the
+/// next messages); their durable answers pile up and are all covered by the next flush. That is
+/// the group commit: under load one fsync answers everything written during the previous one.
+/// A flush covers every write made before it started, and sled's log keeps writes in order, so
+/// an answer is never given before its write, nor a later write made durable without an
+/// earlier one.
+struct Flusher {
+    tx: std::sync::mpsc::SyncSender<Vec<Deferred>>,
+    thread: JoinHandle<()>,
+}
+
+impl Flusher {
+    /// Starts the flusher, or returns `None` (the store thread then flushes itself) if the
+    /// operating system refuses a thread.
+    fn spawn(store: &Store) -> Option<Flusher> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Deferred>>(MAX_BATCHES_AWAITING_FLUSH);
+        let engine = store.engine_flusher();
+        let spawned = std::thread::Builder::new()
+            .name("accord-store-flush".into())
+            .spawn(move || {
+                while let Ok(mut answers) = rx.recv() {
+                    // Everything that queued up during the previous flush shares this one.
+                    while let Ok(more) = rx.try_recv() {
+                        answers.extend(more);
+                    }
+                    let flushed = engine.flush();
+                    if let Err(e) = &flushed {
+                        tracing::error!(error = %e, "store flush failed");
+                    }
+                    for answer in answers {
+                        answer(flushed.as_ref().map(|_| ()));
+                    }
+                }
+            });
+        match spawned {
+            Ok(thread) => Some(Flusher { tx, thread }),
+            Err(e) => {
+                tracing::warn!(error = %e, "no flusher thread; the store thread will flush");
+                None
+            }
+        }
+    }
+
+    /// Lets the flusher answer what it holds, and waits for it to end.
+    fn stop(self) {
+        drop(self.tx);
+        if self.thread.join().is_err() {
+            tracing::error!("the store's flusher thread panicked");
+        }
     }
 }
 
@@ -373,7 +448,8 @@ impl StoreHandle {
     ///
     /// As [`Store::flush`], plus [`StoreError::Closed`].
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.call(|s| s.flush()).await
+        // A durable job with nothing to write: answered once the next group commit is done.
+        self.call_durable(|_| Ok(())).await
     }
     /// See [`Store::put_outgoing`].
     ///

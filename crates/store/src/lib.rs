@@ -71,6 +71,8 @@ pub mod trees;
 use std::cell::Cell;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use accord_handshake::InviteState;
 pub use accord_identity::AccordId;
@@ -168,7 +170,7 @@ pub struct Store {
     /// is enough because the store has one owner, and it is also what makes `Store` `!Sync`.
     skipped: Cell<u64>,
     /// How many times the database was flushed since it was opened.
-    flushes: Cell<u64>,
+    flushes: Arc<AtomicU64>,
     /// The number of entries in `peers`, learned on first need and then kept up to date by the
     /// address book, because sled's `len` walks the whole tree. Only this store writes the
     /// tree, and only from its one owning thread, so the cached figure cannot drift.
@@ -258,7 +260,7 @@ impl Store {
             path: path.to_owned(),
             config: config.clone(),
             skipped: Cell::new(0),
-            flushes: Cell::new(0),
+            flushes: Arc::new(AtomicU64::new(0)),
             peer_count: Cell::new(None),
             db,
         })
@@ -347,15 +349,22 @@ impl Store {
     /// [`Store::flush`], by the methods that flush on their own, and by the group commits of
     /// [`StoreHandle`]). Meant for tests and diagnostics.
     pub fn flush_count(&self) -> u64 {
-        self.flushes.get()
+        self.flushes.load(Ordering::Relaxed)
     }
 
     /// Flushes and counts the flush; the engine's error is kept so that the store thread can
     /// hand it to every request of a group commit.
     pub(crate) fn flush_engine(&self) -> Result<(), sled::Error> {
-        self.flushes.set(self.flushes.get().saturating_add(1));
-        self.db.flush()?;
-        Ok(())
+        self.engine_flusher().flush()
+    }
+
+    /// What a thread other than the store's owner needs to flush the database: the engine's
+    /// handle (sled's `Db` is thread-safe) and the flush counter.
+    pub(crate) fn engine_flusher(&self) -> EngineFlusher {
+        EngineFlusher {
+            db: self.db.clone(),
+            flushes: Arc::clone(&self.flushes),
+        }
     }
 
     /// Logs and counts a record that could not be decoded, so that damage is visible without
@@ -363,6 +372,21 @@ impl Store {
     fn note_skipped(&self, tree: &str, key: &[u8], error: &dyn std::error::Error) {
         self.skipped.set(self.skipped.get().saturating_add(1));
         tracing::warn!(tree, key = %hex(key), %error, "skipping a stored record that cannot be decoded");
+    }
+}
+
+/// Flushes the database from any thread, counting the flushes.
+pub(crate) struct EngineFlusher {
+    db: sled::Db,
+    flushes: Arc<AtomicU64>,
+}
+
+impl EngineFlusher {
+    /// Writes everything written so far to disk.
+    pub(crate) fn flush(&self) -> Result<(), sled::Error> {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.db.flush()?;
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::delivery::Flight;
 use super::durable::{AfterFlush, AwaitingFlush, MAX_AWAITING_FLUSH};
+use super::reorder::ReorderBuffer;
 use super::{MessageHandle, MessageMessage, QUEUE_CAPACITY};
 use crate::{Config, clock};
 
@@ -30,6 +31,8 @@ pub(crate) struct MessageActor {
     pub(super) in_flight: HashMap<AccordId, HashMap<accord_store::MessageId, Flight>>,
     /// Answers waiting for the store's flush, in order.
     pub(super) awaiting_flush: AwaitingFlush,
+    /// Incoming messages that overtook an earlier one, held until it arrives.
+    pub(super) reorder: ReorderBuffer<accord_net::ResponseChannel<Vec<u8>>>,
     /// When the earliest outbox retry is due (Unix ms).
     pub(super) next_retry_ms: Option<u64>,
     /// Inbound messages dropped, by reason.
@@ -64,6 +67,7 @@ impl MessageActor {
             rx,
             in_flight: HashMap::new(),
             awaiting_flush: AwaitingFlush::new(),
+            reorder: ReorderBuffer::default(),
             next_retry_ms: Some(clock::now_ms()),
             dropped: BTreeMap::new(),
         };
@@ -115,7 +119,7 @@ impl MessageActor {
                 peer,
                 data,
                 channel,
-            } => self.on_incoming(peer, &data, channel).await,
+            } => self.on_incoming(peer, data, channel).await,
             MessageMessage::PeerConnected { peer } => {
                 if let Ok(peer) = AccordId::from_peer_id(peer) {
                     self.retry_now(peer).await;

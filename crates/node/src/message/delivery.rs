@@ -47,8 +47,15 @@ pub(crate) struct Flight {
 }
 
 impl MessageActor {
-    /// Fills every peer's window with what is due, and sets the next deadline.
+    /// Fills every peer's window with what is due, answers held messages that waited too
+    /// long, and sets the next deadline.
     pub(super) async fn pump_due(&mut self) {
+        for channel in self.reorder.expire(clock::now_ms()) {
+            self.respond(channel, Status::Early).await;
+        }
+        if let Some(at) = self.reorder.next_expiry_ms() {
+            self.note_retry(at);
+        }
         let Ok(outbox) = self.store.outbox().await else {
             return;
         };
@@ -68,7 +75,7 @@ impl MessageActor {
         self.fill_window(peer, true).await;
     }
 
-    fn note_retry(&mut self, at_ms: u64) {
+    pub(super) fn note_retry(&mut self, at_ms: u64) {
         self.next_retry_ms = Some(self.next_retry_ms.map_or(at_ms, |t| t.min(at_ms)));
     }
 
@@ -115,21 +122,28 @@ impl MessageActor {
                     attempts: entry.attempts,
                 },
             );
-            self.send_entry(entry);
+            self.send_entry(entry).await;
         }
     }
 
     /// Sends one outbox entry; the answer comes back as [`MessageMessage::Delivered`].
-    fn send_entry(&self, entry: OutboxEntry) {
-        let net = self.net.clone();
+    ///
+    /// The request is queued to the swarm here, in the actor, so that a window of messages
+    /// leaves in order; only the wait for the answer runs in a task of its own.
+    async fn send_entry(&self, entry: OutboxEntry) {
         let tx = self.tx.clone();
         let (peer, message_id) = (entry.peer, entry.message_id);
+        let started = self
+            .net
+            .start_direct(DirectProtocol::Dm, peer.peer_id(), entry.envelope)
+            .await;
         tokio::spawn(async move {
-            let result = net
-                .send_direct(DirectProtocol::Dm, peer.peer_id(), entry.envelope)
-                .await
-                .map_err(|err| err.to_string())
-                .and_then(|answer| wire::decode_status(&answer).map_err(|err| err.to_string()));
+            let result = match started {
+                Ok(response) => response.wait().await,
+                Err(err) => Err(err),
+            }
+            .map_err(|err| err.to_string())
+            .and_then(|answer| wire::decode_status(&answer).map_err(|err| err.to_string()));
             let _ = tx
                 .send(MessageMessage::Delivered {
                     peer,

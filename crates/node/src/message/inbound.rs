@@ -15,38 +15,77 @@ use super::wire::{self, Content, Status};
 use crate::clock;
 use crate::connect::hex;
 
-/// How to answer a request: at once, or once what it wrote is durable.
+/// How to answer a request: at once, once what it wrote is durable, or once the messages
+/// before it have arrived.
 enum Answer {
     /// Nothing waits for the disk.
     Now(Status),
-    /// The answer (and the event, if any) leave once the ticket resolves.
-    WhenDurable(FlushTicket, Status, Option<Box<Event>>),
+    /// A duplicate: answered once the ticket resolves (the original is then durable).
+    WhenDurable(FlushTicket, Status),
+    /// A new text message, stored with this sender sequence: answered, and announced, once
+    /// the ticket resolves.
+    Stored {
+        ticket: FlushTicket,
+        event: Box<Event>,
+        sender_seq: u64,
+    },
+    /// A text message that overtook an earlier one: held until the gap is filled.
+    Hold { sender_seq: u64 },
 }
 
 impl MessageActor {
+    /// Handles a `/accord/dm/1` request, and then every held request it lets through.
     pub(super) async fn on_incoming(
         &mut self,
         from: PeerId,
-        data: &[u8],
+        data: Vec<u8>,
         channel: ResponseChannel<Vec<u8>>,
     ) {
-        let answer = match AccordId::from_peer_id(from) {
-            Ok(peer) => self.receive(peer, data).await,
-            Err(_) => {
-                self.drop_message("not_an_accord_id", &from);
-                Answer::Now(Status::Refused)
-            }
+        let Ok(peer) = AccordId::from_peer_id(from) else {
+            self.drop_message("not_an_accord_id", &from);
+            self.respond(channel, Status::Refused).await;
+            return;
         };
-        match answer {
-            Answer::Now(status) => self.respond(channel, status).await,
-            Answer::WhenDurable(ticket, status, event) => self.after_flush(
-                ticket,
-                AfterFlush::Received {
-                    channel,
-                    status,
+        let mut next = Some((data, channel));
+        while let Some((data, channel)) = next.take() {
+            match self.receive(peer, &data).await {
+                Answer::Now(status) => self.respond(channel, status).await,
+                Answer::WhenDurable(ticket, status) => self.after_flush(
+                    ticket,
+                    AfterFlush::Received {
+                        channel,
+                        status,
+                        event: None,
+                    },
+                ),
+                Answer::Stored {
+                    ticket,
                     event,
-                },
-            ),
+                    sender_seq,
+                } => {
+                    self.after_flush(
+                        ticket,
+                        AfterFlush::Received {
+                            channel,
+                            status: Status::Stored,
+                            event: Some(event),
+                        },
+                    );
+                    next = self
+                        .reorder
+                        .take(&peer, sender_seq.saturating_add(1))
+                        .map(|held| (held.data, held.channel));
+                }
+                Answer::Hold { sender_seq } => {
+                    let now = clock::now_ms();
+                    if let Some(refused) = self.reorder.hold(peer, sender_seq, data, channel, now) {
+                        self.respond(refused, Status::Early).await;
+                    }
+                    if let Some(at) = self.reorder.next_expiry_ms() {
+                        self.note_retry(at);
+                    }
+                }
+            }
         }
     }
 
@@ -170,14 +209,18 @@ impl MessageActor {
                             body: record.body,
                             sent_at: accord_api::format_rfc3339_ms(record.sent_at_ms),
                         };
-                        Answer::WhenDurable(ticket, Status::Stored, Some(Box::new(event)))
+                        Answer::Stored {
+                            ticket,
+                            event: Box::new(event),
+                            sender_seq,
+                        }
                     }
                     Ok((Incoming::Duplicate(_), ticket)) => {
-                        Answer::WhenDurable(ticket, Status::Duplicate, None)
+                        Answer::WhenDurable(ticket, Status::Duplicate)
                     }
                     Ok((Incoming::Early { expected }, _ticket)) => {
                         tracing::debug!(%peer, sender_seq, expected, "a message came early");
-                        Answer::Now(Status::Early)
+                        Answer::Hold { sender_seq }
                     }
                     Err(err) => {
                         tracing::warn!(%peer, %err, "cannot store an incoming message");

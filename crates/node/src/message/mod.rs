@@ -15,6 +15,7 @@ mod commands;
 mod delivery;
 mod durable;
 mod inbound;
+mod reorder;
 pub(crate) mod wire;
 
 use accord_api::{RemoteError, Request};
