@@ -19,6 +19,9 @@ use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+mod reach;
+
+use self::reach::{RelayEntry, is_relayed};
 use crate::GossipVerdict;
 use crate::direct::{DirectProtocol, FrameCodec};
 
@@ -26,7 +29,9 @@ use crate::direct::{DirectProtocol, FrameCodec};
 type DirectReply = oneshot::Sender<Result<Vec<u8>, NetError>>;
 use crate::behaviour::inbox_topic_score_params;
 use crate::behaviour::{Behaviour, BehaviourEvent, KADEMLIA_PROTOCOL};
-use crate::handle::{ConnectedPeer, Lookup, LookupSource, NetEvent, NetStats};
+use crate::handle::{
+    ConnectedPeer, Lookup, LookupSource, NetEvent, NetStats, ReachStatus, Reachability, Via,
+};
 use crate::{NetConfig, NetError, split_peer_id};
 
 /// A request from a handle.
@@ -75,6 +80,9 @@ pub(crate) enum Command {
     Stats {
         reply: oneshot::Sender<NetStats>,
     },
+    Reach {
+        reply: oneshot::Sender<ReachStatus>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -109,6 +117,10 @@ pub struct EventLoop {
     pending_lookups: HashMap<QueryId, (PeerId, oneshot::Sender<Result<Lookup, NetError>>)>,
     pending_direct: HashMap<(DirectProtocol, OutboundRequestId), DirectReply>,
     bootstrap_peers: Vec<BootstrapPeer>,
+    /// Configured relays, and our reservations on them.
+    relays: Vec<RelayEntry>,
+    /// What AutoNAT last concluded.
+    reachability: Reachability,
     stats: NetStats,
 }
 
@@ -137,9 +149,23 @@ impl EventLoop {
                     reason: err.to_string(),
                 })?;
         }
+        let mut relays = Vec::new();
+        for addr in &config.relays {
+            let (_, Some(peer)) = split_peer_id(addr) else {
+                return Err(NetError::RelayAddress(addr.clone()));
+            };
+            relays.push(RelayEntry {
+                peer,
+                addr: addr.clone(),
+                listener: None,
+                reserved: None,
+            });
+        }
         let mut event_loop = EventLoop {
             swarm,
             config,
+            relays,
+            reachability: Reachability::Unknown,
             commands,
             events,
             peers: HashMap::new(),
@@ -173,8 +199,10 @@ impl EventLoop {
         tracing::debug!("network event loop stopped");
     }
 
+    /// Dials the bootstrap peers and the relays; both are redialled with back-off while down.
     fn dial_bootstrap(&mut self) {
-        for addr in self.config.bootstrap.clone() {
+        let relays = self.config.relays.clone();
+        for addr in self.config.bootstrap.clone().into_iter().chain(relays) {
             let (base, peer) = split_peer_id(&addr);
             if let Some(peer) = peer {
                 self.add_to_dht(&peer, base);
@@ -291,6 +319,9 @@ impl EventLoop {
             Command::Stats { reply } => {
                 let _ = reply.send(self.stats);
             }
+            Command::Reach { reply } => {
+                let _ = reply.send(self.reach_status());
+            }
             Command::Publish { topic, data, reply } => {
                 let result = self
                     .swarm
@@ -339,7 +370,16 @@ impl EventLoop {
                 } else {
                     state.listen_addrs.clone()
                 };
-                ConnectedPeer { peer: *peer, addrs }
+                let via = if state.connections.values().all(is_relayed) {
+                    Via::Relayed
+                } else {
+                    Via::Direct
+                };
+                ConnectedPeer {
+                    peer: *peer,
+                    addrs,
+                    via,
+                }
             })
             .collect();
         peers.sort_by_key(|peer| peer.peer);
@@ -351,12 +391,17 @@ impl EventLoop {
             let _ = reply.send(Err(NetError::Busy));
             return;
         }
-        let (_, peer) = split_peer_id(&addr);
+        let (base, peer) = split_peer_id(&addr);
         if let Some(peer) = peer
             && self.swarm.is_connected(&peer)
         {
             let _ = reply.send(Ok(peer));
             return;
+        }
+        if let Some(peer) = peer {
+            // Remembered for later dials by peer ID (a direct request, say), even if this
+            // dial fails: the address may work later (a relay circuit that frees up).
+            self.swarm.behaviour_mut().addresses.add(peer, base);
         }
         let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
         let opts = match peer {
@@ -443,10 +488,19 @@ impl EventLoop {
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
-            SwarmEvent::NewListenAddr { address, .. } => {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
                 tracing::info!(%address, "listening");
+                self.on_listen_addr(listener_id, &address);
                 self.emit(NetEvent::Listening { addr: address });
             }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => self.on_listener_closed(listener_id, reason.err().map(|e| e.to_string())),
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 connection_id,
@@ -455,7 +509,11 @@ impl EventLoop {
                 ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
-                tracing::debug!(peer = %peer_id, %addr, "connection established");
+                let relayed = endpoint.is_relayed();
+                tracing::debug!(peer = %peer_id, %addr, relayed, "connection established");
+                if !relayed {
+                    self.reserve_on(peer_id);
+                }
                 if let Some(reply) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
@@ -543,6 +601,10 @@ impl EventLoop {
             }) => self.on_gossip(propagation_source, &message_id, message),
             BehaviourEvent::Inbox(event) => self.on_direct_event(DirectProtocol::Inbox, event),
             BehaviourEvent::Dm(event) => self.on_direct_event(DirectProtocol::Dm, event),
+            BehaviourEvent::RelayClient(event) => self.on_relay_client_event(event),
+            BehaviourEvent::RelayServer(event) => self.on_relay_server_event(event),
+            BehaviourEvent::Dcutr(event) => self.on_dcutr_event(event),
+            BehaviourEvent::Autonat(event) => self.on_autonat_event(event),
             _ => {}
         }
     }
@@ -635,8 +697,12 @@ impl EventLoop {
         }
     }
 
-    /// Tells the DHT (when it runs) where a peer can be reached.
+    /// Tells the DHT (when it runs) and later dials where a peer can be reached.
     fn add_to_dht(&mut self, peer: &PeerId, addr: Multiaddr) {
+        self.swarm
+            .behaviour_mut()
+            .addresses
+            .add(*peer, addr.clone());
         if let Some(kademlia) = self.swarm.behaviour_mut().kademlia.as_mut() {
             kademlia.add_address(peer, addr);
         }
@@ -679,8 +745,10 @@ fn build_swarm(keypair: Keypair, config: &NetConfig) -> Result<Swarm<Behaviour>,
         )
         .map_err(|err| NetError::Transport(err.to_string()))?
         .with_quic()
-        .with_behaviour(|keypair| {
-            Behaviour::new(keypair, config)
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|err| NetError::Transport(err.to_string()))?
+        .with_behaviour(|keypair, relay_client| {
+            Behaviour::new(keypair, relay_client, config)
                 .map_err(|err| -> Box<dyn std::error::Error + Send + Sync> { Box::new(err) })
         })
         .map_err(|err| NetError::Behaviour(err.to_string()))?

@@ -131,6 +131,7 @@ impl MessageActor {
         Ok(SendInfo {
             message_id: hex(&record.message_id),
             state: record.state.to_string(),
+            reason: self.queued_reason(&record),
         })
     }
 
@@ -166,6 +167,7 @@ impl MessageActor {
             sent_at: rfc3339(record.sent_at_ms),
             received_at: record.received_at_ms.map(rfc3339),
             state: record.state.to_string(),
+            reason: self.queued_reason(record),
         }
     }
 

@@ -2,7 +2,6 @@
 
 use accord_api::Event;
 use accord_identity::AccordId;
-use accord_net::DirectProtocol;
 use accord_store::{MessageId, MessageState, OutboxEntry};
 
 use super::MessageMessage;
@@ -83,13 +82,13 @@ impl MessageActor {
         }
         self.in_flight.insert(entry.peer);
         let net = self.net.clone();
+        let store = self.store.clone();
         let tx = self.tx.clone();
         let (peer, message_id) = (entry.peer, entry.message_id);
         tokio::spawn(async move {
-            let result = net
-                .send_direct(DirectProtocol::Dm, peer.peer_id(), entry.envelope)
+            // Finds a route first (connected, cached addresses, or a Kademlia lookup).
+            let result = crate::reach::send_dm(&net, &store, peer, entry.envelope)
                 .await
-                .map_err(|err| err.to_string())
                 .and_then(|answer| wire::decode_status(&answer).map_err(|err| err.to_string()));
             let _ = tx
                 .send(MessageMessage::Delivered {
@@ -109,6 +108,7 @@ impl MessageActor {
         result: Result<Status, String>,
     ) {
         self.in_flight.remove(&peer);
+        self.note_outcome(peer, &result);
         match result {
             Ok(Status::Stored | Status::Duplicate) => {
                 let done = self

@@ -12,6 +12,7 @@ mod actor;
 mod commands;
 mod delivery;
 mod inbound;
+mod reasons;
 pub(crate) mod wire;
 
 use accord_api::{RemoteError, Request};
