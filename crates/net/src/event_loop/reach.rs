@@ -71,7 +71,13 @@ impl EventLoop {
     }
 
     /// A listener reported an address: if it is a relay listener, the reservation is ours.
+    /// A relay server's operator has declared it publicly reachable, so its direct listen
+    /// addresses are confirmed as external at once: a reservation carries them, and a client
+    /// refuses a reservation that names no address of the relay.
     pub(super) fn on_listen_addr(&mut self, listener: ListenerId, addr: &Multiaddr) {
+        if self.config.relay_server.is_some() && !is_relayed(addr) {
+            self.swarm.add_external_address(addr.clone());
+        }
         if let Some(entry) = self
             .relays
             .iter_mut()
