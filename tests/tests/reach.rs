@@ -116,14 +116,24 @@ fn peer_entry(node: &Daemon, peer: &str) -> Option<Value> {
 fn a_chain_a_x_y_b_finds_b_by_id_through_kademlia() {
     let dir = TestDir::new();
     let x = Daemon::start_with_config(&dir.path("x"), SERVER, &[]);
-    // A joins first and asks only: it knows X and nothing else.
-    let a = Daemon::start_with_config(&dir.path("a"), CLIENT, &["--bootstrap", &x.tcp_addr()]);
     let y = Daemon::start_with_config(&dir.path("y"), SERVER, &["--bootstrap", &x.tcp_addr()]);
+    // A only asks (a DHT client), and is told about X alone. Its DHT bootstrap (a lookup of
+    // its own ID, then bucket refreshes) meets Y; B joins only after that has settled, so A
+    // can learn B's address from nothing but the lookup it makes before the first message.
+    // (Had B been there, the bootstrap itself would have met B: in a four-node DHT a
+    // bootstrap visits everyone.) No DHT query of another node ever dials a client.
+    let a = Daemon::start_with_config(&dir.path("a"), CLIENT, &["--bootstrap", &x.tcp_addr()]);
+    a.wait_for_peer(&y.id, ARRIVAL);
+    std::thread::sleep(Duration::from_secs(3));
     let b = Daemon::start_with_config(&dir.path("b"), SERVER, &["--bootstrap", &y.tcp_addr()]);
     b.wait_for_peer(&y.id, ARRIVAL);
     x.wait_for_peer(&y.id, ARRIVAL);
 
     connect_by_id(&a, &b);
+    assert!(
+        peer_entry(&a, &b.id).is_none(),
+        "A met B before any lookup; the test would prove nothing"
+    );
     let there = send_and_wait(&a, &b, "found you by your ID");
     let back = send_and_wait(&b, &a, "and I answer");
     let log = a.log();
@@ -228,6 +238,10 @@ fn a_node_reachable_only_through_a_relay_exchanges_invites_and_messages() {
     let a = Daemon::start_with_config(&dir.path("a"), CLIENT, &["--bootstrap", &r.tcp_addr()]);
 
     connect_by_id(&a, &b);
+    assert!(
+        peer_entry(&a, &b.id).is_none(),
+        "A met B before any lookup; the test would prove nothing"
+    );
     let there = send_and_wait(&a, &b, "through the relay");
     let back = send_and_wait(&b, &a, "and back through it");
 
