@@ -176,7 +176,8 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `accord daemon --no-mdns --listen /ip4/127.0.0.1/tcp/0 <extra…>` on `data_dir`
-    /// and waits until it answers `accord id`.
+    /// (no `--listen` when `extra` has `--no-listen`) and waits until it answers `accord id`
+    /// with at least one address (for a `--no-listen` node: its relayed address).
     pub fn start(data_dir: &Path, extra: &[&str]) -> Daemon {
         let child = Daemon::spawn(data_dir, extra);
         Daemon::wait_ready(data_dir, child)
@@ -196,7 +197,7 @@ impl Daemon {
         let log = std::fs::File::create(data_dir.with_extension("log"))
             .unwrap_or_else(|err| panic!("log file: {err}"));
         let mut args = vec!["daemon", "--no-mdns"];
-        if !extra.contains(&"--listen") {
+        if !extra.contains(&"--listen") && !extra.contains(&"--no-listen") {
             args.extend_from_slice(&["--listen", "/ip4/127.0.0.1/tcp/0"]);
         }
         args.extend_from_slice(extra);
@@ -249,6 +250,11 @@ impl Daemon {
             .find(|addr| addr.starts_with("/ip4/127.0.0.1/tcp/"))
             .cloned()
             .unwrap_or_else(|| panic!("no loopback TCP address in {:?}", self.addrs))
+    }
+
+    /// The daemon's log so far (its stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
     }
 
     /// The daemon's process id.

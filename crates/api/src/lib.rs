@@ -30,7 +30,8 @@ pub use time::format_rfc3339_ms;
 pub use types::{
     AliasInfo, AttestationText, BlockInfo, ConnectionInfo, ConversationInfo, Event, IdInfo,
     InviteDirection, InviteInfo, InviteSummary, LookupInfo, LookupSource, MessageInfo, PeerInfo,
-    Request, SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo, StatusInfo,
+    QueuedInfo, Reachability, RelayInfo, Request, SafetyNumberInfo, SendInfo, ShutdownInfo,
+    StatsInfo, StatusInfo, Via,
 };
 
 /// The file name of the control socket inside a data dir.

@@ -181,6 +181,66 @@ pub struct StatusInfo {
     pub outbox: usize,
     /// Invites the weekly quota still allows.
     pub invites_left_this_week: u32,
+    /// What AutoNAT concluded: `public`, `private` or `unknown`.
+    #[serde(default)]
+    pub reachability: Reachability,
+    /// The relays this node was told to use, and its reservations on them.
+    #[serde(default)]
+    pub relays: Vec<RelayInfo>,
+    /// Whether this node serves relay reservations and circuits for others.
+    #[serde(default)]
+    pub relay_server: bool,
+    /// Peers whose queued messages could not be delivered at the last attempt, and why
+    /// (for example `peer not found`).
+    #[serde(default)]
+    pub queued: Vec<QueuedInfo>,
+}
+
+/// What AutoNAT concluded about the node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reachability {
+    /// Peers could dial the node back.
+    Public,
+    /// Peers could not dial the node back: it is behind a NAT or firewall.
+    Private,
+    /// No conclusion yet.
+    #[default]
+    Unknown,
+}
+
+/// A relay in `accord status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayInfo {
+    /// The relay's Accord ID (its peer id).
+    pub peer: String,
+    /// The relay's address as configured.
+    pub addr: String,
+    /// Whether a connection to the relay is up.
+    pub connected: bool,
+    /// The node's `/p2p-circuit` address on the relay while it holds a reservation there:
+    /// others reach the node through it.
+    pub reserved: Option<String>,
+}
+
+/// Why messages to a peer are still queued, in `accord status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedInfo {
+    /// The recipient's Accord ID.
+    pub peer: String,
+    /// Why the last delivery attempt failed.
+    pub reason: String,
+}
+
+/// How a connected peer is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// At least one connection goes straight to the peer.
+    #[default]
+    Direct,
+    /// Every connection runs through a relay circuit.
+    Relayed,
 }
 
 /// A peer and the addresses it can be reached at.
@@ -191,6 +251,9 @@ pub struct PeerInfo {
     /// The peer's known addresses (its listen addresses when it told us, otherwise the address
     /// of the connection).
     pub addrs: Vec<String>,
+    /// `direct`, or `relayed` when every connection to the peer runs through a relay.
+    #[serde(default)]
+    pub via: Via,
 }
 
 /// Where the addresses of a [`LookupInfo`] came from.
@@ -236,6 +299,10 @@ pub struct SendInfo {
     pub message_id: String,
     /// `queued`, `sent`, `delivered` or `read`.
     pub state: String,
+    /// For a queued outgoing message: why the last delivery attempt failed (for example
+    /// `peer not found`). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One message, as `accord history` lists it.
@@ -255,6 +322,10 @@ pub struct MessageInfo {
     pub received_at: Option<String>,
     /// `queued`, `sent`, `delivered` or `read`.
     pub state: String,
+    /// For a queued outgoing message: why the last delivery attempt failed (for example
+    /// `peer not found`). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One conversation, as `accord inbox` lists it.

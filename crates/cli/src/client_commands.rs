@@ -43,6 +43,21 @@ pub(crate) async fn status(data_dir: &Path, json: bool) -> anyhow::Result<ExitCo
         println!("Invites sent:           {}", status.pending_outgoing);
         println!("Messages in outbox:     {}", status.outbox);
         println!("Invites left this week: {}", status.invites_left_this_week);
+        println!("Reachability:           {:?}", status.reachability);
+        if status.relay_server {
+            println!("Relay server:           on");
+        }
+        for relay in &status.relays {
+            let state = match (&relay.reserved, relay.connected) {
+                (Some(addr), _) => format!("reserved, reachable at {addr}"),
+                (None, true) => "connected, no reservation".to_owned(),
+                (None, false) => "not connected".to_owned(),
+            };
+            println!("Relay {}: {state}", relay.peer);
+        }
+        for queued in &status.queued {
+            println!("Queued for {}: {}", queued.peer, queued.reason);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -56,7 +71,7 @@ pub(crate) async fn peers(data_dir: &Path, json: bool) -> anyhow::Result<ExitCod
         println!("No peers connected.");
     } else {
         for peer in &peers {
-            println!("{}", peer.id);
+            println!("{} ({:?})", peer.id, peer.via);
             for addr in &peer.addrs {
                 println!("  {addr}");
             }

@@ -12,8 +12,18 @@ use crate::passphrase;
 #[derive(Debug, clap::Args)]
 pub(crate) struct DaemonArgs {
     /// Listen on this multiaddr instead of `network.listen` (repeatable)
-    #[arg(long, value_name = "MULTIADDR")]
+    #[arg(long, value_name = "MULTIADDR", conflicts_with = "no_listen")]
     listen: Vec<String>,
+    /// Listen on no direct address at all: reachable only through relays
+    #[arg(long)]
+    no_listen: bool,
+    /// Reserve a slot on this circuit relay (ends in /p2p/<id>; repeatable; adds to
+    /// `network.relays`)
+    #[arg(long, value_name = "MULTIADDR")]
+    relay: Vec<String>,
+    /// Serve relay reservations and circuits for others (limits in `[relay]`)
+    #[arg(long)]
+    relay_server: bool,
     /// Also dial this multiaddr at start and add it to the DHT (repeatable)
     #[arg(long, value_name = "MULTIADDR")]
     bootstrap: Vec<String>,
@@ -69,6 +79,9 @@ pub(crate) async fn run(data_dir: &Path, args: DaemonArgs, log_level: &str) -> a
     options.passphrase = passphrase::read(args.passphrase_file.as_deref())?;
     options.listen = args.listen;
     options.bootstrap = args.bootstrap;
+    options.no_listen = args.no_listen;
+    options.relays = args.relay;
+    options.relay_server = args.relay_server;
     if args.no_mdns {
         options.mdns = Some(false);
     }

@@ -9,11 +9,14 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use libp2p::{StreamProtocol, gossipsub, identify, kad, mdns, ping, request_response};
+use libp2p::{
+    StreamProtocol, autonat, dcutr, gossipsub, identify, kad, mdns, ping, relay, request_response,
+};
 use sha2::{Digest, Sha256};
 
+use crate::addresses::Addresses;
 use crate::direct::{DM_PROTOCOL, FrameCodec, INBOX_PROTOCOL};
-use crate::{NetConfig, NetError};
+use crate::{NetConfig, NetError, RelayLimits};
 
 /// The identify protocol version all Accord nodes announce. Peers announcing another version
 /// are still served, but not added to our DHT routing table.
@@ -40,11 +43,25 @@ pub struct Behaviour {
     pub inbox: request_response::Behaviour<FrameCodec>,
     /// End-to-end encrypted messages to a connection.
     pub dm: request_response::Behaviour<FrameCodec>,
+    /// Addresses learnt outside Kademlia, offered to every dial by peer ID.
+    pub addresses: Addresses,
+    /// Circuit relay v2 client: reserves slots on relays and dials `/p2p-circuit` addresses.
+    pub relay_client: relay::client::Behaviour,
+    /// Circuit relay v2 server; absent unless the node is configured to serve as a relay.
+    pub relay_server: Toggle<relay::Behaviour>,
+    /// Direct Connection Upgrade through Relay: hole punching over a relayed connection.
+    pub dcutr: dcutr::Behaviour,
+    /// AutoNAT (v1): asks peers to dial us back, and answers their requests.
+    pub autonat: autonat::Behaviour,
 }
 
 impl Behaviour {
     /// Builds the behaviour for `keypair` with `config`.
-    pub(crate) fn new(keypair: &Keypair, config: &NetConfig) -> Result<Self, NetError> {
+    pub(crate) fn new(
+        keypair: &Keypair,
+        relay_client: relay::client::Behaviour,
+        config: &NetConfig,
+    ) -> Result<Self, NetError> {
         let local_peer_id = keypair.public().to_peer_id();
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), keypair.public())
@@ -59,9 +76,11 @@ impl Behaviour {
             kad::store::MemoryStore::new(local_peer_id),
             kad_config,
         );
-        if config.kademlia_server {
-            kademlia.set_mode(Some(kad::Mode::Server));
-        }
+        kademlia.set_mode(Some(if config.kademlia_server {
+            kad::Mode::Server
+        } else {
+            kad::Mode::Client
+        }));
 
         let mdns = if config.mdns {
             let behaviour = mdns::tokio::Behaviour::new(mdns::Config::default(), local_peer_id)
@@ -79,7 +98,38 @@ impl Behaviour {
             gossipsub: build_gossipsub(config)?,
             inbox: direct_behaviour(INBOX_PROTOCOL, config),
             dm: direct_behaviour(DM_PROTOCOL, config),
+            addresses: Addresses::default(),
+            relay_client,
+            relay_server: Toggle::from(config.relay_server.map(|limits| {
+                let mut server = relay::Behaviour::new(local_peer_id, relay_config(limits));
+                // The operator said this node is publicly reachable: serve at once rather
+                // than wait for a confirmed external address.
+                server.set_status(Some(relay::Status::Enable));
+                server
+            })),
+            dcutr: dcutr::Behaviour::new(local_peer_id),
+            autonat: autonat::Behaviour::new(
+                local_peer_id,
+                autonat::Config {
+                    boot_delay: std::time::Duration::from_secs(2),
+                    retry_interval: std::time::Duration::from_secs(30),
+                    throttle_server_period: std::time::Duration::from_secs(15),
+                    only_global_ips: config.autonat_global_only,
+                    ..autonat::Config::default()
+                },
+            ),
         })
+    }
+}
+
+/// libp2p's relay defaults with our limits on top.
+fn relay_config(limits: RelayLimits) -> relay::Config {
+    relay::Config {
+        max_reservations: limits.max_reservations,
+        max_circuits: limits.max_circuits,
+        max_circuit_bytes: limits.max_circuit_bytes,
+        max_circuit_duration: limits.max_circuit_duration,
+        ..relay::Config::default()
     }
 }
 

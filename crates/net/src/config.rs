@@ -65,9 +65,10 @@ pub struct NetConfig {
     /// about (bootstrap, mDNS, explicit dials) and cannot look peers up by ID; tests use this
     /// to build exact topologies, since the DHT would otherwise connect every node it finds.
     pub dht: bool,
-    /// Act as a Kademlia server (answer other nodes' queries). Default: on, because on a LAN
-    /// or a local test network every node is reachable; AutoNAT-driven switching comes with
-    /// relay support.
+    /// Act as a Kademlia server (answer other nodes' queries, and so be found in their
+    /// routing tables). Default: on, because a node reachable through a relay is still worth
+    /// finding. Off, the node only asks: right for a node that must not be dialled by
+    /// strangers' DHT queries.
     pub kademlia_server: bool,
     /// How long a Kademlia lookup may take before it gives up. Default: 10 s.
     pub lookup_timeout: Duration,
@@ -90,6 +91,41 @@ pub struct NetConfig {
     pub gossip_validator: GossipValidator,
     /// How long a direct request waits for its response. Default: 10 s.
     pub direct_timeout: Duration,
+    /// Circuit relay v2 servers (each ending in `/p2p/<id>`) this node dials at start, keeps
+    /// dialling with back-off, and reserves a slot on unless AutoNAT finds it publicly
+    /// reachable. Default: none.
+    pub relays: Vec<Multiaddr>,
+    /// Serve relay reservations and circuits for others, within these limits. Default: off.
+    pub relay_server: Option<RelayLimits>,
+    /// AutoNAT only asks, and only answers, peers seen at global IP addresses. Default: on,
+    /// so that a LAN peer cannot make a node behind NAT believe it is public. Local test
+    /// networks on 127.0.0.1 turn it off.
+    pub autonat_global_only: bool,
+}
+
+/// What a relay server grants. Defaults are libp2p's, except the per-circuit limits, which
+/// are raised so that a relayed conversation is not cut after a few messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayLimits {
+    /// Reservations held at once. Default: 128.
+    pub max_reservations: usize,
+    /// Relayed circuits open at once. Default: 16.
+    pub max_circuits: usize,
+    /// Bytes relayed per circuit, both ways together, before it is closed. Default: 1 MiB.
+    pub max_circuit_bytes: u64,
+    /// How long a circuit may stay open. Default: 10 minutes.
+    pub max_circuit_duration: Duration,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        RelayLimits {
+            max_reservations: 128,
+            max_circuits: 16,
+            max_circuit_bytes: 1 << 20,
+            max_circuit_duration: Duration::from_secs(600),
+        }
+    }
 }
 
 impl Default for NetConfig {
@@ -109,6 +145,9 @@ impl Default for NetConfig {
             max_redial_backoff: Duration::from_secs(60),
             gossip_validator: GossipValidator::accept_all(),
             direct_timeout: Duration::from_secs(10),
+            relays: Vec::new(),
+            relay_server: None,
+            autonat_global_only: true,
         }
     }
 }
@@ -148,6 +187,30 @@ impl NetConfig {
     /// Turns the Kademlia DHT on or off.
     pub fn with_dht(mut self, dht: bool) -> Self {
         self.dht = dht;
+        self
+    }
+
+    /// Replaces the relays to reserve a slot on.
+    pub fn with_relays(mut self, relays: Vec<Multiaddr>) -> Self {
+        self.relays = relays;
+        self
+    }
+
+    /// Serves relay reservations and circuits within `limits`, or not (`None`).
+    pub fn with_relay_server(mut self, limits: Option<RelayLimits>) -> Self {
+        self.relay_server = limits;
+        self
+    }
+
+    /// Makes this node a Kademlia server (answers queries) or a client (only asks).
+    pub fn with_kademlia_server(mut self, server: bool) -> Self {
+        self.kademlia_server = server;
+        self
+    }
+
+    /// Lets AutoNAT ask and answer peers at any IP address, or only global ones.
+    pub fn with_autonat_global_only(mut self, global_only: bool) -> Self {
+        self.autonat_global_only = global_only;
         self
     }
 

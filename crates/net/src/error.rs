@@ -55,6 +55,9 @@ pub enum NetError {
         /// Why.
         reason: String,
     },
+    /// A relay address does not name the relay's peer id.
+    #[error("relay address {0} must end in /p2p/<relay id>")]
+    RelayAddress(Multiaddr),
     /// The event loop has stopped; the node is shutting down.
     #[error("the network event loop has stopped")]
     Stopped,

@@ -12,21 +12,24 @@ use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::identity::Keypair;
 use libp2p::kad::{self, QueryId, QueryResult};
-use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::request_response::{OutboundRequestId, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::GossipVerdict;
-use crate::direct::{DirectProtocol, FrameCodec};
+mod reach;
+mod requests;
+
+use self::reach::{RelayEntry, is_relayed};
+use crate::direct::DirectProtocol;
 
 /// Where the answer to a direct request goes.
 type DirectReply = oneshot::Sender<Result<Vec<u8>, NetError>>;
 use crate::behaviour::inbox_topic_score_params;
 use crate::behaviour::{Behaviour, BehaviourEvent, KADEMLIA_PROTOCOL};
-use crate::handle::{ConnectedPeer, Lookup, LookupSource, NetEvent, NetStats};
+use crate::handle::{ConnectedPeer, Lookup, NetEvent, NetStats, ReachStatus, Reachability, Via};
 use crate::{NetConfig, NetError, split_peer_id};
 
 /// A request from a handle.
@@ -75,6 +78,9 @@ pub(crate) enum Command {
     Stats {
         reply: oneshot::Sender<NetStats>,
     },
+    Reach {
+        reply: oneshot::Sender<ReachStatus>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -109,6 +115,10 @@ pub struct EventLoop {
     pending_lookups: HashMap<QueryId, (PeerId, oneshot::Sender<Result<Lookup, NetError>>)>,
     pending_direct: HashMap<(DirectProtocol, OutboundRequestId), DirectReply>,
     bootstrap_peers: Vec<BootstrapPeer>,
+    /// Configured relays, and our reservations on them.
+    relays: Vec<RelayEntry>,
+    /// What AutoNAT last concluded.
+    reachability: Reachability,
     stats: NetStats,
 }
 
@@ -137,9 +147,23 @@ impl EventLoop {
                     reason: err.to_string(),
                 })?;
         }
+        let mut relays = Vec::new();
+        for addr in &config.relays {
+            let (_, Some(peer)) = split_peer_id(addr) else {
+                return Err(NetError::RelayAddress(addr.clone()));
+            };
+            relays.push(RelayEntry {
+                peer,
+                addr: addr.clone(),
+                listener: None,
+                reserved: None,
+            });
+        }
         let mut event_loop = EventLoop {
             swarm,
             config,
+            relays,
+            reachability: Reachability::Unknown,
             commands,
             events,
             peers: HashMap::new(),
@@ -173,8 +197,10 @@ impl EventLoop {
         tracing::debug!("network event loop stopped");
     }
 
+    /// Dials the bootstrap peers and the relays; both are redialled with back-off while down.
     fn dial_bootstrap(&mut self) {
-        for addr in self.config.bootstrap.clone() {
+        let relays = self.config.relays.clone();
+        for addr in self.config.bootstrap.clone().into_iter().chain(relays) {
             let (base, peer) = split_peer_id(&addr);
             if let Some(peer) = peer {
                 self.add_to_dht(&peer, base);
@@ -291,6 +317,9 @@ impl EventLoop {
             Command::Stats { reply } => {
                 let _ = reply.send(self.stats);
             }
+            Command::Reach { reply } => {
+                let _ = reply.send(self.reach_status());
+            }
             Command::Publish { topic, data, reply } => {
                 let result = self
                     .swarm
@@ -339,114 +368,38 @@ impl EventLoop {
                 } else {
                     state.listen_addrs.clone()
                 };
-                ConnectedPeer { peer: *peer, addrs }
+                let via = if state.connections.values().all(is_relayed) {
+                    Via::Relayed
+                } else {
+                    Via::Direct
+                };
+                ConnectedPeer {
+                    peer: *peer,
+                    addrs,
+                    via,
+                }
             })
             .collect();
         peers.sort_by_key(|peer| peer.peer);
         peers
     }
 
-    fn start_dial(&mut self, addr: Multiaddr, reply: oneshot::Sender<Result<PeerId, NetError>>) {
-        if self.pending_dials.len() >= self.config.max_pending_requests {
-            let _ = reply.send(Err(NetError::Busy));
-            return;
-        }
-        let (_, peer) = split_peer_id(&addr);
-        if let Some(peer) = peer
-            && self.swarm.is_connected(&peer)
-        {
-            let _ = reply.send(Ok(peer));
-            return;
-        }
-        let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
-        let opts = match peer {
-            Some(peer) => DialOpts::peer_id(peer)
-                .addresses(vec![addr.clone()])
-                .condition(PeerCondition::Always)
-                .build(),
-            None => opts,
-        };
-        let connection_id = opts.connection_id();
-        match self.swarm.dial(opts) {
-            Ok(()) => {
-                self.pending_dials.insert(connection_id, reply);
-            }
-            Err(err) => {
-                let _ = reply.send(Err(NetError::Dial {
-                    target: addr.to_string(),
-                    reason: err.to_string(),
-                }));
-            }
-        }
-    }
-
-    fn start_lookup(&mut self, peer: PeerId, reply: oneshot::Sender<Result<Lookup, NetError>>) {
-        if peer == *self.swarm.local_peer_id() {
-            let _ = reply.send(Err(NetError::OwnId(peer)));
-            return;
-        }
-        if self.pending_lookups.len() >= self.config.max_pending_requests {
-            let _ = reply.send(Err(NetError::Busy));
-            return;
-        }
-        let Some(kademlia) = self.swarm.behaviour_mut().kademlia.as_mut() else {
-            let _ = reply.send(Err(NetError::DhtDisabled));
-            return;
-        };
-        let query = kademlia.get_closest_peers(peer);
-        self.pending_lookups.insert(query, (peer, reply));
-    }
-
-    fn finish_lookup(&mut self, query: QueryId, found: Vec<kad::PeerInfo>) {
-        let Some((peer, reply)) = self.pending_lookups.remove(&query) else {
-            return;
-        };
-        let from_dht = found
-            .into_iter()
-            .find(|info| info.peer_id == peer)
-            .map(|info| {
-                // Kademlia peers may report addresses with or without `/p2p/<id>`; callers
-                // get them one way only, and once each.
-                let mut addrs: Vec<Multiaddr> = info
-                    .addrs
-                    .iter()
-                    .map(|addr| split_peer_id(addr).0)
-                    .collect();
-                addrs.sort();
-                addrs.dedup();
-                addrs
-            })
-            .filter(|addrs| !addrs.is_empty());
-        let result = match from_dht {
-            Some(addrs) => {
-                for addr in &addrs {
-                    self.add_to_dht(&peer, addr.clone());
-                }
-                Ok(Lookup {
-                    peer,
-                    addrs,
-                    source: LookupSource::Dht,
-                })
-            }
-            None => match self.connected_peers().into_iter().find(|p| p.peer == peer) {
-                Some(connected) => Ok(Lookup {
-                    peer,
-                    addrs: connected.addrs,
-                    source: LookupSource::Connected,
-                }),
-                None => Err(NetError::NotFound(peer)),
-            },
-        };
-        let _ = reply.send(result);
-    }
-
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
-            SwarmEvent::NewListenAddr { address, .. } => {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
                 tracing::info!(%address, "listening");
+                self.on_listen_addr(listener_id, &address);
                 self.emit(NetEvent::Listening { addr: address });
             }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => self.on_listener_closed(listener_id, reason.err().map(|e| e.to_string())),
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 connection_id,
@@ -455,7 +408,11 @@ impl EventLoop {
                 ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
-                tracing::debug!(peer = %peer_id, %addr, "connection established");
+                let relayed = endpoint.is_relayed();
+                tracing::debug!(peer = %peer_id, %addr, relayed, "connection established");
+                if !relayed {
+                    self.reserve_on(peer_id);
+                }
                 if let Some(reply) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
@@ -543,100 +500,20 @@ impl EventLoop {
             }) => self.on_gossip(propagation_source, &message_id, message),
             BehaviourEvent::Inbox(event) => self.on_direct_event(DirectProtocol::Inbox, event),
             BehaviourEvent::Dm(event) => self.on_direct_event(DirectProtocol::Dm, event),
+            BehaviourEvent::RelayClient(event) => self.on_relay_client_event(event),
+            BehaviourEvent::RelayServer(event) => self.on_relay_server_event(event),
+            BehaviourEvent::Dcutr(event) => self.on_dcutr_event(event),
+            BehaviourEvent::Autonat(event) => self.on_autonat_event(event),
             _ => {}
         }
     }
 
-    /// Runs the validator before anything else sees the message, and tells gossipsub the
-    /// verdict so that it forwards only valid messages and scores the forwarder.
-    fn on_gossip(
-        &mut self,
-        via: PeerId,
-        message_id: &gossipsub::MessageId,
-        message: gossipsub::Message,
-    ) {
-        let topic = message.topic.as_str().to_owned();
-        let verdict = self.config.gossip_validator.check(&topic, &message.data);
-        let acceptance = match verdict {
-            GossipVerdict::Accept => gossipsub::MessageAcceptance::Accept,
-            GossipVerdict::Reject => {
-                self.stats.gossip_rejected += 1;
-                tracing::debug!(%via, %topic, len = message.data.len(), "gossip message rejected");
-                gossipsub::MessageAcceptance::Reject
-            }
-            GossipVerdict::Ignore => {
-                self.stats.gossip_ignored += 1;
-                gossipsub::MessageAcceptance::Ignore
-            }
-        };
+    /// Tells the DHT (when it runs) and later dials where a peer can be reached.
+    fn add_to_dht(&mut self, peer: &PeerId, addr: Multiaddr) {
         self.swarm
             .behaviour_mut()
-            .gossipsub
-            .report_message_validation_result(message_id, &via, acceptance);
-        if verdict == GossipVerdict::Accept {
-            self.emit(NetEvent::Gossip {
-                topic,
-                data: message.data,
-                via,
-                source: message.source,
-                sequence_number: message.sequence_number,
-            });
-        }
-    }
-
-    fn direct(&mut self, protocol: DirectProtocol) -> &mut request_response::Behaviour<FrameCodec> {
-        match protocol {
-            DirectProtocol::Inbox => &mut self.swarm.behaviour_mut().inbox,
-            DirectProtocol::Dm => &mut self.swarm.behaviour_mut().dm,
-        }
-    }
-
-    fn on_direct_event(
-        &mut self,
-        protocol: DirectProtocol,
-        event: request_response::Event<Vec<u8>, Vec<u8>>,
-    ) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => self.emit(NetEvent::DirectRequest {
-                    protocol,
-                    peer,
-                    data: request,
-                    channel,
-                }),
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    if let Some(reply) = self.pending_direct.remove(&(protocol, request_id)) {
-                        let _ = reply.send(Ok(response));
-                    }
-                }
-            },
-            request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                if let Some(reply) = self.pending_direct.remove(&(protocol, request_id)) {
-                    let _ = reply.send(Err(NetError::Dial {
-                        target: peer.to_string(),
-                        reason: error.to_string(),
-                    }));
-                }
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, %error, ?protocol, "inbound direct request failed");
-            }
-            request_response::Event::ResponseSent { .. } => {}
-        }
-    }
-
-    /// Tells the DHT (when it runs) where a peer can be reached.
-    fn add_to_dht(&mut self, peer: &PeerId, addr: Multiaddr) {
+            .addresses
+            .add(*peer, addr.clone());
         if let Some(kademlia) = self.swarm.behaviour_mut().kademlia.as_mut() {
             kademlia.add_address(peer, addr);
         }
@@ -679,8 +556,10 @@ fn build_swarm(keypair: Keypair, config: &NetConfig) -> Result<Swarm<Behaviour>,
         )
         .map_err(|err| NetError::Transport(err.to_string()))?
         .with_quic()
-        .with_behaviour(|keypair| {
-            Behaviour::new(keypair, config)
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|err| NetError::Transport(err.to_string()))?
+        .with_behaviour(|keypair, relay_client| {
+            Behaviour::new(keypair, relay_client, config)
                 .map_err(|err| -> Box<dyn std::error::Error + Send + Sync> { Box::new(err) })
         })
         .map_err(|err| NetError::Behaviour(err.to_string()))?

@@ -84,6 +84,52 @@ pub struct ConnectedPeer {
     pub peer: PeerId,
     /// Its listen addresses if it told us, otherwise the remote addresses of our connections.
     pub addrs: Vec<Multiaddr>,
+    /// Whether we reach it directly or only through a relay.
+    pub via: Via,
+}
+
+/// How a connected peer is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// At least one connection goes straight to the peer.
+    Direct,
+    /// Every connection runs through a relay circuit.
+    Relayed,
+}
+
+/// What AutoNAT concluded about this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reachability {
+    /// Peers dialled us back: we are publicly reachable.
+    Public,
+    /// Peers could not dial us back: we are behind a NAT or firewall.
+    Private,
+    /// No conclusion yet (too few peers to ask, or no direct address to test).
+    Unknown,
+}
+
+/// A relay this node was told to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayStatus {
+    /// The relay's peer id.
+    pub peer: PeerId,
+    /// The relay's address as configured.
+    pub addr: Multiaddr,
+    /// Whether a connection to it is up.
+    pub connected: bool,
+    /// Our `/p2p-circuit` address on it, when it granted us a reservation.
+    pub reserved: Option<Multiaddr>,
+}
+
+/// How this node can be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReachStatus {
+    /// What AutoNAT concluded.
+    pub reachability: Reachability,
+    /// The configured relays and our reservations on them.
+    pub relays: Vec<RelayStatus>,
+    /// Whether this node serves relay reservations for others.
+    pub relay_server: bool,
 }
 
 /// Where the addresses of a [`Lookup`] came from.
@@ -174,7 +220,7 @@ impl NetHandle {
             .await?
     }
 
-    /// Tells Kademlia where `peer` can be reached.
+    /// Tells the swarm (Kademlia, and every later dial by peer ID) where `peer` can be reached.
     pub async fn add_address(&self, peer: PeerId, addr: Multiaddr) -> Result<(), NetError> {
         self.request(|reply| Command::AddAddress { peer, addr, reply })
             .await
@@ -254,6 +300,11 @@ impl NetHandle {
             reply,
         })
         .await
+    }
+
+    /// Reachability (AutoNAT), the relays in use and our reservations on them.
+    pub async fn reach(&self) -> Result<ReachStatus, NetError> {
+        self.request(|reply| Command::Reach { reply }).await
     }
 
     /// Counters of what the network layer dropped.

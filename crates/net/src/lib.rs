@@ -1,7 +1,8 @@
 //! Accord's libp2p layer.
 //!
 //! This crate composes the [`Behaviour`] every Accord node runs (TCP and QUIC with Noise and
-//! Yamux; identify, ping, Kademlia, mDNS and gossipsub), and runs it in one [`EventLoop`] task
+//! Yamux, plus circuit relay v2; identify, ping, Kademlia, mDNS, gossipsub, the relay client and
+//! server, DCUtR hole punching and AutoNAT), and runs it in one [`EventLoop`] task
 //! that alone owns the `Swarm`. Everyone else talks to the network through a cloneable
 //! [`NetHandle`] (a bounded command queue with one-shot replies) and reads [`NetEvent`]s from a
 //! bounded queue. Nothing here knows about invites or messages: the node crate gives meaning to
@@ -21,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod addresses;
 mod behaviour;
 mod config;
 mod direct;
@@ -29,13 +31,16 @@ mod event_loop;
 mod handle;
 
 pub use behaviour::{Behaviour, BehaviourEvent};
-pub use config::{GossipValidator, GossipVerdict, NetConfig};
+pub use config::{GossipValidator, GossipVerdict, NetConfig, RelayLimits};
 pub use direct::{
     DM_PROTOCOL, DirectProtocol, INBOX_PROTOCOL, MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE,
 };
 pub use error::NetError;
 pub use event_loop::EventLoop;
-pub use handle::{ConnectedPeer, DirectResponse, Lookup, LookupSource, NetEvent, NetHandle, NetStats};
+pub use handle::{
+    ConnectedPeer, DirectResponse, Lookup, LookupSource, NetEvent, NetHandle, NetStats,
+    ReachStatus, Reachability, RelayStatus, Via,
+};
 pub use libp2p::StreamProtocol;
 pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};

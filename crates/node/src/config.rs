@@ -21,6 +21,8 @@ pub struct Config {
     pub messages: MessagesConfig,
     /// `[store]`: the on-disk database.
     pub store: StoreSection,
+    /// `[relay]`: what this node grants others when it serves as a relay.
+    pub relay: RelaySection,
 }
 
 /// `[network]`.
@@ -37,6 +39,19 @@ pub struct NetworkConfig {
     /// node talks only to the peers it is told about; test networks use this for exact
     /// topologies.
     pub dht: bool,
+    /// Answer other nodes' DHT queries (Kademlia server mode), and so appear in their routing
+    /// tables. Default: true. A laptop that should only ask, never be asked, sets false.
+    pub dht_server: bool,
+    /// Circuit relay v2 servers (multiaddrs ending in `/p2p/<id>`) to dial at start and to
+    /// reserve a slot on unless AutoNAT finds this node publicly reachable. `--relay` adds to
+    /// them. Default: none.
+    pub relays: Vec<String>,
+    /// Serve relay reservations and circuits for others, within the `[relay]` limits; for a
+    /// publicly reachable server. `--relay-server` turns it on. Default: false.
+    pub relay_server: bool,
+    /// AutoNAT asks and answers only peers seen at global IP addresses. Default: true. A test
+    /// network on 127.0.0.1 sets false.
+    pub autonat_global_only: bool,
 }
 
 impl Default for NetworkConfig {
@@ -49,6 +64,10 @@ impl Default for NetworkConfig {
             bootstrap: Vec::new(),
             mdns: true,
             dht: true,
+            dht_server: true,
+            relays: Vec::new(),
+            relay_server: false,
+            autonat_global_only: true,
         }
     }
 }
@@ -128,6 +147,45 @@ pub struct StoreSection {
 impl Default for StoreSection {
     fn default() -> Self {
         StoreSection { cache_mib: 64 }
+    }
+}
+
+/// `[relay]`: the limits of a relay server (`network.relay_server = true`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelaySection {
+    /// Reservations held at once. Default: 128. Range: 1–100000.
+    pub max_reservations: u64,
+    /// Relayed circuits open at once. Default: 16. Range: 1–100000.
+    pub max_circuits: u64,
+    /// Bytes relayed per circuit (both ways) before it is closed. Default: 1048576 (1 MiB).
+    /// Range: 1024–1073741824.
+    pub max_circuit_bytes: u64,
+    /// Seconds a circuit may stay open. Default: 600. Range: 1–86400.
+    pub max_circuit_duration_secs: u64,
+}
+
+impl Default for RelaySection {
+    fn default() -> Self {
+        RelaySection {
+            max_reservations: 128,
+            max_circuits: 16,
+            max_circuit_bytes: 1 << 20,
+            max_circuit_duration_secs: 600,
+        }
+    }
+}
+
+impl RelaySection {
+    /// The limits in the network layer's terms.
+    pub fn limits(&self) -> accord_net::RelayLimits {
+        accord_net::RelayLimits {
+            // Validated to at most 100000, which fits every usize.
+            max_reservations: usize::try_from(self.max_reservations).unwrap_or(usize::MAX),
+            max_circuits: usize::try_from(self.max_circuits).unwrap_or(usize::MAX),
+            max_circuit_bytes: self.max_circuit_bytes,
+            max_circuit_duration: std::time::Duration::from_secs(self.max_circuit_duration_secs),
+        }
     }
 }
 
@@ -232,9 +290,40 @@ impl Config {
             65536,
         )?;
         out_of_range("store.cache_mib", self.store.cache_mib, 1, 4096)?;
+        out_of_range(
+            "relay.max_reservations",
+            self.relay.max_reservations,
+            1,
+            100_000,
+        )?;
+        out_of_range("relay.max_circuits", self.relay.max_circuits, 1, 100_000)?;
+        out_of_range(
+            "relay.max_circuit_bytes",
+            self.relay.max_circuit_bytes,
+            1024,
+            1 << 30,
+        )?;
+        out_of_range(
+            "relay.max_circuit_duration_secs",
+            self.relay.max_circuit_duration_secs,
+            1,
+            86_400,
+        )?;
+        for addr in &self.network.relays {
+            if let Ok(parsed) = addr.parse::<accord_net::Multiaddr>()
+                && accord_net::split_peer_id(&parsed).1.is_none()
+            {
+                return Err(ConfigError::Value {
+                    path: path.to_path_buf(),
+                    key: "network.relays",
+                    message: format!("{addr:?} must end in /p2p/<relay id>"),
+                });
+            }
+        }
         for (key, addrs) in [
             ("network.listen", &self.network.listen),
             ("network.bootstrap", &self.network.bootstrap),
+            ("network.relays", &self.network.relays),
         ] {
             for addr in addrs {
                 if let Err(err) = addr.parse::<accord_net::Multiaddr>() {
@@ -281,6 +370,11 @@ mod tests {
 listen = ["/ip4/127.0.0.1/tcp/0"]
 bootstrap = []
 mdns = false
+dht = true
+dht_server = false
+relays = ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE"]
+relay_server = true
+autonat_global_only = false
 [invites]
 weekly_limit = 5
 note_max_chars = 100
@@ -294,12 +388,40 @@ max_bytes = 1024
 read_receipts = false
 [store]
 cache_mib = 8
+[relay]
+max_reservations = 4
+max_circuits = 1
+max_circuit_bytes = 65536
+max_circuit_duration_secs = 30
 "#;
         let config = parse(text).unwrap_or_else(|err| panic!("{err}"));
         assert!(!config.network.mdns);
         assert_eq!(config.invites.weekly_limit, 5);
         assert_eq!(config.gossip.shards, 4);
         assert!(!config.messages.read_receipts);
+        assert!(config.network.relay_server);
+        assert_eq!(config.network.relays.len(), 1);
+        assert_eq!(config.relay.limits().max_circuits, 1);
+        assert_eq!(
+            config.relay.limits().max_circuit_duration,
+            std::time::Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn relays_must_name_their_peer_and_limits_are_bounded() {
+        let err = parse("[network]\nrelays = [\"/ip4/127.0.0.1/tcp/1\"]\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("network.relays"));
+        let err = parse("[relay]\nmax_circuits = 0\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("relay.max_circuits"));
+        let err = parse("[relay]\nmax_circs = 1\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("max_circs"));
     }
 
     #[test]

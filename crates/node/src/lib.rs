@@ -28,12 +28,14 @@ mod hex;
 mod identity_file;
 mod message;
 mod node;
+mod reach;
 mod requests;
 mod rng;
 
 pub use clock::now_ms;
 pub use config::{
-    Config, ConfigError, GossipConfig, InvitesConfig, MessagesConfig, NetworkConfig, StoreSection,
+    Config, ConfigError, GossipConfig, InvitesConfig, MessagesConfig, NetworkConfig, RelaySection,
+    StoreSection,
 };
 pub use data_dir::{DataDir, DataDirLock, write_atomically};
 pub use error::NodeError;

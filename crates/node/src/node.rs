@@ -39,6 +39,12 @@ pub struct NodeOptions {
     pub bootstrap: Vec<String>,
     /// Overrides `network.mdns` when set.
     pub mdns: Option<bool>,
+    /// Listen on no direct address at all, only through relays (`--no-listen`).
+    pub no_listen: bool,
+    /// Relay addresses, added to `network.relays`.
+    pub relays: Vec<String>,
+    /// Serve as a relay (`--relay-server`), whatever `network.relay_server` says.
+    pub relay_server: bool,
 }
 
 impl NodeOptions {
@@ -50,6 +56,9 @@ impl NodeOptions {
             listen: Vec::new(),
             bootstrap: Vec::new(),
             mdns: None,
+            no_listen: false,
+            relays: Vec::new(),
+            relay_server: false,
         }
     }
 }
@@ -273,14 +282,38 @@ fn net_config(config: &Config, options: &NodeOptions) -> Result<NetConfig, NodeE
     } else {
         &options.listen
     };
-    let listen = parse_addrs("listen address", listen)?;
+    let listen = if options.no_listen {
+        Vec::new()
+    } else {
+        parse_addrs("listen address", listen)?
+    };
     let mut bootstrap = parse_addrs("bootstrap address", &config.network.bootstrap)?;
     bootstrap.extend(parse_addrs("bootstrap address", &options.bootstrap)?);
+    let mut relays = parse_addrs("relay address", &config.network.relays)?;
+    relays.extend(parse_addrs("relay address", &options.relays)?);
+    for relay in &relays {
+        if accord_net::split_peer_id(relay).1.is_none() {
+            return Err(NodeError::InvalidOption {
+                what: "relay address",
+                value: relay.to_string(),
+                reason: "it must end in /p2p/<relay id>".to_owned(),
+            });
+        }
+    }
+    if listen.is_empty() && relays.is_empty() {
+        tracing::warn!("listening on no address and using no relay: nobody can reach this node");
+    }
+    let relay_server =
+        (options.relay_server || config.network.relay_server).then(|| config.relay.limits());
     Ok(NetConfig::default()
         .with_listen(listen)
         .with_bootstrap(bootstrap)
+        .with_relays(relays)
+        .with_relay_server(relay_server)
         .with_mdns(options.mdns.unwrap_or(config.network.mdns))
-        .with_dht(config.network.dht))
+        .with_dht(config.network.dht)
+        .with_kademlia_server(config.network.dht_server)
+        .with_autonat_global_only(config.network.autonat_global_only))
 }
 
 fn parse_addrs(what: &'static str, addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accord_api::{
-    ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, RemoteError, Request,
-    ShutdownInfo, StatsInfo, StatusInfo,
+    ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, QueuedInfo, Reachability,
+    RelayInfo, RemoteError, Request, ShutdownInfo, StatsInfo, StatusInfo, Via,
 };
 use accord_identity::AccordId;
 use accord_net::{Multiaddr, NetError, NetHandle, with_peer_id};
@@ -107,6 +107,10 @@ impl NodeContext {
             ..accord_handshake::QuotaPolicy::default()
         };
         let invites_left = policy.remaining(&sent_at, crate::clock::now_ms(), high_water);
+        let reach = self.net.reach().await.map_err(net_error)?;
+        let queued: Vec<QueuedInfo> =
+            serde_json::from_value(self.messages.command(Request::Status).await?)
+                .map_err(internal)?;
         Ok(StatusInfo {
             id: self.id.to_string(),
             peers: peers.len(),
@@ -115,6 +119,23 @@ impl NodeContext {
             pending_outgoing: counts.invites_out,
             outbox: counts.outbox,
             invites_left_this_week: invites_left,
+            reachability: match reach.reachability {
+                accord_net::Reachability::Public => Reachability::Public,
+                accord_net::Reachability::Private => Reachability::Private,
+                accord_net::Reachability::Unknown => Reachability::Unknown,
+            },
+            relays: reach
+                .relays
+                .into_iter()
+                .map(|relay| RelayInfo {
+                    peer: relay.peer.to_string(),
+                    addr: relay.addr.to_string(),
+                    connected: relay.connected,
+                    reserved: relay.reserved.map(|addr| addr.to_string()),
+                })
+                .collect(),
+            relay_server: reach.relay_server,
+            queued,
         })
     }
 
@@ -144,6 +165,10 @@ impl NodeContext {
             .map(|peer| PeerInfo {
                 id: peer.peer.to_string(),
                 addrs: peer.addrs.iter().map(ToString::to_string).collect(),
+                via: match peer.via {
+                    accord_net::Via::Direct => Via::Direct,
+                    accord_net::Via::Relayed => Via::Relayed,
+                },
             })
             .collect())
     }
@@ -179,9 +204,18 @@ impl NodeContext {
                 RemoteError::new(ErrorCode::Timeout, format!("dialling {addr} timed out"))
             })?
             .map_err(net_error)?;
+        let via = if multiaddr
+            .iter()
+            .any(|p| matches!(p, accord_net::Protocol::P2pCircuit))
+        {
+            Via::Relayed
+        } else {
+            Via::Direct
+        };
         Ok(PeerInfo {
             id: peer.to_string(),
             addrs: vec![accord_net::split_peer_id(&multiaddr).0.to_string()],
+            via,
         })
     }
 }

@@ -459,6 +459,7 @@ mod tests {
             sent_at: "2024-05-06T07:08:09.000Z".into(),
             received_at: None,
             state: state.into(),
+            reason: None,
         }
     }
 
@@ -640,6 +641,7 @@ mod tests {
             SendInfo {
                 message_id: "m1".into(),
                 state: "queued".into(),
+                reason: None,
             },
             "body".into(),
             String::new(),
@@ -674,6 +676,7 @@ mod tests {
             SendInfo {
                 message_id: "m1".into(),
                 state: "sent".into(),
+                reason: None,
             },
             "body".into(),
             String::new(),

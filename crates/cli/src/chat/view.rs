@@ -193,6 +193,7 @@ mod tests {
             sent_at: "2024-05-06T07:08:09.000Z".into(),
             received_at: None,
             state: state.into(),
+            reason: None,
         }
     }
 
@@ -271,6 +272,7 @@ mod tests {
             SendInfo {
                 message_id: "y".into(),
                 state: "queued".into(),
+                reason: None,
             },
             "answer".into(),
             "2024-05-07T00:01:00.000Z".into(),

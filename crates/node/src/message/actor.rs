@@ -37,6 +37,8 @@ pub(crate) struct MessageActor {
     pub(super) next_retry_ms: Option<u64>,
     /// Inbound messages dropped, by reason.
     pub(super) dropped: BTreeMap<&'static str, u64>,
+    /// Why the last delivery to a peer failed, until one succeeds.
+    pub(super) undelivered: BTreeMap<AccordId, String>,
 }
 
 impl std::fmt::Debug for MessageActor {
@@ -70,6 +72,7 @@ impl MessageActor {
             reorder: ReorderBuffer::default(),
             next_retry_ms: Some(clock::now_ms()),
             dropped: BTreeMap::new(),
+            undelivered: BTreeMap::new(),
         };
         let task = tokio::spawn(actor.run());
         (MessageHandle::new(tx), task)
@@ -142,6 +145,7 @@ impl MessageActor {
             Request::Alias { peer, name } => to_value(self.alias(&peer, &name).await?),
             Request::Verify { peer } => to_value(self.verify(&peer).await?),
             Request::Stats => to_value(&self.dropped),
+            Request::Status => to_value(self.undelivered_reasons()),
             other => Err(RemoteError::new(
                 ErrorCode::Internal,
                 format!("{} is not a Message command", other.method()),

@@ -132,6 +132,7 @@ impl MessageActor {
         let info = SendInfo {
             message_id: hex(&record.message_id),
             state: record.state.to_string(),
+            reason: self.queued_reason(&record),
         };
         Ok((info, ticket, peer))
     }
@@ -168,6 +169,7 @@ impl MessageActor {
             sent_at: rfc3339(record.sent_at_ms),
             received_at: record.received_at_ms.map(rfc3339),
             state: record.state.to_string(),
+            reason: self.queued_reason(record),
         }
     }
 

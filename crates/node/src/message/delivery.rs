@@ -9,7 +9,7 @@
 
 use accord_api::Event;
 use accord_identity::AccordId;
-use accord_net::DirectProtocol;
+use accord_net::{DirectProtocol, NetError};
 use accord_store::{MessageId, MessageState, OutboxEntry};
 
 use super::MessageMessage;
@@ -129,20 +129,30 @@ impl MessageActor {
     /// Sends one outbox entry; the answer comes back as [`MessageMessage::Delivered`].
     ///
     /// The request is queued to the swarm here, in the actor, so that a window of messages
-    /// leaves in order; only the wait for the answer runs in a task of its own.
+    /// leaves in order; only the wait for the answer runs in a task of its own. If the swarm
+    /// cannot reach the peer with what it knows, that task finds a route (see
+    /// [`crate::reach`]) and sends once more.
     async fn send_entry(&self, entry: OutboxEntry) {
-        let tx = self.tx.clone();
-        let (peer, message_id) = (entry.peer, entry.message_id);
+        let (net, store, tx) = (self.net.clone(), self.store.clone(), self.tx.clone());
+        let (peer, message_id, envelope) = (entry.peer, entry.message_id, entry.envelope);
         let started = self
             .net
-            .start_direct(DirectProtocol::Dm, peer.peer_id(), entry.envelope)
+            .start_direct(DirectProtocol::Dm, peer.peer_id(), envelope.clone())
             .await;
         tokio::spawn(async move {
-            let result = match started {
+            let first = match started {
                 Ok(response) => response.wait().await,
                 Err(err) => Err(err),
+            };
+            let result = match first {
+                Ok(answer) => Ok(answer),
+                // Not reachable with what the swarm knows: find a route (the address book's
+                // cached addresses, or a Kademlia lookup) and try once more.
+                Err(NetError::Dial { .. }) => {
+                    crate::reach::send_dm(&net, &store, peer, envelope).await
+                }
+                Err(err) => Err(err.to_string()),
             }
-            .map_err(|err| err.to_string())
             .and_then(|answer| wire::decode_status(&answer).map_err(|err| err.to_string()));
             let _ = tx
                 .send(MessageMessage::Delivered {
@@ -168,6 +178,7 @@ impl MessageActor {
         else {
             return;
         };
+        self.note_outcome(peer, &result);
         match result {
             Ok(Status::Stored | Status::Duplicate) => {
                 // Not flushed on its own: if this is lost in a crash, the message goes out

@@ -15,6 +15,7 @@ mod commands;
 mod delivery;
 mod durable;
 mod inbound;
+mod reasons;
 mod reorder;
 pub(crate) mod wire;
 
