@@ -1,15 +1,24 @@
 //! accord-bench: side-by-side benchmarks of Accord against a peer or a ceiling, both measured
 //! in the same run (the machine is shared and noisy: read the ratios, not the absolute times).
 //!
-//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|all> [--quick]
-//! [--nodes N]`. Each suite prints a table and one
+//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|all> [--quick]
+//! [--nodes N] [--messages N]`. Each suite prints a table and one
 //! `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line per key figure; the ratio
 //! is always "bigger is better". See README.md beside this crate.
+//!
+//! - `channel`: accord-channel vs vodozemac's Olm, in process;
+//! - `transport`: accord-net direct requests vs a raw libp2p request-response echo;
+//! - `e2e`: two real `accord daemon`s vs that raw echo;
+//! - `invite`: an N-node testnet of real daemons vs the target and its own idle figures;
+//! - `store`: a data dir holding 1,000,000 messages vs one holding 50 (history page in process
+//!   and through the daemon's control socket, daemon cold start, idle RSS). The big data dir is
+//!   filled once and cached under `target/accord-bench/`.
 
 mod channel;
 mod e2e;
 mod invite;
 mod measure;
+mod store;
 mod transport;
 
 use anyhow::{Context, Result};
@@ -25,6 +34,8 @@ enum Suite {
     E2e,
     /// An N-node testnet of real daemons: connect->invite_received latency, CPU and RSS.
     Invite,
+    /// 1,000,000 stored messages vs 50: history page, daemon cold start, idle RSS.
+    Store,
     /// Every suite, one after the other.
     All,
 }
@@ -42,6 +53,9 @@ struct Args {
     /// Nodes of the `invite` suite's testnet.
     #[arg(long, default_value_t = 20)]
     nodes: usize,
+    /// Messages in the `store` suite's big data dir (filled once per count, then cached).
+    #[arg(long, default_value_t = store::DEFAULT_MESSAGES)]
+    messages: u64,
 }
 
 fn main() -> Result<()> {
@@ -60,11 +74,18 @@ fn main() -> Result<()> {
         .build()
         .context("start the tokio runtime")?;
     let suites: &[Suite] = match args.suite {
-        Suite::All => &[Suite::Channel, Suite::Transport, Suite::E2e, Suite::Invite],
+        Suite::All => &[
+            Suite::Channel,
+            Suite::Transport,
+            Suite::E2e,
+            Suite::Invite,
+            Suite::Store,
+        ],
         Suite::Channel => &[Suite::Channel],
         Suite::Transport => &[Suite::Transport],
         Suite::E2e => &[Suite::E2e],
         Suite::Invite => &[Suite::Invite],
+        Suite::Store => &[Suite::Store],
     };
     for suite in suites {
         let start = std::time::Instant::now();
@@ -79,6 +100,9 @@ fn main() -> Result<()> {
             Suite::Invite => runtime
                 .block_on(invite::run(args.quick, args.nodes))
                 .context("invite suite")?,
+            Suite::Store => {
+                store::run(args.quick, args.messages, &runtime).context("store suite")?
+            }
             Suite::All => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());

@@ -130,31 +130,57 @@ impl Envelope {
     /// [`EnvelopeError::TooLarge`] (checked first), [`EnvelopeError::Truncated`],
     /// [`EnvelopeError::UnsupportedVersion`], [`EnvelopeError::Header`].
     pub fn decode(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        let parsed = Parsed::parse(bytes)?;
+        Ok(Self {
+            session_id: parsed.session_id,
+            header: parsed.header,
+            nonce: *parsed.nonce,
+            ciphertext: parsed.ciphertext.to_vec(),
+        })
+    }
+}
+
+/// An envelope parsed in place: [`Envelope::decode`] without copying the ciphertext.
+pub(crate) struct Parsed<'a> {
+    pub(crate) session_id: SessionId,
+    pub(crate) header: Header,
+    /// The version, session id and header bytes, as they arrived (the AEAD's associated data
+    /// tail; the same as [`Envelope::prefix`] of the parsed values, since every envelope has
+    /// exactly one encoding).
+    pub(crate) prefix: &'a [u8; Envelope::PREFIX_LEN],
+    pub(crate) nonce: &'a [u8; NONCE_LEN],
+    pub(crate) ciphertext: &'a [u8],
+}
+
+impl<'a> Parsed<'a> {
+    /// See [`Envelope::decode`]: the same checks in the same order.
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
         if bytes.len() > MAX_ENVELOPE_LEN {
             return Err(EnvelopeError::TooLarge {
                 len: bytes.len(),
                 max: MAX_ENVELOPE_LEN,
             });
         }
-        let (&version, rest) = bytes.split_first().ok_or(EnvelopeError::Truncated)?;
-        if version != Self::VERSION {
+        let (&version, _) = bytes.split_first().ok_or(EnvelopeError::Truncated)?;
+        if version != Envelope::VERSION {
             return Err(EnvelopeError::UnsupportedVersion(version));
         }
-        if bytes.len() < Self::MIN_LEN {
+        if bytes.len() < Envelope::MIN_LEN {
             return Err(EnvelopeError::Truncated);
         }
-        let (id, rest) = rest.split_at(SessionId::LEN);
-        let (header, rest) = rest.split_at(Header::LEN);
-        let (nonce_bytes, ciphertext) = rest.split_at(NONCE_LEN);
+        let (prefix, rest) = bytes.split_at(Envelope::PREFIX_LEN);
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let prefix: &[u8; Envelope::PREFIX_LEN] =
+            prefix.try_into().map_err(|_| EnvelopeError::Truncated)?;
+        let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| EnvelopeError::Truncated)?;
         let mut session_id = [0u8; SessionId::LEN];
-        session_id.copy_from_slice(id);
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(nonce_bytes);
+        session_id.copy_from_slice(&prefix[1..1 + SessionId::LEN]);
         Ok(Self {
             session_id: SessionId(session_id),
-            header: Header::decode(header)?,
+            header: Header::decode(&prefix[1 + SessionId::LEN..])?,
+            prefix,
             nonce,
-            ciphertext: ciphertext.to_vec(),
+            ciphertext,
         })
     }
 }

@@ -8,7 +8,7 @@
 //!   key. Either identity key alone, or the one-time and ephemeral keys alone, do not suffice.
 //! - **Double Ratchet** (Signal's specification): an HKDF-SHA256 root step at every change of
 //!   speaker, an HMAC-SHA256 chain step per message (`0x01` message key, `0x02` next chain
-//!   key), and XChaCha20-Poly1305 per message under a key derived from the message key, with
+//!   key), and XChaCha20-Poly1305 per message keyed with the message key itself, with
 //!   a random nonce (so a message key reused after a state rollback still does not repeat a
 //!   nonce). The associated data binds the attestation, both identities (in the direction of
 //!   the message) and the envelope header.
@@ -68,6 +68,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod aead;
 mod chain_key;
 mod envelope;
 mod error;
@@ -99,8 +100,6 @@ pub mod labels {
     pub const X3DH: &str = "accord/v1/channel/x3dh";
     /// HKDF `info` of the root step (`KDF_RK`).
     pub const ROOT: &str = "accord/v1/channel/root";
-    /// HKDF `info` deriving the AEAD key from a message key.
-    pub const MESSAGE: &str = "accord/v1/channel/message";
     /// The prefix of every message's associated data.
     pub const AD: &str = "accord/v1/channel/ad";
     /// Domain separation of the session id.

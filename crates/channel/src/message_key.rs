@@ -1,8 +1,12 @@
 //! Message keys: the one-time keys that encrypt one message each, and the AEAD around them.
 //!
-//! The cipher is **XChaCha20-Poly1305** with a **random 24-byte nonce** carried in the
-//! envelope, under the key `HKDF-SHA256(salt = none, ikm = message key,
-//! info = "accord/v1/channel/message")` (32 bytes).
+//! The cipher is **XChaCha20-Poly1305** ([`crate::aead`]) with a **random 24-byte nonce**
+//! carried in the envelope, keyed directly with the 32-byte message key
+//! `HMAC-SHA256(chain key, 0x01)`. Signal's specification runs the message key through HKDF
+//! because its AES-256-CBC + HMAC needs 80 bytes (two keys and an IV); an AEAD with a 32-byte
+//! key needs nothing more, and the message key is already a pseudorandom key separated by its
+//! HMAC input (`0x01`) from the next chain key (`0x02`) and used for nothing but this one AEAD
+//! operation, so a further HKDF would add cost and no separation.
 //!
 //! Why not ChaCha20-Poly1305 with a nonce derived from the message key, which the Double
 //! Ratchet alone would allow (each message key encrypts one message)? Because that is only
@@ -15,24 +19,11 @@
 
 use std::fmt;
 
-use chacha20poly1305::aead::AeadInOut;
-use chacha20poly1305::{Key, KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::root_key::hkdf_sha256;
+pub(crate) use crate::aead::{AeadFailure, NONCE_LEN, TAG_LEN};
 
-/// HKDF `info` turning a message key into the AEAD key.
-pub(crate) const MESSAGE_INFO: &[u8] = crate::labels::MESSAGE.as_bytes();
-/// The length of the Poly1305 tag appended to every ciphertext.
-pub(crate) const TAG_LEN: usize = 16;
-/// The length of the XChaCha20 nonce carried in every envelope.
-pub(crate) const NONCE_LEN: usize = 24;
-
-/// The AEAD failed: the ciphertext, the associated data or the key is wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AeadFailure;
-
-/// A message key: 32 secret bytes, wiped on drop, never printed.
+/// A message key: 32 secret bytes, wiped on drop, never printed. It is the AEAD key.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct MessageKey([u8; 32]);
 
@@ -45,15 +36,6 @@ impl MessageKey {
         &self.0
     }
 
-    fn cipher(&self) -> XChaCha20Poly1305 {
-        let okm = hkdf_sha256::<32>(&[], &self.0, MESSAGE_INFO);
-        let mut key = Key::default();
-        key.copy_from_slice(okm.as_slice());
-        let cipher = XChaCha20Poly1305::new(&key);
-        key.zeroize();
-        cipher
-    }
-
     /// Encrypts the plaintext at `buffer[start..]` in place under `nonce`, authenticating
     /// `aad`, and appends the tag.
     pub(crate) fn seal(
@@ -63,11 +45,8 @@ impl MessageKey {
         nonce: &[u8; NONCE_LEN],
         aad: &[u8],
     ) -> Result<(), AeadFailure> {
-        let cipher = self.cipher();
         let body = buffer.get_mut(start..).ok_or(AeadFailure)?;
-        let tag = cipher
-            .encrypt_inout_detached(&XNonce::from(*nonce), aad, body.into())
-            .map_err(|_| AeadFailure)?;
+        let tag = crate::aead::seal_in_place(&self.0, nonce, aad, body);
         buffer.extend_from_slice(&tag);
         Ok(())
     }
@@ -85,14 +64,7 @@ impl MessageKey {
         let mut tag_bytes = [0u8; TAG_LEN];
         tag_bytes.copy_from_slice(tag);
         let mut plaintext = ciphertext.to_vec();
-        self.cipher()
-            .decrypt_inout_detached(
-                &XNonce::from(*nonce),
-                aad,
-                plaintext.as_mut_slice().into(),
-                &Tag::from(tag_bytes),
-            )
-            .map_err(|_| AeadFailure)?;
+        crate::aead::open_in_place(&self.0, nonce, aad, &mut plaintext, &tag_bytes)?;
         Ok(plaintext)
     }
 }

@@ -31,21 +31,44 @@ use crate::skipped::SkippedKeys;
 /// The most message keys one header may make us skip in one chain.
 pub const MAX_SKIP: u32 = 1000;
 
-/// Our current ratchet key pair, with the public half computed once and cached.
+/// Our current ratchet key pair. The public half is needed only in the headers we send, so it
+/// is computed when first needed (an X25519 base-point multiplication) and then cached: the
+/// inviter's first key pair (the invite's one-time key) and a restored state that has no
+/// sending chain never need it.
 #[derive(Clone)]
 pub(crate) struct RatchetKeyPair {
     pub(crate) secret: StaticSecret,
-    pub(crate) public: PublicKey,
+    public: Option<PublicKey>,
 }
 
 impl RatchetKeyPair {
+    /// A fresh key pair; its public half is computed at once (it goes into the next header).
     pub(crate) fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        Self::from_secret(StaticSecret::random_from_rng(rng))
+        let secret = StaticSecret::random_from_rng(rng);
+        let public = PublicKey::from(&secret);
+        Self {
+            secret,
+            public: Some(public),
+        }
     }
 
+    /// A key pair from its secret; the public half is computed only if it is needed.
     pub(crate) fn from_secret(secret: StaticSecret) -> Self {
-        let public = PublicKey::from(&secret);
-        Self { secret, public }
+        Self {
+            secret,
+            public: None,
+        }
+    }
+
+    /// The public half, computed and cached on first use.
+    pub(crate) fn public(&mut self) -> PublicKey {
+        let secret = &self.secret;
+        *self.public.get_or_insert_with(|| PublicKey::from(secret))
+    }
+
+    /// The public half without caching it (for `Debug`).
+    fn public_uncached(&self) -> PublicKey {
+        self.public.unwrap_or_else(|| PublicKey::from(&self.secret))
     }
 }
 
@@ -90,12 +113,28 @@ impl RatchetState {
     }
 
     /// The invitee (Signal's Alice): takes the inviter's one-time key as the peer's first
-    /// ratchet key, so its first encryption makes a fresh ratchet key pair and sending chain.
-    pub(crate) fn new_sender(root_key: RootKey, ours: RatchetKeyPair, theirs: PublicKey) -> Self {
-        Self {
+    /// ratchet key and, as Signal's initialisation does, makes its first ratchet key pair and
+    /// sending chain at once (`DHs` = fresh, `RK, CKs = KDF_RK(SK, DH(DHs, DHr))`), so it can
+    /// encrypt straight away.
+    pub(crate) fn new_sender<R: CryptoRng + ?Sized>(
+        root_key: RootKey,
+        theirs: PublicKey,
+        rng: &mut R,
+    ) -> Result<Self, ChannelError> {
+        let mut state = Self {
             theirs: Some(theirs),
-            ..Self::new_receiver(root_key, ours)
-        }
+            ..Self::new_receiver(root_key, RatchetKeyPair::generate(rng))
+        };
+        let (root_key, chain_key) = state
+            .root_key
+            .step(&state.ours.secret, &theirs)
+            .map_err(|_| ChannelError::NonContributory)?;
+        state.root_key = root_key;
+        state.sending = Some(Chain {
+            key: chain_key,
+            next: 0,
+        });
+        Ok(state)
     }
 
     /// A copy without the skipped keys, for encryption, which never touches them (so
@@ -142,13 +181,71 @@ impl RatchetState {
             return Err(ChannelError::ChainExhausted);
         }
         let header = Header {
-            ratchet_key: self.ours.public,
+            ratchet_key: self.ours.public(),
             previous_chain_length: self.previous_sending_length,
             message_number: chain.next,
         };
         let key = chain.key.advance();
         chain.next += 1;
         Ok((header, key))
+    }
+
+    /// The common case of [`RatchetState::next_sending_key`], computed without changing
+    /// anything: if there is a sending chain with room left, its next header, message key and
+    /// the chain key that follows. Commit with [`RatchetState::commit_sending`] once the
+    /// message is sealed.
+    pub(crate) fn peek_sending_key(&mut self) -> Option<(Header, MessageKey, ChainKey)> {
+        let chain = self.sending.as_ref()?;
+        if chain.next == u32::MAX {
+            return None;
+        }
+        let ratchet_key = self.ours.public();
+        let header = Header {
+            ratchet_key,
+            previous_chain_length: self.previous_sending_length,
+            message_number: chain.next,
+        };
+        let (key, next) = chain.key.step();
+        Some((header, key, next))
+    }
+
+    /// Makes `next` the sending chain key after the message of [`Self::peek_sending_key`].
+    pub(crate) fn commit_sending(&mut self, next: ChainKey) {
+        if let Some(chain) = self.sending.as_mut() {
+            chain.key = next;
+            chain.next += 1;
+        }
+    }
+
+    /// The common case of [`RatchetState::receiving_key`], computed without changing
+    /// anything: the header continues the current receiving chain with exactly the next
+    /// message number, and no skipped key is stored under (its ratchet key, its number).
+    /// Returns the message key and the chain key that follows; commit with
+    /// [`Self::commit_receiving`] once the message authenticates. For any other header this
+    /// returns `None` and the general path (on a copy of the state) applies; both give the same
+    /// result.
+    pub(crate) fn peek_in_order_key(&self, header: &Header) -> Option<(MessageKey, ChainKey)> {
+        let chain = self.receiving.as_ref()?;
+        if self.theirs != Some(header.ratchet_key) || header.message_number != chain.next {
+            return None;
+        }
+        if self
+            .skipped
+            .contains(header.ratchet_key.as_bytes(), header.message_number)
+        {
+            return None;
+        }
+        Some(chain.key.step())
+    }
+
+    /// Commits [`Self::peek_in_order_key`]'s chain key, and deletes the expired skipped keys
+    /// as the general path does.
+    pub(crate) fn commit_receiving(&mut self, next: ChainKey, now_ms: u64) {
+        if let Some(chain) = self.receiving.as_mut() {
+            chain.key = next;
+            chain.next = chain.next.saturating_add(1);
+        }
+        self.skipped.purge_expired(now_ms);
     }
 
     /// The key of the received message with `header`, doing whatever skipping and DH ratchet
@@ -235,7 +332,10 @@ fn check_skip(next: u32, until: u32) -> Result<(), ChannelError> {
 impl fmt::Debug for RatchetState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RatchetState")
-            .field("our_ratchet_key", &hex(self.ours.public.as_bytes()))
+            .field(
+                "our_ratchet_key",
+                &hex(self.ours.public_uncached().as_bytes()),
+            )
             .field("their_ratchet_key", &self.theirs.map(|k| hex(k.as_bytes())))
             .field("sent_in_chain", &self.sending.as_ref().map(|c| c.next))
             .field(

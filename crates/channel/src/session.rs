@@ -8,9 +8,9 @@ use rand_core::CryptoRng;
 use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
 
-use crate::envelope::{Envelope, MAX_PLAINTEXT_LEN, SessionId};
+use crate::envelope::{Envelope, MAX_PLAINTEXT_LEN, Parsed, SessionId};
 use crate::error::{ChannelError, SessionError};
-use crate::message_key::NONCE_LEN;
+use crate::message_key::{MessageKey, NONCE_LEN, TAG_LEN};
 use crate::ratchet::{RatchetKeyPair, RatchetState};
 use crate::root_key::{NonContributory, X3dhInputs, dh, x3dh};
 
@@ -41,7 +41,20 @@ pub struct Session {
     pub(crate) us: AccordId,
     pub(crate) peer: AccordId,
     pub(crate) ratchet: RatchetState,
+    /// The fixed head of the associated data of the messages we send (§8 of PROTOCOL.md:
+    /// label ‖ attestation id ‖ our ID ‖ the peer's ID), computed once per session.
+    ad_sending: [u8; AD_HEAD_LEN],
+    /// The same for the messages we receive (the IDs the other way round).
+    ad_receiving: [u8; AD_HEAD_LEN],
 }
+
+/// The length of an Accord ID's binary form.
+const ID_LEN: usize = 38;
+/// The length of the per-session head of the associated data: label, attestation id and two
+/// Accord IDs.
+const AD_HEAD_LEN: usize = AD_LABEL.len() + 32 + 2 * ID_LEN;
+/// The length of the whole associated data of a message.
+const AD_LEN: usize = AD_HEAD_LEN + Envelope::PREFIX_LEN;
 
 impl Session {
     /// Sets up the inviter's side, once the acceptance has been verified.
@@ -119,13 +132,14 @@ impl Session {
         })()
         .map_err(|_| SessionError::NonContributory)?;
         let root_key = x3dh(attestation_id.as_bytes(), &inputs);
-        let ours = RatchetKeyPair::generate(rng);
+        let ratchet = RatchetState::new_sender(root_key, *one_time_key, rng)
+            .map_err(|_| SessionError::NonContributory)?;
         Ok(Self::assemble(
             Role::Invitee,
             attestation_id,
             identity.id(),
             *inviter,
-            RatchetState::new_sender(root_key, ours, *one_time_key),
+            ratchet,
         ))
     }
 
@@ -143,6 +157,8 @@ impl Session {
             us,
             peer,
             ratchet,
+            ad_sending: ad_head(attestation_id, &us, &peer),
+            ad_receiving: ad_head(attestation_id, &peer, &us),
         }
     }
 
@@ -210,21 +226,37 @@ impl Session {
                 max: MAX_PLAINTEXT_LEN,
             });
         }
-        let mut ratchet = self.ratchet.clone_for_sending();
-        let (header, key) = ratchet.next_sending_key(rng)?;
+        // The common case, a sending chain with room left, touches nothing until the message is
+        // sealed; a DH ratchet step (a new sending chain) works on a copy of the state instead.
+        let mut stepped = None;
+        let (header, key, next_chain_key) = match self.ratchet.peek_sending_key() {
+            Some((header, key, next)) => (header, key, Some(next)),
+            None => {
+                let mut ratchet = self.ratchet.clone_for_sending();
+                let (header, key) = ratchet.next_sending_key(rng)?;
+                stepped = Some(ratchet);
+                (header, key, None)
+            }
+        };
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
         let prefix = Envelope::prefix(&self.session_id, &header);
-        let aad = self.associated_data(&self.us, &self.peer, &prefix);
+        let aad = associated_data(&self.ad_sending, &prefix);
         let start = Envelope::PREFIX_LEN + NONCE_LEN;
-        let mut out = Vec::with_capacity(start + plaintext.len() + crate::message_key::TAG_LEN);
+        let mut out = Vec::with_capacity(start + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&prefix);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plaintext);
         key.seal(&mut out, start, &nonce, &aad)
             .map_err(|_| ChannelError::Encryption)?;
-        ratchet.skipped = std::mem::take(&mut self.ratchet.skipped);
-        self.ratchet = ratchet;
+        match (next_chain_key, stepped) {
+            (Some(next), _) => self.ratchet.commit_sending(next),
+            (None, Some(mut ratchet)) => {
+                ratchet.skipped = std::mem::take(&mut self.ratchet.skipped);
+                self.ratchet = ratchet;
+            }
+            (None, None) => {}
+        }
         Ok(out)
     }
 
@@ -241,34 +273,32 @@ impl Session {
     /// [`ChannelError::TooManySkipped`], [`ChannelError::MessageKeyUnavailable`],
     /// [`ChannelError::NonContributory`], [`ChannelError::Decryption`].
     pub fn decrypt(&mut self, envelope: &[u8], now_ms: u64) -> Result<Vec<u8>, ChannelError> {
-        let parsed = Envelope::decode(envelope)?;
+        let parsed = Parsed::parse(envelope)?;
         if parsed.session_id != self.session_id {
             return Err(ChannelError::WrongSession {
                 expected: self.session_id,
                 found: parsed.session_id,
             });
         }
+        let aad = associated_data(&self.ad_receiving, parsed.prefix);
+        let open = |key: &MessageKey| {
+            key.open(parsed.ciphertext, parsed.nonce, &aad)
+                .map_err(|_| ChannelError::Decryption)
+        };
+        // The common case, the next message of the current receiving chain, derives its key
+        // without changing anything and commits only if the message authenticates; any other
+        // header (a skipped key, skipping, a new ratchet key) works on a copy of the state,
+        // kept only if the message authenticates.
+        if let Some((key, next)) = self.ratchet.peek_in_order_key(&parsed.header) {
+            let plaintext = open(&key)?;
+            self.ratchet.commit_receiving(next, now_ms);
+            return Ok(plaintext);
+        }
         let mut ratchet = self.ratchet.clone();
         let key = ratchet.receiving_key(&parsed.header, now_ms)?;
-        let prefix = Envelope::prefix(&parsed.session_id, &parsed.header);
-        let aad = self.associated_data(&self.peer, &self.us, &prefix);
-        let plaintext = key
-            .open(&parsed.ciphertext, &parsed.nonce, &aad)
-            .map_err(|_| ChannelError::Decryption)?;
+        let plaintext = open(&key)?;
         self.ratchet = ratchet;
         Ok(plaintext)
-    }
-
-    /// `"accord/v1/channel/ad" ‖ attestation id ‖ sender ID ‖ recipient ID ‖ envelope prefix`.
-    /// Accord IDs are always 38 bytes, so the concatenation is unambiguous.
-    fn associated_data(&self, sender: &AccordId, recipient: &AccordId, prefix: &[u8]) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(AD_LABEL.len() + 32 + 2 * 38 + prefix.len());
-        aad.extend_from_slice(AD_LABEL);
-        aad.extend_from_slice(self.attestation_id.as_bytes());
-        aad.extend_from_slice(&sender.to_bytes());
-        aad.extend_from_slice(&recipient.to_bytes());
-        aad.extend_from_slice(prefix);
-        aad
     }
 
     /// The whole session state, to store (see [`crate::state`] for the format).
@@ -289,6 +319,41 @@ impl Session {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::StateError> {
         crate::state::decode(bytes)
     }
+}
+
+/// `"accord/v1/channel/ad" ‖ attestation id ‖ sender ID ‖ recipient ID`: the part of the
+/// associated data fixed for one direction of a session. Accord IDs are always 38 bytes, so the
+/// concatenation is unambiguous.
+fn ad_head(
+    attestation_id: &AttestationId,
+    sender: &AccordId,
+    recipient: &AccordId,
+) -> [u8; AD_HEAD_LEN] {
+    let mut head = [0u8; AD_HEAD_LEN];
+    let mut at = 0;
+    for part in [
+        AD_LABEL,
+        attestation_id.as_bytes().as_slice(),
+        &sender.to_bytes(),
+        &recipient.to_bytes(),
+    ] {
+        // Every Accord ID is 38 bytes (`AccordId` guarantees it), so each part fits exactly.
+        if let Some(slot) = head.get_mut(at..at + part.len()) {
+            slot.copy_from_slice(part);
+        }
+        at += part.len();
+    }
+    debug_assert_eq!(at, AD_HEAD_LEN);
+    head
+}
+
+/// A message's whole associated data: the session's head for its direction ‖ the envelope's
+/// version, session id and header bytes.
+fn associated_data(head: &[u8; AD_HEAD_LEN], prefix: &[u8; Envelope::PREFIX_LEN]) -> [u8; AD_LEN] {
+    let mut aad = [0u8; AD_LEN];
+    aad[..AD_HEAD_LEN].copy_from_slice(head);
+    aad[AD_HEAD_LEN..].copy_from_slice(prefix);
+    aad
 }
 
 impl fmt::Debug for Session {

@@ -47,6 +47,13 @@ impl SkippedKeys {
         self.entries.len()
     }
 
+    /// Whether the key of message `number` of chain `chain` is stored.
+    pub(crate) fn contains(&self, chain: &[u8; 32], number: u32) -> bool {
+        self.entries
+            .iter()
+            .any(|e| &e.chain == chain && e.number == number)
+    }
+
     /// Removes and returns the key of message `number` of chain `chain`, if stored.
     pub(crate) fn take(&mut self, chain: &[u8; 32], number: u32) -> Option<MessageKey> {
         let index = self

@@ -106,6 +106,17 @@ pub(crate) fn copy(session: &Session) -> Session {
     Session::from_bytes(&session.to_bytes()).unwrap()
 }
 
+/// An independent copy of a session with another peer ID and attestation id (its associated
+/// data changes accordingly), as if it had been set up with those.
+pub(crate) fn copy_with(
+    session: &Session,
+    peer: accord_identity::AccordId,
+    attestation_id: accord_handshake::AttestationId,
+) -> Session {
+    let copy = copy(session);
+    Session::assemble(copy.role, &attestation_id, copy.us, peer, copy.ratchet)
+}
+
 /// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

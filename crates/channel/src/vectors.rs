@@ -8,8 +8,8 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use crate::envelope::SessionId;
-use crate::message_key::{MESSAGE_INFO, MessageKey};
-use crate::root_key::{X3dhInputs, hkdf_sha256, x3dh};
+use crate::message_key::MessageKey;
+use crate::root_key::{X3dhInputs, x3dh};
 use crate::test_support::hex;
 
 fn attestation_id() -> [u8; 32] {
@@ -58,11 +58,20 @@ fn key_schedule_vectors() {
         "be72601ef7e13e1339bf0a2452cd25e9a62cec0a91e12afb21911b8ce14ac5af"
     );
 
-    // The AEAD key of that message key.
-    let aead_key = hkdf_sha256::<32>(&[], message_key.as_bytes(), MESSAGE_INFO);
+    // That message key is the AEAD key: XChaCha20-Poly1305 of "hello, channel" under nonce
+    // 24×24 with associated data "accord/v1/channel/ad" ‖ 00 01 … 1f (ciphertext ‖ tag; computed
+    // with pyca/cryptography's ChaCha20Poly1305 after a Python HChaCha20).
+    let mut sealed = b"hello, channel".to_vec();
+    let mut aad = crate::labels::AD.as_bytes().to_vec();
+    aad.extend_from_slice(&attestation_id());
+    message_key.seal(&mut sealed, 0, &[0x24; 24], &aad).unwrap();
     assert_eq!(
-        hex(aead_key.as_slice()),
-        "7d0817be52d0c29348976b8726dafd395073eceb5955342bd0c45b2a609e7d93"
+        hex(&sealed),
+        "cce5336508837924e0d94aab272031ebc39cb8bf56a6ffb8ea034133b779"
+    );
+    assert_eq!(
+        message_key.open(&sealed, &[0x24; 24], &aad).unwrap(),
+        b"hello, channel"
     );
 
     // The session id.

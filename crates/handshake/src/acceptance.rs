@@ -169,8 +169,10 @@ impl Acceptance {
             inviter_signature: invite.statement_signature,
             invitee_signature: self.invitee_statement_signature,
         };
+        // The attestation must verify; its invitee signature is the one just verified above
+        // (same key, same statement bytes, same signature), so only the rest is checked here.
         attestation
-            .verify()
+            .verify_with_invitee_signature_checked()
             .map_err(AcceptanceError::BadAttestation)?;
         Ok(attestation)
     }
@@ -344,6 +346,25 @@ mod tests {
         // A binding signature by the inviter does not count.
         acc.binding_signature = a.sign(domain::ACCEPT, &binding_bytes(&inv, &acc.ephemeral_key));
         assert_eq!(acc.verify(&inv), Err(AcceptanceError::BadBindingSignature));
+    }
+
+    #[test]
+    fn the_inviters_statement_signature_is_checked_too() {
+        // Acceptance::verify checks the invitee's statement signature once and the inviter's
+        // as part of the attestation: a bad inviter signature is refused.
+        let (a, b, _) = parties(8);
+        let (inv, _) = invite(&a, &b, 1);
+        let (acc, _) = Acceptance::create(&b, &inv, vec![], &mut TestRng::new(9)).unwrap();
+        let mut tampered = inv.clone();
+        tampered.statement_signature = b.sign(domain::ATTEST, &inv.statement().to_bytes());
+        assert_eq!(
+            acc.verify(&tampered),
+            Err(AcceptanceError::BadAttestation(
+                crate::AttestationError::BadInviterSignature
+            ))
+        );
+        let att = acc.verify(&inv).unwrap();
+        assert_eq!(att.verify(), Ok(()));
     }
 
     #[test]

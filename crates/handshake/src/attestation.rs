@@ -205,6 +205,23 @@ impl Attestation {
             .map_err(|_| AttestationError::BadInviteeSignature)
     }
 
+    /// [`Attestation::verify`] for a caller that has itself just verified the invitee's
+    /// signature over this very statement ([`crate::Acceptance::verify`]): the same checks but
+    /// that one, so no signature is verified twice.
+    pub(crate) fn verify_with_invitee_signature_checked(&self) -> Result<(), AttestationError> {
+        let s = &self.statement;
+        if s.inviter == s.invitee {
+            return Err(AttestationError::SelfAttestation);
+        }
+        verify(
+            &s.inviter,
+            domain::ATTEST,
+            &s.to_bytes(),
+            &self.inviter_signature,
+        )
+        .map_err(|_| AttestationError::BadInviterSignature)
+    }
+
     /// The attestation's id (that of its statement).
     pub fn id(&self) -> AttestationId {
         self.statement.id()

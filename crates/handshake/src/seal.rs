@@ -111,7 +111,7 @@ pub fn open(
 ) -> Result<Vec<u8>, SealError> {
     open_with(
         &identity.x25519_secret(),
-        &identity.id().x25519_public(),
+        &identity.x25519_public(),
         sealed,
         associated_data,
     )

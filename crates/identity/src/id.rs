@@ -13,6 +13,11 @@ use sha2::{Digest, Sha256};
 /// (every ed25519 key) in a `PeerId` instead of hashing them.
 const MULTIHASH_IDENTITY: u64 = 0;
 
+/// The first bytes of the binary form of every ed25519 peer ID, as libp2p encodes it: the
+/// identity multihash (code 0x00, length 36), then the protobuf `PublicKey` message with
+/// `Type = Ed25519` (field 1, value 1) and `Data` (field 2, 32 bytes), the key following.
+const ED25519_ID_PREFIX: [u8; 6] = [0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+
 /// Domain separation for [`Fingerprint`]s, so a fingerprint can never collide with a
 /// hash of the same key computed for any other purpose.
 const FINGERPRINT_DOMAIN: &[u8] = b"accord/v1/fingerprint";
@@ -124,6 +129,26 @@ impl AccordId {
     /// [`IdError::Malformed`] if the bytes are not exactly one peer ID, otherwise as
     /// [`AccordId::from_peer_id`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, IdError> {
+        // The canonical form of an ed25519 peer ID is fixed, so it is recognised directly and
+        // its key decoded (a point decompression) once; libp2p's general route below decodes
+        // it twice (once inside libp2p, once here) and re-encodes it. Anything else takes the
+        // general route, which gives the precise error (a test checks both agree).
+        if let Some(key) = bytes
+            .strip_prefix(ED25519_ID_PREFIX.as_slice())
+            .and_then(|key| <&[u8; 32]>::try_from(key).ok())
+        {
+            let key = VerifyingKey::from_bytes(key).map_err(|_| IdError::InvalidKey)?;
+            if key.is_weak() {
+                return Err(IdError::InvalidKey);
+            }
+            let peer = PeerId::from_bytes(bytes).map_err(|_| IdError::Malformed)?;
+            return Ok(Self { peer, key });
+        }
+        Self::from_bytes_general(bytes)
+    }
+
+    /// [`AccordId::from_bytes`] through libp2p's general peer-ID decoding.
+    fn from_bytes_general(bytes: &[u8]) -> Result<Self, IdError> {
         let peer = PeerId::from_bytes(bytes).map_err(|_| IdError::Malformed)?;
         if peer.to_bytes() != bytes {
             return Err(IdError::NonCanonical);
@@ -398,6 +423,29 @@ mod tests {
         fn parsing_arbitrary_input_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80), s in ".{0,60}") {
             let _ = AccordId::from_bytes(&bytes);
             let _ = s.parse::<AccordId>();
+        }
+
+        #[test]
+        fn the_canonical_fast_path_agrees_with_libp2p(
+            key in any::<[u8; 32]>(),
+            seed in any::<u64>(),
+            tail in proptest::collection::vec(any::<u8>(), 0..3),
+        ) {
+            // Random keys (most are not curve points), real keys, and wrong lengths.
+            let real = some_id(seed).to_bytes();
+            let mut framed = ED25519_ID_PREFIX.to_vec();
+            framed.extend_from_slice(&key);
+            let mut longer = real.clone();
+            longer.extend_from_slice(&tail);
+            for bytes in [framed, real.clone(), longer, real[..real.len() - 1].to_vec()] {
+                let fast = AccordId::from_bytes(&bytes);
+                let general = AccordId::from_bytes_general(&bytes);
+                prop_assert_eq!(&fast, &general);
+                if let (Ok(fast), Ok(general)) = (fast, general) {
+                    prop_assert_eq!(fast.public_key_bytes(), general.public_key_bytes());
+                }
+            }
+            prop_assert!(real.starts_with(&ED25519_ID_PREFIX));
         }
 
         #[test]

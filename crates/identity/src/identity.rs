@@ -18,6 +18,10 @@ use crate::signature::{SignatureDomain, framed};
 pub struct Identity {
     signing: SigningKey,
     id: AccordId,
+    /// The x25519 form of the secret key, derived once (a SHA-512 of the seed); wiped on drop.
+    x25519: x25519_dalek::StaticSecret,
+    /// The x25519 form of the public key, converted once (a field inversion).
+    x25519_public: x25519_dalek::PublicKey,
 }
 
 impl Identity {
@@ -36,7 +40,15 @@ impl Identity {
         let signing = SigningKey::from_bytes(&seed);
         let peer = libp2p_keypair_from_seed(&seed).public().to_peer_id();
         let id = AccordId::from_parts(peer, signing.verifying_key());
-        Self { signing, id }
+        let scalar = Zeroizing::new(signing.to_scalar_bytes());
+        let x25519 = x25519_dalek::StaticSecret::from(*scalar);
+        let x25519_public = id.x25519_public();
+        Self {
+            signing,
+            id,
+            x25519,
+            x25519_public,
+        }
     }
 
     /// The public Accord ID of this identity.
@@ -57,9 +69,15 @@ impl Identity {
     /// Reusing the signing key for Diffie-Hellman is sound as long as every use is
     /// domain-separated (see <https://eprint.iacr.org/2021/509>); callers must hash the
     /// shared secret with a purpose-specific label, never use it raw.
+    ///
+    /// It is derived once, when the identity is built, and copied out here.
     pub fn x25519_secret(&self) -> x25519_dalek::StaticSecret {
-        let scalar = Zeroizing::new(self.signing.to_scalar_bytes());
-        x25519_dalek::StaticSecret::from(*scalar)
+        self.x25519.clone()
+    }
+
+    /// [`AccordId::x25519_public`] of our own ID, converted once when the identity is built.
+    pub fn x25519_public(&self) -> x25519_dalek::PublicKey {
+        self.x25519_public
     }
 
     /// Signs `message` under `domain`; see [`SignatureDomain`] for the exact bytes signed.
@@ -132,6 +150,10 @@ mod tests {
             let identity = Identity::generate(&mut TestRng::new(seed));
             let public = x25519_dalek::PublicKey::from(&identity.x25519_secret());
             assert_eq!(public, identity.id().x25519_public());
+            assert_eq!(public, identity.x25519_public());
+            // The cached secret is the one the definition gives.
+            let scalar = identity.signing.to_scalar_bytes();
+            assert_eq!(identity.x25519_secret().to_bytes(), scalar);
         }
     }
 

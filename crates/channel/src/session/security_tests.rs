@@ -188,7 +188,10 @@ fn state_round_trip_mid_conversation() {
         assert_eq!(restored.our_id(), session.our_id());
         assert_eq!(restored.peer_id(), session.peer_id());
         assert_eq!(restored.attestation_id(), session.attestation_id());
-        assert_eq!(restored.ratchet.ours.public, session.ratchet.ours.public);
+        assert_eq!(
+            restored.ratchet.ours.clone().public(),
+            session.ratchet.ours.clone().public()
+        );
     }
     let mut inviter = copy(&inviter);
     let mut invitee = copy(&invitee);

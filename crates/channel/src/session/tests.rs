@@ -340,12 +340,17 @@ fn associated_data_binds_direction_and_identities() {
     assert!(invitee.decrypt(&m, NOW).is_err());
     assert_eq!(snapshot(&invitee), before);
     // A session with the same keys but another peer identity does not accept it either.
-    let mut other = crate::test_support::copy(&inviter);
     let stranger = Identity::generate(&mut TestRng::new(99)).id();
-    other.peer = stranger;
+    let mut other = crate::test_support::copy_with(&inviter, stranger, inviter.attestation_id);
     assert_eq!(other.decrypt(&m, NOW), Err(ChannelError::Decryption));
-    let mut other = crate::test_support::copy(&inviter);
-    other.attestation_id = accord_handshake::AttestationId([7; 32]);
+    let mut other = crate::test_support::copy_with(
+        &inviter,
+        inviter.peer,
+        accord_handshake::AttestationId([7; 32]),
+    );
+    // (Another attestation id also means another session id; keep ours so that the AD is what
+    // is tested.)
+    other.session_id = inviter.session_id;
     assert_eq!(other.decrypt(&m, NOW), Err(ChannelError::Decryption));
     assert_eq!(inviter.decrypt(&m, NOW).unwrap(), b"x");
 }
