@@ -554,7 +554,10 @@ async fn the_handle_mirrors_the_messaging_api() {
         .await
         .unwrap();
     ticket.wait().await.unwrap();
-    assert_eq!(handle.outbox_head(&peer, 5).await.unwrap(), vec![entry.clone()]);
+    assert_eq!(
+        handle.outbox_head(&peer, 5).await.unwrap(),
+        vec![entry.clone()]
+    );
     assert!(handle.outbox_head(&id(9), 5).await.unwrap().is_empty());
     assert_eq!(handle.outbox().await.unwrap(), vec![entry.clone()]);
     assert_eq!(handle.outbox_for(&peer).await.unwrap(), vec![entry.clone()]);
@@ -632,7 +635,11 @@ fn an_early_message_is_refused_untouched_until_the_gap_is_filled() {
     // A message numbered below the last one (a sender restored from an old state) is kept.
     assert!(matches!(incoming(9, 2), Incoming::New(_)));
     assert_eq!(
-        store.conversation(&peer).unwrap().unwrap().last_received_sender_seq,
+        store
+            .conversation(&peer)
+            .unwrap()
+            .unwrap()
+            .last_received_sender_seq,
         Some(3)
     );
 }

@@ -107,11 +107,12 @@ impl MessageActor {
     async fn on_message(&mut self, message: MessageMessage) {
         match message {
             MessageMessage::Command {
-                request: Request::Send {
-                    peer,
-                    body,
-                    reply_to,
-                },
+                request:
+                    Request::Send {
+                        peer,
+                        body,
+                        reply_to,
+                    },
                 reply,
             } => self.on_send(&peer, body, reply_to.as_deref(), reply).await,
             MessageMessage::Command { request, reply } => {
@@ -162,12 +163,20 @@ impl MessageActor {
         reply_to: Option<&str>,
         reply: oneshot::Sender<Result<Value, RemoteError>>,
     ) {
-        let recorded = self.send(peer, body, reply_to).await.and_then(
-            |(info, ticket, peer)| Ok((to_value(info)?, ticket, peer)),
-        );
+        let recorded = self
+            .send(peer, body, reply_to)
+            .await
+            .and_then(|(info, ticket, peer)| Ok((to_value(info)?, ticket, peer)));
         match recorded {
             Ok((answer, ticket, peer)) => {
-                self.after_flush(ticket, AfterFlush::Sent { reply, answer, peer });
+                self.after_flush(
+                    ticket,
+                    AfterFlush::Sent {
+                        reply,
+                        answer,
+                        peer,
+                    },
+                );
             }
             Err(err) => {
                 let _ = reply.send(Err(err));

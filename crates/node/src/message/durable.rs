@@ -63,7 +63,14 @@ impl MessageActor {
     /// A write became durable (or could not be made so): send what waited for it.
     pub(super) async fn on_flushed(&mut self, flushed: Result<(), StoreError>, then: AfterFlush) {
         match (then, flushed) {
-            (AfterFlush::Sent { reply, answer, peer }, Ok(())) => {
+            (
+                AfterFlush::Sent {
+                    reply,
+                    answer,
+                    peer,
+                },
+                Ok(()),
+            ) => {
                 let _ = reply.send(Ok(answer));
                 self.fill_window(peer, true).await;
             }

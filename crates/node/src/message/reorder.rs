@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(buffer.hold(a, 4, vec![4], 41, 1_003), Some(40));
         assert!(buffer.take(&a, 2).is_none());
         assert_eq!(buffer.take(&a, 3).map(|h| h.channel), Some(30));
-        assert_eq!(buffer.take(&a, 4).map(|h| (h.data, h.channel)), Some((vec![4], 41)));
+        assert_eq!(
+            buffer.take(&a, 4).map(|h| (h.data, h.channel)),
+            Some((vec![4], 41))
+        );
         assert!(buffer.take(&a, 4).is_none());
         assert_eq!(buffer.next_expiry_ms(), Some(1_002 + HOLD_MS));
         assert!(buffer.expire(1_002 + HOLD_MS - 1).is_empty());
