@@ -200,6 +200,33 @@ pub(crate) fn decode_message_full(
     value: &[u8],
 ) -> Result<(MessageRecord, Option<u64>), CodecError> {
     let (peer, local_seq) = split_message_key(key)?;
+    decode_message_value(peer, local_seq, value)
+}
+
+/// [`decode_message_full`] for a key known to belong to the conversation with `peer`, whose
+/// ID bytes are `peer_bytes`: the key's prefix is compared with them instead of being parsed
+/// as an Accord ID again (which decompresses a public key, the bulk of a history page's cost).
+pub(crate) fn decode_message_of(
+    peer: &AccordId,
+    peer_bytes: &[u8],
+    key: &[u8],
+    value: &[u8],
+) -> Result<(MessageRecord, Option<u64>), CodecError> {
+    if key.len() != MESSAGE_KEY_LEN {
+        return Err(CodecError::BadKey);
+    }
+    let (prefix, seq) = key.split_at(PEER_LEN);
+    if prefix != peer_bytes {
+        return Err(CodecError::BadKey);
+    }
+    decode_message_value(*peer, decode_u64_exact(seq)?, value)
+}
+
+fn decode_message_value(
+    peer: AccordId,
+    local_seq: u64,
+    value: &[u8],
+) -> Result<(MessageRecord, Option<u64>), CodecError> {
     let m: MessageV1 = decode_versioned(value, MAX_MESSAGE_RECORD_LEN)?;
     let record = MessageRecord {
         peer,
@@ -414,6 +441,9 @@ mod tests {
             let bytes = encode_message(&m, outbox_seq).unwrap();
             prop_assert_eq!(bytes[0], RECORD_V1);
             prop_assert_eq!(decode_message_full(&key, &bytes).unwrap(), (m.clone(), outbox_seq));
+            let peer_bytes = m.peer.to_bytes();
+            prop_assert_eq!(decode_message_of(&m.peer, &peer_bytes, &key, &bytes).unwrap(), (m.clone(), outbox_seq));
+            prop_assert_eq!(decode_message_of(&m.peer, &[0u8; PEER_LEN], &key, &bytes).unwrap_err(), CodecError::BadKey);
             let mut longer = bytes.clone();
             longer.extend(std::iter::repeat_n(0u8, extra));
             prop_assert_eq!(decode_message(&key, &longer).unwrap_err(), CodecError::TrailingBytes(extra));

@@ -828,14 +828,15 @@ impl Store {
         if limit == 0 {
             return Ok(out);
         }
+        let peer_bytes = peer.to_bytes();
         for entry in self
             .messages
             .range(conversation_range(peer, before_local_seq))
             .rev()
         {
             let (key, value) = entry.map_err(StoreError::db)?;
-            match codec::decode_message(&key, &value) {
-                Ok(record) => {
+            match codec::decode_message_of(peer, &peer_bytes, &key, &value) {
+                Ok((record, _)) => {
                     out.push(record);
                     if out.len() == limit {
                         break;
@@ -911,15 +912,17 @@ impl Store {
         let mut changed = Vec::new();
         let mut writes = Vec::new();
         let mut still_unread: u64 = 0;
+        let peer_bytes = peer.to_bytes();
         for entry in self.messages.range(range) {
             let (key, value) = entry.map_err(StoreError::db)?;
-            let (mut record, outbox_seq) = match codec::decode_message_full(&key, &value) {
-                Ok(decoded) => decoded,
-                Err(e) => {
-                    self.note_skipped(trees::MESSAGES, &key, &e);
-                    continue;
-                }
-            };
+            let (mut record, outbox_seq) =
+                match codec::decode_message_of(peer, &peer_bytes, &key, &value) {
+                    Ok(decoded) => decoded,
+                    Err(e) => {
+                        self.note_skipped(trees::MESSAGES, &key, &e);
+                        continue;
+                    }
+                };
             if record.direction != Direction::Incoming || record.state >= MessageState::Read {
                 continue;
             }
@@ -981,7 +984,7 @@ impl Store {
         let Some(value) = self.messages.get(&key).map_err(StoreError::db)? else {
             return Ok(None);
         };
-        match codec::decode_message_full(&key, &value) {
+        match codec::decode_message_of(peer, &peer.to_bytes(), &key, &value) {
             Ok((record, outbox_seq)) if record.message_id == *message_id => {
                 Ok(Some((record, outbox_seq)))
             }
@@ -1069,10 +1072,11 @@ impl Store {
     fn rebuild_conversation(&self, peer: &AccordId) -> Result<ConversationRecord, StoreError> {
         let mut conversation = ConversationRecord::empty(*peer);
         let mut first_unread: Option<u64> = None;
+        let peer_bytes = peer.to_bytes();
         for entry in self.messages.range(conversation_range(peer, None)) {
             let (key, value) = entry.map_err(StoreError::db)?;
-            let record = match codec::decode_message(&key, &value) {
-                Ok(record) => record,
+            let record = match codec::decode_message_of(peer, &peer_bytes, &key, &value) {
+                Ok((record, _)) => record,
                 Err(e) => {
                     self.note_skipped(trees::MESSAGES, &key, &e);
                     continue;

@@ -153,18 +153,25 @@ impl MessageActor {
         if let Some(last) = records.last() {
             self.mark_read(peer, last.local_seq).await;
         }
-        Ok(records.iter().map(|r| self.message_info(r)).collect())
+        // Base58 of an ID is costly enough to matter on a page: render both once.
+        let names = (self.me.to_string(), peer.to_string());
+        Ok(records
+            .iter()
+            .map(|r| self.message_info(r, &names))
+            .collect())
     }
 
-    fn message_info(&self, record: &MessageRecord) -> MessageInfo {
+    /// The API form of a stored message; `names` are our ID and the peer's, as text.
+    fn message_info(&self, record: &MessageRecord, names: &(String, String)) -> MessageInfo {
+        let (me, peer) = names;
         let (from, to) = match record.direction {
-            Direction::Outgoing => (self.me, record.peer),
-            Direction::Incoming => (record.peer, self.me),
+            Direction::Outgoing => (me, peer),
+            Direction::Incoming => (peer, me),
         };
         MessageInfo {
             message_id: hex(&record.message_id),
-            from: from.to_string(),
-            to: to.to_string(),
+            from: from.clone(),
+            to: to.clone(),
             body: record.body.clone(),
             sent_at: rfc3339(record.sent_at_ms),
             received_at: record.received_at_ms.map(rfc3339),
