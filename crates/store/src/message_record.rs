@@ -195,6 +195,7 @@ pub(crate) fn encode_message(
 }
 
 /// Decodes a message from its key and value, with the outbox entry it still waits in, if any.
+#[cfg(test)]
 pub(crate) fn decode_message_full(
     key: &[u8],
     value: &[u8],
@@ -244,6 +245,7 @@ fn decode_message_value(
 }
 
 /// Decodes a message from its key and value.
+#[cfg(test)]
 pub(crate) fn decode_message(key: &[u8], value: &[u8]) -> Result<MessageRecord, CodecError> {
     decode_message_full(key, value).map(|(record, _)| record)
 }
