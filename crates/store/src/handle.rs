@@ -33,8 +33,9 @@ use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
 use crate::{
-    Connection, ConversationRecord, Incoming, IncomingInvite, InviteId, MessageId, MessageRecord,
-    MessageState, OutboxEntry, OutgoingInvite, PeerRecord, Store, StoreCounts, StoreError,
+    Connection, ConversationRecord, Incoming, IncomingContext, IncomingInvite, InviteId, MessageId,
+    MessageRecord, MessageState, OutboxEntry, OutgoingInvite, PeerRecord, SendingContext, Store,
+    StoreCounts, StoreError,
 };
 
 /// The most requests the store thread runs before it commits (flushes, if a durable job ran)
@@ -834,6 +835,45 @@ impl StoreHandle {
     ) -> Result<Option<OutboxEntry>, StoreError> {
         let peer = *peer;
         self.call(move |s| s.next_outbox_for(&peer)).await
+    }
+
+    /// See [`Store::incoming_context`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::incoming_context`], plus [`StoreError::Closed`].
+    pub async fn incoming_context(
+        &self,
+        peer: &AccordId,
+        message_id: &MessageId,
+    ) -> Result<IncomingContext, StoreError> {
+        let (peer, message_id) = (*peer, *message_id);
+        self.call(move |s| s.incoming_context(&peer, &message_id))
+            .await
+    }
+
+    /// See [`Store::sending_context`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::sending_context`], plus [`StoreError::Closed`].
+    pub async fn sending_context(&self, peer: &AccordId) -> Result<SendingContext, StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.sending_context(&peer)).await
+    }
+
+    /// See [`Store::active_outbox_head`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::active_outbox_head`], plus [`StoreError::Closed`].
+    pub async fn active_outbox_head(
+        &self,
+        peer: &AccordId,
+        limit: usize,
+    ) -> Result<Option<Vec<OutboxEntry>>, StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.active_outbox_head(&peer, limit)).await
     }
 
     /// See [`Store::outbox_head`].

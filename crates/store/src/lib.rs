@@ -62,6 +62,7 @@ mod handle;
 mod invites;
 mod lifecycle_record;
 mod message_record;
+mod message_steps;
 mod messages;
 mod meta;
 mod record;
@@ -80,6 +81,7 @@ pub use address_book::PeerRecord;
 pub use error::{DbError, StoreError};
 pub use handle::{FlushTicket, StoreHandle, StoreTask};
 pub use invites::{Connection, IncomingInvite, InviteId, OutgoingInvite};
+pub use message_steps::{IncomingContext, SendingContext};
 pub use messages::{
     ConversationRecord, Direction, Incoming, MessageId, MessageRecord, MessageState, OutboxEntry,
     ParseMessageStateError,

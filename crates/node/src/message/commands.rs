@@ -89,19 +89,14 @@ impl MessageActor {
             })?),
             None => None,
         };
-        let state = self
-            .store
-            .session(&peer)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| {
-                refused(format!(
-                    "the channel with {peer} is not set up yet; try again shortly"
-                ))
-            })?;
+        let context = self.store.sending_context(&peer).await.map_err(internal)?;
+        let sender_seq = context.next_sender_seq;
+        let state = context.session.ok_or_else(|| {
+            refused(format!(
+                "the channel with {peer} is not set up yet; try again shortly"
+            ))
+        })?;
         let mut session = Session::from_bytes(&state).map_err(internal)?;
-        let conversation = self.store.conversation(&peer).await.map_err(internal)?;
-        let sender_seq = conversation.map_or(1, |c| c.next_sender_seq);
         let now = clock::now_ms();
         let message_id = random_id();
         let content = Content::Text {

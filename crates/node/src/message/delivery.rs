@@ -87,20 +87,10 @@ impl MessageActor {
         if flying >= WINDOW {
             return;
         }
-        let Ok(head) = self.store.outbox_head(&peer, WINDOW).await else {
+        // `None`: kept, but never sent to someone who is no longer a connection.
+        let Ok(Some(head)) = self.store.active_outbox_head(&peer, WINDOW).await else {
             return;
         };
-        if head.is_empty() {
-            return;
-        }
-        let active = matches!(
-            self.store.connection(&peer).await,
-            Ok(Some(connection)) if connection.revoked_at_ms.is_none()
-        );
-        if !active {
-            // Kept, but never sent to someone who is no longer a connection.
-            return;
-        }
         let at = clock::now_ms();
         for entry in head {
             let flights = self.in_flight.entry(peer).or_default();

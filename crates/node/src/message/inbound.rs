@@ -97,15 +97,19 @@ impl MessageActor {
                 return Answer::Now(Status::Refused);
             }
         };
-        let active = matches!(
-            self.store.connection(&peer).await,
-            Ok(Some(connection)) if connection.revoked_at_ms.is_none()
-        );
-        if !active {
+        // One store call answers checks 3, 4 and reads the state for 5.
+        let context = match self.store.incoming_context(&peer, &message_id).await {
+            Ok(context) => context,
+            Err(err) => {
+                tracing::warn!(%peer, %err, "cannot read the conversation of an incoming message");
+                return Answer::Now(Status::Refused);
+            }
+        };
+        if !context.active {
             self.drop_message("not_a_connection", &peer);
             return Answer::Now(Status::Refused);
         }
-        if let Ok(Some(_)) = self.store.is_seen(&peer, &message_id).await {
+        if context.seen {
             // Acknowledge a retransmission only once the original is certainly on disk; the
             // lookup itself does not flush, so that new messages pay for one flush, not two.
             return Answer::Now(match self.store.flush().await {
@@ -113,7 +117,7 @@ impl MessageActor {
                 Err(_) => Status::Refused,
             });
         }
-        let Ok(Some(state)) = self.store.session(&peer).await else {
+        let Some(state) = context.session else {
             self.drop_message("no_session", &peer);
             return Answer::Now(Status::Refused);
         };

@@ -1,0 +1,115 @@
+//! The Message actor's hot steps, each answered by one call.
+//!
+//! Every call to the store thread is a round trip between threads, and under load those round
+//! trips, not the work, bounded how fast a node could take messages in. These methods gather
+//! the reads one step needs into a single call; they add no new state and write nothing.
+
+use accord_identity::AccordId;
+use zeroize::Zeroizing;
+
+use crate::{MessageId, OutboxEntry, Store, StoreError};
+
+/// What the recipient of a message must know before it decrypts anything.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IncomingContext {
+    /// The sender is an unrevoked connection. When `false`, the other fields are empty.
+    pub active: bool,
+    /// A message with this id is already stored in the conversation. When `true`, `session`
+    /// is not read.
+    pub seen: bool,
+    /// The conversation's ratchet state.
+    pub session: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for IncomingContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncomingContext")
+            .field("active", &self.active)
+            .field("seen", &self.seen)
+            .field("session", &self.session.as_ref().map(|s| s.len()))
+            .finish()
+    }
+}
+
+/// What the sender of a message needs: the ratchet state and the next sender sequence.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SendingContext {
+    /// The conversation's ratchet state, if the channel is set up.
+    pub session: Option<Zeroizing<Vec<u8>>>,
+    /// The sender sequence our next message gets (1 for a conversation with no messages).
+    pub next_sender_seq: u64,
+}
+
+impl std::fmt::Debug for SendingContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendingContext")
+            .field("session", &self.session.as_ref().map(|s| s.len()))
+            .field("next_sender_seq", &self.next_sender_seq)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Whether `peer` is an unrevoked connection, whether `message_id` is already stored in
+    /// the conversation, and the ratchet state, in the order a recipient checks them (a later
+    /// one is read only if the earlier ones allow it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::connection`], [`Store::is_seen`] and [`Store::session`].
+    pub fn incoming_context(
+        &self,
+        peer: &AccordId,
+        message_id: &MessageId,
+    ) -> Result<IncomingContext, StoreError> {
+        let active = matches!(self.connection(peer)?, Some(c) if c.revoked_at_ms.is_none());
+        if !active {
+            return Ok(IncomingContext {
+                active,
+                seen: false,
+                session: None,
+            });
+        }
+        let seen = self.is_seen(peer, message_id)?.is_some();
+        let session = if seen { None } else { self.session(peer)? };
+        Ok(IncomingContext {
+            active,
+            seen,
+            session,
+        })
+    }
+
+    /// The ratchet state of the conversation with `peer` and the sender sequence our next
+    /// message gets (1 for a conversation with no messages yet).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::session`] and [`Store::conversation`].
+    pub fn sending_context(&self, peer: &AccordId) -> Result<SendingContext, StoreError> {
+        let session = self.session(peer)?;
+        let next_sender_seq = self.conversation(peer)?.map_or(1, |c| c.next_sender_seq);
+        Ok(SendingContext {
+            session,
+            next_sender_seq,
+        })
+    }
+
+    /// The first `limit` outbox entries for `peer` ([`Store::outbox_head`]), or `None` when
+    /// `peer` is not an unrevoked connection (nothing is sent to someone who is not).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::connection`] and [`Store::outbox_head`].
+    pub fn active_outbox_head(
+        &self,
+        peer: &AccordId,
+        limit: usize,
+    ) -> Result<Option<Vec<OutboxEntry>>, StoreError> {
+        let head = self.outbox_head(peer, limit)?;
+        if head.is_empty() {
+            return Ok(Some(head));
+        }
+        let active = matches!(self.connection(peer)?, Some(c) if c.revoked_at_ms.is_none());
+        Ok(active.then_some(head))
+    }
+}
