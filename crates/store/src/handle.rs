@@ -344,6 +344,34 @@ impl StoreHandle {
         Ok((value, FlushTicket { rx: flushed_rx }))
     }
 
+    /// [`StoreHandle::call_durable`] when `durable` says so of the answer; otherwise the answer
+    /// is given at once, like [`StoreHandle::call`], and whatever `f` wrote is flushed later.
+    async fn call_durable_if<T, F, P>(&self, f: F, durable: P) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        P: FnOnce(&T) -> bool + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let job: Job = Box::new(move |store| match f(store) {
+            Ok(value) if durable(&value) => {
+                Some(Box::new(move |flushed: Result<(), &sled::Error>| {
+                    let answer = match flushed {
+                        Ok(()) => Ok(value),
+                        Err(e) => Err(StoreError::db(e.clone())),
+                    };
+                    let _ = reply_tx.send(answer);
+                }) as Deferred)
+            }
+            other => {
+                let _ = reply_tx.send(other);
+                None
+            }
+        });
+        self.send(job).await?;
+        reply_rx.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Queues a job, waiting for space.
     async fn send(&self, job: Job) -> Result<(), StoreError> {
         self.tx
@@ -973,8 +1001,8 @@ impl StoreHandle {
         self.call(move |s| s.conversation(&peer)).await
     }
 
-    /// See [`Store::mark_read`]. Answers once the change is on disk (group commit), so read
-    /// receipts may be sent for the returned messages.
+    /// See [`Store::mark_read`]. When messages changed, answers once the change is on disk
+    /// (group commit), so read receipts may be sent for them; when none did, answers at once.
     ///
     /// # Errors
     ///
@@ -985,7 +1013,11 @@ impl StoreHandle {
         up_to_local_seq: u64,
     ) -> Result<Vec<MessageRecord>, StoreError> {
         let peer = *peer;
-        self.call_durable(move |s| s.mark_read(&peer, up_to_local_seq))
-            .await
+        // Opening a conversation that is already read changes nothing worth an fsync.
+        self.call_durable_if(
+            move |s| s.mark_read(&peer, up_to_local_seq),
+            |changed: &Vec<MessageRecord>| !changed.is_empty(),
+        )
+        .await
     }
 }

@@ -55,7 +55,10 @@ fn the_contexts_read_what_the_separate_calls_read() {
     // The id is now used in the conversation: seen, and the state is not read.
     let context = store.incoming_context(&friend, &[7; 16]).unwrap();
     assert!(context.active && context.seen && context.session.is_none());
-    assert_eq!(store.active_outbox_head(&friend, 8).unwrap(), Some(vec![entry]));
+    assert_eq!(
+        store.active_outbox_head(&friend, 8).unwrap(),
+        Some(vec![entry])
+    );
 
     // A revoked connection's queue is kept but not offered for sending.
     store
