@@ -210,9 +210,13 @@ impl Daemon {
     }
 
     /// Waits until a spawned daemon answers, returning it.
-    pub fn wait_ready(data_dir: &Path, mut child: Child) -> Daemon {
+    pub fn wait_ready(data_dir: &Path, child: Child) -> Daemon {
+        // Killed if the wait panics (a timeout, an early exit), so no daemon outlives its test.
+        let mut starting = KillOnDrop(Some(child));
         let info = wait_until("the daemon to answer `accord id`", READY_TIMEOUT, || {
-            if let Ok(Some(status)) = child.try_wait() {
+            if let Some(child) = starting.0.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
                 let log = std::fs::read_to_string(data_dir.with_extension("log"));
                 panic!(
                     "daemon exited early ({status}): {}",
@@ -239,7 +243,12 @@ impl Daemon {
                         .collect()
                 })
                 .unwrap_or_default(),
-            child,
+            // Taken only here, once the daemon is ready; nothing took it before.
+            #[allow(clippy::expect_used, reason = "see the comment above")]
+            child: starting
+                .0
+                .take()
+                .expect("the child is only taken here, once the daemon is ready"),
         }
     }
 
@@ -401,4 +410,16 @@ pub fn read_line_with_timeout(
     });
     rx.recv_timeout(timeout)
         .unwrap_or_else(|_| panic!("no line on stdout within {timeout:?}"))
+}
+
+/// A daemon process that is killed and reaped when dropped, unless taken out first.
+struct KillOnDrop(Option<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
