@@ -294,22 +294,20 @@ impl StoreHandle {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let job: Job = Box::new(move |store| match f(store) {
-            Ok(value) => Some(Box::new(move |flushed: Result<(), &sled::Error>| {
-                let answer = match flushed {
-                    Ok(()) => Ok(value),
-                    Err(e) => Err(StoreError::db(e.clone())),
-                };
-                let _ = reply_tx.send(answer);
-            }) as Deferred),
-            Err(e) => {
-                let _ = reply_tx.send(Err(e));
-                None
-            }
-        });
-        self.send(job).await?;
-        reply_rx.await.map_err(|_| StoreError::Closed)?
+        self.call_durable_if(f, |_| true).await
+    }
+
+    /// [`StoreHandle::call_durable`] when `durable` says so of the answer; otherwise the answer
+    /// is given at once, like [`StoreHandle::call`], and whatever `f` wrote is flushed later.
+    async fn call_durable_if<T, F, P>(&self, f: F, durable: P) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        P: FnOnce(&T) -> bool + Send + 'static,
+    {
+        let (value, ticket) = self.call_with_ticket_if(f, durable).await?;
+        ticket.wait().await?;
+        Ok(value)
     }
 
     /// Runs `f` on the store thread and returns its answer at once, with a [`FlushTicket`]
@@ -325,14 +323,38 @@ impl StoreHandle {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
+        self.call_with_ticket_if(f, |_| true).await
+    }
+
+    /// The one mechanism behind every durable call: runs `f`, answers at once, and, when
+    /// `durable` says so of the answer, joins the batch's flush and resolves the ticket after
+    /// it. Otherwise (an answer that wrote nothing worth an fsync) the ticket is resolved
+    /// already and no flush is asked for.
+    async fn call_with_ticket_if<T, F, P>(
+        &self,
+        f: F,
+        durable: P,
+    ) -> Result<(T, FlushTicket), StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        P: FnOnce(&T) -> bool + Send + 'static,
+    {
         let (reply_tx, reply_rx) = oneshot::channel();
         let (flushed_tx, flushed_rx) = oneshot::channel();
         let job: Job = Box::new(move |store| match f(store) {
             Ok(value) => {
+                let needs_flush = durable(&value);
+                // The caller may have given up waiting; the work is done either way.
                 let _ = reply_tx.send(Ok(value));
-                Some(Box::new(move |flushed: Result<(), &sled::Error>| {
-                    let _ = flushed_tx.send(flushed.map_err(|e| StoreError::db(e.clone())));
-                }) as Deferred)
+                if needs_flush {
+                    Some(Box::new(move |flushed: Result<(), &sled::Error>| {
+                        let _ = flushed_tx.send(flushed.map_err(|e| StoreError::db(e.clone())));
+                    }) as Deferred)
+                } else {
+                    let _ = flushed_tx.send(Ok(()));
+                    None
+                }
             }
             Err(e) => {
                 let _ = reply_tx.send(Err(e));
@@ -342,34 +364,6 @@ impl StoreHandle {
         self.send(job).await?;
         let value = reply_rx.await.map_err(|_| StoreError::Closed)??;
         Ok((value, FlushTicket { rx: flushed_rx }))
-    }
-
-    /// [`StoreHandle::call_durable`] when `durable` says so of the answer; otherwise the answer
-    /// is given at once, like [`StoreHandle::call`], and whatever `f` wrote is flushed later.
-    async fn call_durable_if<T, F, P>(&self, f: F, durable: P) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-        P: FnOnce(&T) -> bool + Send + 'static,
-    {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let job: Job = Box::new(move |store| match f(store) {
-            Ok(value) if durable(&value) => {
-                Some(Box::new(move |flushed: Result<(), &sled::Error>| {
-                    let answer = match flushed {
-                        Ok(()) => Ok(value),
-                        Err(e) => Err(StoreError::db(e.clone())),
-                    };
-                    let _ = reply_tx.send(answer);
-                }) as Deferred)
-            }
-            other => {
-                let _ = reply_tx.send(other);
-                None
-            }
-        });
-        self.send(job).await?;
-        reply_rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Queues a job, waiting for space.
@@ -801,18 +795,22 @@ impl StoreHandle {
         let peer = *peer;
         let session_state = Zeroizing::new(session_state.to_vec());
         let body = body.to_owned();
-        self.call_with_ticket(move |s| {
-            s.record_incoming(
-                &peer,
-                &session_state,
-                message_id,
-                sender_seq,
-                &body,
-                reply_to,
-                sent_at_ms,
-                received_at_ms,
-            )
-        })
+        // An early message wrote nothing: no flush for it.
+        self.call_with_ticket_if(
+            move |s| {
+                s.record_incoming(
+                    &peer,
+                    &session_state,
+                    message_id,
+                    sender_seq,
+                    &body,
+                    reply_to,
+                    sent_at_ms,
+                    received_at_ms,
+                )
+            },
+            |incoming: &Incoming| !matches!(incoming, Incoming::Early { .. }),
+        )
         .await
     }
 
