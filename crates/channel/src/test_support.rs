@@ -1,59 +1,16 @@
-//! Test helpers: a deterministic RNG and sessions set up through the real handshake.
+//! Test helpers: sessions set up through the real handshake, with accord-identity's shared
+//! deterministic RNG.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests should fail loudly.
 
 use accord_handshake::{Acceptance, Invite, Note};
 use accord_identity::Identity;
-use rand_core::{Infallible, TryCryptoRng, TryRng};
-use sha2::{Digest, Sha256};
+pub(crate) use accord_identity::test_rng::TestRng;
 
 use crate::session::Session;
 
 /// A fixed "now" for tests (Unix ms).
 pub(crate) const NOW: u64 = 1_700_000_000_000;
-
-/// A deterministic RNG (SHA-256 in counter mode) so tests are reproducible. It claims
-/// `CryptoRng` only because the API requires one; never use it outside tests.
-pub(crate) struct TestRng {
-    seed: u64,
-    counter: u64,
-}
-
-impl TestRng {
-    pub(crate) fn new(seed: u64) -> Self {
-        Self { seed, counter: 0 }
-    }
-}
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut bytes = [0u8; 4];
-        self.try_fill_bytes(&mut bytes)?;
-        Ok(u32::from_le_bytes(bytes))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut bytes = [0u8; 8];
-        self.try_fill_bytes(&mut bytes)?;
-        Ok(u64::from_le_bytes(bytes))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(32) {
-            let block = Sha256::new()
-                .chain_update(self.seed.to_le_bytes())
-                .chain_update(self.counter.to_le_bytes())
-                .finalize();
-            self.counter += 1;
-            chunk.copy_from_slice(&block[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
 
 /// Two sessions set up from a real invite and acceptance, before the first message:
 /// `(inviter, invitee, rng)`.

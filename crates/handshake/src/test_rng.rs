@@ -1,82 +1,12 @@
-//! Test helpers: a deterministic RNG and encoders used to look for leaked secrets.
+//! Test helpers: fixed times, parties and invites. The deterministic RNG and the leak-check
+//! encoders are accord-identity's (`test_rng`), shared by every crate's tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests should fail loudly.
 
 use accord_identity::Identity;
-use rand_core::{Infallible, TryCryptoRng, TryRng};
+pub(crate) use accord_identity::test_rng::{TestRng, base58};
 
 use crate::{Invite, Note, OneTimeSecret};
-use sha2::{Digest, Sha256};
-
-/// A deterministic RNG (SHA-256 in counter mode) so tests are reproducible. It claims
-/// `CryptoRng` only because the API requires one; never use it outside tests.
-pub(crate) struct TestRng {
-    seed: u64,
-    counter: u64,
-}
-
-impl TestRng {
-    pub(crate) fn new(seed: u64) -> Self {
-        Self { seed, counter: 0 }
-    }
-}
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut bytes = [0u8; 4];
-        self.try_fill_bytes(&mut bytes)?;
-        Ok(u32::from_le_bytes(bytes))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut bytes = [0u8; 8];
-        self.try_fill_bytes(&mut bytes)?;
-        Ok(u64::from_le_bytes(bytes))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(32) {
-            let block = Sha256::new()
-                .chain_update(self.seed.to_le_bytes())
-                .chain_update(self.counter.to_le_bytes())
-                .finalize();
-            self.counter += 1;
-            chunk.copy_from_slice(&block[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
-
-/// Bitcoin-alphabet base58 (what libp2p uses), by repeated division.
-pub(crate) fn base58(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    let mut digits: Vec<u8> = Vec::new();
-    for &byte in bytes {
-        let mut carry = u32::from(byte);
-        for digit in &mut digits {
-            carry += u32::from(*digit) << 8;
-            *digit = (carry % 58) as u8;
-            carry /= 58;
-        }
-        while carry > 0 {
-            digits.push((carry % 58) as u8);
-            carry /= 58;
-        }
-    }
-    let zeros = bytes.iter().take_while(|&&b| b == 0).count();
-    std::iter::repeat_n('1', zeros)
-        .chain(
-            digits
-                .iter()
-                .rev()
-                .map(|&d| char::from(ALPHABET[usize::from(d)])),
-        )
-        .collect()
-}
 
 /// A fixed "now" for tests: 2023-11-14T22:13:20Z.
 pub(crate) const NOW: u64 = 1_700_000_000_000;
@@ -98,10 +28,4 @@ pub(crate) fn parties(seed: u64) -> (Identity, Identity, Identity) {
 pub(crate) fn invite(a: &Identity, b: &Identity, seed: u64) -> (Invite, OneTimeSecret) {
     let note = Note::new("Hello! Let's connect.", Note::MAX_CHARS).unwrap();
     Invite::create(a, b.id(), note, NOW, 14 * DAY, &mut TestRng::new(seed)).unwrap()
-}
-
-#[test]
-fn base58_matches_libp2p() {
-    let id = Identity::generate(&mut TestRng::new(1)).id();
-    assert_eq!(base58(&id.to_bytes()), id.to_string());
 }

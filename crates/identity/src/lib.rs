@@ -64,8 +64,8 @@ mod identity;
 pub mod keyfile;
 mod safety_number;
 mod signature;
-#[cfg(test)]
-mod test_rng;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_rng;
 
 pub use ed25519_dalek;
 pub use ed25519_dalek::Signature;

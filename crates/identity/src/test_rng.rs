@@ -1,17 +1,22 @@
-//! Test helpers: a deterministic RNG and encoders used to look for leaked secrets.
+//! Test helpers, shared by the tests of accord-identity, accord-handshake and accord-channel:
+//! a deterministic RNG and the encoders used to look for leaked secrets in `Debug` output.
+//!
+//! Compiled only for this crate's tests and with the `test-support` feature, which the other
+//! crates enable for their dev-dependency on this one. Never use it outside tests.
 
 use rand_core::{Infallible, TryCryptoRng, TryRng};
 use sha2::{Digest, Sha256};
 
 /// A deterministic RNG (SHA-256 in counter mode) so tests are reproducible. It claims
 /// `CryptoRng` only because the API requires one; never use it outside tests.
-pub(crate) struct TestRng {
+pub struct TestRng {
     seed: u64,
     counter: u64,
 }
 
 impl TestRng {
-    pub(crate) fn new(seed: u64) -> Self {
+    /// A generator whose whole output is fixed by `seed`.
+    pub fn new(seed: u64) -> Self {
         Self { seed, counter: 0 }
     }
 }
@@ -47,12 +52,12 @@ impl TryRng for TestRng {
 impl TryCryptoRng for TestRng {}
 
 /// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Bitcoin-alphabet base58 (what libp2p uses), by repeated division.
-pub(crate) fn base58(bytes: &[u8]) -> String {
+pub fn base58(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
     let mut digits: Vec<u8> = Vec::new();
     for &byte in bytes {
