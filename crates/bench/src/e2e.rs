@@ -55,25 +55,7 @@ impl Daemon {
         config: &str,
     ) -> Result<Daemon> {
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        std::fs::write(dir.join("config.toml"), config).context("write config.toml")?;
-        let log = std::fs::File::create(dir.with_extension("log")).context("daemon log file")?;
-        let mut command = Command::new(accord);
-        command
-            .arg("--data-dir")
-            .arg(&dir)
-            .args(["--log-level", "warn", "daemon", "--no-mdns"])
-            .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true);
-        if let Some(addr) = bootstrap {
-            command.args(["--bootstrap", addr]);
-        }
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("start {}", accord.display()))?;
+        let mut child = spawn_daemon(accord, &dir, config, &dir.with_extension("log"), bootstrap)?;
         let deadline = Instant::now() + STEP_TIMEOUT;
         let info = loop {
             if let Some(status) = child.try_wait().context("daemon status")? {
@@ -139,17 +121,60 @@ impl Daemon {
     }
 
     pub(crate) async fn stop(mut self) {
-        if let Ok(mut client) = self.client().await {
-            let _ = client.shutdown().await;
-        }
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .is_err()
-        {
-            // Our own child: it did not stop in time.
-            let _ = self.child.kill().await;
-        }
+        let _ = shut_down(&self.dir.join(SOCKET_FILE_NAME), &mut self.child).await;
     }
+}
+
+/// Writes `config` as the config.toml of `dir` and spawns `accord daemon` on it: loopback
+/// TCP only, mDNS off, warnings to `log`, killed if dropped. Every suite starts its daemons
+/// this way.
+pub(crate) fn spawn_daemon(
+    accord: &Path,
+    dir: &Path,
+    config: &str,
+    log: &Path,
+    bootstrap: Option<&str>,
+) -> Result<Child> {
+    std::fs::write(dir.join("config.toml"), config).context("write config.toml")?;
+    let log = std::fs::File::create(log).context("daemon log file")?;
+    let mut command = Command::new(accord);
+    command
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--log-level", "warn", "daemon", "--no-mdns"])
+        .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true);
+    if let Some(addr) = bootstrap {
+        command.args(["--bootstrap", addr]);
+    }
+    command
+        .spawn()
+        .with_context(|| format!("start {}", accord.display()))
+}
+
+/// Asks the daemon on `socket` to stop and waits for `child` to exit, killing it after
+/// [`STEP_TIMEOUT`].
+///
+/// # Errors
+///
+/// When it had to be killed.
+pub(crate) async fn shut_down(socket: &Path, child: &mut Child) -> Result<()> {
+    if let Ok(mut client) = Client::connect(socket).await {
+        let _ = client.shutdown().await;
+    }
+    if tokio::time::timeout(STEP_TIMEOUT, child.wait())
+        .await
+        .is_err()
+    {
+        // Our own child: it did not stop in time.
+        let _ = child.kill().await;
+        bail!("the daemon did not stop within {STEP_TIMEOUT:?}");
+    }
+    Ok(())
 }
 
 /// Waits for the first event of `stream` that `check` accepts.

@@ -31,9 +31,10 @@ use accord_api::{Client, SOCKET_FILE_NAME};
 use accord_identity::{AccordId, Identity};
 use accord_store::{CURRENT_SCHEMA, MessageId, MessageState, Store, StoreConfig, Zeroizing};
 use anyhow::{Context, Result, bail, ensure};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::e2e::{STEP_TIMEOUT, accord_binary};
+use crate::e2e::{STEP_TIMEOUT, accord_binary, shut_down, spawn_daemon};
+use crate::invite::rss_mib;
 use crate::measure::{Better, Plan, Row, median, percentile, report};
 
 /// Messages in the big data dir unless `--messages` says otherwise: the figure.
@@ -366,22 +367,9 @@ impl Daemon {
         config: &str,
         log: &Path,
     ) -> Result<(Daemon, Duration)> {
-        std::fs::write(dir.join("config.toml"), config).context("write config.toml")?;
-        let log = std::fs::File::create(log).context("daemon log file")?;
         let socket = dir.join(SOCKET_FILE_NAME);
         let start = Instant::now();
-        let mut child = Command::new(accord)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["--log-level", "warn", "daemon", "--no-mdns"])
-            .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("start {}", accord.display()))?;
+        let mut child = spawn_daemon(accord, dir, config, log, None)?;
         loop {
             if let Some(status) = child.try_wait().context("daemon status")? {
                 bail!("the daemon on {} exited early ({status})", dir.display());
@@ -412,31 +400,12 @@ impl Daemon {
     /// The resident set size in MiB (`VmRSS` of /proc/<pid>/status).
     fn rss_mib(&self) -> Result<f64> {
         let pid = self.child.id().context("the daemon has exited")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .with_context(|| format!("read /proc/{pid}/status"))?;
-        let kib: f64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
-            .context("no VmRSS in /proc/<pid>/status")?;
-        Ok(kib / 1024.0)
+        rss_mib(pid).with_context(|| format!("no VmRSS for process {pid}"))
     }
 
     /// Asks the daemon to stop and waits for it to exit (so its data dir is free again).
     async fn stop(mut self) -> Result<()> {
-        if let Ok(mut client) = self.client().await {
-            let _ = client.shutdown().await;
-        }
-        if tokio::time::timeout(STEP_TIMEOUT, self.child.wait())
-            .await
-            .is_err()
-        {
-            // Our own child: it did not stop in time.
-            let _ = self.child.kill().await;
-            bail!("the daemon did not stop within {STEP_TIMEOUT:?}");
-        }
-        Ok(())
+        shut_down(&self.socket, &mut self.child).await
     }
 }
 
