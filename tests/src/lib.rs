@@ -24,6 +24,32 @@ pub mod peer;
 /// How long a daemon may take to answer on its socket after it is started.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long anything sent between daemons may take to arrive. Generous: the tests run many
+/// debug daemons at once on a shared machine.
+pub const ARRIVAL: Duration = Duration::from_secs(60);
+
+/// The configuration for exact topologies: only the links a test builds (no mDNS, no DHT).
+pub const NO_DHT: &str = "[network]\nmdns = false\ndht = false\n";
+
+/// Starts `n` daemons named `<prefix>0…` with `config`, each bootstrapped to the one before,
+/// and waits for every link of the chain.
+pub fn chain(dir: &TestDir, prefix: &str, n: usize, config: &str) -> Vec<Daemon> {
+    let mut nodes: Vec<Daemon> = Vec::new();
+    for i in 0..n {
+        let extra: Vec<String> = match nodes.last() {
+            Some(prev) => vec!["--bootstrap".into(), prev.tcp_addr()],
+            None => vec![],
+        };
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let node = Daemon::start_with_config(&dir.path(&format!("{prefix}{i}")), config, &extra);
+        if let Some(prev) = nodes.last() {
+            node.wait_for_peer(&prev.id, ARRIVAL);
+        }
+        nodes.push(node);
+    }
+    nodes
+}
+
 /// The `accord` binary under test.
 pub fn accord_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("ACCORD_BIN") {
@@ -314,6 +340,33 @@ impl Daemon {
         });
     }
 
+    /// `accord history <peer> --limit 1000`: the conversation, oldest first.
+    pub fn history(&self, peer: &str) -> Vec<Value> {
+        json_array(self.json(&["history", peer, "--limit", "1000"]))
+    }
+
+    /// Waits until the conversation with `peer` holds at least `len` messages, and returns it.
+    pub fn wait_history(&self, peer: &str, len: usize) -> Vec<Value> {
+        wait_until(
+            &format!("{} to hold {len} messages with {peer}", self.id),
+            ARRIVAL,
+            || {
+                let messages = self.history(peer);
+                (messages.len() >= len).then_some(messages)
+            },
+        )
+    }
+
+    /// `accord connections`.
+    pub fn connections(&self) -> Vec<Value> {
+        json_array(self.json(&["connections"]))
+    }
+
+    /// `accord invites <direction>` (`--incoming` or `--outgoing`).
+    pub fn invites(&self, direction: &str) -> Vec<Value> {
+        json_array(self.json(&["invites", direction]))
+    }
+
     /// Waits until `accord --json <args>` gives a document that `check` accepts, and returns
     /// what `check` returned.
     pub fn wait_json<T>(
@@ -422,4 +475,9 @@ impl Drop for KillOnDrop {
             let _ = child.wait();
         }
     }
+}
+
+/// The elements of a JSON array (none if it is not one).
+pub fn json_array(value: Value) -> Vec<Value> {
+    value.as_array().cloned().unwrap_or_default()
 }

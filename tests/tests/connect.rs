@@ -3,64 +3,35 @@
 
 use std::time::Duration;
 
-use accord_tests::{Daemon, TestDir, run, stderr, stdout, wait_until};
+use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, run, stderr, stdout, wait_until};
 use serde_json::Value;
 
-/// Daemons in these tests run without the DHT, so that the topology is exactly the one built
-/// (the DHT would connect every node to every other).
-const NO_DHT: &str = "[network]\nmdns = false\ndht = false\n";
-const ARRIVAL: Duration = Duration::from_secs(60);
+// Daemons in these tests run without the DHT (`NO_DHT`), so that the topology is exactly the
+// one built (the DHT would connect every node to every other).
 
 fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// Starts `n` daemons in a chain, each bootstrapped to the one before.
+/// Starts `n` daemons in a chain (`n0`…), each bootstrapped to the one before.
 fn chain(dir: &TestDir, n: usize) -> Vec<Daemon> {
-    let mut nodes: Vec<Daemon> = Vec::new();
-    for i in 0..n {
-        let extra: Vec<String> = match nodes.last() {
-            Some(prev) => vec!["--bootstrap".into(), prev.tcp_addr()],
-            None => vec![],
-        };
-        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-        let node = Daemon::start_with_config(&dir.path(&format!("n{i}")), NO_DHT, &extra);
-        if let Some(prev) = nodes.last() {
-            node.wait_for_peer(&prev.id, ARRIVAL);
-        }
-        nodes.push(node);
-    }
-    nodes
-}
-
-fn invites(node: &Daemon, direction: &str) -> Vec<Value> {
-    node.json(&["invites", direction])
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    accord_tests::chain(dir, "n", n, NO_DHT)
 }
 
 /// Waits until `node` lists an invite matching `check` in `direction`.
 fn wait_invite(node: &Daemon, direction: &str, check: impl Fn(&Value) -> bool) -> Value {
     wait_until(&format!("an invite on {}", node.id), ARRIVAL, || {
-        invites(node, direction)
+        node.invites(direction)
             .into_iter()
             .find(|invite| check(invite))
     })
-}
-
-fn connections(node: &Daemon) -> Vec<Value> {
-    node.json(&["connections"])
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
 }
 
 fn wait_connected(node: &Daemon, peer: &str) -> Value {
     wait_until(
         &format!("{} to list {peer} as a connection", node.id),
         ARRIVAL,
-        || connections(node).into_iter().find(|c| c["peer"] == peer),
+        || node.connections().into_iter().find(|c| c["peer"] == peer),
     )
 }
 
@@ -94,7 +65,7 @@ fn an_invite_crosses_a_five_node_chain_by_gossip_and_acceptance_is_a_verifiable_
     let on_b = wait_connected(b, &a.id);
     let on_a = wait_connected(a, &b.id);
     assert_eq!(on_a["attestation_id"], on_b["attestation_id"]);
-    let outgoing = invites(a, "--outgoing");
+    let outgoing = a.invites("--outgoing");
     assert_eq!(outgoing[0]["state"], "accepted");
     assert_eq!(a.json(&["status"])["connections"], 1);
 
@@ -189,8 +160,8 @@ fn decline_withdraw_block_and_disconnect_hold_on_both_sides_across_restarts() {
     wait_invite(&b, "--incoming", |i| i["invite_id"] == sent["invite_id"]);
     assert_eq!(b.json(&["decline", &a.id])["state"], "declined");
     let b = b.restart(&args(&boot_b));
-    assert_eq!(invites(&b, "--incoming")[0]["state"], "declined");
-    assert_eq!(invites(&a, "--outgoing")[0]["state"], "pending");
+    assert_eq!(b.invites("--incoming")[0]["state"], "declined");
+    assert_eq!(a.invites("--outgoing")[0]["state"], "pending");
 
     // Withdraw: A withdraws its invite to C; C's node drops it.
     let sent = a.json(&["connect", &c.id, "--note", "withdraw me"]);
@@ -204,7 +175,7 @@ fn decline_withdraw_block_and_disconnect_hold_on_both_sides_across_restarts() {
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("again"), "{}", stderr(&again));
     let c = c.restart(&args(&boot_c));
-    assert_eq!(invites(&c, "--incoming")[0]["state"], "withdrawn");
+    assert_eq!(c.invites("--incoming")[0]["state"], "withdrawn");
 
     // Block: C blocks B, then B's invite never shows up on C, even after a restart.
     c.json(&["block", &b.id]);
@@ -215,7 +186,7 @@ fn decline_withdraw_block_and_disconnect_hold_on_both_sides_across_restarts() {
         (stats["dropped"]["blocked"].as_u64() >= Some(1)).then_some(())
     });
     assert!(
-        invites(&c, "--incoming")
+        c.invites("--incoming")
             .iter()
             .all(|i| i["peer"] != b.id.as_str())
     );
@@ -231,14 +202,14 @@ fn decline_withdraw_block_and_disconnect_hold_on_both_sides_across_restarts() {
     wait_connected(&c, &a.id);
     let revoked = a.json(&["disconnect", &c.id]);
     assert!(revoked["revoked_at"].is_string());
-    assert!(connections(&a).is_empty());
+    assert!(a.connections().is_empty());
     wait_until("C to see the revocation", ARRIVAL, || {
-        connections(&c).is_empty().then_some(())
+        c.connections().is_empty().then_some(())
     });
     let a = a.restart(&args(&boot_a));
     let c = c.restart(&args(&boot_c));
-    assert!(connections(&a).is_empty());
-    assert!(connections(&c).is_empty());
+    assert!(a.connections().is_empty());
+    assert!(c.connections().is_empty());
     let attestation = a.run(&["attestation", &c.id]);
     assert_eq!(attestation.status.code(), Some(1));
 }
@@ -311,7 +282,7 @@ fn bad_invites_are_refused_locally_with_clear_messages() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("already pending"));
     assert_eq!(
-        invites(&a, "--outgoing").len(),
+        a.invites("--outgoing").len(),
         1,
         "refusals must not store anything"
     );
@@ -344,6 +315,6 @@ fn crossed_invites_end_in_one_connection() {
         };
         (settled(a) && settled(b)).then_some(())
     });
-    assert_eq!(connections(a).len(), 1);
-    assert_eq!(connections(b).len(), 1);
+    assert_eq!(a.connections().len(), 1);
+    assert_eq!(b.connections().len(), 1);
 }

@@ -3,11 +3,8 @@
 
 use std::time::Duration;
 
-use accord_tests::{Daemon, TestDir, wait_until};
+use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, wait_until};
 use serde_json::Value;
-
-const NO_DHT: &str = "[network]\nmdns = false\ndht = false\n";
-const ARRIVAL: Duration = Duration::from_secs(60);
 
 /// Two connected daemons: A invited B and B accepted.
 fn connected_pair(dir: &TestDir) -> (Daemon, Daemon) {
@@ -30,29 +27,11 @@ fn connected_pair(dir: &TestDir) -> (Daemon, Daemon) {
     (a, b)
 }
 
-fn history(node: &Daemon, peer: &str) -> Vec<Value> {
-    node.json(&["history", peer, "--limit", "1000"])
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn bodies(messages: &[Value]) -> Vec<String> {
     messages
         .iter()
         .filter_map(|m| m["body"].as_str().map(str::to_owned))
         .collect()
-}
-
-fn wait_history_len(node: &Daemon, peer: &str, len: usize) -> Vec<Value> {
-    wait_until(
-        &format!("{} to hold {len} messages", node.id),
-        ARRIVAL,
-        || {
-            let messages = history(node, peer);
-            (messages.len() >= len).then_some(messages)
-        },
-    )
 }
 
 #[test]
@@ -63,7 +42,7 @@ fn the_invitee_writes_first_then_both_ways_arrive_intact_and_in_order() {
     // Right after accepting, the invitee can write.
     let first = b.json(&["send", &a.id, "Hello **A**, thanks for the invite!"]);
     assert_eq!(first["message_id"].as_str().map(str::len), Some(32));
-    let on_a = wait_history_len(&a, &b.id, 1);
+    let on_a = a.wait_history(&b.id, 1);
     assert_eq!(on_a[0]["body"], "Hello **A**, thanks for the invite!");
     assert_eq!(on_a[0]["from"], b.id.as_str());
     assert_eq!(on_a[0]["to"], a.id.as_str());
@@ -78,8 +57,8 @@ fn the_invitee_writes_first_then_both_ways_arrive_intact_and_in_order() {
         b.json(&["send", &a.id, &from_b, "--wait"]);
         expected.push(from_b);
     }
-    let on_a = wait_history_len(&a, &b.id, expected.len());
-    let on_b = wait_history_len(&b, &a.id, expected.len());
+    let on_a = a.wait_history(&b.id, expected.len());
+    let on_b = b.wait_history(&a.id, expected.len());
     assert_eq!(bodies(&on_a), expected);
     assert_eq!(bodies(&on_b), expected);
     let ids = |list: &[Value]| {
@@ -122,12 +101,12 @@ fn messages_queued_for_a_stopped_recipient_arrive_once_in_order_after_it_restart
     assert_eq!(a.json(&["status"])["outbox"], 20);
 
     let b = Daemon::start(&b_dir, &["--listen", &b_listen, &b_boot[0], &b_boot[1]]);
-    let on_b = wait_history_len(&b, &a.id, 20);
+    let on_b = b.wait_history(&a.id, 20);
     assert_eq!(on_b.len(), 20, "exactly once");
     let expected: Vec<String> = (0..20).map(|i| format!("queued {i}")).collect();
     assert_eq!(bodies(&on_b), expected);
     wait_until("A to see all 20 delivered", ARRIVAL, || {
-        let on_a = history(&a, &b.id);
+        let on_a = a.history(&b.id);
         on_a.iter()
             .all(|m| m["state"] == "delivered" || m["state"] == "read")
             .then_some(())
@@ -168,7 +147,7 @@ fn a_recipient_killed_mid_stream_loses_nothing_and_shows_nothing_twice() {
     }
     let b = b.unwrap_or_else(|| panic!("B was restarted"));
     let on_b = wait_until("B to hold every message", Duration::from_secs(120), || {
-        let messages = history(&b, &a.id);
+        let messages = b.history(&a.id);
         (messages.len() >= TOTAL).then_some(messages)
     });
     let expected: Vec<String> = (0..TOTAL).map(|i| format!("m{i:03}")).collect();

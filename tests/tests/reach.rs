@@ -43,19 +43,12 @@ fn connect_by_id(inviter: &Daemon, invitee: &Daemon) {
     }
 }
 
-fn history(node: &Daemon, peer: &str) -> Vec<Value> {
-    node.json(&["history", peer, "--limit", "1000"])
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 /// Sends `body` and waits until the recipient holds it; returns the time that took.
 fn send_and_wait(from: &Daemon, to: &Daemon, body: &str) -> Duration {
     let started = Instant::now();
     from.json(&["send", &to.id, body]);
     wait_until(&format!("{body:?} to arrive"), ARRIVAL, || {
-        history(to, &from.id)
+        to.history(&from.id)
             .iter()
             .any(|m| m["body"] == body)
             .then_some(())
@@ -183,7 +176,7 @@ fn a_lookup_that_finds_nothing_leaves_the_message_queued_and_says_why() {
 
     a.json(&["send", &b.id, "are you there?"]);
     let queued = wait_until("the reason on the queued message", ARRIVAL, || {
-        let messages = history(&a, &b.id);
+        let messages = a.history(&b.id);
         let message = messages.iter().find(|m| m["body"] == "are you there?")?;
         message.get("reason").is_some().then(|| message.clone())
     });
@@ -206,7 +199,7 @@ fn a_lookup_that_finds_nothing_leaves_the_message_queued_and_says_why() {
         "the queued message to arrive",
         Duration::from_secs(120),
         || {
-            history(&b, &a.id)
+            b.history(&a.id)
                 .iter()
                 .any(|m| m["body"] == "are you there?")
                 .then_some(())
@@ -290,7 +283,7 @@ fn a_relay_full_of_circuits_refuses_one_and_the_message_waits_for_a_free_circuit
             .then_some(())
     });
     let queued = wait_until("the reason on the queued message", ARRIVAL, || {
-        let messages = history(&a, &b2.id);
+        let messages = a.history(&b2.id);
         let message = messages
             .iter()
             .find(|m| m["body"] == "waiting for a circuit")?;
@@ -304,7 +297,7 @@ fn a_relay_full_of_circuits_refuses_one_and_the_message_waits_for_a_free_circuit
         "the queued message to arrive over the freed circuit",
         Duration::from_secs(120),
         || {
-            history(&b2, &a.id)
+            b2.history(&a.id)
                 .iter()
                 .any(|m| m["body"] == "waiting for a circuit")
                 .then_some(())

@@ -13,41 +13,16 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use accord_tests::{Daemon, TestDir, init_identity, wait_until};
+use accord_tests::{
+    ARRIVAL, Daemon, NO_DHT, TestDir, chain, init_identity, json_array, wait_until,
+};
 use serde_json::Value;
 
-/// Exact topology: only the links the test builds (see connect.rs).
-const NO_DHT: &str = "[network]\nmdns = false\ndht = false\n";
 /// With the DHT on. Messages travel only by direct request-response to the recipient (there is
 /// no relay), so two nodes that are not neighbours in the bootstrap topology can only message
 /// each other once they know each other's addresses, which is what the DHT provides. Invites
 /// would cross a DHT-less network by gossip, but the conversation after them would not.
 const WITH_DHT: &str = "[network]\nmdns = false\ndht = true\n";
-/// How long anything may take to arrive. Generous: these tests run many debug daemons at once.
-const ARRIVAL: Duration = Duration::from_secs(60);
-
-/// Starts `n` daemons named `<prefix>0…`, each bootstrapped to the one before, and waits for
-/// every link of the chain.
-fn chain(dir: &TestDir, prefix: &str, n: usize, config: &str) -> Vec<Daemon> {
-    let mut nodes: Vec<Daemon> = Vec::new();
-    for i in 0..n {
-        let extra: Vec<String> = match nodes.last() {
-            Some(prev) => vec!["--bootstrap".into(), prev.tcp_addr()],
-            None => vec![],
-        };
-        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-        let node = Daemon::start_with_config(&dir.path(&format!("{prefix}{i}")), config, &extra);
-        if let Some(prev) = nodes.last() {
-            node.wait_for_peer(&prev.id, ARRIVAL);
-        }
-        nodes.push(node);
-    }
-    nodes
-}
-
-fn array(value: Value) -> Vec<Value> {
-    value.as_array().cloned().unwrap_or_default()
-}
 
 fn str_of(value: &Value, key: &str) -> String {
     value[key].as_str().unwrap_or_default().to_owned()
@@ -59,7 +34,7 @@ fn wait_incoming_invite(node: &Daemon, invite_id: &str) -> Value {
         &format!("{} to receive invite {invite_id}", node.id),
         ARRIVAL,
         || {
-            array(node.json(&["invites", "--incoming"]))
+            json_array(node.json(&["invites", "--incoming"]))
                 .into_iter()
                 .find(|invite| invite["invite_id"] == invite_id)
         },
@@ -72,7 +47,7 @@ fn wait_connected(node: &Daemon, peer: &str) -> Value {
         &format!("{} to list {peer} as a connection", node.id),
         ARRIVAL,
         || {
-            array(node.json(&["connections"]))
+            json_array(node.json(&["connections"]))
                 .into_iter()
                 .find(|c| c["peer"] == peer && c["revoked_at"].is_null())
         },
@@ -108,22 +83,6 @@ fn send(from: &Daemon, to: &str, body: &str) -> Sent {
     (id, body.to_owned())
 }
 
-fn history(node: &Daemon, peer: &str) -> Vec<Value> {
-    array(node.json(&["history", peer, "--limit", "1000"]))
-}
-
-/// Waits until `node`'s conversation with `peer` holds at least `len` messages.
-fn wait_history(node: &Daemon, peer: &str, len: usize) -> Vec<Value> {
-    wait_until(
-        &format!("{} to hold {len} messages with {peer}", node.id),
-        ARRIVAL,
-        || {
-            let messages = history(node, peer);
-            (messages.len() >= len).then_some(messages)
-        },
-    )
-}
-
 /// The messages of a history written by `from`, in the order listed.
 fn written_by(messages: &[Value], from: &str) -> Vec<Sent> {
     messages
@@ -138,7 +97,7 @@ fn written_by(messages: &[Value], from: &str) -> Vec<Sent> {
 fn check_conversation(a: &Daemon, a_sent: &[Sent], b: &Daemon, b_sent: &[Sent]) {
     let total = a_sent.len() + b_sent.len();
     for (node, other) in [(a, b), (b, a)] {
-        let messages = wait_history(node, &other.id, total);
+        let messages = node.wait_history(&other.id, total);
         assert_eq!(
             messages.len(),
             total,
@@ -186,7 +145,7 @@ fn wait_outbox_drained(node: &Daemon) {
 
 /// The peers `node` has conversations with, from `accord inbox`.
 fn inbox_peers(node: &Daemon) -> Vec<String> {
-    array(node.json(&["inbox"]))
+    json_array(node.json(&["inbox"]))
         .iter()
         .map(|c| str_of(c, "peer"))
         .collect()
@@ -256,7 +215,7 @@ fn ten_nodes_five_pairs_invite_accept_and_chat_at_once_without_crosstalk() {
     // with its partner.
     for (a, b) in &pairs {
         for (node, partner) in [(a, b), (b, a)] {
-            let connections = array(node.json(&["connections"]));
+            let connections = json_array(node.json(&["connections"]));
             assert_eq!(connections.len(), 1, "{}: {connections:?}", node.id);
             assert_eq!(connections[0]["peer"], partner.id.as_str());
             assert_eq!(inbox_peers(node), vec![partner.id.clone()]);
@@ -390,7 +349,7 @@ fn a_node_joining_late_gets_invites_sent_before_it_ever_ran_and_chats_with_both_
     assert_eq!(got_a["state"], "pending");
     assert_eq!(got_c["peer"], c.id.as_str());
     assert_eq!(got_c["note"], note_c);
-    assert_eq!(array(b.json(&["invites", "--incoming"])).len(), 2);
+    assert_eq!(json_array(b.json(&["invites", "--incoming"])).len(), 2);
 
     assert_eq!(b.json(&["accept", &invite_a])["state"], "accepted");
     assert_eq!(b.json(&["accept", &invite_c])["state"], "accepted");
@@ -398,7 +357,7 @@ fn a_node_joining_late_gets_invites_sent_before_it_ever_ran_and_chats_with_both_
         let on_inviter = wait_connected(inviter, &b.id);
         let on_b = wait_connected(&b, &inviter.id);
         assert_eq!(on_inviter["attestation_id"], on_b["attestation_id"]);
-        let outgoing = array(inviter.json(&["invites", "--outgoing"]));
+        let outgoing = json_array(inviter.json(&["invites", "--outgoing"]));
         assert_eq!(outgoing.len(), 1);
         assert_eq!(outgoing[0]["state"], "accepted");
     }
