@@ -67,6 +67,8 @@ mod messages;
 mod meta;
 mod record;
 mod schema;
+#[cfg(test)]
+mod test_strategies;
 pub mod trees;
 
 use std::cell::Cell;

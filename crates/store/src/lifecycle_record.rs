@@ -369,12 +369,9 @@ pub(crate) fn decode_u64(value: &[u8]) -> Result<u64, CodecError> {
 )]
 mod tests {
     use super::*;
+    use crate::test_strategies::{arb_bytes, arb_id};
     use accord_identity::Identity;
     use proptest::prelude::*;
-
-    fn arb_id() -> impl Strategy<Value = AccordId> {
-        any::<[u8; 32]>().prop_map(|seed| Identity::from_seed(Zeroizing::new(seed)).id())
-    }
 
     fn arb_state() -> impl Strategy<Value = InviteState> {
         prop_oneof![
@@ -388,10 +385,6 @@ mod tests {
 
     fn arb_secret() -> impl Strategy<Value = Option<Zeroizing<[u8; 32]>>> {
         proptest::option::of(any::<[u8; 32]>().prop_map(Zeroizing::new))
-    }
-
-    fn arb_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
-        proptest::collection::vec(any::<u8>(), 0..max)
     }
 
     prop_compose! {

@@ -357,12 +357,9 @@ pub(crate) fn decode_session(value: &[u8]) -> Result<Zeroizing<Vec<u8>>, CodecEr
 )]
 mod tests {
     use super::*;
+    use crate::test_strategies::{arb_bytes, arb_id};
     use accord_identity::Identity;
     use proptest::prelude::*;
-
-    fn arb_id() -> impl Strategy<Value = AccordId> {
-        any::<[u8; 32]>().prop_map(|seed| Identity::from_seed(Zeroizing::new(seed)).id())
-    }
 
     fn arb_state() -> impl Strategy<Value = MessageState> {
         prop_oneof![
@@ -375,10 +372,6 @@ mod tests {
 
     fn arb_direction() -> impl Strategy<Value = Direction> {
         prop_oneof![Just(Direction::Outgoing), Just(Direction::Incoming)]
-    }
-
-    fn arb_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
-        proptest::collection::vec(any::<u8>(), 0..max)
     }
 
     prop_compose! {
