@@ -850,17 +850,13 @@ impl StoreHandle {
         self.call(move |s| s.outbox_for(&peer)).await
     }
 
-    /// See [`Store::next_outbox_for`].
+    /// See [`Store::outbox_peers`].
     ///
     /// # Errors
     ///
-    /// As [`Store::next_outbox_for`], plus [`StoreError::Closed`].
-    pub async fn next_outbox_for(
-        &self,
-        peer: &AccordId,
-    ) -> Result<Option<OutboxEntry>, StoreError> {
-        let peer = *peer;
-        self.call(move |s| s.next_outbox_for(&peer)).await
+    /// As [`Store::outbox_peers`], plus [`StoreError::Closed`].
+    pub async fn outbox_peers(&self) -> Result<Vec<AccordId>, StoreError> {
+        self.call(|s| s.outbox_peers()).await
     }
 
     /// See [`Store::incoming_context`].

@@ -600,9 +600,7 @@ impl Store {
     ///
     /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
     pub fn outbox_for(&self, peer: &AccordId) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut entries = self.outbox()?;
-        entries.retain(|e| e.peer == *peer);
-        Ok(entries)
+        self.outbox_head(peer, usize::MAX)
     }
 
     /// The oldest message waiting for delivery to `peer`: the one to send next. The walk
@@ -613,15 +611,26 @@ impl Store {
     ///
     /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
     pub fn next_outbox_for(&self, peer: &AccordId) -> Result<Option<OutboxEntry>, StoreError> {
+        Ok(self.outbox_head(peer, 1)?.into_iter().next())
+    }
+
+    /// The peers with messages waiting for delivery, each once, in the order of their oldest
+    /// entry. Only the peers leave the store thread, not the envelopes.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
+    pub fn outbox_peers(&self) -> Result<Vec<AccordId>, StoreError> {
+        let mut peers: Vec<AccordId> = Vec::new();
         for item in self.outbox.iter() {
             let (key, value) = item.map_err(StoreError::db)?;
             match codec::decode_outbox(&key, &value) {
-                Ok(entry) if entry.peer == *peer => return Ok(Some(entry)),
+                Ok(entry) if !peers.contains(&entry.peer) => peers.push(entry.peer),
                 Ok(_) => {}
                 Err(e) => self.note_skipped(trees::OUTBOX, &key, &e),
             }
         }
-        Ok(None)
+        Ok(peers)
     }
 
     /// The first `limit` messages waiting for delivery to `peer`, in the order they were sent.

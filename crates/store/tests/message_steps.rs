@@ -67,3 +67,15 @@ fn the_contexts_read_what_the_separate_calls_read() {
     assert_eq!(store.active_outbox_head(&former, 8).unwrap(), None);
     assert_eq!(store.outbox_head(&former, 8).unwrap().len(), 1);
 }
+
+#[test]
+fn outbox_peers_lists_each_waiting_peer_once_oldest_first() {
+    let (_dir, store) = open(&StoreConfig::default());
+    assert!(store.outbox_peers().unwrap().is_empty());
+    for (n, p) in [(1u8, 2u8), (2, 1), (3, 2), (4, 3)] {
+        store
+            .record_outgoing(&id(p), b"s", [n; 16], "m", None, 1, b"env", 1)
+            .unwrap();
+    }
+    assert_eq!(store.outbox_peers().unwrap(), vec![id(2), id(1), id(3)]);
+}

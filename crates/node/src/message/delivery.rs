@@ -56,15 +56,9 @@ impl MessageActor {
         if let Some(at) = self.reorder.next_expiry_ms() {
             self.note_retry(at);
         }
-        let Ok(outbox) = self.store.outbox().await else {
+        let Ok(peers) = self.store.outbox_peers().await else {
             return;
         };
-        let mut peers: Vec<AccordId> = Vec::new();
-        for entry in outbox {
-            if !peers.contains(&entry.peer) {
-                peers.push(entry.peer);
-            }
-        }
         for peer in peers {
             self.fill_window(peer, false).await;
         }
