@@ -471,9 +471,20 @@ impl StoreHandle {
     ///
     /// As [`Store::flush`], plus [`StoreError::Closed`].
     pub async fn flush(&self) -> Result<(), StoreError> {
-        // A durable job with nothing to write: answered once the next group commit is done.
-        self.call_durable(|_| Ok(())).await
+        self.flush_ticket().await?.wait().await
     }
+
+    /// A [`FlushTicket`] that resolves once everything written before this call is durable,
+    /// without waiting for it here (a durable job with nothing to write, in the next group
+    /// commit).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`].
+    pub async fn flush_ticket(&self) -> Result<FlushTicket, StoreError> {
+        Ok(self.call_with_ticket(|_| Ok(())).await?.1)
+    }
+
     /// See [`Store::put_outgoing`].
     ///
     /// # Errors

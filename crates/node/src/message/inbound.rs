@@ -110,12 +110,12 @@ impl MessageActor {
             return Answer::Now(Status::Refused);
         }
         if context.seen {
-            // Acknowledge a retransmission only once the original is certainly on disk; the
-            // lookup itself does not flush, so that new messages pay for one flush, not two.
-            return Answer::Now(match self.store.flush().await {
-                Ok(()) => Status::Duplicate,
-                Err(_) => Status::Refused,
-            });
+            // Acknowledge a retransmission only once the original is certainly on disk, like
+            // any answer: through the next group commit, without waiting for it here.
+            return match self.store.flush_ticket().await {
+                Ok(ticket) => Answer::WhenDurable(ticket, Status::Duplicate),
+                Err(_) => Answer::Now(Status::Refused),
+            };
         }
         let Some(state) = context.session else {
             self.drop_message("no_session", &peer);
