@@ -92,40 +92,30 @@ pub(crate) async fn run(
 
     let mut nodes: Vec<TestNode> = Vec::with_capacity(args.nodes);
     let bar = progress_bar(args.nodes, "starting nodes", json);
-    let started = tokio::select! {
-        started = start_all(&dir, args.nodes, log_level, &mut nodes, &bar) => Some(started),
-        _ = stopped(&mut interrupt, &mut terminate) => None,
-    };
-    bar.finish_and_clear();
-    match started {
-        Some(Ok(())) => {}
-        Some(Err(err)) => {
-            stop_all(&mut nodes).await;
-            return Err(err);
-        }
-        None => {
-            stop_all(&mut nodes).await;
-            return Ok(ExitCode::SUCCESS);
-        }
+    let started = interruptible(
+        start_all(&dir, args.nodes, log_level, &mut nodes, &bar),
+        &bar,
+        &mut interrupt,
+        &mut terminate,
+    )
+    .await;
+    if !matches!(started, Ok(Phase::Done)) {
+        stop_all(&mut nodes).await;
+        return started.map(|_| ExitCode::SUCCESS);
     }
     report(&nodes, &dir, json)?;
 
     let bar = progress_bar(nodes.len(), "meshing", json);
-    let meshed = tokio::select! {
-        meshed = wait_meshed(&nodes, &bar) => Some(meshed),
-        _ = stopped(&mut interrupt, &mut terminate) => None,
-    };
-    bar.finish_and_clear();
-    match meshed {
-        Some(Ok(())) => {}
-        Some(Err(err)) => {
-            stop_all(&mut nodes).await;
-            return Err(err);
-        }
-        None => {
-            stop_all(&mut nodes).await;
-            return Ok(ExitCode::SUCCESS);
-        }
+    let meshed = interruptible(
+        wait_meshed(&nodes, &bar),
+        &bar,
+        &mut interrupt,
+        &mut terminate,
+    )
+    .await;
+    if !matches!(meshed, Ok(Phase::Done)) {
+        stop_all(&mut nodes).await;
+        return meshed.map(|_| ExitCode::SUCCESS);
     }
     report_ready(nodes.len(), began.elapsed(), json)?;
 
@@ -138,6 +128,29 @@ pub(crate) async fn run(
 }
 
 /// Returns when SIGINT or SIGTERM arrives.
+/// How a start-up phase ended, when it did not fail.
+enum Phase {
+    /// It finished.
+    Done,
+    /// SIGINT or SIGTERM came first: the caller stops the nodes and exits successfully.
+    Interrupted,
+}
+
+/// Runs one start-up phase under its progress bar until it ends or a signal comes.
+async fn interruptible(
+    phase: impl Future<Output = anyhow::Result<()>>,
+    bar: &ProgressBar,
+    interrupt: &mut Signal,
+    terminate: &mut Signal,
+) -> anyhow::Result<Phase> {
+    let outcome = tokio::select! {
+        outcome = phase => outcome.map(|()| Phase::Done),
+        _ = stopped(interrupt, terminate) => Ok(Phase::Interrupted),
+    };
+    bar.finish_and_clear();
+    outcome
+}
+
 async fn stopped(interrupt: &mut Signal, terminate: &mut Signal) {
     tokio::select! {
         _ = interrupt.recv() => {}
