@@ -246,13 +246,7 @@ impl NetHandle {
         peer: PeerId,
         data: Vec<u8>,
     ) -> Result<Vec<u8>, NetError> {
-        self.request(|reply| Command::SendDirect {
-            protocol,
-            peer,
-            data,
-            reply,
-        })
-        .await?
+        self.start_direct(protocol, peer, data).await?.wait().await
     }
 
     /// Like [`NetHandle::send_direct`], but returns as soon as the request is queued to the
