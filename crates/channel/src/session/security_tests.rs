@@ -366,3 +366,33 @@ proptest! {
         }
     }
 }
+
+/// A restored old state (a backup put back, or a crash after sending but before the advanced
+/// state was committed) makes the sender encrypt again under a message key it already used.
+/// The fresh random nonce keeps the two ciphertexts from sharing a (key, nonce) pair, so
+/// neither plaintext leaks and no forgery becomes possible; and the receiver, which already
+/// consumed that key, refuses the repeat without changing its state.
+#[test]
+fn a_restored_sender_state_reuses_no_nonce_and_its_repeat_is_refused() {
+    let (mut inviter, mut invitee, mut rng) = connected_pair(40);
+    let backup = invitee.to_bytes();
+    let first = invitee.encrypt(b"first", &mut rng).unwrap();
+    inviter.decrypt(&first, NOW).unwrap();
+
+    let mut restored = Session::from_bytes(&backup).unwrap();
+    let repeat = restored.encrypt(b"other", &mut rng).unwrap();
+    let (first_env, repeat_env) = (
+        Envelope::decode(&first).unwrap(),
+        Envelope::decode(&repeat).unwrap(),
+    );
+    // The same chain position, hence the same message key, but never the same nonce.
+    assert_eq!(first_env.header, repeat_env.header);
+    assert_ne!(first_env.nonce, repeat_env.nonce);
+
+    let before = snapshot(&inviter);
+    assert_eq!(
+        inviter.decrypt(&repeat, NOW),
+        Err(ChannelError::MessageKeyUnavailable)
+    );
+    assert_eq!(snapshot(&inviter), before);
+}
