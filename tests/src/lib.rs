@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod conversation;
 pub mod peer;
 
 /// How long a daemon may take to answer on its socket after it is started.
