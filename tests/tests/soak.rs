@@ -18,14 +18,20 @@
 //! The last test fills the receiver's disk (a tmpfs it mounts, so only as root).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use accord_identity::test_rng::TestRng;
-use accord_tests::conversation::{invite_and_accept, str_of};
-use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, run, wait_until};
+use accord_tests::conversation::{
+    Sent, invite_and_accept, send, str_of, wait_outbox_drained, written_by,
+};
+use accord_tests::{
+    ARRIVAL, Daemon, NO_DHT, TestDir, accord, json_array, run, wait_exit, wait_until,
+};
 use rand_core::TryRng;
 use serde_json::Value;
 
@@ -400,4 +406,263 @@ fn the_receiver_killed_at_random_moments_loses_repeats_and_reorders_nothing() {
 #[test]
 fn the_sender_killed_at_random_moments_loses_repeats_and_reorders_nothing() {
     soak("sender-killed", Victim::Sender);
+}
+
+/// A tmpfs mounted for one test; unmounted when dropped, however the test ends.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it) on `path`, private to the
+    /// owner (mode 0700, as a data dir must be), or says why it cannot.
+    fn mount(path: &Path, size: &str) -> Result<Tmpfs, String> {
+        let uid = Command::new("id")
+            .arg("-u")
+            .output()
+            .map_err(|e| e.to_string())?;
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return Err("not root: mounting a tmpfs needs CAP_SYS_ADMIN".to_owned());
+        }
+        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let output = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(Tmpfs {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Fills the filesystem with `filler`: writes until the kernel answers ENOSPC.
+    fn fill(&self) -> PathBuf {
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap_or_else(|e| panic!("filler: {e}"));
+        for chunk in [1 << 20, 4096, 1] {
+            let block = vec![0xa5u8; chunk];
+            loop {
+                match file.write_all(&block) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(ENOSPC) => break,
+                    Err(e) => panic!("filling the disk failed otherwise: {e}"),
+                }
+            }
+        }
+        // The last write may be buffered nowhere (tmpfs has no cache to flush), but be sure.
+        let _ = file.sync_all();
+        filler
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount").arg(&self.path).status();
+        if !unmounted.is_ok_and(|s| s.success()) {
+            // Something still holds it (a daemon being killed): detach it now, freed when
+            // the last user goes.
+            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        }
+    }
+}
+
+/// `ENOSPC` on Linux.
+const ENOSPC: i32 = 28;
+
+/// Runs `accord --json <args>` on `data_dir`, failing the test if it does not finish within
+/// `timeout` (a hang is a failure too).
+fn run_bounded(data_dir: &Path, args: &[&str], timeout: Duration) -> Output {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let mut child = accord(data_dir, &all)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run accord: {e}"));
+    wait_exit(&mut child, timeout);
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("accord {args:?}: {e}"))
+}
+
+/// How many sends may still succeed once the filesystem is full: sled writes into blocks its
+/// log already holds until it needs a new one.
+const MAX_SENDS_UNTIL_FULL: usize = 200;
+
+/// Bounds every command run against a daemon with a full disk: a hang fails the test.
+const COMMAND_BOUND: Duration = Duration::from_secs(60);
+
+/// What the daemon says when a write does not fit.
+const DISK_FULL: &str = "the disk holding the Accord store is full";
+
+/// Checks a failed `accord send` on a full disk: exit status 1, the disk-full message with what
+/// to do, no panic.
+fn assert_disk_full(output: &Output) {
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains(DISK_FULL), "unclear error: {text}");
+    assert!(text.contains("restart the daemon"), "no advice: {text}");
+    assert!(!text.contains("panic"), "{text}");
+}
+
+/// The receiver's data dir lives on a 32 MiB tmpfs that the test fills. Writes must fail with
+/// a clear error (not a panic, not a hang), a message that could not be saved must never
+/// leave, incoming messages must stay queued at the sender, reads must keep working, and after
+/// the space is freed and the daemon restarted (sled refuses writes for good once one failed)
+/// everything saved before is there and the queued messages arrive exactly once.
+#[test]
+fn a_full_disk_fails_writes_clearly_keeps_reads_and_loses_nothing_once_freed() {
+    let dir = TestDir::new();
+    // Declared first, so dropped last: the daemons are gone by the time it is unmounted.
+    let mount = match Tmpfs::mount(&dir.path("r"), "32m") {
+        Ok(mount) => mount,
+        Err(reason) => {
+            println!("skipped: {reason}");
+            return;
+        }
+    };
+    let (sender, receiver) = pair(&dir);
+    let (s_id, r_id, r_dir) = (
+        sender.id.clone(),
+        receiver.id.clone(),
+        receiver.data_dir.clone(),
+    );
+    let mut to_r: Vec<Sent> = (0..5)
+        .map(|n| send(&sender, &r_id, &format!("before the disk filled #{n}")))
+        .collect();
+    let mut to_s: Vec<Sent> = (0..3)
+        .map(|n| send(&receiver, &s_id, &format!("reply before #{n}")))
+        .collect();
+    wait_outbox_drained(&sender);
+    wait_outbox_drained(&receiver);
+
+    let filler = mount.fill();
+    // Sends may go on for a while in space the log already holds (they are then durable and
+    // must survive); the first that needs more fails, and every later one too.
+    let mut unsaved = Vec::new();
+    for n in 0..MAX_SENDS_UNTIL_FULL {
+        let body = format!("while full #{n}");
+        let output = run_bounded(&r_dir, &["send", &s_id, &body], COMMAND_BOUND);
+        if output.status.success() {
+            let reply: Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|e| panic!("send printed invalid JSON: {e}"));
+            to_s.push((str_of(&reply, "message_id"), body));
+        } else {
+            assert_disk_full(&output);
+            unsaved.push(body);
+            break;
+        }
+    }
+    assert_eq!(unsaved.len(), 1, "no send failed on a full disk");
+    let body = "after the first failure".to_owned();
+    assert_disk_full(&run_bounded(&r_dir, &["send", &s_id, &body], COMMAND_BOUND));
+    unsaved.push(body);
+
+    // Messages to the full disk are refused, not acknowledged: the sender keeps them queued,
+    // across its own restart too. The restart also reconnects it, which makes the receiver
+    // try its outbox again: what it could not save must still stay home.
+    let queued: Vec<Sent> = (0..3)
+        .map(|n| send(&sender, &r_id, &format!("to the full disk #{n}")))
+        .collect();
+    let refused = |status: &Value| {
+        json_array(status["queued"].clone())
+            .iter()
+            .any(|q| q["peer"] == r_id.as_str())
+            .then_some(())
+    };
+    sender.wait_json("the receiver to refuse", &["status"], ARRIVAL, refused);
+    let sender = sender.restart(&[]);
+    receiver.wait_for_peer(&s_id, ARRIVAL);
+    sender.wait_json(
+        "the receiver to refuse again",
+        &["status"],
+        ARRIVAL,
+        refused,
+    );
+    assert_eq!(
+        sender.json(&["status"])["outbox"],
+        queued.len(),
+        "queued at the sender"
+    );
+
+    // Reads keep working, and show everything saved before.
+    let held = receiver.history(&s_id);
+    assert_eq!(
+        written_by(&held, &s_id),
+        to_r,
+        "the receiver's copy of the sender's messages"
+    );
+    let own: Vec<Sent> = written_by(&held, &r_id)
+        .into_iter()
+        .filter(|(_, body)| !unsaved.contains(body))
+        .collect();
+    assert_eq!(own, to_s, "the receiver's own messages");
+    let inbox = receiver.json(&["inbox"]);
+    assert_eq!(json_array(inbox)[0]["peer"], s_id.as_str());
+    assert!(receiver.json(&["status"])["outbox"].is_u64());
+    // What could not be saved never left: the sender has none of it.
+    let on_sender = sender.history(&r_id);
+    for body in &unsaved {
+        assert!(
+            !on_sender.iter().any(|m| m["body"] == body.as_str()),
+            "{body} left the full disk"
+        );
+    }
+
+    // Free the space and restart: the engine refuses writes until it is reopened. The final
+    // flush of the stop fails, so the daemon exits reporting the full disk.
+    std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("removing the filler: {e}"));
+    let listen = receiver.listen_addr();
+    let stopped = receiver.stop();
+    println!("the daemon with the full disk stopped with {stopped}");
+    let receiver = Daemon::start(
+        &r_dir,
+        &["--listen", &listen, "--bootstrap", &sender.tcp_addr()],
+    );
+    wait_outbox_drained(&sender);
+    to_r.extend(queued);
+    let mut duplicates = 0;
+    for (node, peer) in [(&receiver, &s_id), (&sender, &r_id)] {
+        let history = node.history(peer);
+        let ids: HashSet<String> = history.iter().map(|m| str_of(m, "message_id")).collect();
+        duplicates += history.len() - ids.len();
+        assert_eq!(
+            written_by(&history, &s_id),
+            to_r,
+            "on {}: the sender's messages",
+            node.id
+        );
+        assert_eq!(
+            written_by(&history, &r_id),
+            to_s,
+            "on {}: the receiver's messages",
+            node.id
+        );
+    }
+    println!(
+        "soak disk-full: saved_after_full={} failed_sends={} queued_while_full=3 delivered={} \
+         duplicates={duplicates}",
+        to_s.len() - 3,
+        unsaved.len(),
+        to_r.len() + to_s.len(),
+    );
+    assert_eq!(duplicates, 0);
+
+    // And the conversation goes on, acknowledged end to end.
+    let reply = receiver.json(&["send", &s_id, "there is room again", "--wait"]);
+    assert_eq!(reply["state"], "delivered", "{reply}");
+    let reply = sender.json(&["send", &r_id, "good", "--wait"]);
+    assert_eq!(reply["state"], "delivered", "{reply}");
 }
