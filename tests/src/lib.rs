@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod conversation;
 pub mod peer;
+pub mod tmpfs;
 
 /// How long a daemon may take to answer on its socket after it is started.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);

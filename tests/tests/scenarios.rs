@@ -13,84 +13,17 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use accord_tests::{
-    ARRIVAL, Daemon, NO_DHT, TestDir, chain, init_identity, json_array, wait_until,
+use accord_tests::conversation::{
+    Sent, invite_and_accept, send, str_of, wait_connected, wait_incoming_invite,
+    wait_outbox_drained, written_by,
 };
-use serde_json::Value;
+use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, chain, init_identity, json_array};
 
 /// With the DHT on. Messages travel only by direct request-response to the recipient (there is
 /// no relay), so two nodes that are not neighbours in the bootstrap topology can only message
 /// each other once they know each other's addresses, which is what the DHT provides. Invites
 /// would cross a DHT-less network by gossip, but the conversation after them would not.
 const WITH_DHT: &str = "[network]\nmdns = false\ndht = true\n";
-
-fn str_of(value: &Value, key: &str) -> String {
-    value[key].as_str().unwrap_or_default().to_owned()
-}
-
-/// Waits until `node` lists an incoming invite with `invite_id`, and returns it.
-fn wait_incoming_invite(node: &Daemon, invite_id: &str) -> Value {
-    wait_until(
-        &format!("{} to receive invite {invite_id}", node.id),
-        ARRIVAL,
-        || {
-            json_array(node.json(&["invites", "--incoming"]))
-                .into_iter()
-                .find(|invite| invite["invite_id"] == invite_id)
-        },
-    )
-}
-
-/// Waits until `node` lists `peer` as an active connection.
-fn wait_connected(node: &Daemon, peer: &str) -> Value {
-    wait_until(
-        &format!("{} to list {peer} as a connection", node.id),
-        ARRIVAL,
-        || {
-            json_array(node.json(&["connections"]))
-                .into_iter()
-                .find(|c| c["peer"] == peer && c["revoked_at"].is_null())
-        },
-    )
-}
-
-/// `inviter` invites `invitee` with `note`; once it arrives, `invitee` accepts it and both
-/// sides are waited for. Returns the attestation id both agree on.
-fn invite_and_accept(inviter: &Daemon, invitee: &Daemon, note: &str) -> String {
-    let sent = inviter.json(&["connect", &invitee.id, "--note", note]);
-    assert_eq!(sent["state"], "pending", "{sent}");
-    let invite_id = str_of(&sent, "invite_id");
-    let received = wait_incoming_invite(invitee, &invite_id);
-    assert_eq!(received["peer"], inviter.id.as_str());
-    assert_eq!(received["note"], note);
-    let accepted = invitee.json(&["accept", &invite_id]);
-    assert_eq!(accepted["state"], "accepted", "{accepted}");
-    let on_inviter = wait_connected(inviter, &invitee.id);
-    let on_invitee = wait_connected(invitee, &inviter.id);
-    assert_eq!(on_inviter["attestation_id"], on_invitee["attestation_id"]);
-    str_of(&on_inviter, "attestation_id")
-}
-
-/// One message as the sender's daemon acknowledged it: `(message_id, body)`.
-type Sent = (String, String);
-
-/// Sends `body` from `from` to `to`; the daemon answers once the message is durable.
-fn send(from: &Daemon, to: &str, body: &str) -> Sent {
-    let reply = from.json(&["send", to, body]);
-    assert_eq!(reply["state"], "queued", "{reply}");
-    let id = str_of(&reply, "message_id");
-    assert_eq!(id.len(), 32, "{reply}");
-    (id, body.to_owned())
-}
-
-/// The messages of a history written by `from`, in the order listed.
-fn written_by(messages: &[Value], from: &str) -> Vec<Sent> {
-    messages
-        .iter()
-        .filter(|m| m["from"] == from)
-        .map(|m| (str_of(m, "message_id"), str_of(m, "body")))
-        .collect()
-}
 
 /// Checks one conversation on both sides: each side holds exactly the messages `a` sent and
 /// the messages `b` sent, each exactly once and in the order they were sent, and nothing else.
@@ -134,13 +67,6 @@ fn check_conversation(a: &Daemon, a_sent: &[Sent], b: &Daemon, b_sent: &[Sent]) 
             );
         }
     }
-}
-
-/// Waits until every message `node` sent is acknowledged and its outbox is empty.
-fn wait_outbox_drained(node: &Daemon) {
-    wait_until(&format!("{}'s outbox to drain", node.id), ARRIVAL, || {
-        (node.json(&["status"])["outbox"] == 0).then_some(())
-    });
 }
 
 /// The peers `node` has conversations with, from `accord inbox`.

@@ -76,6 +76,16 @@ pub enum StoreError {
     #[error("store I/O failed: {0}")]
     Db(#[source] DbError),
 
+    /// The filesystem holding the store is full (or the user's quota is used up). The storage
+    /// engine stops writing for good at the first write that does not fit: every later write
+    /// fails too, even once space is freed, while reads keep working. What was made durable
+    /// before stays intact; the daemon must be restarted after space is freed.
+    #[error(
+        "the disk holding the Accord store is full, so nothing more can be saved; what was \
+         saved before is intact. Free some space and restart the daemon ({0})"
+    )]
+    DiskFull(#[source] DbError),
+
     /// The store thread could not be started.
     #[error("cannot start the store thread: {0}")]
     Spawn(#[source] std::io::Error),
@@ -90,9 +100,27 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Wraps an engine error from an ordinary read or write.
+    /// Wraps an engine error from an ordinary read or write: [`StoreError::DiskFull`] when
+    /// the disk is full, [`StoreError::Db`] otherwise.
     pub(crate) fn db(e: sled::Error) -> Self {
-        StoreError::Db(DbError(e))
+        if is_disk_full(&e) {
+            StoreError::DiskFull(DbError(e))
+        } else {
+            StoreError::Db(DbError(e))
+        }
+    }
+}
+
+/// Whether the engine failed because the filesystem (or the quota) is full. sled reports the
+/// first failure as the operating system's error and every later one as a copy it made of it,
+/// which keeps the kind but not the OS code, so the kind is what is checked.
+pub(crate) fn is_disk_full(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ),
+        _ => false,
     }
 }
 
@@ -117,5 +145,37 @@ impl fmt::Display for DbError {
 impl std::error::Error for DbError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    #[test]
+    fn enospc_and_its_copies_are_disk_full_and_say_what_to_do() {
+        // The first failure carries the OS code; sled's later copies only the kind.
+        let first = sled::Error::Io(io::Error::from_raw_os_error(28));
+        let copy = sled::Error::Io(io::Error::new(io::ErrorKind::StorageFull, "copied"));
+        let quota = sled::Error::Io(io::Error::from(io::ErrorKind::QuotaExceeded));
+        for e in [first, copy, quota] {
+            let err = StoreError::db(e);
+            assert!(matches!(err, StoreError::DiskFull(_)), "{err:?}");
+            let text = err.to_string();
+            assert!(
+                text.contains("disk holding the Accord store is full"),
+                "{text}"
+            );
+            assert!(text.contains("restart the daemon"), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_engine_errors_stay_io_errors() {
+        let denied = sled::Error::Io(io::Error::from(io::ErrorKind::PermissionDenied));
+        assert!(matches!(StoreError::db(denied), StoreError::Db(_)));
+        let corrupt = sled::Error::Unsupported("test".into());
+        assert!(matches!(StoreError::db(corrupt), StoreError::Db(_)));
     }
 }

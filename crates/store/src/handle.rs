@@ -183,10 +183,24 @@ fn commit(store: &Store, flusher: Option<&Flusher>, deferred: &mut Vec<Deferred>
     };
     let flushed = store.flush_engine();
     if let Err(e) = &flushed {
-        tracing::error!(error = %e, "store flush failed");
+        log_flush_failure(e);
     }
     for answer in answers {
         answer(flushed.as_ref().map(|_| ()));
+    }
+}
+
+/// Logs a failed flush, saying what to do when the disk is full: the engine refuses every
+/// write from then on, so the daemon keeps only its reads until it is restarted.
+fn log_flush_failure(e: &sled::Error) {
+    if crate::error::is_disk_full(e) {
+        tracing::error!(
+            error = %e,
+            "the disk is full: the store can save nothing more (reads still work); \
+             free some space and restart the daemon"
+        );
+    } else {
+        tracing::error!(error = %e, "store flush failed");
     }
 }
 
@@ -219,7 +233,7 @@ impl Flusher {
                     }
                     let flushed = engine.flush();
                     if let Err(e) = &flushed {
-                        tracing::error!(error = %e, "store flush failed");
+                        log_flush_failure(e);
                     }
                     for answer in answers {
                         answer(flushed.as_ref().map(|_| ()));

@@ -1,6 +1,6 @@
 //! The Message actor: its state, its loop and its retry deadline.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use accord_api::{ErrorCode, Event, RemoteError, Request};
@@ -39,6 +39,16 @@ pub(crate) struct MessageActor {
     pub(super) dropped: BTreeMap<&'static str, u64>,
     /// Why the last delivery to a peer failed, until one succeeds.
     pub(super) undelivered: BTreeMap<AccordId, String>,
+    /// Messages the user sent whose record is not known to be on disk yet. The outbox shows
+    /// them as soon as they are written, but their envelopes stay home until the flush: if the
+    /// daemon crashed after one left, the ratchet state it was made with would be lost and its
+    /// keys used again for the next message. Each also waits in `awaiting_flush`, so there are
+    /// at most [`MAX_AWAITING_FLUSH`].
+    pub(super) unflushed: HashSet<accord_store::MessageId>,
+    /// Set once a sent message could not be made durable (the disk is full or failing). The
+    /// outbox in memory may then hold entries that are not on disk, so nothing more is
+    /// delivered until the daemon restarts and reads back what the disk really holds.
+    pub(super) delivery_halted: bool,
 }
 
 impl std::fmt::Debug for MessageActor {
@@ -73,6 +83,8 @@ impl MessageActor {
             next_retry_ms: Some(clock::now_ms()),
             dropped: BTreeMap::new(),
             undelivered: BTreeMap::new(),
+            unflushed: HashSet::new(),
+            delivery_halted: false,
         };
         let task = tokio::spawn(actor.run());
         (MessageHandle::new(tx), task)
@@ -166,15 +178,19 @@ impl MessageActor {
         let recorded = self
             .send(peer, body, reply_to)
             .await
-            .and_then(|(info, ticket, peer)| Ok((to_value(info)?, ticket, peer)));
+            .and_then(|recorded| Ok((to_value(&recorded.info)?, recorded)));
         match recorded {
-            Ok((answer, ticket, peer)) => {
+            Ok((answer, recorded)) => {
+                // Its outbox entry is readable at once, but its envelope must not leave before
+                // the ratchet state it was made with is on disk (see `unflushed`).
+                self.unflushed.insert(recorded.message_id);
                 self.after_flush(
-                    ticket,
+                    recorded.ticket,
                     AfterFlush::Sent {
                         reply,
                         answer,
-                        peer,
+                        peer: recorded.peer,
+                        message_id: recorded.message_id,
                     },
                 );
             }

@@ -24,6 +24,18 @@ const MAX_ALIAS_CHARS: usize = 64;
 /// The longest preview in `accord inbox`, in characters.
 const PREVIEW_CHARS: usize = 60;
 
+/// A message `send` recorded, not yet known to be on disk.
+pub(super) struct Recorded {
+    /// What to answer the user once it is durable.
+    pub(super) info: SendInfo,
+    /// Resolves once it is durable.
+    pub(super) ticket: FlushTicket,
+    /// The recipient.
+    pub(super) peer: AccordId,
+    /// The message's id, held back from delivery until the ticket resolves.
+    pub(super) message_id: MessageId,
+}
+
 impl MessageActor {
     /// Resolves an Accord ID or an alias to a connection (revoked ones included).
     pub(super) async fn resolve(
@@ -65,7 +77,7 @@ impl MessageActor {
         peer: &str,
         body: String,
         reply_to: Option<&str>,
-    ) -> Result<(SendInfo, FlushTicket, AccordId), RemoteError> {
+    ) -> Result<Recorded, RemoteError> {
         let connection = self.active(peer).await?;
         let peer = connection.peer;
         let limit = usize::try_from(self.config.messages.max_bytes)
@@ -129,7 +141,12 @@ impl MessageActor {
             state: record.state.to_string(),
             reason: self.queued_reason(&record),
         };
-        Ok((info, ticket, peer))
+        Ok(Recorded {
+            info,
+            ticket,
+            peer,
+            message_id: record.message_id,
+        })
     }
 
     /// `accord history`: the newest messages, oldest first. Opening a conversation reads it.

@@ -77,6 +77,9 @@ impl MessageActor {
     /// order. Without `now`, it stops at the first entry still waiting for its back-off, so
     /// that nothing overtakes it; with `now`, the back-off is cut short.
     pub(super) async fn fill_window(&mut self, peer: AccordId, now: bool) {
+        if self.delivery_halted {
+            return;
+        }
         let flying = self.in_flight.get(&peer).map_or(0, |f| f.len());
         if flying >= WINDOW {
             return;
@@ -90,6 +93,11 @@ impl MessageActor {
             let flights = self.in_flight.entry(peer).or_default();
             if flights.contains_key(&entry.message_id) {
                 continue;
+            }
+            // Not on disk yet: it leaves once its flush resolves (which fills the window
+            // again), and nothing behind it may overtake it.
+            if self.unflushed.contains(&entry.message_id) {
+                break;
             }
             if flights.len() >= WINDOW {
                 break;

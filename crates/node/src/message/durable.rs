@@ -10,7 +10,7 @@
 use accord_api::{ErrorCode, Event, RemoteError};
 use accord_identity::AccordId;
 use accord_net::{DirectProtocol, ResponseChannel};
-use accord_store::{FlushTicket, StoreError};
+use accord_store::{FlushTicket, MessageId, StoreError};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -36,6 +36,7 @@ pub(super) enum AfterFlush {
         reply: oneshot::Sender<Result<Value, RemoteError>>,
         answer: Value,
         peer: AccordId,
+        message_id: MessageId,
     },
     /// A message from a peer was recorded: acknowledge it, and tell subscribers.
     Received {
@@ -68,13 +69,28 @@ impl MessageActor {
                     reply,
                     answer,
                     peer,
+                    message_id,
                 },
                 Ok(()),
             ) => {
+                self.unflushed.remove(&message_id);
                 let _ = reply.send(Ok(answer));
                 self.fill_window(peer, true).await;
             }
-            (AfterFlush::Sent { reply, .. }, Err(err)) => {
+            (
+                AfterFlush::Sent {
+                    reply, message_id, ..
+                },
+                Err(err),
+            ) => {
+                self.unflushed.remove(&message_id);
+                if !self.delivery_halted {
+                    tracing::error!(
+                        "delivery stopped: the outbox may hold messages that are not on disk; \
+                         free space (or fix the disk) and restart the daemon"
+                    );
+                }
+                self.delivery_halted = true;
                 tracing::error!(%err, "a sent message could not be made durable");
                 let _ = reply.send(Err(RemoteError::new(
                     ErrorCode::Internal,
