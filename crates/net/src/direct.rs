@@ -37,15 +37,51 @@ impl DirectProtocol {
     }
 }
 
-/// The largest request any direct protocol accepts, in bytes.
+/// The default (and largest configurable) request a direct protocol accepts, in bytes.
 pub const MAX_DIRECT_REQUEST: usize = 128 * 1024;
 
-/// The largest response any direct protocol accepts, in bytes.
+/// The largest response any direct protocol accepts, in bytes. Not configurable: responses
+/// are short status answers to requests this node chose to send.
 pub const MAX_DIRECT_RESPONSE: usize = 4 * 1024;
 
-/// The codec of every direct protocol: length-prefixed opaque bytes.
-#[derive(Debug, Clone, Default)]
-pub struct FrameCodec;
+/// The codec of every direct protocol: length-prefixed opaque bytes, requests up to
+/// `max_request` bytes.
+#[derive(Debug, Clone)]
+pub struct FrameCodec {
+    max_request: usize,
+}
+
+impl FrameCodec {
+    /// A codec that refuses requests longer than `max_request` bytes.
+    pub fn new(max_request: usize) -> Self {
+        FrameCodec { max_request }
+    }
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        FrameCodec::new(MAX_DIRECT_REQUEST)
+    }
+}
+
+/// A frame's length prefix is above the protocol's limit. It travels inside the
+/// [`io::Error`] the codec returns, so that the event loop can tell a peer that broke the
+/// limit (and is disconnected) from one whose stream merely failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("frame of {len} bytes exceeds the limit of {max}")]
+pub struct FrameTooLarge {
+    /// The length the peer announced.
+    pub len: usize,
+    /// The limit.
+    pub max: usize,
+}
+
+impl FrameTooLarge {
+    /// The [`FrameTooLarge`] inside `err`, if that is what it is.
+    pub fn find(err: &io::Error) -> Option<&FrameTooLarge> {
+        err.get_ref()?.downcast_ref::<FrameTooLarge>()
+    }
+}
 
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
@@ -54,7 +90,7 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::
     if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes exceeds the limit of {max}"),
+            FrameTooLarge { len, max },
         ));
     }
     let mut data = vec![0u8; len];
@@ -79,7 +115,7 @@ impl request_response::Codec for FrameCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, MAX_DIRECT_REQUEST).await
+        read_frame(io, self.max_request).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
@@ -128,7 +164,15 @@ mod tests {
             assert_eq!(read, Some(b"hello".to_vec()));
 
             let mut huge = futures::io::Cursor::new(u32::MAX.to_be_bytes().to_vec());
-            assert!(read_frame(&mut huge, MAX_DIRECT_REQUEST).await.is_err());
+            let err = read_frame(&mut huge, MAX_DIRECT_REQUEST).await.err();
+            let too_large = err.as_ref().and_then(FrameTooLarge::find).copied();
+            assert_eq!(
+                too_large,
+                Some(FrameTooLarge {
+                    len: u32::MAX as usize,
+                    max: MAX_DIRECT_REQUEST
+                })
+            );
 
             let mut short = futures::io::Cursor::new(vec![0, 0, 0, 9, 1, 2]);
             assert!(read_frame(&mut short, 16).await.is_err());

@@ -10,7 +10,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::oneshot;
 
 use super::EventLoop;
-use crate::direct::{DirectProtocol, FrameCodec};
+use crate::direct::{DirectProtocol, FrameCodec, FrameTooLarge};
 use crate::handle::{Lookup, LookupSource, NetEvent};
 use crate::{GossipVerdict, NetError, split_peer_id};
 
@@ -208,6 +208,15 @@ impl EventLoop {
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, %error, ?protocol, "inbound direct request failed");
+                if let request_response::InboundFailure::Io(err) = &error
+                    && let Some(too_large) = FrameTooLarge::find(err)
+                {
+                    // Only a broken or hostile peer announces a frame above the limit: cut
+                    // it off rather than let it try again on the next stream.
+                    tracing::info!(%peer, ?protocol, %too_large, "disconnecting peer");
+                    self.stats.peers_disconnected += 1;
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
             }
             request_response::Event::ResponseSent { .. } => {}
         }
