@@ -64,9 +64,10 @@ impl Default for FrameCodec {
     }
 }
 
-/// A frame's length prefix is above the protocol's limit. It travels inside the
-/// [`io::Error`] the codec returns, so that the event loop can tell a peer that broke the
-/// limit (and is disconnected) from one whose stream merely failed.
+/// A frame's length prefix is above the protocol's limit. Reading a response, it travels
+/// inside the [`io::Error`] the codec returns; reading a request, it is the request
+/// ([`Frame::TooLarge`]), because request-response reports no failure for a request it never
+/// received, and the event loop must learn which peer to disconnect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("frame of {len} bytes exceeds the limit of {max}")]
 pub struct FrameTooLarge {
@@ -83,6 +84,15 @@ impl FrameTooLarge {
     }
 }
 
+/// A request as read from the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A whole frame within the limit.
+    Bytes(Vec<u8>),
+    /// The peer announced a frame above the limit; nothing more was read.
+    TooLarge(FrameTooLarge),
+}
+
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
@@ -93,8 +103,18 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::
             FrameTooLarge { len, max },
         ));
     }
-    let mut data = vec![0u8; len];
-    io.read_exact(&mut data).await?;
+    // The buffer grows as bytes arrive rather than being allocated from the length prefix:
+    // a peer announcing the full limit and then trickling (or sending nothing) holds only what
+    // it actually sent, not 128 KiB per stream.
+    let mut data = Vec::new();
+    let wanted = u64::try_from(len).unwrap_or(u64::MAX);
+    io.take(wanted).read_to_end(&mut data).await?;
+    if data.len() != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("frame ended after {} of {len} bytes", data.len()),
+        ));
+    }
     Ok(data)
 }
 
@@ -108,14 +128,20 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, data: &[u8]) -> i
 
 impl request_response::Codec for FrameCodec {
     type Protocol = StreamProtocol;
-    type Request = Vec<u8>;
+    type Request = Frame;
     type Response = Vec<u8>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Frame>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_request).await
+        match read_frame(io, self.max_request).await {
+            Ok(bytes) => Ok(Frame::Bytes(bytes)),
+            Err(err) => match FrameTooLarge::find(&err) {
+                Some(too_large) => Ok(Frame::TooLarge(*too_large)),
+                None => Err(err),
+            },
+        }
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
@@ -129,12 +155,17 @@ impl request_response::Codec for FrameCodec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        request: Vec<u8>,
+        request: Frame,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &request).await
+        match request {
+            Frame::Bytes(bytes) => write_frame(io, &bytes).await,
+            Frame::TooLarge(too_large) => {
+                Err(io::Error::new(io::ErrorKind::InvalidInput, too_large))
+            }
+        }
     }
 
     async fn write_response<T>(

@@ -300,7 +300,9 @@ impl EventLoop {
                     let _ = reply.send(Err(NetError::Busy));
                     return;
                 }
-                let id = self.direct(protocol).send_request(&peer, data);
+                let id = self
+                    .direct(protocol)
+                    .send_request(&peer, crate::direct::Frame::Bytes(data));
                 self.pending_direct.insert((protocol, id), reply);
             }
             Command::RespondDirect {

@@ -35,7 +35,7 @@ pub use config::{
     GossipValidator, GossipVerdict, MAX_YAMUX_STREAMS, NetConfig, NetLimits, RelayLimits,
 };
 pub use direct::{
-    DM_PROTOCOL, DirectProtocol, FrameTooLarge, INBOX_PROTOCOL, MAX_DIRECT_REQUEST,
+    DM_PROTOCOL, DirectProtocol, Frame, FrameTooLarge, INBOX_PROTOCOL, MAX_DIRECT_REQUEST,
     MAX_DIRECT_RESPONSE,
 };
 pub use error::NetError;
