@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod peer;
+pub mod raw;
 
 /// How long a daemon may take to answer on its socket after it is started.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,6 +49,27 @@ pub fn chain(dir: &TestDir, prefix: &str, n: usize, config: &str) -> Vec<Daemon>
         nodes.push(node);
     }
     nodes
+}
+
+/// Two daemons with `config` that are connections: A (the first) invited B and B accepted.
+pub fn connected_pair(dir: &TestDir, config: &str) -> (Daemon, Daemon) {
+    let a = Daemon::start_with_config(&dir.path("a"), config, &[]);
+    let b = Daemon::start_with_config(&dir.path("b"), config, &["--bootstrap", &a.tcp_addr()]);
+    b.wait_for_peer(&a.id, ARRIVAL);
+    let sent = a.json(&["connect", &b.id, "--note", "let's talk"]);
+    wait_until("B to receive the invite", ARRIVAL, || {
+        let invites = b.json(&["invites", "--incoming"]);
+        invites
+            .as_array()?
+            .iter()
+            .find(|i| i["invite_id"] == sent["invite_id"])
+            .cloned()
+    });
+    b.json(&["accept", &a.id]);
+    wait_until("A to be connected", ARRIVAL, || {
+        (a.json(&["connections"]).as_array()?.len() == 1).then_some(())
+    });
+    (a, b)
 }
 
 /// The `accord` binary under test.
@@ -295,6 +317,18 @@ impl Daemon {
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The daemon's resident memory (`VmRSS` of /proc/<pid>/status), in KiB; panics if the
+    /// process is gone, which is itself a failure for every caller.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_else(|err| panic!("daemon {} is gone: {err}", self.pid()));
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in /proc/{}/status", self.pid()))
     }
 
     /// Runs a client command against this daemon.
