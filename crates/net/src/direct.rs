@@ -206,7 +206,42 @@ mod tests {
             );
 
             let mut short = futures::io::Cursor::new(vec![0, 0, 0, 9, 1, 2]);
-            assert!(read_frame(&mut short, 16).await.is_err());
+            let err = read_frame(&mut short, 16).await.err();
+            assert_eq!(
+                err.as_ref().map(io::Error::kind),
+                Some(io::ErrorKind::UnexpectedEof)
+            );
+            assert!(err.as_ref().and_then(FrameTooLarge::find).is_none());
+        });
+    }
+
+    #[test]
+    fn a_request_above_the_codecs_limit_is_reported_not_read() {
+        use libp2p::request_response::Codec;
+        futures::executor::block_on(async {
+            let mut codec = FrameCodec::new(8);
+            let mut within = futures::io::Cursor::new(vec![0, 0, 0, 3, 7, 8, 9]);
+            let read = codec.read_request(&DM_PROTOCOL, &mut within).await.ok();
+            assert_eq!(read, Some(Frame::Bytes(vec![7, 8, 9])));
+
+            let mut above = futures::io::Cursor::new(vec![0, 0, 0, 9, 1, 2, 3]);
+            let read = codec.read_request(&DM_PROTOCOL, &mut above).await.ok();
+            assert_eq!(
+                read,
+                Some(Frame::TooLarge(FrameTooLarge { len: 9, max: 8 }))
+            );
+            // Nothing past the length prefix was consumed.
+            assert_eq!(above.position(), 4);
+
+            let mut sink = futures::io::Cursor::new(Vec::new());
+            let refused = codec
+                .write_request(
+                    &DM_PROTOCOL,
+                    &mut sink,
+                    Frame::TooLarge(FrameTooLarge { len: 9, max: 8 }),
+                )
+                .await;
+            assert!(refused.is_err());
         });
     }
 }
