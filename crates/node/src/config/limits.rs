@@ -168,6 +168,22 @@ mod tests {
     use crate::config::Config;
 
     #[test]
+    fn the_smallest_frame_limits_still_carry_every_honest_frame() {
+        // The lower bounds of the frame keys, as validated.
+        let smallest = |key: &str| {
+            let text = format!("[limits]\n{key} = 1\n");
+            let err = Config::parse(&text, Path::new("/x"))
+                .err()
+                .map(|e| e.to_string());
+            err.unwrap_or_default()
+        };
+        assert!(smallest("dm_frame_max_bytes").contains("73728–131072"));
+        assert!(smallest("inbox_frame_max_bytes").contains("8192–131072"));
+        assert!(crate::message::wire::MAX_REQUEST <= 73_728);
+        assert!(accord_handshake::GossipFrame::MAX_LEN <= 8192);
+    }
+
+    #[test]
     fn limits_stay_within_what_the_protocols_allow() {
         let defaults = LimitsSection::default();
         assert_eq!(defaults.net(), accord_net::NetLimits::default());
