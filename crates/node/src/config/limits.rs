@@ -6,6 +6,16 @@ use serde::Deserialize;
 
 use super::ConfigError;
 
+/// The smallest `inbox_frame_max_bytes`: room for the largest sealed invite frame.
+const INBOX_FRAME_MIN: u32 = 8192;
+/// The smallest `dm_frame_max_bytes`: room for the largest message frame (a 64 KiB body).
+const DM_FRAME_MIN: u32 = 73_728;
+
+// A change to the message or invite encoding that outgrows these lower bounds fails to
+// compile here, rather than letting a config disconnect honest peers.
+const _: () = assert!(crate::message::wire::MAX_REQUEST <= DM_FRAME_MIN as usize);
+const _: () = assert!(accord_handshake::GossipFrame::MAX_LEN <= INBOX_FRAME_MIN as usize);
+
 /// `[limits]`: the bounds on what peers (and the user) can make this node hold, in one
 /// place. Each is enforced where the resource lives; docs/architecture.md ("Limits") says
 /// where.
@@ -95,13 +105,13 @@ impl LimitsSection {
             (
                 "limits.inbox_frame_max_bytes",
                 self.inbox_frame_max_bytes,
-                8192,
+                INBOX_FRAME_MIN,
                 131_072,
             ),
             (
                 "limits.dm_frame_max_bytes",
                 self.dm_frame_max_bytes,
-                73_728,
+                DM_FRAME_MIN,
                 131_072,
             ),
             (
@@ -168,7 +178,7 @@ mod tests {
     use crate::config::Config;
 
     #[test]
-    fn the_smallest_frame_limits_still_carry_every_honest_frame() {
+    fn the_frame_limits_lower_bounds_are_stated_in_the_errors() {
         // The lower bounds of the frame keys, as validated.
         let smallest = |key: &str| {
             let text = format!("[limits]\n{key} = 1\n");
@@ -179,8 +189,6 @@ mod tests {
         };
         assert!(smallest("dm_frame_max_bytes").contains("73728–131072"));
         assert!(smallest("inbox_frame_max_bytes").contains("8192–131072"));
-        assert!(crate::message::wire::MAX_REQUEST <= 73_728);
-        assert!(accord_handshake::GossipFrame::MAX_LEN <= 8192);
     }
 
     #[test]
