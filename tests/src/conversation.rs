@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::{ARRIVAL, Daemon, NO_DHT, TestDir, json_array, wait_until};
+use crate::{ARRIVAL, Daemon, json_array, wait_until};
 
 /// The string member `key` of a JSON object (empty if missing).
 pub fn str_of(value: &Value, key: &str) -> String {
@@ -79,14 +79,4 @@ pub fn wait_outbox_drained(node: &Daemon) {
     wait_until(&format!("{}'s outbox to drain", node.id), ARRIVAL, || {
         (node.json(&["status"])["outbox"] == 0).then_some(())
     });
-}
-
-/// Two daemons, `s` and `r` in `dir`, with the DHT and mDNS off: `r` bootstraps to `s`, then
-/// `s` invites `r` (with `note`) and `r` accepts, through the CLI. Returns `(s, r)`.
-pub fn connected_pair(dir: &TestDir, note: &str) -> (Daemon, Daemon) {
-    let s = Daemon::start_with_config(&dir.path("s"), NO_DHT, &[]);
-    let r = Daemon::start_with_config(&dir.path("r"), NO_DHT, &["--bootstrap", &s.tcp_addr()]);
-    r.wait_for_peer(&s.id, ARRIVAL);
-    invite_and_accept(&s, &r, note);
-    (s, r)
 }

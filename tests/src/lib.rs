@@ -21,6 +21,7 @@ use serde_json::Value;
 
 pub mod conversation;
 pub mod peer;
+pub mod raw;
 pub mod tmpfs;
 
 /// How long a daemon may take to answer on its socket after it is started.
@@ -50,6 +51,16 @@ pub fn chain(dir: &TestDir, prefix: &str, n: usize, config: &str) -> Vec<Daemon>
         nodes.push(node);
     }
     nodes
+}
+
+/// Two daemons `a` and `b` in `dir`, with `config`, that are connections: `b` bootstraps to
+/// `a`, then `a` invites `b` and `b` accepts, through the CLI. Returns `(a, b)`.
+pub fn connected_pair(dir: &TestDir, config: &str) -> (Daemon, Daemon) {
+    let a = Daemon::start_with_config(&dir.path("a"), config, &[]);
+    let b = Daemon::start_with_config(&dir.path("b"), config, &["--bootstrap", &a.tcp_addr()]);
+    b.wait_for_peer(&a.id, ARRIVAL);
+    conversation::invite_and_accept(&a, &b, "let's talk");
+    (a, b)
 }
 
 /// The `accord` binary under test.
@@ -297,6 +308,18 @@ impl Daemon {
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The daemon's resident memory (`VmRSS` of /proc/<pid>/status), in KiB; panics if the
+    /// process is gone, which is itself a failure for every caller.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_else(|err| panic!("daemon {} is gone: {err}", self.pid()));
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in /proc/{}/status", self.pid()))
     }
 
     /// Runs a client command against this daemon.

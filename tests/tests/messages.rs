@@ -8,23 +8,7 @@ use serde_json::Value;
 
 /// Two connected daemons: A invited B and B accepted.
 fn connected_pair(dir: &TestDir) -> (Daemon, Daemon) {
-    let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &[]);
-    let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &a.tcp_addr()]);
-    b.wait_for_peer(&a.id, ARRIVAL);
-    let sent = a.json(&["connect", &b.id, "--note", "let's talk"]);
-    wait_until("B to receive the invite", ARRIVAL, || {
-        let invites = b.json(&["invites", "--incoming"]);
-        invites
-            .as_array()?
-            .iter()
-            .find(|i| i["invite_id"] == sent["invite_id"])
-            .cloned()
-    });
-    b.json(&["accept", &a.id]);
-    wait_until("A to be connected", ARRIVAL, || {
-        (a.json(&["connections"]).as_array()?.len() == 1).then_some(())
-    });
-    (a, b)
+    accord_tests::connected_pair(dir, NO_DHT)
 }
 
 fn bodies(messages: &[Value]) -> Vec<String> {

@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use accord_identity::test_rng::TestRng;
-use accord_tests::conversation::{connected_pair, str_of};
-use accord_tests::{Daemon, TestDir, run, wait_until};
+use accord_tests::conversation::str_of;
+use accord_tests::{Daemon, NO_DHT, TestDir, connected_pair, run, wait_until};
 use rand_core::TryRng;
 use serde_json::Value;
 
@@ -266,7 +266,7 @@ fn soak(name: &str, side: Victim) {
     println!("soak {name}: seed {seed} (replay with ACCORD_SOAK_SEED={seed}), {cycles} cycles");
     let mut rng = TestRng::new(seed);
     let dir = TestDir::new();
-    let (sender, receiver) = connected_pair(&dir, "soak");
+    let (sender, receiver) = connected_pair(&dir, NO_DHT);
     let (sender_dir, receiver_id) = (sender.data_dir.clone(), receiver.id.clone());
     // Long runs send more slowly, so that the stream lasts about as long as the kills.
     let pace = Duration::from_millis(2 * cycles as u64);

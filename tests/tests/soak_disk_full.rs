@@ -7,11 +7,11 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use accord_tests::conversation::{
-    Sent, connected_pair, send, str_of, wait_outbox_drained, written_by,
-};
+use accord_tests::conversation::{Sent, send, str_of, wait_outbox_drained, written_by};
 use accord_tests::tmpfs::Tmpfs;
-use accord_tests::{ARRIVAL, Daemon, TestDir, accord, json_array, wait_exit};
+use accord_tests::{
+    ARRIVAL, Daemon, NO_DHT, TestDir, accord, connected_pair, json_array, wait_exit,
+};
 use serde_json::Value;
 
 /// Runs `accord --json <args>` on `data_dir`, failing the test if it does not finish within
@@ -195,14 +195,14 @@ fn check_both_sides(sender: &Daemon, receiver: &Daemon, to_r: &[Sent], to_s: &[S
 fn a_full_disk_fails_writes_clearly_keeps_reads_and_loses_nothing_once_freed() {
     let dir = TestDir::new();
     // Declared first, so dropped last: the daemons are gone by the time it is unmounted.
-    let mount = match Tmpfs::mount(&dir.path("r"), "32m") {
+    let mount = match Tmpfs::mount(&dir.path("b"), "32m") {
         Ok(mount) => mount,
         Err(reason) => {
             println!("skipped: {reason}");
             return;
         }
     };
-    let (sender, receiver) = connected_pair(&dir, "before the disk fills");
+    let (sender, receiver) = connected_pair(&dir, NO_DHT);
     let (s_id, r_id) = (sender.id.clone(), receiver.id.clone());
     let mut to_r: Vec<Sent> = (0..5)
         .map(|n| send(&sender, &r_id, &format!("before the disk filled #{n}")))

@@ -73,6 +73,7 @@ mod chain_key;
 mod envelope;
 mod error;
 mod header;
+mod limits;
 mod message_key;
 mod ratchet;
 mod root_key;
@@ -89,6 +90,7 @@ pub use envelope::{
 };
 pub use error::{ChannelError, SessionError};
 pub use header::{Header, HeaderError};
+pub use limits::{SkipLimitError, SkipLimits};
 pub use ratchet::MAX_SKIP;
 pub use session::{Role, Session};
 pub use skipped::{MAX_SKIPPED_CHAINS, MAX_SKIPPED_KEYS, SKIPPED_KEY_TTL_MS};

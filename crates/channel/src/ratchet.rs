@@ -24,6 +24,7 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use crate::chain_key::ChainKey;
 use crate::error::ChannelError;
 use crate::header::Header;
+use crate::limits::SkipLimits;
 use crate::message_key::MessageKey;
 use crate::root_key::RootKey;
 use crate::skipped::SkippedKeys;
@@ -252,11 +253,13 @@ impl RatchetState {
     /// step the header calls for. Call it on a copy of the state and keep the copy only if the
     /// message then authenticates: a forged header would otherwise corrupt the state.
     ///
-    /// Every bound ([`MAX_SKIP`]) is checked before any key is derived.
+    /// Every bound (`limits.max_skip()`, at most [`MAX_SKIP`]) is checked before any key is
+    /// derived.
     pub(crate) fn receiving_key(
         &mut self,
         header: &Header,
         now_ms: u64,
+        limits: SkipLimits,
     ) -> Result<MessageKey, ChannelError> {
         self.skipped.purge_expired(now_ms);
         let dh = header.ratchet_key.to_bytes();
@@ -269,16 +272,16 @@ impl RatchetState {
             if header.message_number < next {
                 return Err(ChannelError::MessageKeyUnavailable);
             }
-            check_skip(next, header.message_number)?;
+            check_skip(next, header.message_number, limits)?;
         } else {
             if let Some(chain) = &self.receiving {
-                check_skip(chain.next, header.previous_chain_length)?;
+                check_skip(chain.next, header.previous_chain_length, limits)?;
             }
-            check_skip(0, header.message_number)?;
-            self.skip_until(header.previous_chain_length, now_ms);
+            check_skip(0, header.message_number, limits)?;
+            self.skip_until(header.previous_chain_length, now_ms, limits);
             self.dh_ratchet(header.ratchet_key)?;
         }
-        self.skip_until(header.message_number, now_ms);
+        self.skip_until(header.message_number, now_ms, limits);
         let chain = self.receiving.as_mut().ok_or(ChannelError::Decryption)?;
         let key = chain.key.advance();
         chain.next = header.message_number.saturating_add(1);
@@ -286,14 +289,19 @@ impl RatchetState {
     }
 
     /// Stores the keys of the current receiving chain's messages up to (not including) `until`.
-    fn skip_until(&mut self, until: u32, now_ms: u64) {
+    fn skip_until(&mut self, until: u32, now_ms: u64, limits: SkipLimits) {
         let (Some(chain), Some(theirs)) = (self.receiving.as_mut(), self.theirs) else {
             return;
         };
         while chain.next < until {
             let key = chain.key.advance();
-            self.skipped
-                .insert(theirs.to_bytes(), chain.next, key, now_ms);
+            self.skipped.insert(
+                theirs.to_bytes(),
+                chain.next,
+                key,
+                now_ms,
+                limits.max_skipped_keys(),
+            );
             chain.next += 1;
         }
     }
@@ -317,13 +325,14 @@ impl RatchetState {
     }
 }
 
-/// Refuses to skip from message `next` to `until` if that is more than [`MAX_SKIP`] keys.
-fn check_skip(next: u32, until: u32) -> Result<(), ChannelError> {
+/// Refuses to skip from message `next` to `until` if that is more than `limits.max_skip()`
+/// keys.
+fn check_skip(next: u32, until: u32, limits: SkipLimits) -> Result<(), ChannelError> {
     let skip = u64::from(until.saturating_sub(next));
-    if skip > u64::from(MAX_SKIP) {
+    if skip > u64::from(limits.max_skip()) {
         return Err(ChannelError::TooManySkipped {
             skip,
-            max: MAX_SKIP,
+            max: limits.max_skip(),
         });
     }
     Ok(())

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::envelope::{Envelope, MAX_PLAINTEXT_LEN, Parsed, SessionId};
 use crate::error::{ChannelError, SessionError};
+use crate::limits::SkipLimits;
 use crate::message_key::{MessageKey, NONCE_LEN, TAG_LEN};
 use crate::ratchet::{RatchetKeyPair, RatchetState};
 use crate::root_key::{NonContributory, X3dhInputs, dh, x3dh};
@@ -273,6 +274,22 @@ impl Session {
     /// [`ChannelError::TooManySkipped`], [`ChannelError::MessageKeyUnavailable`],
     /// [`ChannelError::NonContributory`], [`ChannelError::Decryption`].
     pub fn decrypt(&mut self, envelope: &[u8], now_ms: u64) -> Result<Vec<u8>, ChannelError> {
+        self.decrypt_within(envelope, now_ms, SkipLimits::default())
+    }
+
+    /// [`Session::decrypt`] with the node's own, possibly smaller, bounds on skipped keys:
+    /// a header skipping more than `limits.max_skip()` keys is refused
+    /// ([`ChannelError::TooManySkipped`]) and at most `limits.max_skipped_keys()` are kept.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::decrypt`].
+    pub fn decrypt_within(
+        &mut self,
+        envelope: &[u8],
+        now_ms: u64,
+        limits: SkipLimits,
+    ) -> Result<Vec<u8>, ChannelError> {
         let parsed = Parsed::parse(envelope)?;
         if parsed.session_id != self.session_id {
             return Err(ChannelError::WrongSession {
@@ -295,7 +312,7 @@ impl Session {
             return Ok(plaintext);
         }
         let mut ratchet = self.ratchet.clone();
-        let key = ratchet.receiving_key(&parsed.header, now_ms)?;
+        let key = ratchet.receiving_key(&parsed.header, now_ms, limits)?;
         let plaintext = open(&key)?;
         self.ratchet = ratchet;
         Ok(plaintext)

@@ -65,8 +65,16 @@ impl SkippedKeys {
         Some((*entry.key).clone())
     }
 
-    /// Stores a key, evicting the oldest chain or key if a bound would be exceeded.
-    pub(crate) fn insert(&mut self, chain: [u8; 32], number: u32, key: MessageKey, now_ms: u64) {
+    /// Stores a key, evicting the oldest chain or keys if a bound would be exceeded: at most
+    /// `max_keys` keys are kept (the caller passes at most [`MAX_SKIPPED_KEYS`]).
+    pub(crate) fn insert(
+        &mut self,
+        chain: [u8; 32],
+        number: u32,
+        key: MessageKey,
+        now_ms: u64,
+        max_keys: usize,
+    ) {
         if !self.chains.contains(&chain) {
             if self.chains.len() == MAX_SKIPPED_CHAINS
                 && let Some(oldest) = self.chains.pop_front()
@@ -81,7 +89,7 @@ impl SkippedKeys {
             key: Box::new(key),
             created_ms: now_ms,
         });
-        while self.entries.len() > MAX_SKIPPED_KEYS {
+        while self.entries.len() > max_keys.min(MAX_SKIPPED_KEYS) {
             if let Some(evicted) = self.entries.pop_front() {
                 self.forget_chain_if_empty(&evicted.chain);
             }
@@ -131,8 +139,8 @@ mod tests {
     #[test]
     fn take_removes_and_forgets_empty_chains() {
         let mut store = SkippedKeys::default();
-        store.insert([1; 32], 0, key(0), 10);
-        store.insert([1; 32], 1, key(1), 10);
+        store.insert([1; 32], 0, key(0), 10, MAX_SKIPPED_KEYS);
+        store.insert([1; 32], 1, key(1), 10, MAX_SKIPPED_KEYS);
         assert_eq!(
             store.take(&[1; 32], 0).unwrap().as_bytes(),
             key(0).as_bytes()
@@ -149,7 +157,7 @@ mod tests {
     fn bounded_in_keys_oldest_evicted() {
         let mut store = SkippedKeys::default();
         for n in 0..(MAX_SKIPPED_KEYS as u32 + 10) {
-            store.insert([1; 32], n, key(n), 0);
+            store.insert([1; 32], n, key(n), 0, MAX_SKIPPED_KEYS);
         }
         assert_eq!(store.len(), MAX_SKIPPED_KEYS);
         assert!(store.take(&[1; 32], 9).is_none());
@@ -161,8 +169,8 @@ mod tests {
     fn bounded_in_chains_oldest_chain_evicted() {
         let mut store = SkippedKeys::default();
         for chain in 0..=MAX_SKIPPED_CHAINS as u8 {
-            store.insert([chain; 32], 0, key(0), 0);
-            store.insert([chain; 32], 1, key(1), 0);
+            store.insert([chain; 32], 0, key(0), 0, MAX_SKIPPED_KEYS);
+            store.insert([chain; 32], 1, key(1), 0, MAX_SKIPPED_KEYS);
         }
         assert_eq!(store.chains.len(), MAX_SKIPPED_CHAINS);
         assert_eq!(store.len(), 2 * MAX_SKIPPED_CHAINS);
@@ -174,8 +182,8 @@ mod tests {
     #[test]
     fn expires_after_seven_days() {
         let mut store = SkippedKeys::default();
-        store.insert([1; 32], 0, key(0), 1_000);
-        store.insert([2; 32], 0, key(0), 5_000);
+        store.insert([1; 32], 0, key(0), 1_000, MAX_SKIPPED_KEYS);
+        store.insert([2; 32], 0, key(0), 5_000, MAX_SKIPPED_KEYS);
         store.purge_expired(1_000 + SKIPPED_KEY_TTL_MS - 1);
         assert_eq!(store.len(), 2);
         store.purge_expired(1_000 + SKIPPED_KEY_TTL_MS);
@@ -189,7 +197,13 @@ mod tests {
     #[test]
     fn debug_shows_counts_only() {
         let mut store = SkippedKeys::default();
-        store.insert([1; 32], 0, MessageKey::from_bytes([0xAB; 32]), 0);
+        store.insert(
+            [1; 32],
+            0,
+            MessageKey::from_bytes([0xAB; 32]),
+            0,
+            MAX_SKIPPED_KEYS,
+        );
         let shown = format!("{store:?}");
         assert_eq!(shown, "SkippedKeys { keys: 1, chains: 1 }");
     }

@@ -10,7 +10,8 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libp2p::{
-    StreamProtocol, autonat, dcutr, gossipsub, identify, kad, mdns, ping, relay, request_response,
+    StreamProtocol, autonat, connection_limits, dcutr, gossipsub, identify, kad, mdns, ping, relay,
+    request_response,
 };
 use sha2::{Digest, Sha256};
 
@@ -29,6 +30,9 @@ pub(crate) const KADEMLIA_PROTOCOL: StreamProtocol = StreamProtocol::new("/accor
 #[derive(NetworkBehaviour)]
 #[behaviour(prelude = "libp2p::swarm::derive_prelude")]
 pub struct Behaviour {
+    /// Refuses connections beyond [`crate::NetLimits`]; first, so that it sees every
+    /// connection before the others do any work for it.
+    pub connection_limits: connection_limits::Behaviour,
     /// Exchanges listen addresses and protocols with every peer.
     pub identify: identify::Behaviour,
     /// Keeps an eye on connection liveness and round-trip time.
@@ -90,14 +94,22 @@ impl Behaviour {
             None
         };
 
+        let limits = &config.limits;
+        let connection_limits = connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default()
+                .with_max_established_per_peer(Some(limits.max_connections_per_peer))
+                .with_max_established(Some(limits.max_connections))
+                .with_max_pending_incoming(Some(limits.max_pending_incoming)),
+        );
         Ok(Behaviour {
+            connection_limits,
             identify,
             ping: ping::Behaviour::default(),
             kademlia: Toggle::from(config.dht.then_some(kademlia)),
             mdns: Toggle::from(mdns),
             gossipsub: build_gossipsub(config)?,
-            inbox: direct_behaviour(INBOX_PROTOCOL, config),
-            dm: direct_behaviour(DM_PROTOCOL, config),
+            inbox: direct_behaviour(INBOX_PROTOCOL, limits.max_inbox_request, config),
+            dm: direct_behaviour(DM_PROTOCOL, limits.max_dm_request, config),
             addresses: Addresses::default(),
             relay_client,
             relay_server: Toggle::from(config.relay_server.map(|limits| {
@@ -134,15 +146,19 @@ fn relay_config(limits: RelayLimits) -> relay::Config {
 }
 
 /// One request-response behaviour per direct protocol, so that a request is never negotiated
-/// onto another protocol.
+/// onto another protocol. The request timeout also bounds how long a peer may take to send its
+/// request: a stream that trickles is reset when it runs out.
 fn direct_behaviour(
     protocol: StreamProtocol,
+    max_request: usize,
     config: &NetConfig,
 ) -> request_response::Behaviour<FrameCodec> {
     request_response::Behaviour::with_codec(
-        FrameCodec,
+        FrameCodec::new(max_request),
         [(protocol, request_response::ProtocolSupport::Full)],
-        request_response::Config::default().with_request_timeout(config.direct_timeout),
+        request_response::Config::default()
+            .with_request_timeout(config.direct_timeout)
+            .with_max_concurrent_streams(config.limits.max_concurrent_streams),
     )
 }
 

@@ -101,6 +101,53 @@ pub struct NetConfig {
     /// so that a LAN peer cannot make a node behind NAT believe it is public. Local test
     /// networks on 127.0.0.1 turn it off.
     pub autonat_global_only: bool,
+    /// What one peer, and all peers together, may hold open. Default: [`NetLimits::default`].
+    pub limits: NetLimits,
+}
+
+/// The most Yamux streams per connection a node may be configured with (see
+/// [`NetLimits::max_yamux_streams`]).
+pub const MAX_YAMUX_STREAMS: usize = 4096;
+
+/// The bounds on what peers may make this node hold: frame sizes, streams and connections.
+/// A peer that announces a request frame above its protocol's limit is disconnected; streams
+/// and connections above their limits are refused (reset) as they are opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetLimits {
+    /// The largest request frame on `/accord/inbox/1`, in bytes. Default: 128 KiB
+    /// ([`crate::MAX_DIRECT_REQUEST`]).
+    pub max_inbox_request: usize,
+    /// The largest request frame on `/accord/dm/1`, in bytes. Default: 128 KiB
+    /// ([`crate::MAX_DIRECT_REQUEST`]).
+    pub max_dm_request: usize,
+    /// Requests each direct protocol serves at once on one connection; a stream opened beyond
+    /// it is reset at once. Default: 100 (libp2p's request-response default).
+    pub max_concurrent_streams: usize,
+    /// Yamux substreams open at once on one connection, both ways together. A peer that opens
+    /// more has its connection closed by Yamux. Default: 512 (Yamux's default). At most 4096:
+    /// Yamux requires its 1 GiB connection window to give every stream 256 KiB.
+    pub max_yamux_streams: usize,
+    /// Established connections to one peer. Default: 8 (a peer may be reached over TCP, QUIC
+    /// and relays at once, and both sides may dial).
+    pub max_connections_per_peer: u32,
+    /// Established connections in all. Default: 1024.
+    pub max_connections: u32,
+    /// Incoming connections still in their handshake. Default: 128.
+    pub max_pending_incoming: u32,
+}
+
+impl Default for NetLimits {
+    fn default() -> Self {
+        NetLimits {
+            max_inbox_request: crate::MAX_DIRECT_REQUEST,
+            max_dm_request: crate::MAX_DIRECT_REQUEST,
+            max_concurrent_streams: 100,
+            max_yamux_streams: 512,
+            max_connections_per_peer: 8,
+            max_connections: 1024,
+            max_pending_incoming: 128,
+        }
+    }
 }
 
 /// What a relay server grants. Defaults are libp2p's, except the per-circuit limits, which
@@ -148,6 +195,7 @@ impl Default for NetConfig {
             relays: Vec::new(),
             relay_server: None,
             autonat_global_only: true,
+            limits: NetLimits::default(),
         }
     }
 }
@@ -211,6 +259,12 @@ impl NetConfig {
     /// Lets AutoNAT ask and answer peers at any IP address, or only global ones.
     pub fn with_autonat_global_only(mut self, global_only: bool) -> Self {
         self.autonat_global_only = global_only;
+        self
+    }
+
+    /// Replaces the limits on frames, streams and connections.
+    pub fn with_limits(mut self, limits: NetLimits) -> Self {
+        self.limits = limits;
         self
     }
 

@@ -300,7 +300,9 @@ impl EventLoop {
                     let _ = reply.send(Err(NetError::Busy));
                     return;
                 }
-                let id = self.direct(protocol).send_request(&peer, data);
+                let id = self
+                    .direct(protocol)
+                    .send_request(&peer, crate::direct::Frame::Bytes(data));
                 self.pending_direct.insert((protocol, id), reply);
             }
             Command::RespondDirect {
@@ -547,16 +549,27 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 fn build_swarm(keypair: Keypair, config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
     let idle = config.idle_connection_timeout;
+    // Yamux asserts that its 1 GiB connection window covers 256 KiB per stream; a larger
+    // limit would panic while building the connection, so it is capped here as in the docs.
+    let max_streams = config
+        .limits
+        .max_yamux_streams
+        .clamp(1, crate::MAX_YAMUX_STREAMS);
+    let yamux_config = move || {
+        let mut yamux = yamux::Config::default();
+        yamux.set_max_num_streams(max_streams);
+        yamux
+    };
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
-            yamux::Config::default,
+            yamux_config,
         )
         .map_err(|err| NetError::Transport(err.to_string()))?
         .with_quic()
-        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .with_relay_client(noise::Config::new, yamux_config)
         .map_err(|err| NetError::Transport(err.to_string()))?
         .with_behaviour(|keypair, relay_client| {
             Behaviour::new(keypair, relay_client, config)

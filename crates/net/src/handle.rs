@@ -75,6 +75,8 @@ pub struct NetStats {
     pub gossip_ignored: u64,
     /// Events dropped because the node's queue was full.
     pub events_dropped: u64,
+    /// Peers disconnected for announcing a request frame above its protocol's limit.
+    pub peers_disconnected: u64,
 }
 
 /// A peer we are connected to.

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod limits;
+
+pub use limits::LimitsSection;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -23,6 +27,8 @@ pub struct Config {
     pub store: StoreSection,
     /// `[relay]`: what this node grants others when it serves as a relay.
     pub relay: RelaySection,
+    /// `[limits]`: every bound on what peers and the user can make this node hold.
+    pub limits: LimitsSection,
 }
 
 /// `[network]`.
@@ -309,6 +315,7 @@ impl Config {
             1,
             86_400,
         )?;
+        self.limits.validate(path)?;
         for addr in &self.network.relays {
             if let Ok(parsed) = addr.parse::<accord_net::Multiaddr>()
                 && accord_net::split_peer_id(&parsed).1.is_none()
@@ -393,6 +400,18 @@ max_reservations = 4
 max_circuits = 1
 max_circuit_bytes = 65536
 max_circuit_duration_secs = 30
+[limits]
+inbox_frame_max_bytes = 16384
+dm_frame_max_bytes = 73728
+streams_per_protocol = 10
+streams_per_connection = 64
+connections_per_peer = 2
+connections_total = 100
+pending_connections = 16
+pending_invites = 50
+outbox_per_peer = 20
+skipped_keys_per_header = 100
+skipped_keys = 200
 "#;
         let config = parse(text).unwrap_or_else(|err| panic!("{err}"));
         assert!(!config.network.mdns);
@@ -402,6 +421,21 @@ max_circuit_duration_secs = 30
         assert!(config.network.relay_server);
         assert_eq!(config.network.relays.len(), 1);
         assert_eq!(config.relay.limits().max_circuits, 1);
+        let net = config.limits.net();
+        assert_eq!(
+            (
+                net.max_inbox_request,
+                net.max_dm_request,
+                net.max_yamux_streams
+            ),
+            (16384, 73728, 64)
+        );
+        assert_eq!(config.limits.outbox_per_peer, 20);
+        let skip = config.limits.skip().ok();
+        assert_eq!(
+            skip.map(|s| (s.max_skip(), s.max_skipped_keys())),
+            Some((100, 200))
+        );
         assert_eq!(
             config.relay.limits().max_circuit_duration,
             std::time::Duration::from_secs(30)

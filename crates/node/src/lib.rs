@@ -34,8 +34,8 @@ mod rng;
 
 pub use clock::now_ms;
 pub use config::{
-    Config, ConfigError, GossipConfig, InvitesConfig, MessagesConfig, NetworkConfig, RelaySection,
-    StoreSection,
+    Config, ConfigError, GossipConfig, InvitesConfig, LimitsSection, MessagesConfig, NetworkConfig,
+    RelaySection, StoreSection,
 };
 pub use data_dir::{DataDir, DataDirLock, write_atomically};
 pub use error::NodeError;

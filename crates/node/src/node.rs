@@ -313,7 +313,8 @@ fn net_config(config: &Config, options: &NodeOptions) -> Result<NetConfig, NodeE
         .with_mdns(options.mdns.unwrap_or(config.network.mdns))
         .with_dht(config.network.dht)
         .with_kademlia_server(config.network.dht_server)
-        .with_autonat_global_only(config.network.autonat_global_only))
+        .with_autonat_global_only(config.network.autonat_global_only)
+        .with_limits(config.limits.net()))
 }
 
 fn parse_addrs(what: &'static str, addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {

@@ -904,9 +904,14 @@ impl StoreHandle {
     /// # Errors
     ///
     /// As [`Store::sending_context`], plus [`StoreError::Closed`].
-    pub async fn sending_context(&self, peer: &AccordId) -> Result<SendingContext, StoreError> {
+    pub async fn sending_context(
+        &self,
+        peer: &AccordId,
+        count_up_to: usize,
+    ) -> Result<SendingContext, StoreError> {
         let peer = *peer;
-        self.call(move |s| s.sending_context(&peer)).await
+        self.call(move |s| s.sending_context(&peer, count_up_to))
+            .await
     }
 
     /// See [`Store::active_outbox_head`].

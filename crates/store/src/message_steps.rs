@@ -38,6 +38,9 @@ pub struct SendingContext {
     pub session: Option<Zeroizing<Vec<u8>>>,
     /// The sender sequence our next message gets (1 for a conversation with no messages).
     pub next_sender_seq: u64,
+    /// Messages waiting in the outbox for the peer, counted up to the `count_up_to` asked for
+    /// (so that checking a bound never walks more of the outbox than the bound).
+    pub queued: usize,
 }
 
 impl std::fmt::Debug for SendingContext {
@@ -45,6 +48,7 @@ impl std::fmt::Debug for SendingContext {
         f.debug_struct("SendingContext")
             .field("session", &self.session.as_ref().map(|s| s.len()))
             .field("next_sender_seq", &self.next_sender_seq)
+            .field("queued", &self.queued)
             .finish()
     }
 }
@@ -79,18 +83,25 @@ impl Store {
         })
     }
 
-    /// The ratchet state of the conversation with `peer` and the sender sequence our next
-    /// message gets (1 for a conversation with no messages yet).
+    /// The ratchet state of the conversation with `peer`, the sender sequence our next
+    /// message gets (1 for a conversation with no messages yet) and how many messages wait in
+    /// its outbox, counted up to `count_up_to`.
     ///
     /// # Errors
     ///
-    /// As [`Store::session`] and [`Store::conversation`].
-    pub fn sending_context(&self, peer: &AccordId) -> Result<SendingContext, StoreError> {
+    /// As [`Store::session`], [`Store::conversation`] and [`Store::outbox_count`].
+    pub fn sending_context(
+        &self,
+        peer: &AccordId,
+        count_up_to: usize,
+    ) -> Result<SendingContext, StoreError> {
         let session = self.session(peer)?;
         let next_sender_seq = self.conversation(peer)?.map_or(1, |c| c.next_sender_seq);
+        let queued = self.outbox_count(peer, count_up_to)?;
         Ok(SendingContext {
             session,
             next_sender_seq,
+            queued,
         })
     }
 

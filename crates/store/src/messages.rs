@@ -662,6 +662,28 @@ impl Store {
         Ok(head)
     }
 
+    /// How many messages wait in the outbox for `peer`, counted up to `up_to`: the walk stops
+    /// there, and keeps no entry (an envelope may be 64 KiB).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
+    pub fn outbox_count(&self, peer: &AccordId, up_to: usize) -> Result<usize, StoreError> {
+        let mut count = 0;
+        for item in self.outbox.iter() {
+            if count >= up_to {
+                break;
+            }
+            let (key, value) = item.map_err(StoreError::db)?;
+            match codec::decode_outbox(&key, &value) {
+                Ok(entry) if entry.peer == *peer => count += 1,
+                Ok(_) => {}
+                Err(err) => self.note_skipped(trees::OUTBOX, &key, &err),
+            }
+        }
+        Ok(count)
+    }
+
     /// Updates the delivery schedule (`attempts` and `next_attempt_at_ms`) of the outbox
     /// entry `entry.outbox_seq`; the other fields are kept as stored. Returns `false`, writing
     /// nothing, when that entry is gone (completed) or is now a different message (same peer

@@ -43,14 +43,18 @@ fn the_contexts_read_what_the_separate_calls_read() {
     assert!(context.active && !context.seen);
     assert_eq!(&context.session.unwrap()[..], b"state-1");
 
-    let sending = store.sending_context(&friend).unwrap();
+    let sending = store.sending_context(&friend, 10).unwrap();
     assert_eq!(sending.next_sender_seq, 1);
+    assert_eq!(sending.queued, 0);
     assert_eq!(&sending.session.unwrap()[..], b"state-1");
     let (record, entry) = store
         .record_outgoing(&friend, b"state-1b", [7; 16], "hi", None, 10, b"env", 10)
         .unwrap();
     assert_eq!(record.sender_seq, 1);
-    assert_eq!(store.sending_context(&friend).unwrap().next_sender_seq, 2);
+    let sending = store.sending_context(&friend, 10).unwrap();
+    assert_eq!(sending.next_sender_seq, 2);
+    assert_eq!(sending.queued, 1);
+    assert_eq!(store.sending_context(&friend, 0).unwrap().queued, 0);
 
     // The id is now used in the conversation: seen, and the state is not read.
     let context = store.incoming_context(&friend, &[7; 16]).unwrap();

@@ -178,6 +178,40 @@ fn replay_fails_and_changes_nothing() {
 }
 
 #[test]
+fn a_node_may_lower_the_skip_bounds() {
+    let (mut inviter, mut invitee, mut rng) = connected_pair(9);
+    let limits = crate::SkipLimits::new(10, 12).unwrap();
+    // The inviter expects message 1; message 12 skips 11, one more than allowed.
+    let messages: Vec<_> = (1..=30)
+        .map(|_| invitee.encrypt(b"x", &mut rng).unwrap())
+        .collect();
+    let before = snapshot(&inviter);
+    assert_eq!(
+        inviter.decrypt_within(&messages[11], NOW, limits),
+        Err(ChannelError::TooManySkipped { skip: 11, max: 10 })
+    );
+    assert_eq!(snapshot(&inviter), before);
+    // Skipping 10 is allowed, and the default bounds would allow the refused header.
+    assert_eq!(
+        inviter.decrypt_within(&messages[10], NOW, limits).unwrap(),
+        b"x"
+    );
+    assert_eq!(inviter.skipped_key_count(), 10);
+    // Ten more skipped keys: only the newest 12 are kept.
+    assert_eq!(
+        inviter.decrypt_within(&messages[21], NOW, limits).unwrap(),
+        b"x"
+    );
+    assert_eq!(inviter.skipped_key_count(), 12);
+    // The oldest skipped key (message 1) was evicted; a recent one (message 20) still opens.
+    assert!(inviter.decrypt_within(&messages[0], NOW, limits).is_err());
+    assert_eq!(
+        inviter.decrypt_within(&messages[20], NOW, limits).unwrap(),
+        b"x"
+    );
+}
+
+#[test]
 fn too_many_skipped_is_refused_before_any_work() {
     let (mut inviter, mut invitee, mut rng) = connected_pair(8);
     // The inviter has received message 0 of this chain and expects message 1.

@@ -10,7 +10,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::oneshot;
 
 use super::EventLoop;
-use crate::direct::{DirectProtocol, FrameCodec};
+use crate::direct::{DirectProtocol, Frame, FrameCodec};
 use crate::handle::{Lookup, LookupSource, NetEvent};
 use crate::{GossipVerdict, NetError, split_peer_id};
 
@@ -172,18 +172,31 @@ impl EventLoop {
     pub(super) fn on_direct_event(
         &mut self,
         protocol: DirectProtocol,
-        event: request_response::Event<Vec<u8>, Vec<u8>>,
+        event: request_response::Event<Frame, Vec<u8>>,
     ) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
-                    request, channel, ..
+                    request: Frame::Bytes(data),
+                    channel,
+                    ..
                 } => self.emit(NetEvent::DirectRequest {
                     protocol,
                     peer,
-                    data: request,
+                    data,
                     channel,
                 }),
+                request_response::Message::Request {
+                    request: Frame::TooLarge(too_large),
+                    ..
+                } => {
+                    // Only a broken or hostile peer announces a frame above the limit: cut
+                    // it off rather than let it try again on the next stream. Dropping the
+                    // response channel resets the stream.
+                    tracing::info!(%peer, ?protocol, %too_large, "disconnecting peer");
+                    self.stats.peers_disconnected += 1;
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
                 request_response::Message::Response {
                     request_id,
                     response,

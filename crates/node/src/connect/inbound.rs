@@ -21,9 +21,6 @@ use crate::clock;
 /// How far ahead of our clock a sender's time stamp may be.
 pub(crate) const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 
-/// The most pending incoming invites kept; beyond it the oldest is dropped.
-pub(crate) const MAX_INCOMING: usize = 500;
-
 impl ConnectActor {
     /// Opens and applies one frame; true when it was applied (and may have changed state).
     pub(super) async fn on_frame(
@@ -132,7 +129,8 @@ impl ConnectActor {
         }
     }
 
-    /// Keeps one pending invite per sender (the newest) and at most [`MAX_INCOMING`] in all,
+    /// Keeps one pending invite per sender (the newest) and at most `limits.pending_invites`
+    /// in all,
     /// by the handshake's rule: when full, the invite that expires first goes.
     async fn make_room_for(&mut self, record: &IncomingInvite) -> bool {
         let Ok(incoming) = self.store.incoming_invites().await else {
@@ -150,7 +148,8 @@ impl ConnectActor {
             .map(summary)
             .collect();
         let policy = IncomingPolicy {
-            max_incoming: MAX_INCOMING,
+            // Validated to at most 5000, which fits every usize.
+            max_incoming: usize::try_from(self.config.limits.pending_invites).unwrap_or(usize::MAX),
         };
         match policy.admit(&pending, &summary(record)) {
             Admission::Admit { evict } => {

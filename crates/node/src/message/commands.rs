@@ -101,7 +101,23 @@ impl MessageActor {
             })?),
             None => None,
         };
-        let context = self.store.sending_context(&peer).await.map_err(internal)?;
+        let outbox_limit =
+            usize::try_from(self.config.limits.outbox_per_peer).unwrap_or(usize::MAX);
+        let context = self
+            .store
+            .sending_context(&peer, outbox_limit)
+            .await
+            .map_err(internal)?;
+        if context.queued >= outbox_limit {
+            // Refused before anything is encrypted or written: the ratchet does not move and
+            // every queued message stays as it was.
+            return Err(refused(format!(
+                "the outbox for {peer} is full: {} messages are waiting for delivery \
+                 (limits.outbox_per_peer); nothing was queued. Send again once some have \
+                 been delivered",
+                context.queued
+            )));
+        }
         let sender_seq = context.next_sender_seq;
         let state = context.session.ok_or_else(|| {
             refused(format!(

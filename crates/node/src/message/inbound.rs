@@ -128,7 +128,10 @@ impl MessageActor {
         let now = clock::now_ms();
         // The session decrypts on a copy of its state and keeps it only on success, so a
         // forged or replayed envelope leaves the conversation as it was.
-        let plaintext = match session.decrypt(envelope, now) {
+        // Validated when the config was loaded, so the fallback (the protocol's maximum,
+        // the same bounds as before the key existed) is never taken.
+        let limits = self.config.limits.skip().unwrap_or_default();
+        let plaintext = match session.decrypt_within(envelope, now, limits) {
             Ok(plaintext) => plaintext,
             Err(err) => {
                 self.drop_message("undecryptable", &format_args!("{peer}: {err}"));
