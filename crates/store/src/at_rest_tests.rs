@@ -6,7 +6,7 @@
     reason = "a test that cannot set up its fixture should fail loudly"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use accord_identity::{AccordId, Identity, StoreKey};
 use zeroize::Zeroizing;
@@ -218,83 +218,95 @@ fn a_value_moved_to_another_slot_or_tree_does_not_open() {
 }
 
 /// Turns a current store into exactly what the schema-1 code wrote: every sealed value back
-/// to the plain record its codec produced, no key check, version 1. With `keep_sealed`, the
-/// first that many messages stay sealed and the key check stays, as after a migration that
-/// was interrupted.
-fn downgrade_to_schema_1(path: &Path, keep_sealed: usize) {
+/// to the plain record its codec produced, no key check, version 1.
+fn downgrade_to_schema_1(path: &Path) {
     let db = raw_db(path);
     let cipher = RecordCipher::new(&test_key());
     for tree in SEALED_TREES {
         let t = db.open_tree(tree).unwrap();
-        let skip = if tree == trees::MESSAGES {
-            keep_sealed
-        } else {
-            0
-        };
-        for entry in t.iter().skip(skip) {
+        for entry in t.iter() {
             let (key, value) = entry.unwrap();
             let plain = cipher.open(tree, &key, &value).unwrap();
             t.insert(key, plain.as_slice()).unwrap();
         }
     }
     let meta = db.open_tree(trees::META).unwrap();
-    if keep_sealed == 0 {
-        meta.remove(KEY_CHECK_KEY).unwrap();
-    }
+    meta.remove(KEY_CHECK_KEY).unwrap();
     meta.insert(SCHEMA_VERSION_KEY, &1u32.to_be_bytes())
         .unwrap();
     db.flush().unwrap();
+}
+
+/// A filled schema-1 store at `<dir>/db`, checked to hold its secrets in clear.
+fn plain_store(dir: &Path) -> PathBuf {
+    let path = dir.join("db");
+    fill(&open(&path, &test_key()).unwrap());
+    downgrade_to_schema_1(&path);
+    let db = raw_db(&path);
+    for tree in SEALED_TREES {
+        assert!(
+            tree_shows_marker(&db, tree),
+            "{tree} is not plain in schema 1"
+        );
+    }
+    path
 }
 
 fn stored_version(path: &Path) -> Option<u32> {
     read_version(&raw_db(path).open_tree(trees::META).unwrap()).unwrap()
 }
 
-#[test]
-fn a_schema_1_store_is_encrypted_in_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &test_key()).unwrap();
-    fill(&store);
-    drop(store);
-    downgrade_to_schema_1(dir.path(), 0);
-    {
-        let db = raw_db(dir.path());
-        // The schema-1 store has its secrets in clear: the fixture is what the test claims.
-        for tree in SEALED_TREES {
-            assert!(
-                tree_shows_marker(&db, tree),
-                "{tree} is not plain in schema 1"
-            );
-        }
-    }
-    let store = open(dir.path(), &test_key()).unwrap();
-    check_readable(&store);
-    drop(store);
-    assert_eq!(stored_version(dir.path()), Some(CURRENT_SCHEMA));
-    let db = raw_db(dir.path());
-    for tree in SEALED_TREES {
-        assert!(
-            !tree_shows_marker(&db, tree),
-            "{tree} still plain after migrating"
-        );
-    }
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]
-fn an_interrupted_migration_resumes_without_sealing_twice() {
+fn a_schema_1_store_is_rewritten_sealed_with_no_plain_value_left_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &test_key()).unwrap();
-    fill(&store);
-    drop(store);
-    // One message sealed, the rest plain, the key check written: a crash mid-migration.
-    downgrade_to_schema_1(dir.path(), 1);
-    // Another key cannot resume it.
-    assert!(matches!(
-        open(dir.path(), &other_key()),
-        Err(StoreError::WrongKey)
-    ));
-    let store = open(dir.path(), &test_key()).unwrap();
+    let path = plain_store(dir.path());
+    // The control: the plain store's files show the marker.
+    assert!(files_show_marker(&path));
+    let store = open(&path, &test_key()).unwrap();
     check_readable(&store);
     drop(store);
-    assert_eq!(stored_version(dir.path()), Some(CURRENT_SCHEMA));
+    assert_eq!(stored_version(&path), Some(CURRENT_SCHEMA));
+    {
+        let db = raw_db(&path);
+        for tree in SEALED_TREES {
+            assert!(!tree_shows_marker(&db, tree), "{tree} still plain");
+        }
+    }
+    assert!(!files_show_marker(&path), "plain values left in the files");
+    assert_eq!(names_in(dir.path()), ["db"], "leftovers beside the store");
+}
+
+#[test]
+fn an_interrupted_rewrite_is_redone_or_finished() {
+    // Crashed while writing the copy: the plain store is intact, the copy is redone.
+    let dir = tempfile::tempdir().unwrap();
+    let path = plain_store(dir.path());
+    let partial = dir.path().join("db.sealing");
+    std::fs::create_dir(&partial).unwrap();
+    std::fs::write(partial.join("db"), b"half a database").unwrap();
+    check_readable(&open(&path, &test_key()).unwrap());
+    assert_eq!(names_in(dir.path()), ["db"]);
+    assert!(!files_show_marker(&path));
+
+    // Crashed between the two renames: the complete copy is put in place.
+    let dir = tempfile::tempdir().unwrap();
+    let path = plain_store(dir.path());
+    let sealed = tempfile::tempdir().unwrap();
+    let sealed_path = sealed.path().join("db");
+    fill(&open(&sealed_path, &test_key()).unwrap());
+    std::fs::rename(&path, dir.path().join("db.plain-old")).unwrap();
+    std::fs::rename(&sealed_path, dir.path().join("db.sealing")).unwrap();
+    check_readable(&open(&path, &test_key()).unwrap());
+    assert_eq!(names_in(dir.path()), ["db"]);
+    assert!(!files_show_marker(&path));
 }

@@ -76,6 +76,7 @@ mod messages;
 mod meta;
 mod record;
 mod schema;
+mod sealing_rewrite;
 #[cfg(test)]
 mod test_strategies;
 pub mod trees;
@@ -233,9 +234,10 @@ impl Store {
     /// `key` seals message bodies, invites and ratchet states (see the [`trees`] docs); the
     /// node derives it from the identity ([`accord_identity::Identity::store_key`]). A fresh
     /// store is stamped with [`CURRENT_SCHEMA`] and a key check; an older one is migrated
-    /// (schema 1, which was not encrypted, is encrypted in place); one written by a newer
-    /// Accord is refused with [`StoreError::NewerSchema`] and left untouched. Every tree listed
-    /// in [`trees::ALL`] exists once this returns.
+    /// (schema 1, which was not encrypted, is rewritten sealed into a fresh directory that
+    /// replaces it); one written by a newer Accord is refused with
+    /// [`StoreError::NewerSchema`] and left untouched. Every tree listed in [`trees::ALL`]
+    /// exists once this returns.
     ///
     /// # Errors
     ///
@@ -252,13 +254,23 @@ impl Store {
             .path(path)
             .cache_capacity(config.cache_capacity)
             .flush_every_ms(None);
-        let db = open_with_lock_retry(&sled_config).map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source: DbError(source),
-        })?;
+        let open_db = || {
+            open_with_lock_retry(&sled_config).map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source: DbError(source),
+            })
+        };
+        let cipher = at_rest::RecordCipher::new(key);
+        sealing_rewrite::recover(path)?;
+        let mut db = open_db()?;
+        // A plain store is rewritten sealed into a fresh directory (see `sealing_rewrite`)
+        // before anything else, so no plain value is left behind in the engine's files.
+        if sealing_rewrite::is_plain(&db)? {
+            sealing_rewrite::rewrite(db, path, config.cache_capacity, &cipher)?;
+            db = open_db()?;
+        }
         // The schema is checked before any other tree is created, so a newer store is refused
         // without being altered.
-        let cipher = at_rest::RecordCipher::new(key);
         schema::check_and_migrate(&db, &cipher)?;
         let tree = |name: &str| db.open_tree(name).map_err(StoreError::db);
         for name in trees::ALL {

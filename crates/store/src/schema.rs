@@ -10,25 +10,30 @@
 //! - 1: the first released schema; every value plain.
 //! - 2: the values of the sealed trees (`messages`, `invites_out`, `invites_in`, `sessions`)
 //!   are encrypted at rest (see `at_rest.rs`), and `meta/store_key_check` holds the key check.
-//!   The step from 1 ([`seal_plain_values`]) encrypts a schema-1 store in place.
+//!   A schema-1 store is not migrated by a step here but rewritten, sealed, into a fresh
+//!   directory before it is opened (`sealing_rewrite.rs`): sealing in place would leave the
+//!   plain values in the engine's log files until it happened to reclaim them.
 
-use std::ops::Bound;
-
-use crate::at_rest::{self, RecordCipher, SEALED_TREES};
+use crate::at_rest::{self, RecordCipher};
 use crate::error::StoreError;
 
 /// The schema version this build writes.
 pub const CURRENT_SCHEMA: u32 = 2;
 
+/// The last schema whose values were all plain; a store at this version is rewritten sealed.
+pub(crate) const PLAIN_SCHEMA: u32 = 1;
+
 /// The `meta` key holding the schema version.
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
 
-/// How many values [`seal_plain_values`] rewrites per atomic batch: large enough that a big
-/// history migrates in few engine round trips, small enough that a batch's memory stays a few
-/// megabytes whatever the store holds.
-const MIGRATION_BATCH: usize = 4096;
-
 /// One migration step, from `from` to `from + 1`.
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "no in-place migration exists yet; the tests exercise the machinery"
+    )
+)]
 struct Migration {
     /// The version this step starts from.
     from: u32,
@@ -36,11 +41,10 @@ struct Migration {
     run: fn(&sled::Db, &RecordCipher) -> Result<(), StoreError>,
 }
 
-/// Every migration, oldest first.
-const MIGRATIONS: &[Migration] = &[Migration {
-    from: 1,
-    run: seal_plain_values,
-}];
+/// Every in-place migration, oldest first. There is none yet: the step from schema 1 is the
+/// sealing rewrite, which runs before the store is opened. A future step is added here as
+/// `Migration { from: 2, run: ... }`.
+const MIGRATIONS: &[Migration] = &[];
 
 /// Reads the schema version, refuses a newer one, verifies (or writes) the key check, stamps
 /// a fresh store and migrates an older one.
@@ -93,48 +97,6 @@ fn migrate_to(
     Ok(())
 }
 
-/// Schema 1 → 2: seals every plain value of the sealed trees, in place.
-///
-/// Each batch of up to [`MIGRATION_BATCH`] values is applied atomically and the database is
-/// flushed after each tree; the schema version is bumped only after the last one (by the
-/// caller). A crash at any point leaves every value either plain or sealed, never lost or
-/// half-written, and running the step again is harmless: a value that already opens with the
-/// store's key is left alone (a plain record cannot pass the AEAD's authentication by
-/// accident), so a resumed migration seals only what is still plain.
-fn seal_plain_values(db: &sled::Db, cipher: &RecordCipher) -> Result<(), StoreError> {
-    for name in SEALED_TREES {
-        let tree = db.open_tree(name).map_err(StoreError::db)?;
-        let mut after: Option<sled::IVec> = None;
-        loop {
-            let start = match after.take() {
-                Some(key) => Bound::Excluded(key),
-                None => Bound::Unbounded,
-            };
-            let mut batch = sled::Batch::default();
-            let mut last = None;
-            let mut seen = 0;
-            for entry in tree.range::<sled::IVec, _>((start, Bound::Unbounded)) {
-                let (key, value) = entry.map_err(StoreError::db)?;
-                if cipher.open(name, &key, &value).is_err() {
-                    batch.insert(key.clone(), cipher.seal(name, &key, &value)?);
-                }
-                last = Some(key);
-                seen += 1;
-                if seen == MIGRATION_BATCH {
-                    break;
-                }
-            }
-            tree.apply_batch(batch).map_err(StoreError::db)?;
-            match last {
-                Some(key) if seen == MIGRATION_BATCH => after = Some(key),
-                _ => break,
-            }
-        }
-        db.flush().map_err(StoreError::db)?;
-    }
-    Ok(())
-}
-
 /// Reads the stored schema version, if any.
 pub(crate) fn read_version(meta: &sled::Tree) -> Result<Option<u32>, StoreError> {
     let Some(raw) = meta.get(SCHEMA_VERSION_KEY).map_err(StoreError::db)? else {
@@ -148,7 +110,7 @@ pub(crate) fn read_version(meta: &sled::Tree) -> Result<Option<u32>, StoreError>
 }
 
 /// Records `version` as the stored schema version.
-fn write_version(meta: &sled::Tree, version: u32) -> Result<(), StoreError> {
+pub(crate) fn write_version(meta: &sled::Tree, version: u32) -> Result<(), StoreError> {
     meta.insert(SCHEMA_VERSION_KEY, &version.to_be_bytes())
         .map_err(StoreError::db)?;
     Ok(())

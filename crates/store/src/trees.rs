@@ -18,7 +18,8 @@
 //! identity seed, label `accord/v1/store-key`). A value moved to another key or tree does
 //! not open and is skipped as damaged. `meta/store_key_check` holds a sealed constant that
 //! is verified on open, so another key is refused at once. Keys are never sealed. Schema 1
-//! stores held the same records unsealed; opening one seals them in place.
+//! stores held the same records unsealed; opening one rewrites it sealed into a fresh
+//! directory that replaces it, so no plain value is left in the engine's files.
 //!
 //! # Records
 //!
