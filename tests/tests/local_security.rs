@@ -5,8 +5,9 @@
 //! file, the database or the socket) — the daemon refuses to start; a key file other users
 //! can read — refused like ssh refuses one; another local user on the control socket —
 //! unreachable with the default permissions, and refused by the daemon's own uid check
-//! (SO_PEERCRED) even when the permissions are loosened. The last test needs root (to act as
-//! another user) and `setpriv`; without them it prints why and passes as skipped.
+//! (SO_PEERCRED) even when the permissions are loosened; a data dir another user owns —
+//! refused. The tests that act as another user need root and `setpriv`; without them they
+//! print why and pass as skipped.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -82,7 +83,27 @@ fn a_key_file_others_can_read_or_write_is_refused() {
     assert!(daemon.stop().success());
 }
 
-/// The unprivileged user the socket test acts as.
+#[test]
+fn a_data_dir_another_user_owns_is_refused() {
+    if let Some(reason) = cannot_switch_users() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let dir = TestDir::new();
+    let data = dir.path("a");
+    let init = run(&data, &["init"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    std::os::unix::fs::chown(&data, Some(NOBODY), Some(NOBODY))
+        .unwrap_or_else(|err| panic!("chown: {err}"));
+    let err = refused_start(&data);
+    assert!(
+        err.contains(&format!("it is owned by uid {NOBODY}, not by this user")),
+        "{err}"
+    );
+    assert!(err.contains("chown"), "{err}");
+}
+
+/// The unprivileged user the tests act as.
 const NOBODY: u32 = 65534;
 
 /// Why the socket test cannot run here, if it cannot.
