@@ -121,7 +121,9 @@ async fn serve(stream: UnixStream, context: NodeContext, stop: watch::Receiver<b
 }
 
 /// How long a refused client has to send its request before the refusal is written anyway.
-const REFUSAL_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// A client writes its request as soon as it connects, so this is ample; it is short because
+/// a refused connection holds one of the [`MAX_CONTROL_CONNECTIONS`] slots meanwhile.
+const REFUSAL_READ_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Tells a client of another user why it is refused, then hangs up.
 ///
