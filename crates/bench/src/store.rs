@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 
 use accord_api::{Client, SOCKET_FILE_NAME};
 use accord_identity::{AccordId, Identity};
-use accord_store::{CURRENT_SCHEMA, MessageId, MessageState, Store, StoreConfig, Zeroizing};
+use accord_store::{
+    CURRENT_SCHEMA, MessageId, MessageState, Store, StoreConfig, StoreKey, Zeroizing,
+};
 use anyhow::{Context, Result, bail, ensure};
 use tokio::process::Child;
 
@@ -99,7 +101,7 @@ fn fill_store(db: &Path, peer: &AccordId, count: u64, progress: bool) -> Result<
         cache_capacity: FILL_CACHE_BYTES,
         ..StoreConfig::default()
     };
-    let store = Store::open(db, &config).context("open the store to fill")?;
+    let store = Store::open(db, &config, &store_key(db)?).context("open the store to fill")?;
     let session = vec![0x42u8; SESSION_BYTES];
     let envelope = vec![0xe7u8; TEXT.len() + ENVELOPE_OVERHEAD];
     let start = Instant::now();
@@ -163,6 +165,21 @@ fn fill_store(db: &Path, peer: &AccordId, count: u64, progress: bool) -> Result<
     store.mark_read(peer, u64::MAX).context("mark_read")?;
     store.flush().context("flush")?;
     Ok(())
+}
+
+/// The key the store in `db` is encrypted with: derived, as the daemon does, from the data
+/// dir's key file (written by `accord init` without a passphrase).
+fn store_key(db: &Path) -> Result<StoreKey> {
+    let key_file = db
+        .parent()
+        .context("the store has no data dir")?
+        .join("identity.key");
+    let bytes = Zeroizing::new(
+        std::fs::read(&key_file).with_context(|| format!("read {}", key_file.display()))?,
+    );
+    let identity = accord_identity::keyfile::decode(&bytes, None)
+        .with_context(|| format!("open {}", key_file.display()))?;
+    Ok(identity.store_key())
 }
 
 /// Makes a data dir at `dir` with the real binary and fills its store with `count` messages.
@@ -284,8 +301,10 @@ struct InProcess {
 /// Opens the store in `db` as the daemon does (default configuration); returns it and the time
 /// the open took in ms.
 fn open_timed(db: &Path) -> Result<(Store, f64)> {
+    // Reading the key file is the daemon's work before the store, not the store's: untimed.
+    let key = store_key(db)?;
     let start = Instant::now();
-    let store = Store::open(db, &StoreConfig::default())
+    let store = Store::open(db, &StoreConfig::default(), &key)
         .with_context(|| format!("open {}", db.display()))?;
     Ok((store, start.elapsed().as_secs_f64() * 1e3))
 }

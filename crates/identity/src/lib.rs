@@ -10,7 +10,9 @@
 //! - domain-separated signatures: [`Identity::sign`] and [`verify`] over
 //!   `len(domain) ‖ domain ‖ exact bytes` (see [`SignatureDomain`]);
 //! - what people compare: a per-identity [`Fingerprint`] and a per-pair [`SafetyNumber`];
-//! - [`keyfile`]: the on-disk key format, plain or Argon2id + XChaCha20-Poly1305 encrypted.
+//! - [`keyfile`]: the on-disk key format, plain or Argon2id + XChaCha20-Poly1305 encrypted;
+//! - [`StoreKey`]: the key that encrypts the local store at rest, derived from the identity
+//!   with HKDF-SHA256 and the label [`STORE_KEY_LABEL`] ([`Identity::store_key`]).
 //!
 //! The crate is sans-IO: it reads no files, sockets or clocks. Randomness comes from an RNG
 //! the caller passes in (any `rand_core` 0.10 [`CryptoRng`](rand_core::CryptoRng)), which
@@ -64,6 +66,7 @@ mod identity;
 pub mod keyfile;
 mod safety_number;
 mod signature;
+mod store_key;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_rng;
 
@@ -75,4 +78,5 @@ pub use libp2p_identity;
 pub use libp2p_identity::PeerId;
 pub use safety_number::{SafetyNumber, safety_number};
 pub use signature::{SignatureDomain, SignatureError, signature_from_bytes, verify};
+pub use store_key::{STORE_KEY_LABEL, StoreKey};
 pub use x25519_dalek;

@@ -98,8 +98,10 @@ async fn serve(stream: UnixStream, context: NodeContext, stop: watch::Receiver<b
         Ok(cred) => {
             tracing::warn!(
                 uid = cred.uid(),
+                owner,
                 "refused a control connection from another user"
             );
+            refuse_other_user(stream, cred.uid(), owner).await;
             return;
         }
         Err(err) => {
@@ -115,6 +117,38 @@ async fn serve(stream: UnixStream, context: NodeContext, stop: watch::Receiver<b
     };
     if let Err(err) = connection.run(&context).await {
         tracing::debug!(%err, "control connection ended with an error");
+    }
+}
+
+/// How long a refused client has to send its request before the refusal is written anyway.
+/// A client writes its request as soon as it connects, so this is ample; it is short because
+/// a refused connection holds one of the [`MAX_CONTROL_CONNECTIONS`] slots meanwhile.
+const REFUSAL_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Tells a client of another user why it is refused, then hangs up.
+///
+/// The client's request is read first (bounded in size and time, and never acted on) so that
+/// the client has finished writing when the refusal arrives: answering at once and closing
+/// could fail the client's write with a broken pipe and hide the reason. Nothing the client
+/// sent is parsed.
+async fn refuse_other_user(stream: UnixStream, uid: u32, owner: u32) {
+    let (read, write) = stream.into_split();
+    let mut connection = Connection {
+        reader: BufReader::new(read),
+        writer: write,
+        // Nothing stops this exchange early but its own time limits.
+        stop: watch::channel(false).1,
+    };
+    let _ = tokio::time::timeout(REFUSAL_READ_TIMEOUT, read_line(&mut connection.reader)).await;
+    let error = RemoteError::new(
+        ErrorCode::Refused,
+        format!(
+            "permission denied: this Accord daemon serves only the user that runs it \
+             (uid {owner}); you are uid {uid}"
+        ),
+    );
+    if let Err(err) = connection.write(&ResponseFrame::err(None, error)).await {
+        tracing::debug!(%err, "cannot tell a refused control client why");
     }
 }
 

@@ -12,7 +12,7 @@
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::NodeError;
@@ -35,19 +35,49 @@ impl DataDir {
         DataDir { root: root.into() }
     }
 
-    /// Creates the dir if needed and makes it private (0700): the key file and the control
-    /// socket inside it are only as safe as the dir that holds them.
+    /// Creates the dir if needed, checks that it is safe, and makes it private (0700): the
+    /// key file and the control socket inside it are only as safe as the dir that holds them.
+    ///
+    /// A dir owned by another user, or one that group or others may write to, is refused with
+    /// [`NodeError::UnsafeDataDir`]: whoever can write to it could swap the key file or the
+    /// database, so silently tightening it would hide that it may already have been tampered
+    /// with. A dir that others may merely read or enter is tightened to 0700.
     pub fn prepare(&self) -> Result<(), NodeError> {
-        fs::create_dir_all(&self.root).map_err(|source| NodeError::DataDir {
+        let io_err = |source| NodeError::DataDir {
             path: self.root.clone(),
             source,
-        })?;
-        fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700)).map_err(|source| {
-            NodeError::DataDir {
+        };
+        // Created private from the start, whatever the umask: a umask of 002 (common with
+        // per-user groups) would otherwise make a new dir group-writable and then refused.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)
+            .map_err(io_err)?;
+        let meta = fs::metadata(&self.root).map_err(io_err)?;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(NodeError::UnsafeDataDir {
                 path: self.root.clone(),
-                source,
-            }
-        })
+                reason: format!(
+                    "it is owned by uid {}, not by this user (uid {me})",
+                    meta.uid()
+                ),
+                fix: format!("chown {me} {}", self.root.display()),
+            });
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(NodeError::UnsafeDataDir {
+                path: self.root.clone(),
+                reason: format!("its mode {mode:04o} lets other users write to it"),
+                fix: format!("chmod 700 {}", self.root.display()),
+            });
+        }
+        if mode != 0o700 {
+            fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700)).map_err(io_err)?;
+        }
+        Ok(())
     }
 
     /// The data dir itself.
@@ -165,6 +195,33 @@ mod tests {
         dir.prepare().unwrap_or_else(|err| panic!("{err}"));
         let mode = fs::metadata(dir.root()).map(|m| m.permissions().mode() & 0o777);
         assert_eq!(mode.ok(), Some(0o700));
+    }
+
+    #[test]
+    fn prepare_tightens_a_readable_dir_and_refuses_a_writable_one() {
+        let tmp = tempdir();
+        let dir = DataDir::new(tmp.path().join("d"));
+        fs::create_dir(dir.root()).unwrap_or_else(|err| panic!("{err}"));
+        let set = |mode| {
+            fs::set_permissions(dir.root(), fs::Permissions::from_mode(mode))
+                .unwrap_or_else(|err| panic!("{err}"));
+        };
+        set(0o755);
+        dir.prepare().unwrap_or_else(|err| panic!("{err}"));
+        let mode = fs::metadata(dir.root()).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o700));
+        for loose in [0o770, 0o707, 0o777, 0o720] {
+            set(loose);
+            match dir.prepare() {
+                Err(err @ NodeError::UnsafeDataDir { .. }) => {
+                    assert!(err.to_string().contains("chmod 700"), "{err}");
+                }
+                other => panic!("mode {loose:o}: expected UnsafeDataDir, got {other:?}"),
+            }
+            // Refused means untouched: the user decides what to do about it.
+            let mode = fs::metadata(dir.root()).map(|m| m.permissions().mode() & 0o777);
+            assert_eq!(mode.ok(), Some(loose));
+        }
     }
 
     #[test]

@@ -13,6 +13,34 @@ pub enum NodeError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The data dir is not safe to keep secrets in: another user owns it, or other users may
+    /// write to it (and so replace the key file, the database or the control socket).
+    #[error(
+        "refusing to use the data dir {}: {reason}; fix it with: {fix}",
+        path.display()
+    )]
+    UnsafeDataDir {
+        /// The data dir.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+        /// The command that fixes it.
+        fix: String,
+    },
+    /// The key file may be read or written by other users, so the identity (and the store key
+    /// derived from it) cannot be trusted to be private. Like ssh, the daemon refuses it.
+    #[error(
+        "refusing to load the key file {}: its mode {mode:04o} lets other users read or write it; \
+         fix it with: chmod 600 {}",
+        path.display(),
+        path.display()
+    )]
+    UnsafeKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Another daemon holds the data dir's lock.
     #[error(
         "another Accord node is already running for {}{}",

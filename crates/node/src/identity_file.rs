@@ -4,6 +4,7 @@
 //! only does the file I/O around it: bounded reads, and writes that are atomic and 0600.
 
 use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
 
 use accord_identity::Identity;
 use accord_identity::keyfile::{self, KdfParams, Passphrase};
@@ -36,7 +37,8 @@ pub fn create_identity(
     Ok(identity)
 }
 
-/// Opens the identity in the key file. A missing file is [`NodeError::NoIdentity`]; anything
+/// Opens the identity in the key file. A missing file is [`NodeError::NoIdentity`]; a file
+/// that group or others may read or write is [`NodeError::UnsafeKeyFile`]; anything else
 /// wrong with an existing file is [`NodeError::KeyFile`] — never a silently new identity.
 pub fn load_identity(
     dir: &DataDir,
@@ -47,13 +49,20 @@ pub fn load_identity(
         path: path.clone(),
         source,
     };
-    let len = match std::fs::metadata(&path) {
-        Ok(meta) => meta.len(),
+    let meta = match std::fs::metadata(&path) {
+        Ok(meta) => meta,
         Err(err) if err.kind() == ErrorKind::NotFound => {
             return Err(NodeError::NoIdentity { path });
         }
         Err(err) => return Err(io_err(err)),
     };
+    // Like ssh with a private key: a key file other users may read or write is refused, not
+    // used, because it may already be known to them (or replaced by them).
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(NodeError::UnsafeKeyFile { path, mode });
+    }
+    let len = meta.len();
     if len > keyfile::MAX_KEY_FILE_LEN as u64 {
         return Err(NodeError::KeyFile {
             path: path.clone(),

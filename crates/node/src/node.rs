@@ -96,7 +96,9 @@ impl Node {
             cache_capacity: config.store.cache_mib * 1024 * 1024,
             ..StoreConfig::default()
         };
-        let store = Store::open(&dir.db(), &store_config)?;
+        // The store is encrypted at rest with a key derived from the identity, so the key file
+        // (and its passphrase, if it has one) protects the messages too.
+        let store = Store::open(&dir.db(), &store_config, &identity.store_key())?;
         let (store, store_task) = store.spawn(STORE_QUEUE_CAPACITY)?;
 
         let net_config = net_config(&config, &options)?.with_gossip_validator(gossip_validator());

@@ -49,6 +49,20 @@ pub enum StoreError {
         len: usize,
     },
 
+    /// The store was encrypted with another key: the data directory's key file was replaced
+    /// by another identity's (or the store copied next to another key file). Nothing was
+    /// read or changed.
+    #[error(
+        "this data dir's store was written with another identity key; restore the key file \
+         it was created with (or move the db directory away to start afresh)"
+    )]
+    WrongKey,
+
+    /// The operating system could not supply the random bytes a record's encryption needs.
+    /// Nothing was written.
+    #[error("cannot encrypt a record: the system's random number source failed: {0}")]
+    Randomness(String),
+
     /// The configuration cannot work (for example a zero-sized address book).
     #[error("invalid store configuration: {0}")]
     InvalidConfig(&'static str),

@@ -245,6 +245,8 @@ enum Completion {
     Refused,
     /// The stored invite cannot be decoded (or re-encoded); nothing was written.
     Damaged(CodecError),
+    /// The updated invite could not be encrypted; nothing was written.
+    SealFailed(StoreError),
 }
 
 /// Result type of the closures given to sled transactions.
@@ -262,7 +264,10 @@ impl Store {
         let mut out = Vec::new();
         for entry in tree.iter() {
             let (key, value) = entry.map_err(StoreError::db)?;
-            match decode(&key, &value) {
+            match self
+                .readable(name, &key, &value)
+                .and_then(|value| decode(&key, &value))
+            {
                 Ok(record) => out.push(record),
                 Err(e) => self.note_skipped(name, &key, &e),
             }
@@ -282,7 +287,10 @@ impl Store {
         let Some(value) = tree.get(key).map_err(StoreError::db)? else {
             return Ok(None);
         };
-        match decode(key, &value) {
+        match self
+            .readable(name, key, &value)
+            .and_then(|value| decode(key, &value))
+        {
             Ok(record) => Ok(Some(record)),
             Err(e) => {
                 self.note_skipped(name, key, &e);
@@ -302,7 +310,10 @@ impl Store {
         let mut count = 0;
         for entry in tree.iter() {
             let (key, value) = entry.map_err(StoreError::db)?;
-            match decode(&key, &value) {
+            match self
+                .readable(name, &key, &value)
+                .and_then(|value| decode(&key, &value))
+            {
                 Ok(record) => count += usize::from(keep(&record)),
                 Err(e) => self.note_skipped(name, &key, &e),
             }
@@ -322,9 +333,10 @@ impl Store {
     /// [`StoreError::BadRecord`] when the record is larger than the store accepts (64 KiB
     /// encoded); [`StoreError::Db`] when the write fails.
     pub fn put_outgoing(&self, invite: &OutgoingInvite) -> Result<(), StoreError> {
-        let value = codec::encode_outgoing(invite).map_err(bad_record(trees::INVITES_OUT))?;
+        let plain = codec::encode_outgoing(invite).map_err(bad_record(trees::INVITES_OUT))?;
+        let value = self.seal(trees::INVITES_OUT, &invite.invite_id, &plain)?;
         self.invites_out
-            .insert(invite.invite_id, &value[..])
+            .insert(invite.invite_id, value)
             .map_err(StoreError::db)?;
         self.flush()
     }
@@ -376,7 +388,8 @@ impl Store {
         invite: &OutgoingInvite,
         high_water_ms: u64,
     ) -> Result<(), StoreError> {
-        let value = codec::encode_outgoing(invite).map_err(bad_record(trees::INVITES_OUT))?;
+        let plain = codec::encode_outgoing(invite).map_err(bad_record(trees::INVITES_OUT))?;
+        let value = self.seal(trees::INVITES_OUT, &invite.invite_id, &plain)?;
         let damaged_mark = (&self.invites_out, &self.quota, &self.meta)
             .transaction(|(out, quota, meta)| -> TxResult<Option<CodecError>> {
                 let (current, damaged) = match meta.get(CLOCK_HIGH_WATER_KEY)? {
@@ -427,14 +440,16 @@ impl Store {
         let conn_key = connection.peer.to_bytes();
         let conn_value =
             codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
-        let session_value = crate::message_record::encode_session(session_state)
-            .map_err(bad_record(trees::SESSIONS))?;
+        let session_value = self.sealed_session(&connection.peer, session_state)?;
         let outcome = (&self.invites_out, &self.attestations, &self.sessions)
             .transaction(|(out, attestations, sessions)| -> TxResult<Completion> {
                 let Some(raw) = out.get(invite_id)? else {
                     return Ok(Completion::Refused);
                 };
-                let mut invite = match codec::decode_outgoing(invite_id, &raw) {
+                let decoded = self
+                    .open_sealed(trees::INVITES_OUT, invite_id, &raw)
+                    .and_then(|plain| codec::decode_outgoing(invite_id, &plain));
+                let mut invite = match decoded {
                     Ok(invite) => invite,
                     Err(e) => return Ok(Completion::Damaged(e)),
                 };
@@ -445,9 +460,13 @@ impl Store {
                 invite.closed_at_ms = Some(closed_at_ms);
                 invite.one_time_secret = None;
                 invite.next_publish_at_ms = None;
-                let value = match codec::encode_outgoing(&invite) {
-                    Ok(value) => value,
+                let plain = match codec::encode_outgoing(&invite) {
+                    Ok(plain) => plain,
                     Err(e) => return Ok(Completion::Damaged(e)),
+                };
+                let value = match self.seal(trees::INVITES_OUT, invite_id, &plain) {
+                    Ok(value) => value,
+                    Err(e) => return Ok(Completion::SealFailed(e)),
                 };
                 out.insert(&invite_id[..], &value[..])?;
                 attestations.insert(&conn_key[..], &conn_value[..])?;
@@ -465,6 +484,7 @@ impl Store {
                 self.note_skipped(trees::INVITES_OUT, invite_id, &e);
                 Ok(false)
             }
+            Completion::SealFailed(e) => Err(e),
         }
     }
 
@@ -546,9 +566,10 @@ impl Store {
     /// [`StoreError::BadRecord`] when the record is too large; [`StoreError::Db`] when the
     /// write fails.
     pub fn put_incoming(&self, invite: &IncomingInvite) -> Result<(), StoreError> {
-        let value = codec::encode_incoming(invite).map_err(bad_record(trees::INVITES_IN))?;
+        let plain = codec::encode_incoming(invite).map_err(bad_record(trees::INVITES_IN))?;
+        let value = self.seal(trees::INVITES_IN, &invite.invite_id, &plain)?;
         self.invites_in
-            .insert(invite.invite_id, &value[..])
+            .insert(invite.invite_id, value)
             .map_err(StoreError::db)?;
         self.flush()
     }
@@ -614,13 +635,13 @@ impl Store {
         connection: &Connection,
         session_state: &[u8],
     ) -> Result<(), StoreError> {
-        let invite_value =
+        let invite_plain =
             codec::encode_incoming(updated).map_err(bad_record(trees::INVITES_IN))?;
+        let invite_value = self.seal(trees::INVITES_IN, &updated.invite_id, &invite_plain)?;
         let conn_key = connection.peer.to_bytes();
         let conn_value =
             codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
-        let session_value = crate::message_record::encode_session(session_state)
-            .map_err(bad_record(trees::SESSIONS))?;
+        let session_value = self.sealed_session(&connection.peer, session_state)?;
         (&self.invites_in, &self.attestations, &self.sessions)
             .transaction(|(invites, attestations, sessions)| -> TxResult<()> {
                 invites.insert(&updated.invite_id[..], &invite_value[..])?;

@@ -30,17 +30,23 @@
 //! the same time (group commit), so that a caller can go on while the disk catches up and
 //! only what must wait for durability (an acknowledgement, an envelope on the wire) waits.
 //!
+//! Message bodies, invites (with their notes and one-time secrets) and ratchet states are
+//! encrypted at rest with a [`StoreKey`] derived from the identity, so a copy of the database
+//! without the key file reveals none of them (`at_rest.rs`).
+//!
 //! The on-disk layout is described in [`trees`]; the schema version and migrations in
 //! [`CURRENT_SCHEMA`] and `schema.rs`.
 //!
 //! # Example
 //!
 //! ```
-//! use accord_store::{Store, StoreConfig};
+//! use accord_store::{Store, StoreConfig, StoreKey, Zeroizing};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
-//! let store = Store::open(dir.path(), &StoreConfig::default())?;
+//! // A node derives the key from its identity: `identity.store_key()`.
+//! let key = StoreKey::from_bytes(Zeroizing::new([7; 32]));
+//! let store = Store::open(dir.path(), &StoreConfig::default(), &key)?;
 //! store.set_meta("display_name", b"Ada")?;
 //! assert_eq!(store.meta("display_name")?.as_deref(), Some(&b"Ada"[..]));
 //! assert_eq!(store.counts()?.peers, 0);
@@ -57,6 +63,9 @@
 //! ```
 
 mod address_book;
+mod at_rest;
+#[cfg(test)]
+mod at_rest_tests;
 mod error;
 mod handle;
 mod invites;
@@ -67,6 +76,7 @@ mod messages;
 mod meta;
 mod record;
 mod schema;
+mod sealing_rewrite;
 #[cfg(test)]
 mod test_strategies;
 pub mod trees;
@@ -78,7 +88,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use accord_handshake::InviteState;
-pub use accord_identity::AccordId;
+pub use accord_identity::{AccordId, StoreKey};
 pub use address_book::PeerRecord;
 pub use error::{DbError, StoreError};
 pub use handle::{FlushTicket, StoreHandle, StoreTask};
@@ -179,6 +189,8 @@ pub struct Store {
     /// address book, because sled's `len` walks the whole tree. Only this store writes the
     /// tree, and only from its one owning thread, so the cached figure cannot drift.
     peer_count: Cell<Option<usize>>,
+    /// Seals and opens the values of the encrypted trees (see [`at_rest`]).
+    cipher: at_rest::RecordCipher,
 }
 
 impl fmt::Debug for Store {
@@ -217,18 +229,23 @@ fn open_with_lock_retry(config: &sled::Config) -> Result<sled::Db, sled::Error> 
 }
 
 impl Store {
-    /// Opens (or creates) the store in the directory `path`.
+    /// Opens (or creates) the store in the directory `path`, encrypted at rest with `key`.
     ///
-    /// A fresh store is stamped with [`CURRENT_SCHEMA`]; an older one is migrated; one written
-    /// by a newer Accord is refused with [`StoreError::NewerSchema`] and left untouched. Every
-    /// tree listed in [`trees::ALL`] exists once this returns.
+    /// `key` seals message bodies, invites and ratchet states (see the [`trees`] docs); the
+    /// node derives it from the identity ([`accord_identity::Identity::store_key`]). A fresh
+    /// store is stamped with [`CURRENT_SCHEMA`] and a key check; an older one is migrated
+    /// (schema 1, which was not encrypted, is rewritten sealed into a fresh directory that
+    /// replaces it); one written by a newer Accord is refused with
+    /// [`StoreError::NewerSchema`] and left untouched. Every tree listed in [`trees::ALL`]
+    /// exists once this returns.
     ///
     /// # Errors
     ///
     /// [`StoreError::InvalidConfig`] for unusable settings, [`StoreError::Open`] when the
     /// directory cannot be opened as a database (including when another process has it open),
-    /// and the schema errors above.
-    pub fn open(path: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
+    /// [`StoreError::WrongKey`] when the store was written with another key, and the schema
+    /// errors above.
+    pub fn open(path: &Path, config: &StoreConfig, key: &StoreKey) -> Result<Store, StoreError> {
         config.validate()?;
         // No background flusher: durability comes from explicit, group-committed flushes, and
         // without the flusher thread (which outlives the handle for up to its period) dropping
@@ -237,13 +254,24 @@ impl Store {
             .path(path)
             .cache_capacity(config.cache_capacity)
             .flush_every_ms(None);
-        let db = open_with_lock_retry(&sled_config).map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source: DbError(source),
-        })?;
+        let open_db = || {
+            open_with_lock_retry(&sled_config).map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source: DbError(source),
+            })
+        };
+        let cipher = at_rest::RecordCipher::new(key);
+        sealing_rewrite::recover(path)?;
+        let mut db = open_db()?;
+        // A plain store is rewritten sealed into a fresh directory (see `sealing_rewrite`)
+        // before anything else, so no plain value is left behind in the engine's files.
+        if sealing_rewrite::is_plain(&db)? {
+            sealing_rewrite::rewrite(db, path, config.cache_capacity, &cipher)?;
+            db = open_db()?;
+        }
         // The schema is checked before any other tree is created, so a newer store is refused
         // without being altered.
-        schema::check_and_migrate(&db)?;
+        schema::check_and_migrate(&db, &cipher)?;
         let tree = |name: &str| db.open_tree(name).map_err(StoreError::db);
         for name in trees::ALL {
             tree(name)?;
@@ -266,6 +294,7 @@ impl Store {
             skipped: Cell::new(0),
             flushes: Arc::new(AtomicU64::new(0)),
             peer_count: Cell::new(None),
+            cipher,
             db,
         })
     }

@@ -74,6 +74,10 @@ pub(crate) enum CodecError {
     /// The entry's key does not have the expected form.
     #[error("the entry's key is malformed")]
     BadKey,
+    /// The sealed value does not open with this store's key: it was damaged, or copied from
+    /// another slot or tree (see [`crate::at_rest`]).
+    #[error("the record cannot be decrypted (damaged, or moved from another slot)")]
+    Unsealable,
     /// The record could not be serialized.
     #[error("the record cannot be encoded")]
     Encode,

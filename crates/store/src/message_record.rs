@@ -178,7 +178,7 @@ pub(crate) fn decode_u64_exact(bytes: &[u8]) -> Result<u64, CodecError> {
 pub(crate) fn encode_message(
     m: &MessageRecord,
     outbox_seq: Option<u64>,
-) -> Result<Vec<u8>, CodecError> {
+) -> Result<Zeroizing<Vec<u8>>, CodecError> {
     let mirror = MessageV1 {
         direction: direction_code(m.direction),
         message_id: m.message_id,
@@ -190,8 +190,9 @@ pub(crate) fn encode_message(
         state: state_code(m.state),
         outbox_seq,
     };
-    let out = encode_versioned(&mirror, m.body.len(), MAX_MESSAGE_RECORD_LEN)?;
-    Ok(out.to_vec())
+    // The body is private text: the encoded record stays in a buffer wiped when dropped
+    // until it is sealed.
+    encode_versioned(&mirror, m.body.len(), MAX_MESSAGE_RECORD_LEN)
 }
 
 /// Decodes a message from its key and value, with the outbox entry it still waits in, if any.

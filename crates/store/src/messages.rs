@@ -331,7 +331,10 @@ impl Store {
         let Some(raw) = self.sessions.get(&key).map_err(StoreError::db)? else {
             return Ok(None);
         };
-        match codec::decode_session(&raw) {
+        match self
+            .open_sealed(trees::SESSIONS, &key, &raw)
+            .and_then(|plain| codec::decode_session(&plain))
+        {
             Ok(state) => Ok(Some(state)),
             Err(e) => {
                 self.note_skipped(trees::SESSIONS, &key, &e);
@@ -348,9 +351,9 @@ impl Store {
     /// [`StoreError::BadRecord`] when the state is larger than 1 MiB; [`StoreError::Db`] when
     /// the write fails.
     pub fn put_session(&self, peer: &AccordId, state: &[u8]) -> Result<(), StoreError> {
-        let value = codec::encode_session(state).map_err(bad_record(trees::SESSIONS))?;
+        let value = self.sealed_session(peer, state)?;
         self.sessions
-            .insert(peer.to_bytes(), &value[..])
+            .insert(peer.to_bytes(), value)
             .map_err(StoreError::db)?;
         Ok(())
     }
@@ -436,10 +439,8 @@ impl Store {
             attempts: 0,
             next_attempt_at_ms: first_attempt_at_ms,
         };
-        let session_value =
-            codec::encode_session(session_state).map_err(bad_record(trees::SESSIONS))?;
-        let message_value = codec::encode_message(&record, Some(outbox_seq))
-            .map_err(bad_record(trees::MESSAGES))?;
+        let session_value = self.sealed_session(peer, session_state)?;
+        let message_value = self.sealed_message(&record, Some(outbox_seq))?;
         let outbox_value = codec::encode_outbox(&entry).map_err(bad_record(trees::OUTBOX))?;
         let conversation_value =
             codec::encode_conversation(&conversation).map_err(bad_record(trees::CONVERSATIONS))?;
@@ -537,10 +538,8 @@ impl Store {
             received_at_ms: Some(received_at_ms),
             state: MessageState::Delivered,
         };
-        let session_value =
-            codec::encode_session(session_state).map_err(bad_record(trees::SESSIONS))?;
-        let message_value =
-            codec::encode_message(&record, None).map_err(bad_record(trees::MESSAGES))?;
+        let session_value = self.sealed_session(peer, session_state)?;
+        let message_value = self.sealed_message(&record, None)?;
         let conversation_value =
             codec::encode_conversation(&conversation).map_err(bad_record(trees::CONVERSATIONS))?;
         let peer_key = peer.to_bytes();
@@ -756,8 +755,7 @@ impl Store {
             return Ok(None);
         };
         record.state = record.state.max(new_state);
-        let message_value =
-            codec::encode_message(&record, None).map_err(bad_record(trees::MESSAGES))?;
+        let message_value = self.sealed_message(&record, None)?;
         let message_key = codec::message_key(peer, record.local_seq);
         (&self.messages, &self.outbox)
             .transaction(|(messages, outbox)| -> TxResult<()> {
@@ -800,8 +798,7 @@ impl Store {
             && state >= MessageState::Delivered
             && outbox_seq.is_some();
         let keep_seq = if leaves_outbox { None } else { outbox_seq };
-        let message_value =
-            codec::encode_message(&record, keep_seq).map_err(bad_record(trees::MESSAGES))?;
+        let message_value = self.sealed_message(&record, keep_seq)?;
         let message_key = codec::message_key(peer, record.local_seq);
         let conversation_value = if record.direction == Direction::Incoming
             && was < MessageState::Read
@@ -866,7 +863,7 @@ impl Store {
             .rev()
         {
             let (key, value) = entry.map_err(StoreError::db)?;
-            match codec::decode_message_of(peer, &peer_bytes, &key, &value) {
+            match self.decode_message_at(peer, &peer_bytes, &key, &value) {
                 Ok((record, _)) => {
                     out.push(record);
                     if out.len() == limit {
@@ -947,7 +944,7 @@ impl Store {
         for entry in self.messages.range(range) {
             let (key, value) = entry.map_err(StoreError::db)?;
             let (mut record, outbox_seq) =
-                match codec::decode_message_of(peer, &peer_bytes, &key, &value) {
+                match self.decode_message_at(peer, &peer_bytes, &key, &value) {
                     Ok(decoded) => decoded,
                     Err(e) => {
                         self.note_skipped(trees::MESSAGES, &key, &e);
@@ -962,8 +959,7 @@ impl Store {
                 continue;
             }
             record.state = MessageState::Read;
-            let value =
-                codec::encode_message(&record, outbox_seq).map_err(bad_record(trees::MESSAGES))?;
+            let value = self.sealed_message(&record, outbox_seq)?;
             writes.push((key, value));
             changed.push(record);
         }
@@ -994,6 +990,41 @@ impl Store {
 
     // ----- helpers -----
 
+    /// Encodes and seals a message for its slot (peer ‖ local sequence).
+    fn sealed_message(
+        &self,
+        record: &MessageRecord,
+        outbox_seq: Option<u64>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let plain =
+            codec::encode_message(record, outbox_seq).map_err(bad_record(trees::MESSAGES))?;
+        let key = codec::message_key(&record.peer, record.local_seq);
+        self.seal(trees::MESSAGES, &key, &plain)
+    }
+
+    /// Encodes and seals a ratchet session state for its slot (the peer's Accord ID).
+    pub(crate) fn sealed_session(
+        &self,
+        peer: &AccordId,
+        state: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        let plain = codec::encode_session(state).map_err(bad_record(trees::SESSIONS))?;
+        self.seal(trees::SESSIONS, &peer.to_bytes(), &plain)
+    }
+
+    /// Opens and decodes a message read from `key` in the conversation with `peer` (see
+    /// [`codec::decode_message_of`]).
+    fn decode_message_at(
+        &self,
+        peer: &AccordId,
+        peer_bytes: &[u8],
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(MessageRecord, Option<u64>), CodecError> {
+        let plain = self.open_sealed(trees::MESSAGES, key, value)?;
+        codec::decode_message_of(peer, peer_bytes, key, &plain)
+    }
+
     /// Looks a message up through the index, with the outbox entry it still waits in.
     fn find_message(
         &self,
@@ -1015,7 +1046,7 @@ impl Store {
         let Some(value) = self.messages.get(&key).map_err(StoreError::db)? else {
             return Ok(None);
         };
-        match codec::decode_message_of(peer, &peer.to_bytes(), &key, &value) {
+        match self.decode_message_at(peer, &peer.to_bytes(), &key, &value) {
             Ok((record, outbox_seq)) if record.message_id == *message_id => {
                 Ok(Some((record, outbox_seq)))
             }
@@ -1106,7 +1137,7 @@ impl Store {
         let peer_bytes = peer.to_bytes();
         for entry in self.messages.range(conversation_range(peer, None)) {
             let (key, value) = entry.map_err(StoreError::db)?;
-            let record = match codec::decode_message_of(peer, &peer_bytes, &key, &value) {
+            let record = match self.decode_message_at(peer, &peer_bytes, &key, &value) {
                 Ok((record, _)) => record,
                 Err(e) => {
                     self.note_skipped(trees::MESSAGES, &key, &e);

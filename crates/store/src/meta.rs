@@ -3,6 +3,7 @@
 //! The `meta` tree also holds the store's own bookkeeping (the schema version), so the names
 //! the store manages are reserved and cannot be read or written through this API.
 
+use crate::at_rest::KEY_CHECK_KEY;
 use crate::invites::CLOCK_HIGH_WATER_KEY;
 use crate::schema::SCHEMA_VERSION_KEY;
 use crate::{Store, StoreError};
@@ -11,7 +12,7 @@ use crate::{Store, StoreError};
 pub(crate) const MAX_META_KEY_LEN: usize = 64;
 
 /// Keys the store manages itself.
-const RESERVED: &[&str] = &[SCHEMA_VERSION_KEY, CLOCK_HIGH_WATER_KEY];
+const RESERVED: &[&str] = &[SCHEMA_VERSION_KEY, CLOCK_HIGH_WATER_KEY, KEY_CHECK_KEY];
 
 impl Store {
     /// Stores `value` under `key` in the metadata tree, replacing any previous value.
@@ -19,7 +20,8 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::InvalidMetaKey`] when the key is empty, longer than 64 bytes, not
-    /// printable ASCII, or reserved by the store (`schema_version`, `clock_high_water_ms`); [`StoreError::Db`] when the
+    /// printable ASCII, or reserved by the store (`schema_version`, `clock_high_water_ms`,
+    /// `store_key_check`); [`StoreError::Db`] when the
     /// write fails.
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         validate_key(key)?;
@@ -75,7 +77,12 @@ mod tests {
     #[test]
     fn round_trip_and_overwrite() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let store = Store::open(
+            dir.path(),
+            &StoreConfig::default(),
+            &crate::at_rest::test_key(),
+        )
+        .unwrap();
         assert_eq!(store.meta("name").unwrap(), None);
         store.set_meta("name", b"one").unwrap();
         store.set_meta("name", b"two").unwrap();
@@ -90,7 +97,12 @@ mod tests {
     #[test]
     fn bad_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let store = Store::open(
+            dir.path(),
+            &StoreConfig::default(),
+            &crate::at_rest::test_key(),
+        )
+        .unwrap();
         let long = "k".repeat(MAX_META_KEY_LEN + 1);
         for key in [
             "",
@@ -99,6 +111,7 @@ mod tests {
             "tab\there",
             "schema_version",
             "clock_high_water_ms",
+            "store_key_check",
         ] {
             assert!(
                 matches!(

@@ -4,11 +4,24 @@
 //! Opening a store runs [`check_and_migrate`] before any other tree is touched, so a store
 //! written by a newer build is refused without being altered, and an older one is brought up to
 //! date one step at a time.
+//!
+//! # Versions
+//!
+//! - 1: the first released schema; every value plain.
+//! - 2: the values of the sealed trees (`messages`, `invites_out`, `invites_in`, `sessions`)
+//!   are encrypted at rest (see `at_rest.rs`), and `meta/store_key_check` holds the key check.
+//!   A schema-1 store is not migrated by a step here but rewritten, sealed, into a fresh
+//!   directory before it is opened (`sealing_rewrite.rs`): sealing in place would leave the
+//!   plain values in the engine's log files until it happened to reclaim them.
 
+use crate::at_rest::{self, RecordCipher};
 use crate::error::StoreError;
 
 /// The schema version this build writes.
-pub const CURRENT_SCHEMA: u32 = 1;
+pub const CURRENT_SCHEMA: u32 = 2;
+
+/// The last schema whose values were all plain; a store at this version is rewritten sealed.
+pub(crate) const PLAIN_SCHEMA: u32 = 1;
 
 /// The `meta` key holding the schema version.
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
@@ -18,41 +31,54 @@ pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
     not(test),
     allow(
         dead_code,
-        reason = "no migration exists yet; the tests exercise the machinery"
+        reason = "no in-place migration exists yet; the tests exercise the machinery"
     )
 )]
 struct Migration {
     /// The version this step starts from.
     from: u32,
     /// Rewrites the data; the caller records the new version afterwards.
-    run: fn(&sled::Db) -> Result<(), StoreError>,
+    run: fn(&sled::Db, &RecordCipher) -> Result<(), StoreError>,
 }
 
-/// Every migration, oldest first. Schema 1 is the first released schema, so there are none yet;
-/// when schema 2 arrives, its step is added here as `Migration { from: 1, run: ... }`.
+/// Every in-place migration, oldest first. There is none yet: the step from schema 1 is the
+/// sealing rewrite, which runs before the store is opened. A future step is added here as
+/// `Migration { from: 2, run: ... }`.
 const MIGRATIONS: &[Migration] = &[];
 
-/// Reads the schema version, writes it on a fresh store, refuses a newer one and migrates an
-/// older one.
-pub(crate) fn check_and_migrate(db: &sled::Db) -> Result<(), StoreError> {
-    migrate_to(db, CURRENT_SCHEMA, MIGRATIONS)
+/// Reads the schema version, refuses a newer one, verifies (or writes) the key check, stamps
+/// a fresh store and migrates an older one.
+pub(crate) fn check_and_migrate(db: &sled::Db, cipher: &RecordCipher) -> Result<(), StoreError> {
+    migrate_to(db, cipher, CURRENT_SCHEMA, MIGRATIONS)
 }
 
 /// The body of [`check_and_migrate`], with the target and the steps as parameters so that the
-/// tests can exercise migrations before a real one exists.
-fn migrate_to(db: &sled::Db, current: u32, migrations: &[Migration]) -> Result<(), StoreError> {
+/// tests can exercise the machinery with steps of their own.
+fn migrate_to(
+    db: &sled::Db,
+    cipher: &RecordCipher,
+    current: u32,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
     let meta = db.open_tree(crate::trees::META).map_err(StoreError::db)?;
-    let Some(mut found) = read_version(&meta)? else {
-        // Nothing recorded means nothing was ever written: this is a fresh store.
-        write_version(&meta, current)?;
-        return Ok(());
-    };
-    if found > current {
+    let stored = read_version(&meta)?;
+    if let Some(found) = stored
+        && found > current
+    {
         return Err(StoreError::NewerSchema {
             found,
             supported: current,
         });
     }
+    // The key check comes before any data is written or migrated: a store written with
+    // another key is refused untouched, and an interrupted migration can only be resumed with
+    // the key it started with, so no value is ever sealed under two keys.
+    at_rest::verify_or_write_key_check(&meta, cipher)?;
+    let Some(mut found) = stored else {
+        // Nothing recorded means nothing was ever written: this is a fresh store.
+        write_version(&meta, current)?;
+        return Ok(());
+    };
     while found < current {
         let Some(step) = migrations.iter().find(|m| m.from == found) else {
             return Err(StoreError::NoMigration {
@@ -61,7 +87,7 @@ fn migrate_to(db: &sled::Db, current: u32, migrations: &[Migration]) -> Result<(
             });
         };
         tracing::info!(from = found, to = found + 1, "migrating the store schema");
-        (step.run)(db)?;
+        (step.run)(db, cipher)?;
         found += 1;
         // Each step's version is recorded and flushed on its own, so an interrupted
         // migration resumes from the last completed step instead of re-running it.
@@ -84,7 +110,7 @@ pub(crate) fn read_version(meta: &sled::Tree) -> Result<Option<u32>, StoreError>
 }
 
 /// Records `version` as the stored schema version.
-fn write_version(meta: &sled::Tree, version: u32) -> Result<(), StoreError> {
+pub(crate) fn write_version(meta: &sled::Tree, version: u32) -> Result<(), StoreError> {
     meta.insert(SCHEMA_VERSION_KEY, &version.to_be_bytes())
         .map_err(StoreError::db)?;
     Ok(())
@@ -97,6 +123,12 @@ fn write_version(meta: &sled::Tree, version: u32) -> Result<(), StoreError> {
 )]
 mod tests {
     use super::*;
+    use accord_identity::StoreKey;
+    use zeroize::Zeroizing;
+
+    fn cipher() -> RecordCipher {
+        RecordCipher::new(&StoreKey::from_bytes(Zeroizing::new([3; 32])))
+    }
 
     fn temp_db() -> (tempfile::TempDir, sled::Db) {
         let dir = tempfile::tempdir().unwrap();
@@ -108,12 +140,12 @@ mod tests {
         read_version(&db.open_tree(crate::trees::META).unwrap()).unwrap()
     }
 
-    fn mark_v1(db: &sled::Db) -> Result<(), StoreError> {
+    fn mark_v1(db: &sled::Db, _: &RecordCipher) -> Result<(), StoreError> {
         db.open_tree("from_one").map_err(StoreError::db)?;
         Ok(())
     }
 
-    fn mark_v2(db: &sled::Db) -> Result<(), StoreError> {
+    fn mark_v2(db: &sled::Db, _: &RecordCipher) -> Result<(), StoreError> {
         db.open_tree("from_two").map_err(StoreError::db)?;
         Ok(())
     }
@@ -121,14 +153,14 @@ mod tests {
     #[test]
     fn fresh_store_gets_the_current_version() {
         let (_dir, db) = temp_db();
-        check_and_migrate(&db).unwrap();
+        check_and_migrate(&db, &cipher()).unwrap();
         assert_eq!(stored(&db), Some(CURRENT_SCHEMA));
     }
 
     #[test]
     fn migrations_run_in_order_and_record_each_step() {
         let (_dir, db) = temp_db();
-        migrate_to(&db, 1, &[]).unwrap();
+        migrate_to(&db, &cipher(), 1, &[]).unwrap();
         let steps = [
             Migration {
                 from: 2,
@@ -139,7 +171,7 @@ mod tests {
                 run: mark_v1,
             },
         ];
-        migrate_to(&db, 3, &steps).unwrap();
+        migrate_to(&db, &cipher(), 3, &steps).unwrap();
         assert_eq!(stored(&db), Some(3));
         let names: Vec<_> = db.tree_names();
         assert!(names.iter().any(|n| n.as_ref() == b"from_one"));
@@ -149,9 +181,10 @@ mod tests {
     #[test]
     fn missing_step_is_refused() {
         let (_dir, db) = temp_db();
-        migrate_to(&db, 1, &[]).unwrap();
+        migrate_to(&db, &cipher(), 1, &[]).unwrap();
         let err = migrate_to(
             &db,
+            &cipher(),
             3,
             &[Migration {
                 from: 1,
@@ -173,8 +206,8 @@ mod tests {
     #[test]
     fn newer_version_is_refused_and_left_alone() {
         let (_dir, db) = temp_db();
-        migrate_to(&db, 5, &[]).unwrap();
-        let err = migrate_to(&db, 1, &[]).unwrap_err();
+        migrate_to(&db, &cipher(), 5, &[]).unwrap();
+        let err = migrate_to(&db, &cipher(), 1, &[]).unwrap_err();
         assert!(matches!(
             err,
             StoreError::NewerSchema {
@@ -191,7 +224,7 @@ mod tests {
         let (_dir, db) = temp_db();
         let meta = db.open_tree(crate::trees::META).unwrap();
         meta.insert(SCHEMA_VERSION_KEY, b"xy".as_slice()).unwrap();
-        let err = check_and_migrate(&db).unwrap_err();
+        let err = check_and_migrate(&db, &cipher()).unwrap_err();
         assert!(matches!(err, StoreError::CorruptSchema { len: 2 }));
     }
 }

@@ -8,6 +8,21 @@
 //! refused instead of being misread. Accord ID bytes are the 38-byte binary `PeerId` form of
 //! an ed25519 key, always the same length, so an `id ‖ sequence` key has exactly one reading.
 //!
+//! # Encryption at rest
+//!
+//! The values of [`MESSAGES`], [`INVITES_OUT`], [`INVITES_IN`] and [`SESSIONS`] are *sealed*:
+//! what is stored is `0xA1 ‖ nonce (24 bytes) ‖ XChaCha20-Poly1305(plain value) ‖ tag (16 bytes)`
+//! where the plain value is the record described below and the associated data is
+//! `"accord/v1/store-record" ‖ 0x00 ‖ tree name ‖ 0x00 ‖ record key`, under the
+//! [`StoreKey`](accord_identity::StoreKey) the store was opened with (HKDF-SHA256 of the
+//! identity seed, label `accord/v1/store-key`). A value moved to another key or tree does
+//! not open and is skipped as damaged. `meta/store_key_check` holds a sealed constant that
+//! is verified on open, so another key is refused at once. Keys are never sealed. Schema 1
+//! stores held the same records unsealed; opening one rewrites it sealed into a fresh
+//! directory that replaces it, so no plain value is left in the engine's files.
+//!
+//! # Records
+//!
 //! Invites and connections are encoded with [postcard](https://docs.rs/postcard) (integers as
 //! varints, options as a `0`/`1` tag, byte strings and strings as a varint length and the
 //! bytes) of a private versioned mirror struct whose field order is the format. The key is not
@@ -18,14 +33,14 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | printable ASCII name, 1–64 bytes | `schema_version`: `u32` BE; `clock_high_water_ms`: `u64` BE; other keys: opaque bytes set through [`Store::set_meta`](crate::Store::set_meta) |
+//! | `meta` | printable ASCII name, 1–64 bytes | `schema_version`: `u32` BE; `clock_high_water_ms`: `u64` BE; `store_key_check`: the sealed key check; other keys: opaque bytes set through [`Store::set_meta`](crate::Store::set_meta) |
 //! | `peers` | Accord ID bytes | `0x01` ‖ first_seen_ms `u64` BE ‖ last_seen_ms `u64` BE ‖ count `u8` ‖ count × (len `u16` BE ‖ multiaddr bytes), newest address first |
-//! | `invites_out` | invite id (16 bytes) | `0x01` ‖ postcard(outgoing invite v1: peer id bytes, invite bytes, one-time secret (deleted on close), state code, note, created/expires/closed/next-publish times, publish count) |
-//! | `invites_in` | invite id (16 bytes) | `0x01` ‖ postcard(incoming invite v1: peer id bytes, invite bytes, note, state code, created/expires/received/closed times, acceptance bytes, ephemeral secret, next-publish time, publish count) |
+//! | `invites_out` | invite id (16 bytes) | sealed(`0x01` ‖ postcard(outgoing invite v1: peer id bytes, invite bytes, one-time secret (deleted on close), state code, note, created/expires/closed/next-publish times, publish count)) |
+//! | `invites_in` | invite id (16 bytes) | sealed(`0x01` ‖ postcard(incoming invite v1: peer id bytes, invite bytes, note, state code, created/expires/received/closed times, acceptance bytes, ephemeral secret, next-publish time, publish count)) |
 //! | `attestations` | peer Accord ID bytes | `0x01` ‖ postcard(connection v1: attestation bytes, attestation id, since, alias, revoked-at, revocation bytes, next-publish time, publish count) |
 //! | `revocations` | peer Accord ID bytes | the signed revocation of the connection with that peer (filled by later work) |
-//! | `sessions` | peer Accord ID bytes | `0x01` ‖ the ratchet session state (opaque to the store, secret) |
-//! | `messages` | conversation peer Accord ID bytes ‖ local sequence `u64` BE | `0x01` ‖ postcard(message v1: direction code, message id, sender sequence, body, reply-to, sent/received times, state code, outbox sequence while queued) |
+//! | `sessions` | peer Accord ID bytes | sealed(`0x01` ‖ the ratchet session state (opaque to the store, secret)) |
+//! | `messages` | conversation peer Accord ID bytes ‖ local sequence `u64` BE | sealed(`0x01` ‖ postcard(message v1: direction code, message id, sender sequence, body, reply-to, sent/received times, state code, outbox sequence while queued)) |
 //! | `outbox` | outbox sequence `u64` BE | `0x01` ‖ postcard(outbox entry v1: peer id bytes, message id, local sequence, envelope, attempts, next attempt time) |
 //! | `quota` | created_at_ms `u64` BE ‖ invite id (16 bytes) | empty (the key is the entry); the clock high-water mark is `meta/clock_high_water_ms` |
 //! | `seen` | peer Accord ID bytes ‖ message id (16 bytes) | local sequence `u64` BE (the message-id index, both directions) |
@@ -34,8 +49,9 @@
 
 /// Store metadata. Key: a printable ASCII name of 1–64 bytes. Value: for `schema_version`, the schema
 /// version as a `u32` big-endian; for `clock_high_water_ms`, the highest clock reading seen
-/// (unix milliseconds) as a `u64` big-endian; both are reserved and managed by the store. For
-/// other keys, opaque bytes chosen by the writer.
+/// (unix milliseconds) as a `u64` big-endian; for `store_key_check`, a sealed constant that
+/// proves the store key (see the module docs); all three are reserved and managed by the
+/// store. For other keys, opaque bytes chosen by the writer.
 pub const META: &str = "meta";
 
 /// The address book. Key: the peer's Accord ID bytes ([`AccordId::to_bytes`]). Value: the version
@@ -46,14 +62,16 @@ pub const META: &str = "meta";
 /// [`AccordId::to_bytes`]: accord_identity::AccordId::to_bytes
 pub const PEERS: &str = "peers";
 
-/// Invites we sent. Key: the 16-byte invite id. Value: the version byte `0x01`, then the
+/// Invites we sent. Key: the 16-byte invite id. Value (sealed, see the module docs): the
+/// version byte `0x01`, then the
 /// postcard encoding of, in order: the invitee's Accord ID bytes, the encoded invite (bytes),
 /// the one-time x25519 secret (`Option<[u8; 32]>`, deleted when the invite closes), the state
 /// code (`u8`), the note (string), created_at_ms, expires_at_ms (`u64`), closed_at_ms,
 /// next_publish_at_ms (`Option<u64>`) and publish_count (`u32`).
 pub const INVITES_OUT: &str = "invites_out";
 
-/// Invites we received. Key: the 16-byte invite id. Value: the version byte `0x01`, then the
+/// Invites we received. Key: the 16-byte invite id. Value (sealed, see the module docs): the
+/// version byte `0x01`, then the
 /// postcard encoding of, in order: the inviter's Accord ID bytes, the encoded invite (bytes),
 /// the note (string), the state code (`u8`), created_at_ms, expires_at_ms, received_at_ms
 /// (`u64`), closed_at_ms (`Option<u64>`), our encoded acceptance (`Option<bytes>`), our
@@ -71,7 +89,8 @@ pub const ATTESTATIONS: &str = "attestations";
 /// Revocations of connections. Key: the peer's Accord ID bytes. Value: the signed revocation.
 pub const REVOCATIONS: &str = "revocations";
 
-/// Ratchet sessions. Key: the peer's Accord ID bytes. Value: the version byte `0x01` followed
+/// Ratchet sessions. Key: the peer's Accord ID bytes. Value (sealed, see the module docs): the
+/// version byte `0x01` followed
 /// by the session state exactly as the node serialized it (secret; read back into a buffer
 /// that is wiped when dropped). At most 1 MiB.
 pub const SESSIONS: &str = "sessions";
@@ -79,7 +98,8 @@ pub const SESSIONS: &str = "sessions";
 /// Message history. Key: the conversation peer's Accord ID bytes followed by the message's
 /// local sequence as a `u64` big-endian (assigned by the store per conversation from 1, shared
 /// by both directions), so one conversation's history is a contiguous range in display order.
-/// Value: the version byte `0x01`, then the postcard encoding of, in order: the direction code
+/// Value (sealed, see the module docs): the version byte `0x01`, then the postcard encoding
+/// of, in order: the direction code
 /// (`u8`: 0 outgoing, 1 incoming), the message id (`[u8; 16]`), the sender's sequence number
 /// (`u64`), the body (string), reply_to (`Option<[u8; 16]>`), sent_at_ms (`u64`),
 /// received_at_ms (`Option<u64>`), the state code (`u8`: 0 queued, 1 sent, 2 delivered,

@@ -109,7 +109,7 @@ fn full_book_evicts_the_least_recently_seen() {
 fn lowering_the_bound_shrinks_the_book_on_the_next_insert() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
         for n in 1..=5 {
             store.record_peer(id(n), &[], u64::from(n)).unwrap();
         }
@@ -118,7 +118,7 @@ fn lowering_the_bound_shrinks_the_book_on_the_next_insert() {
         max_peers: 2,
         ..StoreConfig::default()
     };
-    let store = Store::open(dir.path(), &config).unwrap();
+    let store = Store::open(dir.path(), &config, &common::key()).unwrap();
     store.record_peer(id(6), &[], 6).unwrap();
     let ids: Vec<_> = store.peers().unwrap().iter().map(|p| p.id).collect();
     assert_eq!(ids, vec![id(6), id(5)]);
@@ -140,7 +140,7 @@ fn forget_removes_only_that_peer() {
 fn damaged_records_are_skipped_and_counted_and_the_rest_survive() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
         store.record_peer(id(1), &[addr(1)], 100).unwrap();
         store.record_peer(id(2), &[addr(2)], 200).unwrap();
         store.record_peer(id(3), &[addr(3)], 300).unwrap();
@@ -161,7 +161,7 @@ fn damaged_records_are_skipped_and_counted_and_the_rest_survive() {
             .unwrap();
         db.flush().unwrap();
     }
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     let ids: Vec<_> = store.peers().unwrap().iter().map(|p| p.id).collect();
     assert_eq!(ids, vec![id(3), id(1)]);
     assert_eq!(store.skipped_records(), 3);
@@ -181,7 +181,7 @@ fn damaged_records_are_skipped_and_counted_and_the_rest_survive() {
 fn eviction_never_picks_damaged_records() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
         store.record_peer(id(1), &[], 100).unwrap();
         store.record_peer(id(2), &[], 200).unwrap();
     }
@@ -197,7 +197,7 @@ fn eviction_never_picks_damaged_records() {
         max_peers: 3,
         ..StoreConfig::default()
     };
-    let store = Store::open(dir.path(), &config).unwrap();
+    let store = Store::open(dir.path(), &config, &common::key()).unwrap();
     store.record_peer(id(3), &[], 300).unwrap();
     assert_eq!(store.peer(&id(1)).unwrap(), None);
     assert!(store.peer(&id(2)).unwrap().is_some());

@@ -14,7 +14,7 @@ use common::{addr, id};
 #[tokio::test]
 async fn handle_serves_requests_and_shutdown_flushes() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     let (handle, task) = store.spawn(4).unwrap();
 
     // Clones share the same store, and many requests can be in flight at once.
@@ -52,7 +52,7 @@ async fn handle_serves_requests_and_shutdown_flushes() {
     assert!(matches!(handle.peers().await, Err(StoreError::Closed)));
 
     // Shutdown flushed and closed the database: it reopens with everything in it.
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     assert_eq!(store.counts().unwrap().peers, 19);
     assert_eq!(store.meta("k").unwrap().as_deref(), Some(&b"v"[..]));
 }
@@ -60,7 +60,7 @@ async fn handle_serves_requests_and_shutdown_flushes() {
 #[tokio::test]
 async fn shutdown_finishes_queued_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     let (handle, task) = store.spawn(64).unwrap();
     let mut queued = Vec::new();
     for n in 1..=30u8 {
@@ -77,14 +77,14 @@ async fn shutdown_finishes_queued_requests() {
     for request in queued {
         request.await.unwrap().unwrap();
     }
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     assert_eq!(store.counts().unwrap().peers, 30);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_every_handle_and_the_task_stops_the_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     let (handle, task) = store.spawn(1).unwrap();
     handle.record_peer(id(1), &[], 1).await.unwrap();
     drop(handle);
@@ -92,7 +92,7 @@ async fn dropping_every_handle_and_the_task_stops_the_thread() {
     // The thread flushes and releases the database on its own; wait for the lock to go.
     let mut reopened = None;
     for _ in 0..100 {
-        match Store::open(dir.path(), &StoreConfig::default()) {
+        match Store::open(dir.path(), &StoreConfig::default(), &common::key()) {
             Ok(store) => {
                 reopened = Some(store);
                 break;

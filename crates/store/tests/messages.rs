@@ -16,7 +16,7 @@ use accord_store::{
 use common::{id, open};
 
 fn reopen(dir: &tempfile::TempDir) -> Store {
-    Store::open(dir.path(), &StoreConfig::default()).unwrap()
+    Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap()
 }
 
 fn mid(n: u32) -> MessageId {
@@ -502,7 +502,7 @@ fn message_states_print_and_parse_lowercase() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_durable_writes_share_flushes() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     let (handle, task) = store.spawn(256).unwrap();
     let before = handle.flush_count().await.unwrap();
     let mut writers = Vec::new();
@@ -544,7 +544,7 @@ async fn concurrent_durable_writes_share_flushes() {
 #[tokio::test]
 async fn the_handle_mirrors_the_messaging_api() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     let (handle, task) = store.spawn(8).unwrap();
     let peer = id(1);
     handle.put_session(&peer, b"s0").await.unwrap();
@@ -601,7 +601,7 @@ async fn the_handle_mirrors_the_messaging_api() {
         handle.history(&peer, 1, None).await,
         Err(StoreError::Closed)
     ));
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     assert_eq!(store.history(&peer, 10, None).unwrap().len(), 2);
 }
 

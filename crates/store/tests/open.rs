@@ -16,12 +16,12 @@ fn reopen_keeps_data() {
     let dir = tempfile::tempdir().unwrap();
     let config = StoreConfig::default();
     {
-        let store = Store::open(dir.path(), &config).unwrap();
+        let store = Store::open(dir.path(), &config, &common::key()).unwrap();
         store.record_peer(id(1), &[addr(1)], 10).unwrap();
         store.set_meta("display_name", b"Ada").unwrap();
         store.flush().unwrap();
     }
-    let store = Store::open(dir.path(), &config).unwrap();
+    let store = Store::open(dir.path(), &config, &common::key()).unwrap();
     let peer = store.peer(&id(1)).unwrap().unwrap();
     assert_eq!(peer.addrs, vec![addr(1)]);
     assert_eq!(
@@ -34,7 +34,7 @@ fn reopen_keeps_data() {
 #[test]
 fn fresh_store_has_every_tree_and_the_schema_version() {
     let dir = tempfile::tempdir().unwrap();
-    drop(Store::open(dir.path(), &StoreConfig::default()).unwrap());
+    drop(Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap());
     let db = common::raw_db(dir.path());
     let names: Vec<_> = db.tree_names();
     for tree in trees::ALL {
@@ -62,7 +62,7 @@ fn newer_schema_is_refused() {
             .unwrap();
         db.flush().unwrap();
     }
-    let err = Store::open(dir.path(), &StoreConfig::default()).unwrap_err();
+    let err = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap_err();
     match &err {
         StoreError::NewerSchema { found, supported } => {
             assert_eq!(*found, CURRENT_SCHEMA + 1);
@@ -85,7 +85,7 @@ fn unopenable_path_names_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("not-a-directory");
     std::fs::write(&file, b"garbage").unwrap();
-    let err = Store::open(&file, &StoreConfig::default()).unwrap_err();
+    let err = Store::open(&file, &StoreConfig::default(), &common::key()).unwrap_err();
     match &err {
         StoreError::Open { path, .. } => assert_eq!(path, &file),
         other => panic!("expected Open, got {other:?}"),
@@ -96,8 +96,8 @@ fn unopenable_path_names_the_path() {
 #[test]
 fn second_open_of_the_same_store_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let _first = Store::open(dir.path(), &StoreConfig::default()).unwrap();
-    let err = Store::open(dir.path(), &StoreConfig::default()).unwrap_err();
+    let _first = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
+    let err = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
 }
 
@@ -118,7 +118,7 @@ fn invalid_config_is_refused() {
             ..StoreConfig::default()
         },
     ] {
-        let err = Store::open(dir.path(), &config).unwrap_err();
+        let err = Store::open(dir.path(), &config, &common::key()).unwrap_err();
         assert!(matches!(err, StoreError::InvalidConfig(_)), "{err:?}");
     }
 }
@@ -143,8 +143,12 @@ fn accord_id_bytes_have_the_fixed_length_the_layout_relies_on() {
 #[test]
 fn the_quota_ledger_counts_only_invites_in_the_window() {
     let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
-    let store = accord_store::Store::open(dir.path(), &accord_store::StoreConfig::default())
-        .unwrap_or_else(|err| panic!("{err}"));
+    let store = accord_store::Store::open(
+        dir.path(),
+        &accord_store::StoreConfig::default(),
+        &common::key(),
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(store.quota_used_since(0).ok(), Some(0));
     drop(store);
     // Invites are written by later work; the layout is fixed now, so fill it through sled.
@@ -162,8 +166,12 @@ fn the_quota_ledger_counts_only_invites_in_the_window() {
     db.flush().unwrap_or_else(|err| panic!("{err}"));
     drop(quota);
     drop(db);
-    let store = accord_store::Store::open(dir.path(), &accord_store::StoreConfig::default())
-        .unwrap_or_else(|err| panic!("{err}"));
+    let store = accord_store::Store::open(
+        dir.path(),
+        &accord_store::StoreConfig::default(),
+        &common::key(),
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(store.quota_used_since(0).ok(), Some(3));
     assert_eq!(store.quota_used_since(2_000).ok(), Some(2));
     assert_eq!(store.quota_used_since(3_001).ok(), Some(0));

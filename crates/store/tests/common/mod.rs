@@ -8,12 +8,17 @@
 )]
 
 use accord_identity::{AccordId, Identity};
-use accord_store::{Multiaddr, Store, StoreConfig};
+use accord_store::{Multiaddr, Store, StoreConfig, StoreKey};
 use zeroize::Zeroizing;
 
 /// A deterministic, valid Accord ID.
 pub fn id(n: u8) -> AccordId {
     Identity::from_seed(Zeroizing::new([n; 32])).id()
+}
+
+/// The store key the tests open their stores with.
+pub fn key() -> StoreKey {
+    StoreKey::from_bytes(Zeroizing::new([0x5a; 32]))
 }
 
 /// A distinct TCP address.
@@ -24,7 +29,7 @@ pub fn addr(n: u16) -> Multiaddr {
 /// A fresh store in a temporary directory.
 pub fn open(config: &StoreConfig) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), config).unwrap();
+    let store = Store::open(dir.path(), config, &key()).unwrap();
     (dir, store)
 }
 
