@@ -33,7 +33,8 @@ mod handle;
 pub use behaviour::{Behaviour, BehaviourEvent};
 pub use config::{GossipValidator, GossipVerdict, NetConfig, RelayLimits};
 pub use direct::{
-    DM_PROTOCOL, DirectProtocol, INBOX_PROTOCOL, MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE,
+    DM_PROTOCOL, DirectProtocol, FrameCodec, INBOX_PROTOCOL, MAX_DIRECT_REQUEST,
+    MAX_DIRECT_RESPONSE,
 };
 pub use error::NetError;
 pub use event_loop::EventLoop;
