@@ -4,7 +4,8 @@
 //! cargo run -p accord-decoder-checks --example write_seeds [-- <dir>]
 //! ```
 //!
-//! Run it again after changing a wire format, and commit the result.
+//! Run it again after changing a wire format, and commit the result (delete a renamed seed's
+//! old file by hand).
 
 use std::path::PathBuf;
 
@@ -18,11 +19,8 @@ fn main() -> anyhow::Result<()> {
     let seeds = accord_decoder_checks::seeds::all();
     for target in accord_decoder_checks::TARGETS {
         let target_dir = dir.join(target.name);
-        // Start from an empty directory so a renamed seed does not linger.
-        if target_dir.exists() {
-            std::fs::remove_dir_all(&target_dir)
-                .with_context(|| format!("cannot clear {}", target_dir.display()))?;
-        }
+        // Only add and overwrite: the directory also keeps the inputs of fixed crashes, which
+        // no generator produces.
         std::fs::create_dir_all(&target_dir)
             .with_context(|| format!("cannot create {}", target_dir.display()))?;
     }
