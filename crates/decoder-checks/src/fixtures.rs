@@ -79,46 +79,74 @@ fn build() -> World {
     let mut rng = FixtureRng::new(WORLD_SEED);
     let alice = Identity::generate(&mut rng);
     let bob = Identity::generate(&mut rng);
+    let handshake = handshake(&alice, &bob, &mut rng);
+    let conversation = conversation(&handshake.alice_state, handshake.bob_session, &mut rng);
+    let withdrawal = Withdrawal::create(&alice, bob.id(), handshake.invite.invite_id, NOW_MS);
+    let revocation = built(
+        Revocation::create(&bob, &handshake.attestation, NOW_MS),
+        "revocation",
+    );
+    World {
+        alice,
+        bob,
+        invite: handshake.invite,
+        acceptance: handshake.acceptance,
+        attestation: handshake.attestation,
+        withdrawal,
+        revocation,
+        alice_state: handshake.alice_state,
+        bob_state: conversation.bob_state,
+        alice_skipped_state: conversation.alice_skipped_state,
+        envelopes: conversation.envelopes,
+        reply: conversation.reply,
+    }
+}
+
+/// What the handshake leaves behind.
+struct Handshake {
+    invite: Invite,
+    acceptance: Acceptance,
+    attestation: Attestation,
+    /// Alice's state once she has read Bob's first message.
+    alice_state: Zeroizing<Vec<u8>>,
+    bob_session: Session,
+}
+
+/// Alice invites Bob, Bob accepts with his first channel message, Alice reads it.
+fn handshake(alice: &Identity, bob: &Identity, rng: &mut FixtureRng) -> Handshake {
     let note = built(
         Note::new("Hi Bob, it's Alice from the fuzz lab", 300),
         "note",
     );
     let (invite, one_time) = built(
-        Invite::create(
-            &alice,
-            bob.id(),
-            note,
-            NOW_MS - DAY_MS,
-            14 * DAY_MS,
-            &mut rng,
-        ),
+        Invite::create(alice, bob.id(), note, NOW_MS - DAY_MS, 14 * DAY_MS, rng),
         "invite",
     );
     let (mut acceptance, ephemeral) = built(
-        Acceptance::create(&bob, &invite, Vec::new(), &mut rng),
+        Acceptance::create(bob, &invite, Vec::new(), rng),
         "acceptance",
     );
     let attestation_id = invite.statement().id();
     let mut bob_session = built(
         Session::new_invitee(
-            &bob,
+            bob,
             &ephemeral,
             &invite.inviter,
             &invite.one_time_key,
             &attestation_id,
-            &mut rng,
+            rng,
         ),
         "Bob's session",
     );
     let first = built(
-        bob_session.encrypt(&Content::Hello.encode(), &mut rng),
+        bob_session.encrypt(&Content::Hello.encode(), rng),
         "first message",
     );
     built(acceptance.set_first_message(first), "first message");
     let attestation = built(acceptance.verify(&invite), "attestation");
     let mut alice_session = built(
         Session::new_inviter(
-            &alice,
+            alice,
             &one_time,
             &acceptance.invitee,
             &acceptance.ephemeral_key,
@@ -130,8 +158,30 @@ fn build() -> World {
         alice_session.decrypt(acceptance.first_message(), NOW_MS),
         "the first message",
     );
-    let alice_state = alice_session.to_bytes();
+    Handshake {
+        invite,
+        acceptance,
+        attestation,
+        alice_state: alice_session.to_bytes(),
+        bob_session,
+    }
+}
 
+/// What the conversation after the handshake leaves behind.
+struct Conversation {
+    envelopes: Vec<Vec<u8>>,
+    bob_state: Zeroizing<Vec<u8>>,
+    alice_skipped_state: Zeroizing<Vec<u8>>,
+    reply: Vec<u8>,
+}
+
+/// Bob sends three messages; a copy of Alice's session reads the last one first (keeping
+/// skipped keys) and answers.
+fn conversation(
+    alice_state: &[u8],
+    mut bob_session: Session,
+    rng: &mut FixtureRng,
+) -> Conversation {
     let envelopes: Vec<Vec<u8>> = (0..3u8)
         .map(|i| {
             let content = Content::Text {
@@ -141,32 +191,17 @@ fn build() -> World {
                 reply_to: i.checked_sub(1).map(|previous| [previous; 16]),
                 body: format!("message {i} from Bob"),
             };
-            built(bob_session.encrypt(&content.encode(), &mut rng), "envelope")
+            built(bob_session.encrypt(&content.encode(), rng), "envelope")
         })
         .collect();
-    let bob_state = bob_session.to_bytes();
-
-    let mut skipping = built(Session::from_bytes(&alice_state), "Alice's session");
+    let mut skipping = built(Session::from_bytes(alice_state), "Alice's session");
     let last = envelopes.last().map(Vec::as_slice).unwrap_or_default();
     built(skipping.decrypt(last, NOW_MS), "the last envelope");
     let alice_skipped_state = skipping.to_bytes();
-    let reply = built(
-        skipping.encrypt(&Content::Read { ids: vec![[2; 16]] }.encode(), &mut rng),
-        "reply",
-    );
-
-    let withdrawal = Withdrawal::create(&alice, bob.id(), invite.invite_id, NOW_MS);
-    let revocation = built(Revocation::create(&bob, &attestation, NOW_MS), "revocation");
-    World {
-        alice,
-        bob,
-        invite,
-        acceptance,
-        attestation,
-        withdrawal,
-        revocation,
-        alice_state,
-        bob_state,
+    let read = Content::Read { ids: vec![[2; 16]] };
+    let reply = built(skipping.encrypt(&read.encode(), rng), "reply");
+    Conversation {
+        bob_state: bob_session.to_bytes(),
         alice_skipped_state,
         envelopes,
         reply,

@@ -26,17 +26,45 @@ pub struct Seed {
 /// Every seed of every target, deterministically.
 pub fn all() -> Vec<Seed> {
     let world = world();
+    let mut seeds = handshake_seeds(world);
+    seeds.extend(channel_seeds(world));
+    let groups = [
+        ("attestation", attestation_inputs(world)),
+        ("direct_frames", direct_frames(world)),
+        ("control_request", control_requests(world)),
+        ("key_file", key_files(world)),
+        (
+            "config_file",
+            CONFIG_FILES
+                .iter()
+                .map(|(name, text)| ((*name).to_owned(), text.as_bytes().to_vec()))
+                .collect(),
+        ),
+    ];
+    for (target, inputs) in groups {
+        seeds.extend(
+            inputs
+                .into_iter()
+                .map(|(name, bytes)| seed(target, &name, bytes)),
+        );
+    }
+    seeds
+}
+
+fn seed(target: &'static str, name: &str, bytes: Vec<u8>) -> Seed {
+    Seed {
+        target,
+        name: name.to_owned(),
+        bytes,
+    }
+}
+
+/// The `gossip_frame`, `payload` and `sealed_box` seeds: every payload, sealed to the fixed
+/// recipient, to someone else, already expired, and boxes of every bucket size.
+fn handshake_seeds(world: &World) -> Vec<Seed> {
     let mut seeds = Vec::new();
-    let mut add = |target: &'static str, name: &str, bytes: Vec<u8>| {
-        seeds.push(Seed {
-            target,
-            name: name.to_owned(),
-            bytes,
-        });
-    };
     let mut rng = FixtureRng::new(7);
     let payloads = payloads(world);
-
     for (name, payload) in &payloads {
         let frame = seal_payload(
             &world.bob.id(),
@@ -44,21 +72,29 @@ pub fn all() -> Vec<Seed> {
             world.invite.expires_at_ms,
             &mut rng,
         );
-        add("gossip_frame", name, sealed(frame));
-        add("payload", name, payload.encode());
+        seeds.push(seed("gossip_frame", name, sealed(frame)));
+        seeds.push(seed("payload", name, payload.encode()));
         let boxed = seal::seal(&world.bob.id(), &payload.encode(), SEAL_AD, &mut rng);
-        add("sealed_box", name, sealed(boxed));
+        seeds.push(seed("sealed_box", name, sealed(boxed)));
     }
     let (_, invite) = &payloads[0];
     let not_for_bob = seal_payload(&world.alice.id(), invite, NOW_MS + 1000, &mut rng);
-    add("gossip_frame", "not_for_me", sealed(not_for_bob));
+    seeds.push(seed("gossip_frame", "not_for_me", sealed(not_for_bob)));
     let expired = seal_payload(&world.bob.id(), invite, NOW_MS - 1, &mut rng);
-    add("gossip_frame", "expired", sealed(expired));
+    seeds.push(seed("gossip_frame", "expired", sealed(expired)));
     for len in [0, 300, 1000, 2000, seal::MAX_PLAINTEXT_LEN] {
         let boxed = seal::seal(&world.bob.id(), &vec![0x5a; len], SEAL_AD, &mut rng);
-        add("sealed_box", &format!("plaintext_{len}"), sealed(boxed));
+        seeds.push(seed(
+            "sealed_box",
+            &format!("plaintext_{len}"),
+            sealed(boxed),
+        ));
     }
+    seeds
+}
 
+/// The `envelope`, `ratchet_header` and `ratchet_state` seeds.
+fn channel_seeds(world: &World) -> Vec<Seed> {
     let mut envelopes: Vec<(String, Vec<u8>)> = world
         .envelopes
         .iter()
@@ -70,34 +106,23 @@ pub fn all() -> Vec<Seed> {
         "first_message".to_owned(),
         world.acceptance.first_message().to_vec(),
     ));
+    let mut seeds = Vec::new();
     for (name, envelope) in &envelopes {
-        add("envelope", name, envelope.clone());
+        seeds.push(seed("envelope", name, envelope.clone()));
         if let Ok(parsed) = Envelope::decode(envelope) {
-            add("ratchet_header", name, parsed.header.encode().to_vec());
+            seeds.push(seed(
+                "ratchet_header",
+                name,
+                parsed.header.encode().to_vec(),
+            ));
         }
     }
-    add("ratchet_state", "alice", world.alice_state.to_vec());
-    add("ratchet_state", "bob", world.bob_state.to_vec());
-    add(
-        "ratchet_state",
-        "alice_with_skipped_keys",
-        world.alice_skipped_state.to_vec(),
-    );
-
-    for (name, bytes) in attestation_inputs(world) {
-        add("attestation", &name, bytes);
-    }
-    for (name, bytes) in direct_frames(world) {
-        add("direct_frames", &name, bytes);
-    }
-    for (name, bytes) in control_requests(world) {
-        add("control_request", &name, bytes);
-    }
-    for (name, bytes) in key_files(world) {
-        add("key_file", &name, bytes);
-    }
-    for (name, text) in CONFIG_FILES {
-        add("config_file", name, text.as_bytes().to_vec());
+    for (name, state) in [
+        ("alice", &world.alice_state),
+        ("bob", &world.bob_state),
+        ("alice_with_skipped_keys", &world.alice_skipped_state),
+    ] {
+        seeds.push(seed("ratchet_state", name, state.to_vec()));
     }
     seeds
 }
