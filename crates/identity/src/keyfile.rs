@@ -325,6 +325,21 @@ pub fn is_encrypted(bytes: &[u8]) -> Result<bool, KeyFileError> {
     Ok(matches!(parse(bytes)?, Parsed::Encrypted { .. }))
 }
 
+/// The Argon2id parameters an encrypted key file asks for (`None` for a plain file), after
+/// checking that the file is well-formed and the parameters are within [`KdfParams`]' bounds.
+/// Cheap: it derives no key, so a caller (or a fuzzer) can see what opening the file will cost
+/// before paying for it.
+///
+/// # Errors
+///
+/// The format errors of [`decode`].
+pub fn kdf_params(bytes: &[u8]) -> Result<Option<KdfParams>, KeyFileError> {
+    Ok(match parse(bytes)? {
+        Parsed::Plain { .. } => None,
+        Parsed::Encrypted { params, .. } => Some(params),
+    })
+}
+
 /// A key file split into its fields, before any secret is touched.
 enum Parsed<'a> {
     Plain {

@@ -35,8 +35,8 @@ pub use config::{
     GossipValidator, GossipVerdict, MAX_YAMUX_STREAMS, NetConfig, NetLimits, RelayLimits,
 };
 pub use direct::{
-    DM_PROTOCOL, DirectProtocol, Frame, FrameTooLarge, INBOX_PROTOCOL, MAX_DIRECT_REQUEST,
-    MAX_DIRECT_RESPONSE,
+    DM_PROTOCOL, DirectProtocol, Frame, FrameCodec, FrameTooLarge, INBOX_PROTOCOL,
+    MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE,
 };
 pub use error::NetError;
 pub use event_loop::EventLoop;

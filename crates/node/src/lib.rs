@@ -40,6 +40,9 @@ pub use config::{
 pub use data_dir::{DataDir, DataDirLock, write_atomically};
 pub use error::NodeError;
 pub use identity_file::{create_identity, load_identity, load_or_create_identity};
+/// The bytes of `/accord/dm/1` (request, response, encrypted content), public so that the
+/// fuzz targets and the decoder tests can drive the decoders a peer's bytes reach.
+pub use message::wire;
 pub use node::{Node, NodeOptions};
 pub use rng::os_rng;
 

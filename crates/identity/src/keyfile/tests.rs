@@ -51,6 +51,23 @@ fn encrypted_round_trip() {
 }
 
 #[test]
+fn kdf_params_reads_the_header_without_deriving_a_key() {
+    let id = identity(5);
+    let plain = encode(&id, None, &mut TestRng::new(0)).unwrap();
+    assert_eq!(kdf_params(&plain), Ok(None));
+    let bytes = encrypted(&id, &pass("pw"));
+    assert_eq!(kdf_params(&bytes), Ok(Some(CHEAP)));
+    // Out-of-range parameters are refused before anything is allocated for them.
+    let mut huge = bytes.to_vec();
+    huge[11..15].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(matches!(
+        kdf_params(&huge),
+        Err(KeyFileError::KdfParamsOutOfRange { .. })
+    ));
+    assert_eq!(kdf_params(&bytes[..40]), Err(KeyFileError::Truncated));
+}
+
+#[test]
 fn default_params_round_trip() {
     let id = identity(4);
     let p = pass("pw");

@@ -17,7 +17,7 @@ mod durable;
 mod inbound;
 mod reasons;
 mod reorder;
-pub(crate) mod wire;
+pub mod wire;
 
 use accord_api::{RemoteError, Request};
 use accord_net::{PeerId, ResponseChannel};

@@ -19,20 +19,20 @@
 use accord_store::MessageId;
 
 /// The version byte of every structure here.
-pub(crate) const VERSION: u8 = 1;
+pub const VERSION: u8 = 1;
 
 /// The most bytes a message body may have, whatever the configuration says.
-pub(crate) const MAX_BODY: usize = 64 * 1024;
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// The most receipts in one read-receipt content.
-pub(crate) const MAX_RECEIPTS: usize = 1000;
+pub const MAX_RECEIPTS: usize = 1000;
 
 /// The largest request accepted.
-pub(crate) const MAX_REQUEST: usize = 1 + 16 + MAX_BODY + 4096;
+pub const MAX_REQUEST: usize = 1 + 16 + MAX_BODY + 4096;
 
 /// Why bytes were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum WireError {
+pub enum WireError {
     /// Too short for what it claims.
     #[error("truncated")]
     Truncated,
@@ -55,7 +55,7 @@ pub(crate) enum WireError {
 
 /// What a recipient answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Status {
+pub enum Status {
     /// Stored durably (or applied, for a receipt).
     Stored,
     /// Already stored earlier: the sender may stop retrying.
@@ -69,22 +69,31 @@ pub(crate) enum Status {
 
 /// The inside of an encrypted message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Content {
+pub enum Content {
     /// The first ratchet message, empty.
     Hello,
     /// A text message.
     Text {
+        /// The message's random id; it must equal the id of the request that carried it.
         message_id: MessageId,
+        /// When the sender sent it (Unix ms, the sender's clock).
         sent_at_ms: u64,
+        /// The sender's sequence number in this conversation, for ordering.
         sender_seq: u64,
+        /// The message this one answers, if any.
         reply_to: Option<MessageId>,
+        /// The text, at most [`MAX_BODY`] bytes of UTF-8.
         body: String,
     },
     /// These messages were read.
-    Read { ids: Vec<MessageId> },
+    Read {
+        /// The ids of the messages read, 1 to [`MAX_RECEIPTS`] of them.
+        ids: Vec<MessageId>,
+    },
 }
 
-pub(crate) fn encode_request(message_id: &MessageId, envelope: &[u8]) -> Vec<u8> {
+/// The request frame around `envelope`: version ‖ message id ‖ envelope.
+pub fn encode_request(message_id: &MessageId, envelope: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(17 + envelope.len());
     out.push(VERSION);
     out.extend_from_slice(message_id);
@@ -92,7 +101,13 @@ pub(crate) fn encode_request(message_id: &MessageId, envelope: &[u8]) -> Vec<u8>
     out
 }
 
-pub(crate) fn decode_request(bytes: &[u8]) -> Result<(MessageId, &[u8]), WireError> {
+/// Parses [`encode_request`]: the message id and the envelope (not yet parsed).
+///
+/// # Errors
+///
+/// [`WireError::TooLarge`] above [`MAX_REQUEST`], [`WireError::Version`],
+/// [`WireError::Truncated`] (an empty envelope included).
+pub fn decode_request(bytes: &[u8]) -> Result<(MessageId, &[u8]), WireError> {
     if bytes.len() > MAX_REQUEST {
         return Err(WireError::TooLarge);
     }
@@ -110,7 +125,8 @@ pub(crate) fn decode_request(bytes: &[u8]) -> Result<(MessageId, &[u8]), WireErr
     Ok((message_id, envelope))
 }
 
-pub(crate) fn encode_status(status: Status) -> Vec<u8> {
+/// The response frame: version ‖ status code.
+pub fn encode_status(status: Status) -> Vec<u8> {
     let code = match status {
         Status::Stored => 0,
         Status::Duplicate => 1,
@@ -120,7 +136,13 @@ pub(crate) fn encode_status(status: Status) -> Vec<u8> {
     vec![VERSION, code]
 }
 
-pub(crate) fn decode_status(bytes: &[u8]) -> Result<Status, WireError> {
+/// Parses [`encode_status`].
+///
+/// # Errors
+///
+/// [`WireError::Truncated`], [`WireError::TrailingBytes`], [`WireError::Version`],
+/// [`WireError::Kind`] for an unknown status code.
+pub fn decode_status(bytes: &[u8]) -> Result<Status, WireError> {
     match bytes {
         [VERSION, 0] => Ok(Status::Stored),
         [VERSION, 1] => Ok(Status::Duplicate),
@@ -134,7 +156,8 @@ pub(crate) fn decode_status(bytes: &[u8]) -> Result<Status, WireError> {
 }
 
 impl Content {
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    /// The plaintext bytes to encrypt.
+    pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![VERSION];
         match self {
             Content::Hello => out.push(0),
@@ -173,7 +196,13 @@ impl Content {
         out
     }
 
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Content, WireError> {
+    /// Parses [`Content::encode`] (a decrypted plaintext).
+    ///
+    /// # Errors
+    ///
+    /// Any [`WireError`]: every structure has exactly one encoding, so anything else is
+    /// refused.
+    pub fn decode(bytes: &[u8]) -> Result<Content, WireError> {
         let mut reader = Reader(bytes);
         let version = reader.u8()?;
         if version != VERSION {
