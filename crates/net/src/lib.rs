@@ -29,6 +29,7 @@ mod direct;
 mod error;
 mod event_loop;
 mod handle;
+mod rate;
 
 pub use behaviour::{Behaviour, BehaviourEvent};
 pub use config::{GossipValidator, GossipVerdict, NetConfig, RelayLimits};
@@ -44,6 +45,7 @@ pub use handle::{
 pub use libp2p::StreamProtocol;
 pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};
+pub use rate::{PeerRateLimiter, RateVerdict};
 
 /// Returns `addr` with a trailing `/p2p/<peer>` removed, and the peer it named.
 pub fn split_peer_id(addr: &Multiaddr) -> (Multiaddr, Option<PeerId>) {
