@@ -320,6 +320,20 @@ impl Daemon {
         })
     }
 
+    /// How many inbound frames `accord stats` says were dropped for `reason` (0 if none).
+    pub fn dropped(&self, reason: &str) -> u64 {
+        self.json(&["stats"])["dropped"][reason]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// The daemon's resident set size in KiB (`VmRSS` of /proc/<pid>/status), if readable.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// The IDs of the peers this daemon is connected to.
     pub fn peer_ids(&self) -> Vec<String> {
         self.json(&["peers"])
