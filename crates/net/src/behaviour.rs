@@ -146,6 +146,12 @@ fn direct_behaviour(
     )
 }
 
+/// How long gossipsub remembers a message id to drop its duplicates (libp2p's default is 60 s).
+/// Messages cross the mesh in seconds, so this is ample against loops; it is kept below the
+/// node's 60 s republish cadence so that a node may republish the very same bytes (a frame
+/// whose proof-of-work stamp it does not want to pay for again) and have relays forward it.
+pub const GOSSIP_DUPLICATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(45);
+
 /// Gossip is published anonymously (no author, no sequence number, no signature): the sealed
 /// payloads authenticate themselves, and an author field would tell every relay who invites
 /// whom. Anonymous messages need a content-derived id, so the id is SHA-256 of the data.
@@ -156,6 +162,7 @@ fn build_gossipsub(config: &NetConfig) -> Result<gossipsub::Behaviour, NetError>
             gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec())
         })
         .max_transmit_size(config.max_gossip_message)
+        .duplicate_cache_time(GOSSIP_DUPLICATE_WINDOW)
         // Every message is checked by the node's validator before it is forwarded.
         .validate_messages()
         .build()

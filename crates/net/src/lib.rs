@@ -31,7 +31,7 @@ mod event_loop;
 mod handle;
 mod rate;
 
-pub use behaviour::{Behaviour, BehaviourEvent};
+pub use behaviour::{Behaviour, BehaviourEvent, GOSSIP_DUPLICATE_WINDOW};
 pub use config::{GossipValidator, GossipVerdict, NetConfig, RelayLimits};
 pub use direct::{
     DM_PROTOCOL, DirectProtocol, INBOX_PROTOCOL, MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE,

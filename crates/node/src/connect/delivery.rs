@@ -150,8 +150,15 @@ impl ConnectActor {
         expires_at_ms: u64,
         key: DeliveryKey,
     ) {
+        let connected = self
+            .net
+            .connected_peers()
+            .await
+            .map(|peers| peers.iter().any(|peer| peer.peer == to.peer_id()))
+            .unwrap_or(false);
         let encoded = payload.encode();
-        let frame = match self.stamped.get(&key, &encoded, clock::now_ms()) {
+        let now = clock::now_ms();
+        let frame = match self.stamped.reuse(&key, &encoded, now, connected) {
             Some(frame) => frame,
             None => {
                 // Minting runs on the blocking pool; the actor waits for it (tens of
@@ -160,7 +167,7 @@ impl ConnectActor {
                 match seal_and_mint(to, payload.clone(), expires_at_ms, bits).await {
                     Ok(frame) => {
                         self.stamped
-                            .put(key.clone(), encoded, expires_at_ms, frame.clone());
+                            .put(key.clone(), encoded, expires_at_ms, frame.clone(), now);
                         frame
                     }
                     Err(err) => {
@@ -174,12 +181,6 @@ impl ConnectActor {
         if let Err(err) = self.net.publish(topic, frame.clone()).await {
             tracing::debug!(%to, %err, "gossip publish failed; will republish");
         }
-        let connected = self
-            .net
-            .connected_peers()
-            .await
-            .map(|peers| peers.iter().any(|peer| peer.peer == to.peer_id()))
-            .unwrap_or(false);
         if connected {
             let net = self.net.clone();
             let tx = self.tx.clone();

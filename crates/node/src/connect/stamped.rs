@@ -1,10 +1,19 @@
 //! Stamped frames kept for republication. Minting a frame's proof-of-work stamp costs tens of
-//! milliseconds, and the schedule republishes an unanswered item every minute for days, so each
-//! item is sealed and stamped once and the same bytes are sent again. (The copies are then
-//! identical, which lets relays link them; they could link them anyway by shard and timing,
-//! and gossip's duplicate filter forgets a frame after a minute, the longest republish delay.)
+//! milliseconds, and the schedule republishes an unanswered item every minute for days, so an
+//! item's stamped frame is kept and the same bytes are sent again whenever that can work:
+//!
+//! - when the last publication of those bytes is older than gossip's duplicate window
+//!   ([`accord_net::GOSSIP_DUPLICATE_WINDOW`], 45 s), so relays forward them again: every
+//!   republication at the steady 60 s cadence;
+//! - or when the recipient is connected, since the direct hand-over has no duplicate filter.
+//!
+//! Otherwise (the quick first republications, 2 to 32 s apart, to a recipient out of reach)
+//! the same bytes would be dropped as duplicates, so the item is sealed and stamped afresh.
+//! Identical copies let relays link them; they could link them anyway by shard and timing.
 
 use std::collections::HashMap;
+
+use accord_net::GOSSIP_DUPLICATE_WINDOW;
 
 use accord_handshake::{FrameError, GossipFrame, Payload};
 use accord_identity::AccordId;
@@ -17,6 +26,15 @@ use crate::rng;
 /// below this.
 pub(crate) const MAX_STAMPED_FRAMES: usize = 256;
 
+/// Frames last published longer ago than this pass gossip's duplicate filters again: the
+/// duplicate window plus a margin for clock and scheduling slack.
+pub(crate) const REPUBLISH_SAME_BYTES_AFTER_MS: u64 =
+    GOSSIP_DUPLICATE_WINDOW.as_millis() as u64 + 5_000;
+
+// The steady republish cadence must be able to reuse frames, or every republication would
+// pay for a new stamp.
+const _: () = assert!(REPUBLISH_SAME_BYTES_AFTER_MS < super::delivery::MAX_REPUBLISH_DELAY_MS);
+
 /// One stamped frame and what it holds.
 #[derive(Debug)]
 struct Stamped {
@@ -26,6 +44,8 @@ struct Stamped {
     expires_at_ms: u64,
     /// The frame's bytes.
     frame: Vec<u8>,
+    /// When the frame was last handed to the network (Unix ms).
+    published_at_ms: u64,
     /// Insertion order, for eviction.
     seq: u64,
 }
@@ -38,21 +58,34 @@ pub(crate) struct StampedFrames {
 }
 
 impl StampedFrames {
-    /// The frame already stamped for `key`, if it holds `payload` and is still fresh at `now`.
-    pub(crate) fn get(&self, key: &DeliveryKey, payload: &[u8], now: u64) -> Option<Vec<u8>> {
-        self.frames
-            .get(key)
-            .filter(|stamped| stamped.payload == payload && stamped.expires_at_ms > now)
-            .map(|stamped| stamped.frame.clone())
+    /// The frame already stamped for `key`, if it holds `payload`, is still fresh at `now` and
+    /// can be sent again (see the module documentation; `connected`: the recipient is), marked
+    /// as published at `now`.
+    pub(crate) fn reuse(
+        &mut self,
+        key: &DeliveryKey,
+        payload: &[u8],
+        now: u64,
+        connected: bool,
+    ) -> Option<Vec<u8>> {
+        let stamped = self.frames.get_mut(key)?;
+        let passes_filters = connected
+            || now.saturating_sub(stamped.published_at_ms) >= REPUBLISH_SAME_BYTES_AFTER_MS;
+        if stamped.payload != payload || stamped.expires_at_ms <= now || !passes_filters {
+            return None;
+        }
+        stamped.published_at_ms = now;
+        Some(stamped.frame.clone())
     }
 
-    /// Keeps `frame` for `key`, forgetting the oldest frame when full.
+    /// Keeps `frame` for `key`, published at `now`, forgetting the oldest frame when full.
     pub(crate) fn put(
         &mut self,
         key: DeliveryKey,
         payload: Vec<u8>,
         expires_at_ms: u64,
         frame: Vec<u8>,
+        now: u64,
     ) {
         if !self.frames.contains_key(&key) && self.frames.len() >= MAX_STAMPED_FRAMES {
             let oldest = self
@@ -71,6 +104,7 @@ impl StampedFrames {
                 payload,
                 expires_at_ms,
                 frame,
+                published_at_ms: now,
                 seq: self.next_seq,
             },
         );
@@ -127,14 +161,36 @@ mod tests {
         DeliveryKey::Invite([n; 16])
     }
 
+    const LATER: u64 = REPUBLISH_SAME_BYTES_AFTER_MS;
+
     #[test]
     fn a_frame_is_reused_only_for_the_same_payload_while_fresh() {
         let mut frames = StampedFrames::default();
-        frames.put(key(1), vec![1, 2], 100, vec![9; 4]);
-        assert_eq!(frames.get(&key(1), &[1, 2], 99), Some(vec![9; 4]));
-        assert_eq!(frames.get(&key(1), &[1, 2], 100), None);
-        assert_eq!(frames.get(&key(1), &[1, 3], 99), None);
-        assert_eq!(frames.get(&key(2), &[1, 2], 99), None);
+        let expiry = 10 * LATER;
+        frames.put(key(1), vec![1, 2], expiry, vec![9; 4], 0);
+        assert_eq!(frames.reuse(&key(1), &[1, 3], LATER, false), None);
+        assert_eq!(frames.reuse(&key(2), &[1, 2], LATER, false), None);
+        assert_eq!(frames.reuse(&key(1), &[1, 2], expiry, false), None);
+        assert_eq!(
+            frames.reuse(&key(1), &[1, 2], LATER, false),
+            Some(vec![9; 4])
+        );
+    }
+
+    #[test]
+    fn gossip_reuses_bytes_only_after_the_duplicate_window_direct_always() {
+        let mut frames = StampedFrames::default();
+        frames.put(key(1), vec![1], u64::MAX, vec![9], 1_000);
+        // Two seconds later relays would drop the same bytes as a duplicate.
+        assert_eq!(frames.reuse(&key(1), &[1], 3_000, false), None);
+        // The recipient is connected: the direct hand-over takes the same bytes.
+        assert_eq!(frames.reuse(&key(1), &[1], 3_000, true), Some(vec![9]));
+        // That counted as a publication: the window starts again from it.
+        assert_eq!(frames.reuse(&key(1), &[1], 1_000 + LATER, false), None);
+        assert_eq!(
+            frames.reuse(&key(1), &[1], 3_000 + LATER, false),
+            Some(vec![9])
+        );
     }
 
     #[test]
@@ -146,11 +202,14 @@ mod tests {
             DeliveryKey::Acceptance(id)
         };
         for n in 0..=MAX_STAMPED_FRAMES {
-            frames.put(numbered(n), vec![1], 10, vec![2]);
+            frames.put(numbered(n), vec![1], u64::MAX, vec![2], 0);
         }
         assert_eq!(frames.len(), MAX_STAMPED_FRAMES);
-        assert_eq!(frames.get(&numbered(0), &[1], 0), None);
-        assert_eq!(frames.get(&numbered(1), &[1], 0), Some(vec![2]));
+        assert_eq!(frames.reuse(&numbered(0), &[1], LATER, false), None);
+        assert_eq!(
+            frames.reuse(&numbered(1), &[1], LATER, false),
+            Some(vec![2])
+        );
     }
 
     #[tokio::test]
