@@ -1,0 +1,153 @@
+//! `stamp`: the proof-of-work stamp on gossip frames, in process.
+//!
+//! - minting cost: the time to mint one stamp at the default difficulty
+//!   ([`DEFAULT_STAMP_BITS`]) over many distinct frames (mean and p95, since the number of
+//!   attempts is geometric), against the issue's ceiling (an honest invite costs well under a
+//!   second: 1 s);
+//! - relay check rate: frames per second through everything a relay does before forwarding an
+//!   inbox frame (the forwarder's rate limit, decoding, the expiry and the stamp), against
+//!   SHA-256 of the same frames, the least any check bound to the frame's bytes can cost.
+//!
+//! Frames are the largest there are (an acceptance carrying the longest first message: 4034
+//! bytes), so both figures are for the worst case.
+
+use std::time::Instant;
+
+use accord_handshake::{Acceptance, DEFAULT_STAMP_BITS, GossipFrame, Invite, Note, Payload};
+use accord_identity::Identity;
+use accord_net::{PeerId, PeerRateLimiter, RateVerdict};
+use anyhow::{Context, Result, bail};
+use getrandom::SysRng;
+use rand_core::UnwrapErr;
+use sha2::{Digest, Sha256};
+
+use crate::measure::{Better, Ops, Plan, Row, percentile, rate_pair, report};
+
+/// The issue's ceiling for an honest invite's cost.
+const CEILING_MS: f64 = 1000.0;
+/// Now, for frame expiries and the relay check (Unix ms).
+const NOW: u64 = 1_700_000_000_000;
+const DAY_MS: u64 = 86_400_000;
+
+/// Runs the suite: `quick` mints fewer stamps and times shorter batches.
+pub(crate) fn run(quick: bool) -> Result<()> {
+    let stamps = if quick { 24 } else { 200 };
+    let mut rng = UnwrapErr(SysRng);
+    let alice = Identity::generate(&mut rng);
+    let bob = Identity::generate(&mut rng);
+    println!("minting {stamps} stamps of {DEFAULT_STAMP_BITS} bits on distinct 4 KiB frames");
+
+    let mut mint_ms = Vec::with_capacity(stamps);
+    let mut attempts = 0u64;
+    let mut frames = Vec::with_capacity(stamps);
+    for _ in 0..stamps {
+        let mut frame = largest_frame(&alice, &bob, &mut rng)?;
+        let start = Instant::now();
+        frame.mint(DEFAULT_STAMP_BITS).context("mint")?;
+        mint_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+        attempts += frame.stamp + 1;
+        frames.push(frame.encode());
+    }
+    let mean = mint_ms.iter().sum::<f64>() / mint_ms.len() as f64;
+    let p95 = percentile(&mint_ms, 95.0);
+    let hashes_per_s = attempts as f64 / (mint_ms.iter().sum::<f64>() / 1000.0);
+
+    // The relay check, with a rate limit high enough that every frame is allowed (its cost is
+    // what is measured, not its verdict), from a handful of forwarding peers.
+    let peers: Vec<PeerId> = (0..8).map(|_| PeerId::random()).collect();
+    let mut limiter = PeerRateLimiter::new(u32::MAX, 1024);
+    let plan = Plan::new(quick);
+    let mut next = 0usize;
+    let mut ours: Ops<'_> = Box::new(|n| {
+        let now = Instant::now();
+        for i in 0..n {
+            next = (next + 1) % frames.len();
+            let peer = peers[usize::try_from(i).unwrap_or(0) % peers.len()];
+            if limiter.check(peer, now) != RateVerdict::Allow {
+                bail!("the rate limiter refused a frame");
+            }
+            GossipFrame::check(&frames[next], NOW, DEFAULT_STAMP_BITS).context("relay check")?;
+        }
+        Ok(())
+    });
+    let mut base_next = 0usize;
+    let mut baseline: Ops<'_> = Box::new(|n| {
+        for _ in 0..n {
+            base_next = (base_next + 1) % frames.len();
+            std::hint::black_box(Sha256::digest(&frames[base_next]));
+        }
+        Ok(())
+    });
+    let (check_rate, sha_rate) = rate_pair(&plan, &mut ours, &mut baseline)?;
+    drop(ours);
+    drop(baseline);
+
+    let rows = [
+        Row::key(
+            "mint_mean_ms",
+            "mint one default stamp, mean",
+            mean,
+            CEILING_MS,
+            "ms",
+            Better::Lower,
+        ),
+        Row::key(
+            "mint_p95_ms",
+            "mint one default stamp, p95",
+            p95,
+            CEILING_MS,
+            "ms",
+            Better::Lower,
+        ),
+        Row::info(
+            "mint_hashes",
+            "attempts per second while minting",
+            hashes_per_s,
+            hashes_per_s,
+            "hash/s",
+            Better::Higher,
+        ),
+        Row::key(
+            "relay_check",
+            "rate+decode+expiry+stamp vs SHA-256",
+            check_rate,
+            sha_rate,
+            "frames/s",
+            Better::Higher,
+        ),
+    ];
+    report("stamp", "accord", "ceiling/peer", &rows);
+    println!(
+        "(mint: baseline = the issue's 1 s ceiling; relay_check: baseline = SHA-256 of the same \
+         {}-byte frames; {} stamps, {:.1} M attempts in all)",
+        frames.first().map_or(0, Vec::len),
+        stamps,
+        attempts as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// An unstamped frame of the largest size: an acceptance with the longest first message,
+/// sealed to the inviter.
+fn largest_frame(
+    alice: &Identity,
+    bob: &Identity,
+    rng: &mut UnwrapErr<SysRng>,
+) -> Result<GossipFrame> {
+    let note = Note::new("Hi Bob", 300).context("note")?;
+    let (invite, _) =
+        Invite::create(alice, bob.id(), note, NOW, 14 * DAY_MS, rng).context("invite")?;
+    let first = vec![7; Acceptance::MAX_FIRST_MESSAGE];
+    let (acceptance, _) = Acceptance::create(bob, &invite, first, rng).context("acceptance")?;
+    let frame = GossipFrame::seal(
+        &alice.id(),
+        &Payload::Acceptance(acceptance),
+        NOW + DAY_MS,
+        rng,
+    )
+    .context("seal")?;
+    if frame.encode().len() != GossipFrame::MAX_LEN {
+        bail!("the largest frame is not {} bytes", GossipFrame::MAX_LEN);
+    }
+    Ok(frame)
+}
