@@ -32,15 +32,73 @@ const DAY_MS: u64 = 86_400_000;
 /// Runs the suite: `quick` mints fewer stamps and times shorter batches.
 pub(crate) fn run(quick: bool) -> Result<()> {
     let stamps = if quick { 24 } else { 200 };
+    println!("minting {stamps} stamps of {DEFAULT_STAMP_BITS} bits on distinct 4 KiB frames");
+    let minted = mint_stamps(stamps)?;
+    let (check_rate, sha_rate) = relay_check_rates(&Plan::new(quick), &minted.frames)?;
+
+    let rows = [
+        Row::key(
+            "mint_mean_ms",
+            "mint one default stamp, mean",
+            minted.mean_ms,
+            CEILING_MS,
+            "ms",
+            Better::Lower,
+        ),
+        Row::key(
+            "mint_p95_ms",
+            "mint one default stamp, p95",
+            minted.p95_ms,
+            CEILING_MS,
+            "ms",
+            Better::Lower,
+        ),
+        Row::info(
+            "mint_hashes",
+            "attempts per second while minting",
+            minted.hashes_per_s,
+            minted.hashes_per_s,
+            "hash/s",
+            Better::Higher,
+        ),
+        Row::key(
+            "relay_check",
+            "rate+decode+expiry+stamp vs SHA-256",
+            check_rate,
+            sha_rate,
+            "frames/s",
+            Better::Higher,
+        ),
+    ];
+    report("stamp", "accord", "ceiling/peer", &rows);
+    println!(
+        "(mint: baseline = the issue's 1 s ceiling; relay_check: baseline = SHA-256 of the same \
+         {}-byte frames; {} stamps, {:.1} M attempts in all)",
+        minted.frames.first().map_or(0, Vec::len),
+        stamps,
+        minted.attempts as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// What minting `count` stamps measured, and the stamped frames.
+struct Minted {
+    mean_ms: f64,
+    p95_ms: f64,
+    hashes_per_s: f64,
+    attempts: u64,
+    frames: Vec<Vec<u8>>,
+}
+
+/// Mints a default stamp on each of `count` distinct largest-size frames, timing each.
+fn mint_stamps(count: usize) -> Result<Minted> {
     let mut rng = UnwrapErr(SysRng);
     let alice = Identity::generate(&mut rng);
     let bob = Identity::generate(&mut rng);
-    println!("minting {stamps} stamps of {DEFAULT_STAMP_BITS} bits on distinct 4 KiB frames");
-
-    let mut mint_ms = Vec::with_capacity(stamps);
+    let mut mint_ms = Vec::with_capacity(count);
     let mut attempts = 0u64;
-    let mut frames = Vec::with_capacity(stamps);
-    for _ in 0..stamps {
+    let mut frames = Vec::with_capacity(count);
+    for _ in 0..count {
         let mut frame = largest_frame(&alice, &bob, &mut rng)?;
         let start = Instant::now();
         frame.mint(DEFAULT_STAMP_BITS).context("mint")?;
@@ -48,15 +106,22 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         attempts += frame.stamp + 1;
         frames.push(frame.encode());
     }
-    let mean = mint_ms.iter().sum::<f64>() / mint_ms.len() as f64;
-    let p95 = percentile(&mint_ms, 95.0);
-    let hashes_per_s = attempts as f64 / (mint_ms.iter().sum::<f64>() / 1000.0);
+    let total_ms: f64 = mint_ms.iter().sum();
+    Ok(Minted {
+        mean_ms: total_ms / mint_ms.len() as f64,
+        p95_ms: percentile(&mint_ms, 95.0),
+        hashes_per_s: attempts as f64 / (total_ms / 1000.0),
+        attempts,
+        frames,
+    })
+}
 
-    // The relay check, with a rate limit high enough that every frame is allowed (its cost is
-    // what is measured, not its verdict), from a handful of forwarding peers.
+/// Frames per second through the relay check, and through SHA-256 of the same frames.
+fn relay_check_rates(plan: &Plan, frames: &[Vec<u8>]) -> Result<(f64, f64)> {
+    // A rate limit high enough that every frame is allowed (its cost is what is measured, not
+    // its verdict), from a handful of forwarding peers.
     let peers: Vec<PeerId> = (0..8).map(|_| PeerId::random()).collect();
     let mut limiter = PeerRateLimiter::new(u32::MAX, 1024);
-    let plan = Plan::new(quick);
     let mut next = 0usize;
     let mut ours: Ops<'_> = Box::new(|n| {
         let now = Instant::now();
@@ -78,53 +143,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         }
         Ok(())
     });
-    let (check_rate, sha_rate) = rate_pair(&plan, &mut ours, &mut baseline)?;
-    drop(ours);
-    drop(baseline);
-
-    let rows = [
-        Row::key(
-            "mint_mean_ms",
-            "mint one default stamp, mean",
-            mean,
-            CEILING_MS,
-            "ms",
-            Better::Lower,
-        ),
-        Row::key(
-            "mint_p95_ms",
-            "mint one default stamp, p95",
-            p95,
-            CEILING_MS,
-            "ms",
-            Better::Lower,
-        ),
-        Row::info(
-            "mint_hashes",
-            "attempts per second while minting",
-            hashes_per_s,
-            hashes_per_s,
-            "hash/s",
-            Better::Higher,
-        ),
-        Row::key(
-            "relay_check",
-            "rate+decode+expiry+stamp vs SHA-256",
-            check_rate,
-            sha_rate,
-            "frames/s",
-            Better::Higher,
-        ),
-    ];
-    report("stamp", "accord", "ceiling/peer", &rows);
-    println!(
-        "(mint: baseline = the issue's 1 s ceiling; relay_check: baseline = SHA-256 of the same \
-         {}-byte frames; {} stamps, {:.1} M attempts in all)",
-        frames.first().map_or(0, Vec::len),
-        stamps,
-        attempts as f64 / 1e6
-    );
-    Ok(())
+    rate_pair(plan, &mut ours, &mut baseline)
 }
 
 /// An unstamped frame of the largest size: an acceptance with the longest first message,
