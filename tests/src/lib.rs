@@ -345,6 +345,13 @@ impl Daemon {
         })
     }
 
+    /// How many inbound frames `accord stats` says were dropped for `reason` (0 if none).
+    pub fn dropped(&self, reason: &str) -> u64 {
+        self.json(&["stats"])["dropped"][reason]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
     /// The IDs of the peers this daemon is connected to.
     pub fn peer_ids(&self) -> Vec<String> {
         self.json(&["peers"])

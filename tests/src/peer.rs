@@ -15,6 +15,21 @@ use accord_net::{
 /// The number of inbox shards a default node uses.
 pub const DEFAULT_SHARDS: u32 = 16;
 
+/// The inbox topic of an ID on a default node, computed from the protocol's definition rather
+/// than the node's code: SHA-256("accord/v1/shard" ‖ ID bytes), first 8 bytes big-endian, mod
+/// [`DEFAULT_SHARDS`].
+pub fn inbox_topic(id: &accord_identity::AccordId) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"accord/v1/shard")
+        .chain_update(id.to_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let shard = u64::from_be_bytes(first) % u64::from(DEFAULT_SHARDS);
+    format!("accord/v1/inbox/{shard}")
+}
+
 /// A gossip message as a relay received it.
 #[derive(Debug, Clone)]
 pub struct ReceivedGossip {

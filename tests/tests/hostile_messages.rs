@@ -51,12 +51,6 @@ fn frame(id: [u8; 16], envelope: &[u8]) -> Vec<u8> {
     out
 }
 
-fn dropped(daemon: &Daemon, reason: &str) -> u64 {
-    daemon.json(&["stats"])["dropped"][reason]
-        .as_u64()
-        .unwrap_or(0)
-}
-
 /// The ids and bodies of a conversation (reading it moves states to `read`, so states are
 /// left out of the comparison).
 fn history(daemon: &Daemon, peer: &str) -> Vec<(Value, Value)> {
@@ -86,7 +80,7 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
         hostile.send_direct(DirectProtocol::Dm, &b.id, junk).ok(),
         Some(REFUSED.to_vec())
     );
-    assert_eq!(dropped(&b, "not_a_connection"), 1);
+    assert_eq!(b.dropped("not_a_connection"), 1);
 
     // Become a genuine connection: invite B, B accepts, open B's acceptance, build the channel.
     let now = now_ms();
@@ -150,7 +144,7 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
     tampered[last] ^= 0x01;
     let answer = hostile.send_direct(DirectProtocol::Dm, &b.id, frame([2; 16], &tampered));
     assert_eq!(answer.ok(), Some(REFUSED.to_vec()));
-    assert_eq!(dropped(&b, "undecryptable"), 1);
+    assert_eq!(b.dropped("undecryptable"), 1);
     assert_eq!(history(&b, &h_id.to_string()), before);
     // The untampered original still decrypts: the failed attempt changed no state.
     let answer = hostile.send_direct(DirectProtocol::Dm, &b.id, frame([2; 16], &envelope));
@@ -165,7 +159,7 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
         .unwrap_or_else(|err| panic!("{err:?}"));
     let answer = hostile.send_direct(DirectProtocol::Dm, &b.id, frame([3; 16], &envelope));
     assert_eq!(answer.ok(), Some(REFUSED.to_vec()));
-    assert_eq!(dropped(&b, "oversize_body"), 1);
+    assert_eq!(b.dropped("oversize_body"), 1);
     assert_eq!(history(&b, &h_id.to_string()), before);
 
     // After B revokes the connection, even a well-formed message is refused.
@@ -175,7 +169,7 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
         .unwrap_or_else(|err| panic!("{err:?}"));
     let answer = hostile.send_direct(DirectProtocol::Dm, &b.id, frame([4; 16], &envelope));
     assert_eq!(answer.ok(), Some(REFUSED.to_vec()));
-    assert_eq!(dropped(&b, "not_a_connection"), 2);
+    assert_eq!(b.dropped("not_a_connection"), 2);
     assert_eq!(history(&b, &h_id.to_string()), before);
     let refused = b.run(&["send", &h_id.to_string(), "hi"]);
     assert_eq!(refused.status.code(), Some(1));

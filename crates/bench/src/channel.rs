@@ -12,7 +12,7 @@
 //! transport would.
 
 use accord_channel::Session as OurSession;
-use accord_handshake::{Acceptance, Invite, Note, Payload, open_payload, seal_payload};
+use accord_handshake::{Acceptance, GossipFrame, Invite, Note, Payload, open_payload};
 use accord_identity::Identity;
 use anyhow::{Context, Result, bail};
 use getrandom::SysRng;
@@ -57,13 +57,16 @@ impl Parties {
         let note = Note::new("Hi Bob", 300).context("note")?;
         let (invite, one_time) = Invite::create(alice, bob.id(), note, NOW, 14 * DAY_MS, rng)
             .context("Invite::create")?;
-        let frame = seal_payload(
+        // Sealed without minting a proof-of-work stamp: Olm has no such cost, and the `stamp`
+        // suite measures it on its own.
+        let frame = GossipFrame::seal(
             &bob.id(),
             &Payload::Invite(invite.clone()),
             invite.expires_at_ms,
             rng,
         )
-        .context("seal invite")?;
+        .context("seal invite")?
+        .encode();
 
         let Payload::Invite(received) =
             open_payload(bob, &frame, NOW + 1).context("open invite")?
@@ -92,13 +95,14 @@ impl Parties {
         acceptance
             .set_first_message(first)
             .context("set_first_message")?;
-        let frame = seal_payload(
+        let frame = GossipFrame::seal(
             &alice.id(),
             &Payload::Acceptance(acceptance),
             invite.expires_at_ms,
             rng,
         )
-        .context("seal acceptance")?;
+        .context("seal acceptance")?
+        .encode();
 
         let Payload::Acceptance(acceptance) =
             open_payload(alice, &frame, NOW + 2).context("open acceptance")?

@@ -1,7 +1,7 @@
 //! accord-bench: side-by-side benchmarks of Accord against a peer or a ceiling, both measured
 //! in the same run (the machine is shared and noisy: read the ratios, not the absolute times).
 //!
-//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|all> [--quick]
+//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|all> [--quick]
 //! [--nodes N] [--messages N]`. Each suite prints a table and one
 //! `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line per key figure; the ratio
 //! is always "bigger is better". See README.md beside this crate.
@@ -12,12 +12,15 @@
 //! - `invite`: an N-node testnet of real daemons vs the target and its own idle figures;
 //! - `store`: a data dir holding 1,000,000 messages vs one holding 50 (history page in process
 //!   and through the daemon's control socket, daemon cold start, idle RSS). The big data dir is
-//!   filled once and cached under `target/accord-bench/`.
+//!   filled once and cached under `target/accord-bench/`;
+//! - `stamp`: the gossip frames' proof-of-work stamp (minting cost vs the 1 s ceiling)
+//!   and the relay's check rate vs SHA-256 of the same frames, in process.
 
 mod channel;
 mod e2e;
 mod invite;
 mod measure;
+mod stamp;
 mod store;
 mod transport;
 
@@ -36,6 +39,8 @@ enum Suite {
     Invite,
     /// 1,000,000 stored messages vs 50: history page, daemon cold start, idle RSS.
     Store,
+    /// The proof-of-work stamp: minting cost vs the 1 s ceiling, relay check rate vs SHA-256.
+    Stamp,
     /// Every suite, one after the other.
     All,
 }
@@ -80,12 +85,14 @@ fn main() -> Result<()> {
             Suite::E2e,
             Suite::Invite,
             Suite::Store,
+            Suite::Stamp,
         ],
         Suite::Channel => &[Suite::Channel],
         Suite::Transport => &[Suite::Transport],
         Suite::E2e => &[Suite::E2e],
         Suite::Invite => &[Suite::Invite],
         Suite::Store => &[Suite::Store],
+        Suite::Stamp => &[Suite::Stamp],
     };
     for suite in suites {
         let start = std::time::Instant::now();
@@ -103,6 +110,7 @@ fn main() -> Result<()> {
             Suite::Store => {
                 store::run(args.quick, args.messages, &runtime).context("store suite")?
             }
+            Suite::Stamp => stamp::run(args.quick).context("stamp suite")?,
             Suite::All => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());

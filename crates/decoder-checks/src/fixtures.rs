@@ -16,6 +16,11 @@ use crate::rng::FixtureRng;
 /// "Now" for every check that reads a clock (Unix ms): fixed, so a run is reproducible.
 pub const NOW_MS: u64 = 1_700_000_000_000;
 
+/// The proof-of-work difficulty the checks require of gossip frames, and the seeds are minted
+/// with: low, so that seeds are made in microseconds and valid frames are reachable by
+/// mutation; the check of the work itself does not depend on the difficulty.
+pub const WORK_BITS: u32 = 8;
+
 /// The associated data the `sealed_box` target seals and opens with.
 pub const SEAL_AD: &[u8] = b"accord/fuzz/sealed-box";
 

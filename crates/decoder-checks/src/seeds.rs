@@ -5,11 +5,11 @@
 use accord_api::frame::{RequestFrame, encode_line};
 use accord_api::{AttestationText, InviteDirection, Request};
 use accord_channel::Envelope;
-use accord_handshake::{Payload, seal, seal_payload};
+use accord_handshake::{GossipFrame, Payload, seal};
 use accord_identity::keyfile::{self, KdfParams, Passphrase};
 use accord_node::wire::{self, Content, Status};
 
-use crate::fixtures::{KEY_FILE_PASSPHRASE, NOW_MS, SEAL_AD, World, world};
+use crate::fixtures::{KEY_FILE_PASSPHRASE, NOW_MS, SEAL_AD, WORK_BITS, World, world};
 use crate::rng::FixtureRng;
 
 /// One valid input of one target.
@@ -66,7 +66,7 @@ fn handshake_seeds(world: &World) -> Vec<Seed> {
     let mut rng = FixtureRng::new(7);
     let payloads = payloads(world);
     for (name, payload) in &payloads {
-        let frame = seal_payload(
+        let frame = stamped_frame(
             &world.bob.id(),
             payload,
             world.invite.expires_at_ms,
@@ -78,9 +78,9 @@ fn handshake_seeds(world: &World) -> Vec<Seed> {
         seeds.push(seed("sealed_box", name, sealed(boxed)));
     }
     let (_, invite) = &payloads[0];
-    let not_for_bob = seal_payload(&world.alice.id(), invite, NOW_MS + 1000, &mut rng);
+    let not_for_bob = stamped_frame(&world.alice.id(), invite, NOW_MS + 1000, &mut rng);
     seeds.push(seed("gossip_frame", "not_for_me", sealed(not_for_bob)));
-    let expired = seal_payload(&world.bob.id(), invite, NOW_MS - 1, &mut rng);
+    let expired = stamped_frame(&world.bob.id(), invite, NOW_MS - 1, &mut rng);
     seeds.push(seed("gossip_frame", "expired", sealed(expired)));
     for len in [0, 300, 1000, 2000, seal::MAX_PLAINTEXT_LEN] {
         let boxed = seal::seal(&world.bob.id(), &vec![0x5a; len], SEAL_AD, &mut rng);
@@ -128,8 +128,20 @@ fn channel_seeds(world: &World) -> Vec<Seed> {
 }
 
 /// The fixtures are built from fixed inputs; sealing them cannot fail but for a bug here.
-fn sealed(result: Result<Vec<u8>, seal::SealError>) -> Vec<u8> {
+fn sealed<E: std::fmt::Display>(result: Result<Vec<u8>, E>) -> Vec<u8> {
     result.unwrap_or_else(|err| panic!("cannot seal a seed: {err}"))
+}
+
+/// A gossip frame holding `payload` sealed to `recipient`, stamped with [`WORK_BITS`].
+fn stamped_frame(
+    recipient: &accord_identity::AccordId,
+    payload: &Payload,
+    expires_at_ms: u64,
+    rng: &mut FixtureRng,
+) -> Result<Vec<u8>, accord_handshake::SealFrameError> {
+    let mut frame = GossipFrame::seal(recipient, payload, expires_at_ms, rng)?;
+    frame.mint(WORK_BITS)?;
+    Ok(frame.encode())
 }
 
 fn payloads(world: &World) -> [(&'static str, Payload); 4] {
@@ -172,7 +184,7 @@ fn direct_frames(world: &World) -> Vec<(String, Vec<u8>)> {
     };
     let mut rng = FixtureRng::new(8);
     let invite = Payload::Invite(world.invite.clone());
-    let frame = seal_payload(
+    let frame = stamped_frame(
         &world.bob.id(),
         &invite,
         world.invite.expires_at_ms,

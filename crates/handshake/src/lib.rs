@@ -12,6 +12,8 @@
 //!   versions and oversize input refused; see [`codec`]) and `create`/`verify`;
 //! - [`seal`]: anonymous, padded public-key encryption to an Accord ID, and the
 //!   [`GossipFrame`] around it, with [`seal_payload`]/[`open_payload`] for the gossip inbox;
+//! - [`stamp`]: the proof-of-work stamp every gossip frame carries, minted by the sender and
+//!   checked by every relay before forwarding;
 //! - the lifecycle: [`InviteState`], [`ConnectionState`], the crossed-invite rule
 //!   ([`crossed_resolution`]);
 //! - the limits: [`QuotaPolicy`] (weekly quota, outstanding invites), the re-invite
@@ -42,6 +44,8 @@
 //! let frame = seal_payload(&bob.id(), &Payload::Invite(invite.clone()), invite.expires_at_ms, &mut rng)?;
 //!
 //! // Bob's node trial-decrypts the frame, checks the invite, and Bob accepts.
+//! // Relays (and Bob's node, first) check the frame's expiry and proof-of-work stamp.
+//! accord_handshake::GossipFrame::check(&frame, now + 1000, accord_handshake::DEFAULT_STAMP_BITS)?;
 //! let Payload::Invite(received) = open_payload(&bob, &frame, now + 1000)? else { unreachable!() };
 //! received.verify(&bob.id(), now + 1000, 5 * 60 * 1000)?;
 //! assert_eq!(received.note.as_str(), "Hi Bob, it's Alice from the climbing club");
@@ -72,6 +76,7 @@ mod quota;
 mod revocation;
 pub mod seal;
 mod secret;
+pub mod stamp;
 #[cfg(test)]
 mod test_rng;
 mod withdrawal;
@@ -88,7 +93,9 @@ pub use lifecycle::{
     TransitionError, crossed_resolution,
 };
 pub use note::{Note, NoteError};
-pub use payload::{FrameError, GossipFrame, OpenError, Payload, open_payload, seal_payload};
+pub use payload::{
+    FrameError, GossipFrame, OpenError, Payload, SealFrameError, open_payload, seal_payload,
+};
 pub use quota::{
     Admission, IncomingInvite, IncomingPolicy, QuotaError, QuotaPolicy, check_cooldown,
     cooldown_ends_at, effective_now,
@@ -96,6 +103,7 @@ pub use quota::{
 pub use revocation::{Revocation, RevocationError};
 pub use seal::SealError;
 pub use secret::{EphemeralSecret, OneTimeSecret};
+pub use stamp::{DEFAULT_STAMP_BITS, MAX_STAMP_BITS, StampError};
 pub use withdrawal::{Withdrawal, WithdrawalError};
 
 /// One day in milliseconds.

@@ -1,5 +1,5 @@
-//! What travels over gossip: a [`GossipFrame`] (a cleartext expiry stamp relays can check)
-//! around a sealed box holding a [`Payload`].
+//! What travels over gossip: a [`GossipFrame`] (a cleartext expiry and a proof-of-work stamp,
+//! both of which relays can check) around a sealed box holding a [`Payload`].
 
 use accord_identity::{AccordId, Identity};
 use rand_core::CryptoRng;
@@ -9,6 +9,7 @@ use crate::codec::{self, DecodeError, Reader, Writer};
 use crate::invite::Invite;
 use crate::revocation::Revocation;
 use crate::seal::{self, MAX_SEALED_LEN, SealError};
+use crate::stamp::{self, DEFAULT_STAMP_BITS, DIGEST_LEN, StampError};
 use crate::withdrawal::Withdrawal;
 use crate::{MAX_CLOCK_SKEW_MS, MAX_LIFETIME_MS};
 
@@ -85,50 +86,126 @@ pub enum FrameError {
         /// Its expiry.
         expires_at_ms: u64,
     },
-    /// The stamp is further in the future than any honest message lives.
+    /// The expiry is further in the future than any honest message lives.
     #[error("the gossip frame's expiry {expires_at_ms} is too far in the future")]
     BadStamp {
         /// The claimed expiry.
         expires_at_ms: u64,
     },
+    /// The proof-of-work stamp has too little work for this relay (or is not bound to these
+    /// bytes: a stamp copied from another frame has, in practice, no work at all).
+    #[error(transparent)]
+    Work(#[from] StampError),
 }
 
-/// A gossip frame: `version ‖ expires_at_ms (u64 BE) ‖ sealed box`. The 9-byte header is the
-/// associated data of the sealed box, so a relay can read the stamp but not change it.
+/// Why a payload could not be sealed and stamped into a frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealFrameError {
+    /// Sealing failed (see [`SealError`]).
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// Minting the stamp failed (see [`StampError`]).
+    #[error(transparent)]
+    Stamp(#[from] StampError),
+}
+
+/// A gossip frame (version 2):
+/// `version ‖ expires_at_ms (u64 BE) ‖ stamp nonce (u64 BE) ‖ sealed box`.
+///
+/// The first 9 bytes (version and expiry) are the associated data of the sealed box, so a
+/// relay can read the expiry but not change it. The nonce cannot be part of that associated
+/// data: it is found after sealing, by hashing the sealed bytes. It is bound to the frame by
+/// the work itself instead ([`crate::stamp`]): the stamp hashes every other byte of the frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GossipFrame {
     /// When relays and the recipient drop the frame (Unix ms).
     pub expires_at_ms: u64,
+    /// The proof-of-work nonce (see [`crate::stamp`]); 0 before [`GossipFrame::mint`].
+    pub stamp: u64,
     /// The sealed box (see [`crate::seal`]).
     pub sealed: Vec<u8>,
 }
 
 impl GossipFrame {
-    /// The frame format version.
-    pub const VERSION: u8 = 1;
-    /// The header: version and expiry.
-    pub const HEADER_LEN: usize = 1 + 8;
-    /// The longest frame: 4026 bytes, within the 4 KiB gossip limit.
+    /// The frame format version. Version 1 (no stamp) is refused: it was never deployed.
+    pub const VERSION: u8 = 2;
+    /// The part of the header that is the sealed box's associated data: version and expiry.
+    pub const AD_LEN: usize = 1 + 8;
+    /// The header: version, expiry and stamp nonce.
+    pub const HEADER_LEN: usize = Self::AD_LEN + 8;
+    /// The longest frame: 4034 bytes, within the 4 KiB gossip limit.
     pub const MAX_LEN: usize = Self::HEADER_LEN + MAX_SEALED_LEN;
 
-    /// The header bytes, which are also the sealed box's associated data.
-    fn header(expires_at_ms: u64) -> [u8; Self::HEADER_LEN] {
-        let mut header = [0u8; Self::HEADER_LEN];
+    /// The associated data of the sealed box: version and expiry.
+    fn associated_data(expires_at_ms: u64) -> [u8; Self::AD_LEN] {
+        let mut header = [0u8; Self::AD_LEN];
         header[0] = Self::VERSION;
         header[1..].copy_from_slice(&expires_at_ms.to_be_bytes());
         header
     }
 
+    /// Seals `payload` to `recipient` in a frame expiring at `expires_at_ms`, not yet
+    /// stamped: call [`GossipFrame::mint`] before sending it.
+    ///
+    /// # Errors
+    ///
+    /// As [`seal::seal`] (every [`Payload`] fits the largest bucket, so not in practice).
+    pub fn seal<R: CryptoRng + ?Sized>(
+        recipient: &AccordId,
+        payload: &Payload,
+        expires_at_ms: u64,
+        rng: &mut R,
+    ) -> Result<Self, SealError> {
+        let ad = Self::associated_data(expires_at_ms);
+        let sealed = seal::seal(recipient, &payload.encode(), &ad, rng)?;
+        Ok(GossipFrame {
+            expires_at_ms,
+            stamp: 0,
+            sealed,
+        })
+    }
+
+    /// The digest the stamp is bound to: every byte of the frame but the nonce.
+    pub fn digest(&self) -> [u8; DIGEST_LEN] {
+        stamp::frame_digest(&Self::associated_data(self.expires_at_ms), &self.sealed)
+    }
+
+    /// Finds a stamp with `bits` bits of work and puts it in the frame. This takes about
+    /// 2^`bits` small hashes: run it off any async runtime.
+    ///
+    /// # Errors
+    ///
+    /// See [`stamp::mint`].
+    pub fn mint(&mut self, bits: u32) -> Result<(), StampError> {
+        self.stamp = stamp::mint(&self.digest(), bits)?;
+        Ok(())
+    }
+
+    /// How many bits of work the frame's stamp has.
+    pub fn work_bits(&self) -> u32 {
+        stamp::work_bits(&self.digest(), self.stamp)
+    }
+
+    /// The relay's work check: the stamp has at least `required` bits of work for these bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::Work`].
+    pub fn check_work(&self, required: u32) -> Result<(), FrameError> {
+        Ok(stamp::verify(&self.digest(), self.stamp, required)?)
+    }
+
     /// The wire form.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(Self::HEADER_LEN + self.sealed.len());
-        w.bytes(&Self::header(self.expires_at_ms))
+        w.bytes(&Self::associated_data(self.expires_at_ms))
+            .bytes(&self.stamp.to_be_bytes())
             .bytes(&self.sealed);
         w.into_bytes()
     }
 
     /// Parses a frame, checking its structure (version, size, a sealed box of a bucket
-    /// size with a known version) but not its time stamp.
+    /// size with a known version) but neither its expiry nor its stamp.
     ///
     /// # Errors
     ///
@@ -138,6 +215,7 @@ impl GossipFrame {
         let mut r = Reader::new(bytes);
         r.version(Self::VERSION)?;
         let expires_at_ms = r.u64()?;
+        let stamp = r.u64()?;
         let sealed = r.bytes(r.remaining())?;
         r.finish()?;
         if !seal::is_sealed_len(sealed.len()) {
@@ -150,6 +228,7 @@ impl GossipFrame {
         }
         Ok(Self {
             expires_at_ms,
+            stamp,
             sealed: sealed.to_vec(),
         })
     }
@@ -171,15 +250,16 @@ impl GossipFrame {
         Ok(())
     }
 
-    /// Everything a relay checks before forwarding a frame: its structure
-    /// ([`GossipFrame::decode`]) and its stamp ([`GossipFrame::check_stamp`]). A relay cannot
-    /// check more: the content is sealed to someone else.
+    /// Everything a relay checks before forwarding a frame, cheapest first: its structure
+    /// ([`GossipFrame::decode`]), its expiry ([`GossipFrame::check_stamp`]) and its
+    /// proof of work ([`GossipFrame::check_work`], two hashes). A relay cannot check more:
+    /// the content is sealed to someone else.
     ///
     /// # Errors
     ///
     /// See [`FrameError`].
-    pub fn check(bytes: &[u8], now_ms: u64) -> Result<(), FrameError> {
-        Self::validate(bytes, now_ms).map(drop)
+    pub fn check(bytes: &[u8], now_ms: u64, work_bits: u32) -> Result<(), FrameError> {
+        Self::validate(bytes, now_ms, work_bits).map(drop)
     }
 
     /// [`GossipFrame::check`], returning the decoded frame.
@@ -187,9 +267,10 @@ impl GossipFrame {
     /// # Errors
     ///
     /// See [`FrameError`].
-    pub fn validate(bytes: &[u8], now_ms: u64) -> Result<Self, FrameError> {
+    pub fn validate(bytes: &[u8], now_ms: u64, work_bits: u32) -> Result<Self, FrameError> {
         let frame = Self::decode(bytes)?;
         frame.check_stamp(now_ms)?;
+        frame.check_work(work_bits)?;
         Ok(frame)
     }
 }
@@ -212,38 +293,39 @@ pub enum OpenError {
     Payload(#[from] DecodeError),
 }
 
-/// Seals `payload` to `recipient` in a gossip frame stamped `expires_at_ms` and returns the
-/// frame's bytes.
+/// Seals `payload` to `recipient` in a gossip frame expiring at `expires_at_ms`, stamps it
+/// with [`DEFAULT_STAMP_BITS`] of work, and returns the frame's bytes. This takes the stamp's
+/// time (tens of milliseconds): a node that must not stall uses [`GossipFrame::seal`] and runs
+/// [`GossipFrame::mint`] off its runtime, with its configured difficulty.
 ///
 /// # Errors
 ///
-/// As [`seal::seal`] (every [`Payload`] fits the largest bucket, so not in practice).
+/// See [`SealFrameError`] (neither happens in practice).
 pub fn seal_payload<R: CryptoRng + ?Sized>(
     recipient: &AccordId,
     payload: &Payload,
     expires_at_ms: u64,
     rng: &mut R,
-) -> Result<Vec<u8>, SealError> {
-    let header = GossipFrame::header(expires_at_ms);
-    let sealed = seal::seal(recipient, &payload.encode(), &header, rng)?;
-    Ok(GossipFrame {
-        expires_at_ms,
-        sealed,
-    }
-    .encode())
+) -> Result<Vec<u8>, SealFrameError> {
+    let mut frame = GossipFrame::seal(recipient, payload, expires_at_ms, rng)?;
+    frame.mint(DEFAULT_STAMP_BITS)?;
+    Ok(frame.encode())
 }
 
-/// Validates a gossip frame at `now_ms`, opens it as `identity` and decodes the payload.
-/// The payload's message still has to be verified.
+/// Opens a gossip frame as `identity` at `now_ms` and decodes the payload, checking the
+/// frame's structure and expiry but not its stamp: that is the relay check's job
+/// ([`GossipFrame::check`]), which a recipient runs first, before any trial decryption, on
+/// frames that did not come through it. The payload's message still has to be verified.
 ///
 /// # Errors
 ///
 /// See [`OpenError`]; [`OpenError::NotForMe`] is the normal outcome of trial decryption of
 /// someone else's frame.
 pub fn open_payload(identity: &Identity, frame: &[u8], now_ms: u64) -> Result<Payload, OpenError> {
-    let frame = GossipFrame::validate(frame, now_ms)?;
-    let header = GossipFrame::header(frame.expires_at_ms);
-    let plaintext = seal::open(identity, &frame.sealed, &header).map_err(|err| match err {
+    let frame = GossipFrame::decode(frame).map_err(FrameError::from)?;
+    frame.check_stamp(now_ms)?;
+    let ad = GossipFrame::associated_data(frame.expires_at_ms);
+    let plaintext = seal::open(identity, &frame.sealed, &ad).map_err(|err| match err {
         SealError::NotForMe => OpenError::NotForMe,
         other => OpenError::Seal(other),
     })?;

@@ -162,6 +162,12 @@ fn direct_behaviour(
     )
 }
 
+/// How long gossipsub remembers a message id to drop its duplicates (libp2p's default is 60 s).
+/// Messages cross the mesh in seconds, so this is ample against loops; it is kept below the
+/// node's 60 s republish cadence so that a node may republish the very same bytes (a frame
+/// whose proof-of-work stamp it does not want to pay for again) and have relays forward it.
+pub const GOSSIP_DUPLICATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(45);
+
 /// Gossip is published anonymously (no author, no sequence number, no signature): the sealed
 /// payloads authenticate themselves, and an author field would tell every relay who invites
 /// whom. Anonymous messages need a content-derived id, so the id is SHA-256 of the data.
@@ -172,6 +178,7 @@ fn build_gossipsub(config: &NetConfig) -> Result<gossipsub::Behaviour, NetError>
             gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec())
         })
         .max_transmit_size(config.max_gossip_message)
+        .duplicate_cache_time(GOSSIP_DUPLICATE_WINDOW)
         // Every message is checked by the node's validator before it is forwarded.
         .validate_messages()
         .build()
@@ -201,11 +208,19 @@ fn peer_score_params() -> gossipsub::PeerScoreParams {
 }
 
 /// Scoring for one inbox topic. Inbox topics are quiet most of the time, so the mesh delivery
-/// penalties (which punish peers for not forwarding enough) are off; invalid messages cost a
-/// lot: two of them take a peer past the graylist threshold.
+/// penalties (which punish peers for not forwarding enough) are off; invalid messages (a bad
+/// frame, or a forwarder far over its rate) cost a lot: two of them make a peer's score
+/// negative (it is pruned from the mesh and gets no more gossip from us) and three take it
+/// past the graylist threshold (everything it sends is ignored until the penalty decays, by
+/// half each second). The rewards are kept small so that they cannot mask that: libp2p's
+/// default time-in-mesh bonus (+1 per millisecond in the mesh, up to +3600) would let a peer
+/// that joined a few seconds ago send thousands of invalid frames unpunished, so it is off,
+/// and the bonus for delivering messages first is capped at +20.
 pub(crate) fn inbox_topic_score_params() -> gossipsub::TopicScoreParams {
     gossipsub::TopicScoreParams {
         topic_weight: 1.0,
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_cap: 20.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
         invalid_message_deliveries_weight: -20.0,

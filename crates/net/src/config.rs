@@ -89,6 +89,14 @@ pub struct NetConfig {
     pub max_redial_backoff: Duration,
     /// Checks each gossip message before delivery and forwarding. Default: accept all.
     pub gossip_validator: GossipValidator,
+    /// Gossip messages a peer may forward to us per minute (with a burst of as many), checked
+    /// before the validator; see [`crate::PeerRateLimiter`] for what happens beyond it.
+    /// Default: 600 (10 a second; at most about 2.4 MB a minute of 4 KiB frames). Accord's
+    /// only gossip is its inbox topics.
+    pub gossip_frames_per_peer_per_minute: u32,
+    /// Forwarding peers whose gossip rate is tracked at once; beyond it the peer heard from
+    /// least recently is forgotten. Default: 1024.
+    pub gossip_rate_peers: usize,
     /// How long a direct request waits for its response. Default: 10 s.
     pub direct_timeout: Duration,
     /// Circuit relay v2 servers (each ending in `/p2p/<id>`) this node dials at start, keeps
@@ -191,6 +199,8 @@ impl Default for NetConfig {
             max_gossip_message: 64 * 1024,
             max_redial_backoff: Duration::from_secs(60),
             gossip_validator: GossipValidator::accept_all(),
+            gossip_frames_per_peer_per_minute: 600,
+            gossip_rate_peers: 1024,
             direct_timeout: Duration::from_secs(10),
             relays: Vec::new(),
             relay_server: None,
@@ -229,6 +239,12 @@ impl NetConfig {
     /// Sets the gossip validator.
     pub fn with_gossip_validator(mut self, validator: GossipValidator) -> Self {
         self.gossip_validator = validator;
+        self
+    }
+
+    /// Sets how many gossip messages a peer may forward to us per minute.
+    pub fn with_gossip_rate(mut self, frames_per_peer_per_minute: u32) -> Self {
+        self.gossip_frames_per_peer_per_minute = frames_per_peer_per_minute;
         self
     }
 

@@ -30,7 +30,7 @@ type DirectReply = oneshot::Sender<Result<Vec<u8>, NetError>>;
 use crate::behaviour::inbox_topic_score_params;
 use crate::behaviour::{Behaviour, BehaviourEvent, KADEMLIA_PROTOCOL};
 use crate::handle::{ConnectedPeer, Lookup, NetEvent, NetStats, ReachStatus, Reachability, Via};
-use crate::{NetConfig, NetError, split_peer_id};
+use crate::{NetConfig, NetError, PeerRateLimiter, split_peer_id};
 
 /// A request from a handle.
 #[derive(Debug)]
@@ -120,6 +120,8 @@ pub struct EventLoop {
     /// What AutoNAT last concluded.
     reachability: Reachability,
     stats: NetStats,
+    /// The per-forwarding-peer gossip rate, checked before the validator.
+    gossip_rate: PeerRateLimiter,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -159,6 +161,10 @@ impl EventLoop {
                 reserved: None,
             });
         }
+        let gossip_rate = PeerRateLimiter::new(
+            config.gossip_frames_per_peer_per_minute,
+            config.gossip_rate_peers,
+        );
         let mut event_loop = EventLoop {
             swarm,
             config,
@@ -172,6 +178,7 @@ impl EventLoop {
             pending_direct: HashMap::new(),
             bootstrap_peers: Vec::new(),
             stats: NetStats::default(),
+            gossip_rate,
         };
         event_loop.dial_bootstrap();
         Ok(event_loop)

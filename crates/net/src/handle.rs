@@ -73,6 +73,12 @@ pub struct NetStats {
     pub gossip_rejected: u64,
     /// Gossip messages the validator ignored.
     pub gossip_ignored: u64,
+    /// Gossip messages dropped, without penalty, because their forwarder was over its rate
+    /// (not counted in `gossip_ignored`).
+    pub gossip_rate_limited: u64,
+    /// Gossip messages rejected because their forwarder was far over its rate for a sustained
+    /// time (its score was penalised; not counted in `gossip_rejected`).
+    pub gossip_rate_penalised: u64,
     /// Events dropped because the node's queue was full.
     pub events_dropped: u64,
     /// Peers disconnected for announcing a request frame above its protocol's limit.

@@ -29,8 +29,9 @@ mod direct;
 mod error;
 mod event_loop;
 mod handle;
+mod rate;
 
-pub use behaviour::{Behaviour, BehaviourEvent};
+pub use behaviour::{Behaviour, BehaviourEvent, GOSSIP_DUPLICATE_WINDOW};
 pub use config::{
     GossipValidator, GossipVerdict, MAX_YAMUX_STREAMS, NetConfig, NetLimits, RelayLimits,
 };
@@ -47,6 +48,7 @@ pub use handle::{
 pub use libp2p::StreamProtocol;
 pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};
+pub use rate::{PeerRateLimiter, RateVerdict};
 
 /// Returns `addr` with a trailing `/p2p/<peer>` removed, and the peer it named.
 pub fn split_peer_id(addr: &Multiaddr) -> (Multiaddr, Option<PeerId>) {

@@ -91,6 +91,14 @@ pub struct InvitesConfig {
     /// Days before the same pair may invite again after a withdrawal or decline.
     /// Default: 21. Range: 0–365.
     pub reinvite_cooldown_days: u32,
+    /// The proof-of-work stamp every gossip frame carries (invites, acceptances, withdrawals
+    /// and revocations alike, since a relay cannot tell them apart), in leading zero bits:
+    /// this node mints its frames with this many, and as a relay and a recipient refuses
+    /// frames with fewer. Each bit doubles the work. Default: 20 (about a million hashes, tens
+    /// of milliseconds on a laptop; see docs/benchmarks.md). Range: 1–28. A network must agree
+    /// on it, or frames from nodes with a lower value are dropped; test networks use a low value
+    /// to keep tests fast.
+    pub stamp_bits: u32,
 }
 
 impl Default for InvitesConfig {
@@ -100,6 +108,7 @@ impl Default for InvitesConfig {
             note_max_chars: 300,
             expiry_days: 14,
             reinvite_cooldown_days: 21,
+            stamp_bits: accord_handshake::DEFAULT_STAMP_BITS,
         }
     }
 }
@@ -112,6 +121,13 @@ pub struct GossipConfig {
     pub shards: u32,
     /// Subscribe to every shard (and so relay everyone's invites). Default: true.
     pub relay_all_shards: bool,
+    /// Inbox frames each directly connected peer may forward to this node per minute, with a
+    /// burst of as many; checked before the stamp and before any decryption. Beyond it frames
+    /// are dropped without penalty; a peer that sends more than twice its allowance in about
+    /// a minute has its frames rejected, which gossipsub's scoring turns into ignoring the
+    /// peer. Default: 600 (10 a second, far above what honest republication needs). Range:
+    /// 1–100000.
+    pub max_frames_per_peer_per_minute: u32,
 }
 
 impl Default for GossipConfig {
@@ -119,6 +135,7 @@ impl Default for GossipConfig {
         GossipConfig {
             shards: 16,
             relay_all_shards: true,
+            max_frames_per_peer_per_minute: 600,
         }
     }
 }
@@ -288,7 +305,19 @@ impl Config {
             0,
             365,
         )?;
+        out_of_range(
+            "invites.stamp_bits",
+            self.invites.stamp_bits.into(),
+            1,
+            accord_handshake::MAX_STAMP_BITS.into(),
+        )?;
         out_of_range("gossip.shards", self.gossip.shards.into(), 1, 1024)?;
+        out_of_range(
+            "gossip.max_frames_per_peer_per_minute",
+            self.gossip.max_frames_per_peer_per_minute.into(),
+            1,
+            100_000,
+        )?;
         out_of_range(
             "messages.max_bytes",
             self.messages.max_bytes.into(),
@@ -387,9 +416,11 @@ weekly_limit = 5
 note_max_chars = 100
 expiry_days = 7
 reinvite_cooldown_days = 3
+stamp_bits = 12
 [gossip]
 shards = 4
 relay_all_shards = false
+max_frames_per_peer_per_minute = 30
 [messages]
 max_bytes = 1024
 read_receipts = false
@@ -417,6 +448,8 @@ skipped_keys = 200
         assert!(!config.network.mdns);
         assert_eq!(config.invites.weekly_limit, 5);
         assert_eq!(config.gossip.shards, 4);
+        assert_eq!(config.invites.stamp_bits, 12);
+        assert_eq!(config.gossip.max_frames_per_peer_per_minute, 30);
         assert!(!config.messages.read_receipts);
         assert!(config.network.relay_server);
         assert_eq!(config.network.relays.len(), 1);
@@ -474,6 +507,20 @@ skipped_keys = 200
     fn out_of_range_values_and_bad_multiaddrs_are_refused() {
         let err = parse("[gossip]\nshards = 0\n").err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("gossip.shards"));
+        for text in [
+            "[invites]\nstamp_bits = 0\n",
+            "[invites]\nstamp_bits = 29\n",
+        ] {
+            let err = parse(text).err().map(|e| e.to_string());
+            assert!(err.unwrap_or_default().contains("invites.stamp_bits"));
+        }
+        let err = parse("[gossip]\nmax_frames_per_peer_per_minute = 0\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.unwrap_or_default()
+                .contains("gossip.max_frames_per_peer_per_minute")
+        );
         let err = parse("[network]\nlisten = [\"nope\"]\n")
             .err()
             .map(|e| e.to_string());

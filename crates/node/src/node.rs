@@ -13,7 +13,7 @@ use accord_store::{Store, StoreConfig, StoreTask};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::connect::{ConnectActor, gossip_validator};
+use crate::connect::{ConnectActor, RelayDrops, gossip_validator};
 use crate::control::ControlSocket;
 use crate::message::MessageActor;
 use crate::requests::NodeContext;
@@ -101,7 +101,9 @@ impl Node {
         let store = Store::open(&dir.db(), &store_config, &identity.store_key())?;
         let (store, store_task) = store.spawn(STORE_QUEUE_CAPACITY)?;
 
-        let net_config = net_config(&config, &options)?.with_gossip_validator(gossip_validator());
+        let relay_drops = Arc::new(RelayDrops::default());
+        let validator = gossip_validator(config.invites.stamp_bits, Arc::clone(&relay_drops));
+        let net_config = net_config(&config, &options)?.with_gossip_validator(validator);
         let (net, net_events, net_task) =
             NetHandle::spawn(identity.to_libp2p_keypair(), net_config)?;
 
@@ -121,6 +123,7 @@ impl Node {
             net.clone(),
             events.clone(),
             messages.clone(),
+            relay_drops,
         )
         .await?;
         let control = ControlSocket::bind(&dir.socket()).await?;
@@ -316,7 +319,8 @@ fn net_config(config: &Config, options: &NodeOptions) -> Result<NetConfig, NodeE
         .with_dht(config.network.dht)
         .with_kademlia_server(config.network.dht_server)
         .with_autonat_global_only(config.network.autonat_global_only)
-        .with_limits(config.limits.net()))
+        .with_limits(config.limits.net())
+        .with_gossip_rate(config.gossip.max_frames_per_peer_per_minute))
 }
 
 fn parse_addrs(what: &'static str, addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {

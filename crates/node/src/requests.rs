@@ -150,6 +150,16 @@ impl NodeContext {
         for (reason, count) in messages {
             *dropped.entry(reason).or_default() += count;
         }
+        // The network layer's per-peer rate limit drops frames before the relay check does.
+        // Like every reason, they are listed once something was dropped for them.
+        for (reason, count) in [
+            ("relay_rate_limited", net.gossip_rate_limited),
+            ("relay_rate_penalised", net.gossip_rate_penalised),
+        ] {
+            if count > 0 {
+                dropped.insert(reason.to_owned(), count);
+            }
+        }
         Ok(StatsInfo {
             dropped,
             gossip_rejected: net.gossip_rejected,

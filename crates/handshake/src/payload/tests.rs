@@ -18,6 +18,16 @@ fn all_payloads(seed: u64) -> (Vec<Payload>, Identity, Identity) {
     (payloads, a, b)
 }
 
+/// The difficulty payload tests stamp with: cheap, but not zero, so a missing stamp fails.
+const BITS: u32 = 8;
+
+/// [`seal_payload`] with the tests' cheap difficulty.
+fn seal_light(to: &AccordId, payload: &Payload, expires: u64, rng: &mut TestRng) -> Vec<u8> {
+    let mut frame = GossipFrame::seal(to, payload, expires, rng).unwrap();
+    frame.mint(BITS).unwrap();
+    frame.encode()
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -52,7 +62,7 @@ fn seal_and_open_every_payload() {
             Payload::Acceptance(_) | Payload::Revocation(_) => (&a, &b),
             _ => (&b, &a),
         };
-        let frame = seal_payload(&to.id(), payload, expires, rng).unwrap();
+        let frame = seal_light(&to.id(), payload, expires, rng);
         assert!(frame.len() <= GossipFrame::MAX_LEN && frame.len() <= 4096);
         assert_eq!(open_payload(to, &frame, NOW).as_ref(), Ok(payload));
         assert_eq!(open_payload(other, &frame, NOW), Err(OpenError::NotForMe));
@@ -71,11 +81,16 @@ fn seal_and_open_every_payload() {
 fn the_stamp_is_authenticated() {
     let (payloads, _, b) = all_payloads(3);
     let expires = NOW + DAY;
-    let frame = seal_payload(&b.id(), &payloads[0], expires, &mut TestRng::new(3)).unwrap();
-    // A relay extends (or shortens) the expiry: the box no longer opens.
+    let frame = seal_light(&b.id(), &payloads[0], expires, &mut TestRng::new(3));
+    // A relay extends (or shortens) the expiry: the stamp no longer holds, and even with no
+    // work required the box no longer opens.
     for new_expiry in [expires + DAY, expires - 1] {
         let mut changed = frame.clone();
         changed[1..9].copy_from_slice(&u64::to_be_bytes(new_expiry));
+        assert!(matches!(
+            GossipFrame::check(&changed, NOW, BITS),
+            Err(FrameError::Work(_))
+        ));
         assert_eq!(open_payload(&b, &changed, NOW), Err(OpenError::NotForMe));
     }
 }
@@ -84,14 +99,14 @@ fn the_stamp_is_authenticated() {
 fn relay_checks() {
     let (payloads, _, b) = all_payloads(4);
     let expires = NOW + DAY;
-    let frame = seal_payload(&b.id(), &payloads[1], expires, &mut TestRng::new(4)).unwrap();
-    assert!(GossipFrame::validate(&frame, NOW).is_ok());
-    assert_eq!(GossipFrame::check(&frame, NOW), Ok(()));
-    assert!(GossipFrame::check(&frame[1..], NOW).is_err());
+    let frame = seal_light(&b.id(), &payloads[1], expires, &mut TestRng::new(4));
+    assert!(GossipFrame::validate(&frame, NOW, BITS).is_ok());
+    assert_eq!(GossipFrame::check(&frame, NOW, BITS), Ok(()));
+    assert!(GossipFrame::check(&frame[1..], NOW, BITS).is_err());
     let expired = Err(FrameError::Expired {
         expires_at_ms: expires,
     });
-    assert_eq!(GossipFrame::validate(&frame, expires), expired);
+    assert_eq!(GossipFrame::validate(&frame, expires, BITS), expired);
     assert_eq!(
         open_payload(&b, &frame, expires),
         Err(OpenError::Frame(FrameError::Expired {
@@ -100,25 +115,28 @@ fn relay_checks() {
     );
     // Stamped further ahead than any message lives.
     let far = NOW + MAX_LIFETIME_MS + MAX_CLOCK_SKEW_MS + 1;
-    let frame = seal_payload(&b.id(), &payloads[1], far, &mut TestRng::new(4)).unwrap();
+    let frame = seal_light(&b.id(), &payloads[1], far, &mut TestRng::new(4));
     assert_eq!(
-        GossipFrame::validate(&frame, NOW),
+        GossipFrame::validate(&frame, NOW, BITS),
         Err(FrameError::BadStamp { expires_at_ms: far })
     );
-    assert!(GossipFrame::validate(&frame, NOW + 1).is_ok());
+    assert!(GossipFrame::validate(&frame, NOW + 1, BITS).is_ok());
     // Structure.
     assert!(matches!(
         GossipFrame::decode(&frame[..frame.len() - 1]),
         Err(DecodeError::InvalidField(_))
     ));
-    let mut v2 = frame.clone();
-    v2[0] = 2;
-    assert_eq!(
-        GossipFrame::decode(&v2),
-        Err(DecodeError::UnsupportedVersion(2))
-    );
+    // Version 1 (no stamp) and unknown versions are refused.
+    for version in [1, 3] {
+        let mut other = frame.clone();
+        other[0] = version;
+        assert_eq!(
+            GossipFrame::decode(&other),
+            Err(DecodeError::UnsupportedVersion(version))
+        );
+    }
     let mut sv2 = frame.clone();
-    sv2[9] = 2;
+    sv2[GossipFrame::HEADER_LEN] = 2;
     assert_eq!(
         GossipFrame::decode(&sv2),
         Err(DecodeError::UnsupportedVersion(2))
@@ -139,24 +157,25 @@ fn largest_payloads_fit() {
     let big = vec![1; Acceptance::MAX_FIRST_MESSAGE];
     let (acc, _) = Acceptance::create(&b, &inv, big, &mut TestRng::new(5)).unwrap();
     for payload in [Payload::Invite(inv), Payload::Acceptance(acc)] {
-        let frame = seal_payload(&a.id(), &payload, NOW + DAY, &mut TestRng::new(6)).unwrap();
+        let frame = seal_light(&a.id(), &payload, NOW + DAY, &mut TestRng::new(6));
         assert_eq!(open_payload(&a, &frame, NOW), Ok(payload));
     }
-    assert_eq!(GossipFrame::MAX_LEN, 4026);
+    assert_eq!(GossipFrame::MAX_LEN, 4034);
 }
 
 #[test]
 fn a_valid_box_with_junk_inside() {
     let (_, b, _) = parties(6);
-    let header = GossipFrame::header(NOW + DAY);
-    let sealed = seal::seal(&b.id(), b"\x07junk", &header, &mut TestRng::new(7)).unwrap();
-    let frame = GossipFrame {
+    let ad = GossipFrame::associated_data(NOW + DAY);
+    let sealed = seal::seal(&b.id(), b"\x07junk", &ad, &mut TestRng::new(7)).unwrap();
+    let mut frame = GossipFrame {
         expires_at_ms: NOW + DAY,
+        stamp: 0,
         sealed,
-    }
-    .encode();
+    };
+    frame.mint(BITS).unwrap();
     assert_eq!(
-        open_payload(&b, &frame, NOW),
+        open_payload(&b, &frame.encode(), NOW),
         Err(OpenError::Payload(DecodeError::UnknownKind(7)))
     );
 }
@@ -170,8 +189,8 @@ proptest! {
         if let Ok(f) = GossipFrame::decode(&bytes) {
             prop_assert_eq!(f.encode(), bytes.clone());
         }
-        let _ = GossipFrame::validate(&bytes, now);
-        prop_assert_eq!(GossipFrame::check(&bytes, now).is_ok(), GossipFrame::validate(&bytes, now).is_ok());
+        let _ = GossipFrame::validate(&bytes, now, BITS);
+        prop_assert_eq!(GossipFrame::check(&bytes, now, BITS).is_ok(), GossipFrame::validate(&bytes, now, BITS).is_ok());
         let (_, b, _) = parties(1);
         let _ = open_payload(&b, &bytes, now);
     }
@@ -182,9 +201,84 @@ proptest! {
         let (_, b, _) = parties(2);
         let mut plaintext = vec![kind];
         plaintext.extend_from_slice(&body);
-        let header = GossipFrame::header(NOW + DAY);
-        let sealed = seal::seal(&b.id(), &plaintext, &header, &mut TestRng::new(1)).unwrap();
-        let frame = GossipFrame { expires_at_ms: NOW + DAY, sealed }.encode();
+        let ad = GossipFrame::associated_data(NOW + DAY);
+        let sealed = seal::seal(&b.id(), &plaintext, &ad, &mut TestRng::new(1)).unwrap();
+        let frame = GossipFrame { expires_at_ms: NOW + DAY, stamp: 0, sealed }.encode();
         let _ = open_payload(&b, &frame, NOW);
     }
+}
+
+#[test]
+fn the_stamp_is_bound_to_every_byte_of_the_frame() {
+    let (payloads, _, b) = all_payloads(8);
+    let frame = seal_light(&b.id(), &payloads[0], NOW + DAY, &mut TestRng::new(8));
+    assert_eq!(GossipFrame::check(&frame, NOW, BITS), Ok(()));
+    assert!(GossipFrame::decode(&frame).unwrap().work_bits() >= BITS);
+    // Flipping any one bit after the version byte (expiry, nonce, sealed box) leaves a frame
+    // that still decodes but whose stamp no longer has the work (2^-8 chance each, so a few
+    // may pass by luck; a stamp that ignored some bytes would pass them all).
+    let mut still_valid = 0;
+    let mut tried = 0;
+    for at in 1..frame.len() {
+        let mut changed = frame.clone();
+        changed[at] ^= 1 << (at % 8);
+        let Ok(decoded) = GossipFrame::decode(&changed) else {
+            continue;
+        };
+        tried += 1;
+        if decoded.check_work(BITS).is_ok() {
+            still_valid += 1;
+        }
+    }
+    // Every byte but the seal version (which no longer decodes) was tried.
+    assert_eq!(tried, frame.len() - 2);
+    assert!(
+        still_valid * 64 < tried,
+        "{still_valid} of {tried} changes kept the stamp"
+    );
+}
+
+#[test]
+fn a_stamp_cannot_be_moved_to_another_frame_and_more_work_is_refused() {
+    let (payloads, _, b) = all_payloads(9);
+    let rng = &mut TestRng::new(9);
+    let first = GossipFrame::decode(&seal_light(&b.id(), &payloads[0], NOW + DAY, rng)).unwrap();
+    let mut second = GossipFrame::seal(&b.id(), &payloads[0], NOW + DAY, rng).unwrap();
+    // The same payload sealed again is other bytes, so the first frame's nonce means nothing.
+    second.stamp = first.stamp;
+    let bits = second.work_bits();
+    assert!(
+        bits < BITS,
+        "seed 9 happens to give the moved stamp {bits} bits"
+    );
+    assert_eq!(
+        second.check_work(BITS),
+        Err(FrameError::Work(StampError::Insufficient {
+            bits,
+            required: BITS
+        }))
+    );
+    // A relay asking for more than the sender paid for refuses the frame.
+    let have = first.work_bits();
+    assert!(first.check_work(have).is_ok());
+    assert!(matches!(
+        first.check_work(have + 1),
+        Err(FrameError::Work(StampError::Insufficient { .. }))
+    ));
+    // An unstamped frame has, for any real difficulty, too little work.
+    let mut unstamped = GossipFrame::seal(&b.id(), &payloads[0], NOW + DAY, rng).unwrap();
+    unstamped.stamp = 0;
+    assert!(unstamped.work_bits() < 24);
+    assert!(unstamped.check_work(24).is_err());
+}
+
+#[test]
+fn seal_payload_stamps_with_the_default_difficulty() {
+    let (payloads, _, b) = all_payloads(10);
+    let frame = seal_payload(&b.id(), &payloads[2], NOW + DAY, &mut TestRng::new(10)).unwrap();
+    assert_eq!(
+        GossipFrame::check(&frame, NOW, crate::DEFAULT_STAMP_BITS),
+        Ok(())
+    );
+    assert!(open_payload(&b, &frame, NOW).is_ok());
 }

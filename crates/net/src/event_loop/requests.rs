@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use super::EventLoop;
 use crate::direct::{DirectProtocol, Frame, FrameCodec};
 use crate::handle::{Lookup, LookupSource, NetEvent};
-use crate::{GossipVerdict, NetError, split_peer_id};
+use crate::{GossipVerdict, NetError, RateVerdict, split_peer_id};
 
 impl EventLoop {
     pub(super) fn start_dial(
@@ -122,8 +122,10 @@ impl EventLoop {
         let _ = reply.send(result);
     }
 
-    /// Runs the validator before anything else sees the message, and tells gossipsub the
-    /// verdict so that it forwards only valid messages and scores the forwarder.
+    /// Runs the forwarder's rate limit and then the validator before anything else sees the
+    /// message, and tells gossipsub the verdict so that it forwards only valid messages and
+    /// scores the forwarder. The rate comes first: it is the cheapest check, and a peer over
+    /// its rate should not make us hash anything.
     pub(super) fn on_gossip(
         &mut self,
         via: PeerId,
@@ -131,6 +133,25 @@ impl EventLoop {
         message: gossipsub::Message,
     ) {
         let topic = message.topic.as_str().to_owned();
+        let rate = self
+            .gossip_rate
+            .check(via, tokio::time::Instant::now().into_std());
+        if rate != RateVerdict::Allow {
+            let acceptance = if rate == RateVerdict::Penalise {
+                self.stats.gossip_rate_penalised += 1;
+                tracing::debug!(%via, %topic, "gossip forwarder far over its rate; penalised");
+                gossipsub::MessageAcceptance::Reject
+            } else {
+                self.stats.gossip_rate_limited += 1;
+                tracing::debug!(%via, %topic, "gossip forwarder over its rate; dropped");
+                gossipsub::MessageAcceptance::Ignore
+            };
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(message_id, &via, acceptance);
+            return;
+        }
         let verdict = self.config.gossip_validator.check(&topic, &message.data);
         let acceptance = match verdict {
             GossipVerdict::Accept => gossipsub::MessageAcceptance::Accept,

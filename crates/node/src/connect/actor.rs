@@ -11,7 +11,8 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-use super::delivery::inbox_topics;
+use super::delivery::{RelayDrops, inbox_topics};
+use super::stamped::StampedFrames;
 use super::{ConnectHandle, ConnectMessage, QUEUE_CAPACITY};
 use crate::message::MessageHandle;
 use crate::{Config, clock};
@@ -32,6 +33,10 @@ pub(crate) struct ConnectActor {
     pub(super) tx: mpsc::Sender<ConnectMessage>,
     rx: mpsc::Receiver<ConnectMessage>,
     pub(super) dropped: DropCounters,
+    /// What the relay check dropped before forwarding (shared with the gossip validator).
+    relay_drops: Arc<RelayDrops>,
+    /// Stamped frames kept for republication, so that each item's stamp is minted once.
+    pub(super) stamped: StampedFrames,
     /// When the republish schedule next has something due (Unix ms), if ever.
     pub(super) next_due_ms: Option<u64>,
     /// When a peer's arrival last pulled the schedule forward, to keep arrivals from causing a
@@ -56,6 +61,7 @@ impl ConnectActor {
         net: NetHandle,
         events: broadcast::Sender<Event>,
         messages: MessageHandle,
+        relay_drops: Arc<RelayDrops>,
     ) -> Result<(ConnectHandle, JoinHandle<()>), crate::NodeError> {
         let me = identity.id();
         for topic in inbox_topics(&me, &config.gossip) {
@@ -73,6 +79,8 @@ impl ConnectActor {
             tx: tx.clone(),
             rx,
             dropped: DropCounters::new(),
+            relay_drops,
+            stamped: StampedFrames::default(),
             next_due_ms: None,
             last_nudge_ms: 0,
         };
@@ -138,7 +146,17 @@ impl ConnectActor {
             Request::Disconnect { peer } => to_value(self.disconnect(&peer).await?),
             Request::Connections => to_value(self.list_connections().await?),
             Request::Attestation { peer } => to_value(self.attestation(&peer).await?),
-            Request::Stats => to_value(&self.dropped),
+            Request::Stats => {
+                let mut dropped = self.dropped.clone();
+                // Like every reason, they are listed once something was dropped for them.
+                dropped.extend(
+                    self.relay_drops
+                        .counts()
+                        .into_iter()
+                        .filter(|(_, count)| *count > 0),
+                );
+                to_value(&dropped)
+            }
             other => Err(RemoteError::new(
                 ErrorCode::Internal,
                 format!("{} is not a Connect command", other.method()),

@@ -1,7 +1,10 @@
 //! Getting sealed frames to their recipient: inbox topics, gossip validation, publishing,
 //! direct hand-over, and the republish schedule.
 
-use accord_handshake::{GossipFrame, Payload, seal_payload};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use accord_handshake::{FrameError, GossipFrame, Payload};
 use accord_identity::AccordId;
 use accord_net::DirectProtocol;
 use accord_net::{GossipValidator, GossipVerdict};
@@ -10,7 +13,8 @@ use sha2::{Digest, Sha256};
 
 use super::ConnectMessage;
 use super::actor::ConnectActor;
-use crate::{GossipConfig, clock, rng};
+use super::stamped::seal_and_mint;
+use crate::{GossipConfig, clock};
 
 /// Every inbox topic starts with this; the shard number follows.
 pub(crate) const INBOX_TOPIC_PREFIX: &str = "accord/v1/inbox/";
@@ -32,7 +36,7 @@ pub(crate) const MAX_REPUBLISH_DELAY_MS: u64 = 60_000;
 pub(crate) const MAX_REVOCATION_PUBLISHES: u32 = 30;
 
 /// What a delivery was for, so that an answer can stop its republication.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum DeliveryKey {
     /// Our invite.
     Invite(InviteId),
@@ -75,16 +79,51 @@ pub(crate) fn inbox_topics(me: &AccordId, gossip: &GossipConfig) -> Vec<String> 
     }
 }
 
-/// The check every relay applies before forwarding: only the cleartext stamp and the shape can
-/// be checked, because the content is sealed to someone else.
-pub(crate) fn gossip_validator() -> GossipValidator {
-    GossipValidator::new(|topic, data| {
+/// What the relay check dropped before forwarding, by reason. Shared between the gossip
+/// validator (which runs in the network task) and the Connect actor (which reports it).
+#[derive(Debug, Default)]
+pub(crate) struct RelayDrops {
+    /// Frames that did not decode (bad version, size or sealed box).
+    malformed: AtomicU64,
+    /// Frames past their expiry, or with an expiry too far ahead.
+    expired: AtomicU64,
+    /// Frames whose proof-of-work stamp has too little work (or belongs to other bytes).
+    stamp: AtomicU64,
+}
+
+impl RelayDrops {
+    fn count(&self, err: &FrameError) {
+        let counter = match err {
+            FrameError::Malformed(_) => &self.malformed,
+            FrameError::Expired { .. } | FrameError::BadStamp { .. } => &self.expired,
+            FrameError::Work(_) => &self.stamp,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts, under the names `accord stats` shows.
+    pub(crate) fn counts(&self) -> [(&'static str, u64); 3] {
+        [
+            ("relay_malformed", self.malformed.load(Ordering::Relaxed)),
+            ("relay_expired", self.expired.load(Ordering::Relaxed)),
+            ("relay_stamp", self.stamp.load(Ordering::Relaxed)),
+        ]
+    }
+}
+
+/// The check every relay applies before forwarding (after the network layer's per-peer rate
+/// limit): only the shape, the cleartext expiry and the proof-of-work stamp (at least
+/// `stamp_bits` of work) can be checked, because the content is sealed to someone else. It is
+/// cheap enough for the network task: one pass over the bytes and two hashes.
+pub(crate) fn gossip_validator(stamp_bits: u32, drops: Arc<RelayDrops>) -> GossipValidator {
+    GossipValidator::new(move |topic, data| {
         if !topic.starts_with(INBOX_TOPIC_PREFIX) {
             return GossipVerdict::Ignore;
         }
-        match GossipFrame::check(data, clock::now_ms()) {
+        match GossipFrame::check(data, clock::now_ms(), stamp_bits) {
             Ok(()) => GossipVerdict::Accept,
             Err(err) => {
+                drops.count(&err);
                 tracing::debug!(%err, len = data.len(), "invalid inbox gossip");
                 GossipVerdict::Reject
             }
@@ -101,35 +140,47 @@ pub(crate) fn republish_delay(count: u32) -> u64 {
 }
 
 impl ConnectActor {
-    /// Seals `payload` to `to` and sends it both ways: published on `to`'s inbox topic, and
-    /// handed over directly when `to` is connected. Failures are logged, never fatal: the
-    /// republish schedule tries again.
+    /// Seals and stamps `payload` to `to` (or takes the frame stamped for it before) and sends
+    /// it both ways: published on `to`'s inbox topic, and handed over directly when `to` is
+    /// connected. Failures are logged, never fatal: the republish schedule tries again.
     pub(super) async fn deliver(
-        &self,
+        &mut self,
         to: AccordId,
         payload: &Payload,
         expires_at_ms: u64,
         key: DeliveryKey,
     ) {
-        // Each send is sealed afresh, so a republication is new bytes: gossip's duplicate
-        // filter would otherwise drop it, and relays cannot link the copies.
-        let frame = match seal_payload(&to, payload, expires_at_ms, &mut rng::os_rng()) {
-            Ok(frame) => frame,
-            Err(err) => {
-                tracing::error!(%to, %err, "cannot seal a frame");
-                return;
-            }
-        };
-        let topic = topic_for(&to, self.config.gossip.shards);
-        if let Err(err) = self.net.publish(topic, frame.clone()).await {
-            tracing::debug!(%to, %err, "gossip publish failed; will republish");
-        }
         let connected = self
             .net
             .connected_peers()
             .await
             .map(|peers| peers.iter().any(|peer| peer.peer == to.peer_id()))
             .unwrap_or(false);
+        let encoded = payload.encode();
+        let now = clock::now_ms();
+        let frame = match self.stamped.reuse(&key, &encoded, now, connected) {
+            Some(frame) => frame,
+            None => {
+                // Minting runs on the blocking pool; the actor waits for it (tens of
+                // milliseconds at the default difficulty), the network and other tasks do not.
+                let bits = self.config.invites.stamp_bits;
+                match seal_and_mint(to, payload.clone(), expires_at_ms, bits).await {
+                    Ok(frame) => {
+                        self.stamped
+                            .put(key.clone(), encoded, expires_at_ms, frame.clone(), now);
+                        frame
+                    }
+                    Err(err) => {
+                        tracing::error!(%to, %err, "cannot seal and stamp a frame");
+                        return;
+                    }
+                }
+            }
+        };
+        let topic = topic_for(&to, self.config.gossip.shards);
+        if let Err(err) = self.net.publish(topic, frame.clone()).await {
+            tracing::debug!(%to, %err, "gossip publish failed; will republish");
+        }
         if connected {
             let net = self.net.clone();
             let tx = self.tx.clone();
@@ -164,7 +215,7 @@ mod tests {
 
     #[test]
     fn shards_are_stable_and_in_range() {
-        let mut rng = rng::os_rng();
+        let mut rng = crate::rng::os_rng();
         for _ in 0..50 {
             let id = accord_identity::Identity::generate(&mut rng).id();
             let shard = shard_of(&id, 16);

@@ -3,7 +3,7 @@
 
 use accord_channel::Session;
 use accord_handshake::{
-    Acceptance, Admission, Attestation, Crossed, IncomingPolicy, Invite, InviteState,
+    Acceptance, Admission, Attestation, Crossed, GossipFrame, IncomingPolicy, Invite, InviteState,
     OneTimeSecret, OpenError, Payload, Revocation, Withdrawal, crossed_resolution, open_payload,
 };
 use accord_identity::AccordId;
@@ -16,6 +16,7 @@ use crate::message::wire::Content;
 use super::actor::ConnectActor;
 use super::commands::{hex, new_connection};
 use super::delivery::{DIRECT_OK, DIRECT_REFUSED};
+use super::stamped::is_stamp_error;
 use crate::clock;
 
 /// How far ahead of our clock a sender's time stamp may be.
@@ -30,10 +31,20 @@ impl ConnectActor {
         channel: Option<ResponseChannel<Vec<u8>>>,
     ) -> bool {
         let now = clock::now_ms();
-        let accepted = match open_payload(&self.identity, data, now) {
+        // Direct frames get the relay check here (gossip frames passed it already), so that
+        // the stamp is checked before any trial decryption.
+        let checked = GossipFrame::check(data, now, self.config.invites.stamp_bits);
+        let opened = checked
+            .map_err(OpenError::from)
+            .and_then(|()| open_payload(&self.identity, data, now));
+        let accepted = match opened {
             Ok(payload) => self.on_payload(payload, now).await,
             // Trial decryption: most of what arrives on a shard is for someone else.
             Err(OpenError::NotForMe) => false,
+            Err(OpenError::Frame(err)) if is_stamp_error(&err) => {
+                self.drop_frame("stamp", &format_args!("{err} (via {from})"));
+                false
+            }
             Err(err) => {
                 self.drop_frame("malformed", &format_args!("{err} (via {from})"));
                 false

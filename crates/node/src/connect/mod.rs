@@ -11,6 +11,7 @@ mod commands;
 mod delivery;
 mod inbound;
 mod schedule;
+mod stamped;
 
 use accord_api::{RemoteError, Request};
 use accord_net::{PeerId, ResponseChannel};
@@ -19,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use actor::ConnectActor;
 pub(crate) use commands::{hex, internal, refused};
-pub(crate) use delivery::gossip_validator;
+pub(crate) use delivery::{RelayDrops, gossip_validator};
 
 /// Capacity of the actor's queue. Frames beyond it are dropped (gossip repeats them);
 /// commands wait for a slot.
