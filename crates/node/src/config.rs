@@ -94,8 +94,8 @@ pub struct InvitesConfig {
     /// The proof-of-work stamp every gossip frame carries (invites, acceptances, withdrawals
     /// and revocations alike, since a relay cannot tell them apart), in leading zero bits:
     /// this node mints its frames with this many, and as a relay and a recipient refuses
-    /// frames with fewer. Each bit doubles the work. Default: 20 (about a million hashes, tens
-    /// of milliseconds on a laptop; see docs/benchmarks.md). Range: 1–28. A network must agree
+    /// frames with fewer. Each bit doubles the work. Default: 18 (about a quarter of a million
+    /// hashes, tens of milliseconds on a laptop; see docs/benchmarks.md). Range: 1–28. A network must agree
     /// on it, or frames from nodes with a lower value are dropped; test networks use a low value
     /// to keep tests fast.
     pub stamp_bits: u32,
