@@ -24,6 +24,19 @@ pub mod peer;
 pub mod raw;
 pub mod tmpfs;
 
+/// The wall clock in Unix milliseconds, as the daemons read it.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}
+
+/// The operating system's random number generator, for tests that craft their own keys.
+pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
 /// How long a daemon may take to answer on its socket after it is started.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -303,6 +316,13 @@ impl Daemon {
     /// The daemon's log so far (its stderr).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
+    }
+
+    /// The daemon's Accord ID, parsed.
+    pub fn accord_id(&self) -> accord_identity::AccordId {
+        self.id
+            .parse()
+            .unwrap_or_else(|err| panic!("bad id {}: {err:?}", self.id))
     }
 
     /// The daemon's process id.

@@ -4,45 +4,12 @@
 use std::time::Duration;
 
 use accord_handshake::{Invite, Note, Payload, seal_payload};
-use accord_identity::{AccordId, Identity};
-use accord_tests::peer::TestPeer;
-use accord_tests::{Daemon, TestDir, wait_until};
+use accord_identity::Identity;
+use accord_tests::peer::{TestPeer, inbox_topic};
+use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, now_ms, os_rng, wait_until};
 use serde_json::Value;
 
-const NO_DHT: &str = "[network]\nmdns = false\ndht = false\n";
-const ARRIVAL: Duration = Duration::from_secs(60);
 const DAY_MS: u64 = 24 * 3600 * 1000;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
-
-fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
-    rand_core::UnwrapErr(getrandom::SysRng)
-}
-
-fn id_of(daemon: &Daemon) -> AccordId {
-    daemon
-        .id
-        .parse()
-        .unwrap_or_else(|err| panic!("bad id {}: {err:?}", daemon.id))
-}
-
-/// The inbox topic of an ID, computed from the protocol's definition rather than the node's
-/// code: SHA-256("accord/v1/shard" ‖ ID bytes), first 8 bytes big-endian, mod 16 shards.
-fn shard_topic(id: &AccordId) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(b"accord/v1/shard")
-        .chain_update(id.to_bytes())
-        .finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    format!("accord/v1/inbox/{}", u64::from_be_bytes(first) % 16)
-}
 
 fn snapshot(daemon: &Daemon) -> (Value, Value) {
     (daemon.json(&["invites"]), daemon.json(&["connections"]))
@@ -67,7 +34,7 @@ fn relays_see_neither_party_and_no_author_fields() {
             .cloned()
     });
 
-    let (a_id, b_id) = (id_of(&a), id_of(&b));
+    let (a_id, b_id) = (a.accord_id(), b.accord_id());
     let mut needles: Vec<(String, Vec<u8>)> = Vec::new();
     for (name, id) in [("A", a_id), ("B", b_id)] {
         let key = id.public_key_bytes();
@@ -118,8 +85,8 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     b.wait_for_peer(&hostile.identity().id().to_string(), ARRIVAL);
     std::thread::sleep(Duration::from_secs(2));
     let before = snapshot(&b);
-    let b_id = id_of(&b);
-    let topic = shard_topic(&b_id);
+    let b_id = b.accord_id();
+    let topic = inbox_topic(&b_id);
     let now = now_ms();
     let frame_expiry = now + 3600 * 1000;
 
@@ -133,13 +100,13 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     // A forged invite: a valid one whose signature is replaced by one over other bytes.
     let me = hostile.identity();
     let note = Note::new("trust me", 300).unwrap_or_else(|err| panic!("{err}"));
-    let (mut forged, _) = Invite::create(me, b_id, note.clone(), now, 14 * DAY_MS, &mut rng())
+    let (mut forged, _) = Invite::create(me, b_id, note.clone(), now, 14 * DAY_MS, &mut os_rng())
         .unwrap_or_else(|err| panic!("{err}"));
     forged.signature = me.sign(
         accord_identity::SignatureDomain::new("accord/v1/invite"),
         b"other",
     );
-    let frame = seal_payload(&b_id, &Payload::Invite(forged), frame_expiry, &mut rng())
+    let frame = seal_payload(&b_id, &Payload::Invite(forged), frame_expiry, &mut os_rng())
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(
         hostile.send_inbox(&b.id, frame.clone()).ok(),
@@ -148,18 +115,36 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     hostile.publish(&topic, frame);
 
     // An invite to someone else, sealed to B.
-    let stranger = Identity::generate(&mut rng()).id();
-    let (elsewhere, _) = Invite::create(me, stranger, note.clone(), now, 14 * DAY_MS, &mut rng())
-        .unwrap_or_else(|err| panic!("{err}"));
-    let frame = seal_payload(&b_id, &Payload::Invite(elsewhere), frame_expiry, &mut rng())
-        .unwrap_or_else(|err| panic!("{err}"));
+    let stranger = Identity::generate(&mut os_rng()).id();
+    let (elsewhere, _) =
+        Invite::create(me, stranger, note.clone(), now, 14 * DAY_MS, &mut os_rng())
+            .unwrap_or_else(|err| panic!("{err}"));
+    let frame = seal_payload(
+        &b_id,
+        &Payload::Invite(elsewhere),
+        frame_expiry,
+        &mut os_rng(),
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, frame).ok(), Some(b"no".to_vec()));
 
     // An expired invite in a frame that is itself still fresh.
-    let (expired, _) = Invite::create(me, b_id, note, now - 20 * DAY_MS, 14 * DAY_MS, &mut rng())
-        .unwrap_or_else(|err| panic!("{err}"));
-    let frame = seal_payload(&b_id, &Payload::Invite(expired), frame_expiry, &mut rng())
-        .unwrap_or_else(|err| panic!("{err}"));
+    let (expired, _) = Invite::create(
+        me,
+        b_id,
+        note,
+        now - 20 * DAY_MS,
+        14 * DAY_MS,
+        &mut os_rng(),
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
+    let frame = seal_payload(
+        &b_id,
+        &Payload::Invite(expired),
+        frame_expiry,
+        &mut os_rng(),
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, frame).ok(), Some(b"no".to_vec()));
 
     // Garbage straight to the inbox protocol.
@@ -203,7 +188,7 @@ fn a_replayed_acceptance_creates_nothing_even_after_a_disconnect() {
     // The relay saw every frame, the acceptance among them; it replays them all to A.
     let captured = relay.received();
     assert!(!captured.is_empty());
-    let a_topic = shard_topic(&id_of(&a));
+    let a_topic = inbox_topic(&a.accord_id());
     let mut replayed = 0;
     for message in captured.iter().filter(|m| m.topic == a_topic) {
         // The answer does not matter: what matters is what A stores afterwards.

@@ -5,31 +5,17 @@
 //! daemon (so it holds a genuine channel) and then misbehaves. It builds frames from the
 //! protocol's definition (docs/protocol.md), not from the node's code.
 
-use std::time::Duration;
-
 use accord_channel::Session;
 use accord_handshake::{Invite, Note, Payload, open_payload, seal_payload};
 use accord_identity::AccordId;
 use accord_net::DirectProtocol;
 use accord_tests::peer::TestPeer;
-use accord_tests::{Daemon, TestDir, wait_until};
+use accord_tests::{ARRIVAL, Daemon, TestDir, now_ms, os_rng, wait_until};
 use serde_json::Value;
 
 const CONFIG: &str = "[network]\nmdns = false\ndht = false\n[messages]\nmax_bytes = 1024\n";
-const ARRIVAL: Duration = Duration::from_secs(60);
 const REFUSED: [u8; 2] = [1, 2];
 const STORED: [u8; 2] = [1, 0];
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or_default()
-}
-
-fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
-    rand_core::UnwrapErr(getrandom::SysRng)
-}
 
 /// A text content: version 1, kind 1, id, sent_at, sender_seq, no reply, u32 length, body.
 fn text_content(id: [u8; 16], seq: u64, body: &str) -> Vec<u8> {
@@ -85,14 +71,20 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
     // Become a genuine connection: invite B, B accepts, open B's acceptance, build the channel.
     let now = now_ms();
     let note = Note::new("hello", 300).unwrap_or_else(|err| panic!("{err}"));
-    let (invite, one_time) =
-        Invite::create(hostile.identity(), b_id, note, now, 86_400_000, &mut rng())
-            .unwrap_or_else(|err| panic!("{err}"));
+    let (invite, one_time) = Invite::create(
+        hostile.identity(),
+        b_id,
+        note,
+        now,
+        86_400_000,
+        &mut os_rng(),
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
     let sealed = seal_payload(
         &b_id,
         &Payload::Invite(invite.clone()),
         invite.expires_at_ms,
-        &mut rng(),
+        &mut os_rng(),
     )
     .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, sealed).ok(), Some(b"ok".to_vec()));
@@ -128,7 +120,7 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
 
     // A proper message is stored: the channel is real.
     let envelope = session
-        .encrypt(&text_content([1; 16], 1, "genuine"), &mut rng())
+        .encrypt(&text_content([1; 16], 1, "genuine"), &mut os_rng())
         .unwrap_or_else(|err| panic!("{err:?}"));
     let sent = hostile.send_direct(DirectProtocol::Dm, &b.id, frame([1; 16], &envelope));
     assert_eq!(sent.ok(), Some(STORED.to_vec()));
@@ -137,7 +129,7 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
 
     // A tampered ciphertext is refused and leaves the channel as it was.
     let envelope = session
-        .encrypt(&text_content([2; 16], 2, "second"), &mut rng())
+        .encrypt(&text_content([2; 16], 2, "second"), &mut os_rng())
         .unwrap_or_else(|err| panic!("{err:?}"));
     let mut tampered = envelope.clone();
     let last = tampered.len() - 1;
@@ -155,7 +147,7 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
     // A body over messages.max_bytes (1024 here) is refused.
     let big = "x".repeat(2000);
     let envelope = session
-        .encrypt(&text_content([3; 16], 3, &big), &mut rng())
+        .encrypt(&text_content([3; 16], 3, &big), &mut os_rng())
         .unwrap_or_else(|err| panic!("{err:?}"));
     let answer = hostile.send_direct(DirectProtocol::Dm, &b.id, frame([3; 16], &envelope));
     assert_eq!(answer.ok(), Some(REFUSED.to_vec()));
@@ -165,7 +157,7 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
     // After B revokes the connection, even a well-formed message is refused.
     b.json(&["disconnect", &h_id.to_string()]);
     let envelope = session
-        .encrypt(&text_content([4; 16], 4, "after revocation"), &mut rng())
+        .encrypt(&text_content([4; 16], 4, "after revocation"), &mut os_rng())
         .unwrap_or_else(|err| panic!("{err:?}"));
     let answer = hostile.send_direct(DirectProtocol::Dm, &b.id, frame([4; 16], &envelope));
     assert_eq!(answer.ok(), Some(REFUSED.to_vec()));
