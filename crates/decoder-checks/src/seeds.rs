@@ -7,10 +7,11 @@ use accord_api::{AttestationText, InviteDirection, Request};
 use accord_channel::Envelope;
 use accord_handshake::{GossipFrame, Payload, seal};
 use accord_identity::keyfile::{self, KdfParams, Passphrase};
+use accord_node::Config;
 use accord_node::wire::{self, Content, Status};
 
 use crate::fixtures::{KEY_FILE_PASSPHRASE, NOW_MS, SEAL_AD, WORK_BITS, World, world};
-use crate::rng::FixtureRng;
+use accord_identity::test_rng::TestRng;
 
 /// One valid input of one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +64,7 @@ fn seed(target: &'static str, name: &str, bytes: Vec<u8>) -> Seed {
 /// recipient, to someone else, already expired, and boxes of every bucket size.
 fn handshake_seeds(world: &World) -> Vec<Seed> {
     let mut seeds = Vec::new();
-    let mut rng = FixtureRng::new(7);
+    let mut rng = TestRng::new(7);
     let payloads = payloads(world);
     for (name, payload) in &payloads {
         let frame = stamped_frame(
@@ -137,7 +138,7 @@ fn stamped_frame(
     recipient: &accord_identity::AccordId,
     payload: &Payload,
     expires_at_ms: u64,
-    rng: &mut FixtureRng,
+    rng: &mut TestRng,
 ) -> Result<Vec<u8>, accord_handshake::SealFrameError> {
     let mut frame = GossipFrame::seal(recipient, payload, expires_at_ms, rng)?;
     frame.mint(WORK_BITS)?;
@@ -182,7 +183,7 @@ fn direct_frames(world: &World) -> Vec<(String, Vec<u8>)> {
         out.extend_from_slice(body);
         out
     };
-    let mut rng = FixtureRng::new(8);
+    let mut rng = TestRng::new(8);
     let invite = Payload::Invite(world.invite.clone());
     let frame = stamped_frame(
         &world.bob.id(),
@@ -279,7 +280,7 @@ fn control_requests(world: &World) -> Vec<(String, Vec<u8>)> {
 }
 
 fn key_files(world: &World) -> Vec<(String, Vec<u8>)> {
-    let mut rng = FixtureRng::new(9);
+    let mut rng = TestRng::new(9);
     let plain = keyfile::encode(&world.alice, None, &mut rng);
     let passphrase = Passphrase::from(KEY_FILE_PASSPHRASE.to_owned());
     // The cheapest parameters the format allows that still look like a real file; the check
@@ -300,35 +301,5 @@ fn key_files(world: &World) -> Vec<(String, Vec<u8>)> {
 const CONFIG_FILES: [(&str, &str); 3] = [
     ("empty", ""),
     ("tests", "[network]\nmdns = false\ndht = false\n"),
-    (
-        "every_key",
-        r#"[network]
-listen = ["/ip4/127.0.0.1/tcp/0"]
-bootstrap = []
-mdns = false
-dht = true
-dht_server = false
-relays = ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE"]
-relay_server = true
-autonat_global_only = false
-[invites]
-weekly_limit = 5
-note_max_chars = 100
-expiry_days = 7
-reinvite_cooldown_days = 3
-[gossip]
-shards = 4
-relay_all_shards = false
-[messages]
-max_bytes = 1024
-read_receipts = false
-[store]
-cache_mib = 8
-[relay]
-max_reservations = 4
-max_circuits = 1
-max_circuit_bytes = 65536
-max_circuit_duration_secs = 30
-"#,
-    ),
+    ("every_key", Config::EVERY_KEY_EXAMPLE),
 ];

@@ -212,6 +212,53 @@ impl RelaySection {
     }
 }
 
+impl Config {
+    /// A config file that sets every key (most to values other than their defaults). The unit
+    /// tests and the fuzz seed corpus both parse it, so a key added here is exercised in both.
+    pub const EVERY_KEY_EXAMPLE: &str = r#"[network]
+listen = ["/ip4/127.0.0.1/tcp/0"]
+bootstrap = []
+mdns = false
+dht = true
+dht_server = false
+relays = ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE"]
+relay_server = true
+autonat_global_only = false
+[invites]
+weekly_limit = 5
+note_max_chars = 100
+expiry_days = 7
+reinvite_cooldown_days = 3
+stamp_bits = 12
+[gossip]
+shards = 4
+relay_all_shards = false
+max_frames_per_peer_per_minute = 30
+[messages]
+max_bytes = 1024
+read_receipts = false
+[store]
+cache_mib = 8
+[relay]
+max_reservations = 4
+max_circuits = 1
+max_circuit_bytes = 65536
+max_circuit_duration_secs = 30
+[limits]
+inbox_frame_max_bytes = 16384
+dm_frame_max_bytes = 73728
+streams_per_protocol = 10
+streams_per_connection = 64
+connections_per_peer = 2
+connections_total = 100
+pending_connections = 16
+pending_invites = 50
+outbox_per_peer = 20
+skipped_keys_per_header = 100
+skipped_keys = 200
+"#;
+}
+
 /// Why the configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -401,49 +448,7 @@ mod tests {
 
     #[test]
     fn every_documented_key_is_accepted() {
-        let text = r#"
-[network]
-listen = ["/ip4/127.0.0.1/tcp/0"]
-bootstrap = []
-mdns = false
-dht = true
-dht_server = false
-relays = ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE"]
-relay_server = true
-autonat_global_only = false
-[invites]
-weekly_limit = 5
-note_max_chars = 100
-expiry_days = 7
-reinvite_cooldown_days = 3
-stamp_bits = 12
-[gossip]
-shards = 4
-relay_all_shards = false
-max_frames_per_peer_per_minute = 30
-[messages]
-max_bytes = 1024
-read_receipts = false
-[store]
-cache_mib = 8
-[relay]
-max_reservations = 4
-max_circuits = 1
-max_circuit_bytes = 65536
-max_circuit_duration_secs = 30
-[limits]
-inbox_frame_max_bytes = 16384
-dm_frame_max_bytes = 73728
-streams_per_protocol = 10
-streams_per_connection = 64
-connections_per_peer = 2
-connections_total = 100
-pending_connections = 16
-pending_invites = 50
-outbox_per_peer = 20
-skipped_keys_per_header = 100
-skipped_keys = 200
-"#;
+        let text = Config::EVERY_KEY_EXAMPLE;
         let config = parse(text).unwrap_or_else(|err| panic!("{err}"));
         assert!(!config.network.mdns);
         assert_eq!(config.invites.weekly_limit, 5);
