@@ -5,7 +5,7 @@ use accord_channel::{Envelope, Header, Session};
 
 use crate::assert_explained;
 use crate::fixtures::{NOW_MS, world};
-use crate::rng::FixtureRng;
+use accord_identity::test_rng::TestRng;
 
 /// A Double Ratchet header.
 pub(crate) fn ratchet_header(data: &[u8]) {
@@ -56,7 +56,7 @@ pub(crate) fn ratchet_state(data: &[u8]) {
     }
     session.purge_expired(NOW_MS);
     if session.can_send()
-        && let Err(err) = session.encrypt(b"fuzz", &mut FixtureRng::new(0))
+        && let Err(err) = session.encrypt(b"fuzz", &mut TestRng::new(0))
     {
         assert_explained(&err);
     }

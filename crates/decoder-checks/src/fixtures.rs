@@ -11,7 +11,7 @@ use accord_identity::Identity;
 use accord_node::wire::Content;
 use zeroize::Zeroizing;
 
-use crate::rng::FixtureRng;
+use accord_identity::test_rng::TestRng;
 
 /// "Now" for every check that reads a clock (Unix ms): fixed, so a run is reproducible.
 pub const NOW_MS: u64 = 1_700_000_000_000;
@@ -81,7 +81,7 @@ fn built<T, E: Debug>(result: Result<T, E>, what: &str) -> T {
 }
 
 fn build() -> World {
-    let mut rng = FixtureRng::new(WORLD_SEED);
+    let mut rng = TestRng::new(WORLD_SEED);
     let alice = Identity::generate(&mut rng);
     let bob = Identity::generate(&mut rng);
     let handshake = handshake(&alice, &bob, &mut rng);
@@ -118,7 +118,7 @@ struct Handshake {
 }
 
 /// Alice invites Bob, Bob accepts with his first channel message, Alice reads it.
-fn handshake(alice: &Identity, bob: &Identity, rng: &mut FixtureRng) -> Handshake {
+fn handshake(alice: &Identity, bob: &Identity, rng: &mut TestRng) -> Handshake {
     let note = built(
         Note::new("Hi Bob, it's Alice from the fuzz lab", 300),
         "note",
@@ -182,11 +182,7 @@ struct Conversation {
 
 /// Bob sends three messages; a copy of Alice's session reads the last one first (keeping
 /// skipped keys) and answers.
-fn conversation(
-    alice_state: &[u8],
-    mut bob_session: Session,
-    rng: &mut FixtureRng,
-) -> Conversation {
+fn conversation(alice_state: &[u8], mut bob_session: Session, rng: &mut TestRng) -> Conversation {
     let envelopes: Vec<Vec<u8>> = (0..3u8)
         .map(|i| {
             let content = Content::Text {

@@ -19,11 +19,8 @@ mod channel_checks;
 pub mod fixtures;
 mod handshake_checks;
 mod local_checks;
-mod rng;
 pub mod seeds;
 mod transport_checks;
-
-pub use rng::FixtureRng;
 
 /// One decoder entry point and its check.
 #[derive(Debug, Clone, Copy)]

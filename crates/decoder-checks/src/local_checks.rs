@@ -8,7 +8,7 @@ use accord_node::Config;
 
 use crate::assert_explained;
 use crate::fixtures::KEY_FILE_PASSPHRASE;
-use crate::rng::FixtureRng;
+use accord_identity::test_rng::TestRng;
 
 /// The most Argon2 work (KiB of memory × passes) the `key_file` check spends on a decryption
 /// attempt. The real bounds (up to 1 GiB × 64 passes) are what `kdf_params` enforces and are
@@ -32,7 +32,7 @@ pub(crate) fn key_file(data: &[u8]) {
             assert_eq!(encrypted, Ok(false));
             match &opened {
                 Ok(identity) => {
-                    let again = keyfile::encode(identity, None, &mut FixtureRng::new(0))
+                    let again = keyfile::encode(identity, None, &mut TestRng::new(0))
                         .unwrap_or_else(|err| panic!("a plain key file encodes: {err}"));
                     assert_eq!(
                         again.as_slice(),
