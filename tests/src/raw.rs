@@ -150,12 +150,9 @@ impl RawPeer {
         let daemon = self.daemon;
         self.runtime.block_on(async move {
             let attempt = async {
-                let mut stream = match control
-                    .open_stream(daemon, StreamProtocol::new(protocol))
-                    .await
-                {
+                let mut stream = match open(&mut control, daemon, protocol).await {
                     Ok(stream) => stream,
-                    Err(err) => return StreamOutcome::Failed(open_error(&err)),
+                    Err(failed) => return failed,
                 };
                 if let Err(err) = stream.write_all(&first).await {
                     return StreamOutcome::Failed(format!("{:?}", err.kind()));
@@ -213,12 +210,9 @@ async fn send_on(
     close: bool,
 ) -> StreamOutcome {
     let attempt = async {
-        let mut stream = match control
-            .open_stream(daemon, StreamProtocol::new(protocol))
-            .await
-        {
+        let mut stream = match open(&mut control, daemon, protocol).await {
             Ok(stream) => stream,
-            Err(err) => return StreamOutcome::Failed(open_error(&err)),
+            Err(failed) => return failed,
         };
         let written = async {
             stream.write_all(&bytes).await?;
@@ -245,12 +239,22 @@ async fn send_on(
         .unwrap_or(StreamOutcome::Hanging)
 }
 
-fn open_error(err: &OpenStreamError) -> String {
-    match err {
-        OpenStreamError::UnsupportedProtocol(protocol) => format!("unsupported {protocol}"),
-        OpenStreamError::Io(err) => format!("{:?}", err.kind()),
-        other => other.to_string(),
-    }
+/// Opens a stream on `protocol`; a stream that cannot be opened is already an outcome.
+async fn open(
+    control: &mut Control,
+    daemon: PeerId,
+    protocol: &'static str,
+) -> Result<libp2p::Stream, StreamOutcome> {
+    control
+        .open_stream(daemon, StreamProtocol::new(protocol))
+        .await
+        .map_err(|err| {
+            StreamOutcome::Failed(match err {
+                OpenStreamError::UnsupportedProtocol(protocol) => format!("unsupported {protocol}"),
+                OpenStreamError::Io(err) => format!("{:?}", err.kind()),
+                other => other.to_string(),
+            })
+        })
 }
 
 /// TCP, Noise, Yamux with room for more streams than any daemon allows (so that the limit

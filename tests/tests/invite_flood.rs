@@ -73,6 +73,17 @@ fn version_one_invite(to: &AccordId) -> Vec<u8> {
     old
 }
 
+/// A raw peer connected to the relay `x` only, once `x` also has both honest `nodes` and the
+/// gossip meshes have had time to form.
+fn raw_peer_behind(x: &Daemon, nodes: [&Daemon; 2]) -> TestPeer {
+    let raw = TestPeer::start(&[&x.tcp_addr()]);
+    for peer in [&nodes[0].id, &nodes[1].id, &raw.identity().id().to_string()] {
+        x.wait_for_peer(peer, ARRIVAL);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    raw
+}
+
 /// The pending incoming invites of a daemon.
 fn pending(daemon: &Daemon) -> usize {
     daemon
@@ -154,12 +165,7 @@ fn frames_without_enough_work_never_pass_a_relay_and_their_sender_is_cut_off() {
     let x = Daemon::start_with_config(&dir.path("x"), NO_DHT, &[]);
     let r = Daemon::start_with_config(&dir.path("r"), NO_DHT, &["--bootstrap", &x.tcp_addr()]);
     let c = Daemon::start_with_config(&dir.path("c"), NO_DHT, &["--bootstrap", &x.tcp_addr()]);
-    let s = TestPeer::start(&[&x.tcp_addr()]);
-    for peer in [&r.id, &c.id, &s.identity().id().to_string()] {
-        x.wait_for_peer(peer, ARRIVAL);
-    }
-    // Time for the gossip meshes to form.
-    std::thread::sleep(Duration::from_secs(2));
+    let s = raw_peer_behind(&x, [&r, &c]);
     let r_id = r.accord_id();
     let topic = inbox_topic(&r_id);
 
@@ -260,12 +266,7 @@ fn an_invite_flood_is_held_to_the_relay_rate_and_the_recipient_stays_bounded() {
 /// fresh identities; an honest invite from C follows at once. X forwards at most its rate and
 /// penalises the rest; C's invite arrives and R accepts it.
 fn flood_through_the_relay(x: &Daemon, r: &Daemon, c: &Daemon) {
-    let s1 = TestPeer::start(&[&x.tcp_addr()]);
-    for peer in [&r.id, &c.id, &s1.identity().id().to_string()] {
-        x.wait_for_peer(peer, ARRIVAL);
-    }
-    // Time for the gossip meshes to form.
-    std::thread::sleep(Duration::from_secs(2));
+    let s1 = raw_peer_behind(x, [r, c]);
     let r_id = r.accord_id();
     let topic = inbox_topic(&r_id);
 
