@@ -454,3 +454,32 @@ fn after_a_disconnect_the_other_side_cannot_send_and_is_told_how_to_reconnect() 
     assert!(b.history(&a.id).is_empty());
     assert!(a.history(&b.id).is_empty());
 }
+
+#[test]
+fn send_timeout_is_a_usage_error_without_wait_or_below_one_second() {
+    // Usage is checked before any daemon is contacted, so none is needed.
+    let dir = TestDir::new();
+    let data = dir.path("none");
+    let peer = init_identity(&dir.path("peer"));
+    for args in [
+        vec!["send", peer.as_str(), "hi", "--timeout", "5"],
+        vec!["send", peer.as_str(), "hi", "--wait", "--timeout", "0"],
+        vec!["send", peer.as_str(), "hi", "--wait", "--timeout", "soon"],
+    ] {
+        let output = accord_tests::run(&data, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("--timeout"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let help = stdout(&accord_tests::run(&data, &["send", "--help"]));
+    assert!(help.contains("--timeout <SECS>"), "{help}");
+    assert!(help.contains("[default: 30]"), "{help}");
+}
