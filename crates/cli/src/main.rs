@@ -131,9 +131,18 @@ enum Command {
         /// Read the message from this file
         #[arg(long, value_name = "FILE")]
         file: Option<std::path::PathBuf>,
-        /// Wait until the recipient's node acknowledges it (exit 1 after 30 s; it stays queued)
+        /// Wait until the recipient's node acknowledges it (exit 1 after --timeout; it stays queued)
         #[arg(long)]
         wait: bool,
+        /// With --wait: give up waiting after this many seconds (the message stays queued)
+        #[arg(
+            long,
+            value_name = "SECS",
+            default_value_t = 30,
+            requires = "wait",
+            value_parser = clap::value_parser!(u64).range(1..)
+        )]
+        timeout: u64,
     },
     /// Show a conversation, oldest first (this marks it read)
     History {
@@ -252,6 +261,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 text,
                 file,
                 wait,
+                timeout,
             } => {
                 let source = match (&text, &file) {
                     (_, Some(path)) => message_commands::BodySource::File(path),
@@ -259,6 +269,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     (Some(text), None) => message_commands::BodySource::Text(text),
                     (None, None) => message_commands::BodySource::Stdin,
                 };
+                let wait = wait.then(|| std::time::Duration::from_secs(timeout));
                 message_commands::send(&data_dir, &peer, source, wait, json).await
             }
             Command::History { peer, limit } => {

@@ -5,14 +5,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use accord_api::{Client, Event, SOCKET_FILE_NAME};
+use accord_api::{Client, Event, EventStream, SOCKET_FILE_NAME};
 use anyhow::{Context, bail};
 
 use crate::client_commands::connect;
 use crate::output::{print_json, qr_code};
-
-/// How long `accord send --wait` waits for the recipient's acknowledgement.
-const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most bytes read from standard input or a file for one message; the daemon enforces
 /// `messages.max_bytes` (at most 64 KiB) and says so clearly, this only bounds the read.
@@ -51,64 +48,42 @@ fn read_body(source: BodySource<'_>) -> anyhow::Result<String> {
     Ok(body)
 }
 
-/// `accord send <ID|ALIAS> [TEXT|-] [--file F] [--wait]`.
+/// `accord send <ID|ALIAS> [TEXT|-] [--file F] [--wait [--timeout SECS]]`: with `wait`, how
+/// long to wait for the recipient's acknowledgement before giving up (the message stays queued).
 pub(crate) async fn send(
     data_dir: &Path,
     peer: &str,
     source: BodySource<'_>,
-    wait: bool,
+    wait: Option<Duration>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let body = read_body(source)?;
     // Subscribe before sending, so that a fast acknowledgement cannot be missed.
-    let events = if wait {
-        Some(
+    let events = match wait {
+        Some(timeout) => Some((
             Client::connect(data_dir.join(SOCKET_FILE_NAME))
                 .await?
                 .subscribe()
                 .await?,
-        )
-    } else {
-        None
+            timeout,
+        )),
+        None => None,
     };
     let mut sent = connect(data_dir).await?.send(peer, &body, None).await?;
-    if let Some(mut events) = events {
-        let spinner = (!json).then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_message("waiting for the recipient to acknowledge…");
-            bar.enable_steady_tick(Duration::from_millis(100));
-            bar
-        });
+    if let Some((events, timeout)) = events {
         let id = sent.message_id.clone();
-        let acknowledged = tokio::time::timeout(WAIT_TIMEOUT, async {
-            while let Some(event) = events.next().await? {
-                if let Event::MessageDelivered { message_id, .. }
-                | Event::MessageRead { message_id, .. } = &event
-                    && *message_id == id
-                {
-                    return Ok::<bool, anyhow::Error>(true);
-                }
+        if !wait_for_ack(events, &id, timeout, json).await? {
+            // The caller may still want the message id, so that it can follow the message
+            // in `accord history`; the failure itself goes to stderr.
+            if json {
+                print_json(&sent)?;
             }
-            Ok(false)
-        })
-        .await;
-        if let Some(bar) = spinner {
-            bar.finish_and_clear();
+            bail!(
+                "message {id} was not acknowledged within {}s; it stays queued and will be delivered when the peer is reachable",
+                timeout.as_secs()
+            );
         }
-        match acknowledged {
-            Ok(Ok(true)) => sent.state = "delivered".to_owned(),
-            Ok(Ok(false)) => bail!("the daemon stopped before the message {id} was acknowledged"),
-            Ok(Err(err)) => return Err(err),
-            Err(_) => {
-                if json {
-                    print_json(&sent)?;
-                }
-                bail!(
-                    "message {id} was not acknowledged within {}s; it stays queued and will be delivered when the peer is reachable",
-                    WAIT_TIMEOUT.as_secs()
-                );
-            }
-        }
+        sent.state = "delivered".to_owned();
     }
     if json {
         print_json(&sent)?;
@@ -116,6 +91,43 @@ pub(crate) async fn send(
         println!("Message {} {}.", sent.message_id, sent.state);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits up to `timeout` for `message_delivered` or `message_read` naming `id`, with a spinner
+/// unless `json`. `Ok(false)` means the time ran out; a daemon that stops first is an error.
+async fn wait_for_ack(
+    mut events: EventStream,
+    id: &str,
+    timeout: Duration,
+    json: bool,
+) -> anyhow::Result<bool> {
+    let spinner = (!json).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message("waiting for the recipient to acknowledge…");
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    });
+    let acknowledged = tokio::time::timeout(timeout, async {
+        while let Some(event) = events.next().await? {
+            if let Event::MessageDelivered { message_id, .. }
+            | Event::MessageRead { message_id, .. } = &event
+                && message_id == id
+            {
+                return Ok::<bool, anyhow::Error>(true);
+            }
+        }
+        Ok(false)
+    })
+    .await;
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    match acknowledged {
+        Ok(Ok(true)) => Ok(true),
+        Ok(Ok(false)) => bail!("the daemon stopped before the message {id} was acknowledged"),
+        Ok(Err(err)) => Err(err),
+        Err(_) => Ok(false),
+    }
 }
 
 /// `accord history <ID|ALIAS> [--limit N]`.
