@@ -313,6 +313,16 @@ impl Daemon {
             .unwrap_or_else(|| panic!("no loopback TCP address in {:?}", self.addrs))
     }
 
+    /// The daemon's loopback QUIC address, ending in `/p2p/<id>`: what others bootstrap to
+    /// when the daemon listens on QUIC only.
+    pub fn quic_addr(&self) -> String {
+        self.addrs
+            .iter()
+            .find(|addr| addr.starts_with("/ip4/127.0.0.1/udp/") && addr.contains("/quic-v1/"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no loopback QUIC address in {:?}", self.addrs))
+    }
+
     /// The daemon's log so far (its stderr).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()

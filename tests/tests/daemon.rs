@@ -42,7 +42,8 @@ fn a_passphrase_protected_identity_opens_only_with_the_right_passphrase() {
 
     // The key file must not hold the identity in the clear.
     let key_file = std::fs::read(data.join("identity.key")).unwrap_or_default();
-    assert!(!key_file.is_empty());
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    assert_key_file_is_encrypted(&key_file, "correct horse battery staple", &id);
 
     let again = run(
         &data,
@@ -84,6 +85,132 @@ fn a_passphrase_protected_identity_opens_only_with_the_right_passphrase() {
         std::fs::read(data.join("identity.key")).unwrap_or_default(),
         key_file
     );
+}
+
+/// Checks that `key_file` is the encrypted key-file format (crates/identity/src/keyfile.rs:
+/// `ACCORDKEY`, version 1, kind 1, 111 bytes), that it opens with `passphrase` as the identity
+/// `id`, and that neither that identity's secret seed nor its public key appears in it.
+fn assert_key_file_is_encrypted(key_file: &[u8], passphrase: &str, id: &str) {
+    use accord_identity::keyfile;
+
+    assert_eq!(key_file.get(..9), Some(&b"ACCORDKEY"[..]), "{key_file:?}");
+    assert_eq!(key_file.get(9), Some(&1), "format version");
+    assert_eq!(
+        key_file.get(10),
+        Some(&1),
+        "kind: 1 is Argon2id + XChaCha20-Poly1305"
+    );
+    assert_eq!(key_file.len(), 111, "the encrypted format's length");
+    assert_eq!(keyfile::is_encrypted(key_file), Ok(true));
+    assert!(
+        keyfile::decode(key_file, None).is_err(),
+        "an encrypted key file opened without a passphrase"
+    );
+
+    // Opening it with the passphrase yields the identity `init` reported; its seed (the
+    // secret) and its public key are the 32-byte strings a plain file would hold.
+    let passphrase = keyfile::Passphrase::new(passphrase.to_owned())
+        .unwrap_or_else(|err| panic!("passphrase: {err}"));
+    let identity = keyfile::decode(key_file, Some(&passphrase))
+        .unwrap_or_else(|err| panic!("the right passphrase does not open the key file: {err}"));
+    assert_eq!(identity.id().to_string(), id);
+    let keypair = identity
+        .to_libp2p_keypair()
+        .try_into_ed25519()
+        .unwrap_or_else(|err| panic!("not an ed25519 key: {err}"));
+    let seed = keypair.secret();
+    let public = id
+        .parse::<accord_identity::AccordId>()
+        .unwrap_or_else(|err| panic!("bad id {id}: {err:?}"))
+        .public_key_bytes();
+    for (what, secret) in [("secret seed", seed.as_ref()), ("public key", &public[..])] {
+        assert_eq!(secret.len(), 32, "{what}");
+        assert!(
+            !key_file
+                .windows(secret.len())
+                .any(|window| window == secret),
+            "the key file holds the {what} in the clear"
+        );
+    }
+}
+
+#[test]
+fn accord_id_without_json_shows_the_id_the_fingerprint_and_a_qr_code_of_the_id() {
+    let dir = TestDir::new();
+    let daemon = Daemon::start(&dir.path("a"), &[]);
+    let info = daemon.json(&["id"]);
+
+    let output = daemon.run(&["id"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("ID:          {}", daemon.id).as_str()),
+        "{text}"
+    );
+    let fingerprint = daemon.accord_id().fingerprint().to_string();
+    assert_eq!(info["fingerprint"], fingerprint.as_str());
+    assert_eq!(
+        lines.next(),
+        Some(format!("Fingerprint: {fingerprint}").as_str()),
+        "{text}"
+    );
+    assert_eq!(lines.next(), Some("Addresses:"), "{text}");
+    for addr in &daemon.addrs {
+        assert_eq!(lines.next(), Some(format!("  {addr}").as_str()), "{text}");
+    }
+    assert_eq!(
+        lines.next(),
+        Some(""),
+        "a blank line before the QR code: {text}"
+    );
+    let block: Vec<&str> = lines.collect();
+    assert_eq!(
+        qr_modules(&block),
+        expected_qr_modules(&daemon.id),
+        "{text}"
+    );
+}
+
+/// The QR modules drawn in `block` (true = a dark module), read back from the half-block
+/// characters: each character is two modules stacked, and the code is drawn inverted (for
+/// dark terminals), so a filled half is a light module. The quiet zone is included.
+fn qr_modules(block: &[&str]) -> Vec<Vec<bool>> {
+    let mut rows = Vec::new();
+    for line in block {
+        let (top, bottom): (Vec<bool>, Vec<bool>) = line
+            .chars()
+            .map(|c| match c {
+                '█' => (false, false),
+                '▀' => (false, true),
+                '▄' => (true, false),
+                ' ' => (true, true),
+                other => panic!("{other:?} is not part of a QR block: {line:?}"),
+            })
+            .unzip();
+        rows.push(top);
+        rows.push(bottom);
+    }
+    rows
+}
+
+/// The modules of the standard QR code of `text`, with the 4-module quiet zone, padded to an
+/// even number of rows the way the half-block rendering pads its last line (light).
+fn expected_qr_modules(text: &str) -> Vec<Vec<bool>> {
+    let code = qrcode::QrCode::new(text.as_bytes()).unwrap_or_else(|err| panic!("{err}"));
+    let width = code.width();
+    let colors = code.to_colors();
+    let quiet = 4;
+    let side = width + 2 * quiet;
+    let mut rows = vec![vec![false; side]; side];
+    for (index, color) in colors.iter().enumerate() {
+        rows[index / width + quiet][index % width + quiet] = *color == qrcode::Color::Dark;
+    }
+    if side % 2 == 1 {
+        rows.push(vec![true; side]);
+    }
+    rows
 }
 
 #[test]
@@ -295,4 +422,88 @@ fn watch_streams_peer_events_as_json_lines() {
     assert!(found, "no peer_connected event for B in {seen:?}");
     let _ = watch.kill();
     let _ = watch.wait();
+}
+
+/// A user id with no passwd entry, as in a container run under an arbitrary uid.
+const UID_WITHOUT_A_HOME: &str = "54321";
+
+/// Runs `accord <args…>` with `stdin` on standard input, where no data dir can be found: no
+/// `--data-dir`, no `ACCORD_DATA_DIR`, no `HOME` (nor `XDG_DATA_HOME`), and, through a user
+/// namespace (`unshare`, util-linux), a uid without a passwd entry, so that the home directory
+/// cannot be looked up either (without `HOME`, the platform lookup falls back to passwd).
+fn run_without_any_data_dir(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new("unshare")
+        .args(["--user", "--map-user", UID_WITHOUT_A_HOME])
+        .args(["--map-group", UID_WITHOUT_A_HOME])
+        .arg(accord_tests::accord_bin())
+        .env_remove("ACCORD_DATA_DIR")
+        .env_remove("HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("RUST_LOG")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot run accord {args:?}: {err}"));
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
+            .unwrap_or_else(|err| panic!("stdin: {err}"));
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|err| panic!("accord {args:?}: {err}"))
+}
+
+#[test]
+fn verify_attestation_needs_no_data_dir_not_even_a_default_one() {
+    use accord_handshake::{Attestation, Statement, domain};
+
+    // A command that needs a data dir says it has none: the environment really has none.
+    let status = run_without_any_data_dir(&["status"], "");
+    assert_eq!(status.status.code(), Some(1));
+    assert!(
+        stderr(&status).contains("cannot determine a default data dir"),
+        "{}",
+        stderr(&status)
+    );
+
+    // A genuine attestation, signed by two fresh identities, read from standard input.
+    let mut rng = accord_tests::os_rng();
+    let inviter = accord_identity::Identity::generate(&mut rng);
+    let invitee = accord_identity::Identity::generate(&mut rng);
+    let statement = Statement {
+        inviter: inviter.id(),
+        invitee: invitee.id(),
+        invite_id: [9; 16],
+        issued_at_ms: 1_767_225_600_000,
+    };
+    let bytes = statement.to_bytes();
+    let attestation = Attestation {
+        statement,
+        inviter_signature: inviter.sign(domain::ATTEST, &bytes),
+        invitee_signature: invitee.sign(domain::ATTEST, &bytes),
+    };
+    let text = attestation.to_text();
+
+    let check = run_without_any_data_dir(&["--json", "verify-attestation", "-"], &text);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let verdict: serde_json::Value = serde_json::from_slice(&check.stdout)
+        .unwrap_or_else(|err| panic!("bad JSON ({err}): {}", stdout(&check)));
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["inviter"], inviter.id().to_string());
+    assert_eq!(verdict["invitee"], invitee.id().to_string());
+    assert_eq!(verdict["issued_at"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(verdict["attestation_id"], attestation.id().to_string());
+
+    // Garbage is refused with exit 1 and a reason, still without any data dir.
+    let check = run_without_any_data_dir(&["verify-attestation", "-"], "not an attestation\n");
+    assert_eq!(check.status.code(), Some(1));
+    let err = stderr(&check);
+    assert!(
+        err.starts_with("error: invalid attestation: ") && err.contains("BEGIN ACCORD ATTESTATION"),
+        "{err}"
+    );
 }

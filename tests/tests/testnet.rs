@@ -19,18 +19,32 @@ fn testnet_of_five_nodes_comes_up_connected_and_stops_on_sigint() {
         .spawn()
         .unwrap_or_else(|err| panic!("cannot start testnet: {err}"));
     let stdout = BufReader::new(testnet.stdout.take().unwrap_or_else(|| panic!("stdout")));
-    let (line, stdout) = read_line_with_timeout(stdout, Duration::from_secs(90));
+    // One JSON document, the node array, printed once every node has a peer.
+    let (line, mut stdout) = read_line_with_timeout(stdout, Duration::from_secs(150));
     let nodes: serde_json::Value = serde_json::from_str(&line)
         .unwrap_or_else(|err| panic!("bad testnet output {line:?}: {err}"));
     let nodes = nodes.as_array().cloned().unwrap_or_default();
     assert_eq!(nodes.len(), 5, "{line}");
-    // Then one ready line, once every node has a peer.
-    let (line, _rest) = read_line_with_timeout(stdout, Duration::from_secs(90));
-    let ready: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|err| panic!("bad ready line {line:?}: {err}"));
-    assert_eq!(ready["ready"], true, "{line}");
-    assert_eq!(ready["nodes"], 5, "{line}");
-    assert!(ready["took_ms"].is_u64(), "{line}");
+    for (index, node) in nodes.iter().enumerate() {
+        assert_eq!(node["name"], format!("node-{index}"), "{line}");
+        assert!(
+            node["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("12D3KooW")),
+            "{line}"
+        );
+        assert_eq!(
+            node["data_dir"],
+            net_dir.join(format!("node-{index}")).display().to_string(),
+            "{line}"
+        );
+        assert!(
+            node["addrs"]
+                .as_array()
+                .is_some_and(|addrs| !addrs.is_empty()),
+            "{line}"
+        );
+    }
 
     let data_dirs: Vec<std::path::PathBuf> = nodes
         .iter()
@@ -42,12 +56,12 @@ fn testnet_of_five_nodes_comes_up_connected_and_stops_on_sigint() {
     assert_eq!(ids.len(), 5, "every node has its own identity");
 
     for data_dir in &data_dirs {
-        // The ready line promised a peer for every node.
+        // The document promised a peer for every node.
         let output = run(data_dir, &["--json", "peers"]);
         let peers: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
         assert!(
             peers.as_array().is_some_and(|peers| !peers.is_empty()),
-            "{} has no peer after the ready line: {peers}",
+            "{} has no peer after the document was printed: {peers}",
             data_dir.display()
         );
         // Every node listens on loopback only: a test network never leaves the machine.
@@ -65,6 +79,11 @@ fn testnet_of_five_nodes_comes_up_connected_and_stops_on_sigint() {
     signal(testnet.id(), "INT");
     let status = wait_exit(&mut testnet, Duration::from_secs(60));
     assert!(status.success(), "testnet exited with {status}");
+    // Nothing followed the one document on stdout: stdout ends once the testnet has exited.
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest)
+        .unwrap_or_else(|err| panic!("stdout: {err}"));
+    assert_eq!(rest, "", "more than one JSON document on stdout");
     for data_dir in &data_dirs {
         assert!(
             !data_dir.join("accord.sock").exists(),

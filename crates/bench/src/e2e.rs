@@ -31,6 +31,13 @@ pub(crate) const SENDERS: usize = 8;
 pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The node configuration: nothing leaves the loopback interface.
 const CONFIG: &str = "[network]\nmdns = false\ndht = false\n";
+/// The most `message_delivered` events the forwarder holds unread. The throughput round reads
+/// none until its senders stop, so the bound must exceed what one round sends: a round lasts at
+/// most 1 s and the daemon acknowledges ~1 100 msg/s (docs/benchmarks.md), so 65 536 is over 50
+/// times that. The forwarder never waits on a full channel (which would stamp later deliveries
+/// late): it stops instead and the round fails loudly. Tokio allocates the buffer in blocks as
+/// it fills, so the bound costs no memory up front.
+const DELIVERED_BOUND: usize = 65_536;
 
 /// A daemon we started; killed on drop if it did not shut down.
 pub(crate) struct Daemon {
@@ -200,7 +207,7 @@ struct Pair {
     a: Daemon,
     b: Daemon,
     peer_b: String,
-    delivered: mpsc::UnboundedReceiver<(String, Instant)>,
+    delivered: mpsc::Receiver<(String, Instant)>,
     forwarder: tokio::task::JoinHandle<()>,
 }
 
@@ -241,12 +248,18 @@ impl Pair {
         )
         .await?;
         drop(b_events);
-        let (tx, delivered) = mpsc::unbounded_channel();
+        let (tx, delivered) = mpsc::channel(DELIVERED_BOUND);
         let forwarder = tokio::spawn(async move {
             while let Ok(Some(event)) = a_events.next().await {
                 if let Event::MessageDelivered { message_id, .. } = event
-                    && tx.send((message_id, Instant::now())).is_err()
+                    && let Err(err) = tx.try_send((message_id, Instant::now()))
                 {
+                    // Ending the stream fails the round: a stamp taken after a wait would be wrong.
+                    if matches!(err, mpsc::error::TrySendError::Full(_)) {
+                        eprintln!(
+                            "more than {DELIVERED_BOUND} deliveries unread; the round is void"
+                        );
+                    }
                     break;
                 }
             }

@@ -25,6 +25,12 @@ const TARGET_MS: f64 = 250.0;
 /// How often RSS is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
+/// The most `invite_received` events held unread. The run sends at most 190 invites, one at a
+/// time, each received once, so even a channel nobody read could not fill: the forwarders never
+/// wait on it (a wait would stamp later invites late). Tokio allocates the buffer in blocks as
+/// it fills, so the bound costs no memory up front.
+const RECEIVED_BOUND: usize = 4096;
+
 /// An `invite_received` event: the invitee's index, the inviter's ID, when it arrived.
 type Received = (usize, String, Instant);
 
@@ -32,7 +38,7 @@ type Received = (usize, String, Instant);
 struct Testnet {
     nodes: Vec<Daemon>,
     clients: Vec<Client>,
-    received: mpsc::UnboundedReceiver<Received>,
+    received: mpsc::Receiver<Received>,
     forwarders: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -80,7 +86,7 @@ impl Testnet {
     }
 
     async fn connect(nodes: Vec<Daemon>) -> Result<Testnet> {
-        let (tx, received) = mpsc::unbounded_channel();
+        let (tx, received) = mpsc::channel(RECEIVED_BOUND);
         let mut forwarders = Vec::with_capacity(nodes.len());
         let mut clients = Vec::with_capacity(nodes.len());
         for (index, node) in nodes.iter().enumerate() {
@@ -94,8 +100,13 @@ impl Testnet {
             forwarders.push(tokio::spawn(async move {
                 while let Ok(Some(event)) = events.next().await {
                     if let Event::InviteReceived { peer, .. } = event
-                        && tx.send((index, peer, Instant::now())).is_err()
+                        && let Err(err) = tx.try_send((index, peer, Instant::now()))
                     {
+                        // Ending the stream fails the run: a stamp taken after a wait would be
+                        // wrong.
+                        if matches!(err, mpsc::error::TrySendError::Full(_)) {
+                            eprintln!("more than {RECEIVED_BOUND} invites unread; the run is void");
+                        }
                         break;
                     }
                 }

@@ -199,9 +199,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // `verify-attestation` reads only its input and `testnet` makes a data dir per node under
+    // its own `--dir`, so neither may fail where no default data dir exists (no HOME and no
+    // passwd entry, as in some containers). Neither of their arms below reads `data_dir`.
+    let needs_data_dir = !matches!(
+        cli.command,
+        Command::VerifyAttestation { .. } | Command::Testnet(_)
+    );
     let data_dir = match cli.data_dir {
         Some(dir) => dir,
-        None => default_data_dir()?,
+        None if needs_data_dir => default_data_dir()?,
+        None => PathBuf::new(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -4,9 +4,10 @@
 //! listening on a random loopback TCP port with mDNS off, so that nothing leaves the machine.
 //! Node 0 starts first; every other node bootstraps to it. Once every node answers, the
 //! listing (names, IDs, data dirs) is printed; once every node has at least one peer, one ready
-//! line follows (with `--json`, a `{"ready":true,…}` document on its own line). While nodes start
-//! and mesh, a progress bar is drawn on stderr, only when stderr is a terminal and never with
-//! `--json`. On SIGINT or SIGTERM every node is asked to shut down through its control socket,
+//! line follows. With `--json` stdout carries one JSON document, the array of nodes, printed
+//! only once every node has a peer (so that a script reading it knows the network is ready),
+//! and nothing else. While nodes start and mesh, a progress bar is drawn on stderr, only when
+//! stderr is a terminal and never with `--json`. On SIGINT or SIGTERM every node is asked to shut down through its control socket,
 //! and killed if it has not exited in time.
 
 use std::io::IsTerminal;
@@ -61,14 +62,6 @@ struct NodeSummary<'a> {
     addrs: &'a [String],
 }
 
-/// The ready line with `--json`.
-#[derive(Debug, Serialize)]
-struct ReadySummary {
-    ready: bool,
-    nodes: usize,
-    took_ms: u128,
-}
-
 /// Runs the testnet until interrupted.
 pub(crate) async fn run(
     args: TestnetArgs,
@@ -103,7 +96,10 @@ pub(crate) async fn run(
         stop_all(&mut nodes).await;
         return started.map(|_| ExitCode::SUCCESS);
     }
-    report(&nodes, &dir, json)?;
+    // With `--json` the listing waits for the mesh: one document, printed when it is ready.
+    if !json {
+        report(&nodes, &dir, false)?;
+    }
 
     let bar = progress_bar(nodes.len(), "meshing", json);
     let meshed = interruptible(
@@ -117,7 +113,11 @@ pub(crate) async fn run(
         stop_all(&mut nodes).await;
         return meshed.map(|_| ExitCode::SUCCESS);
     }
-    report_ready(nodes.len(), began.elapsed(), json)?;
+    if json {
+        report(&nodes, &dir, true)?;
+    } else {
+        report_ready(nodes.len(), began.elapsed());
+    }
 
     stopped(&mut interrupt, &mut terminate).await;
     if !json {
@@ -358,15 +358,8 @@ fn report(nodes: &[TestNode], dir: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the one ready line, then (without `--json`) how to use the network.
-fn report_ready(count: usize, took: Duration, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(&ReadySummary {
-            ready: true,
-            nodes: count,
-            took_ms: took.as_millis(),
-        });
-    }
+/// Prints the one ready line, then how to use the network (only without `--json`).
+fn report_ready(count: usize, took: Duration) {
     let took = format!("took {:.1} s", took.as_secs_f64());
     if count == 1 {
         println!("ready: 1 node, with no other node to peer with ({took})");
@@ -375,7 +368,6 @@ fn report_ready(count: usize, took: Duration, json: bool) -> anyhow::Result<()> 
     }
     println!("Use one with: accord --data-dir <data dir> status");
     println!("Press Ctrl-C to stop them all.");
-    Ok(())
 }
 
 async fn stop_all(nodes: &mut [TestNode]) {

@@ -164,8 +164,8 @@ impl Node {
     }
 
     /// Serves until `shutdown` completes or a client asks for shutdown, then stops cleanly:
-    /// clients are disconnected, the swarm is closed, the store is flushed and the socket
-    /// removed.
+    /// clients are disconnected and the socket removed, the actors finish what they were
+    /// given, the swarm is closed and the store is flushed (see docs/architecture.md).
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::pin!(shutdown);
@@ -189,6 +189,13 @@ impl Node {
         }
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
+        // The socket goes first, not last as design §6 lists it. Once this loop has ended
+        // nothing accepts on it, so a socket left in place would let clients connect into the
+        // listen backlog and hang until the rest of the shutdown (actors, swarm, store flush:
+        // seconds) is over, then fail with a reset. Removed now, a client is told at once that
+        // no node is running. Nothing depends on the socket lasting: the in-flight store writes
+        // still finish below, and the data-dir lock, held until this `Node` is dropped, is what
+        // keeps a second daemon out until then.
         self.control.remove();
         self.context.connect.shutdown().await;
         let _ = self.connect_task.await;

@@ -309,6 +309,15 @@ impl Store {
         &self.config
     }
 
+    /// The page-cache capacity, in bytes, that the storage engine itself runs with: what it
+    /// was handed, not what [`Store::config`] says (sled lowers it to the cgroup memory limit
+    /// when that is smaller). It is read from sled 0.34's running configuration, public but
+    /// hidden from its docs, so it is only for tests.
+    #[cfg(test)]
+    pub(crate) fn engine_cache_capacity(&self) -> u64 {
+        self.db.context.cache_capacity
+    }
+
     /// Counts the entries in the main trees.
     ///
     /// This walks each tree, and for invites and connections also decodes every record (to
@@ -433,4 +442,33 @@ fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "a test that cannot set up its fixture should fail loudly"
+    )]
+
+    use super::{Store, StoreConfig};
+    use crate::at_rest::test_key;
+
+    /// `[store] cache_mib` becomes `StoreConfig::cache_capacity`; this checks the last step,
+    /// that the engine really runs with it. Two small, different sizes (both far below the
+    /// 64 MiB default, sled's own 1 GiB default and any sane cgroup limit) rule out a value
+    /// that only happens to match.
+    #[test]
+    fn the_configured_cache_capacity_is_what_the_engine_runs_with() {
+        for mib in [3, 5] {
+            let dir = tempfile::tempdir().unwrap();
+            let config = StoreConfig {
+                cache_capacity: mib * 1024 * 1024,
+                ..StoreConfig::default()
+            };
+            let store = Store::open(dir.path(), &config, &test_key()).unwrap();
+            assert_eq!(store.engine_cache_capacity(), mib * 1024 * 1024);
+            assert_eq!(store.config().cache_capacity, mib * 1024 * 1024);
+        }
+    }
 }
