@@ -436,11 +436,21 @@ impl ConnectActor {
             }
         } else {
             self.store.unblock(&peer).await.map_err(internal)?;
+            self.store
+                .set_meta(&unblocked_key(&peer), &now.to_be_bytes())
+                .await
+                .map_err(internal)?;
         }
         Ok(BlockInfo {
             peer: peer.to_string(),
             blocked: block,
         })
+    }
+
+    /// When `peer` was last unblocked, if ever.
+    pub(super) async fn unblocked_at(&self, peer: &AccordId) -> Option<u64> {
+        let bytes = self.store.meta(&unblocked_key(peer)).await.ok()??;
+        Some(u64::from_be_bytes(bytes.try_into().ok()?))
     }
 
     /// `accord disconnect`: a signed revocation, sent to the other side and kept.
@@ -502,6 +512,12 @@ impl ConnectActor {
             text: attestation.to_text(),
         })
     }
+}
+
+/// The meta key under which the last unblocking of `peer` is kept (8 bytes, big-endian Unix
+/// ms): it ends the decline cool-down early, see `declined_recently`.
+fn unblocked_key(peer: &AccordId) -> String {
+    format!("connect/unblocked/{peer}")
 }
 
 /// The connection record for a fresh attestation.

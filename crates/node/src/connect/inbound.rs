@@ -4,7 +4,8 @@
 use accord_channel::Session;
 use accord_handshake::{
     Acceptance, Admission, Attestation, Crossed, GossipFrame, IncomingPolicy, Invite, InviteState,
-    OneTimeSecret, OpenError, Payload, Revocation, Withdrawal, crossed_resolution, open_payload,
+    OneTimeSecret, OpenError, Payload, Revocation, Withdrawal, check_cooldown, crossed_resolution,
+    open_payload,
 };
 use accord_identity::AccordId;
 use accord_net::DirectProtocol;
@@ -100,6 +101,12 @@ impl ConnectActor {
             self.drop_frame("already_connected", &peer);
             return false;
         }
+        if self.declined_recently(&peer, now).await {
+            // Dropped without a trace, but answered like a delivered invite: a refusal would
+            // tell the inviter what the decline itself never tells them.
+            self.drop_frame("declined_cooldown", &peer);
+            return true;
+        }
         let crossed = self.crossed_with_ours(&peer, now).await;
         if crossed && crossed_resolution(&self.me, &peer) == Crossed::KeepOurs {
             // Both asked, and ours wins the tie-break: they accept ours when it reaches them.
@@ -124,6 +131,31 @@ impl ConnectActor {
             note: record.note,
         });
         true
+    }
+
+    /// Whether we declined an invite from `peer` less than `invites.reinvite_cooldown_days`
+    /// ago. The inviter is not told of a decline, so it cannot hold back on its own once its
+    /// invite expires; the invitee enforces the cool-down instead. The clock high-water mark
+    /// keeps a clock set back from ending the cool-down early.
+    async fn declined_recently(&self, peer: &AccordId, now: u64) -> bool {
+        let Ok(incoming) = self.store.incoming_invites().await else {
+            return false;
+        };
+        // Unblocking someone says "I will hear from them again": declines up to then (blocking
+        // declines what is pending) no longer hold them back.
+        let unblocked_at = self.unblocked_at(peer).await;
+        let Some(declined_at) = incoming
+            .iter()
+            .filter(|i| i.peer == *peer && i.state == InviteState::Declined)
+            .filter_map(|i| i.closed_at_ms)
+            .filter(|closed_at| unblocked_at.is_none_or(|unblocked| *closed_at > unblocked))
+            .max()
+        else {
+            return false;
+        };
+        let high_water = self.store.clock_high_water_ms().await.unwrap_or(0);
+        let days = self.config.invites.reinvite_cooldown_days;
+        check_cooldown(declined_at, days, now, high_water).is_err()
     }
 
     fn incoming_record(&self, invite: &Invite, now: u64) -> IncomingInvite {
