@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use accord_tests::conversation::{str_of, wait_incoming_invite};
+use accord_tests::peer::TestPeer;
 use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, accord, init_identity, stderr, wait_until};
 use serde_json::Value;
 
@@ -210,4 +211,248 @@ fn after_the_decline_cool_down_a_new_invite_arrives() {
     assert_eq!(b.dropped("declined_cooldown"), 0);
     b.json(&["accept", &again]);
     accord_tests::conversation::wait_connected(&a, &b.id);
+}
+
+/// `accord --json watch` on a daemon, its event lines read by a thread.
+struct Watch {
+    child: std::process::Child,
+    events: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Watch {
+    fn start(node: &Daemon) -> Watch {
+        let mut child = accord(&node.data_dir, &["--json", "watch"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot run accord watch: {err}"));
+        let stdout = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("watch has no stdout"));
+        let (tx, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let event = serde_json::from_str(&line)
+                    .unwrap_or_else(|err| panic!("watch printed invalid JSON ({err}): {line}"));
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        // The subscription is registered when the client connects; give it a moment, since
+        // nothing on the stream says it is in place (the events waited for come seconds later).
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        Watch { child, events }
+    }
+
+    /// Waits for the first `event` for which `check` holds, skipping the others.
+    fn wait(&self, event: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + ARRIVAL;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(value) if value["event"] == event && check(&value) => return value,
+                Ok(value) => seen.push(value),
+                Err(_) => panic!("no {event} event within {ARRIVAL:?}; saw {seen:?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The object's keys, sorted.
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn watch_reports_every_lifecycle_event_with_its_fields() {
+    let dir = TestDir::new();
+    let (a, b) = pair(&dir, NO_DHT);
+    let c = Daemon::start_with_config(&dir.path("c"), NO_DHT, &["--bootstrap", &a.tcp_addr()]);
+    c.wait_for_peer(&a.id, ARRIVAL);
+    let (watch_a, watch_b, watch_c) = (Watch::start(&a), Watch::start(&b), Watch::start(&c));
+
+    let sent = a.json(&["connect", &b.id, "--note", "hello B"]);
+    let id = str_of(&sent, "invite_id");
+    let received = watch_b.wait("invite_received", |e| e["invite_id"] == id.as_str());
+    assert_eq!(keys(&received), ["event", "invite_id", "note", "peer"]);
+    assert_eq!(received["peer"], a.id.as_str());
+    assert_eq!(received["note"], "hello B");
+
+    b.json(&["accept", &id]);
+    let accepted = watch_a.wait("invite_accepted", |e| e["invite_id"] == id.as_str());
+    assert_eq!(
+        keys(&accepted),
+        ["attestation_id", "event", "invite_id", "peer"]
+    );
+    assert_eq!(accepted["peer"], b.id.as_str());
+    let connection = accord_tests::conversation::wait_connected(&a, &b.id);
+    assert_eq!(accepted["attestation_id"], connection["attestation_id"]);
+    let on_b = watch_b.wait("invite_accepted", |e| e["invite_id"] == id.as_str());
+    assert_eq!(on_b["peer"], a.id.as_str());
+    assert_eq!(on_b["attestation_id"], connection["attestation_id"]);
+
+    // Inviting a connection is refused, and stores nothing.
+    let again = a.run(&["connect", &b.id]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains(&format!("{} is already a connection", b.id)),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(a.invites("--outgoing").len(), 1);
+
+    let to_c = invite_arrives(&a, &c, "hello C");
+    a.json(&["withdraw", &to_c]);
+    let withdrawn = watch_c.wait("invite_withdrawn", |e| e["invite_id"] == to_c.as_str());
+    assert_eq!(keys(&withdrawn), ["event", "invite_id", "peer"]);
+    assert_eq!(withdrawn["peer"], a.id.as_str());
+
+    a.json(&["disconnect", &b.id]);
+    let revoked = watch_b.wait("connection_revoked", |e| e["peer"] == a.id.as_str());
+    assert_eq!(keys(&revoked), ["attestation_id", "event", "peer"]);
+    assert_eq!(revoked["attestation_id"], connection["attestation_id"]);
+    let own = watch_a.wait("connection_revoked", |e| e["peer"] == b.id.as_str());
+    assert_eq!(own["attestation_id"], connection["attestation_id"]);
+}
+
+/// A and B, both bootstrapped to `relay` only, so that what A sends B travels by gossip: a
+/// direct hand-over that B answers stops A's republication, gossip gets no answer.
+fn relayed_pair(dir: &TestDir, relay: &TestPeer) -> (Daemon, Daemon) {
+    let boot = ["--bootstrap", &relay.addr()].map(str::to_owned);
+    let boot: Vec<&str> = boot.iter().map(String::as_str).collect();
+    let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &boot);
+    let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &boot);
+    assert!(!a.peer_ids().contains(&b.id), "A and B must not be linked");
+    (a, b)
+}
+
+#[test]
+fn a_block_declines_and_silences_the_inviter_until_unblocked() {
+    let dir = TestDir::new();
+    let relay = TestPeer::start(&[]);
+    let boot = ["--bootstrap", &relay.addr()].map(str::to_owned);
+    let boot: Vec<&str> = boot.iter().map(String::as_str).collect();
+    let (a, b) = relayed_pair(&dir, &relay);
+    let first = invite_arrives(&a, &b, "let me in");
+    b.json(&["block", &a.id]);
+    assert_eq!(invite(&b, "--incoming", &first)["state"], "declined");
+
+    // A does not know: it keeps republishing, and B drops every copy, also after A restarts.
+    wait_until("B to drop a republication", ARRIVAL, || {
+        (b.dropped("blocked") >= 1).then_some(())
+    });
+    let before_restart = b.dropped("blocked");
+    let a = a.restart(&boot);
+    wait_until(
+        "B to drop a republication from the restarted A",
+        ARRIVAL,
+        || (b.dropped("blocked") > before_restart).then_some(()),
+    );
+    assert_eq!(b.invites("--incoming").len(), 1);
+    assert_eq!(invite(&a, "--outgoing", &first)["state"], "pending");
+
+    // Fifteen days on, A's invite has expired and A asks again: still silenced while blocked.
+    let b_listen = b.listen_addr();
+    let b_dir = b.data_dir.clone();
+    assert!(b.stop().success(), "B did not stop cleanly");
+    let a = restart_shifted(a, 15 * DAY_SECS, &boot);
+    let mut b_args = vec!["--listen", b_listen.as_str()];
+    b_args.extend_from_slice(&boot);
+    let b = start_shifted(&b_dir, 15 * DAY_SECS, &b_args);
+    let blocked_before = b.dropped("blocked");
+    let second = a.json(&["connect", &b.id, "--note", "please"]);
+    wait_until("B to drop the new invite", ARRIVAL, || {
+        (b.dropped("blocked") > blocked_before).then_some(())
+    });
+    assert_eq!(b.invites("--incoming").len(), 1);
+
+    // Unblocking lets A's invites in again (the decline by blocking no longer holds A back in
+    // a cool-down): the pending one arrives when it is next republished.
+    b.json(&["unblock", &a.id]);
+    let second = str_of(&second, "invite_id");
+    let arrived = wait_until(
+        "B to receive A's invite after the unblock",
+        2 * ARRIVAL,
+        || {
+            b.invites("--incoming")
+                .into_iter()
+                .find(|i| i["invite_id"] == second.as_str())
+        },
+    );
+    assert_eq!(arrived["state"], "pending");
+    assert_eq!(arrived["note"], "please");
+    assert_eq!(b.dropped("declined_cooldown"), 0);
+}
+
+#[test]
+fn a_decline_holds_while_the_inviter_restarts_and_republishes() {
+    let dir = TestDir::new();
+    // A relay between them, so that A's copies travel by gossip and can be counted on the way.
+    let relay = TestPeer::start(&[]);
+    let boot = ["--bootstrap", &relay.addr()].map(str::to_owned);
+    let boot: Vec<&str> = boot.iter().map(String::as_str).collect();
+    let (a, b) = relayed_pair(&dir, &relay);
+    let id = invite_arrives(&a, &b, "decline me");
+    assert_eq!(b.json(&["decline", &id])["state"], "declined");
+
+    let b_topic = accord_tests::peer::inbox_topic(&b.accord_id());
+    let copies = || {
+        relay
+            .received()
+            .iter()
+            .filter(|m| m.topic == b_topic)
+            .count()
+    };
+    let before = copies();
+    let a = a.restart(&boot);
+    assert!(!a.peer_ids().contains(&b.id), "A and B must not be linked");
+    // Two copies after the restart: B, one hop behind the relay, has had the first.
+    wait_until("A to republish after its restart", ARRIVAL, || {
+        (copies() >= before + 2).then_some(())
+    });
+    let incoming = b.invites("--incoming");
+    assert_eq!(incoming.len(), 1, "{incoming:?}");
+    assert_eq!(incoming[0]["state"], "declined");
+    assert_eq!(b.json(&["status"])["pending_incoming"], 0);
+    assert_eq!(invite(&a, "--outgoing", &id)["state"], "pending");
+}
+
+#[test]
+fn invites_arrive_when_both_ends_subscribe_to_their_own_shard_only() {
+    let dir = TestDir::new();
+    let own_shard = format!("{NO_DHT}[gossip]\nrelay_all_shards = false\n");
+    let r1 = Daemon::start_with_config(&dir.path("r1"), NO_DHT, &[]);
+    let r2 = Daemon::start_with_config(&dir.path("r2"), NO_DHT, &["--bootstrap", &r1.tcp_addr()]);
+    r2.wait_for_peer(&r1.id, ARRIVAL);
+    let a = Daemon::start_with_config(&dir.path("a"), &own_shard, &["--bootstrap", &r1.tcp_addr()]);
+    let b = Daemon::start_with_config(&dir.path("b"), &own_shard, &["--bootstrap", &r2.tcp_addr()]);
+    a.wait_for_peer(&r1.id, ARRIVAL);
+    b.wait_for_peer(&r2.id, ARRIVAL);
+    assert!(!a.peer_ids().contains(&b.id), "A and B must not be linked");
+
+    let id = invite_arrives(&a, &b, "one shard each");
+    b.json(&["accept", &id]);
+    let on_a = accord_tests::conversation::wait_connected(&a, &b.id);
+    let on_b = accord_tests::conversation::wait_connected(&b, &a.id);
+    assert_eq!(on_a["attestation_id"], on_b["attestation_id"]);
+    assert!(
+        !a.peer_ids().contains(&b.id),
+        "the invite must have travelled by gossip"
+    );
 }

@@ -515,9 +515,10 @@ impl ConnectActor {
 }
 
 /// The meta key under which the last unblocking of `peer` is kept (8 bytes, big-endian Unix
-/// ms): it ends the decline cool-down early, see `declined_recently`.
+/// ms): it ends the decline cool-down early, see `declined_recently`. An ID is at most 52
+/// base58 characters, so the key fits the store's 64-byte limit on meta keys.
 fn unblocked_key(peer: &AccordId) -> String {
-    format!("connect/unblocked/{peer}")
+    format!("unblocked/{peer}")
 }
 
 /// The connection record for a fresh attestation.
@@ -532,5 +533,21 @@ pub(super) fn new_connection(peer: AccordId, attestation: &Attestation, now: u64
         revocation: None,
         next_publish_at_ms: None,
         publish_count: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unblocked_key_fits_the_store_for_any_id() {
+        let mut rng = crate::rng::os_rng();
+        for _ in 0..100 {
+            let id = accord_identity::Identity::generate(&mut rng).id();
+            let key = unblocked_key(&id);
+            assert!(key.len() <= 64, "{key} is {} bytes", key.len());
+            assert!(key.bytes().all(|b| b.is_ascii_graphic()));
+        }
     }
 }
