@@ -22,6 +22,11 @@ fn relays_see_neither_party_and_no_author_fields() {
     let y = TestPeer::start(&[&x.addr()]);
     let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &["--bootstrap", &x.addr()]);
     let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &y.addr()]);
+    // A third relay, next to A, that sees the wire form of what A publishes.
+    let wire = Sniffer::start(&a.tcp_addr());
+    wait_until("A to be linked to X and the sniffer", ARRIVAL, || {
+        (a.peer_ids().len() >= 2).then_some(())
+    });
     std::thread::sleep(Duration::from_secs(2));
     let apart = |when: &str| {
         assert!(
@@ -71,6 +76,29 @@ fn relays_see_neither_party_and_no_author_fields() {
     needles.push(("the note".into(), b"secret plans".to_vec()));
 
     apart("after the invite");
+    let on_the_wire = wire.seen();
+    assert!(!on_the_wire.is_empty(), "the sniffer saw no gossip from A");
+    for message in &on_the_wire {
+        assert_eq!(
+            message.signature, None,
+            "a gossip message carried a signature"
+        );
+        assert_eq!(message.key, None, "a gossip message carried a key");
+        assert_eq!(message.source, None, "a gossip message carried an author");
+        assert_eq!(
+            message.sequence_number, None,
+            "a gossip message carried a seqno"
+        );
+        for (what, needle) in &needles {
+            assert!(
+                !message
+                    .data
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_slice()),
+                "the sniffer saw {what} in a gossip message"
+            );
+        }
+    }
     for (relay, seen) in [("X", x.received()), ("Y", y.received())] {
         assert!(!seen.is_empty(), "relay {relay} saw no gossip");
         for message in &seen {
@@ -89,6 +117,125 @@ fn relays_see_neither_party_and_no_author_fields() {
                 );
             }
         }
+    }
+}
+
+/// What a relay's gossipsub received on the wire, before any of its own checks: the author
+/// fields the application never sees once a message is accepted.
+#[derive(Debug, Clone)]
+struct WireMessage {
+    source: Option<libp2p::PeerId>,
+    sequence_number: Option<u64>,
+    signature: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+    data: Vec<u8>,
+}
+
+/// Records every raw gossip message before gossipsub turns it into a `Message`.
+#[derive(Clone, Default)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<WireMessage>>>);
+
+impl libp2p::gossipsub::DataTransform for Recorder {
+    fn inbound_transform(
+        &self,
+        raw: libp2p::gossipsub::RawMessage,
+    ) -> Result<libp2p::gossipsub::Message, std::io::Error> {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.push(WireMessage {
+                source: raw.source,
+                sequence_number: raw.sequence_number,
+                signature: raw.signature.clone(),
+                key: raw.key.clone(),
+                data: raw.data.clone(),
+            });
+        }
+        Ok(libp2p::gossipsub::Message {
+            source: raw.source,
+            data: raw.data,
+            sequence_number: raw.sequence_number,
+            topic: raw.topic,
+        })
+    }
+
+    fn outbound_transform(
+        &self,
+        _topic: &libp2p::gossipsub::TopicHash,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, std::io::Error> {
+        Ok(data)
+    }
+}
+
+/// A bare gossipsub peer that accepts messages in any form (`ValidationMode::None`, so that a
+/// signed or authored message would be recorded rather than refused) and records each one
+/// as it came off the wire. It dials `addr` and subscribes to every inbox shard.
+struct Sniffer {
+    _runtime: tokio::runtime::Runtime,
+    seen: Recorder,
+}
+
+impl Sniffer {
+    fn start(addr: &str) -> Sniffer {
+        use libp2p::futures::StreamExt;
+        use libp2p::gossipsub;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|err| panic!("runtime: {err}"));
+        let seen = Recorder::default();
+        let transform = seen.clone();
+        let addr: libp2p::Multiaddr = addr.parse().unwrap_or_else(|err| panic!("{addr}: {err}"));
+        runtime.block_on(async move {
+            let config = gossipsub::ConfigBuilder::default()
+                .validation_mode(gossipsub::ValidationMode::None)
+                .message_id_fn(|message: &gossipsub::Message| {
+                    use sha2::Digest;
+                    gossipsub::MessageId::from(sha2::Sha256::digest(&message.data).to_vec())
+                })
+                .build()
+                .unwrap_or_else(|err| panic!("gossipsub config: {err}"));
+            let mut behaviour = gossipsub::Behaviour::<Recorder>::new_with_transform(
+                gossipsub::MessageAuthenticity::Anonymous,
+                config,
+                transform,
+            )
+            .unwrap_or_else(|err| panic!("gossipsub: {err}"));
+            for shard in 0..accord_tests::peer::DEFAULT_SHARDS {
+                let topic = gossipsub::IdentTopic::new(format!("accord/v1/inbox/{shard}"));
+                let _ = behaviour.subscribe(&topic);
+            }
+            let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+                .with_tokio()
+                .with_tcp(
+                    libp2p::tcp::Config::default(),
+                    libp2p::noise::Config::new,
+                    libp2p::yamux::Config::default,
+                )
+                .unwrap_or_else(|err| panic!("sniffer transport: {err}"))
+                .with_behaviour(|_| behaviour)
+                .unwrap_or_else(|err| panic!("sniffer behaviour: {err}"))
+                .with_swarm_config(|config| {
+                    config.with_idle_connection_timeout(Duration::from_secs(600))
+                })
+                .build();
+            swarm
+                .dial(addr.clone())
+                .unwrap_or_else(|err| panic!("dial {addr}: {err}"));
+            tokio::spawn(async move { while swarm.next().await.is_some() {} });
+        });
+        Sniffer {
+            _runtime: runtime,
+            seen,
+        }
+    }
+
+    fn seen(&self) -> Vec<WireMessage> {
+        self.seen
+            .0
+            .lock()
+            .map(|seen| seen.clone())
+            .unwrap_or_default()
     }
 }
 
