@@ -3,9 +3,9 @@
 
 use accord_channel::Session;
 use accord_handshake::{
-    Acceptance, Admission, Attestation, Crossed, GossipFrame, IncomingPolicy, Invite, InviteState,
-    OneTimeSecret, OpenError, Payload, Revocation, Withdrawal, check_cooldown, crossed_resolution,
-    open_payload,
+    Acceptance, Admission, Attestation, Crossed, GossipFrame, IncomingPolicy, Invite, InviteEvent,
+    InviteState, OneTimeSecret, OpenError, Payload, Revocation, Withdrawal, check_cooldown,
+    crossed_resolution, open_payload,
 };
 use accord_identity::AccordId;
 use accord_net::DirectProtocol;
@@ -18,6 +18,7 @@ use super::actor::ConnectActor;
 use super::commands::{hex, new_connection};
 use super::delivery::{DIRECT_OK, DIRECT_REFUSED};
 use super::stamped::is_stamp_error;
+use super::transition::{advance, revoke};
 use crate::clock;
 
 /// How far ahead of our clock a sender's time stamp may be.
@@ -239,11 +240,11 @@ impl ConnectActor {
             return false;
         }
         if let Ok(outgoing) = self.store.outgoing_invites().await {
-            for mut ours in outgoing
-                .into_iter()
-                .filter(|o| o.peer == peer && o.state == InviteState::Pending)
-            {
-                ours.state = InviteState::Accepted;
+            for mut ours in outgoing.into_iter().filter(|o| o.peer == peer) {
+                // Only pending invites move; closed ones stay as they are.
+                if advance(&mut ours.state, InviteEvent::Accept).is_err() {
+                    continue;
+                }
                 ours.closed_at_ms = Some(now);
                 ours.one_time_secret = None;
                 ours.next_publish_at_ms = None;
@@ -364,10 +365,10 @@ impl ConnectActor {
             self.drop_frame("invalid_withdrawal", &err);
             return false;
         }
-        if theirs.state != InviteState::Pending {
+        // An invite already answered, expired or withdrawn stays as it is.
+        if advance(&mut theirs.state, InviteEvent::Withdraw).is_err() {
             return true;
         }
-        theirs.state = InviteState::Withdrawn;
         theirs.closed_at_ms = Some(withdrawal.at_ms);
         if self.store.put_incoming(&theirs).await.is_err() {
             return false;
@@ -396,10 +397,10 @@ impl ConnectActor {
             self.drop_frame("invalid_revocation", &err);
             return false;
         }
-        if connection.revoked_at_ms.is_some() {
+        // Revoked already: a repeat changes nothing.
+        if revoke(&mut connection, now).is_err() {
             return true;
         }
-        connection.revoked_at_ms = Some(now);
         connection.revocation = Some(revocation.encode());
         if self.store.put_connection(&connection).await.is_err() {
             return false;
