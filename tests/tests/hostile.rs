@@ -22,7 +22,19 @@ fn relays_see_neither_party_and_no_author_fields() {
     let y = TestPeer::start(&[&x.addr()]);
     let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &["--bootstrap", &x.addr()]);
     let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &y.addr()]);
+    // A third relay, next to A, that sees the wire form of what A publishes.
+    let wire = Sniffer::start(&a.tcp_addr());
+    wait_until("A to be linked to X and the sniffer", ARRIVAL, || {
+        (a.peer_ids().len() >= 2).then_some(())
+    });
     std::thread::sleep(Duration::from_secs(2));
+    let apart = |when: &str| {
+        assert!(
+            !a.peer_ids().contains(&b.id) && !b.peer_ids().contains(&a.id),
+            "A and B are directly connected {when}: the relays would carry nothing between them"
+        );
+    };
+    apart("before the invite");
 
     let sent = a.json(&["connect", &b.id, "--note", "secret plans"]);
     wait_until("B to receive the invite", ARRIVAL, || {
@@ -49,9 +61,44 @@ fn relays_see_neither_party_and_no_author_fields() {
         ] {
             needles.push((format!("{name} {form}"), bytes));
         }
+        for (form, bytes) in [
+            ("peer id bytes", id.to_bytes()),
+            ("ed25519 key", key.to_vec()),
+            ("x25519 key", x25519.to_vec()),
+        ] {
+            for (alphabet_name, alphabet) in [("base64", BASE64), ("base64url", BASE64_URL)] {
+                for (shift, text) in base64_at_every_alignment(&bytes, alphabet) {
+                    needles.push((format!("{name} {form} as {alphabet_name} (+{shift})"), text));
+                }
+            }
+        }
     }
     needles.push(("the note".into(), b"secret plans".to_vec()));
 
+    apart("after the invite");
+    let on_the_wire = wire.seen();
+    assert!(!on_the_wire.is_empty(), "the sniffer saw no gossip from A");
+    for message in &on_the_wire {
+        assert_eq!(
+            message.signature, None,
+            "a gossip message carried a signature"
+        );
+        assert_eq!(message.key, None, "a gossip message carried a key");
+        assert_eq!(message.source, None, "a gossip message carried an author");
+        assert_eq!(
+            message.sequence_number, None,
+            "a gossip message carried a seqno"
+        );
+        for (what, needle) in &needles {
+            assert!(
+                !message
+                    .data
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_slice()),
+                "the sniffer saw {what} in a gossip message"
+            );
+        }
+    }
     for (relay, seen) in [("X", x.received()), ("Y", y.received())] {
         assert!(!seen.is_empty(), "relay {relay} saw no gossip");
         for message in &seen {
@@ -73,8 +120,185 @@ fn relays_see_neither_party_and_no_author_fields() {
     }
 }
 
+/// What a relay's gossipsub received on the wire, before any of its own checks: the author
+/// fields the application never sees once a message is accepted.
+#[derive(Debug, Clone)]
+struct WireMessage {
+    source: Option<libp2p::PeerId>,
+    sequence_number: Option<u64>,
+    signature: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+    data: Vec<u8>,
+}
+
+/// Records every raw gossip message before gossipsub turns it into a `Message`.
+#[derive(Clone, Default)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<WireMessage>>>);
+
+impl libp2p::gossipsub::DataTransform for Recorder {
+    fn inbound_transform(
+        &self,
+        raw: libp2p::gossipsub::RawMessage,
+    ) -> Result<libp2p::gossipsub::Message, std::io::Error> {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.push(WireMessage {
+                source: raw.source,
+                sequence_number: raw.sequence_number,
+                signature: raw.signature.clone(),
+                key: raw.key.clone(),
+                data: raw.data.clone(),
+            });
+        }
+        Ok(libp2p::gossipsub::Message {
+            source: raw.source,
+            data: raw.data,
+            sequence_number: raw.sequence_number,
+            topic: raw.topic,
+        })
+    }
+
+    fn outbound_transform(
+        &self,
+        _topic: &libp2p::gossipsub::TopicHash,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, std::io::Error> {
+        Ok(data)
+    }
+}
+
+/// A bare gossipsub peer that accepts messages in any form (`ValidationMode::None`, so that a
+/// signed or authored message would be recorded rather than refused) and records each one
+/// as it came off the wire. It dials `addr` and subscribes to every inbox shard.
+struct Sniffer {
+    _runtime: tokio::runtime::Runtime,
+    seen: Recorder,
+}
+
+impl Sniffer {
+    fn start(addr: &str) -> Sniffer {
+        use libp2p::futures::StreamExt;
+        use libp2p::gossipsub;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|err| panic!("runtime: {err}"));
+        let seen = Recorder::default();
+        let transform = seen.clone();
+        let addr: libp2p::Multiaddr = addr.parse().unwrap_or_else(|err| panic!("{addr}: {err}"));
+        runtime.block_on(async move {
+            let config = gossipsub::ConfigBuilder::default()
+                .validation_mode(gossipsub::ValidationMode::None)
+                .message_id_fn(|message: &gossipsub::Message| {
+                    use sha2::Digest;
+                    gossipsub::MessageId::from(sha2::Sha256::digest(&message.data).to_vec())
+                })
+                .build()
+                .unwrap_or_else(|err| panic!("gossipsub config: {err}"));
+            let mut behaviour = gossipsub::Behaviour::<Recorder>::new_with_transform(
+                gossipsub::MessageAuthenticity::Anonymous,
+                config,
+                transform,
+            )
+            .unwrap_or_else(|err| panic!("gossipsub: {err}"));
+            for shard in 0..accord_tests::peer::DEFAULT_SHARDS {
+                let topic = gossipsub::IdentTopic::new(format!("accord/v1/inbox/{shard}"));
+                let _ = behaviour.subscribe(&topic);
+            }
+            let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+                .with_tokio()
+                .with_tcp(
+                    libp2p::tcp::Config::default(),
+                    libp2p::noise::Config::new,
+                    libp2p::yamux::Config::default,
+                )
+                .unwrap_or_else(|err| panic!("sniffer transport: {err}"))
+                .with_behaviour(|_| behaviour)
+                .unwrap_or_else(|err| panic!("sniffer behaviour: {err}"))
+                .with_swarm_config(|config| {
+                    config.with_idle_connection_timeout(Duration::from_secs(600))
+                })
+                .build();
+            swarm
+                .dial(addr.clone())
+                .unwrap_or_else(|err| panic!("dial {addr}: {err}"));
+            tokio::spawn(async move { while swarm.next().await.is_some() {} });
+        });
+        Sniffer {
+            _runtime: runtime,
+            seen,
+        }
+    }
+
+    fn seen(&self) -> Vec<WireMessage> {
+        self.seen
+            .0
+            .lock()
+            .map(|seen| seen.clone())
+            .unwrap_or_default()
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const BASE64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Base64 without padding.
+fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(3) {
+        let word = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |word, (i, b)| word | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(alphabet[((word >> (18 - 6 * i)) & 63) as usize]);
+        }
+    }
+    out
+}
+
+/// The base64 characters that `bytes` alone decide when they sit at each of the three byte
+/// offsets within an encoded stream: an encoder upstream may have put them at any of them.
+fn base64_at_every_alignment(bytes: &[u8], alphabet: &[u8; 64]) -> Vec<(usize, Vec<u8>)> {
+    (0..3)
+        .map(|shift| {
+            let mut shifted = vec![0u8; shift];
+            shifted.extend_from_slice(bytes);
+            let text = base64(&shifted, alphabet);
+            // Characters that mix in a padding byte before, or the unknown byte after, are not
+            // decided by `bytes`: drop them.
+            let start = [0, 2, 3][shift];
+            (shift, text[start..text.len() - 1].to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn the_base64_needles_are_right() {
+    // RFC 4648 test vectors, unpadded.
+    assert_eq!(base64(b"foobar", BASE64), b"Zm9vYmFy");
+    assert_eq!(base64(b"fooba", BASE64), b"Zm9vYmE");
+    assert_eq!(base64(b"f", BASE64), b"Zg");
+    assert_eq!(base64(&[0xfb, 0xff], BASE64), b"+/8");
+    assert_eq!(base64(&[0xfb, 0xff], BASE64_URL), b"-_8");
+    // A needle is found in the encoding of any stream that contains its bytes.
+    let needle: Vec<u8> = (1..=32).collect();
+    for before in 0..3 {
+        let mut stream = vec![0xaau8; before + 5];
+        stream.extend_from_slice(&needle);
+        stream.extend_from_slice(&[0x55; 7]);
+        let encoded = base64(&stream, BASE64);
+        assert!(
+            base64_at_every_alignment(&needle, BASE64)
+                .iter()
+                .any(|(_, text)| encoded.windows(text.len()).any(|w| w == text.as_slice())),
+            "not found with {before} bytes before"
+        );
+    }
 }
 
 #[test]
@@ -85,6 +309,9 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     b.wait_for_peer(&hostile.identity().id().to_string(), ARRIVAL);
     std::thread::sleep(Duration::from_secs(2));
     let before = snapshot(&b);
+    assert_eq!(b.json(&["stats"])["gossip_rejected"], 0);
+    assert_eq!(b.dropped("invalid_invite"), 0);
+    assert_eq!(b.dropped("malformed"), 0);
     let b_id = b.accord_id();
     let topic = inbox_topic(&b_id);
     let now = now_ms();
@@ -93,9 +320,12 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     // Random bytes and an oversized message on the inbox topic: refused before forwarding.
     hostile.publish(&topic, (0..200u8).map(|i| i.wrapping_mul(37)).collect());
     hostile.publish(&topic, vec![1u8; 5 * 1024]);
+    let rejected = || b.json(&["stats"])["gossip_rejected"].as_u64().unwrap_or(0);
     wait_until("B to reject both gossip messages", ARRIVAL, || {
-        (b.json(&["stats"])["gossip_rejected"].as_u64() >= Some(2)).then_some(())
+        (rejected() >= 2).then_some(())
     });
+    assert_eq!(rejected(), 2);
+    assert_eq!(b.dropped("invalid_invite"), 0);
 
     // A forged invite: a valid one whose signature is replaced by one over other bytes.
     let me = hostile.identity();
@@ -108,11 +338,24 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     );
     let frame = seal_payload(&b_id, &Payload::Invite(forged), frame_expiry, &mut os_rng())
         .unwrap_or_else(|err| panic!("{err}"));
+    // Direct frames are answered after they are processed, so each count is in place at once.
     assert_eq!(
         hostile.send_inbox(&b.id, frame.clone()).ok(),
         Some(b"no".to_vec())
     );
+    assert_eq!(b.dropped("invalid_invite"), 1);
+    // The same frame by gossip: it passes the relay check (its stamp is good) and is dropped
+    // when opened, once (gossipsub delivers a message id once).
     hostile.publish(&topic, frame);
+    wait_until("B to drop the forged invite from gossip", ARRIVAL, || {
+        (b.dropped("invalid_invite") >= 2).then_some(())
+    });
+    assert_eq!(b.dropped("invalid_invite"), 2);
+    assert_eq!(
+        rejected(),
+        2,
+        "a well-stamped frame was rejected before forwarding"
+    );
 
     // An invite to someone else, sealed to B.
     let stranger = Identity::generate(&mut os_rng()).id();
@@ -127,6 +370,7 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     )
     .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, frame).ok(), Some(b"no".to_vec()));
+    assert_eq!(b.dropped("invalid_invite"), 3);
 
     // An expired invite in a frame that is itself still fresh.
     let (expired, _) = Invite::create(
@@ -146,17 +390,20 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     )
     .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, frame).ok(), Some(b"no".to_vec()));
+    assert_eq!(b.dropped("invalid_invite"), 4);
 
     // Garbage straight to the inbox protocol.
     assert_eq!(
         hostile.send_inbox(&b.id, vec![0xff; 300]).ok(),
         Some(b"no".to_vec())
     );
+    assert_eq!(b.dropped("malformed"), 1);
 
-    wait_until("B to count three invalid invites", ARRIVAL, || {
-        (b.dropped("invalid_invite") >= 3).then_some(())
-    });
-    assert!(b.dropped("malformed") >= 1);
+    // Nothing was counted twice or late.
+    let stats = b.json(&["stats"]);
+    assert_eq!(stats["gossip_rejected"], 2, "{stats}");
+    assert_eq!(stats["dropped"]["invalid_invite"], 4, "{stats}");
+    assert_eq!(stats["dropped"]["malformed"], 1, "{stats}");
     assert_eq!(snapshot(&b), before, "bad input changed what B stores");
     assert_eq!(b.json(&["id"])["id"], b.id.as_str(), "B must keep running");
 }

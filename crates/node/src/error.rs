@@ -77,6 +77,11 @@ pub enum NodeError {
     /// The config file is unreadable or invalid.
     #[error(transparent)]
     Config(#[from] crate::ConfigError),
+    /// The testing hook `ACCORD_CLOCK_OFFSET_SECS` is set to something that is not a whole
+    /// number of seconds: refused at start-up rather than ignored, so that a test (or a user
+    /// reproducing a clock bug) never runs on a clock it did not ask for.
+    #[error(transparent)]
+    ClockOffset(#[from] crate::ClockOffsetError),
     /// The database could not be opened or used.
     #[error(transparent)]
     Store(#[from] accord_store::StoreError),

@@ -32,7 +32,7 @@ mod reach;
 mod requests;
 mod rng;
 
-pub use clock::now_ms;
+pub use clock::{ClockOffsetError, now_ms};
 pub use config::{
     Config, ConfigError, GossipConfig, InvitesConfig, LimitsSection, MessagesConfig, NetworkConfig,
     RelaySection, StoreSection,

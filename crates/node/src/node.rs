@@ -82,6 +82,15 @@ impl Node {
     /// Starts a node: lock, config, identity, store, network, control socket — in that order,
     /// so that a second daemon on the same dir is refused before it touches anything.
     pub async fn start(options: NodeOptions) -> Result<Node, NodeError> {
+        // First, so that a malformed testing offset stops the node before it touches anything.
+        let offset_ms = clock::init_offset_from_env()?;
+        if offset_ms != 0 {
+            tracing::warn!(
+                offset_ms,
+                "the clock is shifted by {} (a testing hook)",
+                clock::CLOCK_OFFSET_ENV
+            );
+        }
         let dir = DataDir::new(&options.data_dir);
         dir.prepare()?;
         let lock = dir.lock()?;

@@ -9,8 +9,8 @@ use accord_api::{
 };
 use accord_channel::Session;
 use accord_handshake::{
-    Acceptance, Attestation, Invite, InviteState, Note, Payload, QuotaError, QuotaPolicy,
-    Revocation, Withdrawal, check_cooldown,
+    Acceptance, Attestation, Invite, InviteEvent, InviteState, Note, Payload, QuotaError,
+    QuotaPolicy, Revocation, TransitionError, Withdrawal, check_cooldown,
 };
 use accord_identity::AccordId;
 use accord_store::{Connection, IncomingInvite, InviteId, OutgoingInvite};
@@ -19,6 +19,7 @@ use crate::message::wire::Content;
 
 use super::actor::ConnectActor;
 use super::delivery::{DeliveryKey, FIRST_REPUBLISH_DELAY_MS};
+use super::transition::{advance, revoke};
 use crate::{clock, rng};
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
@@ -28,6 +29,12 @@ pub(crate) const MAX_OUTSTANDING: u32 = 200;
 
 pub(crate) fn refused(message: impl Into<String>) -> RemoteError {
     RemoteError::new(ErrorCode::Refused, message)
+}
+
+/// A change the state machine refused. The commands check the state first and explain it in
+/// their own words, so this is the backstop, not the usual message.
+fn transition_refused(err: TransitionError) -> RemoteError {
+    refused(err.to_string())
 }
 
 pub(crate) fn internal(err: impl std::fmt::Display) -> RemoteError {
@@ -307,7 +314,7 @@ impl ConnectActor {
         now: u64,
     ) -> Result<InviteSummary, RemoteError> {
         if record.expires_at_ms <= now {
-            record.state = InviteState::Expired;
+            advance(&mut record.state, InviteEvent::Expire).map_err(transition_refused)?;
             record.closed_at_ms = Some(now);
             self.store.put_incoming(&record).await.map_err(internal)?;
             return Err(refused(format!(
@@ -335,7 +342,7 @@ impl ConnectActor {
             .encrypt(&Content::Hello.encode(), &mut rng)
             .map_err(internal)?;
         acceptance.set_first_message(hello).map_err(internal)?;
-        record.state = InviteState::Accepted;
+        advance(&mut record.state, InviteEvent::Accept).map_err(transition_refused)?;
         record.closed_at_ms = Some(now);
         record.acceptance = Some(acceptance.encode());
         // The session now holds everything the ephemeral key was for; keeping it would only
@@ -375,7 +382,7 @@ impl ConnectActor {
     /// `accord decline`: the inviter is not told.
     pub(super) async fn decline(&mut self, target: &str) -> Result<InviteSummary, RemoteError> {
         let mut record = self.pending_incoming(target).await?;
-        record.state = InviteState::Declined;
+        advance(&mut record.state, InviteEvent::Decline).map_err(transition_refused)?;
         record.closed_at_ms = Some(clock::now_ms());
         self.store.put_incoming(&record).await.map_err(internal)?;
         Ok(incoming_summary(&record))
@@ -402,7 +409,7 @@ impl ConnectActor {
                 record.state
             )));
         }
-        record.state = InviteState::Withdrawn;
+        advance(&mut record.state, InviteEvent::Withdraw).map_err(transition_refused)?;
         record.closed_at_ms = Some(now);
         record.one_time_secret = None;
         record.next_publish_at_ms = Some(now + FIRST_REPUBLISH_DELAY_MS);
@@ -428,19 +435,29 @@ impl ConnectActor {
         if block {
             self.store.block(&peer, now).await.map_err(internal)?;
             for mut invite in self.store.incoming_invites().await.map_err(internal)? {
-                if invite.peer == peer && invite.state == InviteState::Pending {
-                    invite.state = InviteState::Declined;
+                // Only pending invites move; the others stay as they are.
+                if invite.peer == peer && advance(&mut invite.state, InviteEvent::Decline).is_ok() {
                     invite.closed_at_ms = Some(now);
                     self.store.put_incoming(&invite).await.map_err(internal)?;
                 }
             }
         } else {
             self.store.unblock(&peer).await.map_err(internal)?;
+            self.store
+                .set_meta(&unblocked_key(&peer), &now.to_be_bytes())
+                .await
+                .map_err(internal)?;
         }
         Ok(BlockInfo {
             peer: peer.to_string(),
             blocked: block,
         })
+    }
+
+    /// When `peer` was last unblocked, if ever.
+    pub(super) async fn unblocked_at(&self, peer: &AccordId) -> Option<u64> {
+        let bytes = self.store.meta(&unblocked_key(peer)).await.ok()??;
+        Some(u64::from_be_bytes(bytes.try_into().ok()?))
     }
 
     /// `accord disconnect`: a signed revocation, sent to the other side and kept.
@@ -450,7 +467,7 @@ impl ConnectActor {
         let mut connection = self.active_connection(&peer).await?;
         let attestation = Attestation::decode(&connection.attestation).map_err(internal)?;
         let revocation = Revocation::create(&self.identity, &attestation, now).map_err(internal)?;
-        connection.revoked_at_ms = Some(now);
+        revoke(&mut connection, now).map_err(transition_refused)?;
         connection.revocation = Some(revocation.encode());
         connection.next_publish_at_ms = Some(now + FIRST_REPUBLISH_DELAY_MS);
         connection.publish_count = 0;
@@ -504,6 +521,13 @@ impl ConnectActor {
     }
 }
 
+/// The meta key under which the last unblocking of `peer` is kept (8 bytes, big-endian Unix
+/// ms): it ends the decline cool-down early, see `declined_recently`. An ID is at most 52
+/// base58 characters, so the key fits the store's 64-byte limit on meta keys.
+fn unblocked_key(peer: &AccordId) -> String {
+    format!("unblocked/{peer}")
+}
+
 /// The connection record for a fresh attestation.
 pub(super) fn new_connection(peer: AccordId, attestation: &Attestation, now: u64) -> Connection {
     Connection {
@@ -516,5 +540,21 @@ pub(super) fn new_connection(peer: AccordId, attestation: &Attestation, now: u64
         revocation: None,
         next_publish_at_ms: None,
         publish_count: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unblocked_key_fits_the_store_for_any_id() {
+        let mut rng = crate::rng::os_rng();
+        for _ in 0..100 {
+            let id = accord_identity::Identity::generate(&mut rng).id();
+            let key = unblocked_key(&id);
+            assert!(key.len() <= 64, "{key} is {} bytes", key.len());
+            assert!(key.bytes().all(|b| b.is_ascii_graphic()));
+        }
     }
 }

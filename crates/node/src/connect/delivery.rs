@@ -214,6 +214,29 @@ mod tests {
     }
 
     #[test]
+    fn a_node_subscribes_to_its_own_shard_or_to_every_shard() {
+        let mut rng = crate::rng::os_rng();
+        for shards in [1, 16, 1024] {
+            let me = accord_identity::Identity::generate(&mut rng).id();
+            let all = GossipConfig {
+                shards,
+                ..GossipConfig::default()
+            };
+            let own = GossipConfig {
+                relay_all_shards: false,
+                ..all.clone()
+            };
+            assert_eq!(inbox_topics(&me, &own), vec![topic_for(&me, shards)]);
+            let topics = inbox_topics(&me, &all);
+            let expected: Vec<String> = (0..shards)
+                .map(|shard| format!("accord/v1/inbox/{shard}"))
+                .collect();
+            assert_eq!(topics, expected);
+            assert!(topics.contains(&topic_for(&me, shards)));
+        }
+    }
+
+    #[test]
     fn shards_are_stable_and_in_range() {
         let mut rng = crate::rng::os_rng();
         for _ in 0..50 {

@@ -3,8 +3,9 @@
 
 use accord_channel::Session;
 use accord_handshake::{
-    Acceptance, Admission, Attestation, Crossed, GossipFrame, IncomingPolicy, Invite, InviteState,
-    OneTimeSecret, OpenError, Payload, Revocation, Withdrawal, crossed_resolution, open_payload,
+    Acceptance, Admission, Attestation, Crossed, GossipFrame, IncomingPolicy, Invite, InviteEvent,
+    InviteState, OneTimeSecret, OpenError, Payload, Revocation, Withdrawal, check_cooldown,
+    crossed_resolution, open_payload,
 };
 use accord_identity::AccordId;
 use accord_net::DirectProtocol;
@@ -17,6 +18,7 @@ use super::actor::ConnectActor;
 use super::commands::{hex, new_connection};
 use super::delivery::{DIRECT_OK, DIRECT_REFUSED};
 use super::stamped::is_stamp_error;
+use super::transition::{advance, revoke};
 use crate::clock;
 
 /// How far ahead of our clock a sender's time stamp may be.
@@ -100,6 +102,12 @@ impl ConnectActor {
             self.drop_frame("already_connected", &peer);
             return false;
         }
+        if self.declined_recently(&peer, now).await {
+            // Dropped without a trace, but answered like a delivered invite: a refusal would
+            // tell the inviter what the decline itself never tells them.
+            self.drop_frame("declined_cooldown", &peer);
+            return true;
+        }
         let crossed = self.crossed_with_ours(&peer, now).await;
         if crossed && crossed_resolution(&self.me, &peer) == Crossed::KeepOurs {
             // Both asked, and ours wins the tie-break: they accept ours when it reaches them.
@@ -124,6 +132,31 @@ impl ConnectActor {
             note: record.note,
         });
         true
+    }
+
+    /// Whether we declined an invite from `peer` less than `invites.reinvite_cooldown_days`
+    /// ago. The inviter is not told of a decline, so it cannot hold back on its own once its
+    /// invite expires; the invitee enforces the cool-down instead. The clock high-water mark
+    /// keeps a clock set back from ending the cool-down early.
+    async fn declined_recently(&self, peer: &AccordId, now: u64) -> bool {
+        let Ok(incoming) = self.store.incoming_invites().await else {
+            return false;
+        };
+        // Unblocking someone says "I will hear from them again": declines up to then (blocking
+        // declines what is pending) no longer hold them back.
+        let unblocked_at = self.unblocked_at(peer).await;
+        let Some(declined_at) = incoming
+            .iter()
+            .filter(|i| i.peer == *peer && i.state == InviteState::Declined)
+            .filter_map(|i| i.closed_at_ms)
+            .filter(|closed_at| unblocked_at.is_none_or(|unblocked| *closed_at > unblocked))
+            .max()
+        else {
+            return false;
+        };
+        let high_water = self.store.clock_high_water_ms().await.unwrap_or(0);
+        let days = self.config.invites.reinvite_cooldown_days;
+        check_cooldown(declined_at, days, now, high_water).is_err()
     }
 
     fn incoming_record(&self, invite: &Invite, now: u64) -> IncomingInvite {
@@ -207,11 +240,11 @@ impl ConnectActor {
             return false;
         }
         if let Ok(outgoing) = self.store.outgoing_invites().await {
-            for mut ours in outgoing
-                .into_iter()
-                .filter(|o| o.peer == peer && o.state == InviteState::Pending)
-            {
-                ours.state = InviteState::Accepted;
+            for mut ours in outgoing.into_iter().filter(|o| o.peer == peer) {
+                // Only pending invites move; closed ones stay as they are.
+                if advance(&mut ours.state, InviteEvent::Accept).is_err() {
+                    continue;
+                }
                 ours.closed_at_ms = Some(now);
                 ours.one_time_secret = None;
                 ours.next_publish_at_ms = None;
@@ -332,10 +365,10 @@ impl ConnectActor {
             self.drop_frame("invalid_withdrawal", &err);
             return false;
         }
-        if theirs.state != InviteState::Pending {
+        // An invite already answered, expired or withdrawn stays as it is.
+        if advance(&mut theirs.state, InviteEvent::Withdraw).is_err() {
             return true;
         }
-        theirs.state = InviteState::Withdrawn;
         theirs.closed_at_ms = Some(withdrawal.at_ms);
         if self.store.put_incoming(&theirs).await.is_err() {
             return false;
@@ -364,10 +397,10 @@ impl ConnectActor {
             self.drop_frame("invalid_revocation", &err);
             return false;
         }
-        if connection.revoked_at_ms.is_some() {
+        // Revoked already: a repeat changes nothing.
+        if revoke(&mut connection, now).is_err() {
             return true;
         }
-        connection.revoked_at_ms = Some(now);
         connection.revocation = Some(revocation.encode());
         if self.store.put_connection(&connection).await.is_err() {
             return false;

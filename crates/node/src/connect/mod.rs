@@ -12,6 +12,7 @@ mod delivery;
 mod inbound;
 mod schedule;
 mod stamped;
+mod transition;
 
 use accord_api::{RemoteError, Request};
 use accord_net::{PeerId, ResponseChannel};

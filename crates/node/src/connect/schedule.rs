@@ -3,11 +3,14 @@
 //! acceptances and revocations. The schedule lives in the store (each record's
 //! `next_publish_at_ms`), so it survives restarts; the actor only keeps the next deadline.
 
-use accord_handshake::{Acceptance, Invite, InviteState, Payload, Revocation, Withdrawal};
+use accord_handshake::{
+    Acceptance, Invite, InviteEvent, InviteState, Payload, Revocation, Withdrawal,
+};
 use accord_identity::AccordId;
 
 use super::actor::ConnectActor;
 use super::delivery::{DeliveryKey, MAX_REVOCATION_PUBLISHES, republish_delay};
+use super::transition::advance;
 use crate::clock;
 
 impl ConnectActor {
@@ -59,8 +62,10 @@ impl ConnectActor {
     pub(super) async fn expire_due(&mut self, now: u64) {
         if let Ok(outgoing) = self.store.outgoing_invites().await {
             for mut invite in outgoing {
-                if invite.state == InviteState::Pending && invite.expires_at_ms <= now {
-                    invite.state = InviteState::Expired;
+                // Only pending invites expire; the rules say so, not this loop.
+                if invite.expires_at_ms <= now
+                    && advance(&mut invite.state, InviteEvent::Expire).is_ok()
+                {
                     invite.closed_at_ms = Some(now);
                     invite.one_time_secret = None;
                     invite.next_publish_at_ms = None;
@@ -70,8 +75,9 @@ impl ConnectActor {
         }
         if let Ok(incoming) = self.store.incoming_invites().await {
             for mut invite in incoming {
-                if invite.state == InviteState::Pending && invite.expires_at_ms <= now {
-                    invite.state = InviteState::Expired;
+                if invite.expires_at_ms <= now
+                    && advance(&mut invite.state, InviteEvent::Expire).is_ok()
+                {
                     invite.closed_at_ms = Some(now);
                     let _ = self.store.put_incoming(&invite).await;
                 }
