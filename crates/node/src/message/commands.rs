@@ -124,7 +124,7 @@ impl MessageActor {
                 "the channel with {peer} is not set up yet; try again shortly"
             ))
         })?;
-        let mut session = Session::from_bytes(&state).map_err(internal)?;
+        let mut session = Session::from_own_bytes(&state).map_err(internal)?;
         let now = clock::now_ms();
         let message_id = random_id();
         let content = Content::Text {
@@ -302,7 +302,7 @@ impl MessageActor {
         let Ok(Some(state)) = self.store.session(&peer).await else {
             return;
         };
-        let Ok(mut session) = Session::from_bytes(&state) else {
+        let Ok(mut session) = Session::from_own_bytes(&state) else {
             return;
         };
         let content = Content::Read { ids };

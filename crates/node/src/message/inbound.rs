@@ -121,7 +121,7 @@ impl MessageActor {
             self.drop_message("no_session", &peer);
             return Answer::Now(Status::Refused);
         };
-        let Ok(mut session) = Session::from_bytes(&state) else {
+        let Ok(mut session) = Session::from_own_bytes(&state) else {
             self.drop_message("unreadable_session", &peer);
             return Answer::Now(Status::Refused);
         };
