@@ -80,6 +80,11 @@ impl MessageActor {
     ) -> Result<Recorded, RemoteError> {
         let connection = self.active(peer).await?;
         let peer = connection.peer;
+        if self.store.is_blocked(&peer).await.map_err(internal)? {
+            return Err(refused(format!(
+                "{peer} is blocked; unblock it with: accord unblock {peer}"
+            )));
+        }
         let limit = usize::try_from(self.config.messages.max_bytes)
             .unwrap_or(MAX_BODY)
             .min(MAX_BODY);
@@ -203,7 +208,7 @@ impl MessageActor {
             body: record.body.clone(),
             sent_at: rfc3339(record.sent_at_ms),
             received_at: record.received_at_ms.map(rfc3339),
-            state: record.state.to_string(),
+            state: self.shown_state(record).to_string(),
             reason: self.queued_reason(record),
         }
     }
@@ -298,7 +303,11 @@ impl MessageActor {
     }
 
     /// Read receipts are best effort: sent at once if the peer is reachable, never queued.
+    /// None goes to a blocked peer.
     async fn send_receipt(&mut self, peer: AccordId, ids: Vec<MessageId>) {
+        if self.store.is_blocked(&peer).await.unwrap_or(true) {
+            return;
+        }
         let Ok(Some(state)) = self.store.session(&peer).await else {
             return;
         };

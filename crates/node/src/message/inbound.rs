@@ -90,6 +90,12 @@ impl MessageActor {
     }
 
     async fn receive(&mut self, peer: AccordId, data: &[u8]) -> Answer {
+        // Everything from a blocked ID is dropped first, before the frame is even decoded;
+        // a store error drops it too, so damage cannot let a blocked peer through.
+        if self.store.is_blocked(&peer).await.unwrap_or(true) {
+            self.drop_message("blocked", &peer);
+            return Answer::Now(Status::Refused);
+        }
         let (message_id, envelope) = match wire::decode_request(data) {
             Ok(parts) => parts,
             Err(err) => {

@@ -45,6 +45,8 @@ pub(crate) enum MessageMessage {
     },
     /// A peer connected: deliver what waits for it.
     PeerConnected { peer: PeerId },
+    /// A peer's last connection closed: what was handed to it is no longer `sent`.
+    PeerDisconnected { peer: PeerId },
     /// A delivery attempt finished.
     Delivered {
         peer: accord_identity::AccordId,
@@ -99,6 +101,12 @@ impl MessageHandle {
     /// Tells the actor a peer connected (best effort).
     pub(crate) fn peer_connected(&self, peer: PeerId) {
         let _ = self.tx.try_send(MessageMessage::PeerConnected { peer });
+    }
+
+    /// Tells the actor a peer's last connection closed (best effort: if this is lost, the
+    /// deliveries on that connection fail soon anyway and show `queued` again).
+    pub(crate) fn peer_disconnected(&self, peer: PeerId) {
+        let _ = self.tx.try_send(MessageMessage::PeerDisconnected { peer });
     }
 
     /// Tells the actor a channel appeared or went away.
