@@ -199,3 +199,26 @@ fn a_recipient_that_connects_gets_its_queue_at_once_not_at_the_next_back_off() {
         "no {line:?}… in A's log"
     );
 }
+
+#[test]
+fn a_sender_offline_when_its_message_is_read_sees_read_once_it_is_back() {
+    let dir = TestDir::new();
+    let (a, b) = accord_tests::connected_pair(&dir, NO_DHT);
+    let sent = a.json(&["send", &b.id, "read me later", "--wait"]);
+    let id = sent["message_id"].clone();
+    let (a_dir, a_id, a_listen) = (a.data_dir.clone(), a.id.clone(), a.listen_addr());
+    assert!(a.stop().success());
+
+    // B reads while A is away: the receipt cannot be delivered now, and stays owed.
+    let on_b = b.wait_history(&a_id, 1);
+    assert_eq!(on_b[0]["state"], "delivered", "as listed before this read");
+    assert_eq!(b.history(&a_id)[0]["state"], "read");
+
+    let a = Daemon::start(
+        &a_dir,
+        &["--listen", &a_listen, "--bootstrap", &b.tcp_addr()],
+    );
+    wait_until("A to learn that B read its message", ARRIVAL, || {
+        (state_of(&a, &b.id, &id).as_deref() == Some("read")).then_some(())
+    });
+}

@@ -40,6 +40,8 @@ pub(crate) struct MessageActor {
     /// The peers with a live libp2p connection, as the swarm last reported: a delivery handed
     /// to one of them shows as `sent` until it is answered.
     pub(super) connected: HashSet<AccordId>,
+    /// The peers with a read receipt on its way (one at a time per peer).
+    pub(super) receipts_in_flight: HashSet<AccordId>,
     /// Why the last delivery to a peer failed, until one succeeds.
     pub(super) undelivered: BTreeMap<AccordId, String>,
     /// Messages the user sent whose record is not known to be on disk yet. The outbox shows
@@ -87,6 +89,7 @@ impl MessageActor {
             dropped: BTreeMap::new(),
             undelivered: BTreeMap::new(),
             connected: HashSet::new(),
+            receipts_in_flight: HashSet::new(),
             unflushed: HashSet::new(),
             delivery_halted: false,
         };
@@ -143,6 +146,7 @@ impl MessageActor {
             MessageMessage::PeerConnected { peer } => {
                 if let Ok(peer) = AccordId::from_peer_id(peer) {
                     self.connected.insert(peer);
+                    self.send_owed_receipts(peer).await;
                     let retried = self.retry_now(peer).await;
                     if retried > 0 {
                         // Says that delivery is driven by the connection, not by the back-off
@@ -159,7 +163,16 @@ impl MessageActor {
                 }
             }
             MessageMessage::ChannelChanged { peer } => {
+                self.send_owed_receipts(peer).await;
                 self.retry_now(peer).await;
+            }
+            MessageMessage::ReceiptAnswered {
+                peer,
+                up_to_local_seq,
+                acknowledged,
+            } => {
+                self.on_receipt_answered(peer, up_to_local_seq, acknowledged)
+                    .await;
             }
             MessageMessage::Delivered {
                 peer,

@@ -283,57 +283,6 @@ impl MessageActor {
             safety_number: safety_number(&self.me, &peer).to_string(),
         })
     }
-
-    /// Marks a conversation read up to `local_seq` and, unless switched off, tells the sender.
-    pub(super) async fn mark_read(&mut self, peer: AccordId, local_seq: u64) {
-        let Ok(changed) = self.store.mark_read(&peer, local_seq).await else {
-            return;
-        };
-        let ids: Vec<MessageId> = changed
-            .iter()
-            .filter(|m| m.direction == Direction::Incoming)
-            .map(|m| m.message_id)
-            .collect();
-        if ids.is_empty() || !self.config.messages.read_receipts {
-            return;
-        }
-        for chunk in ids.chunks(wire::MAX_RECEIPTS) {
-            self.send_receipt(peer, chunk.to_vec()).await;
-        }
-    }
-
-    /// Read receipts are best effort: sent at once if the peer is reachable, never queued.
-    /// None goes to a blocked peer.
-    async fn send_receipt(&mut self, peer: AccordId, ids: Vec<MessageId>) {
-        if self.store.is_blocked(&peer).await.unwrap_or(true) {
-            return;
-        }
-        let Ok(Some(state)) = self.store.session(&peer).await else {
-            return;
-        };
-        let Ok(mut session) = Session::from_own_bytes(&state) else {
-            return;
-        };
-        let content = Content::Read { ids };
-        let Ok(envelope) = session.encrypt(&content.encode(), &mut rng::os_rng()) else {
-            return;
-        };
-        if self
-            .store
-            .put_session(&peer, &session.to_bytes())
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let frame = wire::encode_request(&random_id(), &envelope);
-        let net = self.net.clone();
-        tokio::spawn(async move {
-            let _ = net
-                .send_direct(accord_net::DirectProtocol::Dm, peer.peer_id(), frame)
-                .await;
-        });
-    }
 }
 
 /// A fresh random message id.

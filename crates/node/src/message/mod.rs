@@ -16,6 +16,7 @@ mod delivery;
 mod durable;
 mod inbound;
 mod reasons;
+mod receipts;
 mod reorder;
 pub mod wire;
 
@@ -52,6 +53,12 @@ pub(crate) enum MessageMessage {
         peer: accord_identity::AccordId,
         message_id: accord_store::MessageId,
         result: Result<wire::Status, String>,
+    },
+    /// A read receipt was answered (`acknowledged`: stored), or not.
+    ReceiptAnswered {
+        peer: accord_identity::AccordId,
+        up_to_local_seq: u64,
+        acknowledged: bool,
     },
     /// A channel was set up or torn down (by the Connect actor): re-examine the outbox.
     ChannelChanged { peer: accord_identity::AccordId },
