@@ -76,14 +76,7 @@ impl MessageActor {
                 self.unflushed.remove(&message_id);
                 // Handed to the peer's connection first, so that the answer can say `sent`.
                 self.fill_window(peer, true).await;
-                let mut answer = answer;
-                if self.is_sent(&peer, &message_id)
-                    && self.still_connected(peer).await
-                    && let Some(fields) = answer.as_object_mut()
-                {
-                    fields.insert("state".to_owned(), MessageState::Sent.to_string().into());
-                    fields.remove("reason");
-                }
+                let answer = self.with_sent_state(answer, peer, &message_id).await;
                 let _ = reply.send(Ok(answer));
             }
             (
@@ -124,6 +117,24 @@ impl MessageActor {
                 self.respond(channel, Status::Refused).await;
             }
         }
+    }
+
+    /// The answer to `send`, saying `sent` (and no failure reason) if the message is now on
+    /// a live connection to the peer.
+    async fn with_sent_state(
+        &mut self,
+        mut answer: Value,
+        peer: AccordId,
+        message_id: &MessageId,
+    ) -> Value {
+        if self.is_sent(&peer, message_id)
+            && self.still_connected(peer).await
+            && let Some(fields) = answer.as_object_mut()
+        {
+            fields.insert("state".to_owned(), MessageState::Sent.to_string().into());
+            fields.remove("reason");
+        }
+        answer
     }
 
     /// Asks the swarm whether `peer` still has a live connection, and forgets it if not. The
