@@ -94,7 +94,7 @@ pub use limits::{SkipLimitError, SkipLimits};
 pub use ratchet::MAX_SKIP;
 pub use session::{Role, Session};
 pub use skipped::{MAX_SKIPPED_CHAINS, MAX_SKIPPED_KEYS, SKIPPED_KEY_TTL_MS};
-pub use state::{MAX_STATE_LEN, STATE_VERSION, StateError};
+pub use state::{MAX_STATE_LEN, STATE_VERSION, STATE_VERSION_1, StateError};
 
 /// The HKDF and AD labels of the protocol, for reference and for other implementations.
 pub mod labels {

@@ -61,14 +61,30 @@ impl RatchetKeyPair {
         }
     }
 
+    /// A key pair restored with both halves (a stored state that kept its public key). The
+    /// caller vouches that `public` belongs to `secret`; see [`crate::state`] for when that is
+    /// checked.
+    pub(crate) fn from_parts(secret: StaticSecret, public: PublicKey) -> Self {
+        Self {
+            secret,
+            public: Some(public),
+        }
+    }
+
     /// The public half, computed and cached on first use.
     pub(crate) fn public(&mut self) -> PublicKey {
         let secret = &self.secret;
         *self.public.get_or_insert_with(|| PublicKey::from(secret))
     }
 
-    /// The public half without caching it (for `Debug`).
-    fn public_uncached(&self) -> PublicKey {
+    /// The public half if it is known without computing it.
+    #[cfg(test)]
+    pub(crate) fn public_if_cached(&self) -> Option<PublicKey> {
+        self.public
+    }
+
+    /// The public half without caching it (for `Debug` and for encoding a shared state).
+    pub(crate) fn public_uncached(&self) -> PublicKey {
         self.public.unwrap_or_else(|| PublicKey::from(&self.secret))
     }
 }

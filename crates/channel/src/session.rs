@@ -328,13 +328,29 @@ impl Session {
         crate::state::encode(self)
     }
 
-    /// Restores a session from [`Session::to_bytes`].
+    /// Restores a session from [`Session::to_bytes`] (either state version), checking
+    /// everything, including that the stored ratchet public key belongs to its secret.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::StateError`] for anything but an exact, valid state encoding;
+    /// [`crate::StateError::RatchetKeyMismatch`] if the ratchet key pair is not a pair.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::StateError> {
+        crate::state::decode(bytes, crate::state::KeyCheck::Verify)
+    }
+
+    /// Restores a session from bytes this program encoded itself with [`Session::to_bytes`]
+    /// and kept sealed with an authenticated cipher since (the node's store). It checks
+    /// everything [`Session::from_bytes`] checks except whether the stored ratchet public key
+    /// belongs to its secret: that check costs the X25519 multiplication the stored key is
+    /// there to save, and sealed bytes of our own cannot have changed. Use
+    /// [`Session::from_bytes`] for bytes of any other origin.
     ///
     /// # Errors
     ///
     /// [`crate::StateError`] for anything but an exact, valid state encoding.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::StateError> {
-        crate::state::decode(bytes)
+    pub fn from_own_bytes(bytes: &[u8]) -> Result<Self, crate::StateError> {
+        crate::state::decode(bytes, crate::state::KeyCheck::Trust)
     }
 }
 

@@ -1,20 +1,21 @@
 //! The serialised session state, for the store. **It is secret**: it holds every key of the
 //! session (see [`crate::Session::to_bytes`]).
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! Integers are big-endian. An *option* is one byte, `0` (absent, nothing follows) or `1`
 //! (present, the value follows).
 //!
 //! | field | encoding |
 //! |---|---|
-//! | version | `u8` = 1 |
+//! | version | `u8` = 2 |
 //! | role | `u8`: 0 inviter, 1 invitee |
 //! | attestation id | 32 bytes |
 //! | our Accord ID | 38 bytes |
 //! | peer's Accord ID | 38 bytes |
 //! | root key | 32 bytes |
-//! | our ratchet secret (`DHs`) | 32 bytes (the public key is recomputed) |
+//! | our ratchet secret (`DHs`) | 32 bytes |
+//! | our ratchet public key | 32 bytes (new in version 2) |
 //! | peer's ratchet key (`DHr`) | option of 32 bytes |
 //! | sending chain (`CKs`, `Ns`) | option of 32 bytes ‖ `u32` |
 //! | receiving chain (`CKr`, `Nr`) | option of 32 bytes ‖ `u32` |
@@ -27,7 +28,27 @@
 //! invalid or non-canonical Accord ID, the same ID twice, an option byte other than 0 or 1,
 //! a sending or receiving chain without a peer ratchet key, a repeated chain, a chain without
 //! keys, a key of an unknown chain, a repeated (chain, number), counts above the bounds. So
-//! every accepted input re-encodes to the same bytes.
+//! every accepted version-2 input re-encodes to the same bytes.
+//!
+//! # Why the public key is stored, and when it is checked
+//!
+//! The node reloads a session from the store for every message, and each message sent puts
+//! our ratchet public key in its header. Version 1 kept only the secret, so every send
+//! recomputed the public key (an X25519 base-point multiplication). Version 2 stores it.
+//!
+//! A stored public key that does not belong to the secret would silently break the channel:
+//! the peer would derive its keys from a public key whose secret nobody has. Checking the pair
+//! costs exactly the multiplication the stored key saves, so there are two decoders:
+//! [`Session::from_bytes`] checks it ([`StateError::RatchetKeyMismatch`]) and is what any
+//! bytes of unknown origin go through; [`Session::from_own_bytes`] skips that one check (and
+//! only that one) for a state the caller wrote itself with [`Session::to_bytes`] and kept
+//! sealed with an authenticated cipher, as the node's store does, so that the bytes cannot
+//! have changed since they were encoded from a consistent key pair.
+//!
+//! # Version 1
+//!
+//! The same fields without the public key (version byte 1). It is still decoded; the public
+//! key is then computed once from the secret, and the next encoding is version 2.
 
 use std::collections::VecDeque;
 
@@ -43,14 +64,17 @@ use crate::root_key::RootKey;
 use crate::session::{Role, Session};
 use crate::skipped::{MAX_SKIPPED_CHAINS, MAX_SKIPPED_KEYS, SkippedKey, SkippedKeys};
 
-/// The state format version.
-pub const STATE_VERSION: u8 = 1;
+/// The state format version written.
+pub const STATE_VERSION: u8 = 2;
+
+/// The previous format version, still decoded (see the module docs).
+pub const STATE_VERSION_1: u8 = 1;
 
 const ID_LEN: usize = 38;
 const CHAIN_LEN: usize = 1 + 32 + 4;
 const ENTRY_LEN: usize = 1 + 4 + 32 + 8;
 /// Everything but the optional values and the skipped keys.
-const FIXED_LEN: usize = 1 + 1 + 32 + 2 * ID_LEN + 32 + 32 + 1 + 1 + 1 + 4 + 1 + 2;
+const FIXED_LEN: usize = 1 + 1 + 32 + 2 * ID_LEN + 32 + 32 + 32 + 1 + 1 + 1 + 4 + 1 + 2;
 
 /// The longest encoded session state.
 pub const MAX_STATE_LEN: usize =
@@ -79,6 +103,19 @@ pub enum StateError {
     /// A field holds a value no session can have (named by the string).
     #[error("invalid session state: {0}")]
     Invalid(&'static str),
+    /// The stored ratchet public key is not the public half of the stored ratchet secret.
+    #[error("invalid session state: the ratchet public key does not match its secret")]
+    RatchetKeyMismatch,
+}
+
+/// Whether [`decode`] checks that a stored ratchet public key belongs to its secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyCheck {
+    /// Check it: the bytes may come from anywhere.
+    Verify,
+    /// Trust it: the caller encoded these bytes itself and kept them sealed (see the module
+    /// docs).
+    Trust,
 }
 
 /// Encodes the session; the buffer is allocated once at its final size, so no copy of a
@@ -102,6 +139,7 @@ pub(crate) fn encode(session: &Session) -> Zeroizing<Vec<u8>> {
     out.extend_from_slice(&session.peer.to_bytes());
     out.extend_from_slice(r.root_key.as_bytes());
     out.extend_from_slice(r.ours.secret.as_bytes());
+    out.extend_from_slice(r.ours.public_uncached().as_bytes());
     match &r.theirs {
         Some(key) => {
             out.push(1);
@@ -149,8 +187,8 @@ fn encode_skipped(skipped: &SkippedKeys, out: &mut Vec<u8>) {
     }
 }
 
-/// Decodes and validates a state (see the module docs).
-pub(crate) fn decode(bytes: &[u8]) -> Result<Session, StateError> {
+/// Decodes and validates a state of version 2 or 1 (see the module docs).
+pub(crate) fn decode(bytes: &[u8], check: KeyCheck) -> Result<Session, StateError> {
     if bytes.len() > MAX_STATE_LEN {
         return Err(StateError::TooLarge {
             len: bytes.len(),
@@ -159,7 +197,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Session, StateError> {
     }
     let mut r = Reader(bytes);
     let version = r.u8()?;
-    if version != STATE_VERSION {
+    if version != STATE_VERSION && version != STATE_VERSION_1 {
         return Err(StateError::UnsupportedVersion(version));
     }
     let role = match r.u8()? {
@@ -174,7 +212,18 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Session, StateError> {
         return Err(StateError::Invalid("our ID and the peer's are the same"));
     }
     let root_key = RootKey::from_bytes(*r.secret()?);
-    let ours = RatchetKeyPair::from_secret(StaticSecret::from(*r.secret()?));
+    let secret = StaticSecret::from(*r.secret()?);
+    let ours = if version == STATE_VERSION_1 {
+        // Computed once here; the next encoding stores it.
+        let public = PublicKey::from(&secret);
+        RatchetKeyPair::from_parts(secret, public)
+    } else {
+        let public = PublicKey::from(r.array::<32>()?);
+        if check == KeyCheck::Verify && PublicKey::from(&secret) != public {
+            return Err(StateError::RatchetKeyMismatch);
+        }
+        RatchetKeyPair::from_parts(secret, public)
+    };
     let theirs = r.option(|r| r.array().map(PublicKey::from))?;
     let sending = r.option(Reader::chain)?;
     let receiving = r.option(Reader::chain)?;
@@ -308,5 +357,153 @@ impl Reader<'_> {
         let key = ChainKey::from_bytes(*self.secret()?);
         let next = self.u32()?;
         Ok(Chain { key, next })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests should fail loudly.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::test_support::{NOW, connected_pair, snapshot};
+
+    /// Where our ratchet secret starts: after version, role, attestation id, both IDs and the
+    /// root key.
+    const SECRET_AT: usize = 1 + 1 + 32 + 2 * ID_LEN + 32;
+    /// Where the version-2 public key starts.
+    const PUBLIC_AT: usize = SECRET_AT + 32;
+
+    /// The version-1 form of a version-2 state: the public key left out.
+    fn as_version_1(state: &[u8]) -> Vec<u8> {
+        let mut old = state.to_vec();
+        old[0] = STATE_VERSION_1;
+        old.drain(PUBLIC_AT..PUBLIC_AT + 32);
+        old
+    }
+
+    /// What an accepted state of either version re-encodes to: a version-1 state gains the
+    /// public key of its secret and the current version byte; a version-2 state is unchanged.
+    pub(crate) fn as_current(state: &[u8]) -> Vec<u8> {
+        if state.first() != Some(&STATE_VERSION_1) || state.len() < PUBLIC_AT {
+            return state.to_vec();
+        }
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(&state[SECRET_AT..PUBLIC_AT]);
+        let public = PublicKey::from(&StaticSecret::from(secret));
+        let mut current = state.to_vec();
+        current[0] = STATE_VERSION;
+        current.splice(PUBLIC_AT..PUBLIC_AT, public.to_bytes());
+        current
+    }
+
+    /// A state mid-conversation, with a sending chain, a receiving chain and skipped keys.
+    fn busy_state(seed: u64) -> Session {
+        let (mut inviter, mut invitee, mut rng) = connected_pair(seed);
+        let _held = invitee.encrypt(b"held", &mut rng).unwrap();
+        let m = invitee.encrypt(b"x", &mut rng).unwrap();
+        inviter.decrypt(&m, NOW).unwrap();
+        let reply = inviter.encrypt(b"y", &mut rng).unwrap();
+        invitee.decrypt(&reply, NOW).unwrap();
+        inviter
+    }
+
+    #[test]
+    fn the_public_key_is_stored_and_restored_without_recomputing() {
+        let mut session = busy_state(50);
+        let public = session.ratchet.ours.public();
+        let bytes = session.to_bytes();
+        assert_eq!(bytes[0], STATE_VERSION);
+        assert_eq!(&bytes[PUBLIC_AT..PUBLIC_AT + 32], public.as_bytes());
+        for restored in [
+            Session::from_bytes(&bytes).unwrap(),
+            Session::from_own_bytes(&bytes).unwrap(),
+        ] {
+            // Restored into the cache: the next header needs no multiplication.
+            assert_eq!(restored.ratchet.ours.public_if_cached(), Some(public));
+            assert_eq!(*restored.to_bytes(), *bytes);
+        }
+    }
+
+    #[test]
+    fn a_version_1_state_is_read_and_upgraded() {
+        let mut session = busy_state(51);
+        let current = snapshot(&session);
+        let old = as_version_1(&current);
+        assert_eq!(old.len() + 32, current.len());
+        for restored in [
+            Session::from_bytes(&old).unwrap(),
+            Session::from_own_bytes(&old).unwrap(),
+        ] {
+            // Computed once on decoding, and written from then on.
+            assert_eq!(
+                restored.ratchet.ours.public_if_cached(),
+                Some(session.ratchet.ours.public())
+            );
+            assert_eq!(snapshot(&restored), current);
+        }
+        // A live pair whose sender is restored from a version-1 state still talks.
+        let (mut inviter, invitee, mut rng) = connected_pair(51);
+        let mut upgraded = Session::from_bytes(&as_version_1(&snapshot(&invitee))).unwrap();
+        let m = upgraded.encrypt(b"after upgrade", &mut rng).unwrap();
+        assert_eq!(inviter.decrypt(&m, NOW).unwrap(), b"after upgrade");
+        let back = inviter.encrypt(b"back", &mut rng).unwrap();
+        assert_eq!(upgraded.decrypt(&back, NOW).unwrap(), b"back");
+    }
+
+    #[test]
+    fn a_public_key_that_is_not_the_secrets_is_refused() {
+        let session = busy_state(52);
+        let mut bytes = snapshot(&session);
+        bytes[PUBLIC_AT + 5] ^= 0x40;
+        assert_eq!(
+            Session::from_bytes(&bytes).unwrap_err(),
+            StateError::RatchetKeyMismatch
+        );
+        // Another valid key's public half is refused the same way.
+        let other = snapshot(&busy_state(53));
+        bytes[PUBLIC_AT..PUBLIC_AT + 32].copy_from_slice(&other[PUBLIC_AT..PUBLIC_AT + 32]);
+        assert_eq!(
+            Session::from_bytes(&bytes).unwrap_err(),
+            StateError::RatchetKeyMismatch
+        );
+        // The trusting decoder skips exactly this check (see the module docs); everything
+        // else is still checked.
+        assert!(Session::from_own_bytes(&bytes).is_ok());
+        let mut truncated = bytes.clone();
+        truncated.truncate(PUBLIC_AT + 10);
+        assert_eq!(
+            Session::from_own_bytes(&truncated).unwrap_err(),
+            StateError::Truncated
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// Any state round-trips through either decoder, and its version-1 form decodes to
+        /// the same session.
+        #[test]
+        fn round_trip_in_both_versions(seed in any::<u64>(), sends in 0usize..4, replies in 0usize..4) {
+            let (mut inviter, mut invitee, mut rng) = connected_pair(seed);
+            for i in 0..sends {
+                let m = invitee.encrypt(format!("{i}").as_bytes(), &mut rng).unwrap();
+                if i % 2 == 0 {
+                    inviter.decrypt(&m, NOW).unwrap();
+                }
+            }
+            for i in 0..replies {
+                let m = inviter.encrypt(format!("r{i}").as_bytes(), &mut rng).unwrap();
+                invitee.decrypt(&m, NOW).unwrap();
+            }
+            for session in [&inviter, &invitee] {
+                let bytes = snapshot(session);
+                prop_assert_eq!(snapshot(&Session::from_bytes(&bytes).unwrap()), bytes.clone());
+                prop_assert_eq!(snapshot(&Session::from_own_bytes(&bytes).unwrap()), bytes.clone());
+                let old = as_version_1(&bytes);
+                prop_assert_eq!(snapshot(&Session::from_bytes(&old).unwrap()), bytes);
+            }
+        }
     }
 }

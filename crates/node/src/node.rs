@@ -234,9 +234,12 @@ impl Node {
                     addr: addr.to_string(),
                 })
             }
-            NetEvent::PeerDisconnected { peer } => Some(Event::PeerDisconnected {
-                peer: peer.to_string(),
-            }),
+            NetEvent::PeerDisconnected { peer } => {
+                self.context.messages.peer_disconnected(peer);
+                Some(Event::PeerDisconnected {
+                    peer: peer.to_string(),
+                })
+            }
             NetEvent::PeerIdentified { peer, listen_addrs } => {
                 self.remember_peer(peer, listen_addrs).await;
                 None

@@ -693,6 +693,35 @@ impl StoreHandle {
         self.call(move |s| s.unblock(&peer)).await
     }
 
+    /// See [`Store::owed_receipts`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::owed_receipts`], plus [`StoreError::Closed`].
+    pub async fn owed_receipts(
+        &self,
+        peer: &AccordId,
+        max: usize,
+    ) -> Result<(Vec<MessageId>, u64), StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.owed_receipts(&peer, max)).await
+    }
+
+    /// See [`Store::receipts_acknowledged`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::receipts_acknowledged`], plus [`StoreError::Closed`].
+    pub async fn receipts_acknowledged(
+        &self,
+        peer: &AccordId,
+        up_to: u64,
+    ) -> Result<(), StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.receipts_acknowledged(&peer, up_to))
+            .await
+    }
+
     /// See [`Store::is_blocked`].
     ///
     /// # Errors

@@ -73,6 +73,7 @@ mod lifecycle_record;
 mod message_record;
 mod message_steps;
 mod messages;
+mod messages_receipts;
 mod meta;
 mod record;
 mod schema;

@@ -139,6 +139,20 @@ struct ConversationV1Extended {
     last_received_sender_seq: Option<u64>,
 }
 
+/// Version 1 of a conversation with both fields added later: the highest sender sequence
+/// received and the local sequence up to which read receipts were acknowledged. An older
+/// record ends where this one's last field begins, so it decodes as one of the older mirrors.
+#[derive(Serialize, Deserialize)]
+struct ConversationV1Receipts {
+    next_local_seq: u64,
+    next_sender_seq: u64,
+    unread: u64,
+    last_message_at_ms: u64,
+    last_read_local_seq: u64,
+    last_received_sender_seq: Option<u64>,
+    receipts_acked_local_seq: Option<u64>,
+}
+
 /// A `messages` key: peer ‖ `u64` BE local sequence.
 pub(crate) fn message_key(peer: &AccordId, local_seq: u64) -> Vec<u8> {
     let mut key = peer.to_bytes();
@@ -282,13 +296,14 @@ pub(crate) fn decode_outbox(key: &[u8], value: &[u8]) -> Result<OutboxEntry, Cod
 
 /// Encodes a conversation's value (its key is the peer's Accord ID bytes).
 pub(crate) fn encode_conversation(c: &ConversationRecord) -> Result<Vec<u8>, CodecError> {
-    let mirror = ConversationV1Extended {
+    let mirror = ConversationV1Receipts {
         next_local_seq: c.next_local_seq,
         next_sender_seq: c.next_sender_seq,
         unread: c.unread,
         last_message_at_ms: c.last_message_at_ms,
         last_read_local_seq: c.last_read_local_seq,
         last_received_sender_seq: c.last_received_sender_seq,
+        receipts_acked_local_seq: c.receipts_acked_local_seq,
     };
     let out = encode_versioned(&mirror, 0, MAX_CONVERSATION_LEN)?;
     Ok(out.to_vec())
@@ -300,18 +315,19 @@ pub(crate) fn decode_conversation(
     value: &[u8],
 ) -> Result<ConversationRecord, CodecError> {
     let peer = AccordId::from_bytes(key).map_err(|_| CodecError::BadKey)?;
-    let m = match decode_versioned::<ConversationV1Extended>(value, MAX_CONVERSATION_LEN) {
+    let m = match decode_versioned::<ConversationV1Receipts>(value, MAX_CONVERSATION_LEN) {
         Ok(m) => m,
-        // A record from before the last field existed.
+        // A record from before the receipts field existed.
         Err(CodecError::Malformed) => {
-            let m: ConversationV1 = decode_versioned(value, MAX_CONVERSATION_LEN)?;
-            ConversationV1Extended {
+            let m = decode_conversation_extended(value)?;
+            ConversationV1Receipts {
                 next_local_seq: m.next_local_seq,
                 next_sender_seq: m.next_sender_seq,
                 unread: m.unread,
                 last_message_at_ms: m.last_message_at_ms,
                 last_read_local_seq: m.last_read_local_seq,
-                last_received_sender_seq: None,
+                last_received_sender_seq: m.last_received_sender_seq,
+                receipts_acked_local_seq: None,
             }
         }
         Err(err) => return Err(err),
@@ -324,7 +340,28 @@ pub(crate) fn decode_conversation(
         last_message_at_ms: m.last_message_at_ms,
         last_read_local_seq: m.last_read_local_seq,
         last_received_sender_seq: m.last_received_sender_seq,
+        receipts_acked_local_seq: m.receipts_acked_local_seq,
     })
+}
+
+/// Decodes a conversation written before the receipts field existed (either older mirror).
+fn decode_conversation_extended(value: &[u8]) -> Result<ConversationV1Extended, CodecError> {
+    match decode_versioned::<ConversationV1Extended>(value, MAX_CONVERSATION_LEN) {
+        Ok(m) => Ok(m),
+        // A record from before the received sequence existed.
+        Err(CodecError::Malformed) => {
+            let m: ConversationV1 = decode_versioned(value, MAX_CONVERSATION_LEN)?;
+            Ok(ConversationV1Extended {
+                next_local_seq: m.next_local_seq,
+                next_sender_seq: m.next_sender_seq,
+                unread: m.unread,
+                last_message_at_ms: m.last_message_at_ms,
+                last_read_local_seq: m.last_read_local_seq,
+                last_received_sender_seq: None,
+            })
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// Encodes a session value: `0x01` ‖ the state. The buffer is wiped when dropped.
@@ -414,6 +451,7 @@ mod tests {
             peer in arb_id(),
             fields in any::<(u64, u64, u64, u64, u64)>(),
             last_received_sender_seq in any::<Option<u64>>(),
+            receipts_acked_local_seq in any::<Option<u64>>(),
         ) -> ConversationRecord {
             ConversationRecord {
                 peer,
@@ -423,6 +461,7 @@ mod tests {
                 last_message_at_ms: fields.3,
                 last_read_local_seq: fields.4,
                 last_received_sender_seq,
+                receipts_acked_local_seq,
             }
         }
     }
@@ -467,7 +506,28 @@ mod tests {
             };
             let bytes = encode_versioned(&old, 0, MAX_CONVERSATION_LEN).unwrap();
             let decoded = decode_conversation(&key, &bytes).unwrap();
-            prop_assert_eq!(decoded, ConversationRecord { last_received_sender_seq: None, ..c });
+            prop_assert_eq!(decoded, ConversationRecord {
+                last_received_sender_seq: None,
+                receipts_acked_local_seq: None,
+                ..c
+            });
+        }
+
+        #[test]
+        fn a_conversation_written_before_the_receipts_marker_existed_still_decodes(c in arb_conversation()) {
+            let key = c.peer.to_bytes();
+            let old = ConversationV1Extended {
+                next_local_seq: c.next_local_seq,
+                next_sender_seq: c.next_sender_seq,
+                unread: c.unread,
+                last_message_at_ms: c.last_message_at_ms,
+                last_read_local_seq: c.last_read_local_seq,
+                last_received_sender_seq: c.last_received_sender_seq,
+            };
+            let bytes = encode_versioned(&old, 0, MAX_CONVERSATION_LEN).unwrap();
+            let decoded = decode_conversation(&key, &bytes).unwrap();
+            prop_assert_eq!(decoded.receipts_acked(), c.last_read_local_seq);
+            prop_assert_eq!(decoded, ConversationRecord { receipts_acked_local_seq: None, ..c });
         }
 
         #[test]

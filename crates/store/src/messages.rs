@@ -206,9 +206,20 @@ pub struct ConversationRecord {
     /// The highest sender sequence received from the peer. `None` for a conversation stored
     /// before Accord kept it: the next incoming message is then accepted whatever its number.
     pub last_received_sender_seq: Option<u64>,
+    /// The local sequence up to which the peer acknowledged our read receipts: the receipts
+    /// of the read incoming messages after it are owed (see [`Store::owed_receipts`]).
+    /// `None` for a conversation stored before Accord kept it, which counts as
+    /// `last_read_local_seq` (its receipts were sent, best effort, when it was read).
+    pub receipts_acked_local_seq: Option<u64>,
 }
 
 impl ConversationRecord {
+    /// The local sequence up to which no read receipt is owed.
+    pub fn receipts_acked(&self) -> u64 {
+        self.receipts_acked_local_seq
+            .unwrap_or(self.last_read_local_seq)
+    }
+
     /// The record of a conversation with no messages yet.
     fn empty(peer: AccordId) -> Self {
         ConversationRecord {
@@ -219,6 +230,7 @@ impl ConversationRecord {
             last_message_at_ms: 0,
             last_read_local_seq: 0,
             last_received_sender_seq: Some(0),
+            receipts_acked_local_seq: Some(0),
         }
     }
 }
@@ -1014,7 +1026,7 @@ impl Store {
 
     /// Opens and decodes a message read from `key` in the conversation with `peer` (see
     /// [`codec::decode_message_of`]).
-    fn decode_message_at(
+    pub(crate) fn decode_message_at(
         &self,
         peer: &AccordId,
         peer_bytes: &[u8],
@@ -1173,6 +1185,10 @@ impl Store {
                 .last_read_local_seq
                 .min(first.saturating_sub(1));
         }
+        // Which receipts were acknowledged is not in the messages: count those of the messages
+        // read so far as sent (a rebuilt record owes nothing rather than everything). For a
+        // new conversation this is 0.
+        conversation.receipts_acked_local_seq = Some(conversation.last_read_local_seq);
         Ok(conversation)
     }
 }

@@ -44,7 +44,7 @@
 //! | `outbox` | outbox sequence `u64` BE | `0x01` ‖ postcard(outbox entry v1: peer id bytes, message id, local sequence, envelope, attempts, next attempt time) |
 //! | `quota` | created_at_ms `u64` BE ‖ invite id (16 bytes) | empty (the key is the entry); the clock high-water mark is `meta/clock_high_water_ms` |
 //! | `seen` | peer Accord ID bytes ‖ message id (16 bytes) | local sequence `u64` BE (the message-id index, both directions) |
-//! | `conversations` | peer Accord ID bytes | `0x01` ‖ postcard(conversation v1: next local sequence, next sender sequence, unread, last message time, last read local sequence) |
+//! | `conversations` | peer Accord ID bytes | `0x01` ‖ postcard(conversation v1: next local sequence, next sender sequence, unread, last message time, last read local sequence, then two fields added later, each absent in older records: option of the highest sender sequence received, option of the local sequence up to which read receipts were acknowledged) |
 //! | `blocked` | peer Accord ID bytes | `0x01` ‖ blocked_at_ms `u64` BE |
 
 /// Store metadata. Key: a printable ASCII name of 1–64 bytes. Value: for `schema_version`, the schema

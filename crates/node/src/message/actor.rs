@@ -37,6 +37,11 @@ pub(crate) struct MessageActor {
     pub(super) next_retry_ms: Option<u64>,
     /// Inbound messages dropped, by reason.
     pub(super) dropped: BTreeMap<&'static str, u64>,
+    /// The peers with a live libp2p connection, as the swarm last reported: a delivery handed
+    /// to one of them shows as `sent` until it is answered.
+    pub(super) connected: HashSet<AccordId>,
+    /// The peers with a read receipt on its way (one at a time per peer).
+    pub(super) receipts_in_flight: HashSet<AccordId>,
     /// Why the last delivery to a peer failed, until one succeeds.
     pub(super) undelivered: BTreeMap<AccordId, String>,
     /// Messages the user sent whose record is not known to be on disk yet. The outbox shows
@@ -83,6 +88,8 @@ impl MessageActor {
             next_retry_ms: Some(clock::now_ms()),
             dropped: BTreeMap::new(),
             undelivered: BTreeMap::new(),
+            connected: HashSet::new(),
+            receipts_in_flight: HashSet::new(),
             unflushed: HashSet::new(),
             delivery_halted: false,
         };
@@ -138,10 +145,35 @@ impl MessageActor {
             } => self.on_incoming(peer, data, channel).await,
             MessageMessage::PeerConnected { peer } => {
                 if let Ok(peer) = AccordId::from_peer_id(peer) {
-                    self.retry_now(peer).await;
+                    self.connected.insert(peer);
+                    self.send_owed_receipts(peer).await;
+                    let retried = self.retry_now(peer).await;
+                    if retried > 0 {
+                        // Says that delivery is driven by the connection, not by the back-off
+                        // timer (a test reads it).
+                        tracing::info!(
+                            "outbox: {peer} connected; retrying {retried} queued message(s) now"
+                        );
+                    }
                 }
             }
-            MessageMessage::ChannelChanged { peer } => self.retry_now(peer).await,
+            MessageMessage::PeerDisconnected { peer } => {
+                if let Ok(peer) = AccordId::from_peer_id(peer) {
+                    self.connected.remove(&peer);
+                }
+            }
+            MessageMessage::ChannelChanged { peer } => {
+                self.send_owed_receipts(peer).await;
+                self.retry_now(peer).await;
+            }
+            MessageMessage::ReceiptAnswered {
+                peer,
+                up_to_local_seq,
+                acknowledged,
+            } => {
+                self.on_receipt_answered(peer, up_to_local_seq, acknowledged)
+                    .await;
+            }
             MessageMessage::Delivered {
                 peer,
                 message_id,

@@ -80,6 +80,11 @@ impl MessageActor {
     ) -> Result<Recorded, RemoteError> {
         let connection = self.active(peer).await?;
         let peer = connection.peer;
+        if self.store.is_blocked(&peer).await.map_err(internal)? {
+            return Err(refused(format!(
+                "{peer} is blocked; unblock it with: accord unblock {peer}"
+            )));
+        }
         let limit = usize::try_from(self.config.messages.max_bytes)
             .unwrap_or(MAX_BODY)
             .min(MAX_BODY);
@@ -124,7 +129,7 @@ impl MessageActor {
                 "the channel with {peer} is not set up yet; try again shortly"
             ))
         })?;
-        let mut session = Session::from_bytes(&state).map_err(internal)?;
+        let mut session = Session::from_own_bytes(&state).map_err(internal)?;
         let now = clock::now_ms();
         let message_id = random_id();
         let content = Content::Text {
@@ -203,7 +208,7 @@ impl MessageActor {
             body: record.body.clone(),
             sent_at: rfc3339(record.sent_at_ms),
             received_at: record.received_at_ms.map(rfc3339),
-            state: record.state.to_string(),
+            state: self.shown_state(record).to_string(),
             reason: self.queued_reason(record),
         }
     }
@@ -277,53 +282,6 @@ impl MessageActor {
             peer: peer.to_string(),
             safety_number: safety_number(&self.me, &peer).to_string(),
         })
-    }
-
-    /// Marks a conversation read up to `local_seq` and, unless switched off, tells the sender.
-    pub(super) async fn mark_read(&mut self, peer: AccordId, local_seq: u64) {
-        let Ok(changed) = self.store.mark_read(&peer, local_seq).await else {
-            return;
-        };
-        let ids: Vec<MessageId> = changed
-            .iter()
-            .filter(|m| m.direction == Direction::Incoming)
-            .map(|m| m.message_id)
-            .collect();
-        if ids.is_empty() || !self.config.messages.read_receipts {
-            return;
-        }
-        for chunk in ids.chunks(wire::MAX_RECEIPTS) {
-            self.send_receipt(peer, chunk.to_vec()).await;
-        }
-    }
-
-    /// Read receipts are best effort: sent at once if the peer is reachable, never queued.
-    async fn send_receipt(&mut self, peer: AccordId, ids: Vec<MessageId>) {
-        let Ok(Some(state)) = self.store.session(&peer).await else {
-            return;
-        };
-        let Ok(mut session) = Session::from_bytes(&state) else {
-            return;
-        };
-        let content = Content::Read { ids };
-        let Ok(envelope) = session.encrypt(&content.encode(), &mut rng::os_rng()) else {
-            return;
-        };
-        if self
-            .store
-            .put_session(&peer, &session.to_bytes())
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let frame = wire::encode_request(&random_id(), &envelope);
-        let net = self.net.clone();
-        tokio::spawn(async move {
-            let _ = net
-                .send_direct(accord_net::DirectProtocol::Dm, peer.peer_id(), frame)
-                .await;
-        });
     }
 }
 

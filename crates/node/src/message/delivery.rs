@@ -44,6 +44,8 @@ pub(crate) struct Flight {
     outbox_seq: u64,
     local_seq: u64,
     attempts: u32,
+    /// Handed to a live connection to the peer (the message shows as `sent`).
+    on_connection: bool,
 }
 
 impl MessageActor {
@@ -65,8 +67,21 @@ impl MessageActor {
     }
 
     /// Makes `peer`'s queue due now (it connected, or its channel changed) and sends it.
-    pub(super) async fn retry_now(&mut self, peer: AccordId) {
-        self.fill_window(peer, true).await;
+    /// Returns how many messages left.
+    pub(super) async fn retry_now(&mut self, peer: AccordId) -> usize {
+        self.fill_window(peer, true).await
+    }
+
+    /// Whether our message `message_id` to `peer` is `sent`: handed to a live connection to
+    /// the peer and not answered yet. Kept in memory only: after a restart an unanswered
+    /// message is `queued` again until it is handed to a connection anew.
+    pub(super) fn is_sent(&self, peer: &AccordId, message_id: &MessageId) -> bool {
+        self.connected.contains(peer)
+            && self
+                .in_flight
+                .get(peer)
+                .and_then(|flights| flights.get(message_id))
+                .is_some_and(|flight| flight.on_connection)
     }
 
     pub(super) fn note_retry(&mut self, at_ms: u64) {
@@ -75,20 +90,29 @@ impl MessageActor {
 
     /// Sends `peer`'s oldest outbox entries that are not in flight yet, up to the window, in
     /// order. Without `now`, it stops at the first entry still waiting for its back-off, so
-    /// that nothing overtakes it; with `now`, the back-off is cut short.
-    pub(super) async fn fill_window(&mut self, peer: AccordId, now: bool) {
+    /// that nothing overtakes it; with `now`, the back-off is cut short. Returns how many
+    /// entries it sent.
+    pub(super) async fn fill_window(&mut self, peer: AccordId, now: bool) -> usize {
         if self.delivery_halted {
-            return;
+            return 0;
+        }
+        // Kept, but not sent while the peer is blocked; unblocking sends it at once (see
+        // `NodeContext::unblock`).
+        if self.store.is_blocked(&peer).await.unwrap_or(true) {
+            return 0;
         }
         let flying = self.in_flight.get(&peer).map_or(0, |f| f.len());
         if flying >= WINDOW {
-            return;
+            return 0;
         }
         // `None`: kept, but never sent to someone who is no longer a connection.
         let Ok(Some(head)) = self.store.active_outbox_head(&peer, WINDOW).await else {
-            return;
+            return 0;
         };
         let at = clock::now_ms();
+        // The swarm sends a request to a connected peer over that connection at once.
+        let on_connection = self.connected.contains(&peer);
+        let mut sent = 0;
         for entry in head {
             let flights = self.in_flight.entry(peer).or_default();
             if flights.contains_key(&entry.message_id) {
@@ -112,10 +136,13 @@ impl MessageActor {
                     outbox_seq: entry.outbox_seq,
                     local_seq: entry.local_seq,
                     attempts: entry.attempts,
+                    on_connection,
                 },
             );
             self.send_entry(entry).await;
+            sent += 1;
         }
+        sent
     }
 
     /// Sends one outbox entry; the answer comes back as [`MessageMessage::Delivered`].
@@ -203,8 +230,8 @@ impl MessageActor {
                     Err(err) => err.clone(),
                     _ => "refused".to_owned(),
                 };
-                tracing::debug!(%peer, %reason, "delivery failed; will retry");
                 let attempts = flight.attempts.saturating_add(1);
+                tracing::debug!(%peer, %reason, "delivery failed (attempt {attempts}); will retry");
                 let next_attempt_at_ms = clock::now_ms() + retry_delay(attempts);
                 let schedule = OutboxEntry {
                     outbox_seq: flight.outbox_seq,

@@ -10,7 +10,7 @@
 use accord_api::{ErrorCode, Event, RemoteError};
 use accord_identity::AccordId;
 use accord_net::{DirectProtocol, ResponseChannel};
-use accord_store::{FlushTicket, MessageId, StoreError};
+use accord_store::{FlushTicket, MessageId, MessageState, StoreError};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -74,8 +74,10 @@ impl MessageActor {
                 Ok(()),
             ) => {
                 self.unflushed.remove(&message_id);
-                let _ = reply.send(Ok(answer));
+                // Handed to the peer's connection first, so that the answer can say `sent`.
                 self.fill_window(peer, true).await;
+                let answer = self.with_sent_state(answer, peer, &message_id).await;
+                let _ = reply.send(Ok(answer));
             }
             (
                 AfterFlush::Sent {
@@ -115,6 +117,39 @@ impl MessageActor {
                 self.respond(channel, Status::Refused).await;
             }
         }
+    }
+
+    /// The answer to `send`, saying `sent` (and no failure reason) if the message is now on
+    /// a live connection to the peer.
+    async fn with_sent_state(
+        &mut self,
+        mut answer: Value,
+        peer: AccordId,
+        message_id: &MessageId,
+    ) -> Value {
+        if self.is_sent(&peer, message_id)
+            && self.still_connected(peer).await
+            && let Some(fields) = answer.as_object_mut()
+        {
+            fields.insert("state".to_owned(), MessageState::Sent.to_string().into());
+            fields.remove("reason");
+        }
+        answer
+    }
+
+    /// Asks the swarm whether `peer` still has a live connection, and forgets it if not. The
+    /// actor learns of a closed connection by an event that may still be on its way; the
+    /// answer to `send` asks the swarm itself before it says `sent`.
+    async fn still_connected(&mut self, peer: AccordId) -> bool {
+        let live = self
+            .net
+            .connected_peers()
+            .await
+            .is_ok_and(|peers| peers.iter().any(|p| p.peer == peer.peer_id()));
+        if !live {
+            self.connected.remove(&peer);
+        }
+        live
     }
 
     /// Answers a `/accord/dm/1` request.

@@ -90,6 +90,12 @@ impl MessageActor {
     }
 
     async fn receive(&mut self, peer: AccordId, data: &[u8]) -> Answer {
+        // Everything from a blocked ID is dropped first, before the frame is even decoded;
+        // a store error drops it too, so damage cannot let a blocked peer through.
+        if self.store.is_blocked(&peer).await.unwrap_or(true) {
+            self.drop_message("blocked", &peer);
+            return Answer::Now(Status::Refused);
+        }
         let (message_id, envelope) = match wire::decode_request(data) {
             Ok(parts) => parts,
             Err(err) => {
@@ -121,7 +127,7 @@ impl MessageActor {
             self.drop_message("no_session", &peer);
             return Answer::Now(Status::Refused);
         };
-        let Ok(mut session) = Session::from_bytes(&state) else {
+        let Ok(mut session) = Session::from_own_bytes(&state) else {
             self.drop_message("unreadable_session", &peer);
             return Answer::Now(Status::Refused);
         };

@@ -16,6 +16,7 @@ mod delivery;
 mod durable;
 mod inbound;
 mod reasons;
+mod receipts;
 mod reorder;
 pub mod wire;
 
@@ -45,11 +46,19 @@ pub(crate) enum MessageMessage {
     },
     /// A peer connected: deliver what waits for it.
     PeerConnected { peer: PeerId },
+    /// A peer's last connection closed: what was handed to it is no longer `sent`.
+    PeerDisconnected { peer: PeerId },
     /// A delivery attempt finished.
     Delivered {
         peer: accord_identity::AccordId,
         message_id: accord_store::MessageId,
         result: Result<wire::Status, String>,
+    },
+    /// A read receipt was answered (`acknowledged`: stored), or not.
+    ReceiptAnswered {
+        peer: accord_identity::AccordId,
+        up_to_local_seq: u64,
+        acknowledged: bool,
     },
     /// A channel was set up or torn down (by the Connect actor): re-examine the outbox.
     ChannelChanged { peer: accord_identity::AccordId },
@@ -99,6 +108,12 @@ impl MessageHandle {
     /// Tells the actor a peer connected (best effort).
     pub(crate) fn peer_connected(&self, peer: PeerId) {
         let _ = self.tx.try_send(MessageMessage::PeerConnected { peer });
+    }
+
+    /// Tells the actor a peer's last connection closed (best effort: if this is lost, the
+    /// deliveries on that connection fail soon anyway and show `queued` again).
+    pub(crate) fn peer_disconnected(&self, peer: PeerId) {
+        let _ = self.tx.try_send(MessageMessage::PeerDisconnected { peer });
     }
 
     /// Tells the actor a channel appeared or went away.

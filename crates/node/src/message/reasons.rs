@@ -40,8 +40,22 @@ impl MessageActor {
 
     /// The reason shown on a message in history: only for our own messages still queued.
     pub(super) fn queued_reason(&self, record: &MessageRecord) -> Option<String> {
-        (record.direction == Direction::Outgoing && record.state == MessageState::Queued)
+        (self.shown_state(record) == MessageState::Queued)
             .then(|| self.undelivered.get(&record.peer).cloned())
             .flatten()
+    }
+
+    /// The state shown for a message: the stored one, except that one of ours stored as
+    /// `queued` is `sent` while it is handed to a live connection and not answered (see
+    /// [`MessageActor::is_sent`]). `sent` is never stored.
+    pub(super) fn shown_state(&self, record: &MessageRecord) -> MessageState {
+        if record.direction == Direction::Outgoing
+            && record.state == MessageState::Queued
+            && self.is_sent(&record.peer, &record.message_id)
+        {
+            MessageState::Sent
+        } else {
+            record.state
+        }
     }
 }
