@@ -104,6 +104,8 @@ pub fn accord(data_dir: &Path, args: &[&str]) -> Command {
         .env_remove("ACCORD_DATA_DIR")
         .env_remove("ACCORD_PASSPHRASE")
         .env_remove("RUST_LOG")
+        // A stray clock offset in the caller's environment would shift every daemon's clock.
+        .env_remove("ACCORD_CLOCK_OFFSET_SECS")
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
