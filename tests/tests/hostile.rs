@@ -89,15 +89,7 @@ fn relays_see_neither_party_and_no_author_fields() {
             message.sequence_number, None,
             "a gossip message carried a seqno"
         );
-        for (what, needle) in &needles {
-            assert!(
-                !message
-                    .data
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_slice()),
-                "the sniffer saw {what} in a gossip message"
-            );
-        }
+        assert_holds_none(&message.data, &needles, "the sniffer");
     }
     for (relay, seen) in [("X", x.received()), ("Y", y.received())] {
         assert!(!seen.is_empty(), "relay {relay} saw no gossip");
@@ -107,15 +99,7 @@ fn relays_see_neither_party_and_no_author_fields() {
                 message.sequence_number, None,
                 "{relay} saw a sequence number"
             );
-            for (what, needle) in &needles {
-                assert!(
-                    !message
-                        .data
-                        .windows(needle.len())
-                        .any(|w| w == needle.as_slice()),
-                    "relay {relay} saw {what} in a gossip message"
-                );
-            }
+            assert_holds_none(&message.data, &needles, &format!("relay {relay}"));
         }
     }
 }
@@ -236,6 +220,16 @@ impl Sniffer {
             .lock()
             .map(|seen| seen.clone())
             .unwrap_or_default()
+    }
+}
+
+/// Asserts that `data` contains none of the `needles` (each named for the failure message).
+fn assert_holds_none(data: &[u8], needles: &[(String, Vec<u8>)], who: &str) {
+    for (what, needle) in needles {
+        assert!(
+            !data.windows(needle.len()).any(|w| w == needle.as_slice()),
+            "{who} saw {what} in a gossip message"
+        );
     }
 }
 
