@@ -12,6 +12,8 @@ use crate::{MessageId, OutboxEntry, Store, StoreError};
 /// What the recipient of a message must know before it decrypts anything.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IncomingContext {
+    /// The sender is blocked (`accord block`). When `true`, the fields below are empty.
+    pub blocked: bool,
     /// The sender is an unrevoked connection. When `false`, the other fields are empty.
     pub active: bool,
     /// A message with this id is already stored in the conversation. When `true`, `session`
@@ -24,6 +26,7 @@ pub struct IncomingContext {
 impl std::fmt::Debug for IncomingContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IncomingContext")
+            .field("blocked", &self.blocked)
             .field("active", &self.active)
             .field("seen", &self.seen)
             .field("session", &self.session.as_ref().map(|s| s.len()))
@@ -41,6 +44,8 @@ pub struct SendingContext {
     /// Messages waiting in the outbox for the peer, counted up to the `count_up_to` asked for
     /// (so that checking a bound never walks more of the outbox than the bound).
     pub queued: usize,
+    /// The peer is blocked (`accord block`): nothing may be sent to it.
+    pub blocked: bool,
 }
 
 impl std::fmt::Debug for SendingContext {
@@ -49,6 +54,7 @@ impl std::fmt::Debug for SendingContext {
             .field("session", &self.session.as_ref().map(|s| s.len()))
             .field("next_sender_seq", &self.next_sender_seq)
             .field("queued", &self.queued)
+            .field("blocked", &self.blocked)
             .finish()
     }
 }
@@ -66,9 +72,14 @@ impl Store {
         peer: &AccordId,
         message_id: &MessageId,
     ) -> Result<IncomingContext, StoreError> {
-        let active = matches!(self.connection(peer)?, Some(c) if c.revoked_at_ms.is_none());
+        // The block list is read here, in the same store call, so that checking it costs the
+        // hot path no extra hop to the store thread.
+        let blocked = self.is_blocked(peer)?;
+        let active =
+            !blocked && matches!(self.connection(peer)?, Some(c) if c.revoked_at_ms.is_none());
         if !active {
             return Ok(IncomingContext {
+                blocked,
                 active,
                 seen: false,
                 session: None,
@@ -77,6 +88,7 @@ impl Store {
         let seen = self.is_seen(peer, message_id)?.is_some();
         let session = if seen { None } else { self.session(peer)? };
         Ok(IncomingContext {
+            blocked,
             active,
             seen,
             session,
@@ -98,15 +110,18 @@ impl Store {
         let session = self.session(peer)?;
         let next_sender_seq = self.conversation(peer)?.map_or(1, |c| c.next_sender_seq);
         let queued = self.outbox_count(peer, count_up_to)?;
+        let blocked = self.is_blocked(peer)?;
         Ok(SendingContext {
             session,
             next_sender_seq,
             queued,
+            blocked,
         })
     }
 
     /// The first `limit` outbox entries for `peer` ([`Store::outbox_head`]), or `None` when
-    /// `peer` is not an unrevoked connection (nothing is sent to someone who is not).
+    /// `peer` is not an unrevoked connection (nothing is sent to someone who is not) or is
+    /// blocked (its entries are kept and go out once it is unblocked).
     ///
     /// # Errors
     ///
@@ -121,6 +136,6 @@ impl Store {
             return Ok(Some(head));
         }
         let active = matches!(self.connection(peer)?, Some(c) if c.revoked_at_ms.is_none());
-        Ok(active.then_some(head))
+        Ok((active && !self.is_blocked(peer)?).then_some(head))
     }
 }

@@ -80,11 +80,6 @@ impl MessageActor {
     ) -> Result<Recorded, RemoteError> {
         let connection = self.active(peer).await?;
         let peer = connection.peer;
-        if self.store.is_blocked(&peer).await.map_err(internal)? {
-            return Err(refused(format!(
-                "{peer} is blocked; unblock it with: accord unblock {peer}"
-            )));
-        }
         let limit = usize::try_from(self.config.messages.max_bytes)
             .unwrap_or(MAX_BODY)
             .min(MAX_BODY);
@@ -113,6 +108,11 @@ impl MessageActor {
             .sending_context(&peer, outbox_limit)
             .await
             .map_err(internal)?;
+        if context.blocked {
+            return Err(refused(format!(
+                "{peer} is blocked; unblock it with: accord unblock {peer}"
+            )));
+        }
         if context.queued >= outbox_limit {
             // Refused before anything is encrypted or written: the ratchet does not move and
             // every queued message stays as it was.

@@ -96,16 +96,12 @@ impl MessageActor {
         if self.delivery_halted {
             return 0;
         }
-        // Kept, but not sent while the peer is blocked; unblocking sends it at once (see
-        // `NodeContext::unblock`).
-        if self.store.is_blocked(&peer).await.unwrap_or(true) {
-            return 0;
-        }
         let flying = self.in_flight.get(&peer).map_or(0, |f| f.len());
         if flying >= WINDOW {
             return 0;
         }
-        // `None`: kept, but never sent to someone who is no longer a connection.
+        // `None`: kept, but never sent to someone who is no longer a connection, nor while the
+        // peer is blocked (unblocking sends it at once, see `NodeContext::unblock`).
         let Ok(Some(head)) = self.store.active_outbox_head(&peer, WINDOW).await else {
             return 0;
         };

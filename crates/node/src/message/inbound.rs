@@ -90,12 +90,6 @@ impl MessageActor {
     }
 
     async fn receive(&mut self, peer: AccordId, data: &[u8]) -> Answer {
-        // Everything from a blocked ID is dropped first, before the frame is even decoded;
-        // a store error drops it too, so damage cannot let a blocked peer through.
-        if self.store.is_blocked(&peer).await.unwrap_or(true) {
-            self.drop_message("blocked", &peer);
-            return Answer::Now(Status::Refused);
-        }
         let (message_id, envelope) = match wire::decode_request(data) {
             Ok(parts) => parts,
             Err(err) => {
@@ -103,7 +97,8 @@ impl MessageActor {
                 return Answer::Now(Status::Refused);
             }
         };
-        // One store call answers checks 3, 4 and reads the state for 5.
+        // One store call answers the block check, checks 3 and 4, and reads the state for 5.
+        // A store error refuses the message, so damage cannot let a blocked peer through.
         let context = match self.store.incoming_context(&peer, &message_id).await {
             Ok(context) => context,
             Err(err) => {
@@ -111,6 +106,11 @@ impl MessageActor {
                 return Answer::Now(Status::Refused);
             }
         };
+        // Everything from a blocked ID is dropped before any decryption.
+        if context.blocked {
+            self.drop_message("blocked", &peer);
+            return Answer::Now(Status::Refused);
+        }
         if !context.active {
             self.drop_message("not_a_connection", &peer);
             return Answer::Now(Status::Refused);
