@@ -216,6 +216,18 @@ impl Default for TestDir {
     }
 }
 
+/// How [`Daemon::spawn_with`] starts a daemon, beyond its arguments.
+#[derive(Debug, Default)]
+pub struct Launch<'a> {
+    /// Extra environment variables (such as `ACCORD_CLOCK_OFFSET_SECS`).
+    pub env: &'a [(&'a str, &'a str)],
+    /// The `RUST_LOG` filter; `info,libp2p=debug` when none.
+    pub log_filter: Option<&'a str>,
+    /// Append to `<data_dir>.log` instead of starting it afresh, so that one log covers
+    /// restarts.
+    pub append_log: bool,
+}
+
 /// A running `accord daemon`, killed when dropped.
 #[derive(Debug)]
 pub struct Daemon {
@@ -248,15 +260,29 @@ impl Daemon {
     /// Spawns the daemon process without waiting for it. Its stderr goes to
     /// `<data_dir>.log` (outside the data dir, so that tests can corrupt the dir freely).
     pub fn spawn(data_dir: &Path, extra: &[&str]) -> Child {
-        let log = std::fs::File::create(data_dir.with_extension("log"))
+        Daemon::spawn_with(data_dir, extra, &Launch::default())
+    }
+
+    /// As [`Daemon::spawn`], with `launch`'s environment and log handling.
+    pub fn spawn_with(data_dir: &Path, extra: &[&str], launch: &Launch<'_>) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(launch.append_log)
+            .truncate(!launch.append_log)
+            .open(data_dir.with_extension("log"))
             .unwrap_or_else(|err| panic!("log file: {err}"));
         let mut args = vec!["daemon", "--no-mdns"];
         if !extra.contains(&"--listen") && !extra.contains(&"--no-listen") {
             args.extend_from_slice(&["--listen", "/ip4/127.0.0.1/tcp/0"]);
         }
         args.extend_from_slice(extra);
-        accord(data_dir, &args)
-            .env("RUST_LOG", "info,libp2p=debug")
+        let mut command = accord(data_dir, &args);
+        command.env("RUST_LOG", launch.log_filter.unwrap_or("info,libp2p=debug"));
+        for (name, value) in launch.env {
+            command.env(name, value);
+        }
+        command
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -8,7 +8,9 @@ use std::process::Stdio;
 
 use accord_tests::conversation::{str_of, wait_incoming_invite};
 use accord_tests::peer::TestPeer;
-use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, accord, init_identity, stderr, wait_until};
+use accord_tests::{
+    ARRIVAL, Daemon, Launch, NO_DHT, TestDir, accord, init_identity, stderr, wait_until,
+};
 use serde_json::Value;
 
 const DAY_SECS: i64 = 24 * 3600;
@@ -16,24 +18,14 @@ const DAY_SECS: i64 = 24 * 3600;
 /// Starts a daemon on `data_dir` whose clock is shifted by `offset_secs`, as
 /// `Daemon::start` would otherwise (its log is appended to, so that one log covers restarts).
 fn start_shifted(data_dir: &Path, offset_secs: i64, extra: &[&str]) -> Daemon {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data_dir.with_extension("log"))
-        .unwrap_or_else(|err| panic!("log file: {err}"));
-    let mut args = vec!["daemon", "--no-mdns"];
-    if !extra.contains(&"--listen") {
-        args.extend_from_slice(&["--listen", "/ip4/127.0.0.1/tcp/0"]);
-    }
-    args.extend_from_slice(extra);
-    let child = accord(data_dir, &args)
-        .env("ACCORD_CLOCK_OFFSET_SECS", offset_secs.to_string())
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start daemon: {err}"));
-    Daemon::wait_ready(data_dir, child)
+    let offset = offset_secs.to_string();
+    let env = [("ACCORD_CLOCK_OFFSET_SECS", offset.as_str())];
+    let launch = Launch {
+        env: &env,
+        log_filter: Some("info"),
+        append_log: true,
+    };
+    Daemon::wait_ready(data_dir, Daemon::spawn_with(data_dir, extra, &launch))
 }
 
 /// Stops `daemon` and starts it again on the same port with its clock shifted by

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, accord, signal, stderr, wait_until};
+use accord_tests::{ARRIVAL, Daemon, Launch, NO_DHT, TestDir, signal, stderr, wait_until};
 use serde_json::Value;
 
 /// The state `accord history` shows for our message `message_id` (`None` if it is not listed).
@@ -143,17 +143,11 @@ fn blocking_drops_messages_both_ways_and_unblocking_delivers_what_waited() {
 /// Starts `accord daemon` on `data_dir` like [`Daemon::start`], with the Message actor's
 /// debug log on, so that the test can follow the outbox's back-off.
 fn start_with_delivery_log(data_dir: &Path, extra: &[&str]) -> Daemon {
-    let log = std::fs::File::create(data_dir.with_extension("log"))
-        .unwrap_or_else(|err| panic!("log file: {err}"));
-    let mut args = vec!["daemon", "--no-mdns"];
-    args.extend_from_slice(extra);
-    let child = accord(data_dir, &args)
-        .env("RUST_LOG", "info,accord_node::message=debug")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start daemon: {err}"));
-    Daemon::wait_ready(data_dir, child)
+    let launch = Launch {
+        log_filter: Some("info,accord_node::message=debug"),
+        ..Launch::default()
+    };
+    Daemon::wait_ready(data_dir, Daemon::spawn_with(data_dir, extra, &launch))
 }
 
 #[test]
