@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, run, stderr, stdout, wait_exit, wait_until};
+use accord_tests::conversation::invite_and_accept;
+use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, run, stderr, stdout, wait_exit};
 
 /// Every file under `dir` whose raw bytes contain `marker`.
 fn files_containing(dir: &Path, marker: &str) -> Vec<PathBuf> {
@@ -58,16 +59,7 @@ fn copied_stores_reveal_no_message_text_or_invite_note_plain_or_passphrase_prote
     );
     b.wait_for_peer(&a.id, ARRIVAL);
     let note = format!("hi, it is me {note_marker}");
-    let sent = a.json(&["connect", &b.id, "--note", &note]);
-    wait_until("B to receive the invite", ARRIVAL, || {
-        b.invites("--incoming")
-            .into_iter()
-            .find(|i| i["invite_id"] == sent["invite_id"])
-    });
-    b.json(&["accept", &a.id]);
-    wait_until("A to be connected", ARRIVAL, || {
-        (a.connections().len() == 1).then_some(())
-    });
+    invite_and_accept(&a, &b, &note);
     for i in 0..3 {
         a.json(&[
             "send",

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use accord_handshake::{GossipFrame, Invite, Note, Payload};
 use accord_identity::{AccordId, Identity};
+use accord_tests::conversation::wait_connected;
 use accord_tests::peer::{TestPeer, inbox_topic};
 use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, now_ms, os_rng, wait_until};
 
@@ -134,12 +135,7 @@ fn honest_traffic_crosses_while_the_sender_is_cut_off(
     // Honest traffic still flows through X during the attack: R accepts and C learns of it,
     // by gossip only (R and C are not connected to each other).
     r.json(&["accept", &c.id]);
-    wait_until("C to be connected to R", ARRIVAL, || {
-        c.connections()
-            .iter()
-            .any(|conn| conn["peer"] == r.id.as_str())
-            .then_some(())
-    });
+    wait_connected(c, &r.id);
 
     // The acceptance went from X to C, but not to S: X cut S off.
     let c_topic = inbox_topic(&c.accord_id());
@@ -301,12 +297,7 @@ fn flood_through_the_relay(x: &Daemon, r: &Daemon, c: &Daemon) {
 
     // The honest invite can be accepted during the flood.
     r.json(&["accept", &c.id]);
-    wait_until("C to be connected to R", ARRIVAL, || {
-        c.connections()
-            .iter()
-            .any(|conn| conn["peer"] == r.id.as_str())
-            .then_some(())
-    });
+    wait_connected(c, &r.id);
 }
 
 /// A raw peer S2, connected to R directly (R is its relay), sends 600 more valid invites, in
