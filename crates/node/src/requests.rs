@@ -55,13 +55,13 @@ impl NodeContext {
             Request::Lookup { peer } => to_value(self.lookup(&peer).await?),
             Request::Dial { addr } => to_value(self.dial(&addr).await?),
             Request::Stats => to_value(self.stats().await?),
-            request @ Request::Unblock { .. } => self.unblock(request).await,
             request @ (Request::Connect { .. }
             | Request::Invites { .. }
             | Request::Accept { .. }
             | Request::Decline { .. }
             | Request::Withdraw { .. }
             | Request::Block { .. }
+            | Request::Unblock { .. }
             | Request::Disconnect { .. }
             | Request::Connections
             | Request::Attestation { .. }) => self.connect.command(request).await,
@@ -137,18 +137,6 @@ impl NodeContext {
             relay_server: reach.relay_server,
             queued,
         })
-    }
-
-    /// `accord unblock`: the Connect actor keeps the block list; the Message actor then sends
-    /// what it held back for that peer while it was blocked.
-    async fn unblock(&self, request: Request) -> Answer {
-        let answer = self.connect.command(request).await?;
-        let info: accord_api::BlockInfo =
-            serde_json::from_value(answer.clone()).map_err(internal)?;
-        if let Ok(peer) = info.peer.parse::<accord_identity::AccordId>() {
-            self.messages.channel_changed(peer).await;
-        }
-        Ok(answer)
     }
 
     async fn stats(&self) -> Result<StatsInfo, RemoteError> {

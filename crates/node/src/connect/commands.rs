@@ -447,6 +447,9 @@ impl ConnectActor {
                 .set_meta(&unblocked_key(&peer), &now.to_be_bytes())
                 .await
                 .map_err(internal)?;
+            // The Message actor held back what it queued for this peer; as after a channel
+            // set-up, it sends it now.
+            self.messages.channel_changed(peer).await;
         }
         Ok(BlockInfo {
             peer: peer.to_string(),

@@ -101,7 +101,7 @@ impl MessageActor {
             return 0;
         }
         // `None`: kept, but never sent to someone who is no longer a connection, nor while the
-        // peer is blocked (unblocking sends it at once, see `NodeContext::unblock`).
+        // peer is blocked (unblocking sends it at once: the Connect actor signals `ChannelChanged`).
         let Ok(Some(head)) = self.store.active_outbox_head(&peer, WINDOW).await else {
             return 0;
         };
