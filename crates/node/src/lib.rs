@@ -29,6 +29,7 @@ mod identity_file;
 mod message;
 mod node;
 mod reach;
+mod remote_error;
 mod requests;
 mod rng;
 

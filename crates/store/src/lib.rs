@@ -78,6 +78,7 @@ mod meta;
 mod record;
 mod schema;
 mod sealing_rewrite;
+mod store_thread;
 #[cfg(test)]
 mod test_strategies;
 pub mod trees;
@@ -92,7 +93,7 @@ pub use accord_handshake::InviteState;
 pub use accord_identity::{AccordId, StoreKey};
 pub use address_book::PeerRecord;
 pub use error::{DbError, StoreError};
-pub use handle::{FlushTicket, StoreHandle, StoreTask};
+pub use handle::{FlushTicket, StoreHandle};
 pub use invites::{Connection, IncomingInvite, InviteId, OutgoingInvite};
 pub use message_steps::{IncomingContext, SendingContext};
 pub use messages::{
@@ -101,6 +102,7 @@ pub use messages::{
 };
 pub use multiaddr::Multiaddr;
 pub use schema::CURRENT_SCHEMA;
+pub use store_thread::StoreTask;
 pub use zeroize::Zeroizing;
 
 /// Tuning for [`Store::open`].

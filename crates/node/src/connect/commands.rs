@@ -20,6 +20,7 @@ use crate::message::wire::Content;
 use super::actor::ConnectActor;
 use super::delivery::{DeliveryKey, FIRST_REPUBLISH_DELAY_MS};
 use super::transition::{advance, revoke};
+pub(crate) use crate::remote_error::{internal, refused};
 use crate::{clock, rng};
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
@@ -27,18 +28,10 @@ const DAY_MS: u64 = 24 * 3600 * 1000;
 /// The most invites that may wait for an answer at once.
 pub(crate) const MAX_OUTSTANDING: u32 = 200;
 
-pub(crate) fn refused(message: impl Into<String>) -> RemoteError {
-    RemoteError::new(ErrorCode::Refused, message)
-}
-
 /// A change the state machine refused. The commands check the state first and explain it in
 /// their own words, so this is the backstop, not the usual message.
 fn transition_refused(err: TransitionError) -> RemoteError {
     refused(err.to_string())
-}
-
-pub(crate) fn internal(err: impl std::fmt::Display) -> RemoteError {
-    RemoteError::new(ErrorCode::Internal, err.to_string())
 }
 
 pub(super) fn parse_id(text: &str) -> Result<AccordId, RemoteError> {

@@ -20,7 +20,6 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use actor::ConnectActor;
-pub(crate) use commands::{hex, internal, refused};
 pub(crate) use delivery::{RelayDrops, gossip_validator};
 
 /// Capacity of the actor's queue. Frames beyond it are dropped (gossip repeats them);

@@ -12,7 +12,8 @@ use accord_store::{Connection, Direction, FlushTicket, MessageId, MessageRecord}
 
 use super::actor::MessageActor;
 use super::wire::{self, Content, MAX_BODY};
-use crate::connect::{hex, internal, refused};
+use crate::hex::encode as hex;
+use crate::remote_error::{internal, refused};
 use crate::{clock, rng};
 
 /// `accord history` without `--limit` shows this many of the newest messages.

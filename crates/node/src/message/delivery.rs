@@ -16,7 +16,7 @@ use super::MessageMessage;
 use super::actor::MessageActor;
 use super::wire::{self, Status};
 use crate::clock;
-use crate::connect::hex;
+use crate::hex::encode as hex;
 
 /// The most messages in flight to one peer. Enough to keep a loopback or LAN link busy while
 /// the recipient's group commit batches them; small enough that a retransmitted window stays

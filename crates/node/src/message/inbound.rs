@@ -13,7 +13,7 @@ use super::actor::MessageActor;
 use super::durable::AfterFlush;
 use super::wire::{self, Content, Status};
 use crate::clock;
-use crate::connect::hex;
+use crate::hex::encode as hex;
 
 /// How to answer a request: at once, once what it wrote is durable, or once the messages
 /// before it have arrived.
