@@ -1,11 +1,12 @@
 //! `accord chat`: an interactive terminal chat with one connection.
 //!
-//! The pieces: [`state`] holds the conversation and the draft and reacts to keys and API
-//! events without doing any I/O; [`markdown`] turns message bodies into styled lines; [`view`]
-//! draws the state. This module does the I/O: it talks to the daemon over two control
+//! The pieces: [`state`] holds the conversation and reacts to API events, [`draft`] edits the
+//! message being typed from keys, both without doing any I/O; [`markdown`] turns message bodies
+//! into styled lines; [`view`] draws the state. This module does the I/O: it talks to the daemon over two control
 //! connections (one subscribed to events, one for requests), owns the terminal and runs the
 //! loop that joins them.
 
+mod draft;
 mod markdown;
 mod state;
 mod view;
