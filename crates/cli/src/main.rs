@@ -11,6 +11,7 @@ mod daemon;
 mod message_commands;
 mod output;
 mod passphrase;
+mod terminal_text;
 mod testnet;
 mod verify;
 
