@@ -15,7 +15,7 @@ mod terminal_text;
 mod testnet;
 mod verify;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -217,84 +217,121 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let json = cli.json;
-    runtime.block_on(async move {
-        match cli.command {
-            Command::Init { passphrase_file } => {
-                daemon::init(&data_dir, passphrase_file.as_deref(), json)?;
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::Daemon(args) => {
-                daemon::run(&data_dir, args, &cli.log_level).await?;
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::Testnet(args) => testnet::run(args, json, &cli.log_level).await,
-            Command::Id => client_commands::id(&data_dir, json).await,
-            Command::Status => client_commands::status(&data_dir, json).await,
-            Command::Peers => client_commands::peers(&data_dir, json).await,
-            Command::Lookup { peer } => client_commands::lookup(&data_dir, &peer, json).await,
-            Command::Dial { addr } => client_commands::dial(&data_dir, &addr, json).await,
-            Command::Connect { peer, note, addr } => {
-                connect_commands::invite(&data_dir, &peer, &note, addr.as_deref(), json).await
-            }
-            Command::Invites { incoming, outgoing } => {
-                let direction = match (incoming, outgoing) {
-                    (true, _) => Some(accord_api::InviteDirection::Incoming),
-                    (_, true) => Some(accord_api::InviteDirection::Outgoing),
-                    _ => None,
-                };
-                connect_commands::list(&data_dir, direction, json).await
-            }
-            Command::Accept { target } => {
-                connect_commands::act(&data_dir, InviteAction::Accept, &target, json).await
-            }
-            Command::Decline { target } => {
-                connect_commands::act(&data_dir, InviteAction::Decline, &target, json).await
-            }
-            Command::Withdraw { target } => {
-                connect_commands::act(&data_dir, InviteAction::Withdraw, &target, json).await
-            }
-            Command::Block { peer } => connect_commands::block(&data_dir, &peer, true, json).await,
-            Command::Unblock { peer } => {
-                connect_commands::block(&data_dir, &peer, false, json).await
-            }
-            Command::Disconnect { peer } => {
-                connect_commands::disconnect(&data_dir, &peer, json).await
-            }
-            Command::Connections => connect_commands::connections(&data_dir, json).await,
-            Command::Attestation { peer } => {
-                connect_commands::attestation(&data_dir, &peer, json).await
-            }
-            Command::VerifyAttestation { source } => verify::run(&source, json),
-            Command::Send {
-                peer,
-                text,
-                file,
-                wait,
-                timeout,
-            } => {
-                let source = match (&text, &file) {
-                    (_, Some(path)) => message_commands::BodySource::File(path),
-                    (Some(text), None) if text == "-" => message_commands::BodySource::Stdin,
-                    (Some(text), None) => message_commands::BodySource::Text(text),
-                    (None, None) => message_commands::BodySource::Stdin,
-                };
-                let wait = wait.then(|| std::time::Duration::from_secs(timeout));
-                message_commands::send(&data_dir, &peer, source, wait, json).await
-            }
-            Command::History { peer, limit } => {
-                message_commands::history(&data_dir, &peer, Some(limit), json).await
-            }
-            Command::Inbox => message_commands::inbox(&data_dir, json).await,
-            Command::Alias { peer, name } => {
-                message_commands::alias(&data_dir, &peer, &name, json).await
-            }
-            Command::Verify { peer } => message_commands::verify(&data_dir, &peer, json).await,
-            Command::Stats => client_commands::stats(&data_dir, json).await,
-            Command::Watch => client_commands::watch(&data_dir, json).await,
-            Command::Chat { peer } => chat::run(&data_dir, &peer).await,
-            Command::Stop => client_commands::stop(&data_dir, json).await,
+    runtime.block_on(dispatch(cli.command, &data_dir, json, &cli.log_level))
+}
+
+/// Runs `command`: the node commands here, the Connect and Message halves in their own
+/// dispatchers.
+async fn dispatch(
+    command: Command,
+    data_dir: &Path,
+    json: bool,
+    log_level: &str,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init { passphrase_file } => {
+            daemon::init(data_dir, passphrase_file.as_deref(), json)?;
+            Ok(ExitCode::SUCCESS)
         }
-    })
+        Command::Daemon(args) => {
+            daemon::run(data_dir, args, log_level).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Testnet(args) => testnet::run(args, json, log_level).await,
+        Command::Id => client_commands::id(data_dir, json).await,
+        Command::Status => client_commands::status(data_dir, json).await,
+        Command::Peers => client_commands::peers(data_dir, json).await,
+        Command::Lookup { peer } => client_commands::lookup(data_dir, &peer, json).await,
+        Command::Dial { addr } => client_commands::dial(data_dir, &addr, json).await,
+        Command::VerifyAttestation { source } => verify::run(&source, json),
+        Command::Stats => client_commands::stats(data_dir, json).await,
+        Command::Watch => client_commands::watch(data_dir, json).await,
+        Command::Chat { peer } => chat::run(data_dir, &peer).await,
+        Command::Stop => client_commands::stop(data_dir, json).await,
+        command @ (Command::Send { .. }
+        | Command::History { .. }
+        | Command::Inbox
+        | Command::Alias { .. }
+        | Command::Verify { .. }) => dispatch_message(command, data_dir, json).await,
+        command => dispatch_connect(command, data_dir, json).await,
+    }
+}
+
+/// The Connect half: invites, connections, blocks and attestations.
+async fn dispatch_connect(
+    command: Command,
+    data_dir: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Connect { peer, note, addr } => {
+            connect_commands::invite(data_dir, &peer, &note, addr.as_deref(), json).await
+        }
+        Command::Invites { incoming, outgoing } => {
+            let direction = match (incoming, outgoing) {
+                (true, _) => Some(accord_api::InviteDirection::Incoming),
+                (_, true) => Some(accord_api::InviteDirection::Outgoing),
+                _ => None,
+            };
+            connect_commands::list(data_dir, direction, json).await
+        }
+        Command::Accept { target } => {
+            connect_commands::act(data_dir, InviteAction::Accept, &target, json).await
+        }
+        Command::Decline { target } => {
+            connect_commands::act(data_dir, InviteAction::Decline, &target, json).await
+        }
+        Command::Withdraw { target } => {
+            connect_commands::act(data_dir, InviteAction::Withdraw, &target, json).await
+        }
+        Command::Block { peer } => connect_commands::block(data_dir, &peer, true, json).await,
+        Command::Unblock { peer } => connect_commands::block(data_dir, &peer, false, json).await,
+        Command::Disconnect { peer } => connect_commands::disconnect(data_dir, &peer, json).await,
+        Command::Connections => connect_commands::connections(data_dir, json).await,
+        Command::Attestation { peer } => connect_commands::attestation(data_dir, &peer, json).await,
+        other => unreachable_command(&other),
+    }
+}
+
+/// The Message half: send, history, inbox, alias and verify.
+async fn dispatch_message(
+    command: Command,
+    data_dir: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Send {
+            peer,
+            text,
+            file,
+            wait,
+            timeout,
+        } => {
+            let source = match (&text, &file) {
+                (_, Some(path)) => message_commands::BodySource::File(path),
+                (Some(text), None) if text == "-" => message_commands::BodySource::Stdin,
+                (Some(text), None) => message_commands::BodySource::Text(text),
+                (None, None) => message_commands::BodySource::Stdin,
+            };
+            let wait = wait.then(|| std::time::Duration::from_secs(timeout));
+            message_commands::send(data_dir, &peer, source, wait, json).await
+        }
+        Command::History { peer, limit } => {
+            message_commands::history(data_dir, &peer, Some(limit), json).await
+        }
+        Command::Inbox => message_commands::inbox(data_dir, json).await,
+        Command::Alias { peer, name } => {
+            message_commands::alias(data_dir, &peer, &name, json).await
+        }
+        Command::Verify { peer } => message_commands::verify(data_dir, &peer, json).await,
+        other => unreachable_command(&other),
+    }
+}
+
+/// A command handed to a dispatcher that does not own it: [`dispatch`] routes every command
+/// to exactly one place, so this is a bug in the CLI, reported as an error rather than a panic.
+fn unreachable_command(command: &Command) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("internal error: no handler for {command:?}")
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
