@@ -8,6 +8,7 @@ mod chat;
 mod client_commands;
 mod connect_commands;
 mod daemon;
+mod install_files;
 mod message_commands;
 mod output;
 mod passphrase;
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use connect_commands::InviteAction;
 
 /// Accord: a peer-to-peer messenger. Connect by invite, then message your connections.
@@ -185,6 +186,13 @@ enum Command {
     Stop,
     /// Run N daemons on 127.0.0.1 (mDNS off), bootstrapped to the first, until Ctrl-C
     Testnet(testnet::TestnetArgs),
+    /// Print the shell completion script for bash, zsh or fish
+    Completions {
+        /// The shell
+        shell: install_files::CompletionShell,
+    },
+    /// Print the man page (roff), e.g. `accord man > ~/.local/share/man/man1/accord.1`
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -200,12 +208,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    // `verify-attestation` reads only its input and `testnet` makes a data dir per node under
-    // its own `--dir`, so neither may fail where no default data dir exists (no HOME and no
-    // passwd entry, as in some containers). Neither of their arms below reads `data_dir`.
+    // `verify-attestation` reads only its input, `testnet` makes a data dir per node under its
+    // own `--dir`, and `completions` and `man` only print, so none may fail where no default
+    // data dir exists (no HOME and no passwd entry, as in some containers). None of their arms
+    // below reads `data_dir`.
     let needs_data_dir = !matches!(
         cli.command,
-        Command::VerifyAttestation { .. } | Command::Testnet(_)
+        Command::VerifyAttestation { .. }
+            | Command::Testnet(_)
+            | Command::Completions { .. }
+            | Command::Man
     );
     let data_dir = match cli.data_dir {
         Some(dir) => dir,
@@ -248,6 +260,14 @@ async fn dispatch(
         Command::Watch => client_commands::watch(data_dir, json).await,
         Command::Chat { peer } => chat::run(data_dir, &peer).await,
         Command::Stop => client_commands::stop(data_dir, json).await,
+        Command::Completions { shell } => {
+            install_files::completions(Cli::command(), shell)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            install_files::man(Cli::command())?;
+            Ok(ExitCode::SUCCESS)
+        }
         command @ (Command::Send { .. }
         | Command::History { .. }
         | Command::Inbox
