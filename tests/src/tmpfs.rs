@@ -1,7 +1,8 @@
 //! A small tmpfs mounted by a test, for what only a real filesystem can show: a full disk.
 //!
 //! Mounting needs root (CAP_SYS_ADMIN); [`Tmpfs::mount`] says why it cannot, so that the test
-//! can print the reason and pass as skipped, as `tests/reach_netns.rs` does.
+//! (which is `#[ignore]`d for that reason) fails with the reason through
+//! [`crate::capability::require`] when it is run where it cannot work.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -475,13 +475,15 @@ fn cannot_run_without_a_home() -> Option<String> {
 }
 
 #[test]
+#[ignore = "needs unshare and user namespaces to run without a passwd entry; .ci/run runs it with --ignored"]
 fn verify_attestation_needs_no_data_dir_not_even_a_default_one() {
     use accord_handshake::{Attestation, Statement, domain};
+    use accord_tests::capability::{require, unless_missing};
 
-    if let Some(reason) = cannot_run_without_a_home() {
-        println!("skipped: {reason}");
-        return;
-    }
+    require(
+        "unshare (util-linux) and user namespaces",
+        unless_missing(cannot_run_without_a_home()),
+    );
 
     // A command that needs a data dir says it has none: the environment really has none.
     let status = run_without_any_data_dir(&["status"], "");

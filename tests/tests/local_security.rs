@@ -6,13 +6,15 @@
 //! can read — refused like ssh refuses one; another local user on the control socket —
 //! unreachable with the default permissions, and refused by the daemon's own uid check
 //! (SO_PEERCRED) even when the permissions are loosened; a data dir another user owns —
-//! refused. The tests that act as another user need root and `setpriv`; without them they
-//! print why and pass as skipped.
+//! refused. The tests that act as another user need root and `setpriv`: they are
+//! `#[ignore]`d, `.ci/run` runs them with `--ignored` as root, and run without root they fail
+//! with the reason.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use accord_tests::capability::{require, unless_missing};
 use accord_tests::{Daemon, TestDir, accord_bin, run, stderr, wait_until};
 
 fn mode(path: &Path) -> u32 {
@@ -84,11 +86,9 @@ fn a_key_file_others_can_read_or_write_is_refused() {
 }
 
 #[test]
+#[ignore = "needs root and setpriv to act as uid 65534; .ci/run runs it with --ignored as root"]
 fn a_data_dir_another_user_owns_is_refused() {
-    if let Some(reason) = cannot_switch_users() {
-        println!("skipped: {reason}");
-        return;
-    }
+    require(SWITCH_USERS, unless_missing(cannot_switch_users()));
     let dir = TestDir::new();
     let data = dir.path("a");
     let init = run(&data, &["init"]);
@@ -105,6 +105,8 @@ fn a_data_dir_another_user_owns_is_refused() {
 
 /// The unprivileged user the tests act as.
 const NOBODY: u32 = 65534;
+/// What the tests that act as [`NOBODY`] need.
+const SWITCH_USERS: &str = "root and setpriv (to act as uid 65534)";
 
 /// Why the socket test cannot run here, if it cannot.
 fn cannot_switch_users() -> Option<String> {
@@ -148,11 +150,9 @@ fn id_as_nobody(bin: &Path, data: &Path) -> Output {
 }
 
 #[test]
+#[ignore = "needs root and setpriv to act as uid 65534; .ci/run runs it with --ignored as root"]
 fn another_user_cannot_use_the_control_socket() {
-    if let Some(reason) = cannot_switch_users() {
-        println!("skipped: {reason}");
-        return;
-    }
+    require(SWITCH_USERS, unless_missing(cannot_switch_users()));
     let dir = TestDir::new();
     let root = dir.path("");
     // The test dir itself must be enterable by the other user, or nothing below is tested.

@@ -1,5 +1,6 @@
 //! The full-disk part of the fault soak: the receiver's data dir is a tmpfs the test mounts
-//! (as root; otherwise it prints why and passes as skipped) and fills. What it shows, and the
+//! (as root: the test is `#[ignore]`d, `.ci/run` runs it with `--ignored` as root, and without
+//! root it fails with the reason) and fills. What it shows, and the
 //! behaviour it pins down, is described in docs/architecture.md, "Crashes and full disks".
 
 use std::collections::HashSet;
@@ -7,6 +8,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use accord_tests::capability::require;
 use accord_tests::conversation::{Sent, send, str_of, wait_outbox_drained, written_by};
 use accord_tests::tmpfs::Tmpfs;
 use accord_tests::{
@@ -192,16 +194,14 @@ fn check_both_sides(sender: &Daemon, receiver: &Daemon, to_r: &[Sent], to_s: &[S
 /// the space is freed and the daemon restarted (sled refuses writes for good once one failed)
 /// everything saved before is there and the queued messages arrive exactly once.
 #[test]
+#[ignore = "needs root to mount a tmpfs; .ci/run runs it with --ignored as root"]
 fn a_full_disk_fails_writes_clearly_keeps_reads_and_loses_nothing_once_freed() {
     let dir = TestDir::new();
     // Declared first, so dropped last: the daemons are gone by the time it is unmounted.
-    let mount = match Tmpfs::mount(&dir.path("b"), "32m") {
-        Ok(mount) => mount,
-        Err(reason) => {
-            println!("skipped: {reason}");
-            return;
-        }
-    };
+    let mount = require(
+        "root (to mount a tmpfs)",
+        Tmpfs::mount(&dir.path("b"), "32m"),
+    );
     let (sender, receiver) = connected_pair(&dir, NO_DHT);
     let (s_id, r_id) = (sender.id.clone(), receiver.id.clone());
     let mut to_r: Vec<Sent> = (0..5)

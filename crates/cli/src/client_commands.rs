@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use accord_api::{Client, Event, SOCKET_FILE_NAME};
 
 use crate::output::{print_json, qr_code};
+use crate::terminal_text::single_line;
 
 pub(crate) async fn connect(data_dir: &Path) -> anyhow::Result<Client> {
     Ok(Client::connect(data_dir.join(SOCKET_FILE_NAME)).await?)
@@ -21,7 +22,7 @@ pub(crate) async fn id(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> 
         println!("Fingerprint: {}", info.fingerprint);
         println!("Addresses:");
         for addr in &info.addrs {
-            println!("  {addr}");
+            println!("  {}", single_line(addr));
         }
         if let Some(qr) = qr_code(&info.id) {
             println!("\n{qr}");
@@ -49,14 +50,18 @@ pub(crate) async fn status(data_dir: &Path, json: bool) -> anyhow::Result<ExitCo
         }
         for relay in &status.relays {
             let state = match (&relay.reserved, relay.connected) {
-                (Some(addr), _) => format!("reserved, reachable at {addr}"),
+                (Some(addr), _) => format!("reserved, reachable at {}", single_line(addr)),
                 (None, true) => "connected, no reservation".to_owned(),
                 (None, false) => "not connected".to_owned(),
             };
             println!("Relay {}: {state}", relay.peer);
         }
         for queued in &status.queued {
-            println!("Queued for {}: {}", queued.peer, queued.reason);
+            println!(
+                "Queued for {}: {}",
+                single_line(&queued.peer),
+                single_line(&queued.reason)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -73,7 +78,7 @@ pub(crate) async fn peers(data_dir: &Path, json: bool) -> anyhow::Result<ExitCod
         for peer in &peers {
             println!("{} ({:?})", peer.id, peer.via);
             for addr in &peer.addrs {
-                println!("  {addr}");
+                println!("  {}", single_line(addr));
             }
         }
     }
@@ -88,7 +93,7 @@ pub(crate) async fn lookup(data_dir: &Path, peer: &str, json: bool) -> anyhow::R
     } else {
         println!("{} ({:?}):", found.id, found.source);
         for addr in &found.addrs {
-            println!("  {addr}");
+            println!("  {}", single_line(addr));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -151,7 +156,8 @@ pub(crate) async fn watch(data_dir: &Path, json: bool) -> anyhow::Result<ExitCod
         if json {
             print_json(&event)?;
         } else {
-            println!("{}", describe(&event));
+            // One line per event: a multi-line body shows its newlines as placeholders.
+            println!("{}", single_line(&describe(&event)));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@ use accord_api::{InviteDirection, InviteInfo, InviteSummary};
 
 use crate::client_commands::connect;
 use crate::output::print_json;
+use crate::terminal_text::{multi_line, single_line};
 
 /// `accord connect <ID> [--note TEXT] [--addr MA]`.
 pub(crate) async fn invite(
@@ -54,8 +55,16 @@ fn print_summary(summary: &InviteSummary, json: bool, verb: &str) -> anyhow::Res
     if json {
         return print_json(summary);
     }
-    println!("{verb}: invite {} ({})", summary.invite_id, summary.peer);
-    println!("State: {}; expires {}", summary.state, summary.expires_at);
+    println!(
+        "{verb}: invite {} ({})",
+        single_line(&summary.invite_id),
+        single_line(&summary.peer)
+    );
+    println!(
+        "State: {}; expires {}",
+        single_line(&summary.state),
+        single_line(&summary.expires_at)
+    );
     Ok(())
 }
 
@@ -85,10 +94,14 @@ fn print_invite(invite: &InviteInfo) {
     };
     println!(
         "{} {arrow} {} [{}] created {}, expires {}",
-        invite.invite_id, invite.peer, invite.state, invite.created_at, invite.expires_at
+        single_line(&invite.invite_id),
+        single_line(&invite.peer),
+        single_line(&invite.state),
+        single_line(&invite.created_at),
+        single_line(&invite.expires_at)
     );
     if !invite.note.is_empty() {
-        println!("    \"{}\"", invite.note);
+        println!("    \"{}\"", single_line(&invite.note));
     }
 }
 
@@ -108,9 +121,12 @@ pub(crate) async fn block(
     if json {
         print_json(&info)?;
     } else if info.blocked {
-        println!("Blocked {}: everything from it is dropped.", info.peer);
+        println!(
+            "Blocked {}: everything from it is dropped.",
+            single_line(&info.peer)
+        );
     } else {
-        println!("{} is not blocked.", info.peer);
+        println!("{} is not blocked.", single_line(&info.peer));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,7 +143,8 @@ pub(crate) async fn disconnect(
     } else {
         println!(
             "Disconnected from {}; attestation {} revoked.",
-            info.peer, info.attestation_id
+            single_line(&info.peer),
+            single_line(&info.attestation_id)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -144,8 +161,11 @@ pub(crate) async fn connections(data_dir: &Path, json: bool) -> anyhow::Result<E
         for connection in &connections {
             let name = connection.alias.as_deref().unwrap_or("");
             println!(
-                "{} {name} since {} (attestation {})",
-                connection.peer, connection.since, connection.attestation_id
+                "{} {} since {} (attestation {})",
+                single_line(&connection.peer),
+                single_line(name),
+                single_line(&connection.since),
+                single_line(&connection.attestation_id)
             );
         }
     }
@@ -162,7 +182,9 @@ pub(crate) async fn attestation(
     if json {
         print_json(&attestation)?;
     } else {
-        print!("{}", attestation.text);
+        // The text is lowercase hex between BEGIN and END lines, which the sanitiser leaves
+        // exactly as it is; it goes through it all the same, like every human output.
+        print!("{}", multi_line(&attestation.text));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,17 +8,19 @@ mod chat;
 mod client_commands;
 mod connect_commands;
 mod daemon;
+mod install_files;
 mod message_commands;
 mod output;
 mod passphrase;
+mod terminal_text;
 mod testnet;
 mod verify;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use connect_commands::InviteAction;
 
 /// Accord: a peer-to-peer messenger. Connect by invite, then message your connections.
@@ -184,6 +186,13 @@ enum Command {
     Stop,
     /// Run N daemons on 127.0.0.1 (mDNS off), bootstrapped to the first, until Ctrl-C
     Testnet(testnet::TestnetArgs),
+    /// Print the shell completion script for bash, zsh or fish
+    Completions {
+        /// The shell
+        shell: install_files::CompletionShell,
+    },
+    /// Print the man page (roff), e.g. `accord man > ~/.local/share/man/man1/accord.1`
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -199,12 +208,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    // `verify-attestation` reads only its input and `testnet` makes a data dir per node under
-    // its own `--dir`, so neither may fail where no default data dir exists (no HOME and no
-    // passwd entry, as in some containers). Neither of their arms below reads `data_dir`.
+    // `verify-attestation` reads only its input, `testnet` makes a data dir per node under its
+    // own `--dir`, and `completions` and `man` only print, so none may fail where no default
+    // data dir exists (no HOME and no passwd entry, as in some containers). None of their arms
+    // below reads `data_dir`.
     let needs_data_dir = !matches!(
         cli.command,
-        Command::VerifyAttestation { .. } | Command::Testnet(_)
+        Command::VerifyAttestation { .. }
+            | Command::Testnet(_)
+            | Command::Completions { .. }
+            | Command::Man
     );
     let data_dir = match cli.data_dir {
         Some(dir) => dir,
@@ -216,84 +229,129 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let json = cli.json;
-    runtime.block_on(async move {
-        match cli.command {
-            Command::Init { passphrase_file } => {
-                daemon::init(&data_dir, passphrase_file.as_deref(), json)?;
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::Daemon(args) => {
-                daemon::run(&data_dir, args, &cli.log_level).await?;
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::Testnet(args) => testnet::run(args, json, &cli.log_level).await,
-            Command::Id => client_commands::id(&data_dir, json).await,
-            Command::Status => client_commands::status(&data_dir, json).await,
-            Command::Peers => client_commands::peers(&data_dir, json).await,
-            Command::Lookup { peer } => client_commands::lookup(&data_dir, &peer, json).await,
-            Command::Dial { addr } => client_commands::dial(&data_dir, &addr, json).await,
-            Command::Connect { peer, note, addr } => {
-                connect_commands::invite(&data_dir, &peer, &note, addr.as_deref(), json).await
-            }
-            Command::Invites { incoming, outgoing } => {
-                let direction = match (incoming, outgoing) {
-                    (true, _) => Some(accord_api::InviteDirection::Incoming),
-                    (_, true) => Some(accord_api::InviteDirection::Outgoing),
-                    _ => None,
-                };
-                connect_commands::list(&data_dir, direction, json).await
-            }
-            Command::Accept { target } => {
-                connect_commands::act(&data_dir, InviteAction::Accept, &target, json).await
-            }
-            Command::Decline { target } => {
-                connect_commands::act(&data_dir, InviteAction::Decline, &target, json).await
-            }
-            Command::Withdraw { target } => {
-                connect_commands::act(&data_dir, InviteAction::Withdraw, &target, json).await
-            }
-            Command::Block { peer } => connect_commands::block(&data_dir, &peer, true, json).await,
-            Command::Unblock { peer } => {
-                connect_commands::block(&data_dir, &peer, false, json).await
-            }
-            Command::Disconnect { peer } => {
-                connect_commands::disconnect(&data_dir, &peer, json).await
-            }
-            Command::Connections => connect_commands::connections(&data_dir, json).await,
-            Command::Attestation { peer } => {
-                connect_commands::attestation(&data_dir, &peer, json).await
-            }
-            Command::VerifyAttestation { source } => verify::run(&source, json),
-            Command::Send {
-                peer,
-                text,
-                file,
-                wait,
-                timeout,
-            } => {
-                let source = match (&text, &file) {
-                    (_, Some(path)) => message_commands::BodySource::File(path),
-                    (Some(text), None) if text == "-" => message_commands::BodySource::Stdin,
-                    (Some(text), None) => message_commands::BodySource::Text(text),
-                    (None, None) => message_commands::BodySource::Stdin,
-                };
-                let wait = wait.then(|| std::time::Duration::from_secs(timeout));
-                message_commands::send(&data_dir, &peer, source, wait, json).await
-            }
-            Command::History { peer, limit } => {
-                message_commands::history(&data_dir, &peer, Some(limit), json).await
-            }
-            Command::Inbox => message_commands::inbox(&data_dir, json).await,
-            Command::Alias { peer, name } => {
-                message_commands::alias(&data_dir, &peer, &name, json).await
-            }
-            Command::Verify { peer } => message_commands::verify(&data_dir, &peer, json).await,
-            Command::Stats => client_commands::stats(&data_dir, json).await,
-            Command::Watch => client_commands::watch(&data_dir, json).await,
-            Command::Chat { peer } => chat::run(&data_dir, &peer).await,
-            Command::Stop => client_commands::stop(&data_dir, json).await,
+    runtime.block_on(dispatch(cli.command, &data_dir, json, &cli.log_level))
+}
+
+/// Runs `command`: the node commands here, the Connect and Message halves in their own
+/// dispatchers.
+async fn dispatch(
+    command: Command,
+    data_dir: &Path,
+    json: bool,
+    log_level: &str,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init { passphrase_file } => {
+            daemon::init(data_dir, passphrase_file.as_deref(), json)?;
+            Ok(ExitCode::SUCCESS)
         }
-    })
+        Command::Daemon(args) => {
+            daemon::run(data_dir, args, log_level).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Testnet(args) => testnet::run(args, json, log_level).await,
+        Command::Id => client_commands::id(data_dir, json).await,
+        Command::Status => client_commands::status(data_dir, json).await,
+        Command::Peers => client_commands::peers(data_dir, json).await,
+        Command::Lookup { peer } => client_commands::lookup(data_dir, &peer, json).await,
+        Command::Dial { addr } => client_commands::dial(data_dir, &addr, json).await,
+        Command::VerifyAttestation { source } => verify::run(&source, json),
+        Command::Stats => client_commands::stats(data_dir, json).await,
+        Command::Watch => client_commands::watch(data_dir, json).await,
+        Command::Chat { peer } => chat::run(data_dir, &peer).await,
+        Command::Stop => client_commands::stop(data_dir, json).await,
+        Command::Completions { shell } => {
+            install_files::completions(Cli::command(), shell)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            install_files::man(Cli::command())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        command @ (Command::Send { .. }
+        | Command::History { .. }
+        | Command::Inbox
+        | Command::Alias { .. }
+        | Command::Verify { .. }) => dispatch_message(command, data_dir, json).await,
+        command => dispatch_connect(command, data_dir, json).await,
+    }
+}
+
+/// The Connect half: invites, connections, blocks and attestations.
+async fn dispatch_connect(
+    command: Command,
+    data_dir: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Connect { peer, note, addr } => {
+            connect_commands::invite(data_dir, &peer, &note, addr.as_deref(), json).await
+        }
+        Command::Invites { incoming, outgoing } => {
+            let direction = match (incoming, outgoing) {
+                (true, _) => Some(accord_api::InviteDirection::Incoming),
+                (_, true) => Some(accord_api::InviteDirection::Outgoing),
+                _ => None,
+            };
+            connect_commands::list(data_dir, direction, json).await
+        }
+        Command::Accept { target } => {
+            connect_commands::act(data_dir, InviteAction::Accept, &target, json).await
+        }
+        Command::Decline { target } => {
+            connect_commands::act(data_dir, InviteAction::Decline, &target, json).await
+        }
+        Command::Withdraw { target } => {
+            connect_commands::act(data_dir, InviteAction::Withdraw, &target, json).await
+        }
+        Command::Block { peer } => connect_commands::block(data_dir, &peer, true, json).await,
+        Command::Unblock { peer } => connect_commands::block(data_dir, &peer, false, json).await,
+        Command::Disconnect { peer } => connect_commands::disconnect(data_dir, &peer, json).await,
+        Command::Connections => connect_commands::connections(data_dir, json).await,
+        Command::Attestation { peer } => connect_commands::attestation(data_dir, &peer, json).await,
+        other => unreachable_command(&other),
+    }
+}
+
+/// The Message half: send, history, inbox, alias and verify.
+async fn dispatch_message(
+    command: Command,
+    data_dir: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Send {
+            peer,
+            text,
+            file,
+            wait,
+            timeout,
+        } => {
+            let source = match (&text, &file) {
+                (_, Some(path)) => message_commands::BodySource::File(path),
+                (Some(text), None) if text == "-" => message_commands::BodySource::Stdin,
+                (Some(text), None) => message_commands::BodySource::Text(text),
+                (None, None) => message_commands::BodySource::Stdin,
+            };
+            let wait = wait.then(|| std::time::Duration::from_secs(timeout));
+            message_commands::send(data_dir, &peer, source, wait, json).await
+        }
+        Command::History { peer, limit } => {
+            message_commands::history(data_dir, &peer, Some(limit), json).await
+        }
+        Command::Inbox => message_commands::inbox(data_dir, json).await,
+        Command::Alias { peer, name } => {
+            message_commands::alias(data_dir, &peer, &name, json).await
+        }
+        Command::Verify { peer } => message_commands::verify(data_dir, &peer, json).await,
+        other => unreachable_command(&other),
+    }
+}
+
+/// A command handed to a dispatcher that does not own it: [`dispatch`] routes every command
+/// to exactly one place, so this is a bug in the CLI, reported as an error rather than a panic.
+fn unreachable_command(command: &Command) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("internal error: no handler for {command:?}")
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {

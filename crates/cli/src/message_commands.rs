@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 
 use crate::client_commands::connect;
 use crate::output::{print_json, qr_code};
+use crate::terminal_text::{multi_line, single_line};
 
 /// The most bytes read from standard input or a file for one message; the daemon enforces
 /// `messages.max_bytes` (at most 64 KiB) and says so clearly, this only bounds the read.
@@ -151,8 +152,13 @@ pub(crate) async fn history(
             } else {
                 message.from.as_str()
             };
-            println!("[{}] {who} ({}):", message.sent_at, message.state);
-            for line in message.body.lines() {
+            println!(
+                "[{}] {} ({}):",
+                single_line(&message.sent_at),
+                single_line(who),
+                single_line(&message.state)
+            );
+            for line in multi_line(&message.body).lines() {
                 println!("    {line}");
             }
         }
@@ -171,8 +177,11 @@ pub(crate) async fn inbox(data_dir: &Path, json: bool) -> anyhow::Result<ExitCod
         for conversation in &conversations {
             let name = conversation.alias.as_deref().unwrap_or(&conversation.peer);
             println!(
-                "{name}  {} unread  {}  {}",
-                conversation.unread, conversation.last_message_at, conversation.preview
+                "{}  {} unread  {}  {}",
+                single_line(name),
+                conversation.unread,
+                single_line(&conversation.last_message_at),
+                single_line(&conversation.preview)
             );
         }
     }
@@ -190,7 +199,11 @@ pub(crate) async fn alias(
     if json {
         print_json(&info)?;
     } else {
-        println!("{} is now known as {}.", info.peer, info.alias);
+        println!(
+            "{} is now known as {}.",
+            single_line(&info.peer),
+            single_line(&info.alias)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -201,7 +214,7 @@ pub(crate) async fn verify(data_dir: &Path, peer: &str, json: bool) -> anyhow::R
     if json {
         print_json(&info)?;
     } else {
-        println!("Safety number with {}:", info.peer);
+        println!("Safety number with {}:", single_line(&info.peer));
         println!("  {}", info.safety_number);
         println!("Compare it with theirs, in person or over a channel you trust.");
         let digits: String = info

@@ -50,3 +50,58 @@ fn testnet_refuses_a_silly_node_count() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: --nodes"));
 }
+
+#[test]
+fn completions_are_generated_for_bash_zsh_and_fish_only() {
+    for (shell, marker) in [
+        ("bash", "complete -F _accord"),
+        ("zsh", "#compdef accord"),
+        ("fish", "complete -c accord"),
+    ] {
+        let output = accord(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            script.contains(marker),
+            "{shell}: no {marker:?} in {script}"
+        );
+        // Subcommands and global options are offered.
+        for word in ["verify-attestation", "data-dir", "completions"] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+    }
+    // The bash script is valid bash.
+    let bash = accord(&["completions", "bash"]);
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let path = dir.path().join("accord.bash");
+    std::fs::write(&path, &bash.stdout).unwrap_or_else(|err| panic!("{err}"));
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run bash: {err}"));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert_eq!(
+        accord(&["completions", "powershell"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(accord(&["completions"]).status.code(), Some(2));
+}
+
+#[test]
+fn the_man_page_is_roff_naming_every_command() {
+    let output = accord(&["man"]);
+    assert_eq!(output.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(page.contains(".TH accord 1"), "{page}");
+    assert!(page.contains(".SH NAME"), "{page}");
+    assert!(page.contains(".SH SYNOPSIS"), "{page}");
+    // roff escapes hyphens; every subcommand is listed.
+    for command in ["verify\\-attestation", "history", "testnet", "completions"] {
+        assert!(page.contains(command), "the man page lacks {command}");
+    }
+}

@@ -8,7 +8,10 @@
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::terminal_text::single_line;
+
+mod layout;
 
 /// Inline `code`: a colour of its own so it stands out from emphasis.
 pub(crate) const INLINE_CODE: Style = Style::new().fg(Color::Yellow);
@@ -178,18 +181,7 @@ impl Renderer {
                 self.begin_block();
                 self.containers.push(Container::BlockQuote);
             }
-            Tag::CodeBlock(kind) => {
-                self.begin_block();
-                self.in_code_block = true;
-                if let CodeBlockKind::Fenced(lang) = kind
-                    && !lang.is_empty()
-                {
-                    // Show the language quietly, like a caption.
-                    self.ensure_line();
-                    self.append(&sanitize(&lang), QUOTE_BAR);
-                    self.flush();
-                }
-            }
+            Tag::CodeBlock(kind) => self.start_code_block(kind),
             Tag::HtmlBlock => {
                 self.begin_block();
                 self.in_html_block = true;
@@ -198,36 +190,7 @@ impl Renderer {
                 self.begin_block();
                 self.containers.push(Container::List { next: start });
             }
-            Tag::Item => {
-                // A new item starts on its own line; a loose list's gap goes before the marker.
-                self.flush();
-                if self.gap && !self.lines.is_empty() {
-                    self.ensure_line();
-                    self.flush();
-                }
-                self.gap = false;
-                let depth = self
-                    .containers
-                    .iter()
-                    .filter(|c| matches!(c, Container::List { .. }))
-                    .count();
-                let marker = match self.containers.last_mut() {
-                    Some(Container::List { next: Some(n) }) => {
-                        let marker = format!("{n}. ");
-                        *n = n.saturating_add(1);
-                        marker
-                    }
-                    _ => match depth {
-                        0 | 1 => "• ".to_owned(),
-                        2 => "◦ ".to_owned(),
-                        _ => "▪ ".to_owned(),
-                    },
-                };
-                self.containers.push(Container::Item {
-                    marker,
-                    marker_shown: false,
-                });
-            }
+            Tag::Item => self.start_item(),
             Tag::Emphasis => self
                 .styles
                 .push(Style::new().add_modifier(Modifier::ITALIC)),
@@ -250,6 +213,52 @@ impl Renderer {
             // still arrives is shown as plain text by the text events.
             _ => {}
         }
+    }
+
+    /// A code block: its lines are kept as they are; a fenced block's language is shown
+    /// quietly, like a caption.
+    fn start_code_block(&mut self, kind: CodeBlockKind<'_>) {
+        self.begin_block();
+        self.in_code_block = true;
+        if let CodeBlockKind::Fenced(lang) = kind
+            && !lang.is_empty()
+        {
+            self.ensure_line();
+            self.append(&single_line(&lang), QUOTE_BAR);
+            self.flush();
+        }
+    }
+
+    /// A list item: it starts on its own line (after a loose list's gap) with its marker, a
+    /// number for ordered lists and a bullet by depth otherwise.
+    fn start_item(&mut self) {
+        self.flush();
+        if self.gap && !self.lines.is_empty() {
+            self.ensure_line();
+            self.flush();
+        }
+        self.gap = false;
+        let depth = self
+            .containers
+            .iter()
+            .filter(|c| matches!(c, Container::List { .. }))
+            .count();
+        let marker = match self.containers.last_mut() {
+            Some(Container::List { next: Some(n) }) => {
+                let marker = format!("{n}. ");
+                *n = n.saturating_add(1);
+                marker
+            }
+            _ => match depth {
+                0 | 1 => "• ".to_owned(),
+                2 => "◦ ".to_owned(),
+                _ => "▪ ".to_owned(),
+            },
+        };
+        self.containers.push(Container::Item {
+            marker,
+            marker_shown: false,
+        });
     }
 
     fn end(&mut self, tag: TagEnd) {
@@ -337,424 +346,7 @@ impl Renderer {
             }
         }
     }
-
-    /// Starts a block: finishes the line in progress and leaves a blank line after the
-    /// previous block (but not between a list item's marker and its first paragraph).
-    fn begin_block(&mut self) {
-        self.flush();
-        let fresh_item = matches!(
-            self.containers.last(),
-            Some(Container::Item {
-                marker_shown: false,
-                ..
-            })
-        );
-        if self.gap && !self.lines.is_empty() && !fresh_item {
-            self.ensure_line();
-            self.flush();
-        }
-        self.gap = false;
-    }
-
-    fn end_block(&mut self) {
-        self.flush();
-        self.gap = true;
-    }
-
-    /// Starts a line with the containers' prefix if none is in progress.
-    fn ensure_line(&mut self) {
-        if self.current.is_some() {
-            return;
-        }
-        let mut spans = Vec::new();
-        let mut width = 0;
-        for (depth, container) in self.containers.iter_mut().enumerate() {
-            let (text, style) = match container {
-                Container::BlockQuote => ("│ ".to_owned(), QUOTE_BAR),
-                Container::List { .. } => continue,
-                Container::Item {
-                    marker,
-                    marker_shown,
-                } => {
-                    if *marker_shown {
-                        (" ".repeat(marker.width()), Style::new())
-                    } else {
-                        *marker_shown = true;
-                        (marker.clone(), MARKER)
-                    }
-                }
-            };
-            // Beyond the depth limit only the markers still owed are shown.
-            if depth >= MAX_INDENT_DEPTH && style != MARKER {
-                continue;
-            }
-            width += text.width();
-            spans.push(Span::styled(text, style));
-        }
-        self.prefix_spans = spans.len();
-        self.prefix_width = width;
-        self.current_width = width;
-        self.current = Some(spans);
-        self.pending_space = None;
-    }
-
-    /// Finishes the line in progress, if any.
-    fn flush(&mut self) {
-        if let Some(spans) = self.current.take() {
-            self.lines.push(Line::from(spans));
-        }
-        self.pending_space = None;
-    }
-
-    fn has_content(&self) -> bool {
-        self.current
-            .as_ref()
-            .is_some_and(|spans| spans.len() > self.prefix_spans)
-    }
-
-    /// Appends text to the current line without wrapping, merging with the last span when the
-    /// style matches.
-    fn append(&mut self, text: &str, style: Style) {
-        self.ensure_line();
-        let prefix_spans = self.prefix_spans;
-        let Some(spans) = self.current.as_mut() else {
-            return;
-        };
-        let has_text = spans.len() > prefix_spans;
-        match spans.last_mut() {
-            Some(last) if has_text && last.style == style => {
-                last.content.to_mut().push_str(text);
-            }
-            _ => spans.push(Span::styled(text.to_owned(), style)),
-        }
-        self.current_width += text.width();
-    }
-
-    /// Flowing text: words separated by spaces, wrapped at the width.
-    fn words(&mut self, text: &str, style: Style) {
-        let text = sanitize(text);
-        let mut first = true;
-        for word in text.split(' ') {
-            if !first && self.has_content() {
-                self.pending_space = Some(style);
-            }
-            first = false;
-            if !word.is_empty() {
-                self.word(word, style);
-            }
-        }
-        if text.ends_with(' ') && self.has_content() {
-            self.pending_space = Some(style);
-        }
-    }
-
-    /// One unbreakable piece of text (broken by characters only when no line could hold it).
-    fn word(&mut self, word: &str, style: Style) {
-        let word = sanitize(word);
-        let word_width = word.width();
-        if self.has_content() {
-            let space = usize::from(self.pending_space.is_some());
-            if self.current_width + space + word_width > self.width {
-                self.flush();
-            } else if let Some(space_style) = self.pending_space.take() {
-                self.append(" ", space_style);
-            }
-        }
-        self.ensure_line();
-        self.pending_space = None;
-        if self.current_width + word_width <= self.width {
-            self.append(&word, style);
-        } else {
-            self.hard_wrap(&word, style, "");
-        }
-    }
-
-    /// Appends text character by character, breaking lines wherever the width is reached;
-    /// continuation lines start with `indent` after the prefix.
-    fn hard_wrap(&mut self, text: &str, style: Style, indent: &str) {
-        let mut chunk = String::new();
-        // Tracked, not recomputed: a long word must not cost quadratic time.
-        let mut chunk_width = 0;
-        for c in text.chars() {
-            self.ensure_line();
-            let c_width = c.width().unwrap_or(0);
-            let at_line_start = !self.has_content() && chunk.is_empty();
-            if self.current_width + chunk_width + c_width > self.width && !at_line_start {
-                if !chunk.is_empty() {
-                    self.append(&chunk, style);
-                    chunk.clear();
-                    chunk_width = 0;
-                }
-                self.flush();
-                self.ensure_line();
-                if !indent.is_empty() {
-                    self.append(indent, style);
-                }
-            }
-            // Every character is placed, so each line break makes progress.
-            chunk.push(c);
-            chunk_width += c_width;
-        }
-        if !chunk.is_empty() {
-            self.append(&chunk, style);
-        }
-    }
-
-    /// Preformatted text (code and HTML blocks): every newline ends a line, nothing is
-    /// collapsed, long lines are broken by characters.
-    fn raw_text(&mut self, text: &str, style: Style, indent: &str) {
-        let text = text.replace('\t', TAB);
-        let mut segments = text.split('\n').peekable();
-        while let Some(segment) = segments.next() {
-            let is_last = segments.peek().is_none();
-            if !segment.is_empty() {
-                if !self.has_content() {
-                    self.ensure_line();
-                    if !indent.is_empty() {
-                        self.append(indent, style);
-                    }
-                }
-                self.hard_wrap(&sanitize(segment), style, indent);
-            }
-            if !is_last {
-                // The newline ends the line, even an empty one.
-                self.ensure_line();
-                self.flush();
-            }
-        }
-    }
-}
-
-/// Replaces control characters (escape sequences, carriage returns, tabs, …) so that nothing
-/// in a message can drive the terminal.
-pub(crate) fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\t' => ' ',
-            c if c.is_control() => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)] // Tests should fail loudly.
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn text(line: &Line<'_>) -> String {
-        line.spans.iter().map(|s| s.content.as_ref()).collect()
-    }
-
-    fn texts(lines: &[Line<'_>]) -> Vec<String> {
-        lines.iter().map(text).collect()
-    }
-
-    /// The style of the span holding `needle`.
-    fn style_of(lines: &[Line<'_>], needle: &str) -> Style {
-        lines
-            .iter()
-            .flat_map(|l| l.spans.iter())
-            .find(|s| s.content.contains(needle))
-            .map(|s| s.style)
-            .unwrap_or_else(|| panic!("no span contains {needle:?} in {:?}", texts(lines)))
-    }
-
-    #[test]
-    fn plain_text_is_one_line() {
-        let lines = render("hello world", 80);
-        assert_eq!(texts(&lines), ["hello world"]);
-        assert_eq!(style_of(&lines, "hello"), Style::new());
-    }
-
-    #[test]
-    fn bold_italic_and_strikethrough_are_styled() {
-        let lines = render("a **bold** and *it* and ~~gone~~", 80);
-        assert_eq!(texts(&lines), ["a bold and it and gone"]);
-        assert!(
-            style_of(&lines, "bold")
-                .add_modifier
-                .contains(Modifier::BOLD)
-        );
-        assert!(
-            style_of(&lines, "it")
-                .add_modifier
-                .contains(Modifier::ITALIC)
-        );
-        assert!(
-            style_of(&lines, "gone")
-                .add_modifier
-                .contains(Modifier::CROSSED_OUT)
-        );
-        let nested = render("***both***", 80);
-        let style = style_of(&nested, "both");
-        assert!(
-            style
-                .add_modifier
-                .contains(Modifier::BOLD | Modifier::ITALIC)
-        );
-    }
-
-    #[test]
-    fn inline_code_has_its_own_style_and_keeps_spaces() {
-        let lines = render("run `cargo  test` now", 80);
-        assert_eq!(texts(&lines), ["run cargo  test now"]);
-        assert_eq!(style_of(&lines, "cargo"), INLINE_CODE);
-    }
-
-    #[test]
-    fn code_blocks_are_indented_and_styled_line_by_line() {
-        let lines = render("before\n\n```rust\nfn main() {\n\tx\n}\n```\nafter", 80);
-        assert_eq!(
-            texts(&lines),
-            [
-                "before",
-                "",
-                "rust",
-                "  fn main() {",
-                "      x",
-                "  }",
-                "",
-                "after"
-            ]
-        );
-        assert_eq!(style_of(&lines, "fn main"), CODE_BLOCK);
-    }
-
-    #[test]
-    fn indented_code_blocks_work_too() {
-        let lines = render("    let x = 1;", 80);
-        assert_eq!(texts(&lines), ["  let x = 1;"]);
-        assert_eq!(style_of(&lines, "let"), CODE_BLOCK);
-    }
-
-    #[test]
-    fn headings_are_bold_and_underlined() {
-        let lines = render("# Title\n\nbody", 80);
-        assert_eq!(texts(&lines), ["Title", "", "body"]);
-        assert_eq!(style_of(&lines, "Title"), HEADING);
-        assert_eq!(style_of(&lines, "body"), Style::new());
-    }
-
-    #[test]
-    fn links_are_underlined_and_show_their_url() {
-        let lines = render("see [the docs](https://example.org/d) now", 80);
-        assert_eq!(texts(&lines), ["see the docs <https://example.org/d> now"]);
-        assert_eq!(style_of(&lines, "the docs"), LINK);
-        assert_eq!(style_of(&lines, "https://"), LINK_URL);
-        // An autolink's text is its URL: not shown twice.
-        let auto = render("<https://example.org>", 80);
-        assert_eq!(texts(&auto), ["https://example.org"]);
-        assert_eq!(style_of(&auto, "example"), LINK);
-    }
-
-    #[test]
-    fn images_show_alt_text_and_url() {
-        let lines = render("![a cat](cat.png)", 80);
-        assert_eq!(texts(&lines), ["[image: a cat <cat.png>]"]);
-    }
-
-    #[test]
-    fn bullet_lists_get_bullets_and_nested_lists_indent() {
-        let lines = render("- one\n- two\n  - inner\n- three", 80);
-        assert_eq!(texts(&lines), ["• one", "• two", "  ◦ inner", "• three"]);
-        assert_eq!(style_of(&lines, "•"), MARKER);
-    }
-
-    #[test]
-    fn ordered_lists_are_numbered_from_their_start() {
-        let lines = render("3. c\n4. d\n5. e", 80);
-        assert_eq!(texts(&lines), ["3. c", "4. d", "5. e"]);
-    }
-
-    #[test]
-    fn list_items_wrap_under_their_text() {
-        let lines = render("- alpha beta gamma", 10);
-        assert_eq!(texts(&lines), ["• alpha", "  beta", "  gamma"]);
-    }
-
-    #[test]
-    fn task_lists_show_boxes() {
-        let lines = render("- [x] done\n- [ ] todo", 80);
-        assert_eq!(texts(&lines), ["• [x] done", "• [ ] todo"]);
-    }
-
-    #[test]
-    fn block_quotes_get_a_bar_on_every_line() {
-        let lines = render("> quoted text that wraps\n> > nested", 12);
-        assert_eq!(
-            texts(&lines),
-            ["│ quoted", "│ text that", "│ wraps", "│ ", "│ │ nested"]
-        );
-        assert_eq!(style_of(&lines, "│"), QUOTE_BAR);
-    }
-
-    #[test]
-    fn paragraphs_are_separated_and_breaks_respected() {
-        let lines = render("one\ntwo\n\nthree  \nfour", 80);
-        assert_eq!(texts(&lines), ["one two", "", "three", "four"]);
-    }
-
-    #[test]
-    fn rules_span_the_width() {
-        let lines = render("a\n\n---\n\nb", 5);
-        assert_eq!(texts(&lines), ["a", "", "─────", "", "b"]);
-    }
-
-    #[test]
-    fn long_words_are_broken_and_lines_never_exceed_the_width() {
-        let lines = render("abcdefghij", 4);
-        assert_eq!(texts(&lines), ["abcd", "efgh", "ij"]);
-        let wide = render("日本語のテキスト", 5);
-        assert!(wide.iter().all(|l| l.width() <= 5), "{:?}", texts(&wide));
-    }
-
-    #[test]
-    fn control_characters_are_neutralised() {
-        let lines = render("evil\u{1b}[2Jtext\u{7}", 80);
-        let all = texts(&lines).concat();
-        assert!(!all.chars().any(char::is_control), "{all:?}");
-        assert!(all.contains("evil"));
-    }
-
-    #[test]
-    fn raw_html_is_shown_as_text() {
-        let lines = render("<div>\nhi\n</div>", 80);
-        assert_eq!(texts(&lines), ["<div>", "hi", "</div>"]);
-    }
-
-    #[test]
-    fn empty_input_renders_nothing() {
-        assert!(render("", 80).is_empty());
-        assert!(render("   \n\n", 80).is_empty());
-    }
-
-    proptest! {
-        #[test]
-        fn render_never_panics(body in any::<String>(), width in 0u16..200) {
-            let _ = render(&body, width);
-        }
-
-        #[test]
-        fn render_never_panics_on_markdownish_input(
-            body in "[-*_`#>\\[\\]()!~|0-9. \n\ta-z\u{1b}日]{0,200}",
-            width in 0u16..60,
-        ) {
-            let lines = render(&body, width);
-            for line in &lines {
-                for span in &line.spans {
-                    prop_assert!(!span.content.chars().any(char::is_control));
-                }
-            }
-        }
-
-        #[test]
-        fn shallow_lines_fit_the_width(words in proptest::collection::vec("[a-z*`]{1,12}", 0..40)) {
-            let lines = render(&words.join(" "), 20);
-            for line in &lines {
-                prop_assert!(line.width() <= 20, "{:?}", text(line));
-            }
-        }
-    }
-}
+mod tests;

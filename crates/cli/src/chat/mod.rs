@@ -1,38 +1,36 @@
 //! `accord chat`: an interactive terminal chat with one connection.
 //!
-//! The pieces: [`state`] holds the conversation and the draft and reacts to keys and API
-//! events without doing any I/O; [`markdown`] turns message bodies into styled lines; [`view`]
-//! draws the state. This module does the I/O: it talks to the daemon over two control
-//! connections (one subscribed to events, one for requests), owns the terminal and runs the
-//! loop that joins them.
+//! The pieces: [`state`] holds the conversation and reacts to API events, [`draft`] edits the
+//! message being typed from keys, both without doing any I/O; [`markdown`] turns message bodies
+//! into styled lines; [`view`] draws the state. The I/O: [`daemon_link`] talks to the daemon
+//! over two control connections (one subscribed to events, one for requests), [`terminal`]
+//! sets the terminal up and restores it on every way out, and this module runs the loop that
+//! joins them.
 
+mod daemon_link;
+mod draft;
 mod markdown;
 mod state;
+mod terminal;
 mod view;
 
 use std::io::{self, IsTerminal, Stdout};
-use std::panic::{self, PanicHookInfo};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use accord_api::{Client, ClientError, Event, MessageInfo, SOCKET_FILE_NAME, SendInfo};
+use accord_api::{Client, Event, MessageInfo, SOCKET_FILE_NAME};
 use anyhow::{Context, bail};
-use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream as TermEvents,
-};
-use crossterm::execute;
-use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
-};
+use crossterm::event::{Event as TermEvent, EventStream as TermEvents};
 use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use daemon_link::{ApiReply, ApiRequest, forward_events, serve_requests};
 use state::{ChatAction, ChatState, short_id};
+use terminal::TerminalGuard;
 
 /// How many of the newest messages the chat opens with (and reloads after a lag).
 const HISTORY_LIMIT: usize = 200;
@@ -126,116 +124,6 @@ async fn resolve_peer(
     (id, name)
 }
 
-/// Moves API events from the subscribed connection into a channel: reading a frame is not
-/// cancel-safe, so it must not sit directly in the `select!`. The channel closes when the
-/// stream ends; an error is passed on first.
-async fn forward_events(
-    mut events: accord_api::EventStream,
-    tx: mpsc::Sender<Result<Event, String>>,
-) {
-    loop {
-        let item = match events.next().await {
-            Ok(Some(event)) => Ok(event),
-            Ok(None) => return,
-            Err(err) => Err(err.to_string()),
-        };
-        let failed = item.is_err();
-        if tx.send(item).await.is_err() || failed {
-            return;
-        }
-    }
-}
-
-/// What the loop asks of the request connection.
-#[derive(Debug)]
-enum ApiRequest {
-    Send(String),
-    MarkRead,
-    Reload,
-}
-
-/// What comes back.
-#[derive(Debug)]
-enum ApiReply {
-    Sent {
-        body: String,
-        result: Result<SendInfo, String>,
-    },
-    History(Result<Vec<MessageInfo>, String>),
-}
-
-/// Carries out requests one at a time on their own task, so that a slow daemon never freezes
-/// typing. A broken connection is dropped and made afresh for the next request.
-async fn serve_requests(
-    socket: std::path::PathBuf,
-    client: Client,
-    peer: String,
-    mut requests: mpsc::Receiver<ApiRequest>,
-    replies: mpsc::Sender<ApiReply>,
-) {
-    let mut client = Some(client);
-    while let Some(request) = requests.recv().await {
-        let mut connected = match client.take() {
-            Some(client) => Ok(client),
-            None => Client::connect(&socket).await,
-        };
-        let reply = match &mut connected {
-            Err(err) => {
-                let error = err.to_string();
-                match request {
-                    ApiRequest::Send(body) => Some(ApiReply::Sent {
-                        body,
-                        result: Err(error),
-                    }),
-                    ApiRequest::Reload => Some(ApiReply::History(Err(error))),
-                    ApiRequest::MarkRead => None,
-                }
-            }
-            Ok(conn) => {
-                let (reply, broken) = match request {
-                    ApiRequest::Send(body) => {
-                        let result = conn.send(&peer, &body, None).await;
-                        let broken = is_broken(&result);
-                        let result = result.map_err(|e| e.to_string());
-                        (Some(ApiReply::Sent { body, result }), broken)
-                    }
-                    ApiRequest::MarkRead => {
-                        // Reading the newest message marks the conversation read, which sends
-                        // the read receipt: the message is on screen.
-                        let result = conn.history(&peer, Some(1)).await;
-                        (None, is_broken(&result))
-                    }
-                    ApiRequest::Reload => {
-                        let result = conn.history(&peer, Some(HISTORY_LIMIT)).await;
-                        let broken = is_broken(&result);
-                        (
-                            Some(ApiReply::History(result.map_err(|e| e.to_string()))),
-                            broken,
-                        )
-                    }
-                };
-                if !broken {
-                    client = connected.ok();
-                }
-                reply
-            }
-        };
-        if let Some(reply) = reply
-            && replies.send(reply).await.is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// Whether an error means the connection is unusable (as opposed to the daemon refusing).
-fn is_broken<T>(result: &Result<T, ClientError>) -> bool {
-    matches!(
-        result,
-        Err(ClientError::Io(_) | ClientError::Protocol(_) | ClientError::NotRunning { .. })
-    )
-}
-
 async fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     state: &mut ChatState,
@@ -257,17 +145,7 @@ async fn event_loop(
             .context("cannot draw the chat")?;
 
         let action = tokio::select! {
-            key = keys.next() => match key {
-                Some(Ok(TermEvent::Key(key))) => state.handle_key(key),
-                Some(Ok(TermEvent::Paste(text))) => {
-                    state.handle_paste(&text);
-                    None
-                }
-                // Resizes and the rest only need the redraw at the top of the loop.
-                Some(Ok(_)) => None,
-                Some(Err(err)) => return Err(err).context("cannot read from the terminal"),
-                None => Some(ChatAction::Quit),
-            },
+            event = keys.next() => on_terminal_event(state, event)?,
             event = api_events.recv(), if api_open => match event {
                 Some(Ok(event)) => state.on_event(event),
                 Some(Err(err)) => {
@@ -281,16 +159,7 @@ async fn event_loop(
                 }
             },
             Some(reply) = replies.recv() => {
-                match reply {
-                    ApiReply::Sent { body, result: Ok(info) } => {
-                        state.on_sent(info, body, now_rfc3339());
-                    }
-                    ApiReply::Sent { body, result: Err(err) } => state.on_send_failed(body, &err),
-                    ApiReply::History(Ok(history)) => state.load_history(history),
-                    ApiReply::History(Err(err)) => {
-                        state.status = format!("cannot reload the history: {err}");
-                    }
-                }
+                apply_reply(state, reply);
                 None
             },
             _ = hangup.recv() => Some(ChatAction::Quit),
@@ -314,6 +183,42 @@ async fn event_loop(
     }
 }
 
+/// A key, a paste or a resize from the terminal; the end of its stream leaves the chat.
+fn on_terminal_event(
+    state: &mut ChatState,
+    event: Option<io::Result<TermEvent>>,
+) -> anyhow::Result<Option<ChatAction>> {
+    match event {
+        Some(Ok(TermEvent::Key(key))) => Ok(state.handle_key(key)),
+        Some(Ok(TermEvent::Paste(text))) => {
+            state.handle_paste(&text);
+            Ok(None)
+        }
+        // Resizes and the rest only need the redraw at the top of the loop.
+        Some(Ok(_)) => Ok(None),
+        Some(Err(err)) => Err(err).context("cannot read from the terminal"),
+        None => Ok(Some(ChatAction::Quit)),
+    }
+}
+
+/// Applies the daemon's answer to one of the loop's requests.
+fn apply_reply(state: &mut ChatState, reply: ApiReply) {
+    match reply {
+        ApiReply::Sent {
+            body,
+            result: Ok(info),
+        } => state.on_sent(info, body, now_rfc3339()),
+        ApiReply::Sent {
+            body,
+            result: Err(err),
+        } => state.on_send_failed(body, &err),
+        ApiReply::History(Ok(history)) => state.load_history(history),
+        ApiReply::History(Err(err)) => {
+            state.status = format!("cannot reload the history: {err}");
+        }
+    }
+}
+
 /// Now, in the API's time format: `send` does not return the time it stamped, and the clock
 /// here is the same one the daemon reads.
 fn now_rfc3339() -> String {
@@ -322,52 +227,4 @@ fn now_rfc3339() -> String {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0);
     accord_api::format_rfc3339_ms(ms)
-}
-
-type PanicHook = Box<dyn Fn(&PanicHookInfo<'_>) + Send + Sync + 'static>;
-
-/// Raw mode, the alternate screen and bracketed paste, undone when dropped, on every way out:
-/// a normal return, an error (`?`) and a panic (the hook restores the terminal before the
-/// panic message prints, so that the message is readable).
-struct TerminalGuard {
-    previous_hook: Arc<PanicHook>,
-}
-
-impl TerminalGuard {
-    fn enter() -> io::Result<TerminalGuard> {
-        let previous_hook: Arc<PanicHook> = Arc::new(panic::take_hook());
-        let chained = Arc::clone(&previous_hook);
-        panic::set_hook(Box::new(move |info| {
-            restore_terminal();
-            chained(info);
-        }));
-        // Made before touching the terminal, so that a failure half-way is undone too.
-        let guard = TerminalGuard { previous_hook };
-        enable_raw_mode()?;
-        execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
-        Ok(guard)
-    }
-}
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        restore_terminal();
-        // Changing the hook while panicking would panic again; the process is going anyway.
-        if !std::thread::panicking() {
-            let _ours = panic::take_hook();
-            let previous = Arc::clone(&self.previous_hook);
-            panic::set_hook(Box::new(move |info| previous(info)));
-        }
-    }
-}
-
-/// Undoes what [`TerminalGuard::enter`] did; harmless when done twice.
-fn restore_terminal() {
-    let _ = execute!(
-        io::stdout(),
-        DisableBracketedPaste,
-        LeaveAlternateScreen,
-        crossterm::cursor::Show
-    );
-    let _ = disable_raw_mode();
 }

@@ -8,8 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
-use super::markdown::{self, sanitize};
+use super::markdown;
 use super::state::{ChatMessage, ChatState, Delivery};
+use crate::terminal_text::single_line;
 
 /// The input box grows with a multi-line draft up to this many lines, then scrolls.
 const MAX_INPUT_LINES: usize = 5;
@@ -44,7 +45,7 @@ fn message_lines(message: &ChatMessage, state: &ChatState, width: u16) -> Vec<Li
         if message.outgoing {
             Span::styled("you", OUR_NAME)
         } else {
-            Span::styled(sanitize(&state.peer_name), PEER_NAME)
+            Span::styled(single_line(&state.peer_name), PEER_NAME)
         },
         Span::styled(format!(" · {}", clock(&message.sent_at)), DIM),
     ];
@@ -74,7 +75,7 @@ fn message_lines(message: &ChatMessage, state: &ChatState, width: u16) -> Vec<Li
 fn clock(sent_at: &str) -> String {
     match sent_at.get(11..16) {
         Some(hhmm) if sent_at.get(10..11) == Some("T") => hhmm.to_owned(),
-        _ => sanitize(sent_at),
+        _ => single_line(sent_at),
     }
 }
 
@@ -84,7 +85,7 @@ fn draw_history(frame: &mut Frame<'_>, state: &ChatState, area: Rect) {
         let hint = Line::styled(
             format!(
                 "No messages with {} yet. Write one below (Markdown works).",
-                sanitize(&state.peer_name)
+                single_line(&state.peer_name)
             ),
             DIM,
         );
@@ -136,7 +137,7 @@ fn draw_input(frame: &mut Frame<'_>, state: &ChatState, area: Rect) {
     // Where the cursor is, in rows and columns of the (sanitised) draft.
     let before = &state.input[..state.cursor.min(state.input.len())];
     let row = before.matches('\n').count();
-    let col = sanitize(before.rsplit('\n').next().unwrap_or("")).width();
+    let col = single_line(before.rsplit('\n').next().unwrap_or("")).width();
     // Scroll so that the cursor stays inside the box.
     let rows = usize::from(inner.height);
     let cols = usize::from(inner.width);
@@ -145,7 +146,7 @@ fn draw_input(frame: &mut Frame<'_>, state: &ChatState, area: Rect) {
     let lines: Vec<Line<'static>> = state
         .input
         .split('\n')
-        .map(|line| Line::raw(sanitize(line)))
+        .map(|line| Line::raw(single_line(line)))
         .collect();
     let scroll = (
         u16::try_from(offset_y).unwrap_or(u16::MAX),
@@ -159,10 +160,14 @@ fn draw_input(frame: &mut Frame<'_>, state: &ChatState, area: Rect) {
 }
 
 fn draw_status(frame: &mut Frame<'_>, state: &ChatState, area: Rect) {
-    let mut text = format!(" {} · {}", sanitize(&state.peer_name), state.link.label());
+    let mut text = format!(
+        " {} · {}",
+        single_line(&state.peer_name),
+        state.link.label()
+    );
     if !state.status.is_empty() {
         text.push_str(" · ");
-        text.push_str(&sanitize(&state.status));
+        text.push_str(&single_line(&state.status));
     }
     if state.scroll > 0 {
         text.push_str(" · scrolled (PgDn)");

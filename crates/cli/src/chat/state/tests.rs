@@ -1,0 +1,163 @@
+//! Tests of the chat state: history, events, receipts and presence.
+
+use accord_api::{Event, MessageInfo, SendInfo};
+
+use super::*;
+
+const ME: &str = "12D3KooWme000000000000000000000000000000000000000000";
+const PEER: &str = "12D3KooWpeer00000000000000000000000000000000000abcd";
+
+fn state() -> ChatState {
+    ChatState::new(PEER.into(), short_id(PEER), ME.into())
+}
+
+fn info(id: &str, from: &str, to: &str, body: &str, state: &str) -> MessageInfo {
+    MessageInfo {
+        message_id: id.into(),
+        from: from.into(),
+        to: to.into(),
+        body: body.into(),
+        sent_at: "2024-05-06T07:08:09.000Z".into(),
+        received_at: None,
+        state: state.into(),
+        reason: None,
+    }
+}
+
+#[test]
+fn history_tells_our_messages_from_theirs() {
+    let mut s = state();
+    s.load_history(vec![
+        info("1", PEER, ME, "hello", "read"),
+        info("2", ME, PEER, "hi", "delivered"),
+    ]);
+    assert_eq!(s.messages.len(), 2);
+    assert!(!s.messages[0].outgoing);
+    assert!(s.messages[1].outgoing);
+    assert_eq!(s.messages[1].delivery, Delivery::Delivered);
+}
+
+#[test]
+fn history_is_bounded() {
+    let mut s = state();
+    let history = (0..MAX_MESSAGES + 5)
+        .map(|i| info(&i.to_string(), PEER, ME, "x", "read"))
+        .collect();
+    s.load_history(history);
+    assert_eq!(s.messages.len(), MAX_MESSAGES);
+    assert_eq!(s.messages[0].message_id, "5");
+}
+
+#[test]
+fn received_messages_are_added_once_and_marked_read() {
+    let mut s = state();
+    s.load_history(vec![info("1", PEER, ME, "hello", "read")]);
+    let event = |id: &str| Event::MessageReceived {
+        peer: PEER.into(),
+        message_id: id.into(),
+        body: "new".into(),
+        sent_at: "2024-05-06T07:09:00.000Z".into(),
+    };
+    assert_eq!(s.on_event(event("2")), Some(ChatAction::MarkRead));
+    assert_eq!(s.on_event(event("1")), Some(ChatAction::MarkRead));
+    assert_eq!(s.messages.len(), 2);
+    assert_eq!(s.messages[1].body, "new");
+}
+
+#[test]
+fn messages_from_others_only_touch_the_status() {
+    let mut s = state();
+    let action = s.on_event(Event::MessageReceived {
+        peer: "12D3KooWsomeoneelse0000000000000000000000000000zzzz".into(),
+        message_id: "9".into(),
+        body: "psst".into(),
+        sent_at: String::new(),
+    });
+    assert_eq!(action, None);
+    assert!(s.messages.is_empty());
+    assert!(s.status.contains("…0000zzzz"), "{}", s.status);
+}
+
+#[test]
+fn receipts_advance_our_messages_and_never_go_back() {
+    let mut s = state();
+    s.on_sent(
+        SendInfo {
+            message_id: "m1".into(),
+            state: "queued".into(),
+            reason: None,
+        },
+        "body".into(),
+        String::new(),
+    );
+    assert_eq!(s.messages[0].delivery, Delivery::Queued);
+    let delivered = Event::MessageDelivered {
+        peer: PEER.into(),
+        message_id: "m1".into(),
+    };
+    let read = Event::MessageRead {
+        peer: PEER.into(),
+        message_id: "m1".into(),
+    };
+    assert_eq!(s.on_event(delivered.clone()), None);
+    assert_eq!(s.messages[0].delivery, Delivery::Delivered);
+    s.on_event(read);
+    assert_eq!(s.messages[0].delivery, Delivery::Read);
+    s.on_event(delivered);
+    assert_eq!(s.messages[0].delivery, Delivery::Read);
+    assert_eq!(Delivery::Read.mark(), "✓✓");
+    assert_eq!(Delivery::Delivered.mark(), "✓");
+}
+
+#[test]
+fn a_receipt_before_the_send_returns_is_kept() {
+    let mut s = state();
+    s.on_event(Event::MessageDelivered {
+        peer: PEER.into(),
+        message_id: "m1".into(),
+    });
+    s.on_sent(
+        SendInfo {
+            message_id: "m1".into(),
+            state: "sent".into(),
+            reason: None,
+        },
+        "body".into(),
+        String::new(),
+    );
+    assert_eq!(s.messages[0].delivery, Delivery::Delivered);
+}
+
+#[test]
+fn peer_presence_and_revocation() {
+    let mut s = state();
+    assert_eq!(s.link, Link::Unknown);
+    s.on_event(Event::PeerConnected {
+        peer: PEER.into(),
+        addr: "/ip4/1.2.3.4/tcp/1".into(),
+    });
+    assert_eq!(s.link, Link::Online);
+    s.on_event(Event::PeerDisconnected { peer: PEER.into() });
+    assert_eq!(s.link, Link::Offline);
+    s.on_event(Event::ConnectionRevoked {
+        peer: PEER.into(),
+        attestation_id: "a".into(),
+    });
+    s.on_event(Event::PeerConnected {
+        peer: PEER.into(),
+        addr: String::new(),
+    });
+    assert_eq!(s.link, Link::Revoked);
+    assert_eq!(
+        s.on_event(Event::Lagged { missed: 3 }),
+        Some(ChatAction::Reload)
+    );
+    s.on_stream_closed();
+    assert_eq!(s.link, Link::DaemonGone);
+}
+
+#[test]
+fn short_ids_keep_the_distinctive_end() {
+    assert_eq!(short_id(PEER), "…0000abcd");
+    assert_eq!(short_id("bob"), "bob");
+}
