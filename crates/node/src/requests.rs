@@ -100,13 +100,16 @@ impl NodeContext {
         let counts = self.store.counts().await.map_err(internal)?;
         // The same rule the Connect actor enforces: a rolling window measured from the later
         // of now and the highest time ever seen, so a clock set back frees nothing.
-        let sent_at = self.store.quota_sent_at().await.map_err(internal)?;
         let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
         let policy = accord_handshake::QuotaPolicy {
             weekly_limit: self.config.invites.weekly_limit,
             ..accord_handshake::QuotaPolicy::default()
         };
-        let invites_left = policy.remaining(&sent_at, crate::clock::now_ms(), high_water);
+        let now = crate::clock::now_ms();
+        // Only the rolling window counts, so only the window is read.
+        let since = now.max(high_water).saturating_sub(policy.window_ms);
+        let sent_at = self.store.quota_sent_at(since).await.map_err(internal)?;
+        let invites_left = policy.remaining(&sent_at, now, high_water);
         let reach = self.net.reach().await.map_err(net_error)?;
         let queued: Vec<QueuedInfo> =
             serde_json::from_value(self.messages.command(Request::Status).await?)

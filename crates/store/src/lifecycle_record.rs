@@ -84,7 +84,7 @@ pub(crate) enum CodecError {
 }
 
 /// Maps an invite state to its stored code. The codes are part of the on-disk format.
-fn state_code(state: InviteState) -> u8 {
+pub(crate) fn state_code(state: InviteState) -> u8 {
     match state {
         InviteState::Pending => 0,
         InviteState::Accepted => 1,
@@ -95,7 +95,7 @@ fn state_code(state: InviteState) -> u8 {
 }
 
 /// The inverse of [`state_code`].
-fn state_from_code(code: u8) -> Result<InviteState, CodecError> {
+pub(crate) fn state_from_code(code: u8) -> Result<InviteState, CodecError> {
     Ok(match code {
         0 => InviteState::Pending,
         1 => InviteState::Accepted,

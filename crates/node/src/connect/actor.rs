@@ -11,9 +11,10 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
+use super::core::{LiveIndex, NUDGE_DELAY_MS, nudge_allowed};
 use super::delivery::{RelayDrops, inbox_topics};
 use super::stamped::StampedFrames;
-use super::{ConnectHandle, ConnectMessage, QUEUE_CAPACITY};
+use super::{ConnectHandle, ConnectMessage, IdentifyDrops, QUEUE_CAPACITY};
 use crate::message::MessageHandle;
 use crate::{Config, clock};
 
@@ -42,6 +43,10 @@ pub(crate) struct ConnectActor {
     /// When a peer's arrival last pulled the schedule forward, to keep arrivals from causing a
     /// storm of republications.
     pub(super) last_nudge_ms: u64,
+    /// The live invites and cool-downs, in memory (see `core.rs`).
+    pub(super) live: LiveIndex,
+    /// Identified peers the network loop could not hand over because the queue was full.
+    identify_drops: IdentifyDrops,
 }
 
 impl std::fmt::Debug for ConnectActor {
@@ -67,7 +72,13 @@ impl ConnectActor {
         for topic in inbox_topics(&me, &config.gossip) {
             net.subscribe(topic).await?;
         }
+        let live = LiveIndex::load(
+            store.live_entries().await?,
+            store.cooldowns().await?,
+            store.next_purge_at().await?,
+        );
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let identify_drops = IdentifyDrops::default();
         let mut actor = ConnectActor {
             identity,
             me,
@@ -83,10 +94,12 @@ impl ConnectActor {
             stamped: StampedFrames::default(),
             next_due_ms: None,
             last_nudge_ms: 0,
+            live,
+            identify_drops: identify_drops.clone(),
         };
-        actor.reschedule().await;
+        actor.reschedule();
         let task = tokio::spawn(actor.run());
-        Ok((ConnectHandle::new(tx), task))
+        Ok((ConnectHandle::new(tx, identify_drops), task))
     }
 
     async fn run(mut self) {
@@ -124,10 +137,14 @@ impl ConnectActor {
                 self.on_delivered(key).await;
                 true
             }
+            ConnectMessage::PeerIdentified { peer, addrs } => {
+                self.remember_peer(peer, addrs).await;
+                false
+            }
             ConnectMessage::Shutdown => false,
         };
         if changed {
-            self.reschedule().await;
+            self.reschedule();
         }
     }
 
@@ -155,6 +172,10 @@ impl ConnectActor {
                         .into_iter()
                         .filter(|(_, count)| *count > 0),
                 );
+                let identify = self.identify_drops.count();
+                if identify > 0 {
+                    dropped.insert("identify_queue_full", identify);
+                }
                 to_value(&dropped)
             }
             other => Err(RemoteError::new(
@@ -179,7 +200,7 @@ impl ConnectActor {
         let now = clock::now_ms();
         // A newcomer may be (or may reach) a recipient who was offline: pull the schedule
         // forward, but not more often than every few seconds.
-        if now.saturating_sub(self.last_nudge_ms) >= NUDGE_INTERVAL_MS {
+        if nudge_allowed(self.last_nudge_ms, now) {
             self.last_nudge_ms = now;
             self.bring_forward(now + NUDGE_DELAY_MS).await;
         }
@@ -187,14 +208,19 @@ impl ConnectActor {
             self.deliver_waiting_for(id).await;
         }
     }
+
+    /// Records an identified peer in the address book. The network loop hands it over
+    /// without waiting, so the store's pace never holds up the swarm.
+    async fn remember_peer(&mut self, peer: accord_net::PeerId, addrs: Vec<accord_net::Multiaddr>) {
+        let Ok(id) = AccordId::from_peer_id(peer) else {
+            tracing::debug!(%peer, "not an Accord identity; not added to the address book");
+            return;
+        };
+        if let Err(err) = self.store.record_peer(id, &addrs, clock::now_ms()).await {
+            self.store_failed("address_book_write_failed", &err);
+        }
+    }
 }
-
-/// A peer's arrival pulls due republications to this many ms from now: enough for gossip to
-/// learn the newcomer's subscriptions.
-const NUDGE_DELAY_MS: u64 = 2_000;
-
-/// At most one pull-forward per this many ms.
-const NUDGE_INTERVAL_MS: u64 = 5_000;
 
 fn to_value<T: serde::Serialize>(value: T) -> Result<Value, RemoteError> {
     serde_json::to_value(value)

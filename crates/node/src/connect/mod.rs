@@ -8,14 +8,19 @@
 
 mod actor;
 mod commands;
+mod core;
 mod delivery;
 mod inbound;
+mod records;
 mod schedule;
 mod stamped;
 mod transition;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use accord_api::{RemoteError, Request};
-use accord_net::{PeerId, ResponseChannel};
+use accord_net::{Multiaddr, PeerId, ResponseChannel};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,19 +50,53 @@ pub(crate) enum ConnectMessage {
     PeerConnected { peer: PeerId },
     /// A direct delivery was answered by its recipient.
     Delivered { key: delivery::DeliveryKey },
+    /// The network identified a peer: record it in the address book.
+    PeerIdentified { peer: PeerId, addrs: Vec<Multiaddr> },
     /// Stop after what is queued before this message.
     Shutdown,
+}
+
+/// How many identified peers were not recorded because the actor's queue was full; shared
+/// between the handle (which counts) and the actor (which reports it in `accord stats`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IdentifyDrops(Arc<AtomicU64>);
+
+impl IdentifyDrops {
+    fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// A cloneable handle to the Connect actor.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectHandle {
     tx: mpsc::Sender<ConnectMessage>,
+    identify_drops: IdentifyDrops,
 }
 
 impl ConnectHandle {
-    pub(crate) fn new(tx: mpsc::Sender<ConnectMessage>) -> Self {
-        ConnectHandle { tx }
+    pub(crate) fn new(tx: mpsc::Sender<ConnectMessage>, identify_drops: IdentifyDrops) -> Self {
+        ConnectHandle { tx, identify_drops }
+    }
+
+    /// Hands an identified peer to the actor for the address book, without waiting: the
+    /// network loop must never wait for the store. When the queue is full the sighting is
+    /// dropped and counted (the peer is identified again on its next connection).
+    pub(crate) fn peer_identified(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if self
+            .tx
+            .try_send(ConnectMessage::PeerIdentified { peer, addrs })
+            .is_err()
+        {
+            if self.identify_drops.count() == 0 {
+                tracing::warn!(%peer, "Connect queue full; an identified peer was not recorded");
+            }
+            self.identify_drops.add();
+        }
     }
 
     /// Runs a user command and returns its JSON result.
