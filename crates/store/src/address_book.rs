@@ -219,7 +219,13 @@ impl Store {
         for entry in self.peers_seen.iter() {
             let (seen, _) = entry.map_err(StoreError::db)?;
             let Some(id) = seen.get(8..) else { continue };
-            if id != except {
+            // Damaged entries are not candidates: deleting them is not this code's decision.
+            let readable = self
+                .peers
+                .get(id)
+                .map_err(StoreError::db)?
+                .is_some_and(|raw| record::decode(&raw).is_ok());
+            if id != except && readable {
                 out.push((seen.clone(), id.to_vec()));
             }
             if out.len() == n {

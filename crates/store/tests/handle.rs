@@ -47,7 +47,7 @@ async fn handle_serves_requests_and_shutdown_flushes() {
 
     // Shutdown flushed and closed the database: it reopens with everything in it.
     let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
-    assert_eq!(store.counts().unwrap().peers, 19);
+    assert_eq!(store.counts().unwrap().peers, 20);
     assert_eq!(store.meta("k").unwrap().as_deref(), Some(&b"v"[..]));
 }
 
