@@ -169,7 +169,7 @@ fn fill_store(db: &Path, peer: &AccordId, count: u64, progress: bool) -> Result<
 
 /// The key the store in `db` is encrypted with: derived, as the daemon does, from the data
 /// dir's key file (written by `accord init` without a passphrase).
-fn store_key(db: &Path) -> Result<StoreKey> {
+pub(crate) fn store_key(db: &Path) -> Result<StoreKey> {
     let key_file = db
         .parent()
         .context("the store has no data dir")?
@@ -371,7 +371,7 @@ fn in_process(plan: &Plan, big_db: &Path, small_db: &Path, messages: u64) -> Res
 }
 
 /// A daemon this suite started; killed on drop if it did not shut down.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     socket: PathBuf,
 }
@@ -380,7 +380,7 @@ impl Daemon {
     /// Writes `config` as the config.toml of `dir`, spawns `accord daemon` on it and waits
     /// until its control socket answers `id`; returns the daemon and the time from spawning to
     /// that answer.
-    async fn start(
+    pub(crate) async fn start(
         accord: &Path,
         dir: &Path,
         config: &str,
@@ -410,7 +410,7 @@ impl Daemon {
         Ok((Daemon { child, socket }, took))
     }
 
-    async fn client(&self) -> Result<Client> {
+    pub(crate) async fn client(&self) -> Result<Client> {
         Client::connect(&self.socket)
             .await
             .context("connect to the control socket")
@@ -423,7 +423,7 @@ impl Daemon {
     }
 
     /// Asks the daemon to stop and waits for it to exit (so its data dir is free again).
-    async fn stop(mut self) -> Result<()> {
+    pub(crate) async fn stop(mut self) -> Result<()> {
         shut_down(&self.socket, &mut self.child).await
     }
 }
