@@ -54,12 +54,16 @@ const BUILT_KEY: &str = "connect_index_built";
 /// worked off in bounded steps between other requests.
 pub const PURGE_BATCH: usize = 256;
 
-const LIVE: u8 = b'L';
+pub(crate) const LIVE: u8 = b'L';
 const COOLDOWN: u8 = b'K';
-const DEADLINE: u8 = b'D';
+pub(crate) const DEADLINE: u8 = b'D';
 const COUNTER: u8 = b'N';
 
 /// Which record an index entry describes.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "items are compared and copied as map keys; a box would cost an allocation each"
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LiveItem {
     /// An invite we sent.
@@ -163,7 +167,7 @@ impl LiveItem {
 
 /// The live entry of an outgoing invite, if it is live.
 pub fn live_outgoing(i: &OutgoingInvite) -> Option<LiveEntry> {
-    (i.state == InviteState::Pending || i.next_publish_at_ms.is_some()).then(|| LiveEntry {
+    (i.state == InviteState::Pending || i.next_publish_at_ms.is_some()).then_some(LiveEntry {
         item: LiveItem::Outgoing(i.invite_id),
         peer: i.peer,
         state: i.state,
@@ -175,7 +179,7 @@ pub fn live_outgoing(i: &OutgoingInvite) -> Option<LiveEntry> {
 
 /// The live entry of an incoming invite, if it is live.
 pub fn live_incoming(i: &IncomingInvite) -> Option<LiveEntry> {
-    (i.state == InviteState::Pending || i.next_publish_at_ms.is_some()).then(|| LiveEntry {
+    (i.state == InviteState::Pending || i.next_publish_at_ms.is_some()).then_some(LiveEntry {
         item: LiveItem::Incoming(i.invite_id),
         peer: i.peer,
         state: i.state,
@@ -215,7 +219,7 @@ fn deadline_key(at_ms: u64, what: u8, id: &InviteId) -> Vec<u8> {
     key
 }
 
-fn cooldown_key(what: u8, id: &[u8]) -> Vec<u8> {
+pub(crate) fn cooldown_key(what: u8, id: &[u8]) -> Vec<u8> {
     let mut key = vec![COOLDOWN, what];
     key.extend_from_slice(id);
     key
@@ -281,8 +285,7 @@ impl Store {
         id: &InviteId,
         peer: AccordId,
         state: InviteState,
-        expires_at_ms: u64,
-        closed_at_ms: Option<u64>,
+        (expires_at_ms, closed_at_ms): (u64, Option<u64>),
     ) -> Result<(), StoreError> {
         if !purged_when_closed(state) {
             return Ok(());
@@ -325,8 +328,7 @@ impl Store {
             &i.invite_id,
             i.peer,
             i.state,
-            i.expires_at_ms,
-            i.closed_at_ms,
+            (i.expires_at_ms, i.closed_at_ms),
         )?;
         Ok(update)
     }
@@ -341,8 +343,7 @@ impl Store {
             &i.invite_id,
             i.peer,
             i.state,
-            i.expires_at_ms,
-            i.closed_at_ms,
+            (i.expires_at_ms, i.closed_at_ms),
         )?;
         Ok(update)
     }
@@ -444,72 +445,6 @@ impl Store {
             pending_outgoing: read(b'o')?,
             connections: read(b'c')?,
         })
-    }
-
-    /// When the next closed record or cool-down is due for deletion, if any is.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Db`] when the read fails.
-    pub fn next_purge_at(&self) -> Result<Option<u64>, StoreError> {
-        let first = self
-            .connect_index
-            .scan_prefix([DEADLINE])
-            .next()
-            .transpose()
-            .map_err(StoreError::db)?;
-        Ok(first.and_then(|(key, _)| key.get(1..9).and_then(|t| codec::decode_u64(t).ok())))
-    }
-
-    /// Deletes up to [`PURGE_BATCH`] closed records and cool-downs whose deadline is at or
-    /// before `now_ms`, with their deadline entries. Returns how many deadlines it handled.
-    /// Does not flush: a purge lost in a crash is repeated after the restart.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Db`] when the read or write fails.
-    pub fn purge_due(&self, now_ms: u64) -> Result<usize, StoreError> {
-        let mut start = vec![DEADLINE];
-        start.extend_from_slice(&0u64.to_be_bytes());
-        let mut end = vec![DEADLINE];
-        end.extend_from_slice(&now_ms.to_be_bytes());
-        end.push(u8::MAX);
-        let mut handled = 0;
-        let mut index_batch = sled::Batch::default();
-        let mut out_batch = sled::Batch::default();
-        let mut in_batch = sled::Batch::default();
-        for entry in self.connect_index.range(start..end).take(PURGE_BATCH) {
-            let (key, _) = entry.map_err(StoreError::db)?;
-            index_batch.remove(key.clone());
-            handled += 1;
-            let (Some(&what), Some(id)) = (key.get(9), key.get(10..)) else {
-                continue;
-            };
-            match what {
-                b'o' => out_batch.remove(id),
-                b'i' => in_batch.remove(id),
-                b'O' | b'I' => index_batch.remove(cooldown_key(what, id)),
-                _ => {}
-            }
-            if matches!(what, b'o' | b'i') {
-                let mut live = vec![LIVE, what];
-                live.extend_from_slice(id);
-                index_batch.remove(live);
-            }
-        }
-        if handled == 0 {
-            return Ok(0);
-        }
-        use sled::Transactional;
-        (&self.connect_index, &self.invites_out, &self.invites_in)
-            .transaction(|(index, out, inc)| -> crate::invites::TxResult<()> {
-                index.apply_batch(&index_batch)?;
-                out.apply_batch(&out_batch)?;
-                inc.apply_batch(&in_batch)?;
-                Ok(())
-            })
-            .map_err(crate::invites::tx_error)?;
-        Ok(handled)
     }
 }
 

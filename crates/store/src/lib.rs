@@ -67,6 +67,7 @@ mod at_rest;
 #[cfg(test)]
 mod at_rest_tests;
 mod blocks;
+mod compaction;
 mod connections;
 mod error;
 mod handle;
