@@ -146,7 +146,7 @@ pub(crate) fn run(quick: bool, runtime: &tokio::runtime::Runtime) -> Result<()> 
             Daemon::start(&accord, &small, CONFIG, &logs.join("small.log")).await?;
         // Alternate so that neither daemon profits from a warmer machine.
         let mut big_samples = status_samples(&big_daemon, batch / 2).await?;
-        let mut small_samples = status_samples(&small_daemon, batch).await?;
+        let small_samples = status_samples(&small_daemon, batch).await?;
         big_samples.extend(status_samples(&big_daemon, batch / 2).await?);
         big_daemon.stop().await?;
         small_daemon.stop().await?;
