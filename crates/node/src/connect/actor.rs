@@ -3,18 +3,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use accord_api::{ErrorCode, Event, RemoteError, Request};
+use accord_api::{Event, RemoteError};
 use accord_identity::{AccordId, Identity};
 use accord_net::NetHandle;
 use accord_store::StoreHandle;
-use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use super::core::{LiveIndex, NUDGE_DELAY_MS, nudge_allowed};
 use super::delivery::{RelayDrops, inbox_topics};
 use super::stamped::StampedFrames;
-use super::{ConnectHandle, ConnectMessage, IdentifyDrops, QUEUE_CAPACITY};
+use super::{
+    ConnectCommand, ConnectHandle, ConnectMessage, ConnectReply, IdentifyDrops, QUEUE_CAPACITY,
+};
 use crate::message::MessageHandle;
 use crate::{Config, clock};
 
@@ -119,8 +120,8 @@ impl ConnectActor {
         // A frame that was not for us (the common case on a relay) or was dropped changed
         // nothing stored, so the schedule, which is read back from the store, stays as it is.
         let changed = match message {
-            ConnectMessage::Command { request, reply } => {
-                let result = self.on_command(request).await;
+            ConnectMessage::Command { command, reply } => {
+                let result = self.on_command(command).await;
                 let _ = reply.send(result);
                 true
             }
@@ -148,41 +149,55 @@ impl ConnectActor {
         }
     }
 
-    async fn on_command(&mut self, request: Request) -> Result<Value, RemoteError> {
+    async fn on_command(&mut self, command: ConnectCommand) -> Result<ConnectReply, RemoteError> {
         if let Err(err) = self.store.note_clock(clock::now_ms()).await {
-            tracing::warn!(%err, "cannot record the clock high-water mark");
+            self.store_failed("store_write_failed", &err);
         }
-        match request {
-            Request::Connect { peer, note } => to_value(self.connect(&peer, &note).await?),
-            Request::Invites { direction } => to_value(self.list_invites(direction).await?),
-            Request::Accept { target } => to_value(self.accept(&target).await?),
-            Request::Decline { target } => to_value(self.decline(&target).await?),
-            Request::Withdraw { target } => to_value(self.withdraw(&target).await?),
-            Request::Block { peer } => to_value(self.block(&peer, true).await?),
-            Request::Unblock { peer } => to_value(self.block(&peer, false).await?),
-            Request::Disconnect { peer } => to_value(self.disconnect(&peer).await?),
-            Request::Connections => to_value(self.list_connections().await?),
-            Request::Attestation { peer } => to_value(self.attestation(&peer).await?),
-            Request::Stats => {
-                let mut dropped = self.dropped.clone();
-                // Like every reason, they are listed once something was dropped for them.
-                dropped.extend(
-                    self.relay_drops
-                        .counts()
-                        .into_iter()
-                        .filter(|(_, count)| *count > 0),
-                );
-                let identify = self.identify_drops.count();
-                if identify > 0 {
-                    dropped.insert("identify_queue_full", identify);
-                }
-                to_value(&dropped)
+        Ok(match command {
+            ConnectCommand::Connect { peer, note } => {
+                ConnectReply::Invite(self.connect(&peer, &note).await?)
             }
-            other => Err(RemoteError::new(
-                ErrorCode::Internal,
-                format!("{} is not a Connect command", other.method()),
-            )),
+            ConnectCommand::Invites { direction } => {
+                ConnectReply::Invites(self.list_invites(direction).await?)
+            }
+            ConnectCommand::Accept { target } => ConnectReply::Invite(self.accept(&target).await?),
+            ConnectCommand::Decline { target } => {
+                ConnectReply::Invite(self.decline(&target).await?)
+            }
+            ConnectCommand::Withdraw { target } => {
+                ConnectReply::Invite(self.withdraw(&target).await?)
+            }
+            ConnectCommand::Block { peer, block } => {
+                ConnectReply::Block(self.block(&peer, block).await?)
+            }
+            ConnectCommand::Disconnect { peer } => {
+                ConnectReply::Connection(self.disconnect(&peer).await?)
+            }
+            ConnectCommand::Connections => {
+                ConnectReply::Connections(self.list_connections().await?)
+            }
+            ConnectCommand::Attestation { peer } => {
+                ConnectReply::Attestation(self.attestation(&peer).await?)
+            }
+            ConnectCommand::Stats => ConnectReply::Stats(self.stats()),
+        })
+    }
+
+    /// Every reason something was dropped or failed, with its count.
+    fn stats(&self) -> DropCounters {
+        let mut dropped = self.dropped.clone();
+        // Like every reason, they are listed once something was dropped for them.
+        dropped.extend(
+            self.relay_drops
+                .counts()
+                .into_iter()
+                .filter(|(_, count)| *count > 0),
+        );
+        let identify = self.identify_drops.count();
+        if identify > 0 {
+            dropped.insert("identify_queue_full", identify);
         }
+        dropped
     }
 
     /// Counts a dropped frame and logs why.
@@ -220,9 +235,4 @@ impl ConnectActor {
             self.store_failed("address_book_write_failed", &err);
         }
     }
-}
-
-fn to_value<T: serde::Serialize>(value: T) -> Result<Value, RemoteError> {
-    serde_json::to_value(value)
-        .map_err(|err| RemoteError::new(ErrorCode::Internal, err.to_string()))
 }

@@ -34,6 +34,27 @@ pub(super) fn nudge_allowed(last_nudge_ms: u64, now: u64) -> bool {
     now.saturating_sub(last_nudge_ms) >= NUDGE_INTERVAL_MS
 }
 
+/// What the block check found about a frame's sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BlockVerdict {
+    /// Not blocked: the frame may be applied.
+    Allowed,
+    /// Blocked: the frame is dropped.
+    Blocked,
+    /// The store could not say: the frame is dropped too. The check fails closed, as the
+    /// message path's does, so a failing store never lets a blocked sender through.
+    Unknown,
+}
+
+/// The verdict of a block check that answered `checked`.
+pub(super) fn block_verdict<E>(checked: &Result<bool, E>) -> BlockVerdict {
+    match checked {
+        Ok(false) => BlockVerdict::Allowed,
+        Ok(true) => BlockVerdict::Blocked,
+        Err(_) => BlockVerdict::Unknown,
+    }
+}
+
 /// The in-memory live index (see the module docs).
 #[derive(Debug, Default)]
 pub(super) struct LiveIndex {
@@ -310,6 +331,16 @@ mod tests {
             next_publish_at_ms: next_publish,
             publish_count: 0,
         }
+    }
+
+    #[test]
+    fn the_block_check_fails_closed() {
+        assert_eq!(block_verdict::<()>(&Ok(false)), BlockVerdict::Allowed);
+        assert_eq!(block_verdict::<()>(&Ok(true)), BlockVerdict::Blocked);
+        assert_eq!(
+            block_verdict(&Err("the store is gone")),
+            BlockVerdict::Unknown
+        );
     }
 
     #[test]

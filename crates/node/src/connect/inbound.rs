@@ -16,6 +16,7 @@ use crate::message::wire::Content;
 
 use super::actor::ConnectActor;
 use super::commands::{hex, new_connection};
+use super::core::{BlockVerdict, block_verdict};
 use super::delivery::{DIRECT_OK, DIRECT_REFUSED};
 use super::stamped::is_stamp_error;
 use super::transition::{advance, revoke};
@@ -74,16 +75,17 @@ impl ConnectActor {
             Payload::Withdrawal(withdrawal) => withdrawal.inviter,
             Payload::Revocation(revocation) => revocation.by,
         };
-        match self.store.is_blocked(&sender).await {
-            Ok(false) => {}
-            Ok(true) => {
+        let checked = self.store.is_blocked(&sender).await;
+        match (block_verdict(&checked), checked) {
+            (BlockVerdict::Allowed, _) => {}
+            (BlockVerdict::Blocked, _) => {
                 self.drop_frame("blocked", &sender);
                 return false;
             }
-            Err(err) => {
-                // Fail closed, as the message path does: a store that cannot say whether the
-                // sender is blocked must not let a blocked sender through.
-                self.store_failed("block_check_failed", &err);
+            (BlockVerdict::Unknown, checked) => {
+                if let Err(err) = checked {
+                    self.store_failed("block_check_failed", &err);
+                }
                 return false;
             }
         }

@@ -7,6 +7,7 @@
 //! the network, the clock and the republish schedule.
 
 mod actor;
+mod command;
 mod commands;
 mod core;
 mod delivery;
@@ -19,12 +20,12 @@ mod transition;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use accord_api::{RemoteError, Request};
+use accord_api::RemoteError;
 use accord_net::{Multiaddr, PeerId, ResponseChannel};
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use actor::ConnectActor;
+pub(crate) use command::{ConnectCommand, ConnectReply};
 pub(crate) use delivery::{RelayDrops, gossip_validator};
 
 /// Capacity of the actor's queue. Frames beyond it are dropped (gossip repeats them);
@@ -36,8 +37,8 @@ pub(crate) const QUEUE_CAPACITY: usize = 256;
 pub(crate) enum ConnectMessage {
     /// A user command from the control API.
     Command {
-        request: Request,
-        reply: oneshot::Sender<Result<Value, RemoteError>>,
+        command: ConnectCommand,
+        reply: oneshot::Sender<Result<ConnectReply, RemoteError>>,
     },
     /// A sealed frame from gossip (no channel) or from a peer directly (with the channel to
     /// answer on).
@@ -99,13 +100,16 @@ impl ConnectHandle {
         }
     }
 
-    /// Runs a user command and returns its JSON result.
-    pub(crate) async fn command(&self, request: Request) -> Result<Value, RemoteError> {
+    /// Runs a user command and returns its result.
+    pub(crate) async fn command(
+        &self,
+        command: ConnectCommand,
+    ) -> Result<ConnectReply, RemoteError> {
         let (reply, response) = oneshot::channel();
         let stopped =
             || RemoteError::new(accord_api::ErrorCode::Internal, "the node is shutting down");
         self.tx
-            .send(ConnectMessage::Command { request, reply })
+            .send(ConnectMessage::Command { command, reply })
             .await
             .map_err(|_| stopped())?;
         response.await.map_err(|_| stopped())?
