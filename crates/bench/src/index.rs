@@ -4,7 +4,17 @@
 //!
 //! - `status` round trip through the control socket (it counts pending invites,
 //!   connections and peers: from kept counters, not scans);
-//! - `Store::open` in process (a restart reads the index, it does not rebuild it).
+//! - the store work of one incoming invite frame addressed to us, in process: the point
+//!   reads the Connect actor makes for it (invite by id, connection, block entry, clock mark,
+//!   unblock time); everything else it decides from its in-memory live index;
+//! - for comparison, in the table only: reading every incoming invite, which is what the
+//!   actor did for each such frame before the index (`reschedule`, `declined_recently`,
+//!   `make_room_for`);
+//! - `Store::open` in process, in the table only: a restart reads the index and rebuilds
+//!   nothing (checked); what grows is sled's own recovery of a larger database.
+//!
+//! A frame for someone else costs the node one trial decryption and no store access at all,
+//! with or without the index, so it has no row.
 //!
 //! Both data dirs are made with the real binary (`accord init`) and filled through
 //! accord-store's public API before the daemon starts.
@@ -103,7 +113,8 @@ async fn status_samples(daemon: &Daemon, batch: Duration) -> Result<Vec<f64>> {
     Ok(samples)
 }
 
-/// `Store::open` of a closed store, median of `runs`, in ms.
+/// `Store::open` of a closed store, median of `runs`, in ms; fails if an open rebuilt the
+/// index.
 fn open_ms(dir: &Path, runs: usize) -> Result<f64> {
     let db = dir.join("db");
     let key = store_key(&db)?;
@@ -112,9 +123,62 @@ fn open_ms(dir: &Path, runs: usize) -> Result<f64> {
         let at = Instant::now();
         let store = Store::open(&db, &StoreConfig::default(), &key)?;
         samples.push(at.elapsed().as_secs_f64() * 1e3);
+        if store.index_built_at_open() {
+            bail!("opening {} rebuilt the Connect index", db.display());
+        }
         drop(store);
     }
     Ok(median(&samples))
+}
+
+/// Samples of `f` (µs) for `batch`, at least 50.
+fn sample(batch: Duration, mut f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < batch || samples.len() < 50 {
+        let at = Instant::now();
+        f()?;
+        samples.push(at.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(samples)
+}
+
+/// The store reads of one incoming invite frame (see the module docs), for a new invite id.
+fn frame_store_work(store: &Store, n: u32) -> Result<()> {
+    let sender = Identity::from_seed(Zeroizing::new([0x77; 32])).id();
+    let mut invite_id = [0xEE; 16];
+    invite_id[..4].copy_from_slice(&n.to_be_bytes());
+    store.is_blocked(&sender)?;
+    store.incoming(&invite_id)?;
+    store.connection(&sender)?;
+    store.meta("unblocked/bench")?;
+    store.clock_high_water_ms()?;
+    Ok(())
+}
+
+/// In-process figures: (frame work big, small, full read big, small), µs samples.
+fn in_process(big: &Path, small: &Path, batch: Duration) -> Result<[Vec<f64>; 4]> {
+    let open = |dir: &Path| -> Result<Store> {
+        let db = dir.join("db");
+        Ok(Store::open(&db, &StoreConfig::default(), &store_key(&db)?)?)
+    };
+    let (big, small) = (open(big)?, open(small)?);
+    let mut n = 0;
+    let mut work = |store: &Store| {
+        n += 1;
+        frame_store_work(store, n)
+    };
+    let frame_big = sample(batch, || work(&big))?;
+    let frame_small = sample(batch, || work(&small))?;
+    let scan = |store: &Store| {
+        store
+            .incoming_invites()
+            .map(drop)
+            .map_err(anyhow::Error::from)
+    };
+    let scan_big = sample(Duration::ZERO, || scan(&big))?;
+    let scan_small = sample(batch, || scan(&small))?;
+    Ok([frame_big, frame_small, scan_big, scan_small])
 }
 
 /// Runs the suite and prints its table and RESULT lines.
@@ -135,10 +199,11 @@ pub(crate) fn run(quick: bool, runtime: &tokio::runtime::Runtime) -> Result<()> 
         "filled {invites} closed invites and {peers} peers in {:.1} s",
         filling.elapsed().as_secs_f64()
     );
+    let batch = Duration::from_secs(if quick { 2 } else { 5 });
+    let [frame_big, frame_small, scan_big, scan_small] = in_process(&big, &small, batch)?;
     let runs = if quick { 3 } else { 7 };
     let open_big = open_ms(&big, runs)?;
     let open_small = open_ms(&small, runs)?;
-    let batch = Duration::from_secs(if quick { 2 } else { 5 });
     let (big_status, small_status) = runtime.block_on(async {
         let logs = temp.path();
         let (big_daemon, _) = Daemon::start(&accord, &big, CONFIG, &logs.join("big.log")).await?;
@@ -171,6 +236,22 @@ pub(crate) fn run(quick: bool, runtime: &tokio::runtime::Runtime) -> Result<()> 
             Better::Lower,
         ),
         Row::key(
+            "frame_store_p50",
+            &format!("store work of one incoming invite frame, p50: {description}"),
+            median(&frame_big),
+            median(&frame_small),
+            "us",
+            Better::Lower,
+        ),
+        Row::info(
+            "frame_before_index",
+            &format!("reading every incoming invite (each frame, before the index): {description}"),
+            median(&scan_big),
+            median(&scan_small),
+            "us",
+            Better::Lower,
+        ),
+        Row::info(
             "store_open",
             &format!("Store::open (no index rebuild), median: {description}"),
             open_big,
