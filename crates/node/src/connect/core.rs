@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::delivery::republish_delay;
 use accord_handshake::InviteState;
 use accord_identity::AccordId;
 use accord_store::{
@@ -32,6 +33,35 @@ pub(super) const MAX_DUE_PER_TICK: usize = 256;
 /// did.
 pub(super) fn nudge_allowed(last_nudge_ms: u64, now: u64) -> bool {
     now.saturating_sub(last_nudge_ms) >= NUDGE_INTERVAL_MS
+}
+
+/// What to do with an item whose republication is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RepublishStep {
+    /// Stop republishing it: it expired, or it was sent as often as it may be.
+    Stop,
+    /// Publish it now, as its `count`th publication, and again at `next_at_ms`.
+    Publish { count: u32, next_at_ms: u64 },
+}
+
+/// The republish schedule with back-off: an item published `publish_count` times so far,
+/// expiring at `expires_at_ms` and allowed at most `max_publishes` publications (if bounded),
+/// is published now and again after a delay that doubles with each publication, up to a cap
+/// (`republish_delay`), until it expires.
+pub(super) fn republish_step(
+    publish_count: u32,
+    expires_at_ms: u64,
+    max_publishes: Option<u32>,
+    now: u64,
+) -> RepublishStep {
+    if expires_at_ms <= now || max_publishes.is_some_and(|max| publish_count >= max) {
+        return RepublishStep::Stop;
+    }
+    let count = publish_count.saturating_add(1);
+    RepublishStep::Publish {
+        count,
+        next_at_ms: now.saturating_add(republish_delay(count)),
+    }
 }
 
 /// What the block check found about a frame's sender.
@@ -331,6 +361,42 @@ mod tests {
             next_publish_at_ms: next_publish,
             publish_count: 0,
         }
+    }
+
+    #[test]
+    fn republication_backs_off_and_stops_at_expiry_or_its_bound() {
+        let first = republish_step(0, NOW + 1_000_000, None, NOW);
+        let second = republish_step(1, NOW + 1_000_000, None, NOW);
+        let (
+            RepublishStep::Publish {
+                count: 1,
+                next_at_ms: a,
+            },
+            RepublishStep::Publish {
+                count: 2,
+                next_at_ms: b,
+            },
+        ) = (first, second)
+        else {
+            panic!("expected two publications, got {first:?} and {second:?}");
+        };
+        assert!(b - NOW > a - NOW, "the delay did not grow: {a} then {b}");
+        assert_eq!(
+            republish_step(40, u64::MAX, None, NOW),
+            RepublishStep::Publish {
+                count: 41,
+                next_at_ms: NOW + republish_delay(41),
+            }
+        );
+        assert_eq!(republish_step(3, NOW, None, NOW), RepublishStep::Stop);
+        assert_eq!(
+            republish_step(30, u64::MAX, Some(30), NOW),
+            RepublishStep::Stop
+        );
+        assert!(matches!(
+            republish_step(29, u64::MAX, Some(30), NOW),
+            RepublishStep::Publish { count: 30, .. }
+        ));
     }
 
     #[test]

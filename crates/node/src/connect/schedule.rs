@@ -12,7 +12,8 @@ use accord_identity::AccordId;
 use accord_store::LiveItem;
 
 use super::actor::ConnectActor;
-use super::delivery::{DeliveryKey, MAX_REVOCATION_PUBLISHES, republish_delay};
+use super::core::{RepublishStep, republish_step};
+use super::delivery::{DeliveryKey, MAX_REVOCATION_PUBLISHES};
 use super::transition::advance;
 use crate::clock;
 
@@ -113,11 +114,13 @@ impl ConnectActor {
         if record.next_publish_at_ms.is_none() {
             return;
         }
-        if record.expires_at_ms <= now {
+        let RepublishStep::Publish { count, next_at_ms } =
+            republish_step(record.publish_count, record.expires_at_ms, None, now)
+        else {
             record.next_publish_at_ms = None;
             self.save_outgoing(&record).await;
             return;
-        }
+        };
         let (payload, key) = match record.state {
             InviteState::Pending => match Invite::decode(&record.invite) {
                 Ok(invite) => (
@@ -147,8 +150,8 @@ impl ConnectActor {
                 return;
             }
         };
-        record.publish_count = record.publish_count.saturating_add(1);
-        record.next_publish_at_ms = Some(now + republish_delay(record.publish_count));
+        record.publish_count = count;
+        record.next_publish_at_ms = Some(next_at_ms);
         if self.save_outgoing(&record).await {
             self.deliver(record.peer, &payload, record.expires_at_ms, key)
                 .await;
@@ -168,13 +171,15 @@ impl ConnectActor {
             self.save_incoming(&record).await;
             return;
         };
-        if record.expires_at_ms <= now {
+        let RepublishStep::Publish { count, next_at_ms } =
+            republish_step(record.publish_count, record.expires_at_ms, None, now)
+        else {
             record.next_publish_at_ms = None;
             self.save_incoming(&record).await;
             return;
-        }
-        record.publish_count = record.publish_count.saturating_add(1);
-        record.next_publish_at_ms = Some(now + republish_delay(record.publish_count));
+        };
+        record.publish_count = count;
+        record.next_publish_at_ms = Some(next_at_ms);
         if self.save_incoming(&record).await {
             let key = DeliveryKey::Acceptance(record.invite_id);
             let payload = Payload::Acceptance(acceptance);
@@ -199,13 +204,16 @@ impl ConnectActor {
                 return;
             }
         };
-        if connection.publish_count >= MAX_REVOCATION_PUBLISHES {
+        let limit = Some(MAX_REVOCATION_PUBLISHES);
+        let RepublishStep::Publish { count, next_at_ms } =
+            republish_step(connection.publish_count, u64::MAX, limit, now)
+        else {
             connection.next_publish_at_ms = None;
             self.save_connection(&connection).await;
             return;
-        }
-        connection.publish_count = connection.publish_count.saturating_add(1);
-        connection.next_publish_at_ms = Some(now + republish_delay(connection.publish_count));
+        };
+        connection.publish_count = count;
+        connection.next_publish_at_ms = Some(next_at_ms);
         if self.save_connection(&connection).await {
             let expires = now + 7 * 24 * 3600 * 1000;
             let key = DeliveryKey::Revocation(Box::new(connection.peer));
