@@ -427,6 +427,9 @@ impl ConnectActor {
                 .set_meta(&unblocked_key(&peer), &now.to_be_bytes())
                 .await
                 .map_err(internal)?;
+            // The time ends the decline cool-down early; it must survive a crash like the
+            // unblocking it goes with. The flush joins the group commit.
+            self.store.flush().await.map_err(internal)?;
             // The Message actor held back what it queued for this peer; as after a channel
             // set-up, it sends it now.
             self.messages.channel_changed(peer).await;
