@@ -109,7 +109,7 @@ impl Store {
 
     /// Stores our answer to an incoming invite and the resulting connection in one
     /// transaction (`updated` replaces the invite with the same id; `connection` replaces any
-    /// connection with the same peer), then flushes.
+    /// connection with the same peer), with the index entries of both.
     ///
     /// # Errors
     ///
