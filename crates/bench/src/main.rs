@@ -18,6 +18,7 @@
 
 mod channel;
 mod e2e;
+mod index;
 mod invite;
 mod measure;
 mod stamp;
@@ -41,6 +42,8 @@ enum Suite {
     Store,
     /// The proof-of-work stamp: minting cost vs the 1 s ceiling, relay check rate vs SHA-256.
     Stamp,
+    /// 100,000 closed invites and 10,000 peers vs an empty store: `status`, store open.
+    Index,
     /// Every suite, one after the other.
     All,
 }
@@ -86,6 +89,7 @@ fn main() -> Result<()> {
             Suite::Invite,
             Suite::Store,
             Suite::Stamp,
+            Suite::Index,
         ],
         Suite::Channel => &[Suite::Channel],
         Suite::Transport => &[Suite::Transport],
@@ -93,6 +97,7 @@ fn main() -> Result<()> {
         Suite::Invite => &[Suite::Invite],
         Suite::Store => &[Suite::Store],
         Suite::Stamp => &[Suite::Stamp],
+        Suite::Index => &[Suite::Index],
     };
     for suite in suites {
         let start = std::time::Instant::now();
@@ -111,6 +116,7 @@ fn main() -> Result<()> {
                 store::run(args.quick, args.messages, &runtime).context("store suite")?
             }
             Suite::Stamp => stamp::run(args.quick).context("stamp suite")?,
+            Suite::Index => index::run(args.quick, &runtime).context("index suite")?,
             Suite::All => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());

@@ -31,7 +31,9 @@ use anyhow::{Context, Result, ensure};
 
 use crate::e2e::accord_binary;
 use crate::measure::{Better, Plan, Row, median, percentile, report};
+pub(crate) use daemons::Daemon;
 use daemons::{Daemons, daemons};
+pub(crate) use fill::store_key;
 use fill::{cached_data_dir, make_data_dir};
 use in_process::{InProcess, in_process};
 

@@ -241,7 +241,7 @@ impl Node {
                 })
             }
             NetEvent::PeerIdentified { peer, listen_addrs } => {
-                self.remember_peer(peer, listen_addrs).await;
+                self.context.connect.peer_identified(peer, listen_addrs);
                 None
             }
             NetEvent::DirectRequest {
@@ -281,21 +281,6 @@ impl Node {
         if let Some(event) = api_event {
             // No subscribers is fine: the event simply has no audience.
             let _ = self.context.events.send(event);
-        }
-    }
-
-    async fn remember_peer(&self, peer: accord_net::PeerId, addrs: Vec<Multiaddr>) {
-        let Ok(id) = AccordId::from_peer_id(peer) else {
-            tracing::debug!(%peer, "not an Accord identity; not added to the address book");
-            return;
-        };
-        if let Err(err) = self
-            .context
-            .store
-            .record_peer(id, &addrs, clock::now_ms())
-            .await
-        {
-            tracing::warn!(%peer, %err, "cannot record peer in the address book");
         }
     }
 }

@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::Config;
-use crate::connect::ConnectHandle;
+use crate::connect::{ConnectCommand, ConnectHandle, ConnectReply};
 use crate::message::MessageHandle;
 
 /// How long a `dial` request waits for the connection.
@@ -55,16 +55,43 @@ impl NodeContext {
             Request::Lookup { peer } => to_value(self.lookup(&peer).await?),
             Request::Dial { addr } => to_value(self.dial(&addr).await?),
             Request::Stats => to_value(self.stats().await?),
-            request @ (Request::Connect { .. }
-            | Request::Invites { .. }
-            | Request::Accept { .. }
-            | Request::Decline { .. }
-            | Request::Withdraw { .. }
-            | Request::Block { .. }
-            | Request::Unblock { .. }
-            | Request::Disconnect { .. }
-            | Request::Connections
-            | Request::Attestation { .. }) => self.connect.command(request).await,
+            Request::Connect { peer, note } => {
+                self.connect_command(ConnectCommand::Connect { peer, note })
+                    .await
+            }
+            Request::Invites { direction } => {
+                self.connect_command(ConnectCommand::Invites { direction })
+                    .await
+            }
+            Request::Accept { target } => {
+                self.connect_command(ConnectCommand::Accept { target })
+                    .await
+            }
+            Request::Decline { target } => {
+                self.connect_command(ConnectCommand::Decline { target })
+                    .await
+            }
+            Request::Withdraw { target } => {
+                self.connect_command(ConnectCommand::Withdraw { target })
+                    .await
+            }
+            Request::Block { peer } => {
+                self.connect_command(ConnectCommand::Block { peer, block: true })
+                    .await
+            }
+            Request::Unblock { peer } => {
+                self.connect_command(ConnectCommand::Block { peer, block: false })
+                    .await
+            }
+            Request::Disconnect { peer } => {
+                self.connect_command(ConnectCommand::Disconnect { peer })
+                    .await
+            }
+            Request::Connections => self.connect_command(ConnectCommand::Connections).await,
+            Request::Attestation { peer } => {
+                self.connect_command(ConnectCommand::Attestation { peer })
+                    .await
+            }
             request @ (Request::Send { .. }
             | Request::History { .. }
             | Request::Inbox
@@ -79,6 +106,19 @@ impl NodeContext {
                 let _ = self.shutdown.try_send(());
                 to_value(ShutdownInfo { stopping: true })
             }
+        }
+    }
+
+    /// Runs a Connect command and turns its typed reply into the API's JSON.
+    async fn connect_command(&self, command: ConnectCommand) -> Answer {
+        match self.connect.command(command).await? {
+            ConnectReply::Invite(summary) => to_value(summary),
+            ConnectReply::Invites(list) => to_value(list),
+            ConnectReply::Block(info) => to_value(info),
+            ConnectReply::Connection(info) => to_value(info),
+            ConnectReply::Connections(list) => to_value(list),
+            ConnectReply::Attestation(text) => to_value(text),
+            ConnectReply::Stats(counts) => to_value(counts),
         }
     }
 
@@ -100,13 +140,16 @@ impl NodeContext {
         let counts = self.store.counts().await.map_err(internal)?;
         // The same rule the Connect actor enforces: a rolling window measured from the later
         // of now and the highest time ever seen, so a clock set back frees nothing.
-        let sent_at = self.store.quota_sent_at().await.map_err(internal)?;
         let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
         let policy = accord_handshake::QuotaPolicy {
             weekly_limit: self.config.invites.weekly_limit,
             ..accord_handshake::QuotaPolicy::default()
         };
-        let invites_left = policy.remaining(&sent_at, crate::clock::now_ms(), high_water);
+        let now = crate::clock::now_ms();
+        // Only the rolling window counts, so only the window is read.
+        let since = now.max(high_water).saturating_sub(policy.window_ms);
+        let sent_at = self.store.quota_sent_at(since).await.map_err(internal)?;
+        let invites_left = policy.remaining(&sent_at, now, high_water);
         let reach = self.net.reach().await.map_err(net_error)?;
         let queued: Vec<QueuedInfo> =
             serde_json::from_value(self.messages.command(Request::Status).await?)
@@ -141,9 +184,14 @@ impl NodeContext {
 
     async fn stats(&self) -> Result<StatsInfo, RemoteError> {
         let net = self.net.stats().await.map_err(net_error)?;
-        let connect = self.connect.command(Request::Stats).await?;
         let mut dropped: std::collections::BTreeMap<String, u64> =
-            serde_json::from_value(connect).map_err(internal)?;
+            match self.connect.command(ConnectCommand::Stats).await? {
+                ConnectReply::Stats(counts) => counts
+                    .into_iter()
+                    .map(|(reason, count)| (reason.to_owned(), count))
+                    .collect(),
+                other => return Err(internal(format!("unexpected Connect reply {other:?}"))),
+            };
         let messages = self.messages.command(Request::Stats).await?;
         let messages: std::collections::BTreeMap<String, u64> =
             serde_json::from_value(messages).map_err(internal)?;

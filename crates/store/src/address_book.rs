@@ -8,13 +8,35 @@
 //!
 //! An entry that cannot be decoded is logged, counted and skipped; it is never deleted by
 //! reads, and it is replaced only when the same peer is recorded afresh.
+//!
+//! Two things are kept with the entries, in the same transaction, so that recording a peer
+//! never walks the book: the `peers_seen` tree (last-seen time ‖ Accord ID, so the peer seen
+//! least recently is its first key) and the entry count (`meta/peer_count`). A store written
+//! before they existed gets them from one scan when it is opened.
 
 use multiaddr::Multiaddr;
 
 use accord_identity::AccordId;
 
 use crate::record::{self, MAX_ADDR_LEN, RecordError, StoredPeer};
+use sled::Transactional;
+
+use crate::invites::{TxResult, tx_error};
 use crate::{Store, StoreError, trees};
+
+/// The `meta` key holding the number of entries in the book, a `u64` BE.
+const PEER_COUNT_KEY: &str = "peer_count";
+
+/// The `meta` key marking `peers_seen` and the count as complete.
+const SEEN_BUILT_KEY: &str = "peers_seen_built";
+
+/// A `peers_seen` key: last-seen time ‖ Accord ID bytes.
+fn seen_key(last_seen_ms: u64, id: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + id.len());
+    key.extend_from_slice(&last_seen_ms.to_be_bytes());
+    key.extend_from_slice(id);
+    key
+}
 
 /// One address-book entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +59,8 @@ impl Store {
     /// `max_addrs_per_peer` are kept. The first-seen time only moves back and the last-seen
     /// time only moves forward, so a clock that jumps backwards cannot reorder history.
     ///
-    /// A new peer recorded into a full book evicts the peer seen least recently. Finding it
-    /// walks the book, which happens only when the book is full and the peer is new.
+    /// A new peer recorded into a full book evicts the peer seen least recently, found as the
+    /// first key of the last-seen index.
     ///
     /// # Errors
     ///
@@ -61,34 +83,52 @@ impl Store {
             }
             None => None,
         };
+        let old_seen = existing.as_ref().map(|p| seen_key(p.last_seen_ms, &key));
         let merged = merge(existing, addrs, now_ms, self.config.max_addrs_per_peer);
-        let mut batch = sled::Batch::default();
-        let mut count_after = None;
-        if raw.is_none() {
-            // Counting the new entry too keeps the book at `max_peers` even if it was opened
-            // with a smaller bound than it was filled with.
-            let count = self.peer_count() + 1;
-            let victims = self.least_recently_seen(count.saturating_sub(self.config.max_peers))?;
-            count_after = Some(count - victims.len());
-            for victim in victims {
-                batch.remove(victim);
-            }
-        }
-        batch.insert(key, record::encode(&merged));
-        // The eviction and the insertion land together or not at all.
-        self.peers.apply_batch(batch).map_err(StoreError::db)?;
-        if count_after.is_some() {
-            self.peer_count.set(count_after);
-        }
+        let new_seen = seen_key(merged.last_seen_ms, &key);
+        let value = record::encode(&merged);
+        let is_new = raw.is_none();
+        // Counting the new entry too keeps the book at `max_peers` even if it was opened with
+        // a smaller bound than it was filled with.
+        let count = self.peer_count();
+        let excess = if is_new {
+            (count + 1).saturating_sub(self.config.max_peers)
+        } else {
+            0
+        };
+        let victims = self.least_recently_seen(excess, &key)?;
+        let count_after = (count + usize::from(is_new)).saturating_sub(victims.len());
+        let stored_count = u64::try_from(count_after).unwrap_or(u64::MAX).to_be_bytes();
+        (&self.peers, &self.peers_seen, &self.meta)
+            .transaction(|(peers, seen, meta)| -> TxResult<()> {
+                for (victim_seen, victim) in &victims {
+                    seen.remove(&victim_seen[..])?;
+                    peers.remove(&victim[..])?;
+                }
+                if let Some(old) = &old_seen {
+                    seen.remove(&old[..])?;
+                }
+                seen.insert(&new_seen[..], &[][..])?;
+                peers.insert(&key[..], &value[..])?;
+                meta.insert(PEER_COUNT_KEY, &stored_count[..])?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.peer_count.set(Some(count_after));
         Ok(())
     }
 
-    /// The number of entries in the book, counted once and then maintained.
-    fn peer_count(&self) -> usize {
+    /// The number of entries in the book: the kept count, read once and then maintained.
+    pub(crate) fn peer_count(&self) -> usize {
         if let Some(count) = self.peer_count.get() {
             return count;
         }
-        let count = self.peers.len();
+        let stored = self.meta.get(PEER_COUNT_KEY).ok().flatten();
+        let count = stored
+            .and_then(|raw| <[u8; 8]>::try_from(&raw[..]).ok())
+            .map_or(0, |raw| {
+                usize::try_from(u64::from_be_bytes(raw)).unwrap_or(usize::MAX)
+            });
         self.peer_count.set(Some(count));
         count
     }
@@ -142,39 +182,95 @@ impl Store {
     ///
     /// [`StoreError::Db`] when the write fails.
     pub fn forget_peer(&self, id: &AccordId) -> Result<bool, StoreError> {
-        let removed = self
-            .peers
-            .remove(id.to_bytes())
-            .map_err(StoreError::db)?
-            .is_some();
-        if removed && let Some(count) = self.peer_count.get() {
-            self.peer_count.set(Some(count.saturating_sub(1)));
-        }
-        Ok(removed)
+        let key = id.to_bytes();
+        let Some(raw) = self.peers.get(&key).map_err(StoreError::db)? else {
+            return Ok(false);
+        };
+        let seen = record::decode(&raw)
+            .ok()
+            .map(|p| seen_key(p.last_seen_ms, &key));
+        let count_after = self.peer_count().saturating_sub(1);
+        let stored_count = u64::try_from(count_after).unwrap_or(u64::MAX).to_be_bytes();
+        (&self.peers, &self.peers_seen, &self.meta)
+            .transaction(|(peers, peers_seen, meta)| -> TxResult<()> {
+                peers.remove(&key[..])?;
+                if let Some(seen) = &seen {
+                    peers_seen.remove(&seen[..])?;
+                }
+                meta.insert(PEER_COUNT_KEY, &stored_count[..])?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.peer_count.set(Some(count_after));
+        Ok(true)
     }
 
-    /// The keys of the `n` readable entries seen least recently, oldest first.
-    ///
-    /// Damaged entries are not candidates: deleting them is not this code's decision. If they
-    /// alone fill the book, it can exceed `max_peers` by their number, which this API cannot
-    /// increase.
-    fn least_recently_seen(&self, n: usize) -> Result<Vec<sled::IVec>, StoreError> {
+    /// The `n` entries seen least recently, oldest first, as (last-seen key, Accord ID key):
+    /// the first keys of the last-seen index, never `except` (the peer being recorded).
+    fn least_recently_seen(
+        &self,
+        n: usize,
+        except: &[u8],
+    ) -> Result<Vec<(sled::IVec, Vec<u8>)>, StoreError> {
+        let mut out = Vec::with_capacity(n);
         if n == 0 {
-            return Ok(Vec::new());
+            return Ok(out);
         }
-        let mut candidates = Vec::new();
-        for entry in self.peers.iter() {
-            let (key, raw) = entry.map_err(StoreError::db)?;
-            match record::decode(&raw) {
-                Ok(peer) => candidates.push((peer.last_seen_ms, key)),
-                Err(e) => self.note_skipped(trees::PEERS, &key, &e),
+        for entry in self.peers_seen.iter() {
+            let (seen, _) = entry.map_err(StoreError::db)?;
+            let Some(id) = seen.get(8..) else { continue };
+            // Damaged entries are not candidates: deleting them is not this code's decision.
+            let readable = self
+                .peers
+                .get(id)
+                .map_err(StoreError::db)?
+                .is_some_and(|raw| record::decode(&raw).is_ok());
+            if id != except && readable {
+                out.push((seen.clone(), id.to_vec()));
+            }
+            if out.len() == n {
+                break;
             }
         }
-        // Ties go to the smaller key, so eviction is deterministic.
-        candidates.sort_unstable();
-        candidates.truncate(n);
-        Ok(candidates.into_iter().map(|(_, key)| key).collect())
+        Ok(out)
     }
+}
+
+/// Builds `peers_seen` and the count of a book written before they existed: one scan of the
+/// book, then the marker. A book already indexed is not read.
+pub(crate) fn ensure_seen_index(store: &Store) -> Result<(), StoreError> {
+    if store
+        .meta
+        .get(SEEN_BUILT_KEY)
+        .map_err(StoreError::db)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    store.peers_seen.clear().map_err(StoreError::db)?;
+    let mut batch = sled::Batch::default();
+    let mut count: u64 = 0;
+    for entry in store.peers.iter() {
+        let (key, raw) = entry.map_err(StoreError::db)?;
+        count += 1;
+        // A damaged entry is counted (it occupies the book) but has no last-seen time.
+        if let Ok(peer) = record::decode(&raw) {
+            batch.insert(seen_key(peer.last_seen_ms, &key), &[][..]);
+        }
+    }
+    store
+        .peers_seen
+        .apply_batch(batch)
+        .map_err(StoreError::db)?;
+    store
+        .meta
+        .insert(PEER_COUNT_KEY, &count.to_be_bytes()[..])
+        .map_err(StoreError::db)?;
+    store
+        .meta
+        .insert(SEEN_BUILT_KEY, &[1][..])
+        .map_err(StoreError::db)?;
+    store.flush()
 }
 
 /// Combines what was known about a peer with a fresh sighting.

@@ -55,7 +55,7 @@
 //! let runtime = tokio::runtime::Builder::new_current_thread().build()?;
 //! runtime.block_on(async {
 //!     let (handle, task) = store.spawn(64)?;
-//!     assert!(handle.peers().await?.is_empty());
+//!     assert_eq!(handle.counts().await?.peers, 0);
 //!     task.shutdown().await
 //! })?;
 //! # Ok(())
@@ -66,8 +66,12 @@ mod address_book;
 mod at_rest;
 #[cfg(test)]
 mod at_rest_tests;
+mod blocks;
+mod compaction;
+mod connections;
 mod error;
 mod handle;
+mod invite_index;
 mod invites;
 mod lifecycle_record;
 mod message_record;
@@ -94,6 +98,10 @@ pub use accord_identity::{AccordId, StoreKey};
 pub use address_book::PeerRecord;
 pub use error::{DbError, StoreError};
 pub use handle::{FlushTicket, StoreHandle};
+pub use invite_index::{
+    CLOSED_RETENTION_MS, COOLDOWN_RETENTION_MS, CoolDown, IndexCounts, LiveEntry, LiveItem,
+    PURGE_BATCH, live_connection, live_incoming, live_outgoing,
+};
 pub use invites::{Connection, IncomingInvite, InviteId, OutgoingInvite};
 pub use message_steps::{IncomingContext, SendingContext};
 pub use messages::{
@@ -183,6 +191,12 @@ pub struct Store {
     conversations: sled::Tree,
     quota: sled::Tree,
     blocked: sled::Tree,
+    /// The Connect index (see `invite_index.rs`).
+    connect_index: sled::Tree,
+    /// The address book in last-seen order (see `address_book.rs`).
+    peers_seen: sled::Tree,
+    /// Whether opening this store had to build the Connect index by a scan.
+    index_built_at_open: bool,
     /// How many times a stored record was skipped because it could not be decoded. A `Cell`
     /// is enough because the store has one owner, and it is also what makes `Store` `!Sync`.
     skipped: Cell<u64>,
@@ -207,6 +221,20 @@ impl fmt::Debug for Store {
 
 /// How long [`Store::open`] waits for a database lock that a just-dropped store in this
 /// process may still hold.
+/// Drops the `revocations` tree of schema 2, which nothing ever wrote, if an older build left
+/// it (empty) behind. A non-empty one is left alone: it is not this build's to delete.
+fn drop_retired_revocations(db: &sled::Db) -> Result<(), StoreError> {
+    let name = trees::RETIRED_REVOCATIONS.as_bytes();
+    if !db.tree_names().iter().any(|n| n == name) {
+        return Ok(());
+    }
+    let tree = db.open_tree(name).map_err(StoreError::db)?;
+    if tree.is_empty() {
+        db.drop_tree(name).map_err(StoreError::db)?;
+    }
+    Ok(())
+}
+
 const LOCK_RETRY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Opens the sled database, retrying briefly while its file lock is held.
@@ -276,10 +304,11 @@ impl Store {
         // without being altered.
         schema::check_and_migrate(&db, &cipher)?;
         let tree = |name: &str| db.open_tree(name).map_err(StoreError::db);
+        drop_retired_revocations(&db)?;
         for name in trees::ALL {
             tree(name)?;
         }
-        Ok(Store {
+        let mut store = Store {
             meta: tree(trees::META)?,
             peers: tree(trees::PEERS)?,
             invites_in: tree(trees::INVITES_IN)?,
@@ -292,6 +321,9 @@ impl Store {
             conversations: tree(trees::CONVERSATIONS)?,
             quota: tree(trees::QUOTA)?,
             blocked: tree(trees::BLOCKED)?,
+            connect_index: tree(trees::CONNECT_INDEX)?,
+            peers_seen: tree(trees::PEERS_SEEN)?,
+            index_built_at_open: false,
             path: path.to_owned(),
             config: config.clone(),
             skipped: Cell::new(0),
@@ -299,7 +331,17 @@ impl Store {
             peer_count: Cell::new(None),
             cipher,
             db,
-        })
+        };
+        store.index_built_at_open = invite_index::ensure_built(&store)?;
+        address_book::ensure_seen_index(&store)?;
+        Ok(store)
+    }
+
+    /// Whether opening this store had to build the Connect index by scanning the invite and
+    /// connection trees (a store written before the index existed). A store opened again
+    /// after that reads only the index.
+    pub fn index_built_at_open(&self) -> bool {
+        self.index_built_at_open
     }
 
     /// The directory the store lives in.
@@ -323,38 +365,21 @@ impl Store {
 
     /// Counts the entries in the main trees.
     ///
-    /// This walks each tree, and for invites and connections also decodes every record (to
-    /// count only pending invites and unrevoked connections), so it costs time proportional
-    /// to the data; it is meant for status displays, not hot paths. Records that cannot be
-    /// decoded are not counted (and are logged and counted as skipped).
+    /// Peers, pending invites and unrevoked connections come from counters kept with the
+    /// records (see `invite_index.rs` and `address_book.rs`), so those cost no scan whatever
+    /// the store holds.
     ///
     /// # Errors
     ///
     /// [`StoreError::Db`] when a read fails.
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
-        let peers = self.peers.len();
-        self.peer_count.set(Some(peers));
-        let pending = InviteState::Pending;
+        let index = self.index_counts()?;
+        let wide = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Ok(StoreCounts {
-            peers,
-            invites_in: self.count_where(
-                trees::INVITES_IN,
-                &self.invites_in,
-                lifecycle_record::decode_incoming,
-                |i| i.state == pending,
-            )?,
-            invites_out: self.count_where(
-                trees::INVITES_OUT,
-                &self.invites_out,
-                lifecycle_record::decode_outgoing,
-                |i| i.state == pending,
-            )?,
-            attestations: self.count_where(
-                trees::ATTESTATIONS,
-                &self.attestations,
-                lifecycle_record::decode_connection,
-                |c| c.revoked_at_ms.is_none(),
-            )?,
+            peers: self.peer_count(),
+            invites_in: wide(index.pending_incoming),
+            invites_out: wide(index.pending_outgoing),
+            attestations: wide(index.connections),
             outbox: self.outbox.len(),
             messages: self.messages.len(),
         })

@@ -4,7 +4,7 @@
 //! the store manages are reserved and cannot be read or written through this API.
 
 use crate::at_rest::KEY_CHECK_KEY;
-use crate::invites::CLOCK_HIGH_WATER_KEY;
+use crate::blocks::CLOCK_HIGH_WATER_KEY;
 use crate::schema::SCHEMA_VERSION_KEY;
 use crate::{Store, StoreError};
 

@@ -38,7 +38,6 @@
 //! | `invites_out` | invite id (16 bytes) | sealed(`0x01` ‖ postcard(outgoing invite v1: peer id bytes, invite bytes, one-time secret (deleted on close), state code, note, created/expires/closed/next-publish times, publish count)) |
 //! | `invites_in` | invite id (16 bytes) | sealed(`0x01` ‖ postcard(incoming invite v1: peer id bytes, invite bytes, note, state code, created/expires/received/closed times, acceptance bytes, ephemeral secret, next-publish time, publish count)) |
 //! | `attestations` | peer Accord ID bytes | `0x01` ‖ postcard(connection v1: attestation bytes, attestation id, since, alias, revoked-at, revocation bytes, next-publish time, publish count) |
-//! | `revocations` | peer Accord ID bytes | the signed revocation of the connection with that peer (filled by later work) |
 //! | `sessions` | peer Accord ID bytes | sealed(`0x01` ‖ the ratchet session state (opaque to the store, secret)) |
 //! | `messages` | conversation peer Accord ID bytes ‖ local sequence `u64` BE | sealed(`0x01` ‖ postcard(message v1: direction code, message id, sender sequence, body, reply-to, sent/received times, state code, outbox sequence while queued)) |
 //! | `outbox` | outbox sequence `u64` BE | `0x01` ‖ postcard(outbox entry v1: peer id bytes, message id, local sequence, envelope, attempts, next attempt time) |
@@ -46,6 +45,13 @@
 //! | `seen` | peer Accord ID bytes ‖ message id (16 bytes) | local sequence `u64` BE (the message-id index, both directions) |
 //! | `conversations` | peer Accord ID bytes | `0x01` ‖ postcard(conversation v1: next local sequence, next sender sequence, unread, last message time, last read local sequence, then two fields added later, each absent in older records: option of the highest sender sequence received, option of the local sequence up to which read receipts were acknowledged) |
 //! | `blocked` | peer Accord ID bytes | `0x01` ‖ blocked_at_ms `u64` BE |
+//! | `connect_index` | `L` ‖ kind (`o`/`i`/`c`) ‖ invite id or peer id; `K` ‖ kind (`O`/`I`) ‖ invite id; `D` ‖ deadline `u64` BE ‖ kind ‖ invite id; `N` ‖ counter (`i`/`o`/`c`) | live entry: pending flag ‖ sealed(`0x01` ‖ postcard(peer, state, created, expires, next publish)); cool-down: sealed(`0x01` ‖ postcard(peer, declined, closed-at)); deadline: empty; counter: `u64` BE (see `invite_index.rs`) |
+//! | `peers_seen` | last_seen_ms `u64` BE ‖ peer Accord ID bytes | empty: the address book in last-seen order, for eviction |
+//!
+//! Schema 2 stores written before `connect_index` and `peers_seen` existed are indexed once
+//! when opened (a marker in `meta` records it). Schema 2 also had a `revocations` tree that
+//! nothing ever wrote (revocations live in the connection record); it is no longer created,
+//! and an empty one left by an older build is dropped on open.
 
 /// Store metadata. Key: a printable ASCII name of 1–64 bytes. Value: for `schema_version`, the schema
 /// version as a `u32` big-endian; for `clock_high_water_ms`, the highest clock reading seen
@@ -86,8 +92,16 @@ pub const INVITES_IN: &str = "invites_in";
 /// next_publish_at_ms (`Option<u64>`) and publish_count (`u32`).
 pub const ATTESTATIONS: &str = "attestations";
 
-/// Revocations of connections. Key: the peer's Accord ID bytes. Value: the signed revocation.
-pub const REVOCATIONS: &str = "revocations";
+/// The Connect index: live invites, cool-downs, deletion deadlines and counters, written in
+/// the same transactions as the records they describe (see the table in the module docs).
+pub const CONNECT_INDEX: &str = "connect_index";
+
+/// The address book in last-seen order. Key: last_seen_ms `u64` BE ‖ the peer's Accord ID
+/// bytes. Value: empty. Written in the same transaction as the `peers` entry.
+pub const PEERS_SEEN: &str = "peers_seen";
+
+/// The tree of schema 2 that nothing wrote; dropped on open when empty.
+pub(crate) const RETIRED_REVOCATIONS: &str = "revocations";
 
 /// Ratchet sessions. Key: the peer's Accord ID bytes. Value (sealed, see the module docs): the
 /// version byte `0x01` followed
@@ -138,13 +152,12 @@ pub const CONVERSATIONS: &str = "conversations";
 pub const BLOCKED: &str = "blocked";
 
 /// Every tree, in the order they are created when the store is opened.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     META,
     PEERS,
     INVITES_OUT,
     INVITES_IN,
     ATTESTATIONS,
-    REVOCATIONS,
     SESSIONS,
     MESSAGES,
     OUTBOX,
@@ -152,4 +165,6 @@ pub const ALL: [&str; 13] = [
     SEEN,
     BLOCKED,
     CONVERSATIONS,
+    CONNECT_INDEX,
+    PEERS_SEEN,
 ];

@@ -34,26 +34,20 @@ async fn handle_serves_requests_and_shutdown_flushes() {
     assert_eq!(handle.meta("k").await.unwrap().as_deref(), Some(&b"v"[..]));
     assert_eq!(handle.counts().await.unwrap().peers, 20);
     assert_eq!(
-        handle.peers().await.unwrap().first().map(|p| p.id),
-        Some(id(20))
-    );
-    assert_eq!(
         handle.peer(&id(3)).await.unwrap().unwrap().addrs,
         vec![addr(3)]
     );
-    assert!(handle.forget_peer(&id(3)).await.unwrap());
-    assert_eq!(handle.skipped_records().await.unwrap(), 0);
     assert!(matches!(
         handle.set_meta("schema_version", b"x").await,
         Err(StoreError::InvalidMetaKey { .. })
     ));
 
     task.shutdown().await.unwrap();
-    assert!(matches!(handle.peers().await, Err(StoreError::Closed)));
+    assert!(matches!(handle.counts().await, Err(StoreError::Closed)));
 
     // Shutdown flushed and closed the database: it reopens with everything in it.
     let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
-    assert_eq!(store.counts().unwrap().peers, 19);
+    assert_eq!(store.counts().unwrap().peers, 20);
     assert_eq!(store.meta("k").unwrap().as_deref(), Some(&b"v"[..]));
 }
 

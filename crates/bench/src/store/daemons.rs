@@ -14,7 +14,7 @@ use crate::invite::rss_mib;
 use crate::measure::Plan;
 
 /// A daemon this suite started; killed on drop if it did not shut down.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     socket: PathBuf,
 }
@@ -23,7 +23,7 @@ impl Daemon {
     /// Writes `config` as the config.toml of `dir`, spawns `accord daemon` on it and waits
     /// until its control socket answers `id`; returns the daemon and the time from spawning to
     /// that answer.
-    async fn start(
+    pub(crate) async fn start(
         accord: &Path,
         dir: &Path,
         config: &str,
@@ -53,7 +53,7 @@ impl Daemon {
         Ok((Daemon { child, socket }, took))
     }
 
-    async fn client(&self) -> Result<Client> {
+    pub(crate) async fn client(&self) -> Result<Client> {
         Client::connect(&self.socket)
             .await
             .context("connect to the control socket")
@@ -66,7 +66,7 @@ impl Daemon {
     }
 
     /// Asks the daemon to stop and waits for it to exit (so its data dir is free again).
-    async fn stop(mut self) -> Result<()> {
+    pub(crate) async fn stop(mut self) -> Result<()> {
         shut_down(&self.socket, &mut self.child).await
     }
 }

@@ -137,7 +137,7 @@ fn record_message(
 
 /// The key the store in `db` is encrypted with: derived, as the daemon does, from the data
 /// dir's key file (written by `accord init` without a passphrase).
-pub(super) fn store_key(db: &Path) -> Result<StoreKey> {
+pub(crate) fn store_key(db: &Path) -> Result<StoreKey> {
     let key_file = db
         .parent()
         .context("the store has no data dir")?

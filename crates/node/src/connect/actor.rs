@@ -3,17 +3,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use accord_api::{ErrorCode, Event, RemoteError, Request};
+use accord_api::{Event, RemoteError};
 use accord_identity::{AccordId, Identity};
 use accord_net::NetHandle;
 use accord_store::StoreHandle;
-use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
+use super::core::{LiveIndex, NUDGE_DELAY_MS, nudge_allowed};
 use super::delivery::{RelayDrops, inbox_topics};
 use super::stamped::StampedFrames;
-use super::{ConnectHandle, ConnectMessage, QUEUE_CAPACITY};
+use super::{
+    ConnectCommand, ConnectHandle, ConnectMessage, ConnectReply, IdentifyDrops, QUEUE_CAPACITY,
+};
 use crate::message::MessageHandle;
 use crate::{Config, clock};
 
@@ -42,6 +44,10 @@ pub(crate) struct ConnectActor {
     /// When a peer's arrival last pulled the schedule forward, to keep arrivals from causing a
     /// storm of republications.
     pub(super) last_nudge_ms: u64,
+    /// The live invites and cool-downs, in memory (see `core.rs`).
+    pub(super) live: LiveIndex,
+    /// Identified peers the network loop could not hand over because the queue was full.
+    identify_drops: IdentifyDrops,
 }
 
 impl std::fmt::Debug for ConnectActor {
@@ -67,7 +73,13 @@ impl ConnectActor {
         for topic in inbox_topics(&me, &config.gossip) {
             net.subscribe(topic).await?;
         }
+        let live = LiveIndex::load(
+            store.live_entries().await?,
+            store.cooldowns().await?,
+            store.next_purge_at().await?,
+        );
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let identify_drops = IdentifyDrops::default();
         let mut actor = ConnectActor {
             identity,
             me,
@@ -83,10 +95,12 @@ impl ConnectActor {
             stamped: StampedFrames::default(),
             next_due_ms: None,
             last_nudge_ms: 0,
+            live,
+            identify_drops: identify_drops.clone(),
         };
-        actor.reschedule().await;
+        actor.reschedule();
         let task = tokio::spawn(actor.run());
-        Ok((ConnectHandle::new(tx), task))
+        Ok((ConnectHandle::new(tx, identify_drops), task))
     }
 
     async fn run(mut self) {
@@ -106,8 +120,8 @@ impl ConnectActor {
         // A frame that was not for us (the common case on a relay) or was dropped changed
         // nothing stored, so the schedule, which is read back from the store, stays as it is.
         let changed = match message {
-            ConnectMessage::Command { request, reply } => {
-                let result = self.on_command(request).await;
+            ConnectMessage::Command { command, reply } => {
+                let result = self.on_command(command).await;
                 let _ = reply.send(result);
                 true
             }
@@ -124,44 +138,66 @@ impl ConnectActor {
                 self.on_delivered(key).await;
                 true
             }
+            ConnectMessage::PeerIdentified { peer, addrs } => {
+                self.remember_peer(peer, addrs).await;
+                false
+            }
             ConnectMessage::Shutdown => false,
         };
         if changed {
-            self.reschedule().await;
+            self.reschedule();
         }
     }
 
-    async fn on_command(&mut self, request: Request) -> Result<Value, RemoteError> {
+    async fn on_command(&mut self, command: ConnectCommand) -> Result<ConnectReply, RemoteError> {
         if let Err(err) = self.store.note_clock(clock::now_ms()).await {
-            tracing::warn!(%err, "cannot record the clock high-water mark");
+            self.store_failed("store_write_failed", &err);
         }
-        match request {
-            Request::Connect { peer, note } => to_value(self.connect(&peer, &note).await?),
-            Request::Invites { direction } => to_value(self.list_invites(direction).await?),
-            Request::Accept { target } => to_value(self.accept(&target).await?),
-            Request::Decline { target } => to_value(self.decline(&target).await?),
-            Request::Withdraw { target } => to_value(self.withdraw(&target).await?),
-            Request::Block { peer } => to_value(self.block(&peer, true).await?),
-            Request::Unblock { peer } => to_value(self.block(&peer, false).await?),
-            Request::Disconnect { peer } => to_value(self.disconnect(&peer).await?),
-            Request::Connections => to_value(self.list_connections().await?),
-            Request::Attestation { peer } => to_value(self.attestation(&peer).await?),
-            Request::Stats => {
-                let mut dropped = self.dropped.clone();
-                // Like every reason, they are listed once something was dropped for them.
-                dropped.extend(
-                    self.relay_drops
-                        .counts()
-                        .into_iter()
-                        .filter(|(_, count)| *count > 0),
-                );
-                to_value(&dropped)
+        Ok(match command {
+            ConnectCommand::Connect { peer, note } => {
+                ConnectReply::Invite(self.connect(&peer, &note).await?)
             }
-            other => Err(RemoteError::new(
-                ErrorCode::Internal,
-                format!("{} is not a Connect command", other.method()),
-            )),
+            ConnectCommand::Invites { direction } => {
+                ConnectReply::Invites(self.list_invites(direction).await?)
+            }
+            ConnectCommand::Accept { target } => ConnectReply::Invite(self.accept(&target).await?),
+            ConnectCommand::Decline { target } => {
+                ConnectReply::Invite(self.decline(&target).await?)
+            }
+            ConnectCommand::Withdraw { target } => {
+                ConnectReply::Invite(self.withdraw(&target).await?)
+            }
+            ConnectCommand::Block { peer, block } => {
+                ConnectReply::Block(self.block(&peer, block).await?)
+            }
+            ConnectCommand::Disconnect { peer } => {
+                ConnectReply::Connection(self.disconnect(&peer).await?)
+            }
+            ConnectCommand::Connections => {
+                ConnectReply::Connections(self.list_connections().await?)
+            }
+            ConnectCommand::Attestation { peer } => {
+                ConnectReply::Attestation(self.attestation(&peer).await?)
+            }
+            ConnectCommand::Stats => ConnectReply::Stats(self.stats()),
+        })
+    }
+
+    /// Every reason something was dropped or failed, with its count.
+    fn stats(&self) -> DropCounters {
+        let mut dropped = self.dropped.clone();
+        // Like every reason, they are listed once something was dropped for them.
+        dropped.extend(
+            self.relay_drops
+                .counts()
+                .into_iter()
+                .filter(|(_, count)| *count > 0),
+        );
+        let identify = self.identify_drops.count();
+        if identify > 0 {
+            dropped.insert("identify_queue_full", identify);
         }
+        dropped
     }
 
     /// Counts a dropped frame and logs why.
@@ -179,7 +215,7 @@ impl ConnectActor {
         let now = clock::now_ms();
         // A newcomer may be (or may reach) a recipient who was offline: pull the schedule
         // forward, but not more often than every few seconds.
-        if now.saturating_sub(self.last_nudge_ms) >= NUDGE_INTERVAL_MS {
+        if nudge_allowed(self.last_nudge_ms, now) {
             self.last_nudge_ms = now;
             self.bring_forward(now + NUDGE_DELAY_MS).await;
         }
@@ -187,16 +223,16 @@ impl ConnectActor {
             self.deliver_waiting_for(id).await;
         }
     }
-}
 
-/// A peer's arrival pulls due republications to this many ms from now: enough for gossip to
-/// learn the newcomer's subscriptions.
-const NUDGE_DELAY_MS: u64 = 2_000;
-
-/// At most one pull-forward per this many ms.
-const NUDGE_INTERVAL_MS: u64 = 5_000;
-
-fn to_value<T: serde::Serialize>(value: T) -> Result<Value, RemoteError> {
-    serde_json::to_value(value)
-        .map_err(|err| RemoteError::new(ErrorCode::Internal, err.to_string()))
+    /// Records an identified peer in the address book. The network loop hands it over
+    /// without waiting, so the store's pace never holds up the swarm.
+    async fn remember_peer(&mut self, peer: accord_net::PeerId, addrs: Vec<accord_net::Multiaddr>) {
+        let Ok(id) = AccordId::from_peer_id(peer) else {
+            tracing::debug!(%peer, "not an Accord identity; not added to the address book");
+            return;
+        };
+        if let Err(err) = self.store.record_peer(id, &addrs, clock::now_ms()).await {
+            self.store_failed("address_book_write_failed", &err);
+        }
+    }
 }

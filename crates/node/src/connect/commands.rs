@@ -89,12 +89,10 @@ impl ConnectActor {
         let now = clock::now_ms();
         self.check_can_invite(&peer, now).await?;
         // If they invited us already, inviting them back means yes: accept theirs.
-        let incoming = self.store.incoming_invites().await.map_err(internal)?;
-        if let Some(theirs) = incoming
-            .iter()
-            .find(|i| i.peer == peer && i.state == InviteState::Pending && i.expires_at_ms > now)
+        if let Some(id) = self.live.pending_incoming_from(&peer, now)
+            && let Some(theirs) = self.store.incoming(&id).await.map_err(internal)?
         {
-            return self.accept_incoming(theirs.clone(), now).await;
+            return self.accept_incoming(theirs, now).await;
         }
         self.check_quota(now).await?;
         let note = Note::new(note, self.config.invites.note_max_chars).map_err(|err| {
@@ -128,6 +126,7 @@ impl ConnectActor {
             .record_sent_invite(&record, now.max(high_water))
             .await
             .map_err(internal)?;
+        self.live.note_outgoing(&record);
         tracing::info!(%peer, invite = %hex(&record.invite_id), "invite sent");
         let key = DeliveryKey::Invite(record.invite_id);
         self.deliver(peer, &Payload::Invite(invite), record.expires_at_ms, key)
@@ -137,7 +136,7 @@ impl ConnectActor {
 
     /// Refuses invites to ourselves, to blocked IDs, to connections, a second pending invite,
     /// and re-invites during the cool-down.
-    async fn check_can_invite(&self, peer: &AccordId, now: u64) -> Result<(), RemoteError> {
+    async fn check_can_invite(&mut self, peer: &AccordId, now: u64) -> Result<(), RemoteError> {
         if *peer == self.me {
             return Err(refused("you cannot invite yourself"));
         }
@@ -151,29 +150,13 @@ impl ConnectActor {
         {
             return Err(refused(format!("{peer} is already a connection")));
         }
-        let outgoing = self.store.outgoing_invites().await.map_err(internal)?;
-        if let Some(pending) = outgoing
-            .iter()
-            .find(|o| o.peer == *peer && o.state == InviteState::Pending && o.expires_at_ms > now)
-        {
-            let id = hex(&pending.invite_id);
+        if let Some(pending) = self.live.pending_outgoing_to(peer, now) {
+            let id = hex(&pending);
             return Err(refused(format!(
                 "an invite to {peer} is already pending (invite {id}); withdraw it with: accord withdraw {id}"
             )));
         }
-        let incoming = self.store.incoming_invites().await.map_err(internal)?;
-        let last_closed = outgoing
-            .iter()
-            .filter(|o| o.peer == *peer && o.state == InviteState::Withdrawn)
-            .filter_map(|o| o.closed_at_ms)
-            .chain(
-                incoming
-                    .iter()
-                    .filter(|i| i.peer == *peer && i.state == InviteState::Declined)
-                    .filter_map(|i| i.closed_at_ms),
-            )
-            .max();
-        if let Some(closed_at) = last_closed {
+        if let Some(closed_at) = self.live.last_closing(peer) {
             let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
             let days = self.config.invites.reinvite_cooldown_days;
             check_cooldown(closed_at, days, now, high_water).map_err(|err| {
@@ -190,15 +173,12 @@ impl ConnectActor {
     }
 
     async fn check_quota(&self, now: u64) -> Result<(), RemoteError> {
-        let sent_at = self.store.quota_sent_at().await.map_err(internal)?;
         let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
-        let outgoing = self.store.outgoing_invites().await.map_err(internal)?;
-        let outstanding = outgoing
-            .iter()
-            .filter(|o| o.state == InviteState::Pending && o.expires_at_ms > now)
-            .count();
         let policy = self.quota_policy();
-        let outstanding = u32::try_from(outstanding).unwrap_or(u32::MAX);
+        // Only the rolling window counts, so only the window is read.
+        let since = now.max(high_water).saturating_sub(policy.window_ms);
+        let sent_at = self.store.quota_sent_at(since).await.map_err(internal)?;
+        let outstanding = self.live.outstanding(now);
         policy
             .check(&sent_at, outstanding, now, high_water)
             .map_err(|err| match err {
@@ -235,6 +215,8 @@ impl ConnectActor {
         let mut list = Vec::new();
         if direction != Some(InviteDirection::Outgoing) {
             for invite in self.store.incoming_invites().await.map_err(internal)? {
+                // A pending invite past its expiry but beyond this tick's batch still shows
+                // as what it is.
                 list.push((
                     invite.received_at_ms,
                     InviteInfo {
@@ -271,15 +253,13 @@ impl ConnectActor {
 
     /// Finds the pending incoming invite named by an invite id or the inviter's ID.
     async fn pending_incoming(&self, target: &str) -> Result<IncomingInvite, RemoteError> {
-        let incoming = self.store.incoming_invites().await.map_err(internal)?;
-        let found = match parse_invite_id(target) {
-            Some(id) => incoming.into_iter().find(|i| i.invite_id == id),
-            None => {
-                let peer = parse_id(target)?;
-                incoming
-                    .into_iter()
-                    .find(|i| i.peer == peer && i.state == InviteState::Pending)
-            }
+        let id = match parse_invite_id(target) {
+            Some(id) => Some(id),
+            None => self.live.pending_incoming_from(&parse_id(target)?, 0),
+        };
+        let found = match id {
+            Some(id) => self.store.incoming(&id).await.map_err(internal)?,
+            None => None,
         };
         let invite = found.ok_or_else(|| refused(format!("no invite from {target}")))?;
         if invite.state != InviteState::Pending {
@@ -310,6 +290,7 @@ impl ConnectActor {
             advance(&mut record.state, InviteEvent::Expire).map_err(transition_refused)?;
             record.closed_at_ms = Some(now);
             self.store.put_incoming(&record).await.map_err(internal)?;
+            self.live.note_incoming(&record);
             return Err(refused(format!(
                 "invite {} has expired",
                 hex(&record.invite_id)
@@ -349,6 +330,8 @@ impl ConnectActor {
             .accept_incoming(&record, &connection, &session.to_bytes())
             .await
             .map_err(internal)?;
+        self.live.note_incoming(&record);
+        self.live.note_connection(&connection);
         self.messages.channel_changed(record.peer).await;
         self.emit_accepted(&record.invite_id, &record.peer, &connection);
         let key = DeliveryKey::Acceptance(record.invite_id);
@@ -378,21 +361,20 @@ impl ConnectActor {
         advance(&mut record.state, InviteEvent::Decline).map_err(transition_refused)?;
         record.closed_at_ms = Some(clock::now_ms());
         self.store.put_incoming(&record).await.map_err(internal)?;
+        self.live.note_incoming(&record);
         Ok(incoming_summary(&record))
     }
 
     /// `accord withdraw`.
     pub(super) async fn withdraw(&mut self, target: &str) -> Result<InviteSummary, RemoteError> {
         let now = clock::now_ms();
-        let outgoing = self.store.outgoing_invites().await.map_err(internal)?;
-        let found = match parse_invite_id(target) {
-            Some(id) => outgoing.into_iter().find(|o| o.invite_id == id),
-            None => {
-                let peer = parse_id(target)?;
-                outgoing
-                    .into_iter()
-                    .find(|o| o.peer == peer && o.state == InviteState::Pending)
-            }
+        let id = match parse_invite_id(target) {
+            Some(id) => Some(id),
+            None => self.live.pending_outgoing_to(&parse_id(target)?, 0),
+        };
+        let found = match id {
+            Some(id) => self.store.outgoing(&id).await.map_err(internal)?,
+            None => None,
         };
         let mut record = found.ok_or_else(|| refused(format!("no invite to {target}")))?;
         if record.state != InviteState::Pending {
@@ -408,6 +390,7 @@ impl ConnectActor {
         record.next_publish_at_ms = Some(now + FIRST_REPUBLISH_DELAY_MS);
         record.publish_count = 0;
         self.store.put_outgoing(&record).await.map_err(internal)?;
+        self.live.note_outgoing(&record);
         let withdrawal = Withdrawal::create(&self.identity, record.peer, record.invite_id, now);
         let key = DeliveryKey::Withdrawal(record.invite_id);
         let payload = Payload::Withdrawal(withdrawal);
@@ -427,11 +410,15 @@ impl ConnectActor {
         let now = clock::now_ms();
         if block {
             self.store.block(&peer, now).await.map_err(internal)?;
-            for mut invite in self.store.incoming_invites().await.map_err(internal)? {
+            for id in self.live.all_pending_incoming_from(&peer) {
+                let Some(mut invite) = self.store.incoming(&id).await.map_err(internal)? else {
+                    continue;
+                };
                 // Only pending invites move; the others stay as they are.
-                if invite.peer == peer && advance(&mut invite.state, InviteEvent::Decline).is_ok() {
+                if advance(&mut invite.state, InviteEvent::Decline).is_ok() {
                     invite.closed_at_ms = Some(now);
                     self.store.put_incoming(&invite).await.map_err(internal)?;
+                    self.live.note_incoming(&invite);
                 }
             }
         } else {
@@ -440,6 +427,9 @@ impl ConnectActor {
                 .set_meta(&unblocked_key(&peer), &now.to_be_bytes())
                 .await
                 .map_err(internal)?;
+            // The time ends the decline cool-down early; it must survive a crash like the
+            // unblocking it goes with. The flush joins the group commit.
+            self.store.flush().await.map_err(internal)?;
             // The Message actor held back what it queued for this peer; as after a channel
             // set-up, it sends it now.
             self.messages.channel_changed(peer).await;
@@ -451,8 +441,14 @@ impl ConnectActor {
     }
 
     /// When `peer` was last unblocked, if ever.
-    pub(super) async fn unblocked_at(&self, peer: &AccordId) -> Option<u64> {
-        let bytes = self.store.meta(&unblocked_key(peer)).await.ok()??;
+    pub(super) async fn unblocked_at(&mut self, peer: &AccordId) -> Option<u64> {
+        let bytes = match self.store.meta(&unblocked_key(peer)).await {
+            Ok(bytes) => bytes?,
+            Err(err) => {
+                self.store_failed("store_read_failed", &err);
+                return None;
+            }
+        };
         Some(u64::from_be_bytes(bytes.try_into().ok()?))
     }
 
@@ -467,12 +463,13 @@ impl ConnectActor {
         connection.revocation = Some(revocation.encode());
         connection.next_publish_at_ms = Some(now + FIRST_REPUBLISH_DELAY_MS);
         connection.publish_count = 0;
+        // The channel's keys go with the connection, in the same transaction: nothing more
+        // can be read or written, and no crash can leave the session behind.
         self.store
-            .put_connection(&connection)
+            .revoke_connection(&connection)
             .await
             .map_err(internal)?;
-        // The channel's keys go with the connection: nothing more can be read or written.
-        self.store.remove_session(&peer).await.map_err(internal)?;
+        self.live.note_connection(&connection);
         self.emit(accord_api::Event::ConnectionRevoked {
             peer: peer.to_string(),
             attestation_id: hex(&connection.attestation_id),

@@ -10,12 +10,13 @@ use accord_handshake::{
 use accord_identity::AccordId;
 use accord_net::DirectProtocol;
 use accord_net::{PeerId, ResponseChannel};
-use accord_store::{IncomingInvite, OutgoingInvite};
+use accord_store::{IncomingInvite, LiveItem, OutgoingInvite};
 
 use crate::message::wire::Content;
 
 use super::actor::ConnectActor;
 use super::commands::{hex, new_connection};
+use super::core::{BlockVerdict, block_verdict};
 use super::delivery::{DIRECT_OK, DIRECT_REFUSED};
 use super::stamped::is_stamp_error;
 use super::transition::{advance, revoke};
@@ -74,9 +75,19 @@ impl ConnectActor {
             Payload::Withdrawal(withdrawal) => withdrawal.inviter,
             Payload::Revocation(revocation) => revocation.by,
         };
-        if self.store.is_blocked(&sender).await.unwrap_or(false) {
-            self.drop_frame("blocked", &sender);
-            return false;
+        let checked = self.store.is_blocked(&sender).await;
+        match (block_verdict(&checked), checked) {
+            (BlockVerdict::Allowed, _) => {}
+            (BlockVerdict::Blocked, _) => {
+                self.drop_frame("blocked", &sender);
+                return false;
+            }
+            (BlockVerdict::Unknown, checked) => {
+                if let Err(err) = checked {
+                    self.store_failed("block_check_failed", &err);
+                }
+                return false;
+            }
         }
         match payload {
             Payload::Invite(invite) => self.on_invite(invite, now).await,
@@ -92,15 +103,25 @@ impl ConnectActor {
             return false;
         }
         let peer = invite.inviter;
-        if let Ok(Some(known)) = self.store.incoming(&invite.invite_id).await {
+        match self.store.incoming(&invite.invite_id).await {
             // A republication of an invite we have: nothing to do.
-            return known.peer == peer;
+            Ok(Some(known)) => return known.peer == peer,
+            Ok(None) => {}
+            Err(err) => {
+                self.store_failed("store_read_failed", &err);
+                return false;
+            }
         }
-        if let Ok(Some(connection)) = self.store.connection(&peer).await
-            && connection.revoked_at_ms.is_none()
-        {
-            self.drop_frame("already_connected", &peer);
-            return false;
+        match self.store.connection(&peer).await {
+            Ok(Some(connection)) if connection.revoked_at_ms.is_none() => {
+                self.drop_frame("already_connected", &peer);
+                return false;
+            }
+            Ok(_) => {}
+            Err(err) => {
+                self.store_failed("store_read_failed", &err);
+                return false;
+            }
         }
         if self.declined_recently(&peer, now).await {
             // Dropped without a trace, but answered like a delivered invite: a refusal would
@@ -108,7 +129,7 @@ impl ConnectActor {
             self.drop_frame("declined_cooldown", &peer);
             return true;
         }
-        let crossed = self.crossed_with_ours(&peer, now).await;
+        let crossed = self.live.pending_outgoing_to(&peer, now).is_some();
         if crossed && crossed_resolution(&self.me, &peer) == Crossed::KeepOurs {
             // Both asked, and ours wins the tie-break: they accept ours when it reaches them.
             return true;
@@ -117,8 +138,7 @@ impl ConnectActor {
         if !self.make_room_for(&record).await {
             return false;
         }
-        if let Err(err) = self.store.put_incoming(&record).await {
-            tracing::warn!(%err, "cannot store an incoming invite");
+        if !self.save_incoming(&record).await {
             return false;
         }
         tracing::info!(%peer, invite = %hex(&record.invite_id), "invite received");
@@ -138,23 +158,20 @@ impl ConnectActor {
     /// ago. The inviter is not told of a decline, so it cannot hold back on its own once its
     /// invite expires; the invitee enforces the cool-down instead. The clock high-water mark
     /// keeps a clock set back from ending the cool-down early.
-    async fn declined_recently(&self, peer: &AccordId, now: u64) -> bool {
-        let Ok(incoming) = self.store.incoming_invites().await else {
-            return false;
-        };
+    async fn declined_recently(&mut self, peer: &AccordId, now: u64) -> bool {
         // Unblocking someone says "I will hear from them again": declines up to then (blocking
         // declines what is pending) no longer hold them back.
         let unblocked_at = self.unblocked_at(peer).await;
-        let Some(declined_at) = incoming
-            .iter()
-            .filter(|i| i.peer == *peer && i.state == InviteState::Declined)
-            .filter_map(|i| i.closed_at_ms)
-            .filter(|closed_at| unblocked_at.is_none_or(|unblocked| *closed_at > unblocked))
-            .max()
-        else {
+        let Some(declined_at) = self.live.last_decline(peer, unblocked_at) else {
             return false;
         };
-        let high_water = self.store.clock_high_water_ms().await.unwrap_or(0);
+        let high_water = match self.store.clock_high_water_ms().await {
+            Ok(mark) => mark,
+            Err(err) => {
+                self.store_failed("store_read_failed", &err);
+                0
+            }
+        };
         let days = self.config.invites.reinvite_cooldown_days;
         check_cooldown(declined_at, days, now, high_water).is_err()
     }
@@ -181,28 +198,27 @@ impl ConnectActor {
     /// in all,
     /// by the handshake's rule: when full, the invite that expires first goes.
     async fn make_room_for(&mut self, record: &IncomingInvite) -> bool {
-        let Ok(incoming) = self.store.incoming_invites().await else {
-            return false;
+        let summary = accord_handshake::IncomingInvite {
+            invite_id: record.invite_id,
+            inviter: record.peer,
+            created_at_ms: record.created_at_ms,
+            expires_at_ms: record.expires_at_ms,
         };
-        let summary = |i: &IncomingInvite| accord_handshake::IncomingInvite {
-            invite_id: i.invite_id,
-            inviter: i.peer,
-            created_at_ms: i.created_at_ms,
-            expires_at_ms: i.expires_at_ms,
-        };
-        let pending: Vec<accord_handshake::IncomingInvite> = incoming
-            .iter()
-            .filter(|i| i.state == InviteState::Pending)
-            .map(summary)
-            .collect();
+        let pending = self.live.pending_incoming();
         let policy = IncomingPolicy {
             // Validated to at most 5000, which fits every usize.
             max_incoming: usize::try_from(self.config.limits.pending_invites).unwrap_or(usize::MAX),
         };
-        match policy.admit(&pending, &summary(record)) {
+        match policy.admit(&pending, &summary) {
             Admission::Admit { evict } => {
                 for invite_id in evict {
-                    let _ = self.store.remove_incoming(&invite_id).await;
+                    match self.store.remove_incoming(&invite_id).await {
+                        Ok(_) => self.live.forget(&LiveItem::Incoming(invite_id)),
+                        Err(err) => {
+                            self.store_failed("store_write_failed", &err);
+                            return false;
+                        }
+                    }
                     self.drop_frame("evicted_invite", &hex(&invite_id));
                 }
                 true
@@ -219,18 +235,6 @@ impl ConnectActor {
         }
     }
 
-    async fn crossed_with_ours(&self, peer: &AccordId, now: u64) -> bool {
-        self.store
-            .outgoing_invites()
-            .await
-            .map(|outgoing| {
-                outgoing.iter().any(|o| {
-                    o.peer == *peer && o.state == InviteState::Pending && o.expires_at_ms > now
-                })
-            })
-            .unwrap_or(false)
-    }
-
     /// Crossed invites where theirs wins: accept theirs, and close ours as accepted, since the
     /// pair ends up connected through one attestation.
     async fn resolve_crossed(&mut self, record: IncomingInvite, now: u64) -> bool {
@@ -239,25 +243,30 @@ impl ConnectActor {
             tracing::warn!(%peer, %err, "cannot accept a crossed invite");
             return false;
         }
-        if let Ok(outgoing) = self.store.outgoing_invites().await {
-            for mut ours in outgoing.into_iter().filter(|o| o.peer == peer) {
-                // Only pending invites move; closed ones stay as they are.
-                if advance(&mut ours.state, InviteEvent::Accept).is_err() {
-                    continue;
-                }
-                ours.closed_at_ms = Some(now);
-                ours.one_time_secret = None;
-                ours.next_publish_at_ms = None;
-                let _ = self.store.put_outgoing(&ours).await;
-            }
+        // Expired or not, our pending invite to them is answered by the connection.
+        if let Some(id) = self.live.pending_outgoing_to(&peer, 0)
+            && let Some(mut ours) = self.load_outgoing(&id).await
+            && advance(&mut ours.state, InviteEvent::Accept).is_ok()
+        {
+            ours.closed_at_ms = Some(now);
+            ours.one_time_secret = None;
+            ours.next_publish_at_ms = None;
+            self.save_outgoing(&ours).await;
         }
         true
     }
 
     async fn on_acceptance(&mut self, acceptance: Acceptance, now: u64) -> bool {
-        let Ok(Some(ours)) = self.store.outgoing(&acceptance.invite_id).await else {
-            self.drop_frame("unknown_acceptance", &acceptance.invitee);
-            return false;
+        let ours = match self.store.outgoing(&acceptance.invite_id).await {
+            Ok(Some(ours)) => ours,
+            Ok(None) => {
+                self.drop_frame("unknown_acceptance", &acceptance.invitee);
+                return false;
+            }
+            Err(err) => {
+                self.store_failed("store_read_failed", &err);
+                return false;
+            }
         };
         let invite = match Invite::decode(&ours.invite) {
             Ok(invite) => invite,
@@ -293,6 +302,11 @@ impl ConnectActor {
             .await
         {
             Ok(true) => {
+                let mut closed = ours.clone();
+                closed.state = InviteState::Accepted;
+                closed.next_publish_at_ms = None;
+                self.live.note_outgoing(&closed);
+                self.live.note_connection(&connection);
                 self.emit_accepted(&ours.invite_id, &ours.peer, &connection);
                 self.messages.channel_changed(ours.peer).await;
                 true
@@ -302,7 +316,7 @@ impl ConnectActor {
                 false
             }
             Err(err) => {
-                tracing::warn!(%err, "cannot store a connection");
+                self.store_failed("store_write_failed", &err);
                 false
             }
         }
@@ -350,9 +364,14 @@ impl ConnectActor {
     }
 
     async fn on_withdrawal(&mut self, withdrawal: Withdrawal) -> bool {
-        let Ok(Some(mut theirs)) = self.store.incoming(&withdrawal.invite_id).await else {
+        let mut theirs = match self.store.incoming(&withdrawal.invite_id).await {
+            Ok(Some(theirs)) => theirs,
             // We never saw the invite (or already dropped it): nothing to withdraw.
-            return true;
+            Ok(None) => return true,
+            Err(err) => {
+                self.store_failed("store_read_failed", &err);
+                return false;
+            }
         };
         let invite = match Invite::decode(&theirs.invite) {
             Ok(invite) => invite,
@@ -370,7 +389,7 @@ impl ConnectActor {
             return true;
         }
         theirs.closed_at_ms = Some(withdrawal.at_ms);
-        if self.store.put_incoming(&theirs).await.is_err() {
+        if !self.save_incoming(&theirs).await {
             return false;
         }
         self.emit(accord_api::Event::InviteWithdrawn {
@@ -382,9 +401,16 @@ impl ConnectActor {
 
     async fn on_revocation(&mut self, revocation: Revocation, now: u64) -> bool {
         let peer = revocation.by;
-        let Ok(Some(mut connection)) = self.store.connection(&peer).await else {
-            self.drop_frame("unknown_revocation", &peer);
-            return false;
+        let mut connection = match self.store.connection(&peer).await {
+            Ok(Some(connection)) => connection,
+            Ok(None) => {
+                self.drop_frame("unknown_revocation", &peer);
+                return false;
+            }
+            Err(err) => {
+                self.store_failed("store_read_failed", &err);
+                return false;
+            }
         };
         let attestation = match Attestation::decode(&connection.attestation) {
             Ok(attestation) => attestation,
@@ -402,10 +428,11 @@ impl ConnectActor {
             return true;
         }
         connection.revocation = Some(revocation.encode());
-        if self.store.put_connection(&connection).await.is_err() {
+        // The connection and the end of its channel (the session's keys) are one write, so a
+        // revocation can never be stored while the session survives.
+        if !self.save_revocation(&connection).await {
             return false;
         }
-        let _ = self.store.remove_session(&peer).await;
         self.emit(accord_api::Event::ConnectionRevoked {
             peer: peer.to_string(),
             attestation_id: hex(&connection.attestation_id),

@@ -7,19 +7,25 @@
 //! the network, the clock and the republish schedule.
 
 mod actor;
+mod command;
 mod commands;
+mod core;
 mod delivery;
 mod inbound;
+mod records;
 mod schedule;
 mod stamped;
 mod transition;
 
-use accord_api::{RemoteError, Request};
-use accord_net::{PeerId, ResponseChannel};
-use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use accord_api::RemoteError;
+use accord_net::{Multiaddr, PeerId, ResponseChannel};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use actor::ConnectActor;
+pub(crate) use command::{ConnectCommand, ConnectReply};
 pub(crate) use delivery::{RelayDrops, gossip_validator};
 
 /// Capacity of the actor's queue. Frames beyond it are dropped (gossip repeats them);
@@ -31,8 +37,8 @@ pub(crate) const QUEUE_CAPACITY: usize = 256;
 pub(crate) enum ConnectMessage {
     /// A user command from the control API.
     Command {
-        request: Request,
-        reply: oneshot::Sender<Result<Value, RemoteError>>,
+        command: ConnectCommand,
+        reply: oneshot::Sender<Result<ConnectReply, RemoteError>>,
     },
     /// A sealed frame from gossip (no channel) or from a peer directly (with the channel to
     /// answer on).
@@ -45,28 +51,65 @@ pub(crate) enum ConnectMessage {
     PeerConnected { peer: PeerId },
     /// A direct delivery was answered by its recipient.
     Delivered { key: delivery::DeliveryKey },
+    /// The network identified a peer: record it in the address book.
+    PeerIdentified { peer: PeerId, addrs: Vec<Multiaddr> },
     /// Stop after what is queued before this message.
     Shutdown,
+}
+
+/// How many identified peers were not recorded because the actor's queue was full; shared
+/// between the handle (which counts) and the actor (which reports it in `accord stats`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IdentifyDrops(Arc<AtomicU64>);
+
+impl IdentifyDrops {
+    fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// A cloneable handle to the Connect actor.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectHandle {
     tx: mpsc::Sender<ConnectMessage>,
+    identify_drops: IdentifyDrops,
 }
 
 impl ConnectHandle {
-    pub(crate) fn new(tx: mpsc::Sender<ConnectMessage>) -> Self {
-        ConnectHandle { tx }
+    pub(crate) fn new(tx: mpsc::Sender<ConnectMessage>, identify_drops: IdentifyDrops) -> Self {
+        ConnectHandle { tx, identify_drops }
     }
 
-    /// Runs a user command and returns its JSON result.
-    pub(crate) async fn command(&self, request: Request) -> Result<Value, RemoteError> {
+    /// Hands an identified peer to the actor for the address book, without waiting: the
+    /// network loop must never wait for the store. When the queue is full the sighting is
+    /// dropped and counted (the peer is identified again on its next connection).
+    pub(crate) fn peer_identified(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if self
+            .tx
+            .try_send(ConnectMessage::PeerIdentified { peer, addrs })
+            .is_err()
+        {
+            if self.identify_drops.count() == 0 {
+                tracing::warn!(%peer, "Connect queue full; an identified peer was not recorded");
+            }
+            self.identify_drops.add();
+        }
+    }
+
+    /// Runs a user command and returns its result.
+    pub(crate) async fn command(
+        &self,
+        command: ConnectCommand,
+    ) -> Result<ConnectReply, RemoteError> {
         let (reply, response) = oneshot::channel();
         let stopped =
             || RemoteError::new(accord_api::ErrorCode::Internal, "the node is shutting down");
         self.tx
-            .send(ConnectMessage::Command { request, reply })
+            .send(ConnectMessage::Command { command, reply })
             .await
             .map_err(|_| stopped())?;
         response.await.map_err(|_| stopped())?

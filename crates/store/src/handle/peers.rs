@@ -31,25 +31,6 @@ impl StoreHandle {
         self.call(move |s| s.peer(&id)).await
     }
 
-    /// See [`Store::peers`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::peers`], plus [`StoreError::Closed`].
-    pub async fn peers(&self) -> Result<Vec<PeerRecord>, StoreError> {
-        self.call(|s| s.peers()).await
-    }
-
-    /// See [`Store::forget_peer`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::forget_peer`], plus [`StoreError::Closed`].
-    pub async fn forget_peer(&self, id: &AccordId) -> Result<bool, StoreError> {
-        let id = *id;
-        self.call(move |s| s.forget_peer(&id)).await
-    }
-
     /// See [`Store::set_meta`].
     ///
     /// # Errors
@@ -77,24 +58,6 @@ impl StoreHandle {
     /// As [`Store::counts`], plus [`StoreError::Closed`].
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
         self.call(|s| s.counts()).await
-    }
-
-    /// See [`Store::quota_used_since`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::quota_used_since`], plus [`StoreError::Closed`].
-    pub async fn quota_used_since(&self, since_ms: u64) -> Result<usize, StoreError> {
-        self.call(move |s| s.quota_used_since(since_ms)).await
-    }
-
-    /// See [`Store::skipped_records`].
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Closed`].
-    pub async fn skipped_records(&self) -> Result<u64, StoreError> {
-        self.call(|s| Ok(s.skipped_records())).await
     }
 
     /// See [`Store::flush`]. When this returns `Ok`, everything written before it is durable.

@@ -1,0 +1,52 @@
+//! The Connect actor's typed commands and replies. The control API's `Request` and its JSON
+//! stay at the control-socket edge (`requests.rs`), which converts both ways.
+
+use accord_api::{
+    AttestationText, BlockInfo, ConnectionInfo, InviteDirection, InviteInfo, InviteSummary,
+};
+
+use super::actor::DropCounters;
+
+/// What a user asks of the Connect actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConnectCommand {
+    /// Invite a peer (`accord connect`).
+    Connect { peer: String, note: String },
+    /// List invites (`accord invites`).
+    Invites { direction: Option<InviteDirection> },
+    /// Accept an incoming invite, by invite id or inviter.
+    Accept { target: String },
+    /// Decline an incoming invite, by invite id or inviter.
+    Decline { target: String },
+    /// Withdraw an outgoing invite, by invite id or invitee.
+    Withdraw { target: String },
+    /// Block (`true`) or unblock (`false`) a peer.
+    Block { peer: String, block: bool },
+    /// Revoke the connection with a peer.
+    Disconnect { peer: String },
+    /// List the unrevoked connections.
+    Connections,
+    /// Show the attestation of a connection.
+    Attestation { peer: String },
+    /// The dropped-frame and failed-write counters.
+    Stats,
+}
+
+/// What the Connect actor answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConnectReply {
+    /// One invite after a change (connect, accept, decline, withdraw).
+    Invite(InviteSummary),
+    /// Every invite, newest first.
+    Invites(Vec<InviteInfo>),
+    /// A block or unblock.
+    Block(BlockInfo),
+    /// One connection after a change (disconnect).
+    Connection(ConnectionInfo),
+    /// Every unrevoked connection.
+    Connections(Vec<ConnectionInfo>),
+    /// An attestation's text.
+    Attestation(AttestationText),
+    /// The counters by reason.
+    Stats(DropCounters),
+}
