@@ -92,7 +92,7 @@ pub use lifecycle::{
     ConnectionEvent, ConnectionState, Crossed, InviteEvent, InviteState, ParseStateError,
     TransitionError, crossed_resolution,
 };
-pub use note::{Note, NoteError};
+pub use note::{Note, NoteError, is_directional_formatting};
 pub use payload::{
     FrameError, GossipFrame, OpenError, Payload, SealFrameError, open_payload, seal_payload,
 };

@@ -21,6 +21,27 @@ pub enum NoteError {
         /// The index of the offending character, counted in characters from 0.
         position: usize,
     },
+    /// The note contains a bidirectional formatting character (an embedding, override or
+    /// isolate, or an implicit direction mark). Such characters can make a terminal or a page
+    /// show the text in another order than it was written, so a note could pass off one text
+    /// as another.
+    #[error(
+        "the note contains a bidirectional formatting character at position {position}; notes are plain text"
+    )]
+    DirectionalFormatting {
+        /// The index of the offending character, counted in characters from 0.
+        position: usize,
+    },
+}
+
+/// Whether `c` is a bidirectional formatting character: the Arabic letter mark, the
+/// left-to-right and right-to-left marks, the embeddings and overrides (U+202A–U+202E) and the
+/// isolates (U+2066–U+2069), as listed in Unicode's bidirectional algorithm (UAX #9).
+pub fn is_directional_formatting(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// A validated invite note: at most [`Note::MAX_CHARS`] Unicode scalar values (fewer if the
@@ -40,12 +61,16 @@ impl Note {
     ///
     /// # Errors
     ///
-    /// [`NoteError::TooLong`] or [`NoteError::ControlCharacter`].
+    /// [`NoteError::TooLong`], [`NoteError::ControlCharacter`] or
+    /// [`NoteError::DirectionalFormatting`].
     pub fn new(text: impl Into<String>, max_chars: u32) -> Result<Self, NoteError> {
         let text = text.into();
         let max = max_chars.min(Self::MAX_CHARS);
         if let Some(position) = text.chars().position(char::is_control) {
             return Err(NoteError::ControlCharacter { position });
+        }
+        if let Some(position) = text.chars().position(is_directional_formatting) {
+            return Err(NoteError::DirectionalFormatting { position });
         }
         let chars = text.chars().count();
         if chars > max as usize {
@@ -118,5 +143,25 @@ mod tests {
             Err(NoteError::ControlCharacter { position: 1 })
         );
         assert!(Note::new("Hi! Let's connect — ünïcödé is fine ✓", 300).is_ok());
+    }
+
+    #[test]
+    fn directional_formatting_refused() {
+        for (bad, position) in [
+            ("abc\u{202E}gpj.exe", 3),
+            ("\u{202A}x", 0),
+            ("x\u{2066}y\u{2069}", 1),
+            ("a\u{200F}", 1),
+            ("a\u{200E}", 1),
+            ("a\u{061C}", 1),
+        ] {
+            assert_eq!(
+                Note::new(bad, 300),
+                Err(NoteError::DirectionalFormatting { position }),
+                "{bad:?}"
+            );
+        }
+        // Right-to-left text itself is fine: only the formatting characters are refused.
+        assert!(Note::new("שלום, نتواصل؟", 300).is_ok());
     }
 }
