@@ -421,33 +421,9 @@ async fn measure(
     Ok((ours, raw))
 }
 
-/// Runs the suite and prints its table and RESULT lines.
-pub(crate) async fn run(quick: bool, nodes: usize) -> Result<()> {
-    if nodes < 4 {
-        bail!(
-            "--nodes must be at least 4 (a measured node and its three connections), not {nodes}"
-        );
-    }
-    let (settle, window) = if quick {
-        (Duration::from_secs(3), Duration::from_secs(10))
-    } else {
-        (Duration::from_secs(10), Duration::from_secs(60))
-    };
-    let accord = accord_binary()?;
-    let measured = groups(nodes).len();
-    println!(
-        "== idle: {nodes} accord daemons on 127.0.0.1 ({}, DHT on, mDNS off) vs {nodes} raw libp2p \
-         swarms, {measured} measured node(s) with 3 connections each, {} s settle, {} s idle window",
-        accord.display(),
-        settle.as_secs(),
-        window.as_secs()
-    );
-    let root = tempfile::tempdir().context("temp dir")?;
-    let mut networks = start(&accord, root.path(), nodes).await?;
-    let result = measure(&mut networks, settle, window).await;
-    networks.stop().await;
-    let (ours, raw) = result?;
-    let rows = vec![
+/// The table: the key figures, then the two shown for context.
+fn rows(ours: &Figures, raw: &Figures) -> Vec<Row> {
+    vec![
         Row::key(
             "cpu_pct",
             "measured node CPU, % of one core",
@@ -496,7 +472,36 @@ pub(crate) async fn run(quick: bool, nodes: usize) -> Result<()> {
             "%",
             Better::Lower,
         ),
-    ];
+    ]
+}
+
+/// Runs the suite and prints its table and RESULT lines.
+pub(crate) async fn run(quick: bool, nodes: usize) -> Result<()> {
+    if nodes < 4 {
+        bail!(
+            "--nodes must be at least 4 (a measured node and its three connections), not {nodes}"
+        );
+    }
+    let (settle, window) = if quick {
+        (Duration::from_secs(3), Duration::from_secs(10))
+    } else {
+        (Duration::from_secs(10), Duration::from_secs(60))
+    };
+    let accord = accord_binary()?;
+    let measured = groups(nodes).len();
+    println!(
+        "== idle: {nodes} accord daemons on 127.0.0.1 ({}, DHT on, mDNS off) vs {nodes} raw libp2p \
+         swarms, {measured} measured node(s) with 3 connections each, {} s settle, {} s idle window",
+        accord.display(),
+        settle.as_secs(),
+        window.as_secs()
+    );
+    let root = tempfile::tempdir().context("temp dir")?;
+    let mut networks = start(&accord, root.path(), nodes).await?;
+    let result = measure(&mut networks, settle, window).await;
+    networks.stop().await;
+    let (ours, raw) = result?;
+    let rows = rows(&ours, &raw);
     report("idle", "accord daemon", "raw libp2p", &rows);
     println!(
         "(targets: <= 0.2 % of one core and <= 5 wake-ups/s per daemon; baseline: raw libp2p swarms \
