@@ -443,34 +443,12 @@ impl EventLoop {
                 endpoint,
                 num_established,
                 ..
-            } => {
-                let addr = endpoint.get_remote_address().clone();
-                let relayed = endpoint.is_relayed();
-                tracing::debug!(peer = %peer_id, %addr, relayed, "connection established");
-                if !relayed {
-                    self.reserve_on(peer_id);
-                }
-                if let Some(reply) = self.pending_dials.remove(&connection_id) {
-                    let _ = reply.send(Ok(peer_id));
-                }
-                for entry in self
-                    .bootstrap_peers
-                    .iter_mut()
-                    .filter(|e| e.peer == peer_id)
-                {
-                    entry.backoff = Duration::from_secs(1);
-                    entry.redial_at = None;
-                }
-                let state = self.peers.entry(peer_id).or_default();
-                state.connections.insert(connection_id, addr.clone());
-                if num_established.get() == 1 {
-                    self.emit(NetEvent::PeerConnected {
-                        peer: peer_id,
-                        addr,
-                    });
-                    self.trim.connected(peer_id, Instant::now());
-                }
-            }
+            } => self.on_connection_established(
+                peer_id,
+                connection_id,
+                &endpoint,
+                num_established.get(),
+            ),
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 connection_id,
@@ -504,6 +482,41 @@ impl EventLoop {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn on_connection_established(
+        &mut self,
+        peer_id: PeerId,
+        connection_id: ConnectionId,
+        endpoint: &libp2p::core::ConnectedPoint,
+        num_established: u32,
+    ) {
+        let addr = endpoint.get_remote_address().clone();
+        let relayed = endpoint.is_relayed();
+        tracing::debug!(peer = %peer_id, %addr, relayed, "connection established");
+        if !relayed {
+            self.reserve_on(peer_id);
+        }
+        if let Some(reply) = self.pending_dials.remove(&connection_id) {
+            let _ = reply.send(Ok(peer_id));
+        }
+        for entry in self
+            .bootstrap_peers
+            .iter_mut()
+            .filter(|e| e.peer == peer_id)
+        {
+            entry.backoff = Duration::from_secs(1);
+            entry.redial_at = None;
+        }
+        let state = self.peers.entry(peer_id).or_default();
+        state.connections.insert(connection_id, addr.clone());
+        if num_established == 1 {
+            self.emit(NetEvent::PeerConnected {
+                peer: peer_id,
+                addr,
+            });
+            self.trim.connected(peer_id, Instant::now());
         }
     }
 
