@@ -290,6 +290,13 @@ pub struct StatsInfo {
     pub gossip_ignored: u64,
     /// Network events dropped because the node was not keeping up.
     pub events_dropped: u64,
+    /// Bytes read from peers' libp2p substreams since start (direct TCP and QUIC
+    /// connections, without transport framing). Absent from older daemons' answers.
+    #[serde(default)]
+    pub net_bytes_in: u64,
+    /// Bytes written to peers' libp2p substreams since start, counted like `net_bytes_in`.
+    #[serde(default)]
+    pub net_bytes_out: u64,
 }
 
 /// What `accord send` prints.

@@ -1,7 +1,7 @@
 //! accord-bench: side-by-side benchmarks of Accord against a peer or a ceiling, both measured
 //! in the same run (the machine is shared and noisy: read the ratios, not the absolute times).
 //!
-//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|all> [--quick]
+//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|idle|all> [--quick]
 //! [--nodes N] [--messages N]`. Each suite prints a table and one
 //! `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line per key figure; the ratio
 //! is always "bigger is better". See README.md beside this crate.
@@ -14,11 +14,14 @@
 //!   and through the daemon's control socket, daemon cold start, idle RSS). The big data dir is
 //!   filled once and cached under `target/accord-bench/`;
 //! - `stamp`: the gossip frames' proof-of-work stamp (minting cost vs the 1 s ceiling)
-//!   and the relay's check rate vs SHA-256 of the same frames, in process.
+//!   and the relay's check rate vs SHA-256 of the same frames, in process;
+//! - `idle`: N real daemons (default 4) doing nothing, a measured node with three connections:
+//!   CPU, wake-ups and bytes per second vs N raw libp2p swarms with the same protocols.
 
 mod channel;
 mod e2e;
 mod index;
+mod idle;
 mod invite;
 mod measure;
 mod stamp;
@@ -44,8 +47,13 @@ enum Suite {
     Stamp,
     /// 100,000 closed invites and 10,000 peers vs an empty store: `status`, store open.
     Index,
+    /// N idle daemons, a measured node with 3 connections: CPU, wake-ups, bytes vs raw libp2p.
+    Idle,
     /// Every suite, one after the other.
     All,
+    /// Not a suite: one raw libp2p node of the `idle` suite's baseline (started by that suite).
+    #[value(hide = true)]
+    RawIdleNode,
 }
 
 /// Benchmarks Accord against vodozemac and the raw libp2p ceiling, in the same run.
@@ -58,9 +66,9 @@ struct Args {
     /// Shorter batches and fewer runs: each suite finishes in well under 60 s on 2 cores.
     #[arg(long)]
     quick: bool,
-    /// Nodes of the `invite` suite's testnet.
-    #[arg(long, default_value_t = 20)]
-    nodes: usize,
+    /// Nodes of the `invite` suite's testnet (default 20) and of the `idle` suite's (default 4).
+    #[arg(long)]
+    nodes: Option<usize>,
     /// Messages in the `store` suite's big data dir (filled once per count, then cached).
     #[arg(long, default_value_t = store::DEFAULT_MESSAGES)]
     messages: u64,
@@ -68,6 +76,14 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.suite == Suite::RawIdleNode {
+        // A child of the `idle` suite: no banner, its stdout is a protocol.
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("start the tokio runtime")?
+            .block_on(idle::run_raw_node());
+    }
     println!(
         "accord-bench {} ({} mode)",
         env!("CARGO_PKG_VERSION"),
@@ -90,6 +106,7 @@ fn main() -> Result<()> {
             Suite::Store,
             Suite::Stamp,
             Suite::Index,
+            Suite::Idle,
         ],
         Suite::Channel => &[Suite::Channel],
         Suite::Transport => &[Suite::Transport],
@@ -98,6 +115,8 @@ fn main() -> Result<()> {
         Suite::Store => &[Suite::Store],
         Suite::Stamp => &[Suite::Stamp],
         Suite::Index => &[Suite::Index],
+        Suite::Idle => &[Suite::Idle],
+        Suite::RawIdleNode => &[],
     };
     for suite in suites {
         let start = std::time::Instant::now();
@@ -110,14 +129,17 @@ fn main() -> Result<()> {
                 .block_on(e2e::run(args.quick))
                 .context("e2e suite")?,
             Suite::Invite => runtime
-                .block_on(invite::run(args.quick, args.nodes))
+                .block_on(invite::run(args.quick, args.nodes.unwrap_or(20)))
                 .context("invite suite")?,
             Suite::Store => {
                 store::run(args.quick, args.messages, &runtime).context("store suite")?
             }
             Suite::Stamp => stamp::run(args.quick).context("stamp suite")?,
             Suite::Index => index::run(args.quick, &runtime).context("index suite")?,
-            Suite::All => {}
+            Suite::Idle => runtime
+                .block_on(idle::run(args.quick, args.nodes.unwrap_or(4)))
+                .context("idle suite")?,
+            Suite::All | Suite::RawIdleNode => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());
     }

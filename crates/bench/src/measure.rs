@@ -1,6 +1,7 @@
 //! Timing helpers shared by the suites: calibrated batches, interleaved runs, medians, the
 //! human-readable table and the machine-readable `RESULT` lines.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -250,6 +251,117 @@ pub(crate) fn report(suite: &str, ours_name: &str, baseline_name: &str, rows: &[
     }
 }
 
+/// One thread's counters: its name, context switches (voluntary and not) and time on a CPU.
+#[derive(Debug, Clone, Default)]
+struct ThreadCounters {
+    name: String,
+    switches: u64,
+    cpu_ns: u64,
+}
+
+/// The counters of each thread of `pid`, by thread id. The kernel keeps context switches and
+/// CPU time per thread (`/proc/<pid>/status` and `/proc/<pid>/schedstat` show the main thread
+/// alone); schedstat's time is in nanoseconds, where /proc/<pid>/stat counts 10 ms ticks, too
+/// coarse for an idle process.
+fn thread_counters(pid: u32) -> Option<HashMap<u32, ThreadCounters>> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut threads = HashMap::new();
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let read = |file: &str| std::fs::read_to_string(task.path().join(file)).ok();
+        let (Some(status), Some(schedstat)) = (read("status"), read("schedstat")) else {
+            continue;
+        };
+        let switches = status
+            .lines()
+            .filter(|line| line.contains("ctxt_switches:"))
+            .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        let cpu_ns = schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse().ok())
+            .unwrap_or(0);
+        let name = read("comm").unwrap_or_default().trim().to_owned();
+        threads.insert(
+            tid,
+            ThreadCounters {
+                name,
+                switches,
+                cpu_ns,
+            },
+        );
+    }
+    Some(threads)
+}
+
+/// A process's per-thread CPU time and context switches at one moment.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessSample {
+    at: Instant,
+    threads: HashMap<u32, ThreadCounters>,
+}
+
+/// What a process spent between two samples.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ProcessCost {
+    /// CPU time over wall time, in % of one core.
+    pub(crate) cpu_pct: f64,
+    /// Context switches of all its threads per second: each is a thread going to sleep or
+    /// being preempted, so this counts how often the process woke the CPU.
+    pub(crate) wakeups_per_s: f64,
+    /// The part of `wakeups_per_s` of the threads whose name does not start with the prefix
+    /// given to [`ProcessSample::cost_until`].
+    pub(crate) wakeups_per_s_other: f64,
+}
+
+impl ProcessSample {
+    /// Samples `pid`; `None` when it is gone.
+    pub(crate) fn take(pid: u32) -> Option<ProcessSample> {
+        Some(ProcessSample {
+            at: Instant::now(),
+            threads: thread_counters(pid)?,
+        })
+    }
+
+    /// The cost from `self` to `later`, with the wake-ups of threads named `set_apart*` also
+    /// counted apart. Threads born in between count from zero; threads that ended in between
+    /// are lost (tokio's idle blocking threads end after 10 s), so the figures are a slight
+    /// undercount when that happens.
+    pub(crate) fn cost_until(&self, later: &ProcessSample, set_apart: &str) -> ProcessCost {
+        let wall = later.at.saturating_duration_since(self.at).as_secs_f64();
+        if wall <= 0.0 {
+            return ProcessCost::default();
+        }
+        let (mut cpu_ns, mut switches, mut other) = (0u64, 0u64, 0u64);
+        for (tid, now) in &later.threads {
+            let before = self.threads.get(tid).cloned().unwrap_or_default();
+            let switched = now.switches.saturating_sub(before.switches);
+            cpu_ns += now.cpu_ns.saturating_sub(before.cpu_ns);
+            switches += switched;
+            if !now.name.starts_with(set_apart) {
+                other += switched;
+            }
+        }
+        ProcessCost {
+            cpu_pct: cpu_ns as f64 / 1e9 / wall * 100.0,
+            wakeups_per_s: switches as f64 / wall,
+            wakeups_per_s_other: other as f64 / wall,
+        }
+    }
+}
+
+/// The arithmetic mean of `values`; 0 when empty.
+pub(crate) fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -263,6 +375,28 @@ mod tests {
         assert_eq!(percentile(&v, 99.0), 99.0);
         assert_eq!(percentile(&v, 100.0), 100.0);
         assert_eq!(median(&[]), 0.0);
+    }
+
+    #[test]
+    fn this_process_has_a_cost() {
+        let before = ProcessSample::take(std::process::id()).unwrap();
+        // Burn some CPU and yield a few times, so both figures have something to count.
+        let mut x = 0u64;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(100) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+            std::hint::black_box(x);
+        }
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let after = ProcessSample::take(std::process::id()).unwrap();
+        let cost = before.cost_until(&after, "no such thread");
+        assert!(cost.cpu_pct > 0.0, "{cost:?}");
+        assert!(cost.wakeups_per_s > 0.0, "{cost:?}");
+        assert_eq!(cost.wakeups_per_s, cost.wakeups_per_s_other);
+        assert_eq!(mean(&[1.0, 2.0, 3.0]), 2.0);
+        assert_eq!(mean(&[]), 0.0);
     }
 
     #[test]

@@ -27,12 +27,12 @@ pub(crate) const PAYLOAD: usize = 64;
 /// Requests kept in flight in the throughput measurement.
 pub(crate) const IN_FLIGHT: usize = 64;
 
-const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/accord-bench/echo/1");
+pub(crate) const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/accord-bench/echo/1");
 const MAX_FRAME: usize = 64 * 1024;
 
 /// The trivial codec: a `u32` big-endian length, then the bytes.
 #[derive(Debug, Clone, Default)]
-struct EchoCodec;
+pub(crate) struct EchoCodec;
 
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];

@@ -104,7 +104,7 @@ impl Behaviour {
         Ok(Behaviour {
             connection_limits,
             identify,
-            ping: ping::Behaviour::default(),
+            ping: ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL)),
             kademlia: Toggle::from(config.dht.then_some(kademlia)),
             mdns: Toggle::from(mdns),
             gossipsub: build_gossipsub(config)?,
@@ -162,6 +162,22 @@ fn direct_behaviour(
     )
 }
 
+/// How often gossipsub maintains its meshes, emits gossip and decays peer scores (libp2p's
+/// default is 1 s for both). Each heartbeat wakes the whole swarm task and walks every topic's
+/// mesh and every peer's score, which made it the largest cost of an idle node (about seven
+/// context switches each; see the `idle` benchmark). It does not delay delivery: a node's own
+/// frames are flood-published to every subscribed peer at once, relays forward to their mesh
+/// at once, and a peer joins a mesh as soon as its subscription arrives while the mesh is
+/// short. What waits for it is mesh repair, gossip to non-mesh peers and the pruning of a
+/// peer whose score fell below zero; 2 s keeps the last within a few seconds of the offence.
+pub(crate) const GOSSIP_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How often each connection is pinged (libp2p's default is 15 s). Nothing in the node reads
+/// the round-trip times and a failed ping closes nothing (connections close when idle or when
+/// the transport fails), so the pings are only liveness traffic: once a minute is enough, and
+/// a quarter of the wake-ups.
+pub(crate) const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How long gossipsub remembers a message id to drop its duplicates (libp2p's default is 60 s).
 /// Messages cross the mesh in seconds, so this is ample against loops; it is kept below the
 /// node's 60 s republish cadence so that a node may republish the very same bytes (a frame
@@ -179,6 +195,7 @@ fn build_gossipsub(config: &NetConfig) -> Result<gossipsub::Behaviour, NetError>
         })
         .max_transmit_size(config.max_gossip_message)
         .duplicate_cache_time(GOSSIP_DUPLICATE_WINDOW)
+        .heartbeat_interval(GOSSIP_HEARTBEAT)
         // Every message is checked by the node's validator before it is forwarded.
         .validate_messages()
         .build()
@@ -196,10 +213,14 @@ fn build_gossipsub(config: &NetConfig) -> Result<gossipsub::Behaviour, NetError>
 }
 
 /// Peer scoring, so that a peer forwarding invalid messages is first ignored for gossip and
-/// then cut off. Loopback is exempt from the same-IP penalty: a local test network runs every
+/// then cut off. Scores decay once per heartbeat rather than every second, so that the two
+/// timers are one. Loopback is exempt from the same-IP penalty: a local test network runs every
 /// node on 127.0.0.1, and that must not look like a Sybil attack.
 fn peer_score_params() -> gossipsub::PeerScoreParams {
-    let mut params = gossipsub::PeerScoreParams::default();
+    let mut params = gossipsub::PeerScoreParams {
+        decay_interval: GOSSIP_HEARTBEAT,
+        ..gossipsub::PeerScoreParams::default()
+    };
     params.ip_colocation_factor_whitelist.extend([
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -212,7 +233,7 @@ fn peer_score_params() -> gossipsub::PeerScoreParams {
 /// frame, or a forwarder far over its rate) cost a lot: two of them make a peer's score
 /// negative (it is pruned from the mesh and gets no more gossip from us) and three take it
 /// past the graylist threshold (everything it sends is ignored until the penalty decays, by
-/// half each second). The rewards are kept small so that they cannot mask that: libp2p's
+/// half each [`GOSSIP_HEARTBEAT`]). The rewards are kept small so that they cannot mask that: libp2p's
 /// default time-in-mesh bonus (+1 per millisecond in the mesh, up to +3600) would let a peer
 /// that joined a few seconds ago send thousands of invalid frames unpunished, so it is off,
 /// and the bonus for delivering messages first is capped at +20.

@@ -111,6 +111,17 @@ pub struct NetConfig {
     pub autonat_global_only: bool,
     /// What one peer, and all peers together, may hold open. Default: [`NetLimits::default`].
     pub limits: NetLimits,
+    /// Once more peers than this are connected, the node disconnects the least useful ones
+    /// (outside every gossip mesh first, then the most recently connected) down to
+    /// `peer_low_water`. Never disconnected: the peers given to
+    /// [`crate::NetHandle::keep_peers`], bootstrap peers, relays, and peers connected for
+    /// less than `trim_grace`. Default: 20, well above a gossip mesh (6 to 12 peers per topic)
+    /// and what a laptop's connections need, and far below the 59 a 60-node network opened.
+    pub peer_high_water: usize,
+    /// How many connected peers trimming leaves. Default: 10.
+    pub peer_low_water: usize,
+    /// How long a new connection is safe from trimming. Default: 30 s.
+    pub trim_grace: Duration,
 }
 
 /// The most Yamux streams per connection a node may be configured with (see
@@ -206,6 +217,9 @@ impl Default for NetConfig {
             relay_server: None,
             autonat_global_only: true,
             limits: NetLimits::default(),
+            peer_high_water: 20,
+            peer_low_water: 10,
+            trim_grace: Duration::from_secs(30),
         }
     }
 }
@@ -281,6 +295,14 @@ impl NetConfig {
     /// Replaces the limits on frames, streams and connections.
     pub fn with_limits(mut self, limits: NetLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets the connection trimming watermarks (see [`NetConfig::peer_high_water`]); `low`
+    /// is capped at `high`.
+    pub fn with_peer_watermarks(mut self, low: usize, high: usize) -> Self {
+        self.peer_low_water = low.min(high);
+        self.peer_high_water = high;
         self
     }
 

@@ -15,21 +15,24 @@ use libp2p::kad::{self, QueryId, QueryResult};
 use libp2p::request_response::{OutboundRequestId, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 mod reach;
 mod requests;
+mod trim;
 
-use self::reach::{RelayEntry, is_relayed};
+use self::reach::RelayEntry;
+use self::trim::{TrimConfig, Trimmer};
 use crate::direct::DirectProtocol;
 
 /// Where the answer to a direct request goes.
 type DirectReply = oneshot::Sender<Result<Vec<u8>, NetError>>;
 use crate::behaviour::inbox_topic_score_params;
 use crate::behaviour::{Behaviour, BehaviourEvent, KADEMLIA_PROTOCOL};
-use crate::handle::{ConnectedPeer, Lookup, NetEvent, NetStats, ReachStatus, Reachability, Via};
+use crate::handle::{ConnectedPeer, Lookup, NetEvent, NetStats, ReachStatus, Reachability};
+use crate::transport::{ByteCounters, build_swarm};
 use crate::{NetConfig, NetError, PeerRateLimiter, split_peer_id};
 
 /// A request from a handle.
@@ -78,6 +81,10 @@ pub(crate) enum Command {
     Stats {
         reply: oneshot::Sender<NetStats>,
     },
+    KeepPeers {
+        peers: Vec<PeerId>,
+        reply: oneshot::Sender<()>,
+    },
     Reach {
         reply: oneshot::Sender<ReachStatus>,
     },
@@ -102,6 +109,9 @@ struct BootstrapPeer {
     addr: Multiaddr,
     backoff: Duration,
     redial_at: Option<Instant>,
+    /// A relay is redialled whenever it is down; a bootstrap peer only while the node has
+    /// fewer peers than trimming leaves (it is how the node rejoins, not a peer to hold).
+    relay: bool,
 }
 
 /// The owner of the swarm. Built by [`crate::NetHandle::spawn`].
@@ -120,8 +130,12 @@ pub struct EventLoop {
     /// What AutoNAT last concluded.
     reachability: Reachability,
     stats: NetStats,
+    /// Substream bytes of every connection, counted by the transport.
+    bytes: std::sync::Arc<ByteCounters>,
     /// The per-forwarding-peer gossip rate, checked before the validator.
     gossip_rate: PeerRateLimiter,
+    /// Which peers to disconnect when too many are connected.
+    trim: Trimmer,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -140,7 +154,8 @@ impl EventLoop {
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<NetEvent>,
     ) -> Result<Self, NetError> {
-        let mut swarm = build_swarm(keypair, &config)?;
+        let bytes = std::sync::Arc::new(ByteCounters::default());
+        let mut swarm = build_swarm(keypair, &config, std::sync::Arc::clone(&bytes))?;
         for addr in &config.listen {
             swarm
                 .listen_on(addr.clone())
@@ -165,6 +180,11 @@ impl EventLoop {
             config.gossip_frames_per_peer_per_minute,
             config.gossip_rate_peers,
         );
+        let trim = Trimmer::new(TrimConfig {
+            low: config.peer_low_water,
+            high: config.peer_high_water,
+            grace: config.trim_grace,
+        });
         let mut event_loop = EventLoop {
             swarm,
             config,
@@ -178,7 +198,9 @@ impl EventLoop {
             pending_direct: HashMap::new(),
             bootstrap_peers: Vec::new(),
             stats: NetStats::default(),
+            bytes,
             gossip_rate,
+            trim,
         };
         event_loop.dial_bootstrap();
         Ok(event_loop)
@@ -188,6 +210,7 @@ impl EventLoop {
     pub async fn run(mut self) {
         loop {
             let redial_at = self.next_redial();
+            let trim_at = self.trim.due();
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 command = self.commands.recv() => match command {
@@ -199,6 +222,7 @@ impl EventLoop {
                     None => break,
                 },
                 () = sleep_until(redial_at), if redial_at.is_some() => self.redial_due(),
+                () = sleep_until(trim_at), if trim_at.is_some() => self.trim_connections(),
             }
         }
         tracing::debug!("network event loop stopped");
@@ -206,8 +230,13 @@ impl EventLoop {
 
     /// Dials the bootstrap peers and the relays; both are redialled with back-off while down.
     fn dial_bootstrap(&mut self) {
-        let relays = self.config.relays.clone();
-        for addr in self.config.bootstrap.clone().into_iter().chain(relays) {
+        let relays = self.config.relays.iter().map(|addr| (addr.clone(), true));
+        let bootstrap = self
+            .config
+            .bootstrap
+            .iter()
+            .map(|addr| (addr.clone(), false));
+        for (addr, relay) in bootstrap.chain(relays).collect::<Vec<_>>() {
             let (base, peer) = split_peer_id(&addr);
             if let Some(peer) = peer {
                 self.add_to_dht(&peer, base);
@@ -216,6 +245,7 @@ impl EventLoop {
                     addr: addr.clone(),
                     backoff: Duration::from_secs(1),
                     redial_at: None,
+                    relay,
                 });
             }
             if let Err(err) = self.swarm.dial(addr.clone()) {
@@ -253,16 +283,33 @@ impl EventLoop {
         }
     }
 
+    /// Disconnects the peers the trimmer chooses (see [`trim`]).
+    fn trim_connections(&mut self) {
+        let protected: HashSet<PeerId> = self.bootstrap_peers.iter().map(|b| b.peer).collect();
+        let in_mesh: HashSet<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_mesh_peers()
+            .copied()
+            .collect();
+        for peer in self.trim.choose(Instant::now(), &protected, &in_mesh) {
+            tracing::debug!(%peer, "trimming the connection");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
     /// Schedules the next redial of `peer` if it is a bootstrap peer and now unreachable.
     fn schedule_redial(&mut self, peer: PeerId) {
         if self.swarm.is_connected(&peer) {
             return;
         }
         let max = self.config.max_redial_backoff;
+        let rejoin = self.peers.len() < self.config.peer_low_water;
         for entry in self
             .bootstrap_peers
             .iter_mut()
-            .filter(|entry| entry.peer == peer)
+            .filter(|entry| entry.peer == peer && (entry.relay || rejoin))
         {
             if entry.redial_at.is_none() {
                 entry.redial_at = Some(Instant::now() + entry.backoff);
@@ -323,8 +370,16 @@ impl EventLoop {
                 }
                 let _ = reply.send(());
             }
+            Command::KeepPeers { peers, reply } => {
+                self.trim.keep(peers);
+                let _ = reply.send(());
+            }
             Command::Stats { reply } => {
-                let _ = reply.send(self.stats);
+                let _ = reply.send(NetStats {
+                    bytes_in: self.bytes.inbound(),
+                    bytes_out: self.bytes.outbound(),
+                    ..self.stats
+                });
             }
             Command::Reach { reply } => {
                 let _ = reply.send(self.reach_status());
@@ -366,33 +421,6 @@ impl EventLoop {
         Ok(subscribed)
     }
 
-    fn connected_peers(&self) -> Vec<ConnectedPeer> {
-        let mut peers: Vec<ConnectedPeer> = self
-            .peers
-            .iter()
-            .map(|(peer, state)| {
-                let addrs = if state.listen_addrs.is_empty() {
-                    let unique: HashSet<&Multiaddr> = state.connections.values().collect();
-                    unique.into_iter().cloned().collect()
-                } else {
-                    state.listen_addrs.clone()
-                };
-                let via = if state.connections.values().all(is_relayed) {
-                    Via::Relayed
-                } else {
-                    Via::Direct
-                };
-                ConnectedPeer {
-                    peer: *peer,
-                    addrs,
-                    via,
-                }
-            })
-            .collect();
-        peers.sort_by_key(|peer| peer.peer);
-        peers
-    }
-
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
@@ -415,33 +443,12 @@ impl EventLoop {
                 endpoint,
                 num_established,
                 ..
-            } => {
-                let addr = endpoint.get_remote_address().clone();
-                let relayed = endpoint.is_relayed();
-                tracing::debug!(peer = %peer_id, %addr, relayed, "connection established");
-                if !relayed {
-                    self.reserve_on(peer_id);
-                }
-                if let Some(reply) = self.pending_dials.remove(&connection_id) {
-                    let _ = reply.send(Ok(peer_id));
-                }
-                for entry in self
-                    .bootstrap_peers
-                    .iter_mut()
-                    .filter(|e| e.peer == peer_id)
-                {
-                    entry.backoff = Duration::from_secs(1);
-                    entry.redial_at = None;
-                }
-                let state = self.peers.entry(peer_id).or_default();
-                state.connections.insert(connection_id, addr.clone());
-                if num_established.get() == 1 {
-                    self.emit(NetEvent::PeerConnected {
-                        peer: peer_id,
-                        addr,
-                    });
-                }
-            }
+            } => self.on_connection_established(
+                peer_id,
+                connection_id,
+                &endpoint,
+                num_established.get(),
+            ),
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 connection_id,
@@ -453,6 +460,7 @@ impl EventLoop {
                 }
                 if num_established == 0 {
                     self.peers.remove(&peer_id);
+                    self.trim.disconnected(&peer_id);
                     self.emit(NetEvent::PeerDisconnected { peer: peer_id });
                     self.schedule_redial(peer_id);
                 }
@@ -474,6 +482,41 @@ impl EventLoop {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn on_connection_established(
+        &mut self,
+        peer_id: PeerId,
+        connection_id: ConnectionId,
+        endpoint: &libp2p::core::ConnectedPoint,
+        num_established: u32,
+    ) {
+        let addr = endpoint.get_remote_address().clone();
+        let relayed = endpoint.is_relayed();
+        tracing::debug!(peer = %peer_id, %addr, relayed, "connection established");
+        if !relayed {
+            self.reserve_on(peer_id);
+        }
+        if let Some(reply) = self.pending_dials.remove(&connection_id) {
+            let _ = reply.send(Ok(peer_id));
+        }
+        for entry in self
+            .bootstrap_peers
+            .iter_mut()
+            .filter(|e| e.peer == peer_id)
+        {
+            entry.backoff = Duration::from_secs(1);
+            entry.redial_at = None;
+        }
+        let state = self.peers.entry(peer_id).or_default();
+        state.connections.insert(connection_id, addr.clone());
+        if num_established == 1 {
+            self.emit(NetEvent::PeerConnected {
+                peer: peer_id,
+                addr,
+            });
+            self.trim.connected(peer_id, Instant::now());
         }
     }
 
@@ -552,38 +595,4 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
-}
-
-fn build_swarm(keypair: Keypair, config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
-    let idle = config.idle_connection_timeout;
-    // Yamux asserts that its 1 GiB connection window covers 256 KiB per stream; a larger
-    // limit would panic while building the connection, so it is capped here as in the docs.
-    let max_streams = config
-        .limits
-        .max_yamux_streams
-        .clamp(1, crate::MAX_YAMUX_STREAMS);
-    let yamux_config = move || {
-        let mut yamux = yamux::Config::default();
-        yamux.set_max_num_streams(max_streams);
-        yamux
-    };
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux_config,
-        )
-        .map_err(|err| NetError::Transport(err.to_string()))?
-        .with_quic()
-        .with_relay_client(noise::Config::new, yamux_config)
-        .map_err(|err| NetError::Transport(err.to_string()))?
-        .with_behaviour(|keypair, relay_client| {
-            Behaviour::new(keypair, relay_client, config)
-                .map_err(|err| -> Box<dyn std::error::Error + Send + Sync> { Box::new(err) })
-        })
-        .map_err(|err| NetError::Behaviour(err.to_string()))?
-        .with_swarm_config(|swarm_config| swarm_config.with_idle_connection_timeout(idle))
-        .build();
-    Ok(swarm)
 }

@@ -83,6 +83,11 @@ pub struct NetStats {
     pub events_dropped: u64,
     /// Peers disconnected for announcing a request frame above its protocol's limit.
     pub peers_disconnected: u64,
+    /// Bytes read from peers' substreams since start, over every direct connection (TCP and
+    /// QUIC; without the Noise, Yamux and QUIC framing around them).
+    pub bytes_in: u64,
+    /// Bytes written to peers' substreams since start, counted like `bytes_in`.
+    pub bytes_out: u64,
 }
 
 /// A peer we are connected to.
@@ -307,6 +312,13 @@ impl NetHandle {
     /// Reachability (AutoNAT), the relays in use and our reservations on them.
     pub async fn reach(&self) -> Result<ReachStatus, NetError> {
         self.request(|reply| Command::Reach { reply }).await
+    }
+
+    /// Replaces the peers whose connections are never trimmed (see
+    /// [`crate::NetConfig::peer_high_water`]): the node's Accord connections.
+    pub async fn keep_peers(&self, peers: Vec<PeerId>) -> Result<(), NetError> {
+        self.request(|reply| Command::KeepPeers { peers, reply })
+            .await
     }
 
     /// Counters of what the network layer dropped.

@@ -30,6 +30,7 @@ mod error;
 mod event_loop;
 mod handle;
 mod rate;
+mod transport;
 
 pub use behaviour::{Behaviour, BehaviourEvent, GOSSIP_DUPLICATE_WINDOW};
 pub use config::{
@@ -49,6 +50,7 @@ pub use libp2p::StreamProtocol;
 pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};
 pub use rate::{PeerRateLimiter, RateVerdict};
+pub use transport::{ByteCounters, counted_transport};
 
 /// Returns `addr` with a trailing `/p2p/<peer>` removed, and the peer it named.
 pub fn split_peer_id(addr: &Multiaddr) -> (Multiaddr, Option<PeerId>) {

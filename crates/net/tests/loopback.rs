@@ -190,3 +190,53 @@ async fn a_bootstrap_peer_that_starts_late_is_redialled() {
             .any(|p| p.peer == peer)
     );
 }
+
+/// A node without DHT that trims down to one peer once more than two are connected, at once.
+async fn trimming_node() -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
+    let mut config = NetConfig::default()
+        .with_listen(loopback())
+        .with_mdns(false)
+        .with_dht(false)
+        .with_peer_watermarks(1, 2);
+    config.trim_grace = Duration::ZERO;
+    let (handle, mut events, _task) =
+        NetHandle::spawn(Keypair::generate_ed25519(), config).unwrap();
+    let addr = next(&mut events, |event| match event {
+        NetEvent::Listening { addr } => Some(with_peer_id(&addr, handle.local_peer_id())),
+        _ => None,
+    })
+    .await;
+    (handle, events, addr)
+}
+
+#[tokio::test]
+async fn above_the_high_watermark_connections_are_trimmed_but_kept_peers_stay() {
+    let (a, mut a_events, _) = trimming_node().await;
+    let (b, _b_events, b_addr) = trimming_node().await;
+    let (c, _c_events, c_addr) = trimming_node().await;
+    let (d, _d_events, d_addr) = trimming_node().await;
+    // D is dialled last: trimming takes the most recently connected first, so without
+    // keep_peers D would be the first to go.
+    a.keep_peers(vec![d.local_peer_id()]).await.unwrap();
+    for addr in [b_addr, c_addr, d_addr] {
+        a.dial(addr).await.unwrap();
+    }
+    // The third connection takes A above two peers: it trims down to one, the kept D.
+    let mut gone = std::collections::HashSet::new();
+    while gone.len() < 2 {
+        let peer = next(&mut a_events, |event| match event {
+            NetEvent::PeerDisconnected { peer } => Some(peer),
+            _ => None,
+        })
+        .await;
+        assert_ne!(peer, d.local_peer_id(), "the kept peer was trimmed");
+        gone.insert(peer);
+    }
+    assert_eq!(
+        gone,
+        std::collections::HashSet::from([b.local_peer_id(), c.local_peer_id()])
+    );
+    let connected: Vec<_> = a.connected_peers().await.unwrap();
+    assert_eq!(connected.len(), 1, "{connected:?}");
+    assert_eq!(connected[0].peer, d.local_peer_id());
+}

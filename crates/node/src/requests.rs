@@ -213,6 +213,8 @@ impl NodeContext {
             gossip_rejected: net.gossip_rejected,
             gossip_ignored: net.gossip_ignored,
             events_dropped: net.events_dropped,
+            net_bytes_in: net.bytes_in,
+            net_bytes_out: net.bytes_out,
         })
     }
 

@@ -1,4 +1,5 @@
-//! Reachability: relay reservations, the relay server, DCUtR hole punching and AutoNAT.
+//! Reachability: relay reservations, the relay server, DCUtR hole punching and AutoNAT, and
+//! how each connected peer is reached.
 //!
 //! Everything here reacts to swarm events; nothing polls. A reservation is requested when a
 //! configured relay's connection comes up and the node is not known to be public (AutoNAT says
@@ -11,7 +12,9 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId, autonat, dcutr, relay};
 
 use super::EventLoop;
-use crate::handle::{ReachStatus, Reachability, RelayStatus};
+use std::collections::HashSet;
+
+use crate::handle::{ConnectedPeer, ReachStatus, Reachability, RelayStatus, Via};
 
 /// A relay this node was told to use.
 #[derive(Debug)]
@@ -32,6 +35,34 @@ pub(super) fn is_relayed(addr: &Multiaddr) -> bool {
 }
 
 impl EventLoop {
+    /// The connected peers, each with its addresses and whether only a relay reaches it.
+    pub(super) fn connected_peers(&self) -> Vec<ConnectedPeer> {
+        let mut peers: Vec<ConnectedPeer> = self
+            .peers
+            .iter()
+            .map(|(peer, state)| {
+                let addrs = if state.listen_addrs.is_empty() {
+                    let unique: HashSet<&Multiaddr> = state.connections.values().collect();
+                    unique.into_iter().cloned().collect()
+                } else {
+                    state.listen_addrs.clone()
+                };
+                let via = if state.connections.values().all(is_relayed) {
+                    Via::Relayed
+                } else {
+                    Via::Direct
+                };
+                ConnectedPeer {
+                    peer: *peer,
+                    addrs,
+                    via,
+                }
+            })
+            .collect();
+        peers.sort_by_key(|peer| peer.peer);
+        peers
+    }
+
     /// Whether we should hold reservations: unless AutoNAT found us public while we listen
     /// on a direct address.
     fn wants_reservations(&self) -> bool {
