@@ -20,8 +20,8 @@
 
 mod channel;
 mod e2e;
-mod index;
 mod idle;
+mod index;
 mod invite;
 mod measure;
 mod stamp;

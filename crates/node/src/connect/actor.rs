@@ -73,11 +73,16 @@ impl ConnectActor {
         for topic in inbox_topics(&me, &config.gossip) {
             net.subscribe(topic).await?;
         }
-        let live = LiveIndex::load(
+        let mut live = LiveIndex::load(
             store.live_entries().await?,
             store.cooldowns().await?,
             store.next_purge_at().await?,
         );
+        // Read once at start-up (the list grows only with accepted connections, never with
+        // what strangers send); from then on every change passes through the live index.
+        for connection in store.connections().await? {
+            live.note_connection(&connection);
+        }
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let identify_drops = IdentifyDrops::default();
         let mut actor = ConnectActor {
@@ -99,6 +104,7 @@ impl ConnectActor {
             identify_drops: identify_drops.clone(),
         };
         actor.reschedule();
+        actor.tell_kept_peers().await;
         let task = tokio::spawn(actor.run());
         Ok((ConnectHandle::new(tx, identify_drops), task))
     }
@@ -146,6 +152,19 @@ impl ConnectActor {
         };
         if changed {
             self.reschedule();
+            self.tell_kept_peers().await;
+        }
+    }
+
+    /// Tells the network layer which peers are our connections when that changed, so that
+    /// connection trimming never closes theirs. A failure only means the network loop is
+    /// stopping; it is logged, and the next change tells it again.
+    async fn tell_kept_peers(&mut self) {
+        if let Some(peers) = self.live.take_kept_peers() {
+            let peers = peers.iter().map(AccordId::peer_id).collect();
+            if let Err(err) = self.net.keep_peers(peers).await {
+                tracing::warn!(%err, "cannot tell the network layer which peers to keep");
+            }
         }
     }
 

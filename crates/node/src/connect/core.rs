@@ -8,7 +8,7 @@
 //! writer of those records), so no hot path — a frame, a command, a peer connecting — reads a
 //! whole tree. Time comes in as an argument, so every decision is tested on a fixed clock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::delivery::republish_delay;
 use accord_handshake::InviteState;
@@ -95,6 +95,11 @@ pub(super) struct LiveIndex {
     withdrawn: HashMap<AccordId, u64>,
     /// When the store next has a closed record or cool-down to delete.
     next_purge_ms: Option<u64>,
+    /// The peers we hold an unrevoked connection with: the network layer never trims their
+    /// libp2p connections.
+    connected: BTreeSet<AccordId>,
+    /// Whether `connected` changed since the network layer was last told.
+    connected_changed: bool,
 }
 
 impl LiveIndex {
@@ -156,10 +161,24 @@ impl LiveIndex {
 
     /// Records what was just stored for a connection.
     pub(super) fn note_connection(&mut self, connection: &Connection) {
+        let changed = if connection.revoked_at_ms.is_none() {
+            self.connected.insert(connection.peer)
+        } else {
+            self.connected.remove(&connection.peer)
+        };
+        self.connected_changed |= changed;
         self.set(
             LiveItem::Revocation(connection.peer),
             live_connection(connection),
         );
+    }
+
+    /// The peers to keep connected, when they changed since the last call (and once at
+    /// start-up): the actor hands them to the network layer, so that trimming never closes a
+    /// connection to one of our connections.
+    pub(super) fn take_kept_peers(&mut self) -> Option<Vec<AccordId>> {
+        std::mem::take(&mut self.connected_changed)
+            .then(|| self.connected.iter().copied().collect())
     }
 
     /// Forgets an item that was deleted (or found missing) in the store.
@@ -529,5 +548,30 @@ mod tests {
         connection.next_publish_at_ms = None;
         index.note_connection(&connection);
         assert_eq!(index.next_deadline(), None);
+    }
+
+    #[test]
+    fn kept_peers_follow_connections_and_are_told_only_on_change() {
+        let mut index = LiveIndex::default();
+        assert_eq!(index.take_kept_peers(), None);
+        let mut connection = Connection {
+            peer: peer(4),
+            attestation: Vec::new(),
+            attestation_id: [0; 32],
+            since_ms: NOW,
+            alias: None,
+            revoked_at_ms: None,
+            revocation: None,
+            next_publish_at_ms: None,
+            publish_count: 0,
+        };
+        index.note_connection(&connection);
+        assert_eq!(index.take_kept_peers(), Some(vec![peer(4)]));
+        // The same connection stored again (an alias, say) changes nothing to tell.
+        index.note_connection(&connection);
+        assert_eq!(index.take_kept_peers(), None);
+        connection.revoked_at_ms = Some(NOW + 1);
+        index.note_connection(&connection);
+        assert_eq!(index.take_kept_peers(), Some(Vec::new()));
     }
 }
