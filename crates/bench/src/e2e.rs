@@ -25,16 +25,19 @@ use tokio::sync::mpsc;
 use crate::measure::{Better, Plan, Row, median, percentile, report};
 use crate::transport::{self, Figures, Rig};
 
-/// Control connections sending at once in the throughput measurement.
-pub(crate) const SENDERS: usize = 8;
+/// Control connections sending at once in the throughput measurement: as many as the raw
+/// baseline keeps requests in flight ([`transport::IN_FLIGHT`]), so that both sides are offered the
+/// same concurrency. Each `send` still returns only once its message is durable, and a
+/// message counts only once its `message_delivered` event arrives.
+pub(crate) const SENDERS: usize = transport::IN_FLIGHT;
 /// How long any one step of the set-up may take.
 pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The node configuration: nothing leaves the loopback interface.
 const CONFIG: &str = "[network]\nmdns = false\ndht = false\n";
 /// The most `message_delivered` events the forwarder holds unread. The throughput round reads
 /// none until its senders stop, so the bound must exceed what one round sends: a round lasts at
-/// most 1 s and the daemon acknowledges ~1 100 msg/s (docs/benchmarks.md), so 65 536 is over 50
-/// times that. The forwarder never waits on a full channel (which would stamp later deliveries
+/// most 1 s and the daemon acknowledges well under 20 000 msg/s (docs/benchmarks.md), so 65 536
+/// is over 3 times that. The forwarder never waits on a full channel (which would stamp later deliveries
 /// late): it stops instead and the round fails loudly. Tokio allocates the buffer in blocks as
 /// it fills, so the bound costs no memory up front.
 const DELIVERED_BOUND: usize = 65_536;

@@ -294,6 +294,37 @@ pub(crate) fn decode_outbox(key: &[u8], value: &[u8]) -> Result<OutboxEntry, Cod
     })
 }
 
+/// [`decode_outbox`] for the entries of one peer, whose ID bytes are `peer_bytes`: the stored
+/// peer is compared with them, and an entry of another peer is `None`, without parsing either
+/// as an Accord ID (which decompresses a public key and would dominate a walk of the outbox).
+pub(crate) fn decode_outbox_of(
+    peer: &AccordId,
+    peer_bytes: &[u8],
+    key: &[u8],
+    value: &[u8],
+) -> Result<Option<OutboxEntry>, CodecError> {
+    let outbox_seq = decode_u64_exact(key).map_err(|_| CodecError::BadKey)?;
+    let m: OutboxV1 = decode_versioned(value, MAX_MESSAGE_RECORD_LEN)?;
+    if m.peer != peer_bytes {
+        return Ok(None);
+    }
+    Ok(Some(OutboxEntry {
+        outbox_seq,
+        peer: *peer,
+        message_id: m.message_id,
+        local_seq: m.local_seq,
+        envelope: m.envelope,
+        attempts: m.attempts,
+        next_attempt_at_ms: m.next_attempt_at_ms,
+    }))
+}
+
+/// The ID bytes of the peer an outbox entry is for, without parsing them.
+pub(crate) fn outbox_peer_bytes(value: &[u8]) -> Result<Vec<u8>, CodecError> {
+    let m: OutboxV1 = decode_versioned(value, MAX_MESSAGE_RECORD_LEN)?;
+    Ok(m.peer)
+}
+
 /// Encodes a conversation's value (its key is the peer's Accord ID bytes).
 pub(crate) fn encode_conversation(c: &ConversationRecord) -> Result<Vec<u8>, CodecError> {
     let mirror = ConversationV1Receipts {
@@ -315,6 +346,15 @@ pub(crate) fn decode_conversation(
     value: &[u8],
 ) -> Result<ConversationRecord, CodecError> {
     let peer = AccordId::from_bytes(key).map_err(|_| CodecError::BadKey)?;
+    decode_conversation_of(peer, value)
+}
+
+/// [`decode_conversation`] for a record read under `peer`'s key: the key is not parsed as an
+/// Accord ID again (which decompresses a public key).
+pub(crate) fn decode_conversation_of(
+    peer: AccordId,
+    value: &[u8],
+) -> Result<ConversationRecord, CodecError> {
     let m = match decode_versioned::<ConversationV1Receipts>(value, MAX_CONVERSATION_LEN) {
         Ok(m) => m,
         // A record from before the receipts field existed.

@@ -632,14 +632,26 @@ impl Store {
     ///
     /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
     pub fn outbox_peers(&self) -> Result<Vec<AccordId>, StoreError> {
+        // Each distinct peer is parsed once (a key decompression), not once per entry.
+        let mut seen: Vec<Vec<u8>> = Vec::new();
         let mut peers: Vec<AccordId> = Vec::new();
         for item in self.outbox.iter() {
             let (key, value) = item.map_err(StoreError::db)?;
-            match codec::decode_outbox(&key, &value) {
-                Ok(entry) if !peers.contains(&entry.peer) => peers.push(entry.peer),
-                Ok(_) => {}
+            let bytes = match codec::outbox_peer_bytes(&value) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    self.note_skipped(trees::OUTBOX, &key, &e);
+                    continue;
+                }
+            };
+            if seen.contains(&bytes) {
+                continue;
+            }
+            match crate::lifecycle_record::peer_from(&bytes) {
+                Ok(peer) => peers.push(peer),
                 Err(e) => self.note_skipped(trees::OUTBOX, &key, &e),
             }
+            seen.push(bytes);
         }
         Ok(peers)
     }
@@ -659,14 +671,15 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut head = Vec::new();
+        let peer_bytes = peer.to_bytes();
         for item in self.outbox.iter() {
             if head.len() >= limit {
                 break;
             }
             let (key, value) = item.map_err(StoreError::db)?;
-            match codec::decode_outbox(&key, &value) {
-                Ok(entry) if entry.peer == *peer => head.push(entry),
-                Ok(_) => {}
+            match codec::decode_outbox_of(peer, &peer_bytes, &key, &value) {
+                Ok(Some(entry)) => head.push(entry),
+                Ok(None) => {}
                 Err(err) => self.note_skipped(trees::OUTBOX, &key, &err),
             }
         }
@@ -681,13 +694,14 @@ impl Store {
     /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
     pub fn outbox_count(&self, peer: &AccordId, up_to: usize) -> Result<usize, StoreError> {
         let mut count = 0;
+        let peer_bytes = peer.to_bytes();
         for item in self.outbox.iter() {
             if count >= up_to {
                 break;
             }
             let (key, value) = item.map_err(StoreError::db)?;
-            match codec::decode_outbox(&key, &value) {
-                Ok(entry) if entry.peer == *peer => count += 1,
+            match codec::outbox_peer_bytes(&value) {
+                Ok(bytes) if bytes == peer_bytes => count += 1,
                 Ok(_) => {}
                 Err(err) => self.note_skipped(trees::OUTBOX, &key, &err),
             }
@@ -706,12 +720,15 @@ impl Store {
     /// and reported as gone.
     pub fn update_outbox(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
         let key = entry.outbox_seq.to_be_bytes();
-        let Some(mut stored) =
-            self.decode_one(trees::OUTBOX, &self.outbox, &key, codec::decode_outbox)?
+        let peer_bytes = entry.peer.to_bytes();
+        let Some(Some(mut stored)) =
+            self.decode_one(trees::OUTBOX, &self.outbox, &key, |key, value| {
+                codec::decode_outbox_of(&entry.peer, &peer_bytes, key, value)
+            })?
         else {
             return Ok(false);
         };
-        if stored.peer != entry.peer || stored.message_id != entry.message_id {
+        if stored.message_id != entry.message_id {
             return Ok(false);
         }
         stored.attempts = entry.attempts;
@@ -918,7 +935,7 @@ impl Store {
             trees::CONVERSATIONS,
             &self.conversations,
             &peer.to_bytes(),
-            codec::decode_conversation,
+            |_, value| codec::decode_conversation_of(*peer, value),
         )
     }
 
@@ -1080,13 +1097,14 @@ impl Store {
         peer: &AccordId,
         message_id: &MessageId,
     ) -> Result<bool, StoreError> {
+        let peer_bytes = peer.to_bytes();
         let entry = self.decode_one(
             trees::OUTBOX,
             &self.outbox,
             &seq.to_be_bytes(),
-            codec::decode_outbox,
+            |key, value| codec::decode_outbox_of(peer, &peer_bytes, key, value),
         )?;
-        Ok(entry.is_some_and(|e| e.peer == *peer && e.message_id == *message_id))
+        Ok(entry.flatten().is_some_and(|e| e.message_id == *message_id))
     }
 
     /// The next outbox sequence: one more than the highest in use, or 1 for an empty outbox.
@@ -1108,7 +1126,7 @@ impl Store {
         let key = peer.to_bytes();
         let stored = match self.conversations.get(&key).map_err(StoreError::db)? {
             None => None,
-            Some(raw) => match codec::decode_conversation(&key, &raw) {
+            Some(raw) => match codec::decode_conversation_of(*peer, &raw) {
                 Ok(conversation) => Some(conversation),
                 Err(e) => {
                     self.note_skipped(trees::CONVERSATIONS, &key, &e);

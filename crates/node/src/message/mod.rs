@@ -9,15 +9,23 @@
 //! message and its ratchet state are durable, and recognises retransmissions by their message
 //! id before decrypting anything. Neither side waits for the disk inline: answers that need
 //! durability wait for the store's group commit in [`durable`], while the actor goes on.
+//!
+//! The actor works in batches: everything queued for it while the store was busy is taken
+//! at once, and every send of the batch, every incoming message of every peer and every
+//! delivery answer go to the store as one job each ([`send_step`], [`receive_step`]), so
+//! that they share one transaction hop and one fsync.
 
 mod actor;
 mod commands;
+mod core;
 mod delivery;
 mod durable;
 mod inbound;
 mod reasons;
 mod receipts;
+mod receive_step;
 mod reorder;
+mod send_step;
 pub mod wire;
 
 use accord_api::{RemoteError, Request};
