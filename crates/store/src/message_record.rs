@@ -304,10 +304,10 @@ pub(crate) fn decode_outbox_of(
     value: &[u8],
 ) -> Result<Option<OutboxEntry>, CodecError> {
     let outbox_seq = decode_u64_exact(key).map_err(|_| CodecError::BadKey)?;
-    let m: OutboxV1 = decode_versioned(value, MAX_MESSAGE_RECORD_LEN)?;
-    if m.peer != peer_bytes {
+    if outbox_peer_bytes(value)? != peer_bytes {
         return Ok(None);
     }
+    let m: OutboxV1 = decode_versioned(value, MAX_MESSAGE_RECORD_LEN)?;
     Ok(Some(OutboxEntry {
         outbox_seq,
         peer: *peer,
@@ -319,10 +319,17 @@ pub(crate) fn decode_outbox_of(
     }))
 }
 
-/// The ID bytes of the peer an outbox entry is for, without parsing them.
-pub(crate) fn outbox_peer_bytes(value: &[u8]) -> Result<Vec<u8>, CodecError> {
-    let m: OutboxV1 = decode_versioned(value, MAX_MESSAGE_RECORD_LEN)?;
-    Ok(m.peer)
+/// The ID bytes of the peer an outbox entry is for, borrowed from the value: neither parsed
+/// as an Accord ID nor the rest of the entry (its envelope) decoded, so that counting a peer's
+/// entries costs a comparison each. The peer is the entry's first field.
+pub(crate) fn outbox_peer_bytes(value: &[u8]) -> Result<&[u8], CodecError> {
+    let (&version, body) = value.split_first().ok_or(CodecError::Empty)?;
+    if version != RECORD_V1 {
+        return Err(CodecError::UnknownVersion(version));
+    }
+    let (peer, _rest): (&[u8], &[u8]) =
+        postcard::take_from_bytes(body).map_err(|_| CodecError::Malformed)?;
+    Ok(peer)
 }
 
 /// Encodes a conversation's value (its key is the peer's Accord ID bytes).

@@ -633,7 +633,7 @@ impl Store {
     /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
     pub fn outbox_peers(&self) -> Result<Vec<AccordId>, StoreError> {
         // Each distinct peer is parsed once (a key decompression), not once per entry.
-        let mut seen: Vec<Vec<u8>> = Vec::new();
+        let mut seen: Vec<sled::IVec> = Vec::new();
         let mut peers: Vec<AccordId> = Vec::new();
         for item in self.outbox.iter() {
             let (key, value) = item.map_err(StoreError::db)?;
@@ -644,14 +644,14 @@ impl Store {
                     continue;
                 }
             };
-            if seen.contains(&bytes) {
+            if seen.iter().any(|known| known.as_ref() == bytes) {
                 continue;
             }
-            match crate::lifecycle_record::peer_from(&bytes) {
+            match crate::lifecycle_record::peer_from(bytes) {
                 Ok(peer) => peers.push(peer),
                 Err(e) => self.note_skipped(trees::OUTBOX, &key, &e),
             }
-            seen.push(bytes);
+            seen.push(sled::IVec::from(bytes));
         }
         Ok(peers)
     }
@@ -701,7 +701,7 @@ impl Store {
             }
             let (key, value) = item.map_err(StoreError::db)?;
             match codec::outbox_peer_bytes(&value) {
-                Ok(bytes) if bytes == peer_bytes => count += 1,
+                Ok(bytes) if bytes == peer_bytes.as_slice() => count += 1,
                 Ok(_) => {}
                 Err(err) => self.note_skipped(trees::OUTBOX, &key, &err),
             }
