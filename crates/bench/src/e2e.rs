@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use accord_api::{Client, Event, EventStream, SOCKET_FILE_NAME};
+use accord_api::{Client, ClientError, ErrorCode, Event, EventStream, SOCKET_FILE_NAME};
 use anyhow::{Context, Result, bail};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -30,6 +30,8 @@ use crate::transport::{self, Figures, Rig};
 /// same concurrency. Each `send` still returns only once its message is durable, and a
 /// message counts only once its `message_delivered` event arrives.
 pub(crate) const SENDERS: usize = transport::IN_FLIGHT;
+/// How long a sender pauses when the daemon refuses a send because the outbox is full.
+const OUTBOX_FULL_PAUSE: Duration = Duration::from_millis(1);
 /// How long any one step of the set-up may take.
 pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The node configuration: nothing leaves the loopback interface.
@@ -331,11 +333,18 @@ impl Pair {
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     let at = Instant::now();
-                    let info = client
+                    match client
                         .send(&peer, &format!("throughput {s}/{n}"), None)
                         .await
-                        .context("send")?;
-                    sent.push((info.message_id, at));
+                    {
+                        Ok(info) => sent.push((info.message_id, at)),
+                        // The daemon's back-pressure: the senders outran delivery and the
+                        // outbox is at its bound. Nothing was queued; wait for it to drain.
+                        Err(ClientError::Remote(err)) if err.code == ErrorCode::Refused.code() => {
+                            tokio::time::sleep(OUTBOX_FULL_PAUSE).await;
+                        }
+                        Err(err) => return Err(err).context("send"),
+                    }
                 }
                 anyhow::Ok(sent)
             }));

@@ -55,19 +55,20 @@ impl MessageActor {
         let (commands, replies): (Vec<_>, Vec<_>) = sends.into_iter().unzip();
         let ids: Vec<MessageId> = commands.iter().map(|_| random_id()).collect();
         let config = Arc::clone(&self.config);
+        let queued = self.outbox.queued();
         let now = clock::now_ms();
         let job = self
             .store
             .run_with_ticket(
                 move |store| {
                     Ok(send_step::record_batch(
-                        store, &config, &commands, &ids, now,
+                        store, &config, &commands, &ids, queued, now,
                     ))
                 },
-                |results| results.iter().any(Result::is_ok),
+                |(results, _)| results.iter().any(Result::is_ok),
             )
             .await;
-        let (results, ticket) = match job {
+        let ((results, queued), ticket) = match job {
             Ok(answer) => answer,
             Err(err) => {
                 self.note_store_failure("store_failed_send", &err);
@@ -77,6 +78,9 @@ impl MessageActor {
                 return;
             }
         };
+        for (peer, count) in queued {
+            self.outbox.set_queued(peer, count);
+        }
         let mut recorded = Vec::new();
         for (result, reply) in results.into_iter().zip(replies) {
             match result {

@@ -236,10 +236,13 @@ impl MessageActor {
         };
         for ((peer, message_id), done) in completed.into_iter().zip(done) {
             match done {
-                Ok(Some(_)) => self.emit(Event::MessageDelivered {
-                    peer: peer.to_string(),
-                    message_id: hex(&message_id),
-                }),
+                Ok(Some(_)) => {
+                    self.outbox.dequeued(&peer);
+                    self.emit(Event::MessageDelivered {
+                        peer: peer.to_string(),
+                        message_id: hex(&message_id),
+                    });
+                }
                 Ok(None) => {}
                 Err(err) => self.note_store_failure("store_failed_outbox_update", &err),
             }

@@ -10,6 +10,7 @@
 //! and writing it back is one step that nothing else can interleave with, and two sends to
 //! the same peer in one batch each see the state the one before left.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use accord_api::{ErrorCode, RemoteError};
@@ -74,19 +75,26 @@ fn active_of(resolved: (AccordId, Option<Connection>)) -> Result<Connection, Rem
     }
 }
 
-/// Records every send of `commands`, in order; `message_ids` are their fresh ids.
+/// Records every send of `commands`, in order; `message_ids` are their fresh ids. `queued` is
+/// how many messages wait for each peer as far as the actor knows (see
+/// [`Outbox`](super::core::outbox::Outbox)); it comes back brought up to date.
 pub(super) fn record_batch(
     store: &Store,
     config: &Config,
     commands: &[SendCommand],
     message_ids: &[accord_store::MessageId],
+    mut queued: HashMap<AccordId, usize>,
     now_ms: u64,
-) -> Vec<Result<MessageRecord, RemoteError>> {
-    commands
+) -> (
+    Vec<Result<MessageRecord, RemoteError>>,
+    HashMap<AccordId, usize>,
+) {
+    let results = commands
         .iter()
         .zip(message_ids)
-        .map(|(command, id)| record_one(store, config, command, *id, now_ms))
-        .collect()
+        .map(|(command, id)| record_one(store, config, command, *id, &mut queued, now_ms))
+        .collect();
+    (results, queued)
 }
 
 /// Checks, encrypts and records one send.
@@ -95,6 +103,7 @@ fn record_one(
     config: &Config,
     command: &SendCommand,
     message_id: accord_store::MessageId,
+    queued: &mut HashMap<AccordId, usize>,
     now_ms: u64,
 ) -> Result<MessageRecord, RemoteError> {
     let connection = match command.id {
@@ -125,9 +134,16 @@ fn record_one(
         None => None,
     };
     let outbox_limit = usize::try_from(config.limits.outbox_per_peer).unwrap_or(usize::MAX);
-    let context = store
-        .sending_context(&peer, outbox_limit)
+    // The outbox is walked to count it only when the count is not known, or says the bound is
+    // reached (it may be too high; see `Outbox`).
+    let known = queued.get(&peer).copied().filter(|&n| n < outbox_limit);
+    let mut context = store
+        .sending_context(&peer, if known.is_some() { 0 } else { outbox_limit })
         .map_err(internal)?;
+    if let Some(known) = known {
+        context.queued = known;
+    }
+    queued.insert(peer, context.queued);
     if context.blocked {
         return Err(refused(format!(
             "{peer} is blocked; unblock it with: accord unblock {peer}"
@@ -172,5 +188,6 @@ fn record_one(
             now_ms,
         )
         .map_err(internal)?;
+    queued.insert(peer, context.queued.saturating_add(1));
     Ok(record)
 }

@@ -86,6 +86,11 @@ pub(crate) struct Outbox {
     halted: bool,
     /// When the earliest retry is due (unix ms).
     next_retry_ms: Option<u64>,
+    /// How many messages wait in each peer's outbox, as far as this actor knows: counted by
+    /// the store once, then kept up to date here, so that a send need not walk the outbox to
+    /// check its bound. It may only be too high (an entry a read receipt completed is not
+    /// subtracted), so a send that finds the bound reached counts again before refusing.
+    queued: HashMap<AccordId, usize>,
 }
 
 impl Outbox {
@@ -220,6 +225,23 @@ impl Outbox {
     /// whether this is the first time (to say so once).
     pub(crate) fn halt(&mut self) -> bool {
         !std::mem::replace(&mut self.halted, true)
+    }
+
+    /// The queue lengths known so far, per peer (see the `queued` field).
+    pub(crate) fn queued(&self) -> HashMap<AccordId, usize> {
+        self.queued.clone()
+    }
+
+    /// The store says `count` messages now wait for `peer`.
+    pub(crate) fn set_queued(&mut self, peer: AccordId, count: usize) {
+        self.queued.insert(peer, count);
+    }
+
+    /// A message to `peer` left the outbox.
+    pub(crate) fn dequeued(&mut self, peer: &AccordId) {
+        if let Some(count) = self.queued.get_mut(peer) {
+            *count = count.saturating_sub(1);
+        }
     }
 
     /// Asks for a wake-up at `at_ms` (the earliest one asked for wins).
@@ -396,6 +418,20 @@ mod tests {
         assert_eq!(seqs(&outbox.fill(a, head(a, 1, 3, 0), 0, true)), vec![1]);
         outbox.flushed(&id(2));
         assert_eq!(seqs(&outbox.fill(a, head(a, 1, 3, 0), 0, true)), vec![2, 3]);
+    }
+
+    #[test]
+    fn queue_lengths_are_kept_once_known() {
+        let (mut outbox, a) = (Outbox::default(), peer(1));
+        assert!(outbox.queued().is_empty(), "unknown until the store counts");
+        outbox.set_queued(a, 2);
+        outbox.dequeued(&a);
+        assert_eq!(outbox.queued().get(&a), Some(&1));
+        outbox.dequeued(&a);
+        outbox.dequeued(&a);
+        assert_eq!(outbox.queued().get(&a), Some(&0));
+        outbox.dequeued(&peer(2));
+        assert_eq!(outbox.queued().get(&peer(2)), None);
     }
 
     #[test]
