@@ -191,7 +191,7 @@ impl MessageActor {
                         "delivery failed (attempt {}); will retry",
                         schedule.attempts
                     );
-                    rescheduled.push(schedule);
+                    rescheduled.push(*schedule);
                 }
             }
         }

@@ -64,7 +64,8 @@ pub(crate) enum Answered {
     /// It came early behind a message still on its way, whose answer refills the window.
     Wait,
     /// It failed: store this schedule (the envelope is left as stored) and retry then.
-    Reschedule(OutboxEntry),
+    /// Boxed: the other answers carry nothing.
+    Reschedule(Box<OutboxEntry>),
 }
 
 /// The outbox's state in memory: what is in flight, to whom we are connected, what is not on
@@ -175,7 +176,7 @@ impl Outbox {
                 let attempts = flight.attempts.saturating_add(1);
                 let next_attempt_at_ms = now_ms.saturating_add(retry_delay(attempts));
                 self.note_retry(next_attempt_at_ms);
-                Answered::Reschedule(OutboxEntry {
+                Answered::Reschedule(Box::new(OutboxEntry {
                     outbox_seq: flight.outbox_seq,
                     peer,
                     message_id,
@@ -184,7 +185,7 @@ impl Outbox {
                     envelope: Vec::new(),
                     attempts,
                     next_attempt_at_ms,
-                })
+                }))
             }
         }
     }
