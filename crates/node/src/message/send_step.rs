@@ -97,6 +97,35 @@ pub(super) fn record_batch(
     (results, queued)
 }
 
+/// Checks the body against `messages.max_bytes` and parses the message it replies to.
+fn checked_input(
+    config: &Config,
+    command: &SendCommand,
+) -> Result<Option<accord_store::MessageId>, RemoteError> {
+    let limit = usize::try_from(config.messages.max_bytes)
+        .unwrap_or(MAX_BODY)
+        .min(MAX_BODY);
+    let body = &command.body;
+    if body.len() > limit {
+        return Err(RemoteError::new(
+            ErrorCode::InvalidParams,
+            format!(
+                "the message is {} bytes; the limit is {limit} (messages.max_bytes)",
+                body.len()
+            ),
+        ));
+    }
+    match &command.reply_to {
+        Some(text) => Ok(Some(crate::hex::decode::<16>(text).ok_or_else(|| {
+            RemoteError::new(
+                ErrorCode::InvalidParams,
+                format!("{text:?} is not a message id"),
+            )
+        })?)),
+        None => Ok(None),
+    }
+}
+
 /// Checks, encrypts and records one send.
 fn record_one(
     store: &Store,
@@ -111,28 +140,8 @@ fn record_one(
         None => active(store, &command.peer)?,
     };
     let peer = connection.peer;
-    let limit = usize::try_from(config.messages.max_bytes)
-        .unwrap_or(MAX_BODY)
-        .min(MAX_BODY);
+    let reply_to = checked_input(config, command)?;
     let body = &command.body;
-    if body.len() > limit {
-        return Err(RemoteError::new(
-            ErrorCode::InvalidParams,
-            format!(
-                "the message is {} bytes; the limit is {limit} (messages.max_bytes)",
-                body.len()
-            ),
-        ));
-    }
-    let reply_to = match &command.reply_to {
-        Some(text) => Some(crate::hex::decode::<16>(text).ok_or_else(|| {
-            RemoteError::new(
-                ErrorCode::InvalidParams,
-                format!("{text:?} is not a message id"),
-            )
-        })?),
-        None => None,
-    };
     let outbox_limit = usize::try_from(config.limits.outbox_per_peer).unwrap_or(usize::MAX);
     // The outbox is walked to count it only when the count is not known, or says the bound is
     // reached (it may be too high; see `Outbox`).

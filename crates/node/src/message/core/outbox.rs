@@ -306,21 +306,26 @@ mod tests {
     }
 
     #[test]
-    fn the_window_holds_at_most_32_in_flight_and_refills_in_order() {
+    fn the_window_holds_at_most_its_size_in_flight_and_refills_in_order() {
         let (mut outbox, a) = (Outbox::default(), peer(1));
-        let sent = outbox.fill(a, head(a, 1, 40, 0), 1_000, false);
-        assert_eq!(seqs(&sent), (1..=32).collect::<Vec<_>>());
+        let window = WINDOW as u64;
+        let sent = outbox.fill(a, head(a, 1, window + 8, 0), 1_000, false);
+        assert_eq!(seqs(&sent), (1..=window).collect::<Vec<_>>());
         assert!(!outbox.has_room(&a));
         // Nothing more while the window is full, even if asked.
-        assert!(outbox.fill(a, head(a, 1, 40, 0), 1_000, true).is_empty());
+        assert!(
+            outbox
+                .fill(a, head(a, 1, window + 8, 0), 1_000, true)
+                .is_empty()
+        );
         assert_eq!(
             outbox.on_answer(a, id(1), &Ok(Status::Stored), 1_001),
             Answered::Completed
         );
         assert!(outbox.has_room(&a));
         // The head read again starts after the completed one; in-flight entries are skipped.
-        let sent = outbox.fill(a, head(a, 2, 39, 0), 1_002, false);
-        assert_eq!(seqs(&sent), vec![33]);
+        let sent = outbox.fill(a, head(a, 2, window + 7, 0), 1_002, false);
+        assert_eq!(seqs(&sent), vec![window + 1]);
         // Another peer has a window of its own.
         let b = peer(2);
         assert_eq!(outbox.fill(b, head(b, 1, 3, 0), 1_002, false).len(), 3);
