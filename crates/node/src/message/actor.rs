@@ -10,12 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use accord_api::{ErrorCode, Event, RemoteError, Request};
+use accord_api::{ErrorCode, Event, RemoteError};
 use accord_identity::AccordId;
 use accord_net::{NetHandle, PeerId};
 use accord_store::{StoreError, StoreHandle};
 use futures::{FutureExt as _, StreamExt as _};
-use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -24,7 +23,7 @@ use super::core::receipts::Receipts;
 use super::delivery::Deliveries;
 use super::durable::{AwaitingFlush, MAX_AWAITING_FLUSH, Responder};
 use super::reorder::ReorderBuffer;
-use super::send_step::SendCommand;
+use super::{MessageCommand, MessageReply};
 use super::{MessageHandle, MessageMessage, QUEUE_CAPACITY};
 use crate::{Config, clock};
 
@@ -32,7 +31,7 @@ use crate::{Config, clock};
 const MAX_BATCH: usize = 256;
 
 /// The answer to a user command.
-pub(super) type Reply = oneshot::Sender<Result<Value, RemoteError>>;
+pub(super) type Reply = oneshot::Sender<Result<MessageReply, RemoteError>>;
 
 /// The owner of every conversation's ratchet state and of the outbox.
 pub(crate) struct MessageActor {
@@ -170,22 +169,13 @@ impl MessageActor {
                     break;
                 }
                 MessageMessage::Command {
-                    request:
-                        Request::Send {
-                            peer,
-                            body,
-                            reply_to,
-                        },
+                    command: MessageCommand::Send(send),
                     reply,
-                } => sends.push((
-                    SendCommand {
-                        id: self.known.parse(&peer),
-                        peer,
-                        body,
-                        reply_to,
-                    },
-                    reply,
-                )),
+                } => {
+                    let mut send = *send;
+                    send.id = self.known.parse(&send.peer);
+                    sends.push((send, reply));
+                }
                 MessageMessage::Incoming {
                     peer,
                     data,
@@ -213,8 +203,12 @@ impl MessageActor {
 
     async fn on_message(&mut self, message: MessageMessage) {
         match message {
-            MessageMessage::Command { request, reply } => {
-                let result = self.on_command(request).await;
+            MessageMessage::Command {
+                command: MessageCommand::Send(send),
+                reply,
+            } => self.on_send_batch(vec![(*send, reply)]).await,
+            MessageMessage::Command { command, reply } => {
+                let result = self.on_command(command).await;
                 let _ = reply.send(result);
             }
             MessageMessage::PeerConnected { peer } => {
@@ -265,19 +259,26 @@ impl MessageActor {
         }
     }
 
-    async fn on_command(&mut self, request: Request) -> Result<Value, RemoteError> {
-        match request {
-            Request::History { peer, limit } => to_value(self.history(&peer, limit).await?),
-            Request::Inbox => to_value(self.inbox().await?),
-            Request::Alias { peer, name } => to_value(self.alias(&peer, &name).await?),
-            Request::Verify { peer } => to_value(self.verify(&peer).await?),
-            Request::Stats => to_value(&self.dropped),
-            Request::Status => to_value(self.undelivered_reasons()),
-            other => Err(RemoteError::new(
-                ErrorCode::Internal,
-                format!("{} is not a Message command", other.method()),
-            )),
-        }
+    async fn on_command(&mut self, command: MessageCommand) -> Result<MessageReply, RemoteError> {
+        Ok(match command {
+            // Sends are recorded in batches (`on_batch`, `on_message`), never here.
+            MessageCommand::Send(_) => {
+                return Err(RemoteError::new(
+                    ErrorCode::Internal,
+                    "a send is recorded with its batch",
+                ));
+            }
+            MessageCommand::History { peer, limit } => {
+                MessageReply::History(self.history(&peer, limit).await?)
+            }
+            MessageCommand::Inbox => MessageReply::Inbox(self.inbox().await?),
+            MessageCommand::Alias { peer, name } => {
+                MessageReply::Alias(self.alias(&peer, &name).await?)
+            }
+            MessageCommand::Verify { peer } => MessageReply::Verify(self.verify(&peer).await?),
+            MessageCommand::Stats => MessageReply::Stats(self.dropped.clone()),
+            MessageCommand::Status => MessageReply::Status(self.undelivered_reasons()),
+        })
     }
 
     /// Counts a dropped inbound message and logs why.
@@ -343,9 +344,4 @@ impl KnownIds {
         self.texts.insert(text.to_owned(), id);
         Some(id)
     }
-}
-
-pub(super) fn to_value<T: serde::Serialize>(value: T) -> Result<Value, RemoteError> {
-    serde_json::to_value(value)
-        .map_err(|err| RemoteError::new(ErrorCode::Internal, err.to_string()))
 }

@@ -19,7 +19,8 @@ use futures::stream::FuturesOrdered;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::actor::{MessageActor, Reply, to_value};
+use super::MessageReply;
+use super::actor::{MessageActor, Reply};
 use super::wire::{self, Status};
 
 /// The most answers that may wait for a flush. When this many are waiting, the actor stops
@@ -221,7 +222,7 @@ impl MessageActor {
                 info.state = MessageState::Sent.to_string();
                 info.reason = None;
             }
-            let _ = reply.send(to_value(&info));
+            let _ = reply.send(Ok(MessageReply::Sent(info)));
         }
     }
 
