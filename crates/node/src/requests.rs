@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accord_api::{
-    ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, QueuedInfo, Reachability,
-    RelayInfo, RemoteError, Request, ShutdownInfo, StatsInfo, StatusInfo, Via,
+    ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, Reachability, RelayInfo,
+    RemoteError, Request, ShutdownInfo, StatsInfo, StatusInfo, Via,
 };
 use accord_identity::AccordId;
 use accord_net::{Multiaddr, NetError, NetHandle, with_peer_id};
@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::Config;
 use crate::connect::{ConnectCommand, ConnectHandle, ConnectReply};
-use crate::message::MessageHandle;
+use crate::message::{MessageCommand, MessageHandle, MessageReply};
 
 /// How long a `dial` request waits for the connection.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -151,9 +151,11 @@ impl NodeContext {
         let sent_at = self.store.quota_sent_at(since).await.map_err(internal)?;
         let invites_left = policy.remaining(&sent_at, now, high_water);
         let reach = self.net.reach().await.map_err(net_error)?;
-        let queued: Vec<QueuedInfo> =
-            serde_json::from_value(self.messages.command(Request::Status).await?)
-                .map_err(internal)?;
+        let MessageReply::Status(queued) = self.messages.run(MessageCommand::Status).await? else {
+            return Err(internal(
+                "the Message actor answered status with another reply",
+            ));
+        };
         Ok(StatusInfo {
             id: self.id.to_string(),
             peers: peers.len(),
@@ -192,11 +194,13 @@ impl NodeContext {
                     .collect(),
                 other => return Err(internal(format!("unexpected Connect reply {other:?}"))),
             };
-        let messages = self.messages.command(Request::Stats).await?;
-        let messages: std::collections::BTreeMap<String, u64> =
-            serde_json::from_value(messages).map_err(internal)?;
+        let MessageReply::Stats(messages) = self.messages.run(MessageCommand::Stats).await? else {
+            return Err(internal(
+                "the Message actor answered stats with another reply",
+            ));
+        };
         for (reason, count) in messages {
-            *dropped.entry(reason).or_default() += count;
+            *dropped.entry(reason.to_owned()).or_default() += count;
         }
         // The network layer's per-peer rate limit drops frames before the relay check does.
         // Like every reason, they are listed once something was dropped for them.

@@ -52,6 +52,46 @@ pub struct StoreHandle {
 }
 
 impl StoreHandle {
+    /// Runs `f` on the store thread, in the store's order, and returns its answer; whatever it
+    /// wrote is flushed by the next group commit, which this does not wait for.
+    ///
+    /// This is how a caller hands the store a whole batch of steps (every send queued at
+    /// once, every incoming message of every peer) as one job: one hop to the store thread
+    /// and back for the batch, instead of one or two per message. `f` should be short: the
+    /// store serves nothing else while it runs.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error, or [`StoreError::Closed`].
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.call(f).await
+    }
+
+    /// [`StoreHandle::run`], answered at once with a [`FlushTicket`] that resolves once what
+    /// `f` wrote is on disk (after the flush shared by its batch) when `needs_flush` says so of
+    /// the answer, and at once otherwise. Whatever must wait for durability (an
+    /// acknowledgement, an envelope leaving) waits on the ticket, not the caller.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error, or [`StoreError::Closed`].
+    pub async fn run_with_ticket<T, F, P>(
+        &self,
+        f: F,
+        needs_flush: P,
+    ) -> Result<(T, FlushTicket), StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        P: FnOnce(&T) -> bool + Send + 'static,
+    {
+        self.call_with_ticket_if(f, needs_flush).await
+    }
+
     /// Runs `f` on the store thread and returns its answer.
     async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
     where

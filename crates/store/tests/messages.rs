@@ -10,8 +10,8 @@
 mod common;
 
 use accord_store::{
-    Direction, Incoming, MessageId, MessageRecord, MessageState, Store, StoreConfig, StoreError,
-    trees,
+    Connection, Direction, Incoming, MessageId, MessageRecord, MessageState, Store, StoreConfig,
+    StoreError, trees,
 };
 use common::{id, open};
 
@@ -511,7 +511,10 @@ async fn concurrent_durable_writes_share_flushes() {
         writers.push(tokio::spawn(async move {
             let peer = id((n % 5) as u8 + 1);
             let (incoming, ticket) = handle
-                .record_incoming(&peer, &[n as u8], mid(n), 1, "hi", None, 1, 2)
+                .run_with_ticket(
+                    move |s| s.record_incoming(&peer, &[n as u8], mid(n), 1, "hi", None, 1, 2),
+                    |_| true,
+                )
                 .await?;
             ticket.wait().await.map(|()| incoming)
         }));
@@ -527,72 +530,82 @@ async fn concurrent_durable_writes_share_flushes() {
         "100 durable writes took {flushes} flushes; group commit is not batching"
     );
     // Every write is durable and visible.
-    let conversations = handle.conversations().await.unwrap();
+    let conversations = handle.run(|s| s.conversations()).await.unwrap();
     assert_eq!(conversations.iter().map(|c| c.unread).sum::<u64>(), 100);
     assert_eq!(handle.counts().await.unwrap().messages, 100);
 
     // A single durable request when idle costs exactly one flush.
     let before = handle.flush_count().await.unwrap();
-    handle.put_session(&id(1), b"s").await.unwrap();
+    let ((), ticket) = handle
+        .run_with_ticket(|s| s.put_session(&id(1), b"s"), |_| true)
+        .await
+        .unwrap();
+    ticket.wait().await.unwrap();
     assert_eq!(handle.flush_count().await.unwrap() - before, 1);
-    // Reads do not flush.
+    // Reads do not flush, and neither does a job whose answer says it needs none.
     handle.history(&id(1), 10, None).await.unwrap();
+    let (_, ticket) = handle
+        .run_with_ticket(|s| s.session(&id(1)), |_| false)
+        .await
+        .unwrap();
+    ticket.wait().await.unwrap();
     assert_eq!(handle.flush_count().await.unwrap() - before, 1);
     task.shutdown().await.unwrap();
 }
 
 #[tokio::test]
-async fn the_handle_mirrors_the_messaging_api() {
+async fn the_handle_runs_batches_and_answers_durable_ones_after_the_flush() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     let (handle, task) = store.spawn(8).unwrap();
     let peer = id(1);
-    handle.put_session(&peer, b"s0").await.unwrap();
-    assert_eq!(&handle.session(&peer).await.unwrap().unwrap()[..], b"s0");
-    let ((sent, entry), ticket) = handle
-        .record_outgoing(&peer, b"s1", mid(1), "hello", None, 10, b"env", 11)
+    // The connection makes the outbox head readable through the typed method.
+    handle
+        .put_connection(&Connection {
+            peer,
+            attestation: vec![1; 100],
+            attestation_id: [1; 32],
+            since_ms: 1,
+            alias: None,
+            revoked_at_ms: None,
+            revocation: None,
+            next_publish_at_ms: None,
+            publish_count: 0,
+        })
+        .await
+        .unwrap();
+    // A batch of steps in one job: both sends see the state the one before left.
+    let (recorded, ticket) = handle
+        .run_with_ticket(
+            move |s| {
+                s.put_session(&peer, b"s0")?;
+                let first =
+                    s.record_outgoing(&peer, b"s1", mid(1), "hello", None, 10, b"e1", 11)?;
+                let second =
+                    s.record_outgoing(&peer, b"s2", mid(2), "again", None, 12, b"e2", 13)?;
+                Ok((first, second))
+            },
+            |_| true,
+        )
         .await
         .unwrap();
     ticket.wait().await.unwrap();
+    let ((first, entry), (second, _)) = recorded;
+    assert_eq!((first.sender_seq, second.sender_seq), (1, 2));
     assert_eq!(
-        handle.outbox_head(&peer, 5).await.unwrap(),
-        vec![entry.clone()]
+        handle.active_outbox_head(&peer, 1).await.unwrap(),
+        Some(vec![entry])
     );
-    assert!(handle.outbox_head(&id(9), 5).await.unwrap().is_empty());
-    assert_eq!(handle.outbox().await.unwrap(), vec![entry.clone()]);
-    assert_eq!(handle.outbox_for(&peer).await.unwrap(), vec![entry.clone()]);
-    let mut retry = entry.clone();
-    retry.attempts = 1;
-    assert!(handle.update_outbox(&retry).await.unwrap());
-    let (got, ticket) = handle
-        .record_incoming(&peer, b"s2", mid(2), 1, "hi back", Some(mid(1)), 12, 13)
-        .await
-        .unwrap();
-    ticket.wait().await.unwrap();
-    assert!(matches!(got, Incoming::New(_)));
-    assert!(handle.is_seen(&peer, &mid(2)).await.unwrap().is_some());
-    let done = handle
-        .complete_outbox(&peer, &mid(1), MessageState::Delivered)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(done.local_seq, sent.local_seq);
-    assert!(
-        handle
-            .set_message_state(&peer, &mid(1), MessageState::Read)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert_eq!(handle.mark_read(&peer, 2).await.unwrap().len(), 1);
+    assert_eq!(handle.outbox_peers().await.unwrap(), vec![peer]);
     assert_eq!(handle.history(&peer, 10, None).await.unwrap().len(), 2);
-    assert_eq!(handle.conversations().await.unwrap().len(), 1);
-    assert_eq!(handle.conversation(&peer).await.unwrap().unwrap().unread, 0);
     assert!(handle.remove_session(&peer).await.unwrap());
     // An error comes back at once and does not wait for a flush.
     assert!(matches!(
         handle
-            .record_outgoing(&peer, b"s", mid(1), "dup", None, 1, b"e", 1)
+            .run_with_ticket(
+                move |s| s.record_outgoing(&peer, b"s", mid(1), "dup", None, 1, b"e", 1),
+                |_| true,
+            )
             .await,
         Err(StoreError::BadRecord { .. })
     ));
@@ -603,6 +616,7 @@ async fn the_handle_mirrors_the_messaging_api() {
     ));
     let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     assert_eq!(store.history(&peer, 10, None).unwrap().len(), 2);
+    assert!(store.session(&peer).unwrap().is_none());
 }
 
 #[test]

@@ -1,19 +1,20 @@
 //! User commands: `accord send`, `history`, `inbox`, `alias` and `verify`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use accord_api::{
     AliasInfo, ConversationInfo, ErrorCode, MessageInfo, RemoteError, SafetyNumberInfo, SendInfo,
     format_rfc3339_ms as rfc3339,
 };
-use accord_channel::Session;
 use accord_identity::{AccordId, safety_number};
-use accord_store::{Connection, Direction, FlushTicket, MessageId, MessageRecord};
+use accord_store::{Connection, Direction, MessageId, MessageRecord, Store};
 
-use super::actor::MessageActor;
-use super::wire::{self, Content, MAX_BODY};
+use super::actor::{MessageActor, Reply};
+use super::durable::{AfterFlush, Sent};
+use super::send_step::{self, SendCommand};
 use crate::hex::encode as hex;
-use crate::remote_error::{internal, refused};
+use crate::remote_error::internal;
 use crate::{clock, rng};
 
 /// `accord history` without `--limit` shows this many of the newest messages.
@@ -25,150 +26,87 @@ const MAX_ALIAS_CHARS: usize = 64;
 /// The longest preview in `accord inbox`, in characters.
 const PREVIEW_CHARS: usize = 60;
 
-/// A message `send` recorded, not yet known to be on disk.
-pub(super) struct Recorded {
-    /// What to answer the user once it is durable.
-    pub(super) info: SendInfo,
-    /// Resolves once it is durable.
-    pub(super) ticket: FlushTicket,
-    /// The recipient.
-    pub(super) peer: AccordId,
-    /// The message's id, held back from delivery until the ticket resolves.
-    pub(super) message_id: MessageId,
-}
-
 impl MessageActor {
     /// Resolves an Accord ID or an alias to a connection (revoked ones included).
     pub(super) async fn resolve(
         &self,
         text: &str,
     ) -> Result<(AccordId, Option<Connection>), RemoteError> {
-        if let Ok(id) = AccordId::from_str(text.trim()) {
-            let connection = self.store.connection(&id).await.map_err(internal)?;
-            return Ok((id, connection));
-        }
-        let connections = self.store.connections().await.map_err(internal)?;
-        connections
-            .into_iter()
-            .find(|c| c.alias.as_deref() == Some(text.trim()))
-            .map(|c| (c.peer, Some(c)))
-            .ok_or_else(|| {
-                RemoteError::new(
-                    ErrorCode::InvalidParams,
-                    format!("{text:?} is neither an Accord ID nor an alias of a connection"),
-                )
-            })
+        let text = text.to_owned();
+        self.store
+            .run(move |store| Ok(send_step::resolve(store, &text)))
+            .await
+            .map_err(internal)?
     }
 
     /// The active connection with `text`, or the refusal the CLI contract words.
     pub(super) async fn active(&self, text: &str) -> Result<Connection, RemoteError> {
-        match self.resolve(text).await? {
-            (_, Some(connection)) if connection.revoked_at_ms.is_none() => Ok(connection),
-            (id, _) => Err(refused(format!(
-                "{id} is not a connection; send an invite with: accord connect {id}"
-            ))),
-        }
+        let text = text.to_owned();
+        self.store
+            .run(move |store| Ok(send_step::active(store, &text)))
+            .await
+            .map_err(internal)?
     }
 
-    /// `accord send`: encrypt now and record with the new ratchet state. The answer comes with
-    /// the ticket of the store's flush: the caller answers the user and delivers from the
-    /// outbox once it resolves.
-    pub(super) async fn send(
-        &mut self,
-        peer: &str,
-        body: String,
-        reply_to: Option<&str>,
-    ) -> Result<Recorded, RemoteError> {
-        let connection = self.active(peer).await?;
-        let peer = connection.peer;
-        let limit = usize::try_from(self.config.messages.max_bytes)
-            .unwrap_or(MAX_BODY)
-            .min(MAX_BODY);
-        if body.len() > limit {
-            return Err(RemoteError::new(
-                ErrorCode::InvalidParams,
-                format!(
-                    "the message is {} bytes; the limit is {limit} (messages.max_bytes)",
-                    body.len()
-                ),
-            ));
-        }
-        let reply_to = match reply_to {
-            Some(text) => Some(crate::hex::decode::<16>(text).ok_or_else(|| {
-                RemoteError::new(
-                    ErrorCode::InvalidParams,
-                    format!("{text:?} is not a message id"),
-                )
-            })?),
-            None => None,
-        };
-        let outbox_limit =
-            usize::try_from(self.config.limits.outbox_per_peer).unwrap_or(usize::MAX);
-        let context = self
-            .store
-            .sending_context(&peer, outbox_limit)
-            .await
-            .map_err(internal)?;
-        if context.blocked {
-            return Err(refused(format!(
-                "{peer} is blocked; unblock it with: accord unblock {peer}"
-            )));
-        }
-        if context.queued >= outbox_limit {
-            // Refused before anything is encrypted or written: the ratchet does not move and
-            // every queued message stays as it was.
-            return Err(refused(format!(
-                "the outbox for {peer} is full: {} messages are waiting for delivery \
-                 (limits.outbox_per_peer); nothing was queued. Send again once some have \
-                 been delivered",
-                context.queued
-            )));
-        }
-        let sender_seq = context.next_sender_seq;
-        let state = context.session.ok_or_else(|| {
-            refused(format!(
-                "the channel with {peer} is not set up yet; try again shortly"
-            ))
-        })?;
-        let mut session = Session::from_own_bytes(&state).map_err(internal)?;
+    /// `accord send`, every one queued at once: encrypted and recorded with the new ratchet
+    /// states in one store job. The users are answered, and the envelopes leave, once that
+    /// job's flush resolves; the actor goes on meanwhile.
+    pub(super) async fn on_send_batch(&mut self, sends: Vec<(SendCommand, Reply)>) {
+        let (commands, replies): (Vec<_>, Vec<_>) = sends.into_iter().unzip();
+        let ids: Vec<MessageId> = commands.iter().map(|_| random_id()).collect();
+        let config = Arc::clone(&self.config);
+        let queued = self.outbox.queued();
         let now = clock::now_ms();
-        let message_id = random_id();
-        let content = Content::Text {
-            message_id,
-            sent_at_ms: now,
-            sender_seq,
-            reply_to,
-            body: body.clone(),
-        };
-        let envelope = session
-            .encrypt(&content.encode(), &mut rng::os_rng())
-            .map_err(internal)?;
-        let frame = wire::encode_request(&message_id, &envelope);
-        let ((record, _entry), ticket) = self
+        let job = self
             .store
-            .record_outgoing(
-                &peer,
-                &session.to_bytes(),
-                message_id,
-                &body,
-                reply_to,
-                now,
-                &frame,
-                now,
+            .run_with_ticket(
+                move |store| {
+                    Ok(send_step::record_batch(
+                        store, &config, &commands, &ids, queued, now,
+                    ))
+                },
+                |(results, _)| results.iter().any(Result::is_ok),
             )
-            .await
-            .map_err(internal)?;
-        let info = SendInfo {
-            message_id: hex(&record.message_id),
-            state: record.state.to_string(),
-            reason: self.queued_reason(&record),
+            .await;
+        let ((results, queued), ticket) = match job {
+            Ok(answer) => answer,
+            Err(err) => {
+                self.note_store_failure("store_failed_send", &err);
+                for reply in replies {
+                    let _ = reply.send(Err(internal(&err)));
+                }
+                return;
+            }
         };
-        Ok(Recorded {
-            info,
-            ticket,
-            peer,
-            message_id: record.message_id,
-        })
+        for (peer, count) in queued {
+            self.outbox.set_queued(peer, count);
+        }
+        let mut recorded = Vec::new();
+        for (result, reply) in results.into_iter().zip(replies) {
+            match result {
+                Ok(record) => {
+                    // Its outbox entry is readable at once, but its envelope must not leave
+                    // before the ratchet state it was made with is on disk (see [`Outbox`](super::core::outbox::Outbox)).
+                    self.outbox.recorded(record.message_id);
+                    recorded.push(Sent {
+                        reply,
+                        info: SendInfo {
+                            message_id: hex(&record.message_id),
+                            state: record.state.to_string(),
+                            reason: self.queued_reason(&record),
+                        },
+                        peer: record.peer,
+                        message_id: record.message_id,
+                    });
+                }
+                Err(err) => {
+                    let _ = reply.send(Err(err));
+                }
+            }
+        }
+        if !recorded.is_empty() {
+            self.after_flush(ticket, AfterFlush::Sent(recorded));
+        }
     }
 
     /// `accord history`: the newest messages, oldest first. Opening a conversation reads it.
@@ -214,33 +152,12 @@ impl MessageActor {
         }
     }
 
-    /// `accord inbox`.
+    /// `accord inbox`: one store job for the whole list.
     pub(super) async fn inbox(&mut self) -> Result<Vec<ConversationInfo>, RemoteError> {
-        let conversations = self.store.conversations().await.map_err(internal)?;
-        let mut list = Vec::with_capacity(conversations.len());
-        for conversation in conversations {
-            let alias = match self.store.connection(&conversation.peer).await {
-                Ok(Some(connection)) => connection.alias,
-                _ => None,
-            };
-            let last = self
-                .store
-                .history(&conversation.peer, 1, None)
-                .await
-                .map_err(internal)?;
-            let preview: String = last
-                .first()
-                .map(|m| m.body.chars().take(PREVIEW_CHARS).collect())
-                .unwrap_or_default();
-            list.push(ConversationInfo {
-                peer: conversation.peer.to_string(),
-                alias,
-                unread: conversation.unread,
-                last_message_at: rfc3339(conversation.last_message_at_ms),
-                preview,
-            });
-        }
-        Ok(list)
+        self.store
+            .run(|store| Ok(inbox_in(store)))
+            .await
+            .map_err(internal)?
     }
 
     /// `accord alias`.
@@ -291,4 +208,31 @@ pub(super) fn random_id() -> MessageId {
     let mut id = [0u8; 16];
     rand_core::Rng::fill_bytes(&mut rng::os_rng(), &mut id);
     id
+}
+
+/// The conversations, newest first as the store lists them, with their aliases and previews.
+fn inbox_in(store: &Store) -> Result<Vec<ConversationInfo>, RemoteError> {
+    let conversations = store.conversations().map_err(internal)?;
+    let mut list = Vec::with_capacity(conversations.len());
+    for conversation in conversations {
+        let alias = store
+            .connection(&conversation.peer)
+            .map_err(internal)?
+            .and_then(|connection| connection.alias);
+        let last = store
+            .history(&conversation.peer, 1, None)
+            .map_err(internal)?;
+        let preview: String = last
+            .first()
+            .map(|m| m.body.chars().take(PREVIEW_CHARS).collect())
+            .unwrap_or_default();
+        list.push(ConversationInfo {
+            peer: conversation.peer.to_string(),
+            alias,
+            unread: conversation.unread,
+            last_message_at: rfc3339(conversation.last_message_at_ms),
+            preview,
+        });
+    }
+    Ok(list)
 }

@@ -1,65 +1,65 @@
-//! The outbox: delivering queued messages, a window of them at a time per peer, with back-off.
-//!
-//! Up to [`WINDOW`] messages per peer are in flight at once, each a separate `/accord/dm/1`
-//! request, so that throughput is not one message per round trip. They leave in the order they
-//! were sent, and the recipient takes them only in that order (by sender sequence): one that
-//! overtakes an earlier message is answered `early` and sent again once the earlier one is in.
-//! A message that failed waits for its back-off, and the ones behind it wait with it, so the
-//! order holds across failures too.
+//! The outbox's I/O: reading what is queued, handing it to the swarm, and writing what the
+//! answers mean. Every decision (the window, the back-off, the retry on connect, what an
+//! answer means) is [`Outbox`](super::core::outbox::Outbox)'s; this file only carries them out.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use accord_api::Event;
 use accord_identity::AccordId;
 use accord_net::{DirectProtocol, NetError};
-use accord_store::{MessageId, MessageState, OutboxEntry};
+use accord_store::{MessageId, MessageRecord, MessageState, OutboxEntry, StoreError};
+use futures::stream::FuturesUnordered;
 
 use super::MessageMessage;
 use super::actor::MessageActor;
+use super::core::outbox::{Answered, FIRST_RETRY_MS, WINDOW};
 use super::wire::{self, Status};
 use crate::clock;
 use crate::hex::encode as hex;
 
-/// The most messages in flight to one peer. Enough to keep a loopback or LAN link busy while
-/// the recipient's group commit batches them; small enough that a retransmitted window stays
-/// cheap.
-pub(super) const WINDOW: usize = 32;
+/// The answer to one delivery attempt: the peer, the message, the swarm's result and the
+/// request (kept to send it again by another route if the swarm could not dial the peer).
+pub(super) type DeliveryAnswer = (AccordId, MessageId, Result<Vec<u8>, NetError>, Vec<u8>);
 
-/// The first retry after a failed delivery; each next waits twice as long up to the cap.
-const FIRST_RETRY_MS: u64 = 1_000;
+/// The answers of the deliveries under way. The actor polls them itself, so an answer costs
+/// no task and no hop through its queue. `Sync` as well as `Send`, so that the actor, which
+/// holds these, can still be borrowed across an await.
+pub(super) type Deliveries =
+    FuturesUnordered<Pin<Box<dyn Future<Output = DeliveryAnswer> + Send + Sync>>>;
 
-/// The longest wait between two delivery attempts while a peer stays unreachable. A peer
-/// that connects is tried at once, whatever the schedule says.
-const MAX_RETRY_MS: u64 = 60_000;
+/// What the outcome of a batch of delivery answers asks of the store.
+type DeliveryWrites = (Vec<(AccordId, MessageId)>, Vec<OutboxEntry>);
 
-fn retry_delay(attempts: u32) -> u64 {
-    let factor = 1u64
-        .checked_shl(attempts.saturating_sub(1).min(16))
-        .unwrap_or(u64::MAX);
-    FIRST_RETRY_MS.saturating_mul(factor).min(MAX_RETRY_MS)
-}
-
-/// What the actor remembers of a delivery under way: enough to reschedule it without reading
-/// the outbox again.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Flight {
-    outbox_seq: u64,
-    local_seq: u64,
-    attempts: u32,
-    /// Handed to a live connection to the peer (the message shows as `sent`).
-    on_connection: bool,
-}
+/// What the store answered to [`DeliveryWrites`].
+type DeliveryWritten = (
+    Vec<Result<Option<MessageRecord>, StoreError>>,
+    Vec<Result<bool, StoreError>>,
+);
 
 impl MessageActor {
     /// Fills every peer's window with what is due, answers held messages that waited too
     /// long, and sets the next deadline.
     pub(super) async fn pump_due(&mut self) {
-        for channel in self.reorder.expire(clock::now_ms()) {
-            self.respond(channel, Status::Early).await;
-        }
+        let expired = self
+            .reorder
+            .expire(clock::now_ms())
+            .into_iter()
+            .map(|channel| (channel, Status::Early))
+            .collect();
+        self.responder.send(expired).await;
         if let Some(at) = self.reorder.next_expiry_ms() {
-            self.note_retry(at);
+            self.outbox.note_retry(at);
         }
-        let Ok(peers) = self.store.outbox_peers().await else {
-            return;
+        let peers = match self.store.outbox_peers().await {
+            Ok(peers) => peers,
+            Err(err) => {
+                // Tried again at the next retry.
+                self.note_store_failure("store_failed_outbox_read", &err);
+                self.outbox
+                    .note_retry(clock::now_ms().saturating_add(FIRST_RETRY_MS));
+                return;
+            }
         };
         for peer in peers {
             self.fill_window(peer, false).await;
@@ -72,190 +72,185 @@ impl MessageActor {
         self.fill_window(peer, true).await
     }
 
-    /// Whether our message `message_id` to `peer` is `sent`: handed to a live connection to
-    /// the peer and not answered yet. Kept in memory only: after a restart an unanswered
-    /// message is `queued` again until it is handed to a connection anew.
-    pub(super) fn is_sent(&self, peer: &AccordId, message_id: &MessageId) -> bool {
-        self.connected.contains(peer)
-            && self
-                .in_flight
-                .get(peer)
-                .and_then(|flights| flights.get(message_id))
-                .is_some_and(|flight| flight.on_connection)
-    }
-
-    pub(super) fn note_retry(&mut self, at_ms: u64) {
-        self.next_retry_ms = Some(self.next_retry_ms.map_or(at_ms, |t| t.min(at_ms)));
-    }
-
     /// Sends `peer`'s oldest outbox entries that are not in flight yet, up to the window, in
     /// order. Without `now`, it stops at the first entry still waiting for its back-off, so
     /// that nothing overtakes it; with `now`, the back-off is cut short. Returns how many
     /// entries it sent.
     pub(super) async fn fill_window(&mut self, peer: AccordId, now: bool) -> usize {
-        if self.delivery_halted {
-            return 0;
-        }
-        let flying = self.in_flight.get(&peer).map_or(0, |f| f.len());
-        if flying >= WINDOW {
+        if !self.outbox.has_room(&peer) {
             return 0;
         }
         // `None`: kept, but never sent to someone who is no longer a connection, nor while the
         // peer is blocked (unblocking sends it at once: the Connect actor signals `ChannelChanged`).
-        let Ok(Some(head)) = self.store.active_outbox_head(&peer, WINDOW).await else {
-            return 0;
+        let head = match self.store.active_outbox_head(&peer, WINDOW).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return 0,
+            Err(err) => {
+                // Tried again at the next retry.
+                self.note_store_failure("store_failed_outbox_read", &err);
+                self.outbox
+                    .note_retry(clock::now_ms().saturating_add(FIRST_RETRY_MS));
+                return 0;
+            }
         };
-        let at = clock::now_ms();
-        // The swarm sends a request to a connected peer over that connection at once.
-        let on_connection = self.connected.contains(&peer);
-        let mut sent = 0;
-        for entry in head {
-            let flights = self.in_flight.entry(peer).or_default();
-            if flights.contains_key(&entry.message_id) {
-                continue;
-            }
-            // Not on disk yet: it leaves once its flush resolves (which fills the window
-            // again), and nothing behind it may overtake it.
-            if self.unflushed.contains(&entry.message_id) {
-                break;
-            }
-            if flights.len() >= WINDOW {
-                break;
-            }
-            if !now && entry.next_attempt_at_ms > at {
-                self.note_retry(entry.next_attempt_at_ms);
-                break;
-            }
-            flights.insert(
-                entry.message_id,
-                Flight {
-                    outbox_seq: entry.outbox_seq,
-                    local_seq: entry.local_seq,
-                    attempts: entry.attempts,
-                    on_connection,
-                },
-            );
+        let chosen = self.outbox.fill(peer, head, clock::now_ms(), now);
+        let sent = chosen.len();
+        for entry in chosen {
             self.send_entry(entry).await;
-            sent += 1;
         }
         sent
     }
 
-    /// Sends one outbox entry; the answer comes back as [`MessageMessage::Delivered`].
+    /// Sends one outbox entry; its answer comes back through [`MessageActor::deliveries`].
     ///
     /// The request is queued to the swarm here, in the actor, so that a window of messages
-    /// leaves in order; only the wait for the answer runs in a task of its own. If the swarm
-    /// cannot reach the peer with what it knows, that task finds a route (see
-    /// [`crate::reach`]) and sends once more.
-    async fn send_entry(&self, entry: OutboxEntry) {
-        let (net, store, tx) = (self.net.clone(), self.store.clone(), self.tx.clone());
+    /// leaves in order.
+    async fn send_entry(&mut self, entry: OutboxEntry) {
         let (peer, message_id, envelope) = (entry.peer, entry.message_id, entry.envelope);
         let started = self
             .net
             .start_direct(DirectProtocol::Dm, peer.peer_id(), envelope.clone())
             .await;
-        tokio::spawn(async move {
-            let first = match started {
+        self.deliveries.push(Box::pin(async move {
+            let answer = match started {
                 Ok(response) => response.wait().await,
                 Err(err) => Err(err),
             };
-            let result = match first {
-                Ok(answer) => Ok(answer),
-                // Not reachable with what the swarm knows: find a route (the address book's
-                // cached addresses, or a Kademlia lookup) and try once more.
-                Err(NetError::Dial { .. }) => {
-                    crate::reach::send_dm(&net, &store, peer, envelope).await
-                }
-                Err(err) => Err(err.to_string()),
-            }
-            .and_then(|answer| wire::decode_status(&answer).map_err(|err| err.to_string()));
-            let _ = tx
-                .send(MessageMessage::Delivered {
-                    peer,
-                    message_id,
-                    result,
-                })
-                .await;
-        });
+            (peer, message_id, answer, envelope)
+        }));
     }
 
-    /// The answer to a delivery: done, sent again after the earlier ones, or retried later.
-    pub(super) async fn on_delivered(
+    /// Answers from the swarm. One that could not reach the peer with what the swarm knows is
+    /// sent once more by another route (the address book's cached addresses, or a Kademlia
+    /// lookup; see [`crate::reach`]) in a task of its own, which reports back through the
+    /// queue; the rest are handled together.
+    pub(super) async fn on_delivery_answers(&mut self, answers: Vec<DeliveryAnswer>) {
+        let mut results = Vec::with_capacity(answers.len());
+        for (peer, message_id, answer, envelope) in answers {
+            let result = match answer {
+                Ok(answer) => wire::decode_status(&answer).map_err(|err| err.to_string()),
+                Err(NetError::Dial { .. }) => {
+                    let (net, store, tx) = (self.net.clone(), self.store.clone(), self.tx.clone());
+                    tokio::spawn(async move {
+                        let result = crate::reach::send_dm(&net, &store, peer, envelope)
+                            .await
+                            .and_then(|answer| {
+                                wire::decode_status(&answer).map_err(|err| err.to_string())
+                            });
+                        let _ = tx
+                            .send(MessageMessage::Delivered {
+                                peer,
+                                message_id,
+                                result,
+                            })
+                            .await;
+                    });
+                    continue;
+                }
+                Err(err) => Err(err.to_string()),
+            };
+            results.push((peer, message_id, result));
+        }
+        if !results.is_empty() {
+            self.on_delivered_batch(results).await;
+        }
+    }
+
+    /// The answers to deliveries: done, sent again after the earlier ones, or retried later.
+    /// The completions and the new schedules go to the store as one job.
+    pub(super) async fn on_delivered_batch(
         &mut self,
-        peer: AccordId,
-        message_id: MessageId,
-        result: Result<Status, String>,
+        results: Vec<(AccordId, MessageId, Result<Status, String>)>,
     ) {
-        let Some(flight) = self
-            .in_flight
-            .get_mut(&peer)
-            .and_then(|flights| flights.remove(&message_id))
-        else {
-            return;
+        let mut completed = Vec::new();
+        let mut rescheduled = Vec::new();
+        let mut refill = Vec::new();
+        let now = clock::now_ms();
+        for (peer, message_id, result) in results {
+            let answered = self.outbox.on_answer(peer, message_id, &result, now);
+            if answered != Answered::Unknown {
+                self.note_outcome(peer, &result);
+            }
+            match answered {
+                Answered::Unknown | Answered::Wait => {}
+                Answered::Completed => {
+                    completed.push((peer, message_id));
+                    if !refill.contains(&peer) {
+                        refill.push(peer);
+                    }
+                }
+                Answered::Refill => {
+                    if !refill.contains(&peer) {
+                        refill.push(peer);
+                    }
+                }
+                Answered::Reschedule(schedule) => {
+                    tracing::debug!(
+                        %peer,
+                        ?result,
+                        "delivery failed (attempt {}); will retry",
+                        schedule.attempts
+                    );
+                    rescheduled.push(*schedule);
+                }
+            }
+        }
+        if !completed.is_empty() || !rescheduled.is_empty() {
+            self.write_delivery_outcomes((completed, rescheduled)).await;
+        }
+        for peer in refill {
+            self.fill_window(peer, false).await;
+        }
+    }
+
+    /// Completes the delivered outbox entries and stores the new schedules, in one job, and
+    /// tells subscribers of each delivery. Neither is flushed on its own: a completion lost in
+    /// a crash only sends the message again (the recipient answers that it has it), and a lost
+    /// schedule only an earlier retry.
+    async fn write_delivery_outcomes(&mut self, writes: DeliveryWrites) {
+        let job = self
+            .store
+            .run(move |store| {
+                let (completed, rescheduled) = &writes;
+                let written: DeliveryWritten = (
+                    completed
+                        .iter()
+                        .map(|(peer, id)| store.complete_outbox(peer, id, MessageState::Delivered))
+                        .collect(),
+                    rescheduled
+                        .iter()
+                        .map(|entry| store.update_outbox(entry))
+                        .collect(),
+                );
+                Ok((writes, written))
+            })
+            .await;
+        let ((completed, _), (done, schedules)) = match job {
+            Ok(answer) => answer,
+            Err(err) => {
+                // The entries stay in the outbox: they go out again, and the recipient
+                // answers that it has them.
+                self.note_store_failure("store_failed_outbox_update", &err);
+                return;
+            }
         };
-        self.note_outcome(peer, &result);
-        match result {
-            Ok(Status::Stored | Status::Duplicate) => {
-                // Not flushed on its own: if this is lost in a crash, the message goes out
-                // again and the recipient answers that it has it.
-                let done = self
-                    .store
-                    .complete_outbox(&peer, &message_id, MessageState::Delivered)
-                    .await;
-                if let Ok(Some(_)) = done {
+        for ((peer, message_id), done) in completed.into_iter().zip(done) {
+            match done {
+                Ok(Some(_)) => {
+                    self.outbox.dequeued(&peer);
                     self.emit(Event::MessageDelivered {
                         peer: peer.to_string(),
                         message_id: hex(&message_id),
                     });
                 }
-                self.fill_window(peer, false).await;
-            }
-            Ok(Status::Early) => {
-                // An earlier message is still on its way; its answer refills the window. If
-                // none is, the earlier one was answered first and this one can go again now.
-                let earlier_in_flight = self
-                    .in_flight
-                    .get(&peer)
-                    .is_some_and(|f| f.values().any(|e| e.local_seq < flight.local_seq));
-                if !earlier_in_flight {
-                    self.fill_window(peer, false).await;
-                }
-            }
-            Ok(Status::Refused) | Err(_) => {
-                let reason = match &result {
-                    Err(err) => err.clone(),
-                    _ => "refused".to_owned(),
-                };
-                let attempts = flight.attempts.saturating_add(1);
-                tracing::debug!(%peer, %reason, "delivery failed (attempt {attempts}); will retry");
-                let next_attempt_at_ms = clock::now_ms() + retry_delay(attempts);
-                let schedule = OutboxEntry {
-                    outbox_seq: flight.outbox_seq,
-                    peer,
-                    message_id,
-                    local_seq: flight.local_seq,
-                    // Ignored: only the schedule is updated; the stored envelope is kept.
-                    envelope: Vec::new(),
-                    attempts,
-                    next_attempt_at_ms,
-                };
-                let _ = self.store.update_outbox(&schedule).await;
-                self.note_retry(next_attempt_at_ms);
+                Ok(None) => {}
+                Err(err) => self.note_store_failure("store_failed_outbox_update", &err),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_to_the_cap() {
-        assert_eq!(retry_delay(1), 1_000);
-        assert_eq!(retry_delay(2), 2_000);
-        assert_eq!(retry_delay(6), 32_000);
-        assert_eq!(retry_delay(7), MAX_RETRY_MS);
-        assert_eq!(retry_delay(u32::MAX), MAX_RETRY_MS);
+        for schedule in schedules {
+            if let Err(err) = schedule {
+                self.note_store_failure("store_failed_outbox_update", &err);
+            }
+        }
     }
 }

@@ -1,140 +1,229 @@
-//! Answers held back until the disk has caught up.
+//! Answers held back until the disk has caught up, and the task that sends them.
 //!
-//! The store answers a recorded message at once and hands back a [`FlushTicket`] that resolves
-//! after the group commit covering it. The actor does not wait on the ticket: it queues the
-//! answer here and goes on with the next send or the next incoming message, so that messages
-//! arriving together share one fsync. Tickets resolve in the order their writes were queued
-//! (the store runs jobs in order), and [`FuturesOrdered`] yields them in that order too, so
-//! acknowledgements and events leave in the order the messages were recorded.
+//! The store answers a batch at once and hands back a [`FlushTicket`] that resolves after the
+//! group commit covering it. The actor does not wait on the ticket: it queues the batch's
+//! answers here and goes on with the next batch, so that messages arriving together share one
+//! fsync. Tickets resolve in the order their writes were queued (the store runs jobs in
+//! order), and [`FuturesOrdered`] yields them in that order too, so acknowledgements and
+//! events leave in the order the messages were recorded.
 
-use accord_api::{ErrorCode, Event, RemoteError};
-use accord_identity::AccordId;
-use accord_net::{DirectProtocol, ResponseChannel};
-use accord_store::{FlushTicket, MessageId, MessageState, StoreError};
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 
+use accord_api::{ErrorCode, Event, RemoteError, SendInfo};
+use accord_identity::AccordId;
+use accord_net::{DirectProtocol, NetHandle, ResponseChannel};
+use accord_store::{FlushTicket, MessageId, MessageState, StoreError};
 use futures::stream::FuturesOrdered;
-use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use super::actor::MessageActor;
+use super::MessageReply;
+use super::actor::{MessageActor, Reply};
 use super::wire::{self, Status};
 
 /// The most answers that may wait for a flush. When this many are waiting, the actor stops
 /// taking new work until the disk catches up, which bounds the memory they hold.
 pub(super) const MAX_AWAITING_FLUSH: usize = 1024;
 
-/// What to do once a write is durable.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "short-lived, and at most MAX_AWAITING_FLUSH of them exist"
-)]
+/// A message the user sent, recorded and waiting for its flush.
+pub(super) struct Sent {
+    pub(super) reply: Reply,
+    pub(super) info: SendInfo,
+    pub(super) peer: AccordId,
+    pub(super) message_id: MessageId,
+}
+
+/// A request from a peer, answered once what it wrote is durable.
+pub(super) struct Received {
+    pub(super) channel: ResponseChannel<Vec<u8>>,
+    pub(super) status: Status,
+    /// What to tell subscribers once it is durable.
+    pub(super) events: Vec<Event>,
+}
+
+/// What to do once a batch's writes are durable.
 pub(super) enum AfterFlush {
-    /// A message the user sent was recorded: answer the `send` request, then deliver it.
-    Sent {
-        reply: oneshot::Sender<Result<Value, RemoteError>>,
-        answer: Value,
+    /// Messages the user sent were recorded: answer the `send` requests, then deliver them.
+    Sent(Vec<Sent>),
+    /// Requests from peers were recorded: acknowledge them, and tell subscribers.
+    Received(Vec<Received>),
+    /// Messages from this peer were marked read: send the receipts now owed.
+    ReadMarked(AccordId),
+    /// A read receipt was made with a ratchet state now written: send it.
+    Receipt {
         peer: AccordId,
-        message_id: MessageId,
-    },
-    /// A message from a peer was recorded: acknowledge it, and tell subscribers.
-    Received {
-        channel: ResponseChannel<Vec<u8>>,
-        status: Status,
-        /// Boxed: an event is large, and most answers carry none.
-        event: Option<Box<Event>>,
+        frame: Vec<u8>,
+        up_to: u64,
     },
 }
 
-/// One answer waiting for its flush. `Sync` as well as `Send`, so that the actor, which holds
+impl AfterFlush {
+    fn answers(&self) -> usize {
+        match self {
+            AfterFlush::Sent(sent) => sent.len(),
+            AfterFlush::Received(received) => received.len(),
+            AfterFlush::ReadMarked(_) | AfterFlush::Receipt { .. } => 1,
+        }
+    }
+}
+
+/// One batch waiting for its flush. `Sync` as well as `Send`, so that the actor, which holds
 /// these, can still be borrowed across an await.
 type Awaiting = Pin<Box<dyn Future<Output = (Result<(), StoreError>, AfterFlush)> + Send + Sync>>;
 
-/// The answers waiting for their flush, in the order their writes were queued.
+/// The batches waiting for their flush, in the order their writes were queued.
 pub(super) type AwaitingFlush = FuturesOrdered<Awaiting>;
+
+/// The most batches of answers queued for the responder.
+const RESPONDER_QUEUE: usize = 64;
+
+/// The task that answers `/accord/dm/1` requests, in the order it is given them. Answering is
+/// a round trip to the swarm; the actor hands the answers over and goes on.
+pub(super) struct Responder {
+    tx: mpsc::Sender<Vec<(ResponseChannel<Vec<u8>>, Status)>>,
+    task: JoinHandle<()>,
+}
+
+impl Responder {
+    pub(super) fn spawn(net: NetHandle) -> Responder {
+        let (tx, mut rx) =
+            mpsc::channel::<Vec<(ResponseChannel<Vec<u8>>, Status)>>(RESPONDER_QUEUE);
+        let task = tokio::spawn(async move {
+            while let Some(answers) = rx.recv().await {
+                // Polled in order, so the answers reach the swarm in order.
+                let sent =
+                    futures::future::join_all(answers.into_iter().map(|(channel, status)| {
+                        net.respond_direct(DirectProtocol::Dm, channel, wire::encode_status(status))
+                    }))
+                    .await;
+                for result in sent {
+                    if let Err(err) = result {
+                        // The requester went away (or the swarm stopped): it sends again.
+                        tracing::debug!(%err, "could not answer a message request");
+                    }
+                }
+            }
+        });
+        Responder { tx, task }
+    }
+
+    /// Queues answers, waiting for room if the swarm is behind.
+    pub(super) async fn send(&self, answers: Vec<(ResponseChannel<Vec<u8>>, Status)>) {
+        if !answers.is_empty() && self.tx.send(answers).await.is_err() {
+            tracing::debug!("the responder stopped; requests go unanswered and are sent again");
+        }
+    }
+
+    /// Lets the responder send what it holds, and waits for it.
+    pub(super) async fn finish(self) {
+        drop(self.tx);
+        if let Err(err) = self.task.await {
+            tracing::error!(%err, "the message responder failed");
+        }
+    }
+}
 
 impl MessageActor {
     /// Runs `then` once `ticket` resolves.
     pub(super) fn after_flush(&mut self, ticket: FlushTicket, then: AfterFlush) {
+        self.awaiting_answers += then.answers();
         self.awaiting_flush
             .push_back(Box::pin(async move { (ticket.wait().await, then) }));
     }
 
-    /// A write became durable (or could not be made so): send what waited for it.
+    /// A batch became durable (or could not be made so): send what waited for it.
     pub(super) async fn on_flushed(&mut self, flushed: Result<(), StoreError>, then: AfterFlush) {
+        self.awaiting_answers = self.awaiting_answers.saturating_sub(then.answers());
         match (then, flushed) {
-            (
-                AfterFlush::Sent {
-                    reply,
-                    answer,
-                    peer,
-                    message_id,
-                },
-                Ok(()),
-            ) => {
-                self.unflushed.remove(&message_id);
-                // Handed to the peer's connection first, so that the answer can say `sent`.
-                self.fill_window(peer, true).await;
-                let answer = self.with_sent_state(answer, peer, &message_id).await;
-                let _ = reply.send(Ok(answer));
-            }
-            (
-                AfterFlush::Sent {
-                    reply, message_id, ..
-                },
-                Err(err),
-            ) => {
-                self.unflushed.remove(&message_id);
-                if !self.delivery_halted {
+            (AfterFlush::Sent(sent), Ok(())) => self.on_sent_flushed(sent).await,
+            (AfterFlush::Sent(sent), Err(err)) => {
+                if self.outbox.halt() {
                     tracing::error!(
                         "delivery stopped: the outbox may hold messages that are not on disk; \
                          free space (or fix the disk) and restart the daemon"
                     );
                 }
-                self.delivery_halted = true;
-                tracing::error!(%err, "a sent message could not be made durable");
-                let _ = reply.send(Err(RemoteError::new(
-                    ErrorCode::Internal,
-                    format!("the message could not be saved: {err}"),
-                )));
-            }
-            (
-                AfterFlush::Received {
-                    channel,
-                    status,
-                    event,
-                },
-                Ok(()),
-            ) => {
-                if let Some(event) = event {
-                    self.emit(*event);
+                tracing::error!(%err, "sent messages could not be made durable");
+                for sent in sent {
+                    self.outbox.flushed(&sent.message_id);
+                    let _ = sent.reply.send(Err(RemoteError::new(
+                        ErrorCode::Internal,
+                        format!("the message could not be saved: {err}"),
+                    )));
                 }
-                self.respond(channel, status).await;
             }
-            (AfterFlush::Received { channel, .. }, Err(err)) => {
-                tracing::warn!(%err, "an incoming message could not be made durable");
-                self.respond(channel, Status::Refused).await;
+            (AfterFlush::Received(received), Ok(())) => {
+                let mut answers = Vec::with_capacity(received.len());
+                for received in received {
+                    for event in received.events {
+                        self.emit(event);
+                    }
+                    answers.push((received.channel, received.status));
+                }
+                self.responder.send(answers).await;
+            }
+            (AfterFlush::Received(received), Err(err)) => {
+                tracing::warn!(%err, "incoming messages could not be made durable");
+                let answers = received
+                    .into_iter()
+                    .map(|received| (received.channel, Status::Refused))
+                    .collect();
+                self.responder.send(answers).await;
+            }
+            (AfterFlush::ReadMarked(peer), Ok(())) => self.send_owed_receipts(peer).await,
+            (AfterFlush::Receipt { peer, frame, up_to }, Ok(())) => {
+                self.send_receipt(peer, frame, up_to);
+            }
+            (AfterFlush::ReadMarked(_), Err(err)) => {
+                // The receipts stay owed; they go out with the next read or connection.
+                self.note_store_failure("store_failed_mark_read", &err);
+            }
+            (AfterFlush::Receipt { peer, .. }, Err(err)) => {
+                self.receipts.answered(&peer);
+                self.note_store_failure("store_failed_receipts", &err);
             }
         }
     }
 
-    /// The answer to `send`, saying `sent` (and no failure reason) if the message is now on
-    /// a live connection to the peer.
-    async fn with_sent_state(
-        &mut self,
-        mut answer: Value,
-        peer: AccordId,
-        message_id: &MessageId,
-    ) -> Value {
-        if self.is_sent(&peer, message_id)
-            && self.still_connected(peer).await
-            && let Some(fields) = answer.as_object_mut()
-        {
-            fields.insert("state".to_owned(), MessageState::Sent.to_string().into());
-            fields.remove("reason");
+    /// Sent messages are durable: hand them to their peers' connections, then answer the
+    /// users, saying `sent` for those now on a live connection.
+    async fn on_sent_flushed(&mut self, sent: Vec<Sent>) {
+        let mut peers = Vec::new();
+        for sent in &sent {
+            self.outbox.flushed(&sent.message_id);
+            if !peers.contains(&sent.peer) {
+                peers.push(sent.peer);
+            }
         }
-        answer
+        // Handed to the peers' connections first, so that the answers can say `sent`.
+        for peer in &peers {
+            self.fill_window(*peer, true).await;
+        }
+        let mut live = HashSet::new();
+        for peer in peers {
+            if sent
+                .iter()
+                .any(|s| s.peer == peer && self.outbox.is_sent(&peer, &s.message_id))
+                && self.still_connected(peer).await
+            {
+                live.insert(peer);
+            }
+        }
+        for Sent {
+            reply,
+            mut info,
+            peer,
+            message_id,
+        } in sent
+        {
+            if live.contains(&peer) && self.outbox.is_sent(&peer, &message_id) {
+                info.state = MessageState::Sent.to_string();
+                info.reason = None;
+            }
+            let _ = reply.send(Ok(MessageReply::Sent(info)));
+        }
     }
 
     /// Asks the swarm whether `peer` still has a live connection, and forgets it if not. The
@@ -147,16 +236,8 @@ impl MessageActor {
             .await
             .is_ok_and(|peers| peers.iter().any(|p| p.peer == peer.peer_id()));
         if !live {
-            self.connected.remove(&peer);
+            self.outbox.disconnected(&peer);
         }
         live
-    }
-
-    /// Answers a `/accord/dm/1` request.
-    pub(super) async fn respond(&self, channel: ResponseChannel<Vec<u8>>, status: Status) {
-        let _ = self
-            .net
-            .respond_direct(DirectProtocol::Dm, channel, wire::encode_status(status))
-            .await;
     }
 }

@@ -9,19 +9,30 @@
 //! message and its ratchet state are durable, and recognises retransmissions by their message
 //! id before decrypting anything. Neither side waits for the disk inline: answers that need
 //! durability wait for the store's group commit in [`durable`], while the actor goes on.
+//!
+//! The actor works in batches: everything queued for it while the store was busy is taken
+//! at once, and every send of the batch, every incoming message of every peer and every
+//! delivery answer go to the store as one job each ([`send_step`], [`receive_step`]), so
+//! that they share one transaction hop and one fsync.
 
 mod actor;
+mod command;
 mod commands;
+mod core;
 mod delivery;
 mod durable;
 mod inbound;
 mod reasons;
 mod receipts;
+mod receive_step;
 mod reorder;
+mod send_step;
 pub mod wire;
 
 use accord_api::{RemoteError, Request};
+
 use accord_net::{PeerId, ResponseChannel};
+pub(crate) use command::{MessageCommand, MessageReply};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,10 +44,10 @@ pub(crate) const QUEUE_CAPACITY: usize = 1024;
 /// A message to the Message actor.
 #[derive(Debug)]
 pub(crate) enum MessageMessage {
-    /// A user command from the control API.
+    /// A user command.
     Command {
-        request: Request,
-        reply: oneshot::Sender<Result<Value, RemoteError>>,
+        command: MessageCommand,
+        reply: oneshot::Sender<Result<MessageReply, RemoteError>>,
     },
     /// A direct message request from a peer, with the channel to answer on.
     Incoming {
@@ -77,13 +88,20 @@ impl MessageHandle {
         MessageHandle { tx }
     }
 
-    /// Runs a user command.
+    /// Runs a control request: the JSON edge around [`MessageHandle::run`].
     pub(crate) async fn command(&self, request: Request) -> Result<Value, RemoteError> {
+        self.run(MessageCommand::from_request(request)?)
+            .await?
+            .into_value()
+    }
+
+    /// Runs a user command.
+    pub(crate) async fn run(&self, command: MessageCommand) -> Result<MessageReply, RemoteError> {
         let (reply, response) = oneshot::channel();
         let stopped =
             || RemoteError::new(accord_api::ErrorCode::Internal, "the node is shutting down");
         self.tx
-            .send(MessageMessage::Command { request, reply })
+            .send(MessageMessage::Command { command, reply })
             .await
             .map_err(|_| stopped())?;
         response.await.map_err(|_| stopped())?

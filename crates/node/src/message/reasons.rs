@@ -47,11 +47,11 @@ impl MessageActor {
 
     /// The state shown for a message: the stored one, except that one of ours stored as
     /// `queued` is `sent` while it is handed to a live connection and not answered (see
-    /// [`MessageActor::is_sent`]). `sent` is never stored.
+    /// [`Outbox::is_sent`](super::core::outbox::Outbox::is_sent)). `sent` is never stored.
     pub(super) fn shown_state(&self, record: &MessageRecord) -> MessageState {
         if record.direction == Direction::Outgoing
             && record.state == MessageState::Queued
-            && self.is_sent(&record.peer, &record.message_id)
+            && self.outbox.is_sent(&record.peer, &record.message_id)
         {
             MessageState::Sent
         } else {

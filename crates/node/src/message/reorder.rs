@@ -15,7 +15,7 @@ use accord_identity::AccordId;
 pub(super) const HOLD_MS: u64 = 3_000;
 
 /// The most messages held for one peer: twice the sender's window.
-pub(super) const MAX_HELD_PER_PEER: usize = 2 * super::delivery::WINDOW;
+pub(super) const MAX_HELD_PER_PEER: usize = 2 * super::core::outbox::WINDOW;
 
 /// The most messages held for all peers together (each request is at most 128 KiB).
 pub(super) const MAX_HELD: usize = 256;

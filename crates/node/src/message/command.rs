@@ -1,0 +1,91 @@
+//! The Message actor's typed commands and replies. The control API's JSON stays at the edge:
+//! [`MessageHandle::command`](super::MessageHandle::command) turns a [`Request`] into a
+//! [`MessageCommand`] and the [`MessageReply`] back into JSON; inside the node nothing else
+//! sees either.
+
+use std::collections::BTreeMap;
+
+use accord_api::{
+    AliasInfo, ConversationInfo, ErrorCode, MessageInfo, QueuedInfo, RemoteError, Request,
+    SafetyNumberInfo, SendInfo,
+};
+use serde_json::Value;
+
+use super::send_step::SendCommand;
+
+/// A user command for the Message actor.
+#[derive(Debug)]
+pub(crate) enum MessageCommand {
+    /// `accord send` (boxed: it carries the parsed ID, and the other commands are small).
+    Send(Box<SendCommand>),
+    /// `accord history`: the newest `limit` messages with `peer` (an ID or an alias).
+    History { peer: String, limit: Option<usize> },
+    /// `accord inbox`.
+    Inbox,
+    /// `accord alias`: name a connection.
+    Alias { peer: String, name: String },
+    /// `accord verify`: the safety number with a peer.
+    Verify { peer: String },
+    /// The peers whose last delivery failed, and why (part of `accord status`).
+    Status,
+    /// The inbound messages dropped and store calls failed, by reason (part of `accord stats`).
+    Stats,
+}
+
+/// The Message actor's answer to a [`MessageCommand`], one variant per command.
+#[derive(Debug)]
+pub(crate) enum MessageReply {
+    Sent(SendInfo),
+    History(Vec<MessageInfo>),
+    Inbox(Vec<ConversationInfo>),
+    Alias(AliasInfo),
+    Verify(SafetyNumberInfo),
+    Status(Vec<QueuedInfo>),
+    Stats(BTreeMap<&'static str, u64>),
+}
+
+impl MessageCommand {
+    /// The command a control request asks for, if it is one of the Message actor's.
+    pub(crate) fn from_request(request: Request) -> Result<MessageCommand, RemoteError> {
+        Ok(match request {
+            Request::Send {
+                peer,
+                body,
+                reply_to,
+            } => MessageCommand::Send(Box::new(SendCommand {
+                peer,
+                id: None,
+                body,
+                reply_to,
+            })),
+            Request::History { peer, limit } => MessageCommand::History { peer, limit },
+            Request::Inbox => MessageCommand::Inbox,
+            Request::Alias { peer, name } => MessageCommand::Alias { peer, name },
+            Request::Verify { peer } => MessageCommand::Verify { peer },
+            Request::Status => MessageCommand::Status,
+            Request::Stats => MessageCommand::Stats,
+            other => {
+                return Err(RemoteError::new(
+                    ErrorCode::Internal,
+                    format!("{} is not a Message command", other.method()),
+                ));
+            }
+        })
+    }
+}
+
+impl MessageReply {
+    /// The reply as the control API's JSON.
+    pub(crate) fn into_value(self) -> Result<Value, RemoteError> {
+        let value = match self {
+            MessageReply::Sent(info) => serde_json::to_value(info),
+            MessageReply::History(list) => serde_json::to_value(list),
+            MessageReply::Inbox(list) => serde_json::to_value(list),
+            MessageReply::Alias(info) => serde_json::to_value(info),
+            MessageReply::Verify(info) => serde_json::to_value(info),
+            MessageReply::Status(list) => serde_json::to_value(list),
+            MessageReply::Stats(counts) => serde_json::to_value(counts),
+        };
+        value.map_err(|err| RemoteError::new(ErrorCode::Internal, err.to_string()))
+    }
+}
