@@ -200,7 +200,7 @@ proptest! {
     #[test]
     fn round_trip_any_fields(
         seed in 0u64..64, id in any::<[u8; 16]>(), otk in any::<[u8; 32]>(),
-        note in "[^\\p{Cc}]{0,300}", created in any::<u64>(), expires in any::<u64>(),
+        note in "[^\\p{Cc}\\u{061C}\\u{200E}\\u{200F}\\u{202A}-\\u{202E}\\u{2066}-\\u{2069}]{0,300}", created in any::<u64>(), expires in any::<u64>(),
         s1 in any::<[u8; 64]>(), s2 in any::<[u8; 64]>(),
     ) {
         let (a, b, _) = parties(seed);
