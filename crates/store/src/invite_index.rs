@@ -297,8 +297,12 @@ impl Store {
         update
             .extra
             .push((deadline_key(purge_at, what, id), Vec::new()));
-        let declined = state == InviteState::Declined;
-        if declined || state == InviteState::Withdrawn {
+        // Only our own closings start a cool-down: a decline of an invite we received, or a
+        // withdrawal of one we sent. An incoming invite its sender withdrew is closed too, but
+        // it does not stop us from inviting that sender.
+        let declined = what == b'i' && state == InviteState::Declined;
+        let withdrawn = what == b'o' && state == InviteState::Withdrawn;
+        if declined || withdrawn {
             let what = what.to_ascii_uppercase();
             let key = cooldown_key(what, id);
             let body = CoolDownV1 {

@@ -642,3 +642,38 @@ fn a_closed_invite_is_compacted_then_deleted_and_a_restart_scans_nothing() {
     assert!(store.cooldowns().unwrap().is_empty());
     assert_eq!(store.next_purge_at().unwrap(), None);
 }
+
+#[test]
+fn only_our_own_declines_and_withdrawals_start_a_cool_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
+    // An invite its sender withdrew does not stop us from inviting that sender.
+    let mut withdrawn_by_them = incoming(8, 1_000);
+    withdrawn_by_them.state = InviteState::Withdrawn;
+    withdrawn_by_them.closed_at_ms = Some(1_200);
+    store.put_incoming(&withdrawn_by_them).unwrap();
+    assert!(store.cooldowns().unwrap().is_empty());
+    // An invite we withdrew does, and so does one we declined.
+    let mut withdrawn_by_us = outgoing(9, 1_000);
+    withdrawn_by_us.state = InviteState::Withdrawn;
+    withdrawn_by_us.closed_at_ms = Some(1_300);
+    store.put_outgoing(&withdrawn_by_us).unwrap();
+    let mut declined = incoming(10, 1_000);
+    declined.state = InviteState::Declined;
+    declined.closed_at_ms = Some(1_400);
+    store.put_incoming(&declined).unwrap();
+    let mut cooldowns: Vec<_> = store
+        .cooldowns()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.peer, c.declined, c.closed_at_ms))
+        .collect();
+    cooldowns.sort_by_key(|c| c.2);
+    assert_eq!(
+        cooldowns,
+        vec![
+            (withdrawn_by_us.peer, false, 1_300),
+            (declined.peer, true, 1_400)
+        ]
+    );
+}
