@@ -178,7 +178,7 @@ impl Store {
             trees::ATTESTATIONS,
             &self.attestations,
             &peer.to_bytes(),
-            codec::decode_connection,
+            |_, value| codec::decode_connection_of(*peer, value),
         )
     }
 

@@ -115,6 +115,7 @@ proptest! {
         let key = c.peer.to_bytes();
         let bytes = encode_connection(&c).unwrap();
         prop_assert_eq!(decode_connection(&key, &bytes).unwrap(), c.clone());
+        prop_assert_eq!(decode_connection_of(c.peer, &bytes).unwrap(), c.clone());
         let mut longer = bytes.to_vec();
         longer.extend(std::iter::repeat_n(0u8, extra));
         prop_assert_eq!(

@@ -161,6 +161,7 @@ pub(crate) fn message_key(peer: &AccordId, local_seq: u64) -> Vec<u8> {
 }
 
 /// Splits a `messages` key into the peer and the local sequence.
+#[cfg(test)]
 pub(crate) fn split_message_key(key: &[u8]) -> Result<(AccordId, u64), CodecError> {
     if key.len() != MESSAGE_KEY_LEN {
         return Err(CodecError::BadKey);
@@ -168,6 +169,20 @@ pub(crate) fn split_message_key(key: &[u8]) -> Result<(AccordId, u64), CodecErro
     let (peer, seq) = key.split_at(PEER_LEN);
     let peer = AccordId::from_bytes(peer).map_err(|_| CodecError::BadKey)?;
     Ok((peer, decode_u64_exact(seq)?))
+}
+
+/// The local sequence of a `messages` key known to belong to the conversation whose peer ID
+/// bytes are `peer_bytes`: the prefix is compared instead of being parsed as an Accord ID,
+/// which would decompress a public key on every message recorded.
+pub(crate) fn message_key_seq_of(peer_bytes: &[u8], key: &[u8]) -> Result<u64, CodecError> {
+    if key.len() != MESSAGE_KEY_LEN {
+        return Err(CodecError::BadKey);
+    }
+    let (prefix, seq) = key.split_at(PEER_LEN);
+    if prefix != peer_bytes {
+        return Err(CodecError::BadKey);
+    }
+    decode_u64_exact(seq)
 }
 
 /// A `seen` (message-id index) key: peer ‖ message id.

@@ -114,6 +114,7 @@ fn serve(store: Store, mut rx: mpsc::Receiver<Request>) -> Result<(), StoreError
                 next = rx.try_recv().ok();
             }
         }
+        tracing::trace!(jobs = ran, durable = deferred.len(), "store batch");
         commit(&store, flusher.as_ref(), &mut deferred);
     }
     // The flusher answers what it holds, then stops and lets go of the database.
@@ -192,6 +193,8 @@ impl Flusher {
                     while let Ok(more) = rx.try_recv() {
                         answers.extend(more);
                     }
+                    // How many answers one fsync covers; read with `RUST_LOG=accord_store=trace`.
+                    tracing::trace!(answers = answers.len(), "group commit");
                     let flushed = engine.flush();
                     if let Err(e) = &flushed {
                         log_flush_failure(e);

@@ -51,7 +51,8 @@ pub(crate) struct MessageActor {
     pub(super) awaiting_flush: AwaitingFlush,
     /// How many answers `awaiting_flush` holds in all its batches.
     pub(super) awaiting_answers: usize,
-    /// Sends the answers to `/accord/dm/1` requests, in order, without the actor waiting.
+    /// The answers to `/accord/dm/1` requests on their way to the swarm, in order, polled by
+    /// this loop without the actor waiting for them.
     pub(super) responder: Responder,
     /// Incoming messages that overtook an earlier one, held until it arrives.
     pub(super) reorder: ReorderBuffer<accord_net::ResponseChannel<Vec<u8>>>,
@@ -87,7 +88,7 @@ impl MessageActor {
             me,
             config,
             store,
-            responder: Responder::spawn(net.clone()),
+            responder: Responder::new(net.clone()),
             net,
             events,
             tx: tx.clone(),
@@ -139,8 +140,10 @@ impl MessageActor {
                     {
                         answers.push(answer);
                     }
+                    tracing::trace!(answers = answers.len(), "delivery answers");
                     self.on_delivery_answers(answers).await;
                 }
+                () = self.responder.next_done(), if !self.responder.is_idle() => {}
                 () = clock::sleep_until(due), if due.is_some() => {
                     self.outbox.take_retry();
                     self.pump_due().await;
@@ -189,6 +192,13 @@ impl MessageActor {
                 other => self.on_message(other).await,
             }
         }
+        // How far batching goes under load; read with `RUST_LOG=accord_node::message=trace`.
+        tracing::trace!(
+            sends = sends.len(),
+            incoming = incoming.len(),
+            delivered = delivered.len(),
+            "message batch"
+        );
         if !delivered.is_empty() {
             self.on_delivered_batch(delivered).await;
         }

@@ -1,4 +1,4 @@
-//! Answers held back until the disk has caught up, and the task that sends them.
+//! Answers held back until the disk has caught up, and the answers on their way to the swarm.
 //!
 //! The store answers a batch at once and hands back a [`FlushTicket`] that resolves after the
 //! group commit covering it. The actor does not wait on the ticket: it queues the batch's
@@ -13,11 +13,10 @@ use std::pin::Pin;
 
 use accord_api::{ErrorCode, Event, RemoteError, SendInfo};
 use accord_identity::AccordId;
-use accord_net::{DirectProtocol, NetHandle, ResponseChannel};
+use accord_net::{DirectProtocol, NetError, NetHandle, ResponseChannel};
 use accord_store::{FlushTicket, MessageId, MessageState, StoreError};
-use futures::stream::FuturesOrdered;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use futures::StreamExt as _;
+use futures::stream::{FuturesOrdered, FuturesUnordered};
 
 use super::MessageReply;
 use super::actor::{MessageActor, Reply};
@@ -76,52 +75,78 @@ type Awaiting = Pin<Box<dyn Future<Output = (Result<(), StoreError>, AfterFlush)
 /// The batches waiting for their flush, in the order their writes were queued.
 pub(super) type AwaitingFlush = FuturesOrdered<Awaiting>;
 
-/// The most batches of answers queued for the responder.
-const RESPONDER_QUEUE: usize = 64;
+/// The most answers to `/accord/dm/1` requests handed to the swarm and not yet confirmed by
+/// it. When this many are outstanding, the actor waits for the swarm before it hands over more.
+const MAX_RESPONDING: usize = 1024;
 
-/// The task that answers `/accord/dm/1` requests, in the order it is given them. Answering is
-/// a round trip to the swarm; the actor hands the answers over and goes on.
+/// One answer on its way to the swarm. `Sync` as well as `Send`, so that the actor, which
+/// holds these, can still be borrowed across an await.
+type Responding = Pin<Box<dyn Future<Output = Result<(), NetError>> + Send + Sync>>;
+
+/// The answers to `/accord/dm/1` requests on their way to the swarm, polled by the actor's own
+/// loop.
+///
+/// Answering is a round trip to the swarm, which the actor does not wait for. The answers used
+/// to go through a task of their own, but that task's wake-up was one more thread hand-off on
+/// every acknowledgement's path; polled here, an answer reaches the swarm in the same wake-up
+/// of the actor that found its flush done. [`FuturesUnordered`] polls newly pushed futures in
+/// the order they were pushed, and the swarm's command queue is first come, first served, so
+/// the answers still reach the swarm in order.
 pub(super) struct Responder {
-    tx: mpsc::Sender<Vec<(ResponseChannel<Vec<u8>>, Status)>>,
-    task: JoinHandle<()>,
+    net: NetHandle,
+    pending: FuturesUnordered<Responding>,
 }
 
 impl Responder {
-    pub(super) fn spawn(net: NetHandle) -> Responder {
-        let (tx, mut rx) =
-            mpsc::channel::<Vec<(ResponseChannel<Vec<u8>>, Status)>>(RESPONDER_QUEUE);
-        let task = tokio::spawn(async move {
-            while let Some(answers) = rx.recv().await {
-                // Polled in order, so the answers reach the swarm in order.
-                let sent =
-                    futures::future::join_all(answers.into_iter().map(|(channel, status)| {
-                        net.respond_direct(DirectProtocol::Dm, channel, wire::encode_status(status))
-                    }))
-                    .await;
-                for result in sent {
-                    if let Err(err) = result {
-                        // The requester went away (or the swarm stopped): it sends again.
-                        tracing::debug!(%err, "could not answer a message request");
-                    }
-                }
-            }
-        });
-        Responder { tx, task }
+    pub(super) fn new(net: NetHandle) -> Responder {
+        Responder {
+            net,
+            pending: FuturesUnordered::new(),
+        }
     }
 
-    /// Queues answers, waiting for room if the swarm is behind.
-    pub(super) async fn send(&self, answers: Vec<(ResponseChannel<Vec<u8>>, Status)>) {
-        if !answers.is_empty() && self.tx.send(answers).await.is_err() {
-            tracing::debug!("the responder stopped; requests go unanswered and are sent again");
+    /// Hands answers to the swarm (they leave when the actor's loop next polls
+    /// [`Responder::next_done`]), first waiting for room if the swarm is behind.
+    pub(super) async fn send(&mut self, answers: Vec<(ResponseChannel<Vec<u8>>, Status)>) {
+        for (channel, status) in answers {
+            while self.pending.len() >= MAX_RESPONDING {
+                if let Some(result) = self.pending.next().await {
+                    note_answered(result);
+                }
+            }
+            let net = self.net.clone();
+            self.pending.push(Box::pin(async move {
+                net.respond_direct(DirectProtocol::Dm, channel, wire::encode_status(status))
+                    .await
+            }));
+        }
+    }
+
+    /// Whether no answer is on its way.
+    pub(super) fn is_idle(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Drives the answers on their way; resolves when the swarm has taken one.
+    pub(super) async fn next_done(&mut self) {
+        if let Some(result) = self.pending.next().await {
+            note_answered(result);
         }
     }
 
     /// Lets the responder send what it holds, and waits for it.
-    pub(super) async fn finish(self) {
-        drop(self.tx);
-        if let Err(err) = self.task.await {
-            tracing::error!(%err, "the message responder failed");
+    pub(super) async fn finish(mut self) {
+        while let Some(result) = self.pending.next().await {
+            note_answered(result);
         }
+    }
+}
+
+/// Logs an answer the swarm could not send.
+fn note_answered(result: Result<(), NetError>) {
+    if let Err(err) = result {
+        // The requester went away (or the swarm stopped): it sends again.
+        tracing::debug!(%err, "could not answer a message request");
     }
 }
 

@@ -154,9 +154,25 @@ proptest! {
     }
 
     #[test]
-    fn message_keys_sort_by_peer_then_sequence(peer in arb_id(), a in any::<u64>(), b in any::<u64>()) {
+    fn message_keys_sort_by_peer_then_sequence(
+        peer in arb_id(),
+        other in arb_id(),
+        a in any::<u64>(),
+        b in any::<u64>(),
+    ) {
         prop_assert_eq!(message_key(&peer, a).cmp(&message_key(&peer, b)), a.cmp(&b));
         prop_assert_eq!(split_message_key(&message_key(&peer, a)).unwrap(), (peer, a));
+        prop_assert_eq!(message_key_seq_of(&peer.to_bytes(), &message_key(&peer, a)).unwrap(), a);
+        // A key of another conversation, or of the wrong length, is refused, not misread.
+        prop_assume!(other != peer);
+        prop_assert_eq!(
+            message_key_seq_of(&other.to_bytes(), &message_key(&peer, a)).unwrap_err(),
+            CodecError::BadKey
+        );
+        prop_assert_eq!(
+            message_key_seq_of(&peer.to_bytes(), &peer.to_bytes()).unwrap_err(),
+            CodecError::BadKey
+        );
         prop_assert_eq!(index_key(&peer, &[0; 16]).len(), PEER_LEN + 16);
     }
 

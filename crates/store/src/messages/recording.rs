@@ -304,10 +304,11 @@ impl Store {
 
     /// The highest local sequence stored in the conversation with `peer`.
     pub(super) fn last_local_seq(&self, peer: &AccordId) -> Result<Option<u64>, StoreError> {
+        let peer_bytes = peer.to_bytes();
         for entry in self.messages.range(conversation_range(peer, None)).rev() {
             let (key, _) = entry.map_err(StoreError::db)?;
-            match codec::split_message_key(&key) {
-                Ok((_, seq)) => return Ok(Some(seq)),
+            match codec::message_key_seq_of(&peer_bytes, &key) {
+                Ok(seq) => return Ok(Some(seq)),
                 Err(e) => self.note_skipped(trees::MESSAGES, &key, &e),
             }
         }
