@@ -1,7 +1,7 @@
 //! Terminal escape injection (issue 15 item 8), between real daemons on 127.0.0.1: a message
 //! body full of escape sequences (CSI colours and cursor moves, an OSC 8 hyperlink, an OSC 52
-//! clipboard write) and a right-to-left override, and an alias with bidi controls; an invite
-//! note with bidi controls is refused at the source. No human output (`history`, `inbox`, `watch`, `invites`, `connections`) may carry
+//! clipboard write) and a right-to-left override; an invite note or an alias with bidi
+//! controls is refused at the source. No human output (`history`, `inbox`, `watch`, `invites`, `connections`) may carry
 //! a raw control or bidi character to the terminal; `--json` returns the exact text.
 
 use std::io::{BufRead, BufReader};
@@ -23,8 +23,10 @@ const HOSTILE_BODY: &str = "\u{1b}[31mred\u{1b}[0m \u{1b}[2J\u{1b}[1;1Hmoved \
 const HOSTILE_NOTE: &str = "hello \u{202E}\u{2066}txt.exe\u{2069}";
 /// The note sent instead: right-to-left text itself is fine, only formatting characters are not.
 const NOTE: &str = "hello — שלום ✓";
-/// An alias: local to B, so its bidi controls reach only the output, which must clean them.
+/// An alias with a right-to-left override: refused, like such a note.
 const HOSTILE_ALIAS: &str = "bob\u{202E}gpj.exe";
+/// The alias set instead: right-to-left text is fine.
+const ALIAS: &str = "בוב";
 
 /// Whether `c` must never reach the terminal: a control character other than the newline
 /// that ends a line, or a bidirectional formatting character.
@@ -126,8 +128,15 @@ fn hostile_text_never_reaches_the_terminal_raw_but_json_stays_exact() {
     );
     // The helper checks through --json that the note arrives exactly as written.
     invite_and_accept(&a, &b, NOTE);
-    let alias = b.json(&["alias", &a.id, HOSTILE_ALIAS]);
-    assert_eq!(alias["alias"], HOSTILE_ALIAS, "{alias}");
+    let refused = b.run(&["alias", &a.id, HOSTILE_ALIAS]);
+    assert_eq!(refused.status.code(), Some(1), "a bidi alias was accepted");
+    assert!(
+        stderr(&refused).contains("bidirectional formatting"),
+        "{}",
+        stderr(&refused)
+    );
+    let alias = b.json(&["alias", &a.id, ALIAS]);
+    assert_eq!(alias["alias"], ALIAS, "{alias}");
 
     // A subscription sees only what happens after it is registered, and `watch` prints
     // nothing until then: markers go out until one shows, then the watch sees everything.
@@ -157,14 +166,11 @@ fn hostile_text_never_reaches_the_terminal_raw_but_json_stays_exact() {
     assert!(invites.iter().any(|i| i["note"] == NOTE), "{invites:?}");
     let connections = b.connections();
     assert!(
-        connections.iter().any(|c| c["alias"] == HOSTILE_ALIAS),
+        connections.iter().any(|c| c["alias"] == ALIAS),
         "{connections:?}"
     );
     let inbox = json_array(b.json(&["inbox"]));
-    assert!(
-        inbox.iter().any(|c| c["alias"] == HOSTILE_ALIAS),
-        "{inbox:?}"
-    );
+    assert!(inbox.iter().any(|c| c["alias"] == ALIAS), "{inbox:?}");
 
     // Every human view of the same data is safe, and still shows the harmless text.
     let history = human(&b, &["history", &a.id]);
@@ -183,6 +189,6 @@ fn hostile_text_never_reaches_the_terminal_raw_but_json_stays_exact() {
     }
     let invites = human(&b, &["invites"]);
     assert!(invites.contains("שלום"), "{invites:?}");
-    let renamed = human(&b, &["alias", &a.id, HOSTILE_ALIAS]);
+    let renamed = human(&b, &["alias", &a.id, ALIAS]);
     assert_terminal_safe("alias", &renamed);
 }

@@ -171,6 +171,15 @@ impl MessageActor {
         if name.chars().any(char::is_control) {
             return Err(invalid("it must not contain control characters"));
         }
+        // Like a note, an alias may not reorder how it is shown (a "bob\u{202E}gpj.exe").
+        if name
+            .chars()
+            .any(accord_handshake::is_directional_formatting)
+        {
+            return Err(invalid(
+                "it must not contain bidirectional formatting characters",
+            ));
+        }
         if AccordId::from_str(name).is_ok() {
             return Err(invalid("it must not look like an Accord ID"));
         }
