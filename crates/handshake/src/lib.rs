@@ -97,8 +97,8 @@ pub use payload::{
     FrameError, GossipFrame, OpenError, Payload, SealFrameError, open_payload, seal_payload,
 };
 pub use quota::{
-    Admission, IncomingInvite, IncomingPolicy, QuotaError, QuotaPolicy, check_cooldown,
-    cooldown_ends_at, effective_now,
+    Admission, COUNTED_LIFETIME_MS, IncomingInvite, IncomingPolicy, QuotaError, QuotaPolicy,
+    check_cooldown, cooldown_ends_at, effective_now, eviction_deadline,
 };
 pub use revocation::{Revocation, RevocationError};
 pub use seal::SealError;

@@ -166,19 +166,40 @@ pub enum Admission {
     /// Store it, after dropping these stored invites.
     Admit {
         /// The invite ids to drop (an older invite from the same sender, and the
-        /// earliest-expiring ones if the store is full).
+        /// ones with the earliest [`eviction_deadline`] if the store is full).
         evict: Vec<[u8; INVITE_ID_LEN]>,
     },
     /// It is already stored.
     Duplicate,
     /// The same sender has a newer (or equally new) invite stored: drop this one.
     Stale,
-    /// The store is full and this invite would expire first: drop it.
+    /// The store is full and this invite has the earliest [`eviction_deadline`]: drop it.
     Full,
 }
 
+/// The lifetime an incoming invite counts for when the store is full: 14 days, the default
+/// lifetime. A sender chooses its expiry (up to 90 days), so ranking by expiry alone would let
+/// a flood of 90-day invites outrank every honest 14-day invite for months; capped, a flood
+/// only outranks the invites that arrived before it, and must keep paying stamps to do so.
+pub const COUNTED_LIFETIME_MS: u64 = 14 * DAY_MS;
+
+/// When an incoming invite loses its place in a full store: at its expiry, or
+/// [`COUNTED_LIFETIME_MS`] after its creation if that comes first. The creation time stands
+/// for the arrival: a verified invite is never created more than the allowed clock skew after
+/// it arrives, and a sender who backdates it only makes its own invite go sooner.
+pub fn eviction_deadline(invite: &IncomingInvite) -> u64 {
+    invite
+        .expires_at_ms
+        .min(invite.created_at_ms.saturating_add(COUNTED_LIFETIME_MS))
+}
+
 /// The bound on stored incoming invites: one per sender (the newest), at most
-/// `max_incoming` in all, the earliest to expire going first.
+/// `max_incoming` in all, the one with the earliest [`eviction_deadline`] going first.
+///
+/// Every pending invite competes for the same places today. Once invites can carry a
+/// verified introduction (or come from second-degree people), a share of the places is meant
+/// to be reserved for them: that is a second, separate bound checked before this one, so
+/// this rule need not change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IncomingPolicy {
     /// At most this many pending incoming invites (default 500).
@@ -193,8 +214,8 @@ impl Default for IncomingPolicy {
 
 impl IncomingPolicy {
     /// Decides what to do with `new` given the pending incoming invites `existing`.
-    /// "Newer" compares (created at, invite id); "expires first" compares (expires at,
-    /// created at, invite id), so the verdict is deterministic.
+    /// "Newer" compares (created at, invite id); "goes first" compares
+    /// ([`eviction_deadline`], created at, invite id), so the verdict is deterministic.
     pub fn admit(&self, existing: &[IncomingInvite], new: &IncomingInvite) -> Admission {
         if existing.iter().any(|e| e.invite_id == new.invite_id) {
             return Admission::Duplicate;
@@ -213,7 +234,7 @@ impl IncomingPolicy {
         let excess = (kept.len() + 1).saturating_sub(self.max_incoming);
         if excess > 0 {
             kept.push(new);
-            kept.sort_by_key(|e| (e.expires_at_ms, e.created_at_ms, e.invite_id));
+            kept.sort_by_key(|e| (eviction_deadline(e), e.created_at_ms, e.invite_id));
             for victim in kept.iter().take(excess) {
                 if victim.invite_id == new.invite_id {
                     return Admission::Full;

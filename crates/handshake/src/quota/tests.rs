@@ -121,6 +121,47 @@ fn one_invite_per_sender() {
 }
 
 #[test]
+fn a_flood_of_long_lived_invites_cannot_push_out_an_honest_one() {
+    // Three throw-away senders fill the store with 90-day invites; an honest 14-day invite
+    // arrives an hour later. Ranked by expiry alone it would be refused as `Full` (it expires
+    // first) for as long as the flood lives; with the lifetime capped, it outranks them.
+    let p = IncomingPolicy { max_incoming: 3 };
+    let flood: Vec<IncomingInvite> = (0..3u8)
+        .map(|n| incoming(10 + u64::from(n), n, NOW + u64::from(n), NOW + 90 * DAY))
+        .collect();
+    let hour = DAY / 24;
+    let honest = incoming(1, 50, NOW + hour, NOW + hour + 14 * DAY);
+    assert_eq!(
+        p.admit(&flood, &honest),
+        Admission::Admit {
+            evict: vec![flood[0].invite_id]
+        }
+    );
+    // The flood goes on: each later throw-away invite pushes out an older flood invite, and
+    // the honest one goes only once every invite that arrived before it has gone.
+    let mut store = vec![flood[1], flood[2], honest];
+    for n in 0..3u8 {
+        let later = incoming(
+            20 + u64::from(n),
+            100 + n,
+            NOW + 2 * hour + u64::from(n),
+            NOW + 90 * DAY,
+        );
+        let Admission::Admit { evict } = p.admit(&store, &later) else {
+            panic!("a newer invite is admitted");
+        };
+        let expect_honest_gone = n == 2;
+        assert_eq!(evict.contains(&honest.invite_id), expect_honest_gone, "round {n}");
+        store.retain(|e| !evict.contains(&e.invite_id));
+        store.push(later);
+    }
+    // The lifetime that counts is capped at 14 days, and an earlier expiry still counts.
+    assert_eq!(eviction_deadline(&flood[0]), NOW + COUNTED_LIFETIME_MS);
+    let short = incoming(2, 60, NOW, NOW + DAY);
+    assert_eq!(eviction_deadline(&short), NOW + DAY);
+}
+
+#[test]
 fn full_store_drops_the_earliest_to_expire() {
     let p = IncomingPolicy { max_incoming: 2 };
     let a = incoming(1, 1, NOW, NOW + 5 * DAY);

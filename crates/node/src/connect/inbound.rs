@@ -196,7 +196,9 @@ impl ConnectActor {
 
     /// Keeps one pending invite per sender (the newest) and at most `limits.pending_invites`
     /// in all,
-    /// by the handshake's rule: when full, the invite that expires first goes.
+    /// by the handshake's rule: when full, the invite with the earliest eviction deadline
+    /// (its expiry, capped at 14 days after its creation) goes, so a flood of long-lived
+    /// invites cannot outrank honest ones that arrived after it.
     async fn make_room_for(&mut self, record: &IncomingInvite) -> bool {
         let summary = accord_handshake::IncomingInvite {
             invite_id: record.invite_id,
