@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::core::{LiveIndex, NUDGE_DELAY_MS, nudge_allowed};
 use super::delivery::{RelayDrops, inbox_topics};
+use super::replay::{REPLAY_CACHE_CAPACITY, ReplayCache};
 use super::stamped::StampedFrames;
 use super::{
     ConnectCommand, ConnectHandle, ConnectMessage, ConnectReply, IdentifyDrops, QUEUE_CAPACITY,
@@ -48,6 +49,12 @@ pub(crate) struct ConnectActor {
     pub(super) live: LiveIndex,
     /// Identified peers the network loop could not hand over because the queue was full.
     identify_drops: IdentifyDrops,
+    /// Frames already handled, checked before any cryptography (see `replay.rs`).
+    pub(super) replays: ReplayCache,
+    /// Whether the frame being handled is settled: a later copy of the same bytes could change
+    /// nothing, so the replay cache may answer it. Cleared by the few outcomes that depend on
+    /// what arrives later (a withdrawal before its invite, a crossed invite we set aside).
+    pub(super) frame_settled: bool,
 }
 
 impl std::fmt::Debug for ConnectActor {
@@ -102,6 +109,8 @@ impl ConnectActor {
             last_nudge_ms: 0,
             live,
             identify_drops: identify_drops.clone(),
+            replays: ReplayCache::new(REPLAY_CACHE_CAPACITY),
+            frame_settled: true,
         };
         actor.reschedule();
         actor.tell_kept_peers().await;

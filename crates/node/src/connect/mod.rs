@@ -13,6 +13,7 @@ mod core;
 mod delivery;
 mod inbound;
 mod records;
+mod replay;
 mod schedule;
 mod stamped;
 mod transition;
