@@ -151,7 +151,11 @@ fn a_flood_of_long_lived_invites_cannot_push_out_an_honest_one() {
             panic!("a newer invite is admitted");
         };
         let expect_honest_gone = n == 2;
-        assert_eq!(evict.contains(&honest.invite_id), expect_honest_gone, "round {n}");
+        assert_eq!(
+            evict.contains(&honest.invite_id),
+            expect_honest_gone,
+            "round {n}"
+        );
         store.retain(|e| !evict.contains(&e.invite_id));
         store.push(later);
     }

@@ -192,6 +192,9 @@ impl ConnectActor {
             ConnectCommand::Decline { target } => {
                 ConnectReply::Invite(self.decline(&target).await?)
             }
+            ConnectCommand::DeclineStrangers => {
+                ConnectReply::Declined(self.decline_strangers().await?)
+            }
             ConnectCommand::Withdraw { target } => {
                 ConnectReply::Invite(self.withdraw(&target).await?)
             }

@@ -10,6 +10,7 @@ mod actor;
 mod command;
 mod commands;
 mod core;
+mod decline_strangers;
 mod delivery;
 mod inbound;
 mod records;
