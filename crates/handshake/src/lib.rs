@@ -97,8 +97,9 @@ pub use payload::{
     FrameError, GossipFrame, OpenError, Payload, SealFrameError, open_payload, seal_payload,
 };
 pub use quota::{
-    Admission, COUNTED_LIFETIME_MS, IncomingInvite, IncomingPolicy, QuotaError, QuotaPolicy,
-    check_cooldown, cooldown_ends_at, effective_now, eviction_deadline,
+    Admission, COUNTED_LIFETIME_MS, IncomingInvite, IncomingPolicy, MAX_MARK_LEAD_MS, MarkReading,
+    QuotaError, QuotaPolicy, TimeEvidence, check_cooldown, cooldown_ends_at, effective_now,
+    eviction_deadline,
 };
 pub use revocation::{Revocation, RevocationError};
 pub use seal::SealError;

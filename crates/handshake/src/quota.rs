@@ -42,6 +42,74 @@ pub fn effective_now(now_ms: u64, last_seen_ms: u64) -> u64 {
     now_ms.max(last_seen_ms)
 }
 
+/// How far the clock high-water mark may move past the evidence of the real time: 1 day.
+///
+/// Without a bound, one forward clock jump followed by a correction would leave the mark (and
+/// the quota ledger entries recorded at it) ahead for as long as the jump: the weekly quota
+/// locked and the cool-downs judged as over. With it, a jump costs at most this much.
+pub const MAX_MARK_LEAD_MS: u64 = DAY_MS;
+
+/// What the node knows of the real time besides its wall clock, which bounds how far the
+/// clock high-water mark may move ([`TimeEvidence::mark_reading`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeEvidence {
+    /// The high-water mark when the daemon started; on a first start (no mark yet), the clock
+    /// then, since nothing better is known.
+    pub mark_at_start_ms: u64,
+    /// The latest time a verified frame from a peer reported (0 if none yet). A verified
+    /// invite is never created more than the allowed clock skew after our own clock, so this
+    /// can only raise the bound as far as honest peers' clocks reach.
+    pub latest_peer_time_ms: u64,
+}
+
+/// The reading the clock high-water mark may be raised to, from [`TimeEvidence::mark_reading`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkReading {
+    /// The time to record: the clock, capped at the bound.
+    pub at_ms: u64,
+    /// Whether the clock was beyond the bound (the node warns: the clock is far ahead).
+    pub clock_ahead: bool,
+}
+
+impl TimeEvidence {
+    /// Evidence at a daemon's start, from the stored mark (0 if none) and the clock.
+    pub fn at_start(stored_mark_ms: u64, now_ms: u64) -> Self {
+        Self {
+            mark_at_start_ms: if stored_mark_ms == 0 {
+                now_ms
+            } else {
+                stored_mark_ms
+            },
+            latest_peer_time_ms: 0,
+        }
+    }
+
+    /// Takes in the time a verified peer frame reported.
+    pub fn note_peer_time(&mut self, at_ms: u64) {
+        self.latest_peer_time_ms = self.latest_peer_time_ms.max(at_ms);
+    }
+
+    /// The highest the mark may reach, `elapsed_ms` (on a monotonic clock) after the daemon
+    /// started: [`MAX_MARK_LEAD_MS`] past the later of the start mark plus the elapsed time
+    /// and the latest time a peer reported.
+    pub fn ceiling(&self, elapsed_ms: u64) -> u64 {
+        self.mark_at_start_ms
+            .saturating_add(elapsed_ms)
+            .max(self.latest_peer_time_ms)
+            .saturating_add(MAX_MARK_LEAD_MS)
+    }
+
+    /// What the mark may be raised to when the clock reads `now_ms`, `elapsed_ms` after the
+    /// daemon started.
+    pub fn mark_reading(&self, now_ms: u64, elapsed_ms: u64) -> MarkReading {
+        let ceiling = self.ceiling(elapsed_ms);
+        MarkReading {
+            at_ms: now_ms.min(ceiling),
+            clock_ahead: now_ms > ceiling,
+        }
+    }
+}
+
 /// The sender's quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuotaPolicy {

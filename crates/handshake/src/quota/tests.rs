@@ -66,6 +66,58 @@ fn clock_moved_backwards_reopens_nothing() {
 }
 
 #[test]
+fn a_forward_clock_jump_moves_the_mark_at_most_a_day_past_the_evidence() {
+    // The daemon restarts with its clock 30 days ahead; the mark it had is the real time.
+    let evidence = TimeEvidence::at_start(NOW, NOW + 30 * DAY);
+    let hour = DAY / 24;
+    let reading = evidence.mark_reading(NOW + 30 * DAY + hour, hour);
+    assert_eq!(reading.at_ms, NOW + hour + MAX_MARK_LEAD_MS);
+    assert!(reading.clock_ahead);
+    // So after the clock is corrected, the quota recorded during the jump frees within a day
+    // of its real time, and a cool-down is judged at most a day ahead.
+    let p = policy(1);
+    let corrected = NOW + 2 * hour;
+    assert!(
+        p.check(&[reading.at_ms], 0, corrected, reading.at_ms)
+            .is_err()
+    );
+    assert!(
+        p.check(&[reading.at_ms], 0, reading.at_ms + WEEK, reading.at_ms)
+            .is_ok()
+    );
+    assert!(effective_now(corrected, reading.at_ms) <= corrected + MAX_MARK_LEAD_MS);
+    // A clock within the bound is recorded as it is.
+    let honest = evidence.mark_reading(NOW + hour, hour);
+    assert_eq!(
+        honest,
+        MarkReading {
+            at_ms: NOW + hour,
+            clock_ahead: false
+        }
+    );
+}
+
+#[test]
+fn peers_and_elapsed_time_raise_the_bound_and_a_first_start_trusts_the_clock() {
+    let mut evidence = TimeEvidence::at_start(NOW, NOW);
+    assert_eq!(evidence.ceiling(0), NOW + MAX_MARK_LEAD_MS);
+    // A month offline: the clock is right, but only a peer's word can show it.
+    let month = 30 * DAY;
+    assert!(evidence.mark_reading(NOW + month, 0).clock_ahead);
+    evidence.note_peer_time(NOW + month);
+    evidence.note_peer_time(NOW);
+    assert_eq!(evidence.latest_peer_time_ms, NOW + month);
+    assert!(!evidence.mark_reading(NOW + month, 0).clock_ahead);
+    // Time that passed on the monotonic clock counts as well.
+    assert_eq!(
+        TimeEvidence::at_start(NOW, NOW).ceiling(DAY),
+        NOW + DAY + MAX_MARK_LEAD_MS
+    );
+    // No mark yet: the clock at start is all there is.
+    assert_eq!(TimeEvidence::at_start(0, NOW).mark_at_start_ms, NOW);
+}
+
+#[test]
 fn outstanding() {
     let p = QuotaPolicy {
         max_outstanding: 2,

@@ -129,6 +129,8 @@ impl ConnectActor {
             self.drop_frame("invalid_invite", &err);
             return false;
         }
+        // A verified invite is evidence of the real time (the bound on the clock mark).
+        self.time_evidence.note_peer_time(invite.created_at_ms);
         let peer = invite.inviter;
         match self.store.incoming(&invite.invite_id).await {
             // A republication of an invite we have: nothing to do.
