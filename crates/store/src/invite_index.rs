@@ -297,8 +297,11 @@ impl Store {
         update
             .extra
             .push((deadline_key(purge_at, what, id), Vec::new()));
-        let declined = state == InviteState::Declined;
-        if declined || state == InviteState::Withdrawn {
+        // A cool-down follows our own decline of an incoming invite or our own withdrawal of
+        // an outgoing one; an incoming invite the inviter withdrew holds us to nothing.
+        let declined = state == InviteState::Declined && what == b'i';
+        let withdrew = state == InviteState::Withdrawn && what == b'o';
+        if declined || withdrew {
             let what = what.to_ascii_uppercase();
             let key = cooldown_key(what, id);
             let body = CoolDownV1 {
