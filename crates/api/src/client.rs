@@ -10,9 +10,10 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::frame::{EventFrame, MAX_FRAME_LEN, RequestFrame, ResponseFrame, encode_line};
 use crate::{
-    AliasInfo, AttestationText, BlockInfo, ClientError, ConnectionInfo, ConversationInfo, Event,
-    IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo, MessageInfo, PeerInfo, Request,
-    SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo, StatusInfo,
+    AliasInfo, AttestationText, BlockInfo, ClientError, ConnectionInfo, ConversationInfo,
+    DeclinedInfo, Event, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo,
+    MessageInfo, PeerInfo, Request, SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo,
+    StatusInfo,
 };
 
 /// A connection to a daemon's control socket. Requests are answered in order, one at a time.
@@ -176,6 +177,11 @@ impl Client {
             target: target.to_owned(),
         })
         .await
+    }
+
+    /// `accord decline --all-from-strangers`.
+    pub async fn decline_strangers(&mut self) -> Result<DeclinedInfo, ClientError> {
+        self.call_typed(Request::DeclineStrangers).await
     }
 
     /// `accord withdraw`.

@@ -51,6 +51,9 @@ pub enum Request {
         /// The invite id (hex) or the inviter's Accord ID.
         target: String,
     },
+    /// Decline every pending incoming invite from someone who is not a connection, for a
+    /// user under a flood of invites; the inviters are not told. Result: [`DeclinedInfo`].
+    DeclineStrangers,
     /// Withdraw an outgoing invite. Result: [`InviteSummary`].
     Withdraw {
         /// The invite id (hex) or the invitee's Accord ID.
@@ -135,6 +138,7 @@ impl Request {
             Request::Invites { .. } => "invites",
             Request::Accept { .. } => "accept",
             Request::Decline { .. } => "decline",
+            Request::DeclineStrangers => "decline_strangers",
             Request::Withdraw { .. } => "withdraw",
             Request::Block { .. } => "block",
             Request::Unblock { .. } => "unblock",
@@ -415,6 +419,13 @@ pub struct InviteInfo {
     pub created_at: String,
     /// When it expires (RFC 3339, UTC, milliseconds).
     pub expires_at: String,
+}
+
+/// The result of `accord decline --all-from-strangers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclinedInfo {
+    /// How many pending invites were declined.
+    pub declined: u64,
 }
 
 /// The result of `accord block` and `accord unblock`.

@@ -43,6 +43,18 @@ pub(crate) async fn act(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `accord decline --all-from-strangers`.
+pub(crate) async fn decline_strangers(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let mut client = connect(data_dir).await?;
+    let declined = client.decline_strangers().await?;
+    if json {
+        print_json(&declined)?;
+    } else {
+        println!("Declined {} pending invites", declined.declined);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// What to do with an invite.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum InviteAction {

@@ -94,7 +94,11 @@ enum Command {
     /// Decline an invite; the inviter is not told
     Decline {
         /// The invite id or the inviter's Accord ID
-        target: String,
+        #[arg(required_unless_present = "all_from_strangers")]
+        target: Option<String>,
+        /// Decline every pending invite from someone who is not a connection (under a flood)
+        #[arg(long, conflicts_with = "target")]
+        all_from_strangers: bool,
     },
     /// Withdraw an invite you sent
     Withdraw {
@@ -298,8 +302,12 @@ async fn dispatch_connect(
         Command::Accept { target } => {
             connect_commands::act(data_dir, InviteAction::Accept, &target, json).await
         }
-        Command::Decline { target } => {
-            connect_commands::act(data_dir, InviteAction::Decline, &target, json).await
+        Command::Decline {
+            target: Some(target),
+            ..
+        } => connect_commands::act(data_dir, InviteAction::Decline, &target, json).await,
+        Command::Decline { target: None, .. } => {
+            connect_commands::decline_strangers(data_dir, json).await
         }
         Command::Withdraw { target } => {
             connect_commands::act(data_dir, InviteAction::Withdraw, &target, json).await

@@ -10,7 +10,7 @@ use crate::codec::{
 };
 use crate::note::Note;
 use crate::secret::OneTimeSecret;
-use crate::{MAX_LIFETIME_MS, domain};
+use crate::{MAX_LIFETIME_MS, MIN_LIFETIME_MS, domain};
 
 /// Why an invite cannot be made or is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -36,8 +36,8 @@ pub enum InviteError {
         /// The claimed creation time.
         created_at_ms: u64,
     },
-    /// The lifetime (expires at − created at) is zero, negative or above 90 days.
-    #[error("an invite must live more than 0 ms and at most 90 days")]
+    /// The lifetime (expires at − created at) is under 1 day or above 90 days.
+    #[error("an invite must live at least 1 day and at most 90 days")]
     BadLifetime,
 }
 
@@ -100,7 +100,7 @@ impl Invite {
         if invitee == identity.id() {
             return Err(InviteError::SelfInvite);
         }
-        if ttl_ms == 0 || ttl_ms > MAX_LIFETIME_MS {
+        if !(MIN_LIFETIME_MS..=MAX_LIFETIME_MS).contains(&ttl_ms) {
             return Err(InviteError::BadLifetime);
         }
         let expires_at_ms = now_ms.checked_add(ttl_ms).ok_or(InviteError::BadLifetime)?;
@@ -177,7 +177,7 @@ impl Invite {
             return Err(InviteError::SelfInvite);
         }
         match self.expires_at_ms.checked_sub(self.created_at_ms) {
-            Some(lifetime) if lifetime > 0 && lifetime <= MAX_LIFETIME_MS => {}
+            Some(lifetime) if (MIN_LIFETIME_MS..=MAX_LIFETIME_MS).contains(&lifetime) => {}
             _ => return Err(InviteError::BadLifetime),
         }
         let statement = self.statement().to_bytes();

@@ -97,8 +97,9 @@ pub use payload::{
     FrameError, GossipFrame, OpenError, Payload, SealFrameError, open_payload, seal_payload,
 };
 pub use quota::{
-    Admission, IncomingInvite, IncomingPolicy, QuotaError, QuotaPolicy, check_cooldown,
-    cooldown_ends_at, effective_now,
+    Admission, COUNTED_LIFETIME_MS, IncomingInvite, IncomingPolicy, MAX_MARK_LEAD_MS, MarkReading,
+    QuotaError, QuotaPolicy, TimeEvidence, check_cooldown, cooldown_ends_at, effective_now,
+    eviction_deadline,
 };
 pub use revocation::{Revocation, RevocationError};
 pub use seal::SealError;
@@ -110,6 +111,11 @@ pub use withdrawal::{Withdrawal, WithdrawalError};
 pub const DAY_MS: u64 = 86_400_000;
 /// The longest an invite (and so any handshake frame) may live: 90 days.
 pub const MAX_LIFETIME_MS: u64 = 90 * DAY_MS;
+/// The shortest an invite may live: 1 day. Every stored invite costs a record until it is
+/// compacted, and an invite that expires within seconds would let each stamp buy a record
+/// the bound on pending invites never holds (it is gone before anything evicts it); a day is
+/// long enough for compaction to keep pace and short enough for any honest use.
+pub const MIN_LIFETIME_MS: u64 = DAY_MS;
 /// The default invite lifetime: 14 days.
 pub const DEFAULT_INVITE_TTL_MS: u64 = 14 * DAY_MS;
 /// How far ahead of ours another node's clock may be: 10 minutes. Relays allow this much

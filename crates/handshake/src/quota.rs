@@ -42,6 +42,74 @@ pub fn effective_now(now_ms: u64, last_seen_ms: u64) -> u64 {
     now_ms.max(last_seen_ms)
 }
 
+/// How far the clock high-water mark may move past the evidence of the real time: 1 day.
+///
+/// Without a bound, one forward clock jump followed by a correction would leave the mark (and
+/// the quota ledger entries recorded at it) ahead for as long as the jump: the weekly quota
+/// locked and the cool-downs judged as over. With it, a jump costs at most this much.
+pub const MAX_MARK_LEAD_MS: u64 = DAY_MS;
+
+/// What the node knows of the real time besides its wall clock, which bounds how far the
+/// clock high-water mark may move ([`TimeEvidence::mark_reading`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeEvidence {
+    /// The high-water mark when the daemon started; on a first start (no mark yet), the clock
+    /// then, since nothing better is known.
+    pub mark_at_start_ms: u64,
+    /// The latest time a verified frame from a peer reported (0 if none yet). A verified
+    /// invite is never created more than the allowed clock skew after our own clock, so this
+    /// can only raise the bound as far as honest peers' clocks reach.
+    pub latest_peer_time_ms: u64,
+}
+
+/// The reading the clock high-water mark may be raised to, from [`TimeEvidence::mark_reading`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkReading {
+    /// The time to record: the clock, capped at the bound.
+    pub at_ms: u64,
+    /// Whether the clock was beyond the bound (the node warns: the clock is far ahead).
+    pub clock_ahead: bool,
+}
+
+impl TimeEvidence {
+    /// Evidence at a daemon's start, from the stored mark (0 if none) and the clock.
+    pub fn at_start(stored_mark_ms: u64, now_ms: u64) -> Self {
+        Self {
+            mark_at_start_ms: if stored_mark_ms == 0 {
+                now_ms
+            } else {
+                stored_mark_ms
+            },
+            latest_peer_time_ms: 0,
+        }
+    }
+
+    /// Takes in the time a verified peer frame reported.
+    pub fn note_peer_time(&mut self, at_ms: u64) {
+        self.latest_peer_time_ms = self.latest_peer_time_ms.max(at_ms);
+    }
+
+    /// The highest the mark may reach, `elapsed_ms` (on a monotonic clock) after the daemon
+    /// started: [`MAX_MARK_LEAD_MS`] past the later of the start mark plus the elapsed time
+    /// and the latest time a peer reported.
+    pub fn ceiling(&self, elapsed_ms: u64) -> u64 {
+        self.mark_at_start_ms
+            .saturating_add(elapsed_ms)
+            .max(self.latest_peer_time_ms)
+            .saturating_add(MAX_MARK_LEAD_MS)
+    }
+
+    /// What the mark may be raised to when the clock reads `now_ms`, `elapsed_ms` after the
+    /// daemon started.
+    pub fn mark_reading(&self, now_ms: u64, elapsed_ms: u64) -> MarkReading {
+        let ceiling = self.ceiling(elapsed_ms);
+        MarkReading {
+            at_ms: now_ms.min(ceiling),
+            clock_ahead: now_ms > ceiling,
+        }
+    }
+}
+
 /// The sender's quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuotaPolicy {
@@ -166,19 +234,40 @@ pub enum Admission {
     /// Store it, after dropping these stored invites.
     Admit {
         /// The invite ids to drop (an older invite from the same sender, and the
-        /// earliest-expiring ones if the store is full).
+        /// ones with the earliest [`eviction_deadline`] if the store is full).
         evict: Vec<[u8; INVITE_ID_LEN]>,
     },
     /// It is already stored.
     Duplicate,
     /// The same sender has a newer (or equally new) invite stored: drop this one.
     Stale,
-    /// The store is full and this invite would expire first: drop it.
+    /// The store is full and this invite has the earliest [`eviction_deadline`]: drop it.
     Full,
 }
 
+/// The lifetime an incoming invite counts for when the store is full: 14 days, the default
+/// lifetime. A sender chooses its expiry (up to 90 days), so ranking by expiry alone would let
+/// a flood of 90-day invites outrank every honest 14-day invite for months; capped, a flood
+/// only outranks the invites that arrived before it, and must keep paying stamps to do so.
+pub const COUNTED_LIFETIME_MS: u64 = 14 * DAY_MS;
+
+/// When an incoming invite loses its place in a full store: at its expiry, or
+/// [`COUNTED_LIFETIME_MS`] after its creation if that comes first. The creation time stands
+/// for the arrival: a verified invite is never created more than the allowed clock skew after
+/// it arrives, and a sender who backdates it only makes its own invite go sooner.
+pub fn eviction_deadline(invite: &IncomingInvite) -> u64 {
+    invite
+        .expires_at_ms
+        .min(invite.created_at_ms.saturating_add(COUNTED_LIFETIME_MS))
+}
+
 /// The bound on stored incoming invites: one per sender (the newest), at most
-/// `max_incoming` in all, the earliest to expire going first.
+/// `max_incoming` in all, the one with the earliest [`eviction_deadline`] going first.
+///
+/// Every pending invite competes for the same places today. Once invites can carry a
+/// verified introduction (or come from second-degree people), a share of the places is meant
+/// to be reserved for them: that is a second, separate bound checked before this one, so
+/// this rule need not change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IncomingPolicy {
     /// At most this many pending incoming invites (default 500).
@@ -193,8 +282,8 @@ impl Default for IncomingPolicy {
 
 impl IncomingPolicy {
     /// Decides what to do with `new` given the pending incoming invites `existing`.
-    /// "Newer" compares (created at, invite id); "expires first" compares (expires at,
-    /// created at, invite id), so the verdict is deterministic.
+    /// "Newer" compares (created at, invite id); "goes first" compares
+    /// ([`eviction_deadline`], created at, invite id), so the verdict is deterministic.
     pub fn admit(&self, existing: &[IncomingInvite], new: &IncomingInvite) -> Admission {
         if existing.iter().any(|e| e.invite_id == new.invite_id) {
             return Admission::Duplicate;
@@ -213,7 +302,7 @@ impl IncomingPolicy {
         let excess = (kept.len() + 1).saturating_sub(self.max_incoming);
         if excess > 0 {
             kept.push(new);
-            kept.sort_by_key(|e| (e.expires_at_ms, e.created_at_ms, e.invite_id));
+            kept.sort_by_key(|e| (eviction_deadline(e), e.created_at_ms, e.invite_id));
             for victim in kept.iter().take(excess) {
                 if victim.invite_id == new.invite_id {
                     return Admission::Full;

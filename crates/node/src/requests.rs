@@ -71,6 +71,9 @@ impl NodeContext {
                 self.connect_command(ConnectCommand::Decline { target })
                     .await
             }
+            Request::DeclineStrangers => {
+                self.connect_command(ConnectCommand::DeclineStrangers).await
+            }
             Request::Withdraw { target } => {
                 self.connect_command(ConnectCommand::Withdraw { target })
                     .await
@@ -114,6 +117,7 @@ impl NodeContext {
         match self.connect.command(command).await? {
             ConnectReply::Invite(summary) => to_value(summary),
             ConnectReply::Invites(list) => to_value(list),
+            ConnectReply::Declined(info) => to_value(info),
             ConnectReply::Block(info) => to_value(info),
             ConnectReply::Connection(info) => to_value(info),
             ConnectReply::Connections(list) => to_value(list),

@@ -677,3 +677,26 @@ fn only_our_own_declines_and_withdrawals_start_a_cool_down() {
         ]
     );
 }
+
+#[test]
+fn an_expired_incoming_invite_is_deleted_and_leaves_no_cool_down() {
+    // Issue 15 item 2: expired incoming invites are not kept for ever, like declined ones.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
+    let mut expired = incoming(8, 1_000);
+    expired.state = InviteState::Expired;
+    expired.closed_at_ms = Some(expired.expires_at_ms);
+    store.put_incoming(&expired).unwrap();
+    let purge_at = expired.expires_at_ms + accord_store::CLOSED_RETENTION_MS;
+    assert_eq!(store.next_purge_at().unwrap(), Some(purge_at));
+    assert_eq!(store.purge_due(purge_at - 1).unwrap(), 0);
+    assert!(store.incoming(&[8; 16]).unwrap().is_some());
+    assert_eq!(store.purge_due(purge_at).unwrap(), 1);
+    assert!(store.incoming(&[8; 16]).unwrap().is_none());
+    assert!(store.incoming_invites().unwrap().is_empty());
+    assert!(
+        store.cooldowns().unwrap().is_empty(),
+        "an expiry holds no cool-down"
+    );
+    assert_eq!(store.next_purge_at().unwrap(), None);
+}

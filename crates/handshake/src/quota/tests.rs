@@ -66,6 +66,58 @@ fn clock_moved_backwards_reopens_nothing() {
 }
 
 #[test]
+fn a_forward_clock_jump_moves_the_mark_at_most_a_day_past_the_evidence() {
+    // The daemon restarts with its clock 30 days ahead; the mark it had is the real time.
+    let evidence = TimeEvidence::at_start(NOW, NOW + 30 * DAY);
+    let hour = DAY / 24;
+    let reading = evidence.mark_reading(NOW + 30 * DAY + hour, hour);
+    assert_eq!(reading.at_ms, NOW + hour + MAX_MARK_LEAD_MS);
+    assert!(reading.clock_ahead);
+    // So after the clock is corrected, the quota recorded during the jump frees within a day
+    // of its real time, and a cool-down is judged at most a day ahead.
+    let p = policy(1);
+    let corrected = NOW + 2 * hour;
+    assert!(
+        p.check(&[reading.at_ms], 0, corrected, reading.at_ms)
+            .is_err()
+    );
+    assert!(
+        p.check(&[reading.at_ms], 0, reading.at_ms + WEEK, reading.at_ms)
+            .is_ok()
+    );
+    assert!(effective_now(corrected, reading.at_ms) <= corrected + MAX_MARK_LEAD_MS);
+    // A clock within the bound is recorded as it is.
+    let honest = evidence.mark_reading(NOW + hour, hour);
+    assert_eq!(
+        honest,
+        MarkReading {
+            at_ms: NOW + hour,
+            clock_ahead: false
+        }
+    );
+}
+
+#[test]
+fn peers_and_elapsed_time_raise_the_bound_and_a_first_start_trusts_the_clock() {
+    let mut evidence = TimeEvidence::at_start(NOW, NOW);
+    assert_eq!(evidence.ceiling(0), NOW + MAX_MARK_LEAD_MS);
+    // A month offline: the clock is right, but only a peer's word can show it.
+    let month = 30 * DAY;
+    assert!(evidence.mark_reading(NOW + month, 0).clock_ahead);
+    evidence.note_peer_time(NOW + month);
+    evidence.note_peer_time(NOW);
+    assert_eq!(evidence.latest_peer_time_ms, NOW + month);
+    assert!(!evidence.mark_reading(NOW + month, 0).clock_ahead);
+    // Time that passed on the monotonic clock counts as well.
+    assert_eq!(
+        TimeEvidence::at_start(NOW, NOW).ceiling(DAY),
+        NOW + DAY + MAX_MARK_LEAD_MS
+    );
+    // No mark yet: the clock at start is all there is.
+    assert_eq!(TimeEvidence::at_start(0, NOW).mark_at_start_ms, NOW);
+}
+
+#[test]
 fn outstanding() {
     let p = QuotaPolicy {
         max_outstanding: 2,
@@ -118,6 +170,51 @@ fn one_invite_per_sender() {
     assert_eq!(p.admit(&[old], &old), Admission::Duplicate);
     let other = incoming(2, 3, NOW, NOW + DAY);
     assert_eq!(p.admit(&[old], &other), Admission::Admit { evict: vec![] });
+}
+
+#[test]
+fn a_flood_of_long_lived_invites_cannot_push_out_an_honest_one() {
+    // Three throw-away senders fill the store with 90-day invites; an honest 14-day invite
+    // arrives an hour later. Ranked by expiry alone it would be refused as `Full` (it expires
+    // first) for as long as the flood lives; with the lifetime capped, it outranks them.
+    let p = IncomingPolicy { max_incoming: 3 };
+    let flood: Vec<IncomingInvite> = (0..3u8)
+        .map(|n| incoming(10 + u64::from(n), n, NOW + u64::from(n), NOW + 90 * DAY))
+        .collect();
+    let hour = DAY / 24;
+    let honest = incoming(1, 50, NOW + hour, NOW + hour + 14 * DAY);
+    assert_eq!(
+        p.admit(&flood, &honest),
+        Admission::Admit {
+            evict: vec![flood[0].invite_id]
+        }
+    );
+    // The flood goes on: each later throw-away invite pushes out an older flood invite, and
+    // the honest one goes only once every invite that arrived before it has gone.
+    let mut store = vec![flood[1], flood[2], honest];
+    for n in 0..3u8 {
+        let later = incoming(
+            20 + u64::from(n),
+            100 + n,
+            NOW + 2 * hour + u64::from(n),
+            NOW + 90 * DAY,
+        );
+        let Admission::Admit { evict } = p.admit(&store, &later) else {
+            panic!("a newer invite is admitted");
+        };
+        let expect_honest_gone = n == 2;
+        assert_eq!(
+            evict.contains(&honest.invite_id),
+            expect_honest_gone,
+            "round {n}"
+        );
+        store.retain(|e| !evict.contains(&e.invite_id));
+        store.push(later);
+    }
+    // The lifetime that counts is capped at 14 days, and an earlier expiry still counts.
+    assert_eq!(eviction_deadline(&flood[0]), NOW + COUNTED_LIFETIME_MS);
+    let short = incoming(2, 60, NOW, NOW + DAY);
+    assert_eq!(eviction_deadline(&short), NOW + DAY);
 }
 
 #[test]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use accord_api::{Event, RemoteError};
+use accord_handshake::TimeEvidence;
 use accord_identity::{AccordId, Identity};
 use accord_net::NetHandle;
 use accord_store::StoreHandle;
@@ -12,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::core::{LiveIndex, NUDGE_DELAY_MS, nudge_allowed};
 use super::delivery::{RelayDrops, inbox_topics};
+use super::replay::{REPLAY_CACHE_CAPACITY, ReplayCache};
 use super::stamped::StampedFrames;
 use super::{
     ConnectCommand, ConnectHandle, ConnectMessage, ConnectReply, IdentifyDrops, QUEUE_CAPACITY,
@@ -48,6 +50,16 @@ pub(crate) struct ConnectActor {
     pub(super) live: LiveIndex,
     /// Identified peers the network loop could not hand over because the queue was full.
     identify_drops: IdentifyDrops,
+    /// Frames already handled, checked before any cryptography (see `replay.rs`).
+    pub(super) replays: ReplayCache,
+    /// Whether the frame being handled is settled: a later copy of the same bytes could change
+    /// nothing, so the replay cache may answer it. Cleared by the few outcomes that depend on
+    /// what arrives later (a withdrawal before its invite, a crossed invite we set aside).
+    pub(super) frame_settled: bool,
+    /// What bounds the clock high-water mark: the mark at start and peers' times.
+    pub(super) time_evidence: TimeEvidence,
+    /// When the actor started, on the monotonic clock, for the bound on the mark.
+    started: std::time::Instant,
 }
 
 impl std::fmt::Debug for ConnectActor {
@@ -83,6 +95,8 @@ impl ConnectActor {
         for connection in store.connections().await? {
             live.note_connection(&connection);
         }
+        let time_evidence =
+            TimeEvidence::at_start(store.clock_high_water_ms().await?, clock::now_ms());
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let identify_drops = IdentifyDrops::default();
         let mut actor = ConnectActor {
@@ -102,6 +116,10 @@ impl ConnectActor {
             last_nudge_ms: 0,
             live,
             identify_drops: identify_drops.clone(),
+            replays: ReplayCache::new(REPLAY_CACHE_CAPACITY),
+            frame_settled: true,
+            time_evidence,
+            started: std::time::Instant::now(),
         };
         actor.reschedule();
         actor.tell_kept_peers().await;
@@ -169,7 +187,8 @@ impl ConnectActor {
     }
 
     async fn on_command(&mut self, command: ConnectCommand) -> Result<ConnectReply, RemoteError> {
-        if let Err(err) = self.store.note_clock(clock::now_ms()).await {
+        let reading = self.mark_reading(clock::now_ms());
+        if let Err(err) = self.store.note_clock(reading).await {
             self.store_failed("store_write_failed", &err);
         }
         Ok(match command {
@@ -182,6 +201,9 @@ impl ConnectActor {
             ConnectCommand::Accept { target } => ConnectReply::Invite(self.accept(&target).await?),
             ConnectCommand::Decline { target } => {
                 ConnectReply::Invite(self.decline(&target).await?)
+            }
+            ConnectCommand::DeclineStrangers => {
+                ConnectReply::Declined(self.decline_strangers().await?)
             }
             ConnectCommand::Withdraw { target } => {
                 ConnectReply::Invite(self.withdraw(&target).await?)
@@ -223,6 +245,23 @@ impl ConnectActor {
     pub(super) fn drop_frame(&mut self, reason: &'static str, detail: &dyn std::fmt::Display) {
         *self.dropped.entry(reason).or_default() += 1;
         tracing::info!(reason, %detail, "dropped an inbound frame");
+    }
+
+    /// The time the clock high-water mark may be raised to when the clock reads `now`: the
+    /// clock, but at most a day past what the monotonic clock and peers say (see
+    /// `accord_handshake::TimeEvidence`), with a warning when the clock is beyond that.
+    pub(super) fn mark_reading(&self, now: u64) -> u64 {
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let reading = self.time_evidence.mark_reading(now, elapsed);
+        if reading.clock_ahead {
+            tracing::warn!(
+                clock_ms = now,
+                bound_ms = reading.at_ms,
+                "the clock is far ahead of the time peers and the last run report; the invite \
+                 quota and cool-downs use the bound instead"
+            );
+        }
+        reading.at_ms
     }
 
     /// Sends an event to subscribers (none listening is fine).

@@ -2,7 +2,8 @@
 //! stay at the control-socket edge (`requests.rs`), which converts both ways.
 
 use accord_api::{
-    AttestationText, BlockInfo, ConnectionInfo, InviteDirection, InviteInfo, InviteSummary,
+    AttestationText, BlockInfo, ConnectionInfo, DeclinedInfo, InviteDirection, InviteInfo,
+    InviteSummary,
 };
 
 use super::actor::DropCounters;
@@ -18,6 +19,8 @@ pub(crate) enum ConnectCommand {
     Accept { target: String },
     /// Decline an incoming invite, by invite id or inviter.
     Decline { target: String },
+    /// Decline every pending incoming invite from someone who is not a connection.
+    DeclineStrangers,
     /// Withdraw an outgoing invite, by invite id or invitee.
     Withdraw { target: String },
     /// Block (`true`) or unblock (`false`) a peer.
@@ -39,6 +42,8 @@ pub(crate) enum ConnectReply {
     Invite(InviteSummary),
     /// Every invite, newest first.
     Invites(Vec<InviteInfo>),
+    /// How many invites a bulk decline declined.
+    Declined(DeclinedInfo),
     /// A block or unblock.
     Block(BlockInfo),
     /// One connection after a change (disconnect).

@@ -123,7 +123,7 @@ impl ConnectActor {
         };
         let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
         self.store
-            .record_sent_invite(&record, now.max(high_water))
+            .record_sent_invite(&record, self.mark_reading(now).max(high_water))
             .await
             .map_err(internal)?;
         self.live.note_outgoing(&record);

@@ -181,6 +181,11 @@ impl LiveIndex {
             .then(|| self.connected.iter().copied().collect())
     }
 
+    /// Whether we hold an unrevoked connection with `peer`.
+    pub(super) fn is_connected(&self, peer: &AccordId) -> bool {
+        self.connected.contains(peer)
+    }
+
     /// Forgets an item that was deleted (or found missing) in the store.
     pub(super) fn forget(&mut self, item: &LiveItem) {
         self.entries.remove(item);

@@ -18,6 +18,7 @@ use super::actor::ConnectActor;
 use super::commands::{hex, new_connection};
 use super::core::{BlockVerdict, block_verdict};
 use super::delivery::{DIRECT_OK, DIRECT_REFUSED};
+use super::replay::frame_digest;
 use super::stamped::is_stamp_error;
 use super::transition::{advance, revoke};
 use crate::clock;
@@ -34,6 +35,14 @@ impl ConnectActor {
         channel: Option<ResponseChannel<Vec<u8>>>,
     ) -> bool {
         let now = clock::now_ms();
+        // A frame handled before is answered as it was, before any cryptography: a replay
+        // costs a hash and a lookup, and changes nothing stored.
+        let digest = frame_digest(data);
+        if let Some(answer) = self.replays.seen(&digest) {
+            self.drop_frame("replayed_frame", &from);
+            self.answer_direct(channel, answer).await;
+            return false;
+        }
         // Direct frames get the relay check here, so that the stamp is checked before any
         // trial decryption. Gossip frames are not checked twice: gossipsub delivers only what
         // this node's gossip validator accepted, and that validator is the same check.
@@ -45,9 +54,22 @@ impl ConnectActor {
             .map_err(OpenError::from)
             .and_then(|()| open_payload(&self.identity, data, now));
         let accepted = match opened {
-            Ok(payload) => self.on_payload(payload, now).await,
-            // Trial decryption: most of what arrives on a shard is for someone else.
-            Err(OpenError::NotForMe) => false,
+            Ok(payload) => {
+                self.frame_settled = true;
+                let accepted = self.on_payload(payload, now).await;
+                // Only an accepted, settled frame is remembered: a refusal may come from a
+                // passing store error or a block that is lifted later.
+                if accepted && self.frame_settled {
+                    self.replays.remember(digest, true);
+                }
+                accepted
+            }
+            // Trial decryption: most of what arrives on a shard is for someone else, and will
+            // stay so.
+            Err(OpenError::NotForMe) => {
+                self.replays.remember(digest, false);
+                false
+            }
             Err(OpenError::Frame(err)) if is_stamp_error(&err) => {
                 self.drop_frame("stamp", &format_args!("{err} (via {from})"));
                 false
@@ -57,6 +79,12 @@ impl ConnectActor {
                 false
             }
         };
+        self.answer_direct(channel, accepted).await;
+        accepted
+    }
+
+    /// Answers a frame handed over directly (`ok` or `no`); gossip frames have no channel.
+    async fn answer_direct(&mut self, channel: Option<ResponseChannel<Vec<u8>>>, accepted: bool) {
         if let Some(channel) = channel {
             let answer = if accepted { DIRECT_OK } else { DIRECT_REFUSED };
             let _ = self
@@ -64,7 +92,6 @@ impl ConnectActor {
                 .respond_direct(DirectProtocol::Inbox, channel, answer.to_vec())
                 .await;
         }
-        accepted
     }
 
     /// Applies an opened payload; true when it was accepted (or is a harmless repeat).
@@ -102,6 +129,8 @@ impl ConnectActor {
             self.drop_frame("invalid_invite", &err);
             return false;
         }
+        // A verified invite is evidence of the real time (the bound on the clock mark).
+        self.time_evidence.note_peer_time(invite.created_at_ms);
         let peer = invite.inviter;
         match self.store.incoming(&invite.invite_id).await {
             // A republication of an invite we have: nothing to do.
@@ -132,6 +161,8 @@ impl ConnectActor {
         let crossed = self.live.pending_outgoing_to(&peer, now).is_some();
         if crossed && crossed_resolution(&self.me, &peer) == Crossed::KeepOurs {
             // Both asked, and ours wins the tie-break: they accept ours when it reaches them.
+            // Should ours end unanswered, a later copy of theirs must still count.
+            self.frame_settled = false;
             return true;
         }
         let record = self.incoming_record(&invite, now);
@@ -196,7 +227,9 @@ impl ConnectActor {
 
     /// Keeps one pending invite per sender (the newest) and at most `limits.pending_invites`
     /// in all,
-    /// by the handshake's rule: when full, the invite that expires first goes.
+    /// by the handshake's rule: when full, the invite with the earliest eviction deadline
+    /// (its expiry, capped at 14 days after its creation) goes, so a flood of long-lived
+    /// invites cannot outrank honest ones that arrived after it.
     async fn make_room_for(&mut self, record: &IncomingInvite) -> bool {
         let summary = accord_handshake::IncomingInvite {
             invite_id: record.invite_id,
@@ -366,8 +399,12 @@ impl ConnectActor {
     async fn on_withdrawal(&mut self, withdrawal: Withdrawal) -> bool {
         let mut theirs = match self.store.incoming(&withdrawal.invite_id).await {
             Ok(Some(theirs)) => theirs,
-            // We never saw the invite (or already dropped it): nothing to withdraw.
-            Ok(None) => return true,
+            // We never saw the invite (or already dropped it): nothing to withdraw. The invite
+            // may still arrive, so a later copy of this withdrawal must still count.
+            Ok(None) => {
+                self.frame_settled = false;
+                return true;
+            }
             Err(err) => {
                 self.store_failed("store_read_failed", &err);
                 return false;
