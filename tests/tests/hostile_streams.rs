@@ -106,7 +106,8 @@ fn garbage_and_oversize_frames_cost_the_sender_its_connection() {
 
     // Only `/accord/inbox/1` reads a stranger's frames; a stranger's dm streams are refused
     // unread (see `dm_streams_from_a_stranger_are_refused_unread`).
-    for protocol in [INBOX] {
+    {
+        let protocol = INBOX;
         attack_expecting_disconnect(&victim, &format!("garbage on {protocol}"), |raw| {
             assert_refused(&raw.send(protocol, garbage(4096)), "garbage");
         });
