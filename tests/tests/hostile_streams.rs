@@ -238,8 +238,11 @@ fn endless_streams_are_reset_and_floods_of_substreams_are_refused() {
     let rss_before = victim.rss_kib();
 
     // An endless stream: a length exactly at the limit, then a byte at a time, never
-    // finishing. The daemon resets it when its request timeout runs out.
-    for protocol in [INBOX, DM] {
+    // finishing. The daemon resets it when its request timeout runs out. (A stranger's dm
+    // stream is refused before its length is read: see
+    // `dm_streams_from_a_stranger_are_refused_unread`.)
+    {
+        let protocol = INBOX;
         let raw = RawPeer::connect(&victim.tcp_addr());
         let outcome = raw.trickle(
             protocol,
@@ -279,10 +282,12 @@ fn endless_streams_are_reset_and_floods_of_substreams_are_refused() {
             "unfinished requests were answered on {protocol}"
         );
         assert_eq!(hanging, 0, "streams left hanging on {protocol}");
-        // The attacker holds up to 256 unacknowledged streams (Yamux's backlog), far above
-        // the victim's 64: Yamux closes its connection, and every stream fails with it.
+        // On the inbox the attacker holds up to 256 unacknowledged streams (Yamux's
+        // backlog), far above the victim's 64: Yamux closes its connection, and every stream
+        // fails with it. On dm a stranger's streams are refused as fast as they open, before
+        // a byte is read, so they may never pile up that far.
         assert!(
-            closed >= 1,
+            protocol == DM || closed >= 1,
             "the {protocol} flood did not cost its connection"
         );
         let ended = outcomes
