@@ -15,8 +15,19 @@ use accord_tests::{ARRIVAL, Daemon, TestDir, connected_pair, stderr, wait_until}
 const CONFIG: &str = "[network]\nmdns = false\ndht = false\n";
 const INBOX: &str = "/accord/inbox/1";
 const DM: &str = "/accord/dm/1";
-/// The frame limit of both direct protocols by default (`[limits]`, 128 KiB).
-const LIMIT: u32 = 128 * 1024;
+/// The frame limit of `/accord/dm/1` by default (`[limits]`, 128 KiB).
+const DM_LIMIT: u32 = 128 * 1024;
+/// The frame limit of `/accord/inbox/1` by default (`[limits]`): one gossip frame fits.
+const INBOX_LIMIT: u32 = 4096;
+
+/// The default frame limit of `protocol`.
+fn limit(protocol: &str) -> u32 {
+    if protocol == DM {
+        DM_LIMIT
+    } else {
+        INBOX_LIMIT
+    }
+}
 /// How much a daemon's resident memory may grow across one test's attacks. Generous on
 /// purpose (a debug build, allocator slack, libp2p's buffers): an unbounded daemon would hold
 /// 5,000 × 128 KiB = 625 MiB for the flood alone.
@@ -93,7 +104,10 @@ fn garbage_and_oversize_frames_cost_the_sender_its_connection() {
     let (victim, friend) = connected_pair(&dir, CONFIG);
     let rss_before = victim.rss_kib();
 
-    for protocol in [INBOX, DM] {
+    // Only `/accord/inbox/1` reads a stranger's frames; a stranger's dm streams are refused
+    // unread (see `dm_streams_from_a_stranger_are_refused_unread`).
+    {
+        let protocol = INBOX;
         attack_expecting_disconnect(&victim, &format!("garbage on {protocol}"), |raw| {
             assert_refused(&raw.send(protocol, garbage(4096)), "garbage");
         });
@@ -101,7 +115,8 @@ fn garbage_and_oversize_frames_cost_the_sender_its_connection() {
             assert_refused(&raw.send(protocol, framed(u32::MAX, b"x")), "u32::MAX");
         });
         attack_expecting_disconnect(&victim, &format!("limit + 1 on {protocol}"), |raw| {
-            assert_refused(&raw.send(protocol, framed(LIMIT + 1, &[])), "limit + 1");
+            let over = limit(protocol) + 1;
+            assert_refused(&raw.send(protocol, framed(over, &[])), "limit + 1");
         });
         attack_expecting_disconnect(
             &victim,
@@ -137,6 +152,84 @@ fn garbage_and_oversize_frames_cost_the_sender_its_connection() {
     assert!(log.contains("disconnecting peer"), "no disconnect logged");
 }
 
+/// A stranger's `/accord/dm/1` streams are refused before a byte of them is read: garbage,
+/// huge lengths and a well-framed 100 KiB request alike are reset, counted as
+/// `dm_not_connection`, and cost the stranger nothing else (it is not one of the node's
+/// connections, so nothing it says on dm is worth reading, but an honest peer racing a
+/// revocation must not lose its connection for it).
+#[test]
+fn dm_streams_from_a_stranger_are_refused_unread() {
+    let dir = TestDir::new();
+    let (victim, friend) = connected_pair(&dir, CONFIG);
+    let rss_before = victim.rss_kib();
+    let raw = RawPeer::connect(&victim.tcp_addr());
+    let body = vec![0x42; 100 * 1024];
+    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    let attacks = [
+        ("garbage", garbage(4096)),
+        ("u32::MAX", framed(u32::MAX, b"x")),
+        ("limit + 1", framed(DM_LIMIT + 1, &[])),
+        ("a well-framed 100 KiB request", framed(len, &body)),
+    ];
+    let count = u64::try_from(attacks.len()).unwrap_or(u64::MAX);
+    for (what, bytes) in attacks {
+        assert_refused(&raw.send(DM, bytes), what);
+    }
+    // 1,000 more at once: each is refused as soon as it is negotiated.
+    let flood = raw.flood(DM, 1000, &framed(len, &body));
+    assert!(
+        flood.iter().all(StreamOutcome::is_refused),
+        "a stranger's dm stream was not refused"
+    );
+    wait_until("the refusals are counted", ARRIVAL, || {
+        (victim.dropped("dm_not_connection") >= count).then_some(())
+    });
+    assert!(
+        raw.is_connected() && raw.connections_closed() == 0,
+        "a refused dm stream cost the stranger its connection"
+    );
+    assert_up(&victim, "dm streams from a stranger");
+    let growth = victim.rss_kib().saturating_sub(rss_before);
+    assert!(
+        growth < RSS_GROWTH_BOUND_KIB,
+        "VmRSS grew by {growth} KiB (bound {RSS_GROWTH_BOUND_KIB} KiB)"
+    );
+    // The friend, a connection, still gets through on dm.
+    honest_traffic_flows(&victim, &friend, "after the stranger's dm streams");
+}
+
+/// `/accord/inbox/1` has a per-peer request rate (120 a minute by default): a stranger
+/// sending well-framed requests as fast as it can has the excess dropped and counted as
+/// `direct_rate_limited`, while honest traffic still flows.
+#[test]
+fn inbox_requests_beyond_a_peers_rate_are_dropped_and_counted() {
+    let dir = TestDir::new();
+    let (victim, friend) = connected_pair(&dir, CONFIG);
+    let raw = RawPeer::connect(&victim.tcp_addr());
+    // Well-framed junk: within the frame limit, so it costs no disconnect, and the node's
+    // frame check throws it away if it gets that far.
+    let junk = framed(1000, &[0x17; 1000]);
+    let outcomes: Vec<StreamOutcome> = (0..300).map(|_| raw.send(INBOX, junk.clone())).collect();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| !matches!(o, StreamOutcome::Hanging)),
+        "an inbox stream was left hanging"
+    );
+    wait_until("requests over the rate are counted", ARRIVAL, || {
+        (victim.dropped("direct_rate_limited") > 0).then_some(())
+    });
+    let limited = victim.dropped("direct_rate_limited");
+    // At most 120 pass at once, plus what refills (2 a second) while the 300 are sent.
+    println!("300 inbox requests from one stranger: {limited} dropped over its rate");
+    assert!(
+        limited <= 180,
+        "{limited} dropped, more than the rate allows"
+    );
+    assert_up(&victim, "an inbox request flood");
+    honest_traffic_flows(&victim, &friend, "after the inbox request flood");
+}
+
 #[test]
 fn endless_streams_are_reset_and_floods_of_substreams_are_refused() {
     let dir = TestDir::new();
@@ -145,12 +238,15 @@ fn endless_streams_are_reset_and_floods_of_substreams_are_refused() {
     let rss_before = victim.rss_kib();
 
     // An endless stream: a length exactly at the limit, then a byte at a time, never
-    // finishing. The daemon resets it when its request timeout runs out.
-    for protocol in [INBOX, DM] {
+    // finishing. The daemon resets it when its request timeout runs out. (A stranger's dm
+    // stream is refused before its length is read: see
+    // `dm_streams_from_a_stranger_are_refused_unread`.)
+    {
+        let protocol = INBOX;
         let raw = RawPeer::connect(&victim.tcp_addr());
         let outcome = raw.trickle(
             protocol,
-            LIMIT.to_be_bytes().to_vec(),
+            limit(protocol).to_be_bytes().to_vec(),
             vec![0x55],
             Duration::from_millis(50),
         );
@@ -186,10 +282,12 @@ fn endless_streams_are_reset_and_floods_of_substreams_are_refused() {
             "unfinished requests were answered on {protocol}"
         );
         assert_eq!(hanging, 0, "streams left hanging on {protocol}");
-        // The attacker holds up to 256 unacknowledged streams (Yamux's backlog), far above
-        // the victim's 64: Yamux closes its connection, and every stream fails with it.
+        // On the inbox the attacker holds up to 256 unacknowledged streams (Yamux's
+        // backlog), far above the victim's 64: Yamux closes its connection, and every stream
+        // fails with it. On dm a stranger's streams are refused as fast as they open, before
+        // a byte is read, so they may never pile up that far.
         assert!(
-            closed >= 1,
+            protocol == DM || closed >= 1,
             "the {protocol} flood did not cost its connection"
         );
         let ended = outcomes

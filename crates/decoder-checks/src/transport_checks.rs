@@ -30,6 +30,8 @@ pub(crate) fn direct_frames(data: &[u8]) {
             assert!(too_large.len > too_large.max, "{too_large}");
             assert_eq!(too_large.max, MAX_DIRECT_REQUEST);
         }
+        // Only a gated codec refuses, and this one is not gated.
+        Ok(Frame::Refused) => panic!("an ungated codec refused a request"),
         Err(_) => {}
     }
     let response = block_on(codec.read_response(&DM_PROTOCOL, &mut Cursor::new(data)));

@@ -16,7 +16,8 @@ use libp2p::{
 use sha2::{Digest, Sha256};
 
 use crate::addresses::Addresses;
-use crate::direct::{DM_PROTOCOL, FrameCodec, INBOX_PROTOCOL};
+use crate::direct::{DM_PROTOCOL, FrameCodec, INBOX_PROTOCOL, PeerGate};
+use crate::gated::GatedDirect;
 use crate::{NetConfig, NetError, RelayLimits};
 
 /// The identify protocol version all Accord nodes announce. Peers announcing another version
@@ -45,8 +46,8 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     /// Direct delivery of sealed inbox frames to a connected peer.
     pub inbox: request_response::Behaviour<FrameCodec>,
-    /// End-to-end encrypted messages to a connection.
-    pub dm: request_response::Behaviour<FrameCodec>,
+    /// End-to-end encrypted messages to a connection; only connections may open requests.
+    pub dm: GatedDirect,
     /// Addresses learnt outside Kademlia, offered to every dial by peer ID.
     pub addresses: Addresses,
     /// Circuit relay v2 client: reserves slots on relays and dials `/p2p-circuit` addresses.
@@ -66,6 +67,7 @@ impl Behaviour {
         relay_client: relay::client::Behaviour,
         config: &NetConfig,
     ) -> Result<Self, NetError> {
+        let dm_gate = std::sync::Arc::new(PeerGate::default());
         let local_peer_id = keypair.public().to_peer_id();
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), keypair.public())
@@ -75,6 +77,11 @@ impl Behaviour {
 
         let mut kad_config = kad::Config::new(KADEMLIA_PROTOCOL);
         kad_config.set_query_timeout(config.lookup_timeout);
+        // Accord puts nothing in the DHT: it is used only to find a peer's addresses from its
+        // ID. Inbound records and provider announcements are therefore handed to the event
+        // loop instead of the store, and it drops them (counted), so a peer cannot fill the
+        // store (up to about 64 MiB by libp2p's defaults) with records nobody reads.
+        kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
         let mut kademlia = kad::Behaviour::with_config(
             local_peer_id,
             kad::store::MemoryStore::new(local_peer_id),
@@ -108,8 +115,19 @@ impl Behaviour {
             kademlia: Toggle::from(config.dht.then_some(kademlia)),
             mdns: Toggle::from(mdns),
             gossipsub: build_gossipsub(config)?,
-            inbox: direct_behaviour(INBOX_PROTOCOL, limits.max_inbox_request, config),
-            dm: direct_behaviour(DM_PROTOCOL, limits.max_dm_request, config),
+            inbox: direct_behaviour(
+                INBOX_PROTOCOL,
+                FrameCodec::new(limits.max_inbox_request),
+                config,
+            ),
+            dm: GatedDirect::new(
+                direct_behaviour(
+                    DM_PROTOCOL,
+                    FrameCodec::gated(limits.max_dm_request, std::sync::Arc::clone(&dm_gate)),
+                    config,
+                ),
+                dm_gate,
+            ),
             addresses: Addresses::default(),
             relay_client,
             relay_server: Toggle::from(config.relay_server.map(|limits| {
@@ -150,11 +168,11 @@ fn relay_config(limits: RelayLimits) -> relay::Config {
 /// request: a stream that trickles is reset when it runs out.
 fn direct_behaviour(
     protocol: StreamProtocol,
-    max_request: usize,
+    codec: FrameCodec,
     config: &NetConfig,
 ) -> request_response::Behaviour<FrameCodec> {
     request_response::Behaviour::with_codec(
-        FrameCodec::new(max_request),
+        codec,
         [(protocol, request_response::ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(config.direct_timeout)

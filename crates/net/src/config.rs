@@ -133,8 +133,8 @@ pub const MAX_YAMUX_STREAMS: usize = 4096;
 /// and connections above their limits are refused (reset) as they are opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetLimits {
-    /// The largest request frame on `/accord/inbox/1`, in bytes. Default: 128 KiB
-    /// ([`crate::MAX_DIRECT_REQUEST`]).
+    /// The largest request frame on `/accord/inbox/1`, in bytes. Default: 4 KiB
+    /// ([`crate::MAX_INBOX_REQUEST`]; a gossip frame is at most 4,034 bytes).
     pub max_inbox_request: usize,
     /// The largest request frame on `/accord/dm/1`, in bytes. Default: 128 KiB
     /// ([`crate::MAX_DIRECT_REQUEST`]).
@@ -153,18 +153,34 @@ pub struct NetLimits {
     pub max_connections: u32,
     /// Incoming connections still in their handshake. Default: 128.
     pub max_pending_incoming: u32,
+    /// Requests one peer may make on `/accord/inbox/1` a minute (with a burst of as many);
+    /// beyond it a request is dropped (its stream reset) and counted in
+    /// [`crate::NetStats::direct_rate_limited`]. Default: 120: an honest peer hands us its
+    /// few invites, acceptances and withdrawals, far fewer.
+    pub inbox_requests_per_peer_per_minute: u32,
+    /// Request bytes (length prefix included) one peer may send on the direct protocols
+    /// together a minute (with a burst of as many); beyond it a request is dropped and
+    /// counted in [`crate::NetStats::direct_bytes_limited`]. Default: 32 MiB, about 480
+    /// messages of the largest size a minute.
+    pub direct_bytes_per_peer_per_minute: u32,
+    /// Peers whose direct budgets are tracked at once; beyond it the peer heard from least
+    /// recently is forgotten. Default: 1024.
+    pub direct_budget_peers: usize,
 }
 
 impl Default for NetLimits {
     fn default() -> Self {
         NetLimits {
-            max_inbox_request: crate::MAX_DIRECT_REQUEST,
+            max_inbox_request: crate::MAX_INBOX_REQUEST,
             max_dm_request: crate::MAX_DIRECT_REQUEST,
             max_concurrent_streams: 100,
             max_yamux_streams: 512,
             max_connections_per_peer: 8,
             max_connections: 1024,
             max_pending_incoming: 128,
+            inbox_requests_per_peer_per_minute: 120,
+            direct_bytes_per_peer_per_minute: 32 * 1024 * 1024,
+            direct_budget_peers: 1024,
         }
     }
 }

@@ -6,11 +6,13 @@
 //! big-endian length then that many bytes, and so is the response. Lengths above the protocol's
 //! limit are refused before anything is allocated.
 
+use std::collections::HashSet;
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use libp2p::StreamProtocol;
 use libp2p::request_response;
+use libp2p::{PeerId, StreamProtocol};
 
 /// Sealed invites, acceptances and withdrawals handed straight to their recipient.
 pub const INBOX_PROTOCOL: StreamProtocol = StreamProtocol::new("/accord/inbox/1");
@@ -40,21 +42,116 @@ impl DirectProtocol {
 /// The default (and largest configurable) request a direct protocol accepts, in bytes.
 pub const MAX_DIRECT_REQUEST: usize = 128 * 1024;
 
+/// The default (and largest configurable) request `/accord/inbox/1` accepts, in bytes: a
+/// gossip frame is at most 4,034 bytes (docs/protocol.md, "Gossip frame"), and an inbox
+/// request is one frame, so 4 KiB holds every honest request. The `u32` length prefix is read
+/// before and apart from it.
+pub const MAX_INBOX_REQUEST: usize = 4096;
+
 /// The largest response any direct protocol accepts, in bytes. Not configurable: responses
 /// are short status answers to requests this node chose to send.
 pub const MAX_DIRECT_RESPONSE: usize = 4 * 1024;
 
+/// Which peers may open requests on a gated protocol (`/accord/dm/1`): the node's Accord
+/// connections, as given to [`crate::NetHandle::keep_peers`]. Shared between the event loop,
+/// which replaces the set, and the codec of every connection, which checks it before it reads
+/// a request's first byte, so that a stranger cannot make the node read or queue anything.
+#[derive(Debug, Default)]
+pub struct PeerGate {
+    allowed: RwLock<HashSet<PeerId>>,
+    /// The peer whose connection handler is being built. libp2p builds a connection's
+    /// handler, cloning the behaviour's codec into it, inside one synchronous call on the
+    /// swarm's task; [`crate::behaviour::GatedDirect`] sets this around that call, and the
+    /// clone takes it (see `FrameCodec::clone`). The codec is thereby bound to its peer,
+    /// which request-response does not otherwise tell it.
+    establishing: Mutex<Option<PeerId>>,
+}
+
+impl PeerGate {
+    /// Replaces the allowed peers.
+    pub(crate) fn allow_only(&self, peers: impl IntoIterator<Item = PeerId>) {
+        // A poisoned lock only means a panic elsewhere while holding it; the set is still a
+        // valid set, so it is used rather than propagating the panic.
+        let mut allowed = self.allowed.write().unwrap_or_else(PoisonError::into_inner);
+        *allowed = peers.into_iter().collect();
+    }
+
+    /// Whether `peer` may open requests.
+    pub fn allows(&self, peer: &PeerId) -> bool {
+        self.allowed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(peer)
+    }
+
+    /// Marks (or, with `None`, unmarks) the peer whose handler is being built.
+    pub(crate) fn set_establishing(&self, peer: Option<PeerId>) {
+        *self
+            .establishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = peer;
+    }
+
+    fn establishing(&self) -> Option<PeerId> {
+        *self
+            .establishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The codec of every direct protocol: length-prefixed opaque bytes, requests up to
-/// `max_request` bytes.
-#[derive(Debug, Clone)]
+/// `max_request` bytes, and, when gated, only from the peers the gate allows.
+#[derive(Debug)]
 pub struct FrameCodec {
     max_request: usize,
+    gate: Option<Arc<PeerGate>>,
+    /// The peer at the other end, once the codec is bound to a connection.
+    peer: Option<PeerId>,
+}
+
+impl Clone for FrameCodec {
+    /// A clone made while the gate marks a peer's connection as being built is bound to that
+    /// peer; a clone of a bound codec (request-response clones it for every stream) stays
+    /// bound to the same peer.
+    fn clone(&self) -> Self {
+        let peer = self
+            .peer
+            .or_else(|| self.gate.as_ref().and_then(|gate| gate.establishing()));
+        FrameCodec {
+            max_request: self.max_request,
+            gate: self.gate.clone(),
+            peer,
+        }
+    }
 }
 
 impl FrameCodec {
     /// A codec that refuses requests longer than `max_request` bytes.
     pub fn new(max_request: usize) -> Self {
-        FrameCodec { max_request }
+        FrameCodec {
+            max_request,
+            gate: None,
+            peer: None,
+        }
+    }
+
+    /// A codec that also refuses, unread, every request from a peer `gate` does not allow.
+    /// A codec not bound to a peer refuses everything: the gate fails closed.
+    pub fn gated(max_request: usize, gate: Arc<PeerGate>) -> Self {
+        FrameCodec {
+            max_request,
+            gate: Some(gate),
+            peer: None,
+        }
+    }
+
+    /// Whether a request may be read on this codec's connection.
+    fn admits(&self) -> bool {
+        match &self.gate {
+            None => true,
+            Some(gate) => self.peer.is_some_and(|peer| gate.allows(&peer)),
+        }
     }
 }
 
@@ -91,6 +188,8 @@ pub enum Frame {
     Bytes(Vec<u8>),
     /// The peer announced a frame above the limit; nothing more was read.
     TooLarge(FrameTooLarge),
+    /// The protocol is gated and the peer is not allowed on it; nothing was read.
+    Refused,
 }
 
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
@@ -135,6 +234,9 @@ impl request_response::Codec for FrameCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
+        if !self.admits() {
+            return Ok(Frame::Refused);
+        }
         match read_frame(io, self.max_request).await {
             Ok(bytes) => Ok(Frame::Bytes(bytes)),
             Err(err) => match FrameTooLarge::find(&err) {
@@ -165,6 +267,10 @@ impl request_response::Codec for FrameCodec {
             Frame::TooLarge(too_large) => {
                 Err(io::Error::new(io::ErrorKind::InvalidInput, too_large))
             }
+            Frame::Refused => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a refused request is never sent",
+            )),
         }
     }
 
@@ -242,6 +348,44 @@ mod tests {
                 )
                 .await;
             assert!(refused.is_err());
+        });
+    }
+
+    #[test]
+    fn a_gated_codec_reads_nothing_from_a_peer_the_gate_does_not_allow() {
+        use libp2p::request_response::Codec;
+        let friend = PeerId::random();
+        let stranger = PeerId::random();
+        let gate = Arc::new(PeerGate::default());
+        gate.allow_only([friend]);
+        let behaviour_codec = FrameCodec::gated(64, Arc::clone(&gate));
+        let bind = |peer| {
+            gate.set_establishing(Some(peer));
+            let bound = behaviour_codec.clone();
+            gate.set_establishing(None);
+            // Request-response clones the connection's codec for each stream.
+            bound.clone()
+        };
+        let (mut to_friend, mut to_stranger) = (bind(friend), bind(stranger));
+        let mut unbound = behaviour_codec.clone();
+        futures::executor::block_on(async {
+            let request = vec![0, 0, 0, 3, 7, 8, 9];
+            let mut wire = futures::io::Cursor::new(request.clone());
+            let read = to_friend.read_request(&DM_PROTOCOL, &mut wire).await.ok();
+            assert_eq!(read, Some(Frame::Bytes(vec![7, 8, 9])));
+
+            for codec in [&mut to_stranger, &mut unbound] {
+                let mut wire = futures::io::Cursor::new(request.clone());
+                let read = codec.read_request(&DM_PROTOCOL, &mut wire).await.ok();
+                assert_eq!(read, Some(Frame::Refused));
+                assert_eq!(wire.position(), 0, "not even the length was read");
+            }
+
+            // The gate follows the connection set: revoking the friend refuses it too.
+            gate.allow_only([]);
+            let mut wire = futures::io::Cursor::new(request);
+            let read = to_friend.read_request(&DM_PROTOCOL, &mut wire).await.ok();
+            assert_eq!(read, Some(Frame::Refused));
         });
     }
 }

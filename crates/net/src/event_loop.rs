@@ -26,10 +26,10 @@ mod trim;
 use self::reach::RelayEntry;
 use self::trim::{TrimConfig, Trimmer};
 use crate::direct::DirectProtocol;
+use crate::direct_budget::DirectBudget;
 
 /// Where the answer to a direct request goes.
 type DirectReply = oneshot::Sender<Result<Vec<u8>, NetError>>;
-use crate::behaviour::inbox_topic_score_params;
 use crate::behaviour::{Behaviour, BehaviourEvent, KADEMLIA_PROTOCOL};
 use crate::handle::{ConnectedPeer, Lookup, NetEvent, NetStats, ReachStatus, Reachability};
 use crate::transport::{ByteCounters, build_swarm};
@@ -136,6 +136,8 @@ pub struct EventLoop {
     gossip_rate: PeerRateLimiter,
     /// Which peers to disconnect when too many are connected.
     trim: Trimmer,
+    /// What each peer may still send on the direct protocols.
+    direct_budget: DirectBudget,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -185,6 +187,7 @@ impl EventLoop {
             high: config.peer_high_water,
             grace: config.trim_grace,
         });
+        let direct_budget = DirectBudget::new(&config.limits);
         let mut event_loop = EventLoop {
             swarm,
             config,
@@ -201,6 +204,7 @@ impl EventLoop {
             bytes,
             gossip_rate,
             trim,
+            direct_budget,
         };
         event_loop.dial_bootstrap();
         Ok(event_loop)
@@ -371,6 +375,12 @@ impl EventLoop {
                 let _ = reply.send(());
             }
             Command::KeepPeers { peers, reply } => {
+                // The same set is who may open dm requests.
+                self.swarm
+                    .behaviour()
+                    .dm
+                    .gate()
+                    .allow_only(peers.iter().copied());
                 self.trim.keep(peers);
                 let _ = reply.send(());
             }
@@ -401,24 +411,6 @@ impl EventLoop {
                 let _ = reply.send(());
             }
         }
-    }
-
-    fn subscribe(&mut self, topic: String) -> Result<bool, NetError> {
-        let ident = IdentTopic::new(topic.clone());
-        let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
-        let subscribed = gossipsub
-            .subscribe(&ident)
-            .map_err(|err| NetError::Subscribe {
-                topic: topic.clone(),
-                reason: err.to_string(),
-            })?;
-        gossipsub
-            .set_topic_params(ident, inbox_topic_score_params())
-            .map_err(|reason| NetError::Subscribe {
-                topic,
-                reason: reason.to_owned(),
-            })?;
-        Ok(subscribed)
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -535,6 +527,10 @@ impl EventLoop {
                 })) => self.finish_lookup(id, peers),
                 _ => {}
             },
+            BehaviourEvent::Kademlia(kad::Event::InboundRequest {
+                request:
+                    kad::InboundRequest::PutRecord { .. } | kad::InboundRequest::AddProvider { .. },
+            }) => self.refuse_dht_record(),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, addr) in found {
                     self.add_to_dht(&peer, addr.clone());

@@ -83,6 +83,18 @@ pub struct NetStats {
     pub events_dropped: u64,
     /// Peers disconnected for announcing a request frame above its protocol's limit.
     pub peers_disconnected: u64,
+    /// Requests on `/accord/dm/1` refused, unread, because their peer is not one of the
+    /// node's connections (see [`NetHandle::keep_peers`]).
+    pub dm_refused: u64,
+    /// Requests on `/accord/inbox/1` dropped because their peer was over its request rate
+    /// ([`crate::NetLimits::inbox_requests_per_peer_per_minute`]).
+    pub direct_rate_limited: u64,
+    /// Direct requests dropped because their peer was over its byte budget
+    /// ([`crate::NetLimits::direct_bytes_per_peer_per_minute`]).
+    pub direct_bytes_limited: u64,
+    /// DHT records and provider announcements peers asked us to store, all refused: Accord
+    /// stores nothing in the DHT.
+    pub dht_records_refused: u64,
     /// Bytes read from peers' substreams since start, over every direct connection (TCP and
     /// QUIC; without the Noise, Yamux and QUIC framing around them).
     pub bytes_in: u64,
@@ -314,8 +326,10 @@ impl NetHandle {
         self.request(|reply| Command::Reach { reply }).await
     }
 
-    /// Replaces the peers whose connections are never trimmed (see
-    /// [`crate::NetConfig::peer_high_water`]): the node's Accord connections.
+    /// Replaces the node's Accord connections: the peers whose connections are never trimmed
+    /// (see [`crate::NetConfig::peer_high_water`]), and the only peers allowed to open
+    /// requests on `/accord/dm/1` (every other peer's dm stream is reset before a byte of it
+    /// is read, and counted in [`NetStats::dm_refused`]).
     pub async fn keep_peers(&self, peers: Vec<PeerId>) -> Result<(), NetError> {
         self.request(|reply| Command::KeepPeers { peers, reply })
             .await

@@ -26,8 +26,10 @@ mod addresses;
 mod behaviour;
 mod config;
 mod direct;
+mod direct_budget;
 mod error;
 mod event_loop;
+mod gated;
 mod handle;
 mod rate;
 mod transport;
@@ -38,10 +40,11 @@ pub use config::{
 };
 pub use direct::{
     DM_PROTOCOL, DirectProtocol, Frame, FrameCodec, FrameTooLarge, INBOX_PROTOCOL,
-    MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE,
+    MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE, MAX_INBOX_REQUEST, PeerGate,
 };
 pub use error::NetError;
 pub use event_loop::EventLoop;
+pub use gated::GatedDirect;
 pub use handle::{
     ConnectedPeer, DirectResponse, Lookup, LookupSource, NetEvent, NetHandle, NetStats,
     ReachStatus, Reachability, RelayStatus, Via,

@@ -67,7 +67,16 @@ impl PeerRateLimiter {
 
     /// Decides about one frame from `peer` at `now`, and charges it to the peer's bucket.
     pub fn check(&mut self, peer: PeerId, now: Instant) -> RateVerdict {
+        self.check_cost(peer, now, 1)
+    }
+
+    /// Decides about something that costs `cost` frames' worth of the allowance (the same
+    /// limiter counts bytes when its rate is in bytes a minute and `cost` is a length), and
+    /// charges it to the peer's bucket. A cost above a whole minute's allowance is never
+    /// allowed.
+    pub fn check_cost(&mut self, peer: PeerId, now: Instant, cost: u32) -> RateVerdict {
         let capacity = self.capacity();
+        let cost = i64::from(cost).saturating_mul(UNITS_PER_FRAME);
         if !self.buckets.contains_key(&peer) && self.buckets.len() >= self.max_peers {
             self.evict_oldest();
         }
@@ -84,11 +93,11 @@ impl PeerRateLimiter {
             .saturating_mul(per_ms);
         bucket.units = bucket.units.saturating_add(refill).min(capacity);
         bucket.updated = bucket.updated.max(now);
-        if bucket.units >= UNITS_PER_FRAME {
-            bucket.units -= UNITS_PER_FRAME;
+        if bucket.units >= cost {
+            bucket.units -= cost;
             RateVerdict::Allow
-        } else if bucket.units - UNITS_PER_FRAME >= -capacity {
-            bucket.units -= UNITS_PER_FRAME;
+        } else if bucket.units.saturating_sub(cost) >= -capacity {
+            bucket.units -= cost;
             RateVerdict::Limited
         } else {
             RateVerdict::Penalise

@@ -245,7 +245,7 @@ max_circuits = 1
 max_circuit_bytes = 65536
 max_circuit_duration_secs = 30
 [limits]
-inbox_frame_max_bytes = 16384
+inbox_frame_max_bytes = 4034
 dm_frame_max_bytes = 73728
 streams_per_protocol = 10
 streams_per_connection = 64
@@ -466,7 +466,7 @@ mod tests {
                 net.max_dm_request,
                 net.max_yamux_streams
             ),
-            (16384, 73728, 64)
+            (4034, 73728, 64)
         );
         assert_eq!(config.limits.outbox_per_peer, 20);
         let skip = config.limits.skip().ok();

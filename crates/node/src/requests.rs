@@ -211,6 +211,11 @@ impl NodeContext {
         for (reason, count) in [
             ("relay_rate_limited", net.gossip_rate_limited),
             ("relay_rate_penalised", net.gossip_rate_penalised),
+            // The direct protocols' per-peer guards (issue 15 items 2 and 9).
+            ("dm_not_connection", net.dm_refused),
+            ("direct_rate_limited", net.direct_rate_limited),
+            ("direct_bytes_limited", net.direct_bytes_limited),
+            ("dht_record_refused", net.dht_records_refused),
         ] {
             if count > 0 {
                 dropped.insert(reason.to_owned(), count);

@@ -2,7 +2,7 @@
 //! request-response exchanges, plus the gossip validation step. Split from the event loop
 //! by role; the event loop still owns the swarm and calls these.
 
-use libp2p::gossipsub;
+use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::kad::{self, QueryId};
 use libp2p::request_response;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
@@ -10,7 +10,9 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::oneshot;
 
 use super::EventLoop;
+use crate::behaviour::inbox_topic_score_params;
 use crate::direct::{DirectProtocol, Frame, FrameCodec};
+use crate::direct_budget::Admission;
 use crate::handle::{Lookup, LookupSource, NetEvent};
 use crate::{GossipVerdict, NetError, RateVerdict, split_peer_id};
 
@@ -180,13 +182,66 @@ impl EventLoop {
         }
     }
 
+    /// Hands a request to the node if the peer is within its direct budgets; otherwise drops
+    /// it (the stream is reset) and counts it.
+    fn on_direct_request(
+        &mut self,
+        protocol: DirectProtocol,
+        peer: PeerId,
+        data: Vec<u8>,
+        channel: request_response::ResponseChannel<Vec<u8>>,
+    ) {
+        let now = tokio::time::Instant::now().into_std();
+        match self.direct_budget.admit(protocol, peer, data.len(), now) {
+            Admission::Admit => self.emit(NetEvent::DirectRequest {
+                protocol,
+                peer,
+                data,
+                channel,
+            }),
+            Admission::OverRate => {
+                self.stats.direct_rate_limited += 1;
+                tracing::debug!(%peer, ?protocol, "peer over its request rate; dropped");
+            }
+            Admission::OverBytes => {
+                self.stats.direct_bytes_limited += 1;
+                tracing::debug!(%peer, ?protocol, "peer over its byte budget; dropped");
+            }
+        }
+    }
+
+    /// Counts a DHT record or provider announcement a peer asked us to store. Kademlia is
+    /// configured not to store them itself (`StoreInserts::FilterBoth`), and Accord stores
+    /// nothing in the DHT, so not storing it is the whole refusal.
+    pub(super) fn refuse_dht_record(&mut self) {
+        self.stats.dht_records_refused += 1;
+    }
+
+    pub(super) fn subscribe(&mut self, topic: String) -> Result<bool, NetError> {
+        let ident = IdentTopic::new(topic.clone());
+        let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+        let subscribed = gossipsub
+            .subscribe(&ident)
+            .map_err(|err| NetError::Subscribe {
+                topic: topic.clone(),
+                reason: err.to_string(),
+            })?;
+        gossipsub
+            .set_topic_params(ident, inbox_topic_score_params())
+            .map_err(|reason| NetError::Subscribe {
+                topic,
+                reason: reason.to_owned(),
+            })?;
+        Ok(subscribed)
+    }
+
     pub(super) fn direct(
         &mut self,
         protocol: DirectProtocol,
     ) -> &mut request_response::Behaviour<FrameCodec> {
         match protocol {
             DirectProtocol::Inbox => &mut self.swarm.behaviour_mut().inbox,
-            DirectProtocol::Dm => &mut self.swarm.behaviour_mut().dm,
+            DirectProtocol::Dm => self.swarm.behaviour_mut().dm.inner(),
         }
     }
 
@@ -201,12 +256,17 @@ impl EventLoop {
                     request: Frame::Bytes(data),
                     channel,
                     ..
-                } => self.emit(NetEvent::DirectRequest {
-                    protocol,
-                    peer,
-                    data,
-                    channel,
-                }),
+                } => self.on_direct_request(protocol, peer, data, channel),
+                request_response::Message::Request {
+                    request: Frame::Refused,
+                    ..
+                } => {
+                    // The codec read nothing; dropping the channel resets the stream. The
+                    // peer keeps its connection: an honest peer may race the revocation or
+                    // the completion of a connection.
+                    self.stats.dm_refused += 1;
+                    tracing::debug!(%peer, ?protocol, "request from a non-connection refused");
+                }
                 request_response::Message::Request {
                     request: Frame::TooLarge(too_large),
                     ..

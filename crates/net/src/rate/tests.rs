@@ -129,3 +129,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_cost_draws_that_many_frames_from_the_bucket() {
+    let start = Instant::now();
+    // A byte budget: 1,000 bytes a minute.
+    let mut limiter = PeerRateLimiter::new(1000, 16);
+    let p = peer(9);
+    assert_eq!(limiter.check_cost(p, start, 600), RateVerdict::Allow);
+    assert_eq!(limiter.check_cost(p, start, 400), RateVerdict::Allow);
+    assert_eq!(limiter.check_cost(p, start, 1), RateVerdict::Limited);
+    // Another peer has its own budget.
+    assert_eq!(
+        limiter.check_cost(peer(10), start, 1000),
+        RateVerdict::Allow
+    );
+    // Six seconds refill 100 bytes, which pays back the debt of one and leaves 99.
+    let later = start + Duration::from_secs(6);
+    assert_eq!(limiter.check_cost(p, later, 99), RateVerdict::Allow);
+    assert_eq!(limiter.check_cost(p, later, 1), RateVerdict::Limited);
+    // More than a whole minute's budget at once is never allowed.
+    assert_eq!(
+        limiter.check_cost(peer(11), start, 1001),
+        RateVerdict::Limited
+    );
+}

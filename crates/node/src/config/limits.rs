@@ -6,15 +6,22 @@ use serde::Deserialize;
 
 use super::ConfigError;
 
-/// The smallest `inbox_frame_max_bytes`: room for the largest sealed invite frame.
-const INBOX_FRAME_MIN: u32 = 8192;
+/// The smallest `inbox_frame_max_bytes`: room for the largest gossip frame (4,034 bytes).
+// The frame's maximum is a small constant; the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
+const INBOX_FRAME_MIN: u32 = accord_handshake::GossipFrame::MAX_LEN as u32;
+/// The largest (and default) `inbox_frame_max_bytes`: an inbox request is one gossip frame,
+/// so nothing larger is ever honest, and 4 KiB is all a stranger can make each stream hold.
+// 4096 fits a u32.
+#[allow(clippy::cast_possible_truncation)]
+const INBOX_FRAME_MAX: u32 = accord_net::MAX_INBOX_REQUEST as u32;
 /// The smallest `dm_frame_max_bytes`: room for the largest message frame (a 64 KiB body).
 const DM_FRAME_MIN: u32 = 73_728;
 
 // A change to the message or invite encoding that outgrows these lower bounds fails to
 // compile here, rather than letting a config disconnect honest peers.
 const _: () = assert!(crate::message::wire::MAX_REQUEST <= DM_FRAME_MIN as usize);
-const _: () = assert!(accord_handshake::GossipFrame::MAX_LEN <= INBOX_FRAME_MIN as usize);
+const _: () = assert!(accord_handshake::GossipFrame::MAX_LEN <= accord_net::MAX_INBOX_REQUEST);
 
 /// `[limits]`: the bounds on what peers (and the user) can make this node hold, in one
 /// place. Each is enforced where the resource lives; docs/architecture.md ("Limits") says
@@ -23,7 +30,8 @@ const _: () = assert!(accord_handshake::GossipFrame::MAX_LEN <= INBOX_FRAME_MIN 
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
     /// Largest request frame on `/accord/inbox/1`, in bytes; a peer announcing more is
-    /// disconnected. Default: 131072. Range: 8192–131072 (a sealed invite is about 4 KiB).
+    /// disconnected. Default: 4096. Range: 4034–4096 (an inbox request is one gossip frame,
+    /// at most 4,034 bytes).
     pub inbox_frame_max_bytes: u32,
     /// Largest request frame on `/accord/dm/1`, in bytes; a peer announcing more is
     /// disconnected. Default: 131072. Range: 73728–131072 (the largest message frame, a
@@ -59,7 +67,7 @@ pub struct LimitsSection {
 impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
-            inbox_frame_max_bytes: 128 * 1024,
+            inbox_frame_max_bytes: INBOX_FRAME_MAX,
             dm_frame_max_bytes: 128 * 1024,
             streams_per_protocol: 100,
             streams_per_connection: 512,
@@ -88,6 +96,9 @@ impl LimitsSection {
             max_connections_per_peer: self.connections_per_peer,
             max_connections: self.connections_total,
             max_pending_incoming: self.pending_connections,
+            // The direct protocols' per-peer rate and byte budget are not user settings:
+            // their defaults sit far above what an honest peer sends.
+            ..accord_net::NetLimits::default()
         }
     }
 
@@ -106,7 +117,7 @@ impl LimitsSection {
                 "limits.inbox_frame_max_bytes",
                 self.inbox_frame_max_bytes,
                 INBOX_FRAME_MIN,
-                131_072,
+                INBOX_FRAME_MAX,
             ),
             (
                 "limits.dm_frame_max_bytes",
@@ -188,7 +199,7 @@ mod tests {
             err.unwrap_or_default()
         };
         assert!(smallest("dm_frame_max_bytes").contains("73728–131072"));
-        assert!(smallest("inbox_frame_max_bytes").contains("8192–131072"));
+        assert!(smallest("inbox_frame_max_bytes").contains("4034–4096"));
     }
 
     #[test]
@@ -202,7 +213,7 @@ mod tests {
         for (text, key) in [
             ("dm_frame_max_bytes = 4096", "limits.dm_frame_max_bytes"),
             (
-                "inbox_frame_max_bytes = 200000",
+                "inbox_frame_max_bytes = 4097",
                 "limits.inbox_frame_max_bytes",
             ),
             (
