@@ -146,8 +146,12 @@ impl ConnectActor {
         let changed = match message {
             ConnectMessage::Command { command, reply } => {
                 let result = self.on_command(command).await;
+                // The network layer learns of a new connection before the user is answered,
+                // so that the peer's first messages are not refused as a stranger's.
+                self.reschedule();
+                self.tell_kept_peers().await;
                 let _ = reply.send(result);
-                true
+                false
             }
             ConnectMessage::Frame {
                 data,
