@@ -14,61 +14,57 @@ impl ConnectActor {
         tracing::warn!(reason, %err, "a Connect store operation failed");
     }
 
-    /// Stores an outgoing invite; false (counted) when the store refused.
-    pub(super) async fn save_outgoing(&mut self, record: &OutgoingInvite) -> bool {
-        match self.store.put_outgoing(record).await {
-            Ok(()) => {
-                self.live.note_outgoing(record);
-                true
-            }
+    /// Whether a store write succeeded; a failure is counted as `store_write_failed` and
+    /// logged, so that every `save_*` below reports it the same way.
+    fn written(&mut self, stored: Result<(), StoreError>) -> bool {
+        match stored {
+            Ok(()) => true,
             Err(err) => {
                 self.store_failed("store_write_failed", &err);
                 false
             }
         }
+    }
+
+    /// Stores an outgoing invite; false (counted) when the store refused.
+    pub(super) async fn save_outgoing(&mut self, record: &OutgoingInvite) -> bool {
+        let stored = self.store.put_outgoing(record).await;
+        let ok = self.written(stored);
+        if ok {
+            self.live.note_outgoing(record);
+        }
+        ok
     }
 
     /// Stores an incoming invite; false (counted) when the store refused.
     pub(super) async fn save_incoming(&mut self, record: &IncomingInvite) -> bool {
-        match self.store.put_incoming(record).await {
-            Ok(()) => {
-                self.live.note_incoming(record);
-                true
-            }
-            Err(err) => {
-                self.store_failed("store_write_failed", &err);
-                false
-            }
+        let stored = self.store.put_incoming(record).await;
+        let ok = self.written(stored);
+        if ok {
+            self.live.note_incoming(record);
         }
+        ok
     }
 
     /// Stores a connection; false (counted) when the store refused.
     pub(super) async fn save_connection(&mut self, connection: &Connection) -> bool {
-        match self.store.put_connection(connection).await {
-            Ok(()) => {
-                self.live.note_connection(connection);
-                true
-            }
-            Err(err) => {
-                self.store_failed("store_write_failed", &err);
-                false
-            }
+        let stored = self.store.put_connection(connection).await;
+        let ok = self.written(stored);
+        if ok {
+            self.live.note_connection(connection);
         }
+        ok
     }
 
     /// Stores a revoked connection and deletes its session in one transaction; false
     /// (counted) when the store refused, in which case neither happened.
     pub(super) async fn save_revocation(&mut self, connection: &Connection) -> bool {
-        match self.store.revoke_connection(connection).await {
-            Ok(()) => {
-                self.live.note_connection(connection);
-                true
-            }
-            Err(err) => {
-                self.store_failed("store_write_failed", &err);
-                false
-            }
+        let stored = self.store.revoke_connection(connection).await;
+        let ok = self.written(stored);
+        if ok {
+            self.live.note_connection(connection);
         }
+        ok
     }
 
     /// Loads an outgoing invite the live index names; a missing one leaves the index.
