@@ -12,6 +12,7 @@ mod install_files;
 mod message_commands;
 mod output;
 mod passphrase;
+mod service;
 mod terminal_text;
 mod testnet;
 mod verify;
@@ -197,6 +198,11 @@ enum Command {
     },
     /// Print the man page (roff), e.g. `accord man > ~/.local/share/man/man1/accord.1`
     Man,
+    /// Run this data dir's daemon at login as a per-user service (systemd user unit, launchd agent)
+    Service {
+        #[command(subcommand)]
+        action: service::ServiceAction,
+    },
 }
 
 fn main() -> ExitCode {
@@ -223,11 +229,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             | Command::Completions { .. }
             | Command::Man
     );
+    let default_chosen = cli.data_dir.is_none();
     let data_dir = match cli.data_dir {
         Some(dir) => dir,
         None if needs_data_dir => default_data_dir()?,
         None => PathBuf::new(),
     };
+    if let Command::Service { action } = cli.command {
+        // The service names the default data dir's service plainly, and any other after its
+        // path, so it needs to know which one it was given.
+        let is_default = default_chosen || default_data_dir().is_ok_and(|dir| dir == data_dir);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        return runtime.block_on(service::run(action, &data_dir, is_default, cli.json));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
