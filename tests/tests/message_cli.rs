@@ -483,3 +483,56 @@ fn send_timeout_is_a_usage_error_without_wait_or_below_one_second() {
     assert!(help.contains("--timeout <SECS>"), "{help}");
     assert!(help.contains("[default: 30]"), "{help}");
 }
+
+#[test]
+fn history_pages_back_with_before_to_the_first_message_once_each() {
+    let dir = TestDir::new();
+    let (a, b) = pair_with(&dir, NO_DHT, NO_DHT);
+    let total = 130;
+    for i in 0..total {
+        let output = b.run(&["send", &a.id, &format!("page-{i:03}")]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    wait_until("A to hold every message", ARRIVAL, || {
+        (a.history(&b.id).len() == total).then_some(())
+    });
+
+    // Page back from the newest, as a reader scrolling up does, until a short page.
+    let mut bodies = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let mut args = vec!["history", b.id.as_str(), "--limit", "50"];
+        if let Some(id) = &before {
+            args.extend_from_slice(&["--before", id.as_str()]);
+        }
+        let page = json_array(a.json(&args));
+        let mut texts: Vec<String> = page.iter().map(|m| str_of(m, "body")).collect();
+        texts.append(&mut bodies);
+        bodies = texts;
+        if page.len() < 50 {
+            break;
+        }
+        before = page.first().map(|m| str_of(m, "message_id"));
+    }
+    let expected: Vec<String> = (0..total).map(|i| format!("page-{i:03}")).collect();
+    assert_eq!(
+        bodies, expected,
+        "every message once, in order, back to the first"
+    );
+
+    // The human form says how to reach the page before a full one.
+    let human = stdout(&a.run(&["history", &b.id, "--limit", "10"]));
+    assert!(human.contains("--before "), "{human}");
+
+    for (bad, why) in [
+        ("not-hex", "is not a message id"),
+        (
+            "00000000000000000000000000000000",
+            "no message with that id",
+        ),
+    ] {
+        let output = a.run(&["history", &b.id, "--before", bad]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(stderr(&output).contains(why), "{bad}: {}", stderr(&output));
+    }
+}

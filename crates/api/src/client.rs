@@ -250,9 +250,21 @@ impl Client {
         peer: &str,
         limit: Option<usize>,
     ) -> Result<Vec<MessageInfo>, ClientError> {
+        self.history_page(peer, limit, None).await
+    }
+
+    /// `accord history --before <message id>`: the page of messages older than `before`
+    /// (or the newest page without it), oldest first.
+    pub async fn history_page(
+        &mut self,
+        peer: &str,
+        limit: Option<usize>,
+        before: Option<&str>,
+    ) -> Result<Vec<MessageInfo>, ClientError> {
         self.call_typed(Request::History {
             peer: peer.to_owned(),
             limit,
+            before: before.map(str::to_owned),
         })
         .await
     }

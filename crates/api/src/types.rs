@@ -102,6 +102,11 @@ pub enum Request {
         /// At most this many of the newest messages (default 50, at most 1000).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<usize>,
+        /// Only messages older than this message (its `id`): the page before it. Paging
+        /// back with the first id of each page reaches the first message. Without it, the
+        /// newest page, and opening it marks the conversation read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<String>,
     },
     /// Conversations with unread counts, most recent first. Result: a list of
     /// [`ConversationInfo`].

@@ -67,7 +67,20 @@ pub(crate) fn run(quick: bool, messages: u64, runtime: &tokio::runtime::Runtime)
     let small = tmp.path().join("small");
     make_data_dir(&accord, &small, SMALL_MESSAGES, false)?;
     let store = in_process(&plan, &big.join("db"), &small.join("db"), messages)?;
-    let daemons = runtime.block_on(daemons(&plan, quick, &accord, &big, &small, tmp.path()))?;
+    // The page scrolled to 90 % of the way back: 900,000 messages deep in 1,000,000.
+    let deep_before: String = fill::message_id(messages / 10)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let daemons = runtime.block_on(daemons(
+        &plan,
+        quick,
+        &accord,
+        &big,
+        &small,
+        tmp.path(),
+        &deep_before,
+    ))?;
     report(
         "store",
         &format!("{messages} msgs"),
@@ -125,6 +138,14 @@ fn rows(store: &InProcess, daemons: &Daemons) -> Vec<Row> {
             "daemon `history` limit 50, p99 (vs `id` round trip)",
             percentile(&daemons.history_big, 99.0),
             percentile(&daemons.id_big, 99.0),
+            "us",
+            Better::Lower,
+        ),
+        Row::key(
+            "socket_history_deep",
+            "daemon `history` 50 before a msg 90% deep, p50 (vs newest page)",
+            median(&daemons.history_deep),
+            median(&daemons.history_big),
             "us",
             Better::Lower,
         ),

@@ -151,13 +151,16 @@ enum Command {
         )]
         timeout: u64,
     },
-    /// Show a conversation, oldest first (this marks it read)
+    /// Show a conversation, oldest first (the newest page marks it read)
     History {
         /// The connection's Accord ID or alias
         peer: String,
-        /// At most this many of the newest messages
+        /// At most this many of the newest messages (at most 1000)
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only messages older than this one (a message id): the page before it
+        #[arg(long, value_name = "MESSAGE_ID")]
+        before: Option<String>,
     },
     /// Conversations with unread counts
     Inbox,
@@ -361,8 +364,16 @@ async fn dispatch_message(
             let wait = wait.then(|| std::time::Duration::from_secs(timeout));
             message_commands::send(data_dir, &peer, source, wait, json).await
         }
-        Command::History { peer, limit } => {
-            message_commands::history(data_dir, &peer, Some(limit), json).await
+        Command::History {
+            peer,
+            limit,
+            before,
+        } => {
+            let page = message_commands::Page {
+                limit,
+                before: before.as_deref(),
+            };
+            message_commands::history(data_dir, &peer, page, json).await
         }
         Command::Inbox => message_commands::inbox(data_dir, json).await,
         Command::Alias { peer, name } => {

@@ -131,16 +131,26 @@ async fn wait_for_ack(
     }
 }
 
-/// `accord history <ID|ALIAS> [--limit N]`.
+/// Which page of a conversation `accord history` shows.
+pub(crate) struct Page<'a> {
+    /// At most this many messages.
+    pub(crate) limit: usize,
+    /// Only messages older than this message id; the newest page without it.
+    pub(crate) before: Option<&'a str>,
+}
+
+/// `accord history <ID|ALIAS> [--limit N] [--before MESSAGE_ID]`.
 pub(crate) async fn history(
     data_dir: &Path,
     peer: &str,
-    limit: Option<usize>,
+    page: Page<'_>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut client = connect(data_dir).await?;
     let me = client.id().await?.id;
-    let messages = client.history(peer, limit).await?;
+    let messages = client
+        .history_page(peer, Some(page.limit), page.before)
+        .await?;
     if json {
         print_json(&messages)?;
     } else if messages.is_empty() {
@@ -161,6 +171,15 @@ pub(crate) async fn history(
             for line in multi_line(&message.body).lines() {
                 println!("    {line}");
             }
+        }
+        // A full page may have older messages before it; say how to reach them.
+        if let Some(first) = messages.first().filter(|_| messages.len() >= page.limit) {
+            println!(
+                "(older: accord history {} --limit {} --before {})",
+                single_line(peer),
+                page.limit,
+                single_line(&first.message_id)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

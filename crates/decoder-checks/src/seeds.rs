@@ -260,6 +260,7 @@ fn control_requests(world: &World) -> Vec<(String, Vec<u8>)> {
         Request::History {
             peer: peer.clone(),
             limit: Some(20),
+            before: Some("ab".repeat(16)),
         },
         Request::Alias {
             peer,

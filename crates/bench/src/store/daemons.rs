@@ -71,24 +71,37 @@ impl Daemon {
     }
 }
 
+/// What a sampled request asks.
+#[derive(Clone, Copy)]
+enum Ask<'a> {
+    /// The newest page of the conversation with this peer.
+    Newest(&'a str),
+    /// The page before this message id, in the conversation with this peer.
+    Before(&'a str, &'a str),
+    /// `id`: a bare round trip.
+    Id,
+}
+
 /// Single-request latencies in µs on `client` for `batch` (at least 20 requests).
-async fn sample_requests(
-    batch: Duration,
-    client: &mut Client,
-    peer: Option<&str>,
-) -> Result<Vec<f64>> {
+async fn sample_requests(batch: Duration, client: &mut Client, ask: Ask<'_>) -> Result<Vec<f64>> {
     let mut samples = Vec::new();
     let start = Instant::now();
     while start.elapsed() < batch || samples.len() < 20 {
         let at = Instant::now();
-        match peer {
-            Some(peer) => {
-                let page = client.history(peer, Some(PAGE)).await.context("history")?;
-                ensure!(page.len() == PAGE, "a page of {} messages", page.len());
-            }
-            None => {
+        let before = match ask {
+            Ask::Id => {
                 client.id().await.context("id")?;
+                None
             }
+            Ask::Newest(peer) => Some((peer, None)),
+            Ask::Before(peer, id) => Some((peer, Some(id))),
+        };
+        if let Some((peer, before)) = before {
+            let page = client
+                .history_page(peer, Some(PAGE), before)
+                .await
+                .context("history")?;
+            ensure!(page.len() == PAGE, "a page of {} messages", page.len());
         }
         samples.push(at.elapsed().as_secs_f64() * 1e6);
     }
@@ -107,6 +120,8 @@ pub(super) struct Daemons {
     pub(super) rss_big_cache8: f64,
     pub(super) history_big: Vec<f64>,
     pub(super) history_small: Vec<f64>,
+    /// `history` with `before` a message 90 % of the way back (900,000 deep in 1,000,000).
+    pub(super) history_deep: Vec<f64>,
     pub(super) id_big: Vec<f64>,
 }
 
@@ -117,6 +132,7 @@ pub(super) async fn daemons(
     big: &Path,
     small: &Path,
     logs: &Path,
+    deep_before: &str,
 ) -> Result<Daemons> {
     let mut figures = Daemons::default();
     let starts = if quick { 5 } else { 9 };
@@ -143,7 +159,8 @@ pub(super) async fn daemons(
     }
     let (big_daemon, _) = Daemon::start(accord, big, CONFIG, &logs.join("big.log")).await?;
     let (small_daemon, _) = Daemon::start(accord, small, CONFIG, &logs.join("small.log")).await?;
-    let result = idle_and_history(plan, quick, &big_daemon, &small_daemon, &mut figures).await;
+    let pair = (&big_daemon, &small_daemon);
+    let result = idle_and_history(plan, quick, pair, deep_before, &mut figures).await;
     big_daemon.stop().await?;
     small_daemon.stop().await?;
     result?;
@@ -176,8 +193,8 @@ fn idle_time(quick: bool) -> Duration {
 async fn idle_and_history(
     plan: &Plan,
     quick: bool,
-    big: &Daemon,
-    small: &Daemon,
+    (big, small): (&Daemon, &Daemon),
+    deep_before: &str,
     figures: &mut Daemons,
 ) -> Result<()> {
     tokio::time::sleep(idle_time(quick)).await;
@@ -187,28 +204,32 @@ async fn idle_and_history(
     let mut big_client = big.client().await?;
     let mut small_client = small.client().await?;
     // Warm-up.
-    sample_requests(plan.batch / 2, &mut big_client, Some(&peer)).await?;
-    sample_requests(plan.batch / 2, &mut big_client, None).await?;
-    sample_requests(plan.batch / 2, &mut small_client, Some(&peer)).await?;
+    sample_requests(plan.batch / 2, &mut big_client, Ask::Newest(&peer)).await?;
+    sample_requests(plan.batch / 2, &mut big_client, Ask::Id).await?;
+    sample_requests(plan.batch / 2, &mut small_client, Ask::Newest(&peer)).await?;
     for round in 0..plan.runs {
         if round % 2 == 0 {
             figures
                 .history_big
-                .extend(sample_requests(plan.batch, &mut big_client, Some(&peer)).await?);
+                .extend(sample_requests(plan.batch, &mut big_client, Ask::Newest(&peer)).await?);
             figures
                 .id_big
-                .extend(sample_requests(plan.batch, &mut big_client, None).await?);
+                .extend(sample_requests(plan.batch, &mut big_client, Ask::Id).await?);
         } else {
             figures
                 .id_big
-                .extend(sample_requests(plan.batch, &mut big_client, None).await?);
+                .extend(sample_requests(plan.batch, &mut big_client, Ask::Id).await?);
             figures
                 .history_big
-                .extend(sample_requests(plan.batch, &mut big_client, Some(&peer)).await?);
+                .extend(sample_requests(plan.batch, &mut big_client, Ask::Newest(&peer)).await?);
         }
         figures
             .history_small
-            .extend(sample_requests(plan.batch / 2, &mut small_client, Some(&peer)).await?);
+            .extend(sample_requests(plan.batch / 2, &mut small_client, Ask::Newest(&peer)).await?);
+        let deep = Ask::Before(&peer, deep_before);
+        figures
+            .history_deep
+            .extend(sample_requests(plan.batch / 2, &mut big_client, deep).await?);
     }
     figures.rss_big_after = big.rss_mib()?;
     figures.rss_small_after = small.rss_mib()?;

@@ -50,7 +50,7 @@ fn mix(x: u64) -> u64 {
 }
 
 /// Message `i`'s id: random-looking, as real ids are (16 random bytes).
-fn message_id(i: u64) -> MessageId {
+pub(super) fn message_id(i: u64) -> MessageId {
     let mut id = [0u8; 16];
     id[..8].copy_from_slice(&mix(i ^ 0x1d).to_be_bytes());
     id[8..].copy_from_slice(&mix(i ^ 0x2e).to_be_bytes());

@@ -33,8 +33,11 @@ pub(super) enum ApiRequest {
     Send(String),
     /// Mark the conversation read (the newest message is on screen).
     MarkRead,
-    /// Read the history again, after the event stream lagged.
+    /// Read the newest history page again (after the event stream lagged, or to come back
+    /// from far back).
     Reload,
+    /// Read the page before this message id.
+    Older(String),
 }
 
 /// What comes back.
@@ -47,6 +50,8 @@ pub(super) enum ApiReply {
     },
     /// A history page, for a reload.
     History(Result<Vec<MessageInfo>, String>),
+    /// An older page, for scrolling back.
+    Older(Result<Vec<MessageInfo>, String>),
 }
 
 /// Carries out requests one at a time on their own task, so that a slow daemon never freezes
@@ -90,6 +95,7 @@ fn unanswered(request: ApiRequest, error: &str) -> Option<ApiReply> {
             result: Err(error.to_owned()),
         }),
         ApiRequest::Reload => Some(ApiReply::History(Err(error.to_owned()))),
+        ApiRequest::Older(_) => Some(ApiReply::Older(Err(error.to_owned()))),
         ApiRequest::MarkRead => None,
     }
 }
@@ -115,6 +121,16 @@ async fn answer(conn: &mut Client, peer: &str, request: ApiRequest) -> (Option<A
             let broken = is_broken(&result);
             (
                 Some(ApiReply::History(result.map_err(|e| e.to_string()))),
+                broken,
+            )
+        }
+        ApiRequest::Older(before) => {
+            let result = conn
+                .history_page(peer, Some(HISTORY_LIMIT), Some(&before))
+                .await;
+            let broken = is_broken(&result);
+            (
+                Some(ApiReply::Older(result.map_err(|e| e.to_string()))),
                 broken,
             )
         }

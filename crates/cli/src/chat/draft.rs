@@ -47,6 +47,17 @@ impl ChatState {
                 self.cursor = 0;
                 Some(ChatAction::Send(body))
             }
+            KeyCode::PageUp => {
+                self.scroll = self
+                    .scroll
+                    .saturating_add(self.page.max(1))
+                    .min(self.scroll_limit.get());
+                self.after_scroll_up()
+            }
+            KeyCode::PageDown => {
+                self.scroll = self.scroll.saturating_sub(self.page.max(1));
+                self.after_scroll_down()
+            }
             code => {
                 self.edit(code, ctrl);
                 None
@@ -86,13 +97,6 @@ impl ChatState {
             }
             KeyCode::Home => self.cursor = self.line_start(),
             KeyCode::End => self.cursor = self.line_end(),
-            KeyCode::PageUp => {
-                self.scroll = self
-                    .scroll
-                    .saturating_add(self.page.max(1))
-                    .min(self.scroll_limit.get());
-            }
-            KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(self.page.max(1)),
             _ => {}
         }
     }

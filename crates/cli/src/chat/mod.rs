@@ -64,7 +64,7 @@ pub(crate) async fn run(data_dir: &Path, peer: &str) -> anyhow::Result<ExitCode>
         .ok();
 
     let mut state = ChatState::new(peer_id, peer_name, me.id);
-    state.load_history(history);
+    state.load_history(history, HISTORY_LIMIT);
     if let Some(online) = online {
         state.link = if online {
             state::Link::Online
@@ -175,6 +175,10 @@ async fn event_loop(
             }
             Some(ChatAction::MarkRead) => ApiRequest::MarkRead,
             Some(ChatAction::Reload) => ApiRequest::Reload,
+            Some(ChatAction::LoadOlder(before)) => {
+                state.status = "loading older messages…".to_owned();
+                ApiRequest::Older(before)
+            }
         };
         // The request task only ends if the loop's receiver is gone, which cannot happen here.
         if requests.send(request).await.is_err() {
@@ -212,10 +216,15 @@ fn apply_reply(state: &mut ChatState, reply: ApiReply) {
             body,
             result: Err(err),
         } => state.on_send_failed(body, &err),
-        ApiReply::History(Ok(history)) => state.load_history(history),
+        ApiReply::History(Ok(history)) => state.load_history(history, HISTORY_LIMIT),
         ApiReply::History(Err(err)) => {
             state.status = format!("cannot reload the history: {err}");
         }
+        ApiReply::Older(Ok(page)) => {
+            state.status.clear();
+            state.prepend_older(page, HISTORY_LIMIT);
+        }
+        ApiReply::Older(Err(err)) => state.older_failed(&err),
     }
 }
 

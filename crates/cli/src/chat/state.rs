@@ -7,8 +7,11 @@ use std::collections::VecDeque;
 
 use accord_api::{Event, MessageInfo, SendInfo};
 
-/// At most this many messages are kept; older ones fall off the top.
-pub(crate) const MAX_MESSAGES: usize = 1000;
+/// At most this many messages are kept in memory. New ones push the oldest off the top (they
+/// are fetched again when the reader scrolls back to them); older pages fetched while
+/// scrolling back push the newest off the bottom (the newest page is reloaded when the reader
+/// returns to it).
+pub(crate) const MAX_MESSAGES: usize = 5000;
 /// Receipts that arrive before the send that caused them returns (the event stream and the
 /// request connection race) are held back, at most this many.
 const MAX_EARLY_RECEIPTS: usize = 64;
@@ -22,8 +25,22 @@ pub(crate) enum ChatAction {
     Quit,
     /// A message arrived while the chat is open: mark the conversation read.
     MarkRead,
-    /// The event stream lagged: reload the history to catch up.
+    /// The event stream lagged, or the reader came back to messages dropped while
+    /// scrolling back: reload the newest page.
     Reload,
+    /// The reader scrolled to the top of what is loaded: fetch the page before this message.
+    LoadOlder(String),
+}
+
+/// What is known of the messages before the first one loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Older {
+    /// There may be older messages; none are being fetched.
+    Unknown,
+    /// A page of them is being fetched.
+    Loading,
+    /// The first message of the conversation is loaded.
+    None,
 }
 
 /// Where one of our messages is. Ordered: a message only ever moves forward.
@@ -123,6 +140,10 @@ pub(crate) struct ChatState {
     /// A transient note for the status bar (errors, messages from other peers).
     pub(crate) status: String,
     early_receipts: VecDeque<(String, Delivery)>,
+    /// Whether older messages may be fetched when the reader scrolls to the top.
+    pub(crate) older: Older,
+    /// Whether newer messages were dropped from the bottom to make room for older ones.
+    newer_dropped: bool,
 }
 
 impl ChatState {
@@ -140,27 +161,96 @@ impl ChatState {
             link: Link::Unknown,
             status: String::new(),
             early_receipts: VecDeque::new(),
+            older: Older::Unknown,
+            newer_dropped: false,
         }
     }
 
-    /// Replaces the conversation with a history page (oldest first).
-    pub(crate) fn load_history(&mut self, history: Vec<MessageInfo>) {
+    /// Replaces the conversation with the newest history page (oldest first), of at most
+    /// `page_size` messages.
+    pub(crate) fn load_history(&mut self, history: Vec<MessageInfo>, page_size: usize) {
         self.messages.clear();
+        self.newer_dropped = false;
+        self.older = if history.len() < page_size {
+            Older::None
+        } else {
+            Older::Unknown
+        };
+        self.scroll = 0;
+        self.scroll_limit.set(usize::MAX);
         for info in history {
-            let outgoing = info.from == self.our_id;
-            self.push(ChatMessage {
-                message_id: info.message_id,
-                outgoing,
-                body: info.body,
-                sent_at: info.sent_at,
-                delivery: Delivery::parse(&info.state),
-            });
+            let message = self.chat_message(info);
+            self.push(message);
+        }
+    }
+
+    /// Puts a page of older messages (oldest first, of at most `page_size`) above the ones
+    /// loaded. The reader's place, counted from the bottom, stays where it was.
+    pub(crate) fn prepend_older(&mut self, page: Vec<MessageInfo>, page_size: usize) {
+        self.older = if page.len() < page_size {
+            Older::None
+        } else {
+            Older::Unknown
+        };
+        for info in page.into_iter().rev() {
+            if self
+                .messages
+                .iter()
+                .any(|m| m.message_id == info.message_id)
+            {
+                continue;
+            }
+            let message = self.chat_message(info);
+            self.messages.push_front(message);
+        }
+        while self.messages.len() > MAX_MESSAGES {
+            let dropped = self.messages.pop_back().map(|m| m.body.lines().count() + 2);
+            self.scroll = self.scroll.saturating_sub(dropped.unwrap_or(0));
+            self.newer_dropped = true;
+        }
+        self.scroll_limit.set(usize::MAX);
+    }
+
+    /// Fetching older messages failed: say so, and let the next scroll try again.
+    pub(crate) fn older_failed(&mut self, error: &str) {
+        self.older = Older::Unknown;
+        self.status = format!("cannot load older messages: {error}");
+    }
+
+    /// After a scroll up: when the reader reached the top of what is loaded and there may be
+    /// more, the page before the first message is wanted.
+    pub(crate) fn after_scroll_up(&mut self) -> Option<ChatAction> {
+        if self.older != Older::Unknown || self.scroll < self.scroll_limit.get() {
+            return None;
+        }
+        let first = self.messages.front()?.message_id.clone();
+        self.older = Older::Loading;
+        Some(ChatAction::LoadOlder(first))
+    }
+
+    /// After a scroll down: back at the bottom with newer messages dropped, reload them.
+    pub(crate) fn after_scroll_down(&mut self) -> Option<ChatAction> {
+        (self.scroll == 0 && self.newer_dropped).then_some(ChatAction::Reload)
+    }
+
+    fn chat_message(&self, info: MessageInfo) -> ChatMessage {
+        ChatMessage {
+            outgoing: info.from == self.our_id,
+            delivery: Delivery::parse(&info.state),
+            message_id: info.message_id,
+            body: info.body,
+            sent_at: info.sent_at,
         }
     }
 
     /// Adds a message unless one with the same id is there already (the history and the
     /// event stream can both carry a message that arrived while the chat was opening).
     fn push(&mut self, message: ChatMessage) {
+        // The bottom of the conversation is not loaded (the reader scrolled far back): the
+        // reload on the way back down brings this message with the rest.
+        if self.newer_dropped {
+            return;
+        }
         if self
             .messages
             .iter()
@@ -179,6 +269,10 @@ impl ChatState {
         self.messages.push_back(message);
         while self.messages.len() > MAX_MESSAGES {
             self.messages.pop_front();
+            // What fell off the top can be fetched again.
+            if self.older == Older::None {
+                self.older = Older::Unknown;
+            }
         }
     }
 

@@ -223,11 +223,14 @@ mod tests {
     #[test]
     fn draws_history_input_and_status() {
         let mut state = ChatState::new(PEER.into(), "alice".into(), ME.into());
-        state.load_history(vec![
-            message("1", PEER, "hello **you**", "read"),
-            message("2", ME, "- one\n- two", "read"),
-            message("3", ME, "pending", "delivered"),
-        ]);
+        state.load_history(
+            vec![
+                message("1", PEER, "hello **you**", "read"),
+                message("2", ME, "- one\n- two", "read"),
+                message("3", ME, "pending", "delivered"),
+            ],
+            200,
+        );
         state.link = Link::Online;
         for c in "typing".chars() {
             state.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
@@ -304,7 +307,7 @@ mod tests {
         let history = (0..50)
             .map(|i| message(&i.to_string(), PEER, &format!("message number {i}"), "read"))
             .collect();
-        state.load_history(history);
+        state.load_history(history, 200);
         let (rows, _) = render(&state, 40, 12);
         assert!(contains(&rows, "message number 49"));
         assert!(!contains(&rows, "message number 0 "));
@@ -337,7 +340,7 @@ mod tests {
     #[test]
     fn tiny_terminals_do_not_panic() {
         let mut state = ChatState::new(PEER.into(), "bob".into(), ME.into());
-        state.load_history(vec![message("1", PEER, "# hi\n\n> quote", "read")]);
+        state.load_history(vec![message("1", PEER, "# hi\n\n> quote", "read")], 200);
         state.handle_paste("draft\nmore");
         for (w, h) in [(1, 1), (2, 3), (5, 5), (0, 0), (3, 10)] {
             let _ = render(&state, w, h);

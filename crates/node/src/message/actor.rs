@@ -278,9 +278,11 @@ impl MessageActor {
                     "a send is recorded with its batch",
                 ));
             }
-            MessageCommand::History { peer, limit } => {
-                MessageReply::History(self.history(&peer, limit).await?)
-            }
+            MessageCommand::History {
+                peer,
+                limit,
+                before,
+            } => MessageReply::History(self.history(&peer, limit, before.as_deref()).await?),
             MessageCommand::Inbox => MessageReply::Inbox(self.inbox().await?),
             MessageCommand::Alias { peer, name } => {
                 MessageReply::Alias(self.alias(&peer, &name).await?)

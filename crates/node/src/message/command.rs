@@ -19,7 +19,11 @@ pub(crate) enum MessageCommand {
     /// `accord send` (boxed: it carries the parsed ID, and the other commands are small).
     Send(Box<SendCommand>),
     /// `accord history`: the newest `limit` messages with `peer` (an ID or an alias).
-    History { peer: String, limit: Option<usize> },
+    History {
+        peer: String,
+        limit: Option<usize>,
+        before: Option<String>,
+    },
     /// `accord inbox`.
     Inbox,
     /// `accord alias`: name a connection.
@@ -58,7 +62,15 @@ impl MessageCommand {
                 body,
                 reply_to,
             })),
-            Request::History { peer, limit } => MessageCommand::History { peer, limit },
+            Request::History {
+                peer,
+                limit,
+                before,
+            } => MessageCommand::History {
+                peer,
+                limit,
+                before,
+            },
             Request::Inbox => MessageCommand::Inbox,
             Request::Alias { peer, name } => MessageCommand::Alias { peer, name },
             Request::Verify { peer } => MessageCommand::Verify { peer },

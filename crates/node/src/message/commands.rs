@@ -114,15 +114,35 @@ impl MessageActor {
         &mut self,
         peer: &str,
         limit: Option<usize>,
+        before: Option<&str>,
     ) -> Result<Vec<MessageInfo>, RemoteError> {
         let (peer, _) = self.resolve(peer).await?;
         let limit = limit.unwrap_or(DEFAULT_HISTORY).clamp(1, MAX_HISTORY);
-        let records = self
-            .store
-            .history(&peer, limit, None)
-            .await
-            .map_err(internal)?;
-        if let Some(last) = records.last() {
+        let before = before
+            .map(|text| {
+                crate::hex::decode::<16>(text).ok_or_else(|| {
+                    RemoteError::new(
+                        ErrorCode::InvalidParams,
+                        format!("{text:?} is not a message id (32 hex digits)"),
+                    )
+                })
+            })
+            .transpose()?;
+        let records = match before {
+            None => self.store.history(&peer, limit, None).await.map(Some),
+            Some(id) => self.store.history_before(&peer, limit, id).await,
+        }
+        .map_err(internal)?
+        .ok_or_else(|| {
+            RemoteError::new(
+                ErrorCode::InvalidParams,
+                "no message with that id in this conversation",
+            )
+        })?;
+        // Only the newest page is what the user reads now; an older page is scrolling back.
+        if before.is_none()
+            && let Some(last) = records.last()
+        {
             self.mark_read(peer, last.local_seq).await;
         }
         // Base58 of an ID is costly enough to matter on a page: render both once.

@@ -4,7 +4,7 @@
 
 use accord_identity::AccordId;
 
-use crate::{MessageRecord, OutboxEntry, StoreError, StoreHandle};
+use crate::{MessageId, MessageRecord, OutboxEntry, StoreError, StoreHandle};
 
 impl StoreHandle {
     /// See [`Store::remove_session`]. Answers once the removal is on disk (group commit).
@@ -53,6 +53,22 @@ impl StoreHandle {
     ) -> Result<Vec<MessageRecord>, StoreError> {
         let peer = *peer;
         self.call(move |s| s.history(&peer, limit, before_local_seq))
+            .await
+    }
+
+    /// See [`Store::history_before`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::history_before`], plus [`StoreError::Closed`].
+    pub async fn history_before(
+        &self,
+        peer: &AccordId,
+        limit: usize,
+        before: MessageId,
+    ) -> Result<Option<Vec<MessageRecord>>, StoreError> {
+        let peer = *peer;
+        self.call(move |s| s.history_before(&peer, limit, &before))
             .await
     }
 }

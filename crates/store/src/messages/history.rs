@@ -123,6 +123,26 @@ impl Store {
         Ok(out)
     }
 
+    /// The page of at most `limit` messages of the conversation with `peer` just older than
+    /// the message `before`, oldest first: what scrolling back from `before` shows. `None`
+    /// when no message of this conversation has that id. One index read and one range scan,
+    /// whatever the depth.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::history`].
+    pub fn history_before(
+        &self,
+        peer: &AccordId,
+        limit: usize,
+        before: &MessageId,
+    ) -> Result<Option<Vec<MessageRecord>>, StoreError> {
+        let Some((record, _)) = self.find_message(peer, before)? else {
+            return Ok(None);
+        };
+        self.history(peer, limit, Some(record.local_seq)).map(Some)
+    }
+
     /// Every conversation, the one with the most recent message first (ties broken by peer).
     ///
     /// # Errors

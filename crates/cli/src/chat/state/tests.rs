@@ -27,10 +27,13 @@ fn info(id: &str, from: &str, to: &str, body: &str, state: &str) -> MessageInfo 
 #[test]
 fn history_tells_our_messages_from_theirs() {
     let mut s = state();
-    s.load_history(vec![
-        info("1", PEER, ME, "hello", "read"),
-        info("2", ME, PEER, "hi", "delivered"),
-    ]);
+    s.load_history(
+        vec![
+            info("1", PEER, ME, "hello", "read"),
+            info("2", ME, PEER, "hi", "delivered"),
+        ],
+        200,
+    );
     assert_eq!(s.messages.len(), 2);
     assert!(!s.messages[0].outgoing);
     assert!(s.messages[1].outgoing);
@@ -43,7 +46,7 @@ fn history_is_bounded() {
     let history = (0..MAX_MESSAGES + 5)
         .map(|i| info(&i.to_string(), PEER, ME, "x", "read"))
         .collect();
-    s.load_history(history);
+    s.load_history(history, MAX_MESSAGES + 5);
     assert_eq!(s.messages.len(), MAX_MESSAGES);
     assert_eq!(s.messages[0].message_id, "5");
 }
@@ -51,7 +54,7 @@ fn history_is_bounded() {
 #[test]
 fn received_messages_are_added_once_and_marked_read() {
     let mut s = state();
-    s.load_history(vec![info("1", PEER, ME, "hello", "read")]);
+    s.load_history(vec![info("1", PEER, ME, "hello", "read")], 200);
     let event = |id: &str| Event::MessageReceived {
         peer: PEER.into(),
         message_id: id.into(),
@@ -160,4 +163,125 @@ fn peer_presence_and_revocation() {
 fn short_ids_keep_the_distinctive_end() {
     assert_eq!(short_id(PEER), "…0000abcd");
     assert_eq!(short_id("bob"), "bob");
+}
+
+fn page(ids: std::ops::Range<usize>) -> Vec<MessageInfo> {
+    ids.map(|i| info(&format!("m{i}"), PEER, ME, "x", "read"))
+        .collect()
+}
+
+/// Scrolls to the top of what is loaded, as PageUp does once the view knows the limit.
+fn scroll_to_top(s: &mut ChatState) -> Option<ChatAction> {
+    s.scroll_limit.set(40);
+    s.scroll = 40;
+    s.after_scroll_up()
+}
+
+#[test]
+fn scrolling_to_the_top_fetches_the_page_before_the_first_message_once() {
+    let mut s = state();
+    s.load_history(page(100..110), 10);
+    assert_eq!(s.older, Older::Unknown);
+    s.scroll_limit.set(40);
+    s.scroll = 20;
+    assert_eq!(s.after_scroll_up(), None, "not at the top yet");
+    assert_eq!(
+        scroll_to_top(&mut s),
+        Some(ChatAction::LoadOlder("m100".into()))
+    );
+    assert_eq!(scroll_to_top(&mut s), None, "one page at a time");
+
+    s.prepend_older(page(90..100), 10);
+    let ids: Vec<_> = s.messages.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!(
+        ids,
+        page(90..110)
+            .into_iter()
+            .map(|m| m.message_id)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(s.scroll, 40, "the reader's place from the bottom is kept");
+    assert_eq!(
+        scroll_to_top(&mut s),
+        Some(ChatAction::LoadOlder("m90".into()))
+    );
+}
+
+#[test]
+fn a_short_page_is_the_start_of_the_conversation() {
+    let mut s = state();
+    s.load_history(page(5..15), 10);
+    assert_eq!(
+        scroll_to_top(&mut s),
+        Some(ChatAction::LoadOlder("m5".into()))
+    );
+    s.prepend_older(page(0..5), 10);
+    assert_eq!(s.older, Older::None);
+    assert_eq!(scroll_to_top(&mut s), None);
+    assert_eq!(
+        s.messages.front().map(|m| m.message_id.as_str()),
+        Some("m0")
+    );
+
+    let mut short = state();
+    short.load_history(page(0..3), 10);
+    assert_eq!(
+        scroll_to_top(&mut short),
+        None,
+        "a first page under the size is all"
+    );
+}
+
+#[test]
+fn a_failed_fetch_is_tried_again_on_the_next_scroll() {
+    let mut s = state();
+    s.load_history(page(10..20), 10);
+    assert!(scroll_to_top(&mut s).is_some());
+    s.older_failed("daemon gone");
+    assert!(s.status.contains("daemon gone"));
+    assert_eq!(
+        scroll_to_top(&mut s),
+        Some(ChatAction::LoadOlder("m10".into()))
+    );
+}
+
+#[test]
+fn far_back_the_newest_are_dropped_and_reloaded_on_the_way_down() {
+    let mut s = state();
+    let size = 1000;
+    s.load_history(page(10 * MAX_MESSAGES..10 * MAX_MESSAGES + size), size);
+    let mut next = 10 * MAX_MESSAGES;
+    while s.messages.len() < MAX_MESSAGES + size {
+        let Some(ChatAction::LoadOlder(_)) = scroll_to_top(&mut s) else {
+            break;
+        };
+        s.prepend_older(page(next - size..next), size);
+        next -= size;
+        if s.messages.len() == MAX_MESSAGES {
+            break;
+        }
+    }
+    assert_eq!(s.messages.len(), MAX_MESSAGES, "memory stays bounded");
+    // One more page pushes the newest off the bottom.
+    assert!(scroll_to_top(&mut s).is_some());
+    s.prepend_older(page(next - size..next), size);
+    assert_eq!(s.messages.len(), MAX_MESSAGES);
+    assert_eq!(
+        s.messages.front().map(|m| m.message_id.clone()),
+        Some(format!("m{}", next - size))
+    );
+    // A message arriving now is not appended after a gap…
+    let arrived = s.on_event(Event::MessageReceived {
+        peer: PEER.into(),
+        message_id: "new".into(),
+        body: "hi".into(),
+        sent_at: String::new(),
+    });
+    assert_eq!(arrived, Some(ChatAction::MarkRead));
+    assert!(s.messages.iter().all(|m| m.message_id != "new"));
+    // …and back at the bottom the newest page is reloaded, with it.
+    s.scroll = 0;
+    assert_eq!(s.after_scroll_down(), Some(ChatAction::Reload));
+    s.load_history(page(0..3), size);
+    assert_eq!(s.after_scroll_down(), None);
 }
