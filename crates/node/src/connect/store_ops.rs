@@ -96,7 +96,9 @@ pub(super) async fn run_store_op(
             .complete_outgoing(&invite_id, &connection, closed_at_ms, &session.0)
             .await
             .map(StoreAnswer::Completed),
-        StoreOp::PutConnection(connection) => store.put_connection(&connection).await.map(|()| Done),
+        StoreOp::PutConnection(connection) => {
+            store.put_connection(&connection).await.map(|()| Done)
+        }
         StoreOp::RevokeConnection(connection) => {
             store.revoke_connection(&connection).await.map(|()| Done)
         }
@@ -118,12 +120,23 @@ pub(super) async fn run_store_op(
             store.purge_due(now_ms).await?;
             store.next_purge_at().await.map(StoreAnswer::NextPurge)
         }
+        StoreOp::ReadOutgoing(_) | StoreOp::ReadIncoming(_) | StoreOp::ReadInvites => {
+            read(store, op).await
+        }
+    }
+}
+
+/// Runs one of the core's reads.
+async fn read(store: &StoreHandle, op: StoreOp) -> Result<StoreAnswer, StoreError> {
+    match op {
         StoreOp::ReadOutgoing(id) => store.outgoing(&id).await.map(StoreAnswer::Outgoing),
         StoreOp::ReadIncoming(id) => store.incoming(&id).await.map(StoreAnswer::Incoming),
         StoreOp::ReadInvites => Ok(StoreAnswer::Invites {
             incoming: store.incoming_invites().await?,
             outgoing: store.outgoing_invites().await?,
         }),
+        // Every other operation is a write, run by `run_store_op`.
+        write => Box::pin(run_store_op(store, write)).await,
     }
 }
 

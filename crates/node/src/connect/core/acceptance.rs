@@ -12,7 +12,7 @@ use super::inbound::{Verdict, finish, known_invite};
 use super::io::{ConnectOutput, Now, SessionState, StoreAnswer, StoreOp};
 use super::plan::{Noted, Resume, Step, Then};
 use crate::message::wire::Content;
-use crate::remote_error::refused;
+use crate::remote_error::internal;
 
 impl ConnectCore {
     /// An acceptance of `ours`: checked, then our invite is closed and the connection and the
@@ -116,7 +116,14 @@ impl ConnectCore {
     /// Goes on with a decision that waited for the store, now that it answered.
     pub(super) fn resume(&mut self, resume: Resume, answer: StoreAnswer, now: Now) -> Vec<Step> {
         match (resume, answer) {
-            (Resume::Invite { invite, direct, digest }, StoreAnswer::Incoming(known)) => {
+            (
+                Resume::Invite {
+                    invite,
+                    direct,
+                    digest,
+                },
+                StoreAnswer::Incoming(known),
+            ) => {
                 let verdict = match known {
                     Some(known) => known_invite(known.peer == invite.inviter),
                     None => self.admit_invite(&invite, now),
@@ -160,41 +167,46 @@ impl ConnectCore {
                 };
                 finish(verdict, direct, digest)
             }
-            (Resume::NotPendingIncoming { token, target }, StoreAnswer::Incoming(found)) => {
-                let state = found.map(|invite| (invite.invite_id, invite.state));
-                vec![reply_err(token, not_pending(&target, state, "from"))]
-            }
-            (Resume::NotPendingOutgoing { token, target }, StoreAnswer::Outgoing(found)) => {
-                let state = found.map(|invite| (invite.invite_id, invite.state));
-                vec![reply_err(token, not_pending(&target, state, "to"))]
-            }
-            (Resume::ListInvites { token, direction }, StoreAnswer::Invites { incoming, outgoing }) => {
-                let list = super::commands::invite_list(direction, incoming, outgoing);
-                vec![Step::Out(ConnectOutput::Reply {
-                    token,
-                    result: Ok(ConnectReply::Invites(list)),
-                })]
-            }
-            (resume, answer) => {
-                // The actor answers each operation with its own kind of answer; anything else
-                // is a bug, reported rather than guessed at.
-                tracing::error!(?resume, ?answer, "a store answer of the wrong kind");
-                match resume {
-                    Resume::NotPendingIncoming { token, .. }
-                    | Resume::NotPendingOutgoing { token, .. }
-                    | Resume::ListInvites { token, .. } => {
-                        vec![reply_err(token, refused("internal error: wrong store answer"))]
-                    }
-                    _ => Vec::new(),
-                }
-            }
+            (resume, answer) => resume_command(resume, answer),
         }
     }
 }
 
-fn reply_err(token: super::io::ReplyToken, err: accord_api::RemoteError) -> Step {
-    Step::Out(ConnectOutput::Reply {
-        token,
-        result: Err(err),
-    })
+/// Goes on with a command that waited for the store.
+fn resume_command(resume: Resume, answer: StoreAnswer) -> Vec<Step> {
+    let (token, result) = match (resume, answer) {
+        (Resume::NotPendingIncoming { token, target }, StoreAnswer::Incoming(found)) => {
+            let state = found.map(|invite| (invite.invite_id, invite.state));
+            (token, Err(not_pending(&target, state, "from")))
+        }
+        (Resume::NotPendingOutgoing { token, target }, StoreAnswer::Outgoing(found)) => {
+            let state = found.map(|invite| (invite.invite_id, invite.state));
+            (token, Err(not_pending(&target, state, "to")))
+        }
+        (Resume::ListInvites { token, direction }, StoreAnswer::Invites { incoming, outgoing }) => {
+            let list = super::commands::invite_list(direction, incoming, outgoing);
+            (token, Ok(ConnectReply::Invites(list)))
+        }
+        (
+            Resume::NotPendingIncoming { token, .. }
+            | Resume::NotPendingOutgoing { token, .. }
+            | Resume::ListInvites { token, .. },
+            answer,
+        ) => {
+            // The actor answers each operation with its own kind of answer; anything else is
+            // a bug, reported rather than guessed at.
+            tracing::error!(?answer, "a store answer of the wrong kind");
+            (
+                token,
+                Err(internal("the store answered the wrong question")),
+            )
+        }
+        (resume, answer) => {
+            // A frame's decision with the wrong answer: the frame is left unanswered, which
+            // its sender sees as a failed hand-over and retries.
+            tracing::error!(?resume, ?answer, "a store answer of the wrong kind");
+            return Vec::new();
+        }
+    };
+    vec![Step::Out(ConnectOutput::Reply { token, result })]
 }

@@ -28,7 +28,12 @@ pub(super) use super::super::delivery::FIRST_REPUBLISH_DELAY_MS;
 
 impl ConnectCore {
     /// A user command: the clock mark is raised, then the command decides.
-    pub(super) fn on_command(&mut self, token: ReplyToken, command: ConnectCommand, now: Now) -> Plan {
+    pub(super) fn on_command(
+        &mut self,
+        token: ReplyToken,
+        command: ConnectCommand,
+        now: Now,
+    ) -> Plan {
         let reading = self.mark_reading(now);
         self.memory.note_clock(reading);
         let mut plan = Plan::new(Fail::Reply(token));
@@ -50,9 +55,9 @@ impl ConnectCore {
                 token,
                 Ok(ConnectReply::Connections(self.connection_list())),
             )]),
-            ConnectCommand::Attestation { peer } => self.attestation(&peer).map(|text| {
-                vec![reply(token, Ok(ConnectReply::Attestation(text)))]
-            }),
+            ConnectCommand::Attestation { peer } => self
+                .attestation(&peer)
+                .map(|text| vec![reply(token, Ok(ConnectReply::Attestation(text)))]),
             ConnectCommand::Stats => Ok(vec![reply(token, Ok(ConnectReply::Stats(self.stats())))]),
         };
         match decided {

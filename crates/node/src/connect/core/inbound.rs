@@ -3,8 +3,8 @@
 
 use accord_api::Event;
 use accord_handshake::{
-    Admission, Crossed, GossipFrame, IncomingPolicy, Invite, InviteEvent, InviteState,
-    OpenError, Payload, Revocation, Withdrawal, check_cooldown, crossed_resolution, open_payload,
+    Admission, Crossed, GossipFrame, IncomingPolicy, Invite, InviteEvent, InviteState, OpenError,
+    Payload, Revocation, Withdrawal, check_cooldown, crossed_resolution, open_payload,
 };
 use accord_identity::AccordId;
 use accord_net::PeerId;
@@ -281,7 +281,10 @@ impl ConnectCore {
                     .into_iter()
                     .flat_map(|id| {
                         [
-                            Step::Store(StoreOp::RemoveIncoming(id), Then::Note(Noted::Removed(id))),
+                            Step::Store(
+                                StoreOp::RemoveIncoming(id),
+                                Then::Note(Noted::Removed(id)),
+                            ),
                             Step::Count("evicted_invite", hex(&id)),
                         ]
                     })
@@ -301,7 +304,12 @@ impl ConnectCore {
 
     /// Crossed invites where theirs wins: accept theirs, and close ours as accepted, since the
     /// pair ends up connected through one attestation.
-    fn resolve_crossed(&mut self, mut steps: Vec<Step>, record: IncomingInvite, now: Now) -> Verdict {
+    fn resolve_crossed(
+        &mut self,
+        mut steps: Vec<Step>,
+        record: IncomingInvite,
+        now: Now,
+    ) -> Verdict {
         let peer = record.peer;
         let (accepting, result) = self.accept_incoming(record, now.unix_ms);
         steps.extend(accepting);
@@ -412,7 +420,11 @@ pub(super) fn known_invite(same_inviter: bool) -> Verdict {
 }
 
 /// The steps that end a frame's decision: its own, the answer, and the replay cache.
-pub(super) fn finish(verdict: Verdict, direct: Option<FrameToken>, digest: FrameDigest) -> Vec<Step> {
+pub(super) fn finish(
+    verdict: Verdict,
+    direct: Option<FrameToken>,
+    digest: FrameDigest,
+) -> Vec<Step> {
     match verdict {
         Verdict::Wait(step) => vec![step],
         Verdict::Done {

@@ -16,8 +16,7 @@ use super::super::delivery::DeliveryKey;
 use super::super::transition::advance;
 use super::ConnectCore;
 use super::commands::{
-    DAY_MS, FIRST_REPUBLISH_DELAY_MS, new_connection, not_pending, parse_id, parse_invite_id,
-    reply,
+    DAY_MS, FIRST_REPUBLISH_DELAY_MS, new_connection, not_pending, parse_id, parse_invite_id, reply,
 };
 use super::io::{ConnectOutput, Delivery, ReplyToken, SessionState, StoreOp};
 use super::plan::{Noted, Resume, Step, Then};
@@ -67,26 +66,7 @@ impl ConnectCore {
             return Ok(steps);
         }
         self.check_quota(now)?;
-        let note = Note::new(note, self.config.invites.note_max_chars).map_err(|err| {
-            RemoteError::new(ErrorCode::InvalidParams, format!("invalid note: {err}"))
-        })?;
-        let ttl = u64::from(self.config.invites.expiry_days) * DAY_MS;
-        let (invite, secret) =
-            Invite::create(&self.identity, peer, note.clone(), now, ttl, &mut rng::os_rng())
-                .map_err(|err| refused(err.to_string()))?;
-        let record = OutgoingInvite {
-            invite_id: invite.invite_id,
-            peer,
-            invite: invite.encode(),
-            one_time_secret: Some(secret.to_bytes()),
-            state: InviteState::Pending,
-            note: note.as_str().to_owned(),
-            created_at_ms: invite.created_at_ms,
-            expires_at_ms: invite.expires_at_ms,
-            closed_at_ms: None,
-            next_publish_at_ms: Some(now + FIRST_REPUBLISH_DELAY_MS),
-            publish_count: 0,
-        };
+        let (invite, record) = self.new_invite(peer, note, now)?;
         let high_water_ms = self.memory.high_water_ms();
         tracing::info!(%peer, invite = %hex(&record.invite_id), "sending an invite");
         let delivery = Delivery {
@@ -107,6 +87,42 @@ impl ConnectCore {
             Step::Out(ConnectOutput::Deliver(delivery)),
             reply(token, Ok(ConnectReply::Invite(summary))),
         ])
+    }
+
+    /// A new invite to `peer` and the record that keeps it (with its one-time key).
+    fn new_invite(
+        &self,
+        peer: AccordId,
+        note: &str,
+        now: u64,
+    ) -> Result<(Invite, OutgoingInvite), RemoteError> {
+        let note = Note::new(note, self.config.invites.note_max_chars).map_err(|err| {
+            RemoteError::new(ErrorCode::InvalidParams, format!("invalid note: {err}"))
+        })?;
+        let ttl = u64::from(self.config.invites.expiry_days) * DAY_MS;
+        let (invite, secret) = Invite::create(
+            &self.identity,
+            peer,
+            note.clone(),
+            now,
+            ttl,
+            &mut rng::os_rng(),
+        )
+        .map_err(|err| refused(err.to_string()))?;
+        let record = OutgoingInvite {
+            invite_id: invite.invite_id,
+            peer,
+            invite: invite.encode(),
+            one_time_secret: Some(secret.to_bytes()),
+            state: InviteState::Pending,
+            note: note.as_str().to_owned(),
+            created_at_ms: invite.created_at_ms,
+            expires_at_ms: invite.expires_at_ms,
+            closed_at_ms: None,
+            next_publish_at_ms: Some(now + FIRST_REPUBLISH_DELAY_MS),
+            publish_count: 0,
+        };
+        Ok((invite, record))
     }
 
     /// Refuses invites to ourselves, to blocked IDs, to connections, a second pending invite,
@@ -197,7 +213,11 @@ impl ConnectCore {
 
     /// The pending incoming invite named by an invite id or the inviter's ID; otherwise the
     /// steps that answer why not (reading the invite when it is not in memory).
-    fn pending_incoming(&self, token: ReplyToken, target: &str) -> Result<IncomingInvite, Vec<Step>> {
+    fn pending_incoming(
+        &self,
+        token: ReplyToken,
+        target: &str,
+    ) -> Result<IncomingInvite, Vec<Step>> {
         let refuse = |err| vec![reply(token, Err(err))];
         let id = match parse_invite_id(target) {
             Some(id) => id,
@@ -211,7 +231,11 @@ impl ConnectCore {
         };
         match self.memory.incoming(&id) {
             Some(record) if record.state == InviteState::Pending => Ok(record.clone()),
-            Some(record) => Err(refuse(not_pending(target, Some((id, record.state)), "from"))),
+            Some(record) => Err(refuse(not_pending(
+                target,
+                Some((id, record.state)),
+                "from",
+            ))),
             None => Err(vec![Step::Store(
                 StoreOp::ReadIncoming(id),
                 Then::Resume(Resume::NotPendingIncoming {
@@ -325,14 +349,20 @@ impl ConnectCore {
     }
 
     /// The event that says a connection was made.
-    pub(super) fn accepted_steps(&self, invite_id: &InviteId, connection: &Connection) -> Vec<Step> {
+    pub(super) fn accepted_steps(
+        &self,
+        invite_id: &InviteId,
+        connection: &Connection,
+    ) -> Vec<Step> {
         let peer = connection.peer;
         tracing::info!(%peer, attestation = %hex(&connection.attestation_id), "connecting");
-        vec![Step::Out(ConnectOutput::Emit(accord_api::Event::InviteAccepted {
-            invite_id: hex(invite_id),
-            peer: peer.to_string(),
-            attestation_id: hex(&connection.attestation_id),
-        }))]
+        vec![Step::Out(ConnectOutput::Emit(
+            accord_api::Event::InviteAccepted {
+                invite_id: hex(invite_id),
+                peer: peer.to_string(),
+                attestation_id: hex(&connection.attestation_id),
+            },
+        ))]
     }
 
     /// `accord decline`: the inviter is not told.
@@ -381,7 +411,10 @@ impl ConnectCore {
                     token,
                     target: target.to_owned(),
                 };
-                return Ok(vec![Step::Store(StoreOp::ReadOutgoing(id), Then::Resume(resume))]);
+                return Ok(vec![Step::Store(
+                    StoreOp::ReadOutgoing(id),
+                    Then::Resume(resume),
+                )]);
             }
         };
         advance(&mut record.state, InviteEvent::Withdraw).map_err(|e| refused(e.to_string()))?;

@@ -5,9 +5,7 @@ use accord_api::{Event, RemoteError};
 use accord_handshake::Payload;
 use accord_identity::AccordId;
 use accord_net::{Multiaddr, PeerId};
-use accord_store::{
-    Connection, IncomingInvite, InviteId, OutgoingInvite, StoreError, Zeroizing,
-};
+use accord_store::{Connection, IncomingInvite, InviteId, OutgoingInvite, StoreError, Zeroizing};
 
 use super::super::command::{ConnectCommand, ConnectReply};
 use super::super::delivery::DeliveryKey;

@@ -121,14 +121,19 @@ impl ConnectCore {
         if self.running.is_some() && !matches!(input, ConnectInput::Stored(_)) {
             // The actor's loop never does this; should it, the input is refused rather than
             // interleaved with a plan half done.
-            tracing::error!(?input, "the Connect core got an input while a plan was waiting");
+            tracing::error!(
+                ?input,
+                "the Connect core got an input while a plan was waiting"
+            );
             return out;
         }
         let plan = match input {
             ConnectInput::Command { token, command } => self.on_command(token, command, now),
             ConnectInput::Frame { data, from, direct } => self.on_frame(&data, from, direct, now),
             ConnectInput::PeerConnected(peer) => self.on_peer_connected(peer, now),
-            ConnectInput::PeerIdentified { peer, addrs } => self.on_peer_identified(peer, addrs, now),
+            ConnectInput::PeerIdentified { peer, addrs } => {
+                self.on_peer_identified(peer, addrs, now)
+            }
             ConnectInput::Delivered(key) => self.on_delivered(&key),
             ConnectInput::Timer => self.on_timer(now),
             ConnectInput::Stored(answer) => {

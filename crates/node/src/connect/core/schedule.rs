@@ -6,7 +6,9 @@
 
 use std::collections::HashSet;
 
-use accord_handshake::{Acceptance, Invite, InviteEvent, InviteState, Payload, Revocation, Withdrawal};
+use accord_handshake::{
+    Acceptance, Invite, InviteEvent, InviteState, Payload, Revocation, Withdrawal,
+};
 use accord_identity::AccordId;
 use accord_net::{Multiaddr, PeerId};
 use accord_store::LiveItem;
@@ -128,7 +130,12 @@ impl ConnectCore {
 
     /// The network identified a peer: record it in the address book. The network loop hands
     /// it over without waiting, so the store's pace never holds up the swarm.
-    pub(super) fn on_peer_identified(&mut self, peer: PeerId, addrs: Vec<Multiaddr>, now: Now) -> Plan {
+    pub(super) fn on_peer_identified(
+        &mut self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        now: Now,
+    ) -> Plan {
         let Ok(id) = AccordId::from_peer_id(peer) else {
             tracing::debug!(%peer, "not an Accord identity; not added to the address book");
             return Plan::empty();
@@ -140,7 +147,10 @@ impl ConnectCore {
         };
         Plan::of(
             Fail::Quiet,
-            vec![Step::Store(write, Then::Tolerate("address_book_write_failed"))],
+            vec![Step::Store(
+                write,
+                Then::Tolerate("address_book_write_failed"),
+            )],
         )
     }
 
@@ -199,7 +209,10 @@ impl ConnectCore {
             (RepublishStep::Publish { .. }, InviteState::Withdrawn) => {
                 let at_ms = record.closed_at_ms.unwrap_or(now);
                 let withdrawal = Withdrawal::create(&self.identity, record.peer, *id, at_ms);
-                Some((Payload::Withdrawal(withdrawal), DeliveryKey::Withdrawal(*id)))
+                Some((
+                    Payload::Withdrawal(withdrawal),
+                    DeliveryKey::Withdrawal(*id),
+                ))
             }
             _ => None,
         };
@@ -216,7 +229,10 @@ impl ConnectCore {
             expires_at_ms: record.expires_at_ms,
             key,
         };
-        vec![put_outgoing(record), Step::Out(ConnectOutput::Deliver(delivery))]
+        vec![
+            put_outgoing(record),
+            Step::Out(ConnectOutput::Deliver(delivery)),
+        ]
     }
 
     fn republish_incoming(&mut self, id: &accord_store::InviteId, now: u64) -> Vec<Step> {
@@ -228,7 +244,8 @@ impl ConnectCore {
         }
         let acceptance = record.acceptance.as_deref().map(Acceptance::decode);
         let step = republish_step(record.publish_count, record.expires_at_ms, None, now);
-        let (Some(Ok(acceptance)), RepublishStep::Publish { count, next_at_ms }) = (acceptance, step)
+        let (Some(Ok(acceptance)), RepublishStep::Publish { count, next_at_ms }) =
+            (acceptance, step)
         else {
             record.next_publish_at_ms = None;
             return vec![put_incoming(record)];
@@ -241,7 +258,10 @@ impl ConnectCore {
             expires_at_ms: record.expires_at_ms,
             key: DeliveryKey::Acceptance(*id),
         };
-        vec![put_incoming(record), Step::Out(ConnectOutput::Deliver(delivery))]
+        vec![
+            put_incoming(record),
+            Step::Out(ConnectOutput::Deliver(delivery)),
+        ]
     }
 
     fn republish_revocation(&mut self, peer: &AccordId, now: u64) -> Vec<Step> {
@@ -254,7 +274,8 @@ impl ConnectCore {
         let revocation = connection.revocation.as_deref().map(Revocation::decode);
         let limit = Some(MAX_REVOCATION_PUBLISHES);
         let step = republish_step(connection.publish_count, u64::MAX, limit, now);
-        let (Some(Ok(revocation)), RepublishStep::Publish { count, next_at_ms }) = (revocation, step)
+        let (Some(Ok(revocation)), RepublishStep::Publish { count, next_at_ms }) =
+            (revocation, step)
         else {
             connection.next_publish_at_ms = None;
             return vec![put_connection(connection)];
@@ -271,7 +292,10 @@ impl ConnectCore {
             expires_at_ms: now + REVOCATION_FRAME_TTL_MS,
             key: DeliveryKey::Revocation(Box::new(connection.peer)),
         };
-        vec![put_connection(connection), Step::Out(ConnectOutput::Deliver(delivery))]
+        vec![
+            put_connection(connection),
+            Step::Out(ConnectOutput::Deliver(delivery)),
+        ]
     }
 }
 

@@ -13,7 +13,10 @@ fn refusal(result: Result<ConnectReply, RemoteError>) -> String {
     err.message
 }
 
-fn connect(h: &mut Harness, peer: &AccordId) -> (Result<ConnectReply, RemoteError>, Vec<ConnectOutput>) {
+fn connect(
+    h: &mut Harness,
+    peer: &AccordId,
+) -> (Result<ConnectReply, RemoteError>, Vec<ConnectOutput>) {
     h.command(ConnectCommand::Connect {
         peer: peer.to_string(),
         note: String::new(),
@@ -91,7 +94,10 @@ fn the_reply_comes_after_its_write_and_a_failed_write_leaves_nothing_behind() {
     let replied = position(&outputs, |o| matches!(o, ConnectOutput::Reply { .. }));
     assert!(written < replied);
     // The clock mark is noted before anything else.
-    assert!(matches!(stores(&outputs).first(), Some(StoreOp::NoteClock(_))));
+    assert!(matches!(
+        stores(&outputs).first(),
+        Some(StoreOp::NoteClock(_))
+    ));
 }
 
 #[test]
@@ -111,7 +117,10 @@ fn inviting_someone_who_invited_us_accepts_theirs_and_keeps_them_before_replying
     ));
     let kept = position(&outputs, |o| matches!(o, ConnectOutput::KeepPeers(_)));
     let replied = position(&outputs, |o| matches!(o, ConnectOutput::Reply { .. }));
-    assert!(kept < replied, "the reply came before the network learnt the peer");
+    assert!(
+        kept < replied,
+        "the reply came before the network learnt the peer"
+    );
     assert!(matches!(
         deliveries(&outputs).as_slice(),
         [d] if matches!(d.payload, Payload::Acceptance(_))
@@ -135,9 +144,11 @@ fn a_closed_invite_is_read_back_to_say_what_it_is() {
         target: target.clone(),
     });
     assert!(refusal(result).contains("declined, not pending"));
-    assert!(stores(&outputs)
-        .iter()
-        .any(|op| matches!(op, StoreOp::ReadIncoming(_))));
+    assert!(
+        stores(&outputs)
+            .iter()
+            .any(|op| matches!(op, StoreOp::ReadIncoming(_)))
+    );
     let (result, _) = h.command(ConnectCommand::Accept {
         target: identity(3).id().to_string(),
     });

@@ -103,7 +103,10 @@ fn crossed_invites_where_ours_wins_wait_for_ours_and_stay_unsettled() {
     let (_, frame) = invite_frame(&them, h.me_id(), NOW);
     let (answer, outputs) = h.direct(&frame, &them);
     assert_eq!(answer, Some(true));
-    assert!(writes(&outputs).is_empty(), "theirs was stored: {outputs:?}");
+    assert!(
+        writes(&outputs).is_empty(),
+        "theirs was stored: {outputs:?}"
+    );
     // Should ours end unanswered, a later copy of theirs must count: it is not cached.
     h.direct(&frame, &them);
     assert_eq!(h.count("replayed_frame"), 0);
@@ -130,9 +133,11 @@ fn crossed_invites_where_theirs_wins_accept_theirs_and_close_ours() {
     assert_eq!(closed.invite_id, ours.invite_id);
     assert_eq!(closed.state, InviteState::Accepted);
     assert!(closed.one_time_secret.is_none());
-    assert!(outputs.iter().any(
-        |o| matches!(o, ConnectOutput::KeepPeers(peers) if *peers == [them.id().peer_id()])
-    ));
+    assert!(
+        outputs.iter().any(
+            |o| matches!(o, ConnectOutput::KeepPeers(peers) if *peers == [them.id().peer_id()])
+        )
+    );
 }
 
 #[test]
@@ -200,7 +205,11 @@ fn a_declined_inviter_is_held_back_until_the_cool_down_ends_or_it_is_unblocked()
     h.now += 1;
     let (_, frame) = invite_frame(&other, h.me_id(), h.now);
     let (_, outputs) = h.direct(&frame, &other);
-    assert_eq!(received(&outputs), 1, "the unblocked peer was still held back");
+    assert_eq!(
+        received(&outputs),
+        1,
+        "the unblocked peer was still held back"
+    );
 }
 
 /// Identity 1 invites `them`, who accepts; the acceptance's outputs.
@@ -223,16 +232,26 @@ fn an_acceptance_completes_our_invite_and_keeps_the_peer() {
         writes(&outputs).as_slice(),
         [StoreOp::CompleteOutgoing { .. }]
     ));
-    assert!(events(&outputs)
-        .iter()
-        .any(|e| matches!(e, Event::InviteAccepted { .. })));
-    assert!(outputs
-        .iter()
-        .any(|o| matches!(o, ConnectOutput::ChannelChanged(p) if *p == them.id())));
-    assert!(outputs.iter().any(
-        |o| matches!(o, ConnectOutput::KeepPeers(peers) if *peers == [them.id().peer_id()])
-    ));
-    assert_eq!(wake(&outputs), Some(None), "an accepted invite is not republished");
+    assert!(
+        events(&outputs)
+            .iter()
+            .any(|e| matches!(e, Event::InviteAccepted { .. }))
+    );
+    assert!(
+        outputs
+            .iter()
+            .any(|o| matches!(o, ConnectOutput::ChannelChanged(p) if *p == them.id()))
+    );
+    assert!(
+        outputs.iter().any(
+            |o| matches!(o, ConnectOutput::KeepPeers(peers) if *peers == [them.id().peer_id()])
+        )
+    );
+    assert_eq!(
+        wake(&outputs),
+        Some(None),
+        "an accepted invite is not republished"
+    );
 
     // Another copy of an acceptance is read back, recognised, counted, and answered.
     let again = frame_for(&h, &Payload::Acceptance(acceptance_of(&them, &invite)));
@@ -247,7 +266,10 @@ fn an_acceptance_of_an_unknown_or_expired_invite_is_refused() {
     let mut h = Harness::new();
     let them = identity(2);
     let stranger_invite = invite_from(&h.me, them.id(), NOW, DAY);
-    let frame = frame_for(&h, &Payload::Acceptance(acceptance_of(&them, &stranger_invite)));
+    let frame = frame_for(
+        &h,
+        &Payload::Acceptance(acceptance_of(&them, &stranger_invite)),
+    );
     assert_eq!(h.direct(&frame, &them).0, Some(false));
     assert_eq!(h.count("unknown_acceptance"), 1);
 
@@ -279,9 +301,11 @@ fn a_withdrawal_closes_the_pending_invite_and_one_before_its_invite_stays_unsett
         panic!("the invite closed expected: {outputs:?}");
     };
     assert_eq!(record.state, InviteState::Withdrawn);
-    assert!(events(&outputs)
-        .iter()
-        .any(|e| matches!(e, Event::InviteWithdrawn { .. })));
+    assert!(
+        events(&outputs)
+            .iter()
+            .any(|e| matches!(e, Event::InviteWithdrawn { .. }))
+    );
 }
 
 #[test]
@@ -299,9 +323,11 @@ fn a_revocation_from_a_connection_ends_it_once() {
         writes(&outputs).as_slice(),
         [StoreOp::RevokeConnection(c)] if c.revoked_at_ms.is_some()
     ));
-    assert!(outputs
-        .iter()
-        .any(|o| matches!(o, ConnectOutput::KeepPeers(peers) if peers.is_empty())));
+    assert!(
+        outputs
+            .iter()
+            .any(|o| matches!(o, ConnectOutput::KeepPeers(peers) if peers.is_empty()))
+    );
     // Sealed again, it changes nothing more.
     let again = frame_for(&h, &Payload::Revocation(revocation));
     let (answer, outputs) = h.direct(&again, &them);
@@ -335,7 +361,9 @@ fn a_gossip_frame_is_applied_without_an_answer_or_a_second_stamp_check() {
     let (_, frame) = invite_frame(&them, h.me_id(), NOW);
     let outputs = h.gossip(&frame, identity(7).id().peer_id());
     assert_eq!(received(&outputs), 1);
-    assert!(!outputs
-        .iter()
-        .any(|o| matches!(o, ConnectOutput::AnswerDirect { .. })));
+    assert!(
+        !outputs
+            .iter()
+            .any(|o| matches!(o, ConnectOutput::AnswerDirect { .. }))
+    );
 }

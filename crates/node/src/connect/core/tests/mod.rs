@@ -20,15 +20,15 @@ use accord_channel::Session;
 use accord_handshake::{Acceptance, GossipFrame, Invite, InviteState, Note, Payload};
 use accord_identity::{AccordId, Identity};
 use accord_net::PeerId;
-use accord_store::{
-    Connection, IncomingInvite, InviteId, OutgoingInvite, StoreError, Zeroizing,
-};
+use accord_store::{Connection, IncomingInvite, InviteId, OutgoingInvite, StoreError, Zeroizing};
 
 use super::super::IdentifyDrops;
 use super::super::command::{ConnectCommand, ConnectReply};
 use super::super::delivery::RelayDrops;
 use super::ConnectCore;
-use super::io::{ConnectInput, ConnectOutput, Delivery, FrameToken, Now, ReplyToken, StoreAnswer, StoreOp};
+use super::io::{
+    ConnectInput, ConnectOutput, Delivery, FrameToken, Now, ReplyToken, StoreAnswer, StoreOp,
+};
 use super::memory::Loaded;
 use crate::Config;
 use crate::message::wire::Content;
@@ -214,7 +214,11 @@ impl Harness {
     }
 
     /// Hands a frame over directly; the answer given and every output.
-    pub(super) fn direct(&mut self, frame: &[u8], from: &Identity) -> (Option<bool>, Vec<ConnectOutput>) {
+    pub(super) fn direct(
+        &mut self,
+        frame: &[u8],
+        from: &Identity,
+    ) -> (Option<bool>, Vec<ConnectOutput>) {
         self.next_token += 1;
         let token = FrameToken(self.next_token);
         let outputs = self.feed(ConnectInput::Frame {
@@ -278,7 +282,9 @@ pub(super) fn frame(to: &AccordId, payload: &Payload, expires_at_ms: u64) -> Vec
 /// An invite from `from` to `to`, made at `now`, valid for `ttl`.
 pub(super) fn invite_from(from: &Identity, to: AccordId, now: u64, ttl: u64) -> Invite {
     let note = Note::new("hi", 200).unwrap();
-    Invite::create(from, to, note, now, ttl, &mut os_rng()).unwrap().0
+    Invite::create(from, to, note, now, ttl, &mut os_rng())
+        .unwrap()
+        .0
 }
 
 /// The frame of an invite from `from` to `to`, made at `now`.

@@ -2,7 +2,9 @@
 
 use accord_handshake::{InviteState, Payload};
 
-use super::super::super::delivery::{DeliveryKey, FIRST_REPUBLISH_DELAY_MS, MAX_REPUBLISH_DELAY_MS};
+use super::super::super::delivery::{
+    DeliveryKey, FIRST_REPUBLISH_DELAY_MS, MAX_REPUBLISH_DELAY_MS,
+};
 use super::super::io::{ConnectInput, ConnectOutput, StoreOp};
 use super::super::live::{NUDGE_DELAY_MS, NUDGE_INTERVAL_MS};
 use super::*;
@@ -47,7 +49,10 @@ fn a_sent_invite_is_republished_with_back_off_until_delivered() {
         delays.push(next - due);
         due = next;
     }
-    assert_eq!(delays, [4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+    assert_eq!(
+        delays,
+        [4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
+    );
     assert_eq!(*delays.last().unwrap(), MAX_REPUBLISH_DELAY_MS);
 
     // Once the recipient answered a direct hand-over, the invite is no longer republished;
@@ -67,7 +72,10 @@ fn an_expired_outgoing_invite_loses_its_key_and_is_not_sent_again() {
     let outputs = h.tick(record.expires_at_ms);
     let expired = only_outgoing_write(&outputs);
     assert_eq!(expired.state, InviteState::Expired);
-    assert!(expired.one_time_secret.is_none(), "the one-time key was kept");
+    assert!(
+        expired.one_time_secret.is_none(),
+        "the one-time key was kept"
+    );
     assert_eq!(expired.next_publish_at_ms, None);
     assert!(deliveries(&outputs).is_empty());
     assert_eq!(wake(&outputs), Some(None), "nothing is left to wake for");
