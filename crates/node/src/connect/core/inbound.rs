@@ -22,6 +22,10 @@ use crate::hex::encode as hex;
 pub(crate) const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 
 /// How the decision about a frame ends.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one plan runs at a time and its values are moved a few times, never kept in bulk; a box would cost an allocation each"
+)]
 #[derive(Debug)]
 pub(super) enum Verdict {
     /// Decided: the steps to take, then the answer (`accepted`), and whether a later copy of

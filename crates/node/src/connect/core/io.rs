@@ -31,6 +31,10 @@ pub(crate) struct Now {
 }
 
 /// Something that happened, for the core to decide about.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one plan runs at a time and its values are moved a few times, never kept in bulk; a box would cost an allocation each"
+)]
 #[derive(Debug)]
 pub(crate) enum ConnectInput {
     /// A user command; its answer comes back as [`ConnectOutput::Reply`] with the same token.
@@ -77,6 +81,10 @@ impl std::fmt::Debug for SessionState {
 
 /// One store operation the core needs; the actor runs it and answers with
 /// [`ConnectInput::Stored`]. Every write is durable when it is answered.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one plan runs at a time and its values are moved a few times, never kept in bulk; a box would cost an allocation each"
+)]
 #[derive(Debug)]
 pub(crate) enum StoreOp {
     /// Store an outgoing invite.

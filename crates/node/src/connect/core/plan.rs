@@ -32,6 +32,10 @@ pub(super) struct Plan {
 }
 
 /// One step of a plan.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one plan runs at a time and its values are moved a few times, never kept in bulk; a box would cost an allocation each"
+)]
 #[derive(Debug)]
 pub(super) enum Step {
     /// An output for the actor.
