@@ -180,6 +180,17 @@ impl ConnectCore {
 
     /// The steps that republish one item, or stop its schedule.
     pub(super) fn republish(&mut self, item: LiveItem, now: u64) -> Vec<Step> {
+        let known = match &item {
+            LiveItem::Outgoing(id) => self.memory.outgoing(id).is_some(),
+            LiveItem::Incoming(id) => self.memory.incoming(id).is_some(),
+            LiveItem::Revocation(peer) => self.memory.connection(peer).is_some(),
+        };
+        if !known {
+            // An index entry whose record could not be loaded at start: forgotten, or it
+            // would stay due for ever.
+            self.memory.live.forget(&item);
+            return Vec::new();
+        }
         match item {
             LiveItem::Outgoing(id) => self.republish_outgoing(&id, now),
             LiveItem::Incoming(id) => self.republish_incoming(&id, now),

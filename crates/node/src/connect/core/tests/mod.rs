@@ -132,6 +132,8 @@ pub(super) struct Harness {
     pub(super) store: FakeStore,
     pub(super) me: Identity,
     pub(super) now: u64,
+    /// The wake-up asked at start, if one was.
+    pub(super) started: Option<Option<u64>>,
     next_token: u64,
 }
 
@@ -142,11 +144,16 @@ impl Harness {
     }
 
     pub(super) fn with(config: Config) -> Self {
+        Self::loaded(config, Loaded::default())
+    }
+
+    /// A core started on what a store held.
+    pub(super) fn loaded(config: Config, loaded: Loaded) -> Self {
         let me = identity(1);
         let core = ConnectCore::new(
             me.clone(),
             Arc::new(config),
-            Loaded::default(),
+            loaded,
             Arc::new(RelayDrops::default()),
             IdentifyDrops::default(),
             NOW,
@@ -156,9 +163,14 @@ impl Harness {
             store: FakeStore::default(),
             me,
             now: NOW,
+            started: None,
             next_token: 0,
         };
         let start = harness.core.start();
+        harness.started = start.iter().find_map(|o| match o {
+            ConnectOutput::WakeAt(at) => Some(*at),
+            _ => None,
+        });
         assert!(
             start.iter().all(|o| !matches!(o, ConnectOutput::Store(_))),
             "start asked the store: {start:?}"

@@ -7,6 +7,7 @@ use super::super::super::delivery::{
 };
 use super::super::io::{ConnectInput, ConnectOutput, StoreOp};
 use super::super::live::{NUDGE_DELAY_MS, NUDGE_INTERVAL_MS};
+use super::super::memory::Loaded;
 use super::*;
 
 /// The outgoing invite written by `outputs`, the only write expected.
@@ -170,5 +171,52 @@ fn an_identified_peer_is_recorded_and_a_failure_counted() {
         peer: PeerId::random(),
         addrs: Vec::new(),
     });
+    assert!(stores(&outputs).is_empty());
+}
+
+#[test]
+fn what_a_store_held_is_scheduled_at_start_and_purged_when_due() {
+    let them = identity(2);
+    let invite = invite_from(&them, identity(1).id(), NOW - DAY, 3 * DAY);
+    let record = IncomingInvite {
+        invite_id: invite.invite_id,
+        peer: them.id(),
+        invite: invite.encode(),
+        note: String::new(),
+        state: InviteState::Pending,
+        created_at_ms: invite.created_at_ms,
+        expires_at_ms: invite.expires_at_ms,
+        received_at_ms: NOW - DAY,
+        closed_at_ms: None,
+        acceptance: None,
+        ephemeral_secret: None,
+        next_publish_at_ms: None,
+        publish_count: 0,
+    };
+    let entry = accord_store::live_incoming(&record).unwrap();
+    // A second entry whose record is gone must not keep the timer busy.
+    let mut lost = entry.clone();
+    lost.item = accord_store::LiveItem::Outgoing([7; 16]);
+    lost.next_publish_at_ms = Some(NOW);
+    lost.expires_at_ms = u64::MAX;
+    lost.state = InviteState::Withdrawn;
+    let loaded = Loaded {
+        live_entries: vec![entry, lost],
+        incoming: vec![record.clone()],
+        next_purge_ms: Some(NOW + 10),
+        ..Loaded::default()
+    };
+    let mut h = Harness::loaded(config(), loaded);
+    assert_eq!(h.started, Some(Some(NOW)));
+    let outputs = h.tick(NOW);
+    assert!(stores(&outputs).is_empty(), "{outputs:?}");
+    assert_eq!(wake(&outputs), Some(Some(NOW + 10)));
+    let outputs = h.tick(NOW + 10);
+    assert!(matches!(stores(&outputs).as_slice(), [StoreOp::Purge(_)]));
+    assert_eq!(wake(&outputs), Some(Some(record.expires_at_ms)));
+    // The loaded invite is known: a republication of it changes nothing.
+    let frame = frame(&h.me_id(), &Payload::Invite(invite), NOW + DAY);
+    let (answer, outputs) = h.direct(&frame, &them);
+    assert_eq!(answer, Some(true));
     assert!(stores(&outputs).is_empty());
 }
