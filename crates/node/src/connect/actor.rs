@@ -111,9 +111,9 @@ impl ConnectActor {
         loop {
             let due = self.wake_at.map(clock::deadline_from_unix_ms);
             let input = tokio::select! {
-                message = self.rx.recv() => match message {
-                    Some(ConnectMessage::Shutdown) | None => break,
-                    Some(message) => self.input(message),
+                message = self.rx.recv() => match message.and_then(|m| self.input(m)) {
+                    Some(input) => input,
+                    None => break,
                 },
                 () = clock::sleep_until(due), if due.is_some() => {
                     self.wake_at = None;
@@ -125,9 +125,10 @@ impl ConnectActor {
         }
     }
 
-    /// The core's input for a queued message; the channels stay here, under a token.
-    fn input(&mut self, message: ConnectMessage) -> ConnectInput {
-        match message {
+    /// The core's input for a queued message (none for `Shutdown`); the channels stay here,
+    /// under a token.
+    fn input(&mut self, message: ConnectMessage) -> Option<ConnectInput> {
+        Some(match message {
             ConnectMessage::Command { command, reply } => {
                 let token = ReplyToken(self.token());
                 self.replies.insert(token, reply);
@@ -150,9 +151,8 @@ impl ConnectActor {
             ConnectMessage::PeerIdentified { peer, addrs } => {
                 ConnectInput::PeerIdentified { peer, addrs }
             }
-            // The loop stops on it before asking for an input.
-            ConnectMessage::Shutdown => ConnectInput::Timer,
-        }
+            ConnectMessage::Shutdown => return None,
+        })
     }
 
     fn token(&mut self) -> u64 {
