@@ -220,3 +220,46 @@ fn what_a_store_held_is_scheduled_at_start_and_purged_when_due() {
     assert_eq!(answer, Some(true));
     assert!(stores(&outputs).is_empty());
 }
+
+#[test]
+fn an_acceptance_is_republished_until_delivered_and_a_revocation_a_bounded_number_of_times() {
+    let mut h = Harness::new();
+    let them = identity(2);
+    let (_, frame) = invite_frame(&them, h.me_id(), NOW);
+    h.direct(&frame, &them);
+    let (reply, outputs) = h.command(ConnectCommand::Accept {
+        target: them.id().to_string(),
+    });
+    reply.unwrap();
+    // The acceptance is republished until a direct hand-over is answered.
+    let due = wake(&outputs).flatten().unwrap();
+    let outputs = h.tick(due);
+    assert!(matches!(
+        deliveries(&outputs).as_slice(),
+        [d] if matches!(d.payload, Payload::Acceptance(_))
+    ));
+    let id = *h.store.incoming.keys().next().unwrap();
+    let outputs = h.feed(ConnectInput::Delivered(DeliveryKey::Acceptance(id)));
+    assert_eq!(wake(&outputs), Some(None));
+
+    let (reply, outputs) = h.command(ConnectCommand::Disconnect {
+        peer: them.id().to_string(),
+    });
+    reply.unwrap();
+    let mut due = wake(&outputs).flatten().unwrap();
+    let mut sent = 0;
+    loop {
+        let outputs = h.tick(due);
+        sent += deliveries(&outputs).len();
+        match wake(&outputs) {
+            Some(Some(next)) => due = next,
+            _ => break,
+        }
+        assert!(sent <= 40, "the revocation is republished without end");
+    }
+    assert_eq!(
+        sent,
+        super::super::super::delivery::MAX_REVOCATION_PUBLISHES as usize
+    );
+    assert_eq!(h.store.connections[&them.id()].next_publish_at_ms, None);
+}
