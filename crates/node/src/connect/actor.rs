@@ -79,6 +79,7 @@ impl ConnectActor {
         let identify_drops = IdentifyDrops::default();
         let core = ConnectCore::new(
             identity,
+            Box::new(crate::rng::os_rng()),
             config.clone(),
             loaded,
             relay_drops,

@@ -23,7 +23,6 @@ use super::plan::{Noted, Resume, Step, Then};
 use crate::hex::encode as hex;
 use crate::message::wire::Content;
 use crate::remote_error::{internal, refused};
-use crate::rng;
 
 /// The most invites that may wait for an answer at once.
 pub(crate) const MAX_OUTSTANDING: u32 = 200;
@@ -91,7 +90,7 @@ impl ConnectCore {
 
     /// A new invite to `peer` and the record that keeps it (with its one-time key).
     fn new_invite(
-        &self,
+        &mut self,
         peer: AccordId,
         note: &str,
         now: u64,
@@ -100,15 +99,9 @@ impl ConnectCore {
             RemoteError::new(ErrorCode::InvalidParams, format!("invalid note: {err}"))
         })?;
         let ttl = u64::from(self.config.invites.expiry_days) * DAY_MS;
-        let (invite, secret) = Invite::create(
-            &self.identity,
-            peer,
-            note.clone(),
-            now,
-            ttl,
-            &mut rng::os_rng(),
-        )
-        .map_err(|err| refused(err.to_string()))?;
+        let (invite, secret) =
+            Invite::create(&self.identity, peer, note.clone(), now, ttl, &mut *self.rng)
+                .map_err(|err| refused(err.to_string()))?;
         let record = OutgoingInvite {
             invite_id: invite.invite_id,
             peer,
@@ -324,13 +317,13 @@ impl ConnectCore {
     /// rides in the acceptance, so that the inviter's channel is complete on arrival), and the
     /// attestation.
     fn make_acceptance(
-        &self,
+        &mut self,
         record: &IncomingInvite,
     ) -> Result<(Acceptance, Session, accord_handshake::Attestation), RemoteError> {
         let invite = Invite::decode(&record.invite).map_err(internal)?;
-        let mut rng = rng::os_rng();
+        let rng = &mut *self.rng;
         let (mut acceptance, ephemeral) =
-            Acceptance::create(&self.identity, &invite, Vec::new(), &mut rng).map_err(internal)?;
+            Acceptance::create(&self.identity, &invite, Vec::new(), &mut *rng).map_err(internal)?;
         let attestation = acceptance.verify(&invite).map_err(internal)?;
         let mut session = Session::new_invitee(
             &self.identity,
@@ -338,11 +331,11 @@ impl ConnectCore {
             &invite.inviter,
             &invite.one_time_key,
             &attestation.id(),
-            &mut rng,
+            &mut *rng,
         )
         .map_err(internal)?;
         let hello = session
-            .encrypt(&Content::Hello.encode(), &mut rng)
+            .encrypt(&Content::Hello.encode(), rng)
             .map_err(internal)?;
         acceptance.set_first_message(hello).map_err(internal)?;
         Ok((acceptance, session, attestation))

@@ -15,7 +15,9 @@
 //! making signatures, setting up channels — because each is microseconds and pure, and its
 //! outcome decides what happens next. Minting a frame's proof-of-work stamp is the exception:
 //! it costs tens of milliseconds, so it happens in the actor's delivery effect, on the
-//! blocking pool, after the decision to deliver was taken here.
+//! blocking pool, after the decision to deliver was taken here. Randomness (for new invites,
+//! acceptances and channels) is given to the core when it is made, like the time with each
+//! input, so the core reads no source of its own.
 
 mod acceptance;
 mod commands;
@@ -35,6 +37,7 @@ use std::sync::Arc;
 use accord_handshake::TimeEvidence;
 use accord_identity::{AccordId, Identity};
 use accord_store::StoreError;
+use rand_core::CryptoRng;
 
 use self::io::{ConnectInput, ConnectOutput, Now};
 use self::memory::{Loaded, Memory};
@@ -51,6 +54,9 @@ pub(crate) type DropCounters = BTreeMap<&'static str, u64>;
 /// The Connect state machine (see the module docs).
 pub(crate) struct ConnectCore {
     identity: Identity,
+    /// The randomness for new invites, acceptances and channels, given by the actor: the
+    /// core reads no source of its own.
+    rng: Box<dyn CryptoRng + Send>,
     me: AccordId,
     config: Arc<Config>,
     memory: Memory,
@@ -84,6 +90,7 @@ impl ConnectCore {
     /// A core over what the actor loaded at `now`.
     pub(crate) fn new(
         identity: Identity,
+        rng: Box<dyn CryptoRng + Send>,
         config: Arc<Config>,
         loaded: Loaded,
         relay_drops: Arc<RelayDrops>,
@@ -94,6 +101,7 @@ impl ConnectCore {
         ConnectCore {
             me: identity.id(),
             identity,
+            rng,
             config,
             memory: Memory::load(loaded),
             replays: ReplayCache::new(REPLAY_CACHE_CAPACITY),

@@ -152,6 +152,7 @@ impl Harness {
         let me = identity(1);
         let core = ConnectCore::new(
             me.clone(),
+            Box::new(os_rng()),
             Arc::new(config),
             loaded,
             Arc::new(RelayDrops::default()),
