@@ -226,3 +226,34 @@ pub(crate) enum ConnectOutput {
     /// Wake the core with [`ConnectInput::Timer`] at this time (Unix ms), or never.
     WakeAt(Option<u64>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_state_on_its_way_to_the_store_is_never_printed() {
+        let op = StoreOp::CompleteOutgoing {
+            invite_id: [0; 16],
+            connection: Connection {
+                peer: accord_identity::Identity::from_seed(Zeroizing::new([1; 32])).id(),
+                attestation: Vec::new(),
+                attestation_id: [0; 32],
+                since_ms: 0,
+                alias: None,
+                revoked_at_ms: None,
+                revocation: None,
+                next_publish_at_ms: None,
+                publish_count: 0,
+            },
+            closed_at_ms: 0,
+            session: SessionState(Zeroizing::new(vec![0xAB; 40])),
+        };
+        let printed = format!("{op:?}");
+        assert!(printed.contains("SessionState(40 bytes)"), "{printed}");
+        assert!(
+            !printed.contains("171"),
+            "the state's bytes were printed: {printed}"
+        );
+    }
+}
