@@ -6,7 +6,7 @@ use accord_api::{
     InviteSummary,
 };
 
-use super::actor::DropCounters;
+use super::core::DropCounters;
 
 /// What a user asks of the Connect actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
