@@ -36,6 +36,12 @@ pub(crate) mod receipts;
 mod receiving;
 pub(crate) mod reorder;
 mod sending;
+#[cfg(test)]
+#[allow(
+    clippy::expect_used,
+    reason = "a test whose outputs lack what it drives on should fail loudly"
+)]
+mod tests;
 
 use std::collections::BTreeMap;
 
