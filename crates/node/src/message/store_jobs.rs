@@ -9,7 +9,10 @@ use accord_api::{AliasInfo, ConversationInfo, RemoteError, format_rfc3339_ms as 
 use accord_identity::AccordId;
 use accord_store::{FlushTicket, MessageState, Store, StoreError, StoreHandle};
 
-use super::core::{DeliveriesWritten, Outcome, Query, ReceiptPlan, StoreDone, StoreJob, WINDOW};
+use super::core::{
+    DeliveriesWritten, Outcome, Query, ReceiptPlan, Request, ResponseToken, StoreDone, StoreJob,
+    WINDOW,
+};
 use super::{receipt_step, receive_step, send_step};
 use crate::Config;
 use crate::remote_error::internal;
@@ -47,18 +50,7 @@ pub(super) async fn run(
             tokens,
             requests,
             now_ms,
-        } => {
-            let config = Arc::clone(config);
-            let job = store.run_with_ticket(
-                move |store| {
-                    let outcomes = receive_step::receive_batch(store, &config, &requests, now_ms);
-                    Ok((requests, outcomes))
-                },
-                |(_, outcomes)| outcomes.iter().any(Outcome::waits_for_flush),
-            );
-            let (result, ticket) = split(job.await);
-            return (StoreDone::Received { tokens, result }, ticket);
-        }
+        } => return receive(store, config, tokens, requests, now_ms).await,
         StoreJob::MarkRead { peer, local_seq } => return mark_read(store, peer, local_seq).await,
         StoreJob::MakeReceipt { peer, receipts_on } => {
             return make_receipt(store, peer, receipts_on).await;
@@ -91,6 +83,26 @@ pub(super) async fn run(
         StoreJob::Query(query) => run_query(store, query).await,
     };
     (done, None)
+}
+
+/// Takes in `requests` (see [`receive_step`]).
+async fn receive(
+    store: &StoreHandle,
+    config: &Arc<Config>,
+    tokens: Vec<ResponseToken>,
+    requests: Vec<Request>,
+    now_ms: u64,
+) -> (StoreDone, Option<FlushTicket>) {
+    let config = Arc::clone(config);
+    let job = store.run_with_ticket(
+        move |store| {
+            let outcomes = receive_step::receive_batch(store, &config, &requests, now_ms);
+            Ok((requests, outcomes))
+        },
+        |(_, outcomes)| outcomes.iter().any(Outcome::waits_for_flush),
+    );
+    let (result, ticket) = split(job.await);
+    (StoreDone::Received { tokens, result }, ticket)
 }
 
 /// Marks `peer`'s messages read up to `local_seq`.

@@ -71,48 +71,63 @@ impl MessageCore {
         let mut stored_up_to: HashMap<AccordId, u64> = HashMap::new();
         for ((request, token), outcome) in requests.into_iter().zip(tokens).zip(outcomes) {
             let peer = request.peer;
-            let status = outcome.status();
-            let events = match outcome {
-                Outcome::Refused(dropped) => {
-                    if let Some(dropped) = dropped {
-                        self.drop_message(dropped.reason, &dropped.detail);
-                    }
-                    self.respond(token, status);
-                    continue;
-                }
-                Outcome::Early { sender_seq } => {
-                    let held = self
-                        .reorder
-                        .hold(peer, sender_seq, request.data, token, now_ms);
-                    if let Some(refused) = held {
-                        self.respond(refused, Status::Early);
-                    }
-                    continue;
-                }
-                Outcome::Duplicate => Vec::new(),
-                Outcome::Stored { sender_seq, event } => {
-                    let up_to = stored_up_to.entry(peer).or_default();
-                    *up_to = (*up_to).max(sender_seq);
-                    vec![*event]
-                }
-                Outcome::Receipt { read } => read
-                    .iter()
-                    .map(|id| Event::MessageRead {
-                        peer: peer.to_string(),
-                        message_id: hex(id),
-                    })
-                    .collect(),
-            };
-            durable.push(Received {
-                token,
-                status,
-                events,
-            });
+            if let Outcome::Stored { sender_seq, .. } = &outcome {
+                let up_to = stored_up_to.entry(peer).or_default();
+                *up_to = (*up_to).max(*sender_seq);
+            }
+            if let Some(received) = self.on_outcome(request, token, outcome, now_ms) {
+                durable.push(received);
+            }
         }
         if !durable.is_empty() {
             self.await_flush(AfterFlush::Received(durable));
         }
         self.release_held(stored_up_to, now_ms);
+    }
+
+    /// What one request's outcome asks for: an answer now, a place in the reorder buffer, or
+    /// an answer (and events) after the flush, which is returned.
+    fn on_outcome(
+        &mut self,
+        request: Request,
+        token: ResponseToken,
+        outcome: Outcome,
+        now_ms: u64,
+    ) -> Option<Received> {
+        let peer = request.peer;
+        let status = outcome.status();
+        let events = match outcome {
+            Outcome::Refused(dropped) => {
+                if let Some(dropped) = dropped {
+                    self.drop_message(dropped.reason, &dropped.detail);
+                }
+                self.respond(token, status);
+                return None;
+            }
+            Outcome::Early { sender_seq } => {
+                let held = self
+                    .reorder
+                    .hold(peer, sender_seq, request.data, token, now_ms);
+                if let Some(refused) = held {
+                    self.respond(refused, Status::Early);
+                }
+                return None;
+            }
+            Outcome::Duplicate => Vec::new(),
+            Outcome::Stored { event, .. } => vec![*event],
+            Outcome::Receipt { read } => read
+                .iter()
+                .map(|id| Event::MessageRead {
+                    peer: peer.to_string(),
+                    message_id: hex(id),
+                })
+                .collect(),
+        };
+        Some(Received {
+            token,
+            status,
+            events,
+        })
     }
 
     /// The held requests that now come next (after `stored_up_to` of each peer) go into the
