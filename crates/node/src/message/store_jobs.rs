@@ -65,9 +65,10 @@ pub(super) async fn run(
         StoreJob::WriteDeliveries {
             completed,
             rescheduled,
+            refill,
         } => {
             let result = store
-                .run(move |store| Ok(write_deliveries(store, &completed, &rescheduled)))
+                .run(move |store| Ok(write_deliveries(store, &completed, &rescheduled, refill)))
                 .await;
             StoreDone::DeliveriesWritten { result }
         }
@@ -143,22 +144,28 @@ fn split<T>(
     }
 }
 
-/// Completes the delivered outbox entries and stores the new schedules.
+/// Completes the delivered outbox entries and stores the new schedules, then reads the
+/// outbox heads of the `refill` peers.
 fn write_deliveries(
     store: &Store,
     completed: &[(AccordId, accord_store::MessageId)],
     rescheduled: &[accord_store::OutboxEntry],
+    refill: Vec<AccordId>,
 ) -> DeliveriesWritten {
-    (
-        completed
+    DeliveriesWritten {
+        completed: completed
             .iter()
             .map(|(peer, id)| store.complete_outbox(peer, id, MessageState::Delivered))
             .collect(),
-        rescheduled
+        rescheduled: rescheduled
             .iter()
             .map(|entry| store.update_outbox(entry))
             .collect(),
-    )
+        heads: refill
+            .into_iter()
+            .map(|peer| (peer, store.active_outbox_head(&peer, WINDOW)))
+            .collect(),
+    }
 }
 
 /// Runs a user command's job (`history`, `inbox`, `alias`, `verify`).

@@ -140,12 +140,21 @@ pub(crate) type SendsRecorded = (
     HashMap<AccordId, usize>,
 );
 
-/// What the store answered to completions and new schedules: per completion the record it
-/// completed (`None`: completed already), per schedule whether it was still there.
-pub(crate) type DeliveriesWritten = (
-    Vec<Result<Option<MessageRecord>, StoreError>>,
-    Vec<Result<bool, StoreError>>,
-);
+/// What the store answered to a [`StoreJob::WriteDeliveries`](super::StoreJob::WriteDeliveries).
+#[derive(Debug)]
+pub(crate) struct DeliveriesWritten {
+    /// Per completion, the record it completed (`None`: completed already).
+    pub(crate) completed: Vec<Result<Option<MessageRecord>, StoreError>>,
+    /// Per new schedule, whether its entry was still there.
+    pub(crate) rescheduled: Vec<Result<bool, StoreError>>,
+    /// Per peer to refill, its outbox head read after the writes (`None`: not an unblocked,
+    /// unrevoked connection).
+    pub(crate) heads: Vec<(AccordId, OutboxHead)>,
+}
+
+/// A read of a peer's outbox head: `None` when the peer is not an unrevoked connection or is
+/// blocked.
+pub(crate) type OutboxHead = Result<Option<Vec<OutboxEntry>>, StoreError>;
 
 /// The result of a [`StoreJob`](super::StoreJob), with what the core needs to carry on.
 #[derive(Debug)]
@@ -162,8 +171,7 @@ pub(crate) enum StoreDone {
     OutboxHead {
         peer: AccordId,
         fill: Fill,
-        /// `None`: the peer is not an unrevoked connection, or is blocked.
-        result: Result<Option<Vec<OutboxEntry>>, StoreError>,
+        result: OutboxHead,
     },
     DeliveriesWritten {
         result: Result<DeliveriesWritten, StoreError>,

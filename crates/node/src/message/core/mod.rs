@@ -30,6 +30,7 @@ mod flush;
 mod input;
 mod known_ids;
 pub(crate) mod outbox;
+mod outbox_tail;
 mod output;
 mod reading;
 pub(crate) mod receipts;
@@ -52,6 +53,7 @@ use accord_store::StoreError;
 use self::flush::AfterFlush;
 use self::known_ids::KnownIds;
 use self::outbox::Outbox;
+use self::outbox_tail::Tails;
 use self::receipts::Receipts;
 use self::reorder::ReorderBuffer;
 pub(crate) use input::{
@@ -86,6 +88,8 @@ pub(crate) struct MessageCore {
     /// `messages.read_receipts`.
     receipts_on: bool,
     outbox: Outbox,
+    /// The outbox entries already held, by peer (see [`outbox_tail`]).
+    tails: Tails,
     reorder: ReorderBuffer<ResponseToken>,
     receipts: Receipts,
     known: KnownIds,
@@ -124,6 +128,7 @@ impl MessageCore {
             me,
             receipts_on,
             outbox: Outbox::default(),
+            tails: Tails::default(),
             reorder: ReorderBuffer::default(),
             receipts: Receipts::default(),
             known: KnownIds::default(),
@@ -193,6 +198,8 @@ impl MessageCore {
                     }
                 }
                 Queued::ChannelChanged(peer) => {
+                    // Blocked or unblocked, set up or torn down: the store says what to send.
+                    self.tails.forget(&peer);
                     self.send_owed_receipts(peer);
                     self.fill_window(peer, Fill::Now);
                 }
@@ -230,7 +237,9 @@ impl MessageCore {
             StoreDone::OutboxHead { peer, fill, result } => {
                 self.on_outbox_head(peer, fill, result, now_ms);
             }
-            StoreDone::DeliveriesWritten { result } => self.on_deliveries_written(result),
+            StoreDone::DeliveriesWritten { result } => {
+                self.on_deliveries_written(result, now_ms);
+            }
             StoreDone::ReadMarked { peer, result } => self.on_read_marked(peer, result),
             StoreDone::ReceiptMade { peer, result } => self.on_receipt_made(peer, result),
             StoreDone::ReceiptsAcknowledged { result } => {

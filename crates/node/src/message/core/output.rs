@@ -107,9 +107,11 @@ pub(crate) enum StoreJob {
     /// Complete the delivered outbox entries and store the new schedules (not flushed on
     /// their own: a completion lost in a crash only sends the message again, and the
     /// recipient answers that it has it).
+    /// Then read the outbox heads of the `refill` peers, in the same hop, to fill their windows.
     WriteDeliveries {
         completed: Vec<(AccordId, MessageId)>,
         rescheduled: Vec<OutboxEntry>,
+        refill: Vec<AccordId>,
     },
     /// Mark `peer`'s messages read up to `local_seq`.
     MarkRead { peer: AccordId, local_seq: u64 },

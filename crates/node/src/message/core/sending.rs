@@ -6,7 +6,7 @@ use accord_identity::AccordId;
 use accord_store::{Direction, MessageId, MessageRecord, MessageState, OutboxEntry, StoreError};
 
 use super::flush::{AfterFlush, Sent};
-use super::input::{DeliveriesWritten, DeliveryAnswer, SendsRecorded};
+use super::input::{DeliveriesWritten, DeliveryAnswer, OutboxHead, SendsRecorded};
 use super::outbox::{Answered, FIRST_RETRY_MS, WINDOW};
 use super::output::{Fill, StoreJob};
 use super::{MessageCore, MessageOutput, ReplyToken};
@@ -55,7 +55,8 @@ impl MessageCore {
         let mut recorded = Vec::new();
         for (result, reply) in results.into_iter().zip(replies) {
             match result {
-                Ok((record, _entry)) => {
+                Ok((record, entry)) => {
+                    self.tails.recorded(entry);
                     // Its outbox entry is readable at once, but its envelope must not leave
                     // before the ratchet state it was made with is on disk (see `Outbox`).
                     self.outbox.recorded(record.message_id);
@@ -78,14 +79,31 @@ impl MessageCore {
         }
     }
 
-    /// Asks for `peer`'s outbox head to fill its window, if the window has room; returns
-    /// whether it did.
+    /// Fills `peer`'s window, if it has room: after a send, from the entries already held if
+    /// the peer's tail is known (see [`Tails`](super::outbox_tail::Tails)); otherwise by asking
+    /// for its outbox head. Returns whether it asked.
     pub(super) fn fill_window(&mut self, peer: AccordId, fill: Fill) -> bool {
         if !self.outbox.has_room(&peer) {
             return false;
         }
+        if let Fill::AfterSend(_) = fill
+            && let Some(tail) = self.tails.known_mut(&peer)
+        {
+            for entry in self.outbox.take_ready(peer, tail) {
+                self.deliver(entry);
+            }
+            return false;
+        }
         self.store(StoreJob::OutboxHead { peer, fill });
         true
+    }
+
+    fn deliver(&mut self, entry: OutboxEntry) {
+        self.out.push(MessageOutput::Deliver {
+            peer: entry.peer,
+            message_id: entry.message_id,
+            frame: entry.envelope,
+        });
     }
 
     /// `peer`'s outbox head: send its oldest entries not in flight yet, up to the window, in
@@ -94,12 +112,16 @@ impl MessageCore {
         &mut self,
         peer: AccordId,
         fill: Fill,
-        result: Result<Option<Vec<OutboxEntry>>, StoreError>,
+        result: OutboxHead,
         now_ms: u64,
     ) {
         match result {
             Ok(Some(head)) => {
-                let chosen = self.outbox.fill(peer, head, now_ms, fill.cuts_backoff());
+                let head_len = head.len();
+                let (chosen, left) =
+                    self.outbox
+                        .fill_split(peer, head, now_ms, fill.cuts_backoff());
+                self.tails.read(peer, head_len, left, now_ms);
                 if fill == Fill::Connected && !chosen.is_empty() {
                     // Says that delivery is driven by the connection, not by the back-off
                     // timer (a test reads it).
@@ -109,18 +131,15 @@ impl MessageCore {
                     );
                 }
                 for entry in chosen {
-                    self.out.push(MessageOutput::Deliver {
-                        peer,
-                        message_id: entry.message_id,
-                        frame: entry.envelope,
-                    });
+                    self.deliver(entry);
                 }
             }
             // Kept, but never sent to someone who is no longer a connection, nor while the
             // peer is blocked (unblocking sends it at once: the Connect actor signals
             // `ChannelChanged`).
-            Ok(None) => {}
+            Ok(None) => self.tails.forget(&peer),
             Err(err) => {
+                self.tails.forget(&peer);
                 // Tried again at the next retry.
                 self.note_store_failure("store_failed_outbox_read", &err);
                 self.outbox
@@ -164,8 +183,8 @@ impl MessageCore {
     }
 
     /// The answers to deliveries: done, sent again after the earlier ones, or retried later.
-    /// A delivery is announced as soon as it is answered; its completion and the new schedules
-    /// go to the store as one job behind it, and the windows are refilled.
+    /// A delivery is announced as soon as it is answered; its completion, the new schedules
+    /// and the reads of the outbox heads to refill the windows go to the store as one job.
     pub(super) fn on_answers(&mut self, answers: Vec<DeliveryAnswer>, now_ms: u64) {
         let mut completed = Vec::new();
         let mut rescheduled = Vec::new();
@@ -175,20 +194,17 @@ impl MessageCore {
             if answered != Answered::Unknown {
                 self.note_outcome(peer, &result);
             }
+            if !matches!(answered, Answered::Unknown | Answered::Completed) {
+                // The entry is back on disk alone, where the next read finds it.
+                self.tails.forget(&peer);
+            }
             match answered {
-                Answered::Unknown | Answered::Wait => {}
+                Answered::Unknown | Answered::Wait => continue,
                 Answered::Completed => {
                     self.on_delivered(peer, &message_id);
                     completed.push((peer, message_id));
-                    if !refill.contains(&peer) {
-                        refill.push(peer);
-                    }
                 }
-                Answered::Refill => {
-                    if !refill.contains(&peer) {
-                        refill.push(peer);
-                    }
-                }
+                Answered::Refill => {}
                 Answered::Reschedule(schedule) => {
                     tracing::debug!(
                         %peer,
@@ -197,17 +213,19 @@ impl MessageCore {
                         schedule.attempts
                     );
                     rescheduled.push(*schedule);
+                    continue;
                 }
             }
+            if !refill.contains(&peer) && self.outbox.has_room(&peer) {
+                refill.push(peer);
+            }
         }
-        if !completed.is_empty() || !rescheduled.is_empty() {
+        if !completed.is_empty() || !rescheduled.is_empty() || !refill.is_empty() {
             self.store(StoreJob::WriteDeliveries {
                 completed,
                 rescheduled,
+                refill,
             });
-        }
-        for peer in refill {
-            self.fill_window(peer, Fill::Due);
         }
     }
 
@@ -222,21 +240,33 @@ impl MessageCore {
     }
 
     /// The completions and schedules are written (or not: the entries stay in the outbox,
-    /// go out again, and the recipient answers that it has them).
-    pub(super) fn on_deliveries_written(&mut self, result: Result<DeliveriesWritten, StoreError>) {
-        let (done, schedules) = match result {
+    /// go out again, and the recipient answers that it has them), and the heads to refill
+    /// are read.
+    pub(super) fn on_deliveries_written(
+        &mut self,
+        result: Result<DeliveriesWritten, StoreError>,
+        now_ms: u64,
+    ) {
+        let written = match result {
             Ok(written) => written,
             Err(err) => {
                 self.note_store_failure("store_failed_outbox_update", &err);
+                // The windows are filled again at the next retry.
+                self.outbox
+                    .note_retry(now_ms.saturating_add(FIRST_RETRY_MS));
                 return;
             }
         };
-        let failures = done
+        let failures = written
+            .completed
             .into_iter()
             .filter_map(Result::err)
-            .chain(schedules.into_iter().filter_map(Result::err));
+            .chain(written.rescheduled.into_iter().filter_map(Result::err));
         for err in failures.collect::<Vec<_>>() {
             self.note_store_failure("store_failed_outbox_update", &err);
+        }
+        for (peer, head) in written.heads {
+            self.on_outbox_head(peer, Fill::Due, head, now_ms);
         }
     }
 

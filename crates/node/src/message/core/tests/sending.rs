@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use accord_api::Event;
 
 use super::*;
+use crate::message::core::DeliveriesWritten;
 use crate::message::core::outbox::{FIRST_RETRY_MS, WINDOW};
 
 /// Sends one message to `to` and records it: returns the flush the answer waits for.
@@ -70,9 +71,10 @@ fn a_send_on_a_live_connection_says_sent_once_the_swarm_confirms_it() {
         })
         .expect("a connecting peer's outbox is read");
     assert!(delivered(&read_head(&mut core, job, Vec::new(), T0)).is_empty());
+    // The read found the outbox empty, so the send's entry leaves from what the core holds.
     let flush = send_and_record(&mut core, a, 1);
-    let job = only_job(flushed(&mut core, flush, true));
-    let out = read_head(&mut core, job, head(a, 1, 1, T0), T0);
+    let out = flushed(&mut core, flush, true);
+    assert_eq!(delivered(&out), vec![id(1)]);
     let Some(MessageOutput::CheckConnected { batch, peers }) = out.last() else {
         panic!("the swarm is asked before the answer says sent: {out:?}");
     };
@@ -139,19 +141,21 @@ fn the_window_caps_what_is_in_flight_and_an_answer_refills_it_in_order() {
     let MessageOutput::Store(StoreJob::WriteDeliveries {
         completed,
         rescheduled,
+        refill,
     }) = &out[1]
     else {
         panic!("expected the completion: {out:?}");
     };
-    assert_eq!(
-        (completed.as_slice(), rescheduled.len()),
-        (&[(a, id(1))][..], 0)
-    );
-    let mut out = out;
-    let MessageOutput::Store(refill @ StoreJob::OutboxHead { .. }) = out.remove(2) else {
-        panic!("expected a refill");
+    assert_eq!(completed.as_slice(), &[(a, id(1))]);
+    assert_eq!((rescheduled.len(), refill.as_slice()), (0, &[a][..]));
+    // The head read behind the write refills the window.
+    let written = DeliveriesWritten {
+        completed: vec![Ok(None)],
+        rescheduled: Vec::new(),
+        heads: vec![(a, Ok(Some(head(a, 2, window + 4, T0))))],
     };
-    let out = read_head(&mut core, refill, head(a, 2, window + 4, T0), T0);
+    let result = Ok(written);
+    let out = stored(&mut core, StoreDone::DeliveriesWritten { result }, T0);
     assert_eq!(delivered(&out), vec![id(window + 1)]);
 }
 
@@ -278,4 +282,35 @@ fn a_failed_outbox_read_is_counted_and_retried() {
     assert!(stored(&mut core, StoreDone::OutboxPeers(failed), T0).is_empty());
     assert_eq!(core.wake_at(), Some(T0 + FIRST_RETRY_MS));
     assert_eq!(stats(&mut core).get("store_failed_outbox_read"), Some(&1));
+}
+
+#[test]
+fn once_the_whole_outbox_is_known_a_durable_send_leaves_without_reading_it_back() {
+    let (mut core, a) = (core(), peer(1));
+    let flush = send_and_record(&mut core, a, 1);
+    let job = only_job(flushed(&mut core, flush, true));
+    // The read sees the whole outbox (less than a window): from now on the core knows it.
+    let out = read_head(&mut core, job, head(a, 1, 1, T0), T0);
+    assert_eq!(delivered(&out), vec![id(1)]);
+    let flush = send_and_record(&mut core, a, 2);
+    let out = flushed(&mut core, flush, true);
+    assert!(
+        !out.iter().any(|o| matches!(o, MessageOutput::Store(_))),
+        "{out:?}"
+    );
+    assert_eq!(delivered(&out), vec![id(2)]);
+    assert_eq!(sent_state(out), "queued");
+    // A failure puts an entry back on disk alone: the next send reads the outbox again, and
+    // the failed one goes first.
+    core.handle(
+        MessageInput::Answered(vec![(a, id(1), Err("reset".into()))]),
+        T0,
+    );
+    let flush = send_and_record(&mut core, a, 3);
+    let job = only_job(flushed(&mut core, flush, true));
+    let mut waiting = head(a, 1, 3, T0);
+    waiting[0].next_attempt_at_ms = T0 + FIRST_RETRY_MS;
+    waiting[0].attempts = 1;
+    let out = read_head(&mut core, job, waiting, T0);
+    assert_eq!(delivered(&out), vec![id(1), id(3)], "2 is still in flight");
 }
