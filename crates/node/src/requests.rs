@@ -99,7 +99,10 @@ impl NodeContext {
             | Request::History { .. }
             | Request::Inbox
             | Request::Alias { .. }
-            | Request::Verify { .. }) => self.messages.command(request).await,
+            | Request::Verify { .. }) => {
+                self.message_command(MessageCommand::from_request(request)?)
+                    .await
+            }
             Request::Subscribe => Err(RemoteError::new(
                 ErrorCode::InvalidRequest,
                 "subscribe is handled by the connection",
@@ -113,6 +116,18 @@ impl NodeContext {
     }
 
     /// Runs a Connect command and turns its typed reply into the API's JSON.
+    async fn message_command(&self, command: MessageCommand) -> Answer {
+        match self.messages.run(command).await? {
+            MessageReply::Sent(info) => to_value(info),
+            MessageReply::History(list) => to_value(list),
+            MessageReply::Inbox(list) => to_value(list),
+            MessageReply::Alias(info) => to_value(info),
+            MessageReply::Verify(info) => to_value(info),
+            MessageReply::Status(list) => to_value(list),
+            MessageReply::Stats(counts) => to_value(counts),
+        }
+    }
+
     async fn connect_command(&self, command: ConnectCommand) -> Answer {
         match self.connect.command(command).await? {
             ConnectReply::Invite(summary) => to_value(summary),
