@@ -79,6 +79,7 @@ mod message_steps;
 mod messages;
 mod messages_receipts;
 mod meta;
+mod peer_slot;
 mod record;
 mod schema;
 mod sealing_rewrite;
@@ -208,6 +209,8 @@ pub struct Store {
     peer_count: Cell<Option<usize>>,
     /// Seals and opens the values of the encrypted trees (see [`at_rest`]).
     cipher: at_rest::RecordCipher,
+    /// Turns peer IDs into the slots that key their records (see `peer_slot.rs`).
+    slots: peer_slot::PeerSlots,
 }
 
 impl fmt::Debug for Store {
@@ -292,6 +295,7 @@ impl Store {
             })
         };
         let cipher = at_rest::RecordCipher::new(key);
+        let slots = peer_slot::PeerSlots::new(key);
         sealing_rewrite::recover(path)?;
         let mut db = open_db()?;
         // A plain store is rewritten sealed into a fresh directory (see `sealing_rewrite`)
@@ -330,6 +334,7 @@ impl Store {
             flushes: Arc::new(AtomicU64::new(0)),
             peer_count: Cell::new(None),
             cipher,
+            slots,
             db,
         };
         store.index_built_at_open = invite_index::ensure_built(&store)?;
