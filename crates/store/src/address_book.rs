@@ -26,10 +26,10 @@ use crate::invites::{TxResult, tx_error};
 use crate::{Store, StoreError, trees};
 
 /// The `meta` key holding the number of entries in the book, a `u64` BE.
-const PEER_COUNT_KEY: &str = "peer_count";
+pub(crate) const PEER_COUNT_KEY: &str = "peer_count";
 
 /// The `meta` key marking `peers_seen` and the count as complete.
-const SEEN_BUILT_KEY: &str = "peers_seen_built";
+pub(crate) const SEEN_BUILT_KEY: &str = "peers_seen_built";
 
 /// A `peers_seen` key: last-seen time ‖ the peer's slot.
 fn seen_key(last_seen_ms: u64, id: &[u8]) -> Vec<u8> {

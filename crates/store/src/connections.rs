@@ -90,7 +90,11 @@ impl Store {
                     let old = attestations.insert(&conn_key[..], &conn_value[..])?;
                     sessions.insert(&conn_key[..], &session_value[..])?;
                     invite_index::apply(index, &invite_update)?;
-                    invite_index::apply_connection_count(index, self.was_active(&conn_key, old.as_deref(), &connection.peer), connection)?;
+                    invite_index::apply_connection_count(
+                        index,
+                        self.was_active(&conn_key, old.as_deref(), &connection.peer),
+                        connection,
+                    )?;
                     invite_index::apply(index, &conn_update)?;
                     Ok(Completion::Done)
                 },
@@ -141,7 +145,11 @@ impl Store {
                 let old = attestations.insert(&conn_key[..], &conn_value[..])?;
                 sessions.insert(&conn_key[..], &session_value[..])?;
                 invite_index::apply(index, &invite_update)?;
-                invite_index::apply_connection_count(index, self.was_active(&conn_key, old.as_deref(), &connection.peer), connection)?;
+                invite_index::apply_connection_count(
+                    index,
+                    self.was_active(&conn_key, old.as_deref(), &connection.peer),
+                    connection,
+                )?;
                 invite_index::apply(index, &conn_update)
             })
             .map_err(tx_error)
@@ -160,7 +168,11 @@ impl Store {
         (&self.attestations, &self.connect_index)
             .transaction(|(attestations, index)| -> TxResult<()> {
                 let old = attestations.insert(&key[..], &value[..])?;
-                invite_index::apply_connection_count(index, self.was_active(&key, old.as_deref(), &connection.peer), connection)?;
+                invite_index::apply_connection_count(
+                    index,
+                    self.was_active(&key, old.as_deref(), &connection.peer),
+                    connection,
+                )?;
                 invite_index::apply(index, &update)
             })
             .map_err(tx_error)
@@ -214,14 +226,22 @@ impl Store {
             .transaction(|(attestations, sessions, index)| -> TxResult<()> {
                 let old = attestations.insert(&key[..], &value[..])?;
                 sessions.remove(&key[..])?;
-                invite_index::apply_connection_count(index, self.was_active(&key, old.as_deref(), &connection.peer), connection)?;
+                invite_index::apply_connection_count(
+                    index,
+                    self.was_active(&key, old.as_deref(), &connection.peer),
+                    connection,
+                )?;
                 invite_index::apply(index, &update)
             })
             .map_err(tx_error)
     }
 
     /// The sealed `attestations` value of `connection`, stored under `slot` (its peer's).
-    fn sealed_connection(&self, slot: &[u8], connection: &Connection) -> Result<Vec<u8>, StoreError> {
+    fn sealed_connection(
+        &self,
+        slot: &[u8],
+        connection: &Connection,
+    ) -> Result<Vec<u8>, StoreError> {
         let plain =
             codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
         self.seal_peer_record(trees::ATTESTATIONS, slot, &connection.peer, &plain)

@@ -48,7 +48,7 @@ pub const CLOSED_RETENTION_MS: u64 = 24 * 3600 * 1000;
 pub const COOLDOWN_RETENTION_MS: u64 = 365 * 24 * 3600 * 1000;
 
 /// The `meta` key marking the index as complete (its value is the index format, `1`).
-const BUILT_KEY: &str = "connect_index_built";
+pub(crate) const BUILT_KEY: &str = "connect_index_built";
 
 /// The most deadline entries one [`Store::purge_due`] call handles, so that a backlog is
 /// worked off in bounded steps between other requests.

@@ -83,6 +83,7 @@ mod peer_slot;
 mod record;
 mod schema;
 mod sealing_rewrite;
+mod slot_rewrite;
 mod store_thread;
 #[cfg(test)]
 mod test_strategies;
@@ -298,10 +299,16 @@ impl Store {
         let slots = peer_slot::PeerSlots::new(key);
         sealing_rewrite::recover(path)?;
         let mut db = open_db()?;
-        // A plain store is rewritten sealed into a fresh directory (see `sealing_rewrite`)
-        // before anything else, so no plain value is left behind in the engine's files.
-        if sealing_rewrite::is_plain(&db)? {
-            sealing_rewrite::rewrite(db, path, config.cache_capacity, &cipher)?;
+        // A schema-1 or schema-2 store is rewritten into a fresh directory (see
+        // `sealing_rewrite`) before anything else, so nothing schema 3 hides is left behind in
+        // the engine's files.
+        if let Some(from) = sealing_rewrite::needs_rewrite(&db)? {
+            let conversion = slot_rewrite::Conversion {
+                cipher: &cipher,
+                slots: &slots,
+                from,
+            };
+            sealing_rewrite::rewrite(db, path, config.cache_capacity, &conversion)?;
             db = open_db()?;
         }
         // The schema is checked before any other tree is created, so a newer store is refused
@@ -340,6 +347,14 @@ impl Store {
         store.index_built_at_open = invite_index::ensure_built(&store)?;
         address_book::ensure_seen_index(&store)?;
         Ok(store)
+    }
+
+    /// The engine key under which the records about `peer` are stored (the key of its
+    /// address-book entry, connection, session, conversation and block, and the prefix of its
+    /// messages): a keyed hash of its ID, so a copy of the database names no peer. For tools
+    /// and tests that inspect the raw database; the store's own API takes Accord IDs.
+    pub fn peer_slot(&self, peer: &AccordId) -> Vec<u8> {
+        self.slot(peer)
     }
 
     /// Whether opening this store had to build the Connect index by scanning the invite and

@@ -254,7 +254,6 @@ fn decode_message_value(
     Ok((record, m.outbox_seq))
 }
 
-
 /// Encodes an outbox entry's value (its key is the `u64` BE enqueue sequence).
 pub(crate) fn encode_outbox(e: &OutboxEntry) -> Result<Vec<u8>, CodecError> {
     let mirror = OutboxV1 {

@@ -30,6 +30,10 @@ use accord_identity::{AccordId, StoreKey};
 /// record keyed by a slot.
 const SLOT_KEY_LABEL: &[u8] = b"accord/v1/store-peer-slot";
 
+/// What precedes a `meta` name in its keyed hash. An Accord ID's bytes start with `0x00 0x24`,
+/// so no ID can be hashed to the same input.
+const META_NAME_LABEL: &[u8] = b"accord/v1/meta-name\0";
+
 /// The length of a slot, the full HMAC-SHA256 output: wide enough that two peers never share
 /// one, and fixed, so a `slot ‖ sequence` key has exactly one reading.
 pub(crate) const SLOT_LEN: usize = 32;
@@ -49,7 +53,10 @@ impl PeerSlots {
         // the error branch cannot be reached.
         let derived = Hkdf::<Sha256>::new(None, key.as_bytes())
             .expand(SLOT_KEY_LABEL, slot_key.as_mut_slice());
-        debug_assert!(derived.is_ok(), "32 bytes is a valid HKDF-SHA256 output length");
+        debug_assert!(
+            derived.is_ok(),
+            "32 bytes is a valid HKDF-SHA256 output length"
+        );
         // HMAC pads a key shorter than its 64-byte block with zeros; doing so here keys it
         // through the infallible constructor, with the same result as the 32-byte key.
         let mut block = Zeroizing::new([0u8; 64]);
@@ -62,6 +69,20 @@ impl PeerSlots {
     /// The slot of `peer`: the key (or key prefix) of every record about it.
     pub(crate) fn slot(&self, peer: &AccordId) -> Vec<u8> {
         self.slot_of_bytes(&peer.to_bytes())
+    }
+
+    /// The engine's key for the `meta` name `name` set through
+    /// [`Store::set_meta`](crate::Store::set_meta): `0x00` ‖ HMAC of a label and the name. The
+    /// label keeps a name's hash apart from every peer's slot; the leading zero byte keeps the
+    /// key apart from the store's own (printable ASCII) names.
+    pub(crate) fn meta_name(&self, name: &[u8]) -> Vec<u8> {
+        let mut mac = self.keyed.clone();
+        mac.update(META_NAME_LABEL);
+        mac.update(name);
+        let mut key = Vec::with_capacity(1 + SLOT_LEN);
+        key.push(0);
+        key.extend_from_slice(&mac.finalize().into_bytes());
+        key
     }
 
     /// The slot of the Accord ID bytes `id` (as stored by older schemas), for the rewrite
@@ -97,7 +118,11 @@ mod tests {
         assert_eq!(slot.len(), SLOT_LEN);
         assert_eq!(slot, s.slot(&a), "the same peer always has the same slot");
         assert_ne!(slot, s.slot(&b), "two peers have two slots");
-        assert_ne!(slot, slots(10).slot(&a), "another store key gives another slot");
+        assert_ne!(
+            slot,
+            slots(10).slot(&a),
+            "another store key gives another slot"
+        );
         let id = a.to_bytes();
         let key = a.to_bytes()[6..].to_vec();
         assert!(!slot.windows(8).any(|w| id.windows(8).any(|i| i == w)));

@@ -309,7 +309,11 @@ impl Store {
     /// The highest local sequence stored in the conversation with `peer`.
     pub(super) fn last_local_seq(&self, peer: &AccordId) -> Result<Option<u64>, StoreError> {
         let peer_bytes = self.slot(peer);
-        for entry in self.messages.range(conversation_range(&peer_bytes, None)).rev() {
+        for entry in self
+            .messages
+            .range(conversation_range(&peer_bytes, None))
+            .rev()
+        {
             let (key, _) = entry.map_err(StoreError::db)?;
             match codec::message_key_seq_of(&peer_bytes, &key) {
                 Ok(seq) => return Ok(Some(seq)),
