@@ -1,14 +1,38 @@
-//! Encryption at rest: the records that hold secrets or private text are sealed with the
-//! store key before they reach the engine.
+//! Encryption at rest: the records that hold secrets, private text or the social graph are
+//! sealed with the store key before they reach the engine.
 //!
 //! # What is sealed
 //!
 //! The values of [`SEALED_TREES`]: `messages` (message bodies), `invites_out` and
-//! `invites_in` (invite notes and the one-time x25519 secrets they hold) and `sessions`
-//! (ratchet states). The other trees hold public or structural data (addresses, signed
-//! attestations, already end-to-end encrypted envelopes, counters, times) and stay plain, so
-//! that scans which only need keys cost no decryption. Keys are never sealed: they are Accord
-//! IDs, invite ids and sequence numbers, which the range scans need in order.
+//! `invites_in` (invite notes and the one-time x25519 secrets they hold), `sessions` (ratchet
+//! states), and the social graph: `peers` (who the node met, and at which addresses),
+//! `attestations` (connections, with their aliases), `conversations`, `blocked`, `outbox`
+//! (the recipient of each waiting message) and `seen` (the message-id index). So are the names
+//! and values the node sets in `meta` (`meta.rs`), since a name may hold an ID.
+//!
+//! No key holds a peer's Accord ID: a record about a peer is keyed by the peer's *slot*, a
+//! keyed hash of the ID (`peer_slot.rs`). A record of [`PEER_RECORD_TREES`], which the
+//! listings read back with its peer, carries the ID inside its sealed value.
+//!
+//! # What stays plain, and why
+//!
+//! - Slots in keys: they group one peer's records (a conversation's history is the range
+//!   `slot ‖ sequence`) without naming the peer; and the recipient's slot in front of each
+//!   `outbox` value, so that the per-peer walks of the outbox open only that peer's entries
+//!   (it says no more than the `messages` keys).
+//! - Invite ids, message ids and sequence numbers in keys (random or counters: the scans need
+//!   their order).
+//! - The times that order a key: the quota ledger (`created_at ‖ invite id`), the address
+//!   book's eviction index `peers_seen` (`last_seen ‖ slot`) and the Connect index's deletion
+//!   deadlines, which are read as ranges.
+//! - The pending flag of a live Connect-index entry and the counters, so `status` scans
+//!   nothing; the store's own `meta` bookkeeping (schema version, clock high-water mark,
+//!   counts, markers; the key check is sealed); tree names; how many records there are and
+//!   their sizes.
+//!
+//! None of these names a peer (not even the node itself), shows an alias or an address, or
+//! says what was written; they show how much the node did and when. Scans that only need
+//! keys (a history range, the quota window, eviction, the purge) cost no decryption.
 //!
 //! # Format
 //!

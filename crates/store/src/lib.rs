@@ -30,9 +30,12 @@
 //! the same time (group commit), so that a caller can go on while the disk catches up and
 //! only what must wait for durability (an acknowledgement, an envelope on the wire) waits.
 //!
-//! Message bodies, invites (with their notes and one-time secrets) and ratchet states are
-//! encrypted at rest with a [`StoreKey`] derived from the identity, so a copy of the database
-//! without the key file reveals none of them (`at_rest.rs`).
+//! Message bodies, invites (with their notes and one-time secrets), ratchet states and the
+//! social graph (the address book, connections and aliases, conversations, the outbox, the
+//! message-id index, the block list) are encrypted at rest with a [`StoreKey`] derived from
+//! the identity, and every record about a peer is keyed by a keyed hash of its ID, so a copy
+//! of the database without the key file reveals none of them and names no peer (`at_rest.rs`,
+//! `peer_slot.rs`).
 //!
 //! The on-disk layout is described in [`trees`]; the schema version and migrations in
 //! [`CURRENT_SCHEMA`] and `schema.rs`.
