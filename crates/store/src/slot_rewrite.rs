@@ -17,6 +17,7 @@ use crate::message_record::outbox_peer_bytes;
 use crate::meta::STORE_MANAGED;
 use crate::peer_slot::{PeerSlots, SLOT_LEN};
 use crate::{invite_index, trees};
+use zeroize::Zeroizing;
 
 /// The trees schema 2 sealed, with the same associated data as schema 3.
 const SEALED_IN_SCHEMA_2: [&str; 4] = [
@@ -51,55 +52,30 @@ impl Conversion<'_> {
         key: &[u8],
         value: &[u8],
     ) -> Result<Converted, StoreError> {
-        let unchanged = || Ok((key.to_vec(), value.to_vec()));
         // The plain record: schema 2 sealed some trees already.
         let plain = if self.from >= 2 && SEALED_IN_SCHEMA_2.contains(&tree) {
             match self.cipher.open(tree, key, value) {
                 Ok(plain) => plain,
-                Err(_) => return self.damaged(tree, key, value),
+                Err(_) => return Ok(self.damaged(tree, key, value)),
             }
         } else {
-            zeroize::Zeroizing::new(value.to_vec())
+            Zeroizing::new(value.to_vec())
         };
         match tree {
             trees::PEERS | trees::ATTESTATIONS | trees::CONVERSATIONS | trees::BLOCKED => {
-                if key.len() != PEER_ID_LEN {
-                    return unchanged();
-                }
-                let slot = self.slots.slot_of_bytes(key);
-                let mut record = zeroize::Zeroizing::new(key.to_vec());
-                record.extend_from_slice(&plain);
-                let sealed = self.cipher.seal(tree, &slot, &record)?;
-                Ok((slot, sealed))
+                self.peer_record(tree, key, value, &plain)
             }
             trees::SESSIONS | trees::MESSAGES | trees::SEEN => {
-                if key.len() < PEER_ID_LEN {
-                    return unchanged();
-                }
-                let (id, rest) = key.split_at(PEER_ID_LEN);
-                let mut new_key = self.slots.slot_of_bytes(id);
-                new_key.extend_from_slice(rest);
-                let sealed = self.cipher.seal(tree, &new_key, &plain)?;
-                Ok((new_key, sealed))
+                self.peer_prefixed(tree, key, value, &plain)
             }
-            trees::OUTBOX => {
-                let slot = outbox_peer_bytes(&plain)
-                    .map(|id| self.slots.slot_of_bytes(id))
-                    // An entry whose peer cannot be read is damaged; a zero slot matches no
-                    // peer, and the full scans skip it as they did before.
-                    .unwrap_or_else(|_| vec![0; SLOT_LEN]);
-                let mut new_value = slot;
-                new_value.extend(self.cipher.seal(tree, key, &plain)?);
-                Ok((key.to_vec(), new_value))
-            }
-            trees::PEERS_SEEN => match key.split_at_checked(8) {
-                Some((time, id)) if id.len() == PEER_ID_LEN => {
-                    let mut new_key = time.to_vec();
-                    new_key.extend(self.slots.slot_of_bytes(id));
-                    Ok((new_key, value.to_vec()))
-                }
-                _ => unchanged(),
-            },
+            trees::OUTBOX => self.outbox_entry(key, &plain),
+            trees::PEERS_SEEN => Ok(match key.split_at_checked(8) {
+                Some((time, id)) if id.len() == PEER_ID_LEN => (
+                    [time, &self.slots.slot_of_bytes(id)].concat(),
+                    value.to_vec(),
+                ),
+                _ => (key.to_vec(), value.to_vec()),
+            }),
             trees::CONNECT_INDEX => self.convert_index_entry(key, value),
             trees::META => self.convert_meta(key, value),
             // The invite trees are keyed by invite id (schema 1 had them plain); the quota
@@ -107,28 +83,70 @@ impl Conversion<'_> {
             trees::INVITES_OUT | trees::INVITES_IN if self.from < 2 => {
                 Ok((key.to_vec(), self.cipher.seal(tree, key, &plain)?))
             }
-            _ => unchanged(),
+            _ => Ok((key.to_vec(), value.to_vec())),
         }
     }
 
-    /// A record of a sealed tree whose value does not open: its key is still converted where
-    /// it names a peer (so the record stays in its conversation), its value is kept.
-    fn damaged(
+    /// A record keyed by the peer's ID alone: keyed by its slot, sealed with the ID in front.
+    fn peer_record(
         &self,
         tree: &'static str,
         key: &[u8],
         value: &[u8],
+        plain: &[u8],
     ) -> Result<Converted, StoreError> {
-        let new_key = match tree {
-            trees::SESSIONS | trees::MESSAGES if key.len() >= PEER_ID_LEN => {
-                let (id, rest) = key.split_at(PEER_ID_LEN);
-                let mut new_key = self.slots.slot_of_bytes(id);
-                new_key.extend_from_slice(rest);
-                new_key
-            }
-            _ => key.to_vec(),
+        if key.len() != PEER_ID_LEN {
+            return Ok((key.to_vec(), value.to_vec()));
+        }
+        let slot = self.slots.slot_of_bytes(key);
+        let mut record = Zeroizing::new(key.to_vec());
+        record.extend_from_slice(plain);
+        let sealed = self.cipher.seal(tree, &slot, &record)?;
+        Ok((slot, sealed))
+    }
+
+    /// A record keyed by the peer's ID and more (a sequence, a message id): the ID replaced
+    /// by the slot, the record sealed.
+    fn peer_prefixed(
+        &self,
+        tree: &'static str,
+        key: &[u8],
+        value: &[u8],
+        plain: &[u8],
+    ) -> Result<Converted, StoreError> {
+        let Some(new_key) = self.slotted_key(key) else {
+            return Ok((key.to_vec(), value.to_vec()));
         };
-        Ok((new_key, value.to_vec()))
+        let sealed = self.cipher.seal(tree, &new_key, plain)?;
+        Ok((new_key, sealed))
+    }
+
+    /// `key` with the Accord ID that starts it replaced by its slot; `None` for a key too short
+    /// to hold one.
+    fn slotted_key(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let (id, rest) = key.split_at_checked(PEER_ID_LEN)?;
+        Some([&self.slots.slot_of_bytes(id)[..], rest].concat())
+    }
+
+    /// An outbox entry: the recipient's slot in front of the sealed entry.
+    fn outbox_entry(&self, key: &[u8], plain: &[u8]) -> Result<Converted, StoreError> {
+        let slot = outbox_peer_bytes(plain)
+            .map(|id| self.slots.slot_of_bytes(id))
+            // An entry whose peer cannot be read is damaged; a zero slot matches no peer, and
+            // the full scans skip it as they did before.
+            .unwrap_or_else(|_| vec![0; SLOT_LEN]);
+        let sealed = self.cipher.seal(trees::OUTBOX, key, plain)?;
+        Ok((key.to_vec(), [slot, sealed].concat()))
+    }
+
+    /// A record of a sealed tree whose value does not open: its key is still converted where
+    /// it names a peer (so the record stays in its conversation), its value is kept.
+    fn damaged(&self, tree: &'static str, key: &[u8], value: &[u8]) -> Converted {
+        let new_key = match tree {
+            trees::SESSIONS | trees::MESSAGES => self.slotted_key(key),
+            _ => None,
+        };
+        (new_key.unwrap_or_else(|| key.to_vec()), value.to_vec())
     }
 
     /// A `connect_index` entry: a connection's live entry (`L c` ‖ peer ID) is moved to the
