@@ -1,7 +1,7 @@
 //! accord-bench: side-by-side benchmarks of Accord against a peer or a ceiling, both measured
 //! in the same run (the machine is shared and noisy: read the ratios, not the absolute times).
 //!
-//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|idle|all> [--quick]
+//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|idle|ui|all> [--quick]
 //! [--nodes N] [--messages N]`. Each suite prints a table and one
 //! `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line per key figure; the ratio
 //! is always "bigger is better". See README.md beside this crate.
@@ -16,7 +16,9 @@
 //! - `stamp`: the gossip frames' proof-of-work stamp (minting cost vs the 1 s ceiling)
 //!   and the relay's check rate vs SHA-256 of the same frames, in process;
 //! - `idle`: N real daemons (default 4) doing nothing, a measured node with three connections:
-//!   CPU, wake-ups and bytes per second vs N raw libp2p swarms with the same protocols.
+//!   CPU, wake-ups and bytes per second vs N raw libp2p swarms with the same protocols;
+//! - `ui`: the local web app in headless Chromium, a conversation of 10,000 messages vs 50
+//!   (first render, JS heap). Not in `all`: it needs Chromium and chromedriver.
 
 mod channel;
 mod e2e;
@@ -27,6 +29,7 @@ mod measure;
 mod stamp;
 mod store;
 mod transport;
+mod ui;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
@@ -49,7 +52,9 @@ enum Suite {
     Index,
     /// N idle daemons, a measured node with 3 connections: CPU, wake-ups, bytes vs raw libp2p.
     Idle,
-    /// Every suite, one after the other.
+    /// The web app in headless Chromium: a 10,000-message conversation vs 50 (not in `all`).
+    Ui,
+    /// Every suite but `ui`, one after the other.
     All,
     /// Not a suite: one raw libp2p node of the `idle` suite's baseline (started by that suite).
     #[value(hide = true)]
@@ -116,6 +121,7 @@ fn main() -> Result<()> {
         Suite::Stamp => &[Suite::Stamp],
         Suite::Index => &[Suite::Index],
         Suite::Idle => &[Suite::Idle],
+        Suite::Ui => &[Suite::Ui],
         Suite::RawIdleNode => &[],
     };
     for suite in suites {
@@ -139,6 +145,7 @@ fn main() -> Result<()> {
             Suite::Idle => runtime
                 .block_on(idle::run(args.quick, args.nodes.unwrap_or(4)))
                 .context("idle suite")?,
+            Suite::Ui => ui::run(args.quick, &runtime).context("ui suite")?,
             Suite::All | Suite::RawIdleNode => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());
