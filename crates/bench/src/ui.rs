@@ -77,7 +77,7 @@ pub(crate) fn run(quick: bool, runtime: &tokio::runtime::Runtime) -> Result<()> 
             Daemon::start(&accord, &big_dir, CONFIG, &dir.path().join("big.log")).await?;
         let (small, _) =
             Daemon::start(&accord, &small_dir, CONFIG, &dir.path().join("small.log")).await?;
-        let mut session = Session::start(&driver, &chromium, dir.path()).await?;
+        let session = Session::start(&driver, &chromium, dir.path()).await?;
         let measured = measure(&session.browser, &big, &small, runs).await;
         session.close().await;
         big.stop().await?;

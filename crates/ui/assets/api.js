@@ -23,9 +23,15 @@ export async function call(method, params) {
     loggedOut();
     throw new CallError("Your session has ended: run `accord ui` for a new login link.", 401);
   }
-  const data = await response.json().catch(() => null);
+  const text = await response.text();
+  let data = null;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    data = null;
+  }
   if (!response.ok) {
-    const reason = (data && data.error && data.error.message) || response.statusText;
+    const reason = (data && data.error && data.error.message) || text || response.statusText;
     throw new CallError(reason, response.status);
   }
   return data;

@@ -44,7 +44,8 @@ class Chat {
     this.scroller.addEventListener("scroll", () => this.onScroll());
     this.composer = el("textarea", {
       id: "compose", rows: "2", "aria-label": "Message",
-      placeholder: "Message (Markdown) — Enter sends, Shift+Enter for a new line",
+      placeholder: "Message (Markdown)",
+      title: "Enter sends, Shift+Enter starts a new line",
     });
     this.composer.addEventListener("keydown", (event) => this.onKey(event));
     this.sendButton = el("button", { type: "submit" }, "Send");

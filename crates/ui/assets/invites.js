@@ -10,7 +10,7 @@ export async function showInvites(view, changed) {
   fill(view, el("h2", {}, "Invites"), el("p", { class: "muted" }, "Loading…"));
   let invites;
   try {
-    invites = await call("invites");
+    invites = await call("invites", {});
   } catch (err) {
     fill(view, el("h2", {}, "Invites"), el("p", { class: "error" }, err.message));
     return null;
