@@ -370,7 +370,7 @@ fn the_app_in_a_browser_accepts_an_invite_and_chats_live() {
 /// Screenshots of the inbox, a conversation and the invites, at desktop width and at 360 px.
 async fn screenshots(browser: &Browser, login: &WebLogin, peer: &str, dir: &std::path::Path) {
     std::fs::create_dir_all(dir).unwrap_or_else(|err| panic!("{err}"));
-    for (width, height) in [(1200, 800), (360, 740)] {
+    for (width, height) in [(1200, 760), (360, 740)] {
         browser
             .client
             .set_window_size(width, height)
@@ -389,7 +389,8 @@ async fn screenshots(browser: &Browser, login: &WebLogin, peer: &str, dir: &std:
                 .goto(&format!("{}/{hash}", login.origin()))
                 .await
                 .unwrap_or_else(|err| panic!("{err}"));
-            browser.wait_text("main h2").await;
+            let view = hash.trim_start_matches("#/").split('/').next().unwrap_or_default();
+            browser.wait_text(&format!("main[data-shown='{view}'] h2")).await;
             browser
                 .screenshot(&dir.join(format!("{name}-{width}.png")))
                 .await;

@@ -32,7 +32,13 @@ async function route() {
     if (here) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  const shown = view();
+  delete shown.dataset.shown;
   current.onEvent = await show(decodeURIComponent(arg));
+  // The view is complete (tests and screenshots wait for this).
+  shown.dataset.shown = current.name;
+  // Opening a conversation marks it read.
+  if (current.name === "chat") refreshCounts();
 }
 
 /** Re-reads the unread and pending-invite counts. */
