@@ -228,6 +228,13 @@ fn screenshot_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("ACCORD_UI_SCREENSHOTS").map(std::path::PathBuf::from)
 }
 
+/// Hostile bodies a peer sends: each would set `window.__accordPwned` if it ran.
+const HOSTILE: [&str; 3] = [
+    "<script>window.__accordPwned = 1</script>",
+    "<img src=x onerror=\"window.__accordPwned = 2\">",
+    "[click](javascript:window.__accordPwned=3) <svg onload=\"window.__accordPwned=4\">",
+];
+
 #[test]
 #[ignore = "needs chromium and chromedriver"]
 fn the_app_in_a_browser_accepts_an_invite_and_chats_live() {
@@ -242,129 +249,127 @@ fn the_app_in_a_browser_accepts_an_invite_and_chats_live() {
     let rt = runtime();
     let browser = rt.block_on(Browser::start((1200, 800)));
     let login = WebLogin::open(&owner);
-    rt.block_on(async {
-        browser
-            .client
-            .goto(&login.url)
-            .await
-            .unwrap_or_else(|err| panic!("goto: {err}"));
-        let url = browser
-            .client
-            .current_url()
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
-        assert_eq!(url.path(), "/", "the token left the address bar");
-        assert!(url.query().is_none(), "{url}");
-        browser
-            .client
-            .goto(&format!("{}/#/invites", login.origin()))
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
-        let invite = format!(".invite[data-peer='{}']", friend.id);
-        assert_eq!(browser.wait_text(&format!("{invite} .note")).await, note);
-        browser.click(&format!("{invite} button.accept")).await;
-    });
+    rt.block_on(accept_in_the_browser(&browser, &login, &friend.id, note));
     wait_connected(&owner, &friend.id);
     wait_connected(&friend, &owner.id);
 
-    rt.block_on(async {
-        let chat = format!("{}/#/chat/{}", login.origin(), friend.id);
-        browser
-            .client
-            .goto(&chat)
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
-        let compose = browser
-            .client
-            .wait()
-            .at_most(accord_tests::browser::SHOWN)
-            .for_element(fantoccini::Locator::Css("#compose"))
-            .await
-            .unwrap_or_else(|err| panic!("no composer: {err}"));
-        compose
-            .send_keys("Hello **Bo**, see you *Saturday*")
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
-        compose
-            .send_keys(&fantoccini::key::Key::Enter.to_string())
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
-        assert_eq!(browser.wait_text(".msg.out .body strong").await, "Bo");
-        browser
-            .wait_true(
-                "the message to reach delivered",
-                "const s = document.querySelector('.msg.out .state'); \
-             return !!s && (s.dataset.state === 'delivered' || s.dataset.state === 'read');",
-            )
-            .await;
-    });
-    let history = friend.wait_history(&owner.id, 1);
-    assert_eq!(history[0]["body"], "Hello **Bo**, see you *Saturday*");
+    let body = "Hello **Bo**, see you *Saturday*";
+    rt.block_on(send_and_see_it_delivered(
+        &browser, &login, &friend.id, body,
+    ));
+    assert_eq!(friend.wait_history(&owner.id, 1)[0]["body"], body);
 
     friend.json(&["send", &owner.id, "Great, **bring the rope**"]);
-    let hostile = [
-        "<script>window.__accordPwned = 1</script>",
-        "<img src=x onerror=\"window.__accordPwned = 2\">",
-        "[click](javascript:window.__accordPwned=3) <svg onload=\"window.__accordPwned=4\">",
-    ];
     rt.block_on(async {
         assert_eq!(
             browser.wait_text(".msg.in .body strong").await,
             "bring the rope"
         );
     });
-    for body in hostile {
+    for body in HOSTILE {
         friend.json(&["send", &owner.id, body]);
     }
-    rt.block_on(async {
-        browser
-            .wait_true(
-                "the hostile messages to show",
-                "return document.querySelectorAll('.msg.in').length >= 4;",
-            )
-            .await;
-        let texts = browser
-            .client
-            .execute(
-                "return [...document.querySelectorAll('.msg.in .body')].map(b => b.textContent);",
-                vec![],
-            )
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
-        let texts = texts.to_string();
-        assert!(
-            texts.contains("<script>window.__accordPwned = 1</script>"),
-            "shown as text: {texts}"
-        );
-        assert!(texts.contains("onerror"), "{texts}");
-        for anchor in [
-            "a[href^='javascript']",
-            ".msg img",
-            ".msg script",
-            ".msg svg",
-        ] {
-            let found = browser
-                .client
-                .find_all(fantoccini::Locator::Css(anchor))
-                .await
-                .unwrap_or_else(|err| panic!("{err}"));
-            assert!(found.is_empty(), "{anchor} made it into the page");
-        }
-        let pwned = browser
-            .client
-            .execute("return window.__accordPwned === undefined;", vec![])
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
-        assert_eq!(
-            pwned,
-            serde_json::Value::Bool(true),
-            "a message body ran script"
-        );
-        if let Some(dir) = screenshot_dir() {
-            screenshots(&browser, &login, &friend.id, &dir).await;
-        }
-    });
+    rt.block_on(hostile_bodies_run_nothing(&browser));
+    if let Some(dir) = screenshot_dir() {
+        rt.block_on(screenshots(&browser, &login, &friend.id, &dir));
+    }
     rt.block_on(browser.close());
+}
+
+/// Logs in with the token, finds the invite with its note, and accepts it.
+async fn accept_in_the_browser(browser: &Browser, login: &WebLogin, inviter: &str, note: &str) {
+    let client = &browser.client;
+    client
+        .goto(&login.url)
+        .await
+        .unwrap_or_else(|err| panic!("goto: {err}"));
+    let url = client
+        .current_url()
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(url.path(), "/", "the token left the address bar");
+    assert!(url.query().is_none(), "{url}");
+    let invites = format!("{}/#/invites", login.origin());
+    client
+        .goto(&invites)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let invite = format!(".invite[data-peer='{inviter}']");
+    assert_eq!(browser.wait_text(&format!("{invite} .note")).await, note);
+    browser.click(&format!("{invite} button.accept")).await;
+}
+
+/// Types `body` in the conversation with `peer`, sends it with Enter, and waits until the
+/// page shows it rendered and acknowledged.
+async fn send_and_see_it_delivered(browser: &Browser, login: &WebLogin, peer: &str, body: &str) {
+    let chat = format!("{}/#/chat/{peer}", login.origin());
+    browser
+        .client
+        .goto(&chat)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let compose = browser
+        .client
+        .wait()
+        .at_most(accord_tests::browser::SHOWN)
+        .for_element(fantoccini::Locator::Css("#compose"))
+        .await
+        .unwrap_or_else(|err| panic!("no composer: {err}"));
+    compose
+        .send_keys(body)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let enter = fantoccini::key::Key::Enter.to_string();
+    compose
+        .send_keys(&enter)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(browser.wait_text(".msg.out .body strong").await, "Bo");
+    browser
+        .wait_true(
+            "the message to reach delivered",
+            "const s = document.querySelector('.msg.out .state'); \
+             return !!s && (s.dataset.state === 'delivered' || s.dataset.state === 'read');",
+        )
+        .await;
+}
+
+/// The hostile bodies show as text, and none of them ran or left markup in the page.
+async fn hostile_bodies_run_nothing(browser: &Browser) {
+    let client = &browser.client;
+    browser
+        .wait_true(
+            "the hostile messages to show",
+            "return document.querySelectorAll('.msg.in').length >= 4;",
+        )
+        .await;
+    let script = "return [...document.querySelectorAll('.msg.in .body')].map(b => b.textContent);";
+    let texts = client.execute(script, vec![]).await;
+    let texts = texts.unwrap_or_else(|err| panic!("{err}")).to_string();
+    assert!(
+        texts.contains("window.__accordPwned = 1</script>"),
+        "shown as text: {texts}"
+    );
+    assert!(texts.contains("onerror"), "{texts}");
+    for css in [
+        "a[href^='javascript']",
+        ".msg img",
+        ".msg script",
+        ".msg svg",
+    ] {
+        let found = client.find_all(fantoccini::Locator::Css(css)).await;
+        let found = found.unwrap_or_else(|err| panic!("{err}"));
+        assert!(found.is_empty(), "{css} made it into the page");
+    }
+    let untouched = client
+        .execute("return window.__accordPwned === undefined;", vec![])
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        untouched,
+        serde_json::Value::Bool(true),
+        "a message body ran script"
+    );
 }
 
 /// Screenshots of the inbox, a conversation and the invites, at desktop width and at 360 px.
@@ -389,8 +394,14 @@ async fn screenshots(browser: &Browser, login: &WebLogin, peer: &str, dir: &std:
                 .goto(&format!("{}/{hash}", login.origin()))
                 .await
                 .unwrap_or_else(|err| panic!("{err}"));
-            let view = hash.trim_start_matches("#/").split('/').next().unwrap_or_default();
-            browser.wait_text(&format!("main[data-shown='{view}'] h2")).await;
+            let view = hash
+                .trim_start_matches("#/")
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            browser
+                .wait_text(&format!("main[data-shown='{view}'] h2"))
+                .await;
             browser
                 .screenshot(&dir.join(format!("{name}-{width}.png")))
                 .await;

@@ -50,11 +50,12 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--window-size=1200,800",
 ];
 
-/// One page load's figures.
+/// One page load's figures, and the daemon's own time for the page's `history` request.
 struct Load {
     render_ms: f64,
     heap_mib: f64,
     dom_nodes: f64,
+    history_ms: f64,
 }
 
 /// Runs the suite and prints its table and RESULT lines.
@@ -133,6 +134,14 @@ fn print_rows(big: &[Load], small: &[Load]) {
             "nodes",
             Better::Lower,
         ),
+        Row::info(
+            "history_call",
+            "the page's history request, on the control socket",
+            pick(big, |l| l.history_ms),
+            pick(small, |l| l.history_ms),
+            "ms",
+            Better::Lower,
+        ),
     ];
     report(
         "ui",
@@ -180,11 +189,25 @@ async fn load_conversation(browser: &Browser, daemon: &Daemon) -> Result<Load> {
     if number(2) < 1.0 {
         bail!("the conversation page shows no message");
     }
+    let history_ms = history_call(daemon).await?;
     Ok(Load {
         render_ms,
         heap_mib: number(0) / (1024.0 * 1024.0),
         dom_nodes: number(1),
+        history_ms,
     })
+}
+
+/// The daemon's time for the request the page makes first: the newest page of 50.
+async fn history_call(daemon: &Daemon) -> Result<f64> {
+    let mut client = daemon.client().await?;
+    let peer = peer().to_string();
+    let start = Instant::now();
+    client
+        .history_page(&peer, Some(50), None)
+        .await
+        .context("history")?;
+    Ok(start.elapsed().as_secs_f64() * 1e3)
 }
 
 /// chromedriver and Chromium on PATH.
