@@ -12,6 +12,8 @@ const PAGE = 50;
 const NEAR_TOP = 300;
 /** How far each state is along the way, so a late event never moves a message back. */
 const STATE_ORDER = ["queued", "sent", "stored", "delivered", "read"];
+/** States of messages not yet on the page are remembered for at most this many messages. */
+const EARLY_STATES = 64;
 
 /** Shows the conversation with `peer` in `view`; returns its live-event handler. */
 export async function showChat(view, peer) {
@@ -29,6 +31,8 @@ class Chat {
   constructor(peer) {
     this.peer = peer;
     this.byId = new Map();
+    // A state event can overtake the `history` read that puts its message on the page.
+    this.early = new Map();
     this.oldest = null;
     this.complete = false;
     this.loading = false;
@@ -145,11 +149,21 @@ class Chat {
       meta.append(" · ", state);
     }
     this.byId.set(message.message_id, item);
+    const early = this.early.get(message.message_id);
+    if (early) {
+      this.early.delete(message.message_id);
+      this.setState(message.message_id, early);
+    }
     return item;
   }
 
   setState(id, state, reason) {
-    const label = this.byId.get(id)?.querySelector(".state");
+    if (!this.byId.has(id)) {
+      if (this.early.size >= EARLY_STATES) this.early.delete(this.early.keys().next().value);
+      this.early.set(id, state);
+      return;
+    }
+    const label = this.byId.get(id).querySelector(".state");
     if (!label) return;
     const from = STATE_ORDER.indexOf(label.dataset.state);
     if (STATE_ORDER.indexOf(state) < from) return;
