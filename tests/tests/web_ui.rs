@@ -408,3 +408,63 @@ async fn screenshots(browser: &Browser, login: &WebLogin, peer: &str, dir: &std:
         }
     }
 }
+
+/// Messages in the scroll-back test: more than two pages of 50.
+const SCROLLBACK_MESSAGES: usize = 120;
+
+#[test]
+#[ignore = "needs chromium and chromedriver"]
+fn the_app_scrolls_back_to_the_first_message() {
+    let net = TestDir::new();
+    let (owner, friend) = accord_tests::connected_pair(&net, NO_DHT);
+    for i in 0..SCROLLBACK_MESSAGES {
+        owner.json(&["send", &friend.id, &format!("message {i}")]);
+    }
+    let rt = runtime();
+    let browser = rt.block_on(Browser::start((1200, 800)));
+    let login = WebLogin::open(&owner);
+    rt.block_on(async {
+        let client = &browser.client;
+        client
+            .goto(&login.url)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let chat = format!("{}/#/chat/{}", login.origin(), friend.id);
+        client
+            .goto(&chat)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        browser.wait_text("main[data-shown='chat'] .msg").await;
+        let shown = "return document.querySelectorAll('.msg').length;";
+        let first_page = client.execute(shown, vec![]).await;
+        let first_page = first_page.unwrap_or_else(|err| panic!("{err}"));
+        assert!(
+            first_page.as_u64().is_some_and(|n| n < 120),
+            "one page at first: {first_page}"
+        );
+        // Each poll scrolls to the top, as a reader would, until the first message is there.
+        let scroll_to_start = format!(
+            "const s = document.querySelector('.scroller'); s.scrollTop = 0; \
+             return !document.querySelector('.start').hidden && \
+             document.querySelectorAll('.msg').length === {SCROLLBACK_MESSAGES};"
+        );
+        browser
+            .wait_true("scrolling back to the first message", &scroll_to_start)
+            .await;
+        let bodies =
+            "return [...document.querySelectorAll('.msg .body')].map(b => b.textContent.trim());";
+        let bodies = client
+            .execute(bodies, vec![])
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let expected: Vec<String> = (0..SCROLLBACK_MESSAGES)
+            .map(|i| format!("message {i}"))
+            .collect();
+        assert_eq!(
+            bodies,
+            serde_json::json!(expected),
+            "every message once, in order"
+        );
+    });
+    rt.block_on(browser.close());
+}
