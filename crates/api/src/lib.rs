@@ -31,7 +31,7 @@ pub use types::{
     AliasInfo, AttestationText, BlockInfo, ClockInfo, ConnectionInfo, ConversationInfo,
     DeclinedInfo, Event, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo,
     LookupSource, MessageInfo, PeerInfo, QueuedInfo, Reachability, RelayInfo, Request,
-    SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo, StatusInfo, Via,
+    SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo, StatusInfo, UiRevoked, UiUrl, Via,
 };
 
 /// The file name of the control socket inside a data dir.
