@@ -107,10 +107,13 @@ impl NodeContext {
                 self.connect_command(ConnectCommand::Attestation { peer })
                     .await
             }
+            Request::Alias { peer, name } => {
+                self.connect_command(ConnectCommand::Alias { peer, name })
+                    .await
+            }
             request @ (Request::Send { .. }
             | Request::History { .. }
             | Request::Inbox
-            | Request::Alias { .. }
             | Request::Verify { .. }) => {
                 self.message_command(MessageCommand::from_request(request)?)
                     .await
@@ -135,7 +138,6 @@ impl NodeContext {
             MessageReply::Sent(info) => to_value(info),
             MessageReply::History(list) => to_value(list),
             MessageReply::Inbox(list) => to_value(list),
-            MessageReply::Alias(info) => to_value(info),
             MessageReply::Verify(info) => to_value(info),
             MessageReply::Status(list) => to_value(list),
             MessageReply::Stats(counts) => to_value(counts),
@@ -151,6 +153,7 @@ impl NodeContext {
             ConnectReply::Connection(info) => to_value(info),
             ConnectReply::Connections(list) => to_value(list),
             ConnectReply::Attestation(text) => to_value(text),
+            ConnectReply::Alias(info) => to_value(info),
             ConnectReply::Stats(counts) => to_value(counts),
         }
     }

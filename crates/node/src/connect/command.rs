@@ -2,8 +2,8 @@
 //! stay at the control-socket edge (`requests.rs`), which converts both ways.
 
 use accord_api::{
-    AttestationText, BlockInfo, ConnectionInfo, DeclinedInfo, InviteDirection, InviteInfo,
-    InviteSummary,
+    AliasInfo, AttestationText, BlockInfo, ConnectionInfo, DeclinedInfo, InviteDirection,
+    InviteInfo, InviteSummary,
 };
 
 use super::core::DropCounters;
@@ -31,6 +31,8 @@ pub(crate) enum ConnectCommand {
     Connections,
     /// Show the attestation of a connection.
     Attestation { peer: String },
+    /// Give a connection a local name (`accord alias`).
+    Alias { peer: String, name: String },
     /// The dropped-frame and failed-write counters.
     Stats,
 }
@@ -52,6 +54,8 @@ pub(crate) enum ConnectReply {
     Connections(Vec<ConnectionInfo>),
     /// An attestation's text.
     Attestation(AttestationText),
+    /// A connection's new alias.
+    Alias(AliasInfo),
     /// The counters by reason.
     Stats(DropCounters),
 }

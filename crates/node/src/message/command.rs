@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use accord_api::{
-    AliasInfo, ConversationInfo, ErrorCode, MessageInfo, QueuedInfo, RemoteError, Request,
-    SafetyNumberInfo, SendInfo,
+    ConversationInfo, ErrorCode, MessageInfo, QueuedInfo, RemoteError, Request, SafetyNumberInfo,
+    SendInfo,
 };
 
 use accord_identity::AccordId;
@@ -24,8 +24,6 @@ pub(crate) enum MessageCommand {
     },
     /// `accord inbox`.
     Inbox,
-    /// `accord alias`: name a connection.
-    Alias { peer: String, name: String },
     /// `accord verify`: the safety number with a peer.
     Verify { peer: String },
     /// The peers whose last delivery failed, and why (part of `accord status`).
@@ -40,7 +38,6 @@ pub(crate) enum MessageReply {
     Sent(SendInfo),
     History(Vec<MessageInfo>),
     Inbox(Vec<ConversationInfo>),
-    Alias(AliasInfo),
     Verify(SafetyNumberInfo),
     Status(Vec<QueuedInfo>),
     Stats(BTreeMap<&'static str, u64>),
@@ -70,7 +67,6 @@ impl MessageCommand {
                 before,
             },
             Request::Inbox => MessageCommand::Inbox,
-            Request::Alias { peer, name } => MessageCommand::Alias { peer, name },
             Request::Verify { peer } => MessageCommand::Verify { peer },
             Request::Status => MessageCommand::Status,
             Request::Stats => MessageCommand::Stats,

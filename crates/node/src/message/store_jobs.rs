@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use accord_api::{AliasInfo, ConversationInfo, RemoteError, format_rfc3339_ms as rfc3339};
+use accord_api::{ConversationInfo, RemoteError, format_rfc3339_ms as rfc3339};
 use accord_identity::AccordId;
 use accord_store::{FlushTicket, MessageState, Store, StoreError, StoreHandle};
 
@@ -192,10 +192,6 @@ async fn run_query(store: &StoreHandle, query: Query) -> StoreDone {
             let result = flat(store.run(|s| Ok(inbox(s))).await);
             StoreDone::Inbox { reply, result }
         }
-        Query::SetAlias { reply, peer, name } => {
-            let result = flat(store.run(move |s| Ok(set_alias(s, &peer, name))).await);
-            StoreDone::AliasSet { reply, result }
-        }
         Query::Resolve { reply, peer } => {
             let resolve = move |s: &Store| Ok(send_step::resolve(s, &peer).map(|(id, _)| id));
             let result = flat(store.run(resolve).await);
@@ -230,27 +226,6 @@ fn history(
             })?,
     };
     Ok((peer, records))
-}
-
-/// `accord alias`: names the active connection `text`, unless another connection has the name.
-fn set_alias(store: &Store, text: &str, name: String) -> Result<AliasInfo, RemoteError> {
-    let mut connection = send_step::active(store, text)?;
-    let connections = store.connections().map_err(internal)?;
-    if connections
-        .iter()
-        .any(|c| c.peer != connection.peer && c.alias.as_deref() == Some(name.as_str()))
-    {
-        return Err(RemoteError::new(
-            accord_api::ErrorCode::InvalidParams,
-            "invalid alias: another connection already has it",
-        ));
-    }
-    connection.alias = Some(name.clone());
-    store.put_connection(&connection).map_err(internal)?;
-    Ok(AliasInfo {
-        peer: connection.peer.to_string(),
-        alias: name,
-    })
 }
 
 /// The conversations, newest first as the store lists them, with their aliases and previews.

@@ -59,6 +59,7 @@ impl ConnectCore {
                 .attestation(&peer)
                 .map(|text| vec![reply(token, Ok(ConnectReply::Attestation(text)))]),
             ConnectCommand::Stats => Ok(vec![reply(token, Ok(ConnectReply::Stats(self.stats())))]),
+            ConnectCommand::Alias { peer, name } => self.alias(token, &peer, &name),
         };
         match decided {
             Ok(steps) => plan.extend(steps),

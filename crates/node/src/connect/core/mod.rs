@@ -20,6 +20,7 @@
 //! input, so the core reads no source of its own.
 
 mod acceptance;
+mod alias;
 mod commands;
 mod inbound;
 mod invite_commands;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use accord_api::{AliasInfo, ConversationInfo, Event, RemoteError};
+use accord_api::{ConversationInfo, Event, RemoteError};
 use accord_identity::AccordId;
 use accord_net::PeerId;
 use accord_store::{MessageId, MessageRecord, OutboxEntry, StoreError};
@@ -198,10 +198,6 @@ pub(crate) enum StoreDone {
     Inbox {
         reply: ReplyToken,
         result: Result<Vec<ConversationInfo>, RemoteError>,
-    },
-    AliasSet {
-        reply: ReplyToken,
-        result: Result<AliasInfo, RemoteError>,
     },
     Resolved {
         reply: ReplyToken,

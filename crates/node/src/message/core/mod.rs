@@ -255,9 +255,6 @@ impl MessageCore {
             StoreDone::Inbox { reply, result } => {
                 self.reply(reply, result.map(MessageReply::Inbox));
             }
-            StoreDone::AliasSet { reply, result } => {
-                self.reply(reply, result.map(MessageReply::Alias));
-            }
             StoreDone::Resolved { reply, result } => self.on_resolved(reply, result),
         }
     }

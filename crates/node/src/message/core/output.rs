@@ -140,13 +140,6 @@ pub(crate) enum Query {
     },
     /// `accord inbox`.
     Inbox { reply: ReplyToken },
-    /// `accord alias`: give the active connection `peer` this (checked) name if no other
-    /// connection has it.
-    SetAlias {
-        reply: ReplyToken,
-        peer: String,
-        name: String,
-    },
     /// Resolve `peer` (an ID or an alias) to an Accord ID, revoked connections included.
     Resolve { reply: ReplyToken, peer: String },
 }

@@ -4,8 +4,6 @@
 //! answers `stored`. What is owed is kept in the store, so a sender that was offline when its
 //! messages were read still learns it: the receipt goes out when it connects.
 
-use std::str::FromStr;
-
 use accord_api::{
     ErrorCode, MessageInfo, RemoteError, SafetyNumberInfo, format_rfc3339_ms as rfc3339,
 };
@@ -23,8 +21,6 @@ use crate::message::{MessageCommand, MessageReply};
 const DEFAULT_HISTORY: usize = 50;
 /// The most messages one history request returns.
 const MAX_HISTORY: usize = 1000;
-/// The longest alias, in characters.
-const MAX_ALIAS_CHARS: usize = 64;
 
 impl MessageCore {
     /// A user command other than `send` (sends are recorded in batches).
@@ -48,10 +44,6 @@ impl MessageCore {
                 }
             }
             MessageCommand::Inbox => self.store(StoreJob::Query(Query::Inbox { reply })),
-            MessageCommand::Alias { peer, name } => match checked_alias(&name) {
-                Ok(name) => self.store(StoreJob::Query(Query::SetAlias { reply, peer, name })),
-                Err(err) => self.reply(reply, Err(err)),
-            },
             MessageCommand::Verify { peer } => {
                 self.store(StoreJob::Query(Query::Resolve { reply, peer }))
             }
@@ -178,32 +170,6 @@ impl MessageCore {
             self.send_owed_receipts(peer);
         }
     }
-}
-
-/// The alias `name` trimmed, or why it cannot be one.
-fn checked_alias(name: &str) -> Result<String, RemoteError> {
-    let invalid =
-        |why: &str| RemoteError::new(ErrorCode::InvalidParams, format!("invalid alias: {why}"));
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_ALIAS_CHARS {
-        return Err(invalid("it must be 1 to 64 characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(invalid("it must not contain control characters"));
-    }
-    // Like a note, an alias may not reorder how it is shown (a "bob\u{202E}gpj.exe").
-    if name
-        .chars()
-        .any(accord_handshake::is_directional_formatting)
-    {
-        return Err(invalid(
-            "it must not contain bidirectional formatting characters",
-        ));
-    }
-    if AccordId::from_str(name).is_ok() {
-        return Err(invalid("it must not look like an Accord ID"));
-    }
-    Ok(name.to_owned())
 }
 
 /// A message id as the API shows it (32 hex digits), or the error `history` answers with.

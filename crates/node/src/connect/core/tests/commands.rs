@@ -234,3 +234,52 @@ fn stats_list_each_reason_once_something_was_dropped() {
     };
     assert_eq!(counts.get("malformed"), Some(&1));
 }
+
+#[test]
+fn an_alias_is_checked_kept_in_memory_and_written_and_resolves_afterwards() {
+    let mut h = Harness::new();
+    let them = identity(2);
+    let (_, frame) = invite_frame(&them, h.me_id(), NOW);
+    h.direct(&frame, &them);
+    connect(&mut h, &them.id()).0.unwrap();
+    for name in [
+        "bob\u{202E}gpj.exe",
+        "",
+        "tab\there",
+        &identity(3).id().to_string(),
+    ] {
+        let (result, outputs) = h.command(ConnectCommand::Alias {
+            peer: them.id().to_string(),
+            name: name.to_owned(),
+        });
+        let text = format!("{result:?}");
+        assert!(
+            result.is_err() && text.contains("invalid alias"),
+            "{name:?}: {text}"
+        );
+        assert!(writes(&outputs).is_empty());
+    }
+    let (result, outputs) = h.command(ConnectCommand::Alias {
+        peer: them.id().to_string(),
+        name: " bob ".to_owned(),
+    });
+    let Ok(ConnectReply::Alias(info)) = result else {
+        panic!("the alias expected");
+    };
+    assert_eq!(info.alias, "bob");
+    assert!(matches!(
+        writes(&outputs).as_slice(),
+        [StoreOp::PutConnection(c)] if c.alias.as_deref() == Some("bob")
+    ));
+    // `connections` is answered from memory: it shows the new name at once.
+    let Ok(ConnectReply::Connections(list)) = h.command(ConnectCommand::Connections).0 else {
+        panic!("connections expected");
+    };
+    assert_eq!(list[0].alias.as_deref(), Some("bob"));
+    // The alias names the connection from now on.
+    let (result, _) = h.command(ConnectCommand::Alias {
+        peer: "bob".to_owned(),
+        name: "robert".to_owned(),
+    });
+    assert!(matches!(result, Ok(ConnectReply::Alias(info)) if info.alias == "robert"));
+}

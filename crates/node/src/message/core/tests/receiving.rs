@@ -262,25 +262,6 @@ fn reading_a_conversation_owes_a_receipt_that_goes_out_one_at_a_time() {
 }
 
 #[test]
-fn an_alias_that_could_mislead_is_refused_before_the_store_is_asked() {
-    let (mut core, a) = (core(), peer(1));
-    for name in ["bob\u{202E}gpj.exe", "", "tab\there", &peer(2).to_string()] {
-        let alias = MessageCommand::Alias {
-            peer: a.to_string(),
-            name: name.to_owned(),
-        };
-        let out = queued(&mut core, vec![command(1, alias)], T0);
-        assert!(matches!(replies(out).pop(), Some((1, Err(_)))), "{name:?}");
-    }
-    let alias = MessageCommand::Alias {
-        peer: a.to_string(),
-        name: " bob ".to_owned(),
-    };
-    let job = only_job(queued(&mut core, vec![command(2, alias)], T0));
-    assert!(matches!(job, StoreJob::Query(Query::SetAlias { name, .. }) if name == "bob"));
-}
-
-#[test]
 fn the_actor_stops_taking_work_while_too_many_answers_wait_for_the_disk() {
     let (mut core, a) = (core(), peer(1));
     let room = core.intake_room();
