@@ -309,7 +309,7 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     let b_id = b.accord_id();
     let topic = inbox_topic(&b_id);
     let now = now_ms();
-    let frame_expiry = now + 3600 * 1000;
+    let minted_at = now;
 
     // Random bytes and an oversized message on the inbox topic: refused before forwarding.
     hostile.publish(&topic, (0..200u8).map(|i| i.wrapping_mul(37)).collect());
@@ -330,7 +330,7 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
         accord_identity::SignatureDomain::new("accord/v1/invite"),
         b"other",
     );
-    let frame = seal_payload(&b_id, &Payload::Invite(forged), frame_expiry, &mut os_rng())
+    let frame = seal_payload(&b_id, &Payload::Invite(forged), minted_at, &mut os_rng())
         .unwrap_or_else(|err| panic!("{err}"));
     // Direct frames are answered after they are processed, so each count is in place at once.
     assert_eq!(
@@ -356,13 +356,8 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     let (elsewhere, _) =
         Invite::create(me, stranger, note.clone(), now, 14 * DAY_MS, &mut os_rng())
             .unwrap_or_else(|err| panic!("{err}"));
-    let frame = seal_payload(
-        &b_id,
-        &Payload::Invite(elsewhere),
-        frame_expiry,
-        &mut os_rng(),
-    )
-    .unwrap_or_else(|err| panic!("{err}"));
+    let frame = seal_payload(&b_id, &Payload::Invite(elsewhere), minted_at, &mut os_rng())
+        .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, frame).ok(), Some(b"no".to_vec()));
     assert_eq!(b.dropped("invalid_invite"), 3);
 
@@ -376,13 +371,8 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
         &mut os_rng(),
     )
     .unwrap_or_else(|err| panic!("{err}"));
-    let frame = seal_payload(
-        &b_id,
-        &Payload::Invite(expired),
-        frame_expiry,
-        &mut os_rng(),
-    )
-    .unwrap_or_else(|err| panic!("{err}"));
+    let frame = seal_payload(&b_id, &Payload::Invite(expired), minted_at, &mut os_rng())
+        .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, frame).ok(), Some(b"no".to_vec()));
     assert_eq!(b.dropped("invalid_invite"), 4);
 

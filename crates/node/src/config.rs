@@ -128,6 +128,13 @@ pub struct GossipConfig {
     /// peer. Default: 600 (10 a second, far above what honest republication needs). Range:
     /// 1–100000.
     pub max_frames_per_peer_per_minute: u32,
+    /// Inbox frames all the peers connecting from one IP prefix (IPv4 /24, IPv6 /48) may
+    /// forward per minute together, checked with the per-peer rate (loopback and relayed
+    /// connections are exempt). Default: 2400 (four peers' worth). Range: 1–1000000.
+    pub max_frames_per_prefix_per_minute: u32,
+    /// The shard store's budget: sealed frames kept per relayed shard until they expire, in
+    /// KiB. Default: 4096 (4 MiB). Range: 0–1048576 (0 keeps nothing).
+    pub store_kib_per_shard: u64,
 }
 
 impl Default for GossipConfig {
@@ -136,6 +143,8 @@ impl Default for GossipConfig {
             shards: 16,
             relay_all_shards: true,
             max_frames_per_peer_per_minute: 600,
+            max_frames_per_prefix_per_minute: 2400,
+            store_kib_per_shard: 4096,
         }
     }
 }
@@ -364,6 +373,18 @@ impl Config {
             self.gossip.max_frames_per_peer_per_minute.into(),
             1,
             100_000,
+        )?;
+        out_of_range(
+            "gossip.max_frames_per_prefix_per_minute",
+            self.gossip.max_frames_per_prefix_per_minute.into(),
+            1,
+            1_000_000,
+        )?;
+        out_of_range(
+            "gossip.store_kib_per_shard",
+            self.gossip.store_kib_per_shard,
+            0,
+            1_048_576,
         )?;
         out_of_range(
             "messages.max_bytes",

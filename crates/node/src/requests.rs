@@ -123,6 +123,9 @@ impl NodeContext {
             ConnectReply::Connections(list) => to_value(list),
             ConnectReply::Attestation(text) => to_value(text),
             ConnectReply::Stats(counts) => to_value(counts),
+            ConnectReply::ShardStore { bytes, frames } => {
+                to_value(serde_json::json!({ "bytes": bytes, "frames": frames }))
+            }
         }
     }
 
@@ -221,8 +224,15 @@ impl NodeContext {
                 dropped.insert(reason.to_owned(), count);
             }
         }
+        let (shard_store_bytes, shard_store_frames) =
+            match self.connect.command(ConnectCommand::ShardStore).await? {
+                ConnectReply::ShardStore { bytes, frames } => (bytes, frames),
+                other => return Err(internal(format!("unexpected Connect reply {other:?}"))),
+            };
         Ok(StatsInfo {
             dropped,
+            shard_store_bytes,
+            shard_store_frames,
             gossip_rejected: net.gossip_rejected,
             gossip_ignored: net.gossip_ignored,
             events_dropped: net.events_dropped,

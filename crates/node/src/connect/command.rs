@@ -33,6 +33,8 @@ pub(crate) enum ConnectCommand {
     Attestation { peer: String },
     /// The dropped-frame and failed-write counters.
     Stats,
+    /// What the shard store holds.
+    ShardStore,
 }
 
 /// What the Connect actor answers.
@@ -54,4 +56,11 @@ pub(crate) enum ConnectReply {
     Attestation(AttestationText),
     /// The counters by reason.
     Stats(DropCounters),
+    /// The shard store's size.
+    ShardStore {
+        /// Bytes of frames held.
+        bytes: u64,
+        /// Frames held.
+        frames: u64,
+    },
 }

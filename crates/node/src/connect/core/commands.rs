@@ -59,6 +59,13 @@ impl ConnectCore {
                 .attestation(&peer)
                 .map(|text| vec![reply(token, Ok(ConnectReply::Attestation(text)))]),
             ConnectCommand::Stats => Ok(vec![reply(token, Ok(ConnectReply::Stats(self.stats())))]),
+            ConnectCommand::ShardStore => {
+                let size = ConnectReply::ShardStore {
+                    bytes: u64::try_from(self.shard_store.bytes()).unwrap_or(u64::MAX),
+                    frames: u64::try_from(self.shard_store.frames()).unwrap_or(u64::MAX),
+                };
+                Ok(vec![reply(token, Ok(size))])
+            }
         };
         match decided {
             Ok(steps) => plan.extend(steps),
