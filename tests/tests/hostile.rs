@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use accord_handshake::{Invite, Note, Payload, seal_payload};
+use accord_handshake::{
+    GossipFrame, HOUR_MS, Invite, MINT_JITTER_HOURS, Note, Payload, seal_payload,
+};
 use accord_identity::Identity;
 use accord_tests::peer::{TestPeer, inbox_topic};
 use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, now_ms, os_rng, wait_until};
@@ -76,7 +78,33 @@ fn relays_see_neither_party_and_no_author_fields() {
     needles.push(("the note".into(), b"secret plans".to_vec()));
 
     apart("after the invite");
+    // B accepts: its acceptance travels on A's shard, through the relays and past the sniffer.
+    let hour_before = now_ms() / HOUR_MS;
+    let accepted = b.json(&["accept", sent["invite_id"].as_str().unwrap_or_default()]);
+    assert_eq!(accepted["state"], "accepted", "{accepted}");
+    wait_until("A to list B as a connection", ARRIVAL, || {
+        a.connections()
+            .into_iter()
+            .find(|c| c["peer"] == b.id.as_str())
+    });
+    wait_until("the sniffer to see the acceptance too", ARRIVAL, || {
+        (wire.seen().len() >= 2).then_some(())
+    });
     let on_the_wire = wire.seen();
+    // Nothing in clear pairs the invite with its acceptance: each frame's only clear time is
+    // its minting epoch, a whole hour a few hours back at most (drawn per frame), never the
+    // invite's expiry to the millisecond that frame version 2 carried in every frame of an
+    // item.
+    let hour_after = now_ms() / HOUR_MS;
+    for message in &on_the_wire {
+        let frame = GossipFrame::decode(&message.data)
+            .unwrap_or_else(|err| panic!("not a version-3 frame on the wire: {err}"));
+        let epoch = u64::from(frame.minted_hour);
+        assert!(
+            epoch + MINT_JITTER_HOURS >= hour_before.saturating_sub(1) && epoch <= hour_after,
+            "a clear time that is not a coarse, recent epoch: {epoch}"
+        );
+    }
     assert!(!on_the_wire.is_empty(), "the sniffer saw no gossip from A");
     for message in &on_the_wire {
         assert_eq!(

@@ -243,6 +243,8 @@ stamp_bits = 12
 shards = 4
 relay_all_shards = false
 max_frames_per_peer_per_minute = 30
+max_frames_per_prefix_per_minute = 90
+store_kib_per_shard = 16
 [messages]
 max_bytes = 1024
 read_receipts = false
@@ -476,6 +478,8 @@ mod tests {
         assert_eq!(config.gossip.shards, 4);
         assert_eq!(config.invites.stamp_bits, 12);
         assert_eq!(config.gossip.max_frames_per_peer_per_minute, 30);
+        assert_eq!(config.gossip.max_frames_per_prefix_per_minute, 90);
+        assert_eq!(config.gossip.store_kib_per_shard, 16);
         assert!(!config.messages.read_receipts);
         assert!(config.network.relay_server);
         assert_eq!(config.network.relays.len(), 1);
