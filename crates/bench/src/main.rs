@@ -24,6 +24,7 @@ mod idle;
 mod index;
 mod invite;
 mod measure;
+mod scale;
 mod stamp;
 mod store;
 mod transport;
@@ -49,6 +50,9 @@ enum Suite {
     Index,
     /// N idle daemons, a measured node with 3 connections: CPU, wake-ups, bytes vs raw libp2p.
     Idle,
+    /// N daemons with 5 pending invites each to offline identities vs none: gossip bytes in
+    /// per node, bytes per published frame, the shard store's bytes per node.
+    Scale,
     /// Every suite, one after the other.
     All,
     /// Not a suite: one raw libp2p node of the `idle` suite's baseline (started by that suite).
@@ -107,6 +111,7 @@ fn main() -> Result<()> {
             Suite::Stamp,
             Suite::Index,
             Suite::Idle,
+            Suite::Scale,
         ],
         Suite::Channel => &[Suite::Channel],
         Suite::Transport => &[Suite::Transport],
@@ -116,6 +121,7 @@ fn main() -> Result<()> {
         Suite::Stamp => &[Suite::Stamp],
         Suite::Index => &[Suite::Index],
         Suite::Idle => &[Suite::Idle],
+        Suite::Scale => &[Suite::Scale],
         Suite::RawIdleNode => &[],
     };
     for suite in suites {
@@ -139,6 +145,12 @@ fn main() -> Result<()> {
             Suite::Idle => runtime
                 .block_on(idle::run(args.quick, args.nodes.unwrap_or(4)))
                 .context("idle suite")?,
+            Suite::Scale => runtime
+                .block_on(scale::run(
+                    args.quick,
+                    args.nodes.unwrap_or(if args.quick { 20 } else { 60 }),
+                ))
+                .context("scale suite")?,
             Suite::All | Suite::RawIdleNode => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());
