@@ -24,11 +24,13 @@ fn relays_see_neither_party_and_no_author_fields() {
     let y = TestPeer::start(&[&x.addr()]);
     let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &["--bootstrap", &x.addr()]);
     let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &y.addr()]);
-    // A third relay, next to A, that sees the wire form of what A publishes.
-    let wire = Sniffer::start(&a.tcp_addr());
-    wait_until("A to be linked to X and the sniffer", ARRIVAL, || {
-        (a.peer_ids().len() >= 2).then_some(())
-    });
+    // A third relay, next to both A and B, that sees the wire form of what each publishes.
+    let wire = Sniffer::start(&[&a.tcp_addr(), &b.tcp_addr()]);
+    wait_until(
+        "A and B to be linked to their relays and the sniffer",
+        ARRIVAL,
+        || (a.peer_ids().len() >= 2 && b.peer_ids().len() >= 2).then_some(()),
+    );
     std::thread::sleep(Duration::from_secs(2));
     let apart = |when: &str| {
         assert!(
@@ -180,14 +182,14 @@ impl libp2p::gossipsub::DataTransform for Recorder {
 
 /// A bare gossipsub peer that accepts messages in any form (`ValidationMode::None`, so that a
 /// signed or authored message would be recorded rather than refused) and records each one
-/// as it came off the wire. It dials `addr` and subscribes to every inbox shard.
+/// as it came off the wire. It dials `addrs` and subscribes to every inbox shard.
 struct Sniffer {
     _runtime: tokio::runtime::Runtime,
     seen: Recorder,
 }
 
 impl Sniffer {
-    fn start(addr: &str) -> Sniffer {
+    fn start(addrs: &[&str]) -> Sniffer {
         use libp2p::futures::StreamExt;
         use libp2p::gossipsub;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -197,7 +199,10 @@ impl Sniffer {
             .unwrap_or_else(|err| panic!("runtime: {err}"));
         let seen = Recorder::default();
         let transform = seen.clone();
-        let addr: libp2p::Multiaddr = addr.parse().unwrap_or_else(|err| panic!("{addr}: {err}"));
+        let addrs: Vec<libp2p::Multiaddr> = addrs
+            .iter()
+            .map(|addr| addr.parse().unwrap_or_else(|err| panic!("{addr}: {err}")))
+            .collect();
         runtime.block_on(async move {
             let config = gossipsub::ConfigBuilder::default()
                 .validation_mode(gossipsub::ValidationMode::None)
@@ -231,9 +236,11 @@ impl Sniffer {
                     config.with_idle_connection_timeout(Duration::from_secs(600))
                 })
                 .build();
-            swarm
-                .dial(addr.clone())
-                .unwrap_or_else(|err| panic!("dial {addr}: {err}"));
+            for addr in addrs {
+                swarm
+                    .dial(addr.clone())
+                    .unwrap_or_else(|err| panic!("dial {addr}: {err}"));
+            }
             tokio::spawn(async move { while swarm.next().await.is_some() {} });
         });
         Sniffer {
