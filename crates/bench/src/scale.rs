@@ -63,22 +63,7 @@ async fn measure(
     quick: bool,
     started: &mut Vec<Daemon>,
 ) -> Result<Vec<Row>> {
-    let first = Daemon::start_with(accord, root.join("node-0"), None, CONFIG)
-        .await
-        .context("node 0")?;
-    let bootstrap = first.tcp_addr.clone();
-    started.push(first);
-    for index in 1..nodes {
-        let daemon = Daemon::start_with(
-            accord,
-            root.join(format!("node-{index}")),
-            Some(&bootstrap),
-            CONFIG,
-        )
-        .await
-        .with_context(|| format!("node {index}"))?;
-        started.push(daemon);
-    }
+    start_network(accord, root, nodes, started).await?;
     let mut clients = Vec::new();
     for daemon in started.iter() {
         clients.push(daemon.client().await?);
@@ -91,16 +76,7 @@ async fn measure(
     let idle_rate = per_node_rate(&idle, &bytes_in(&mut clients).await?, idle_window);
 
     let before = bytes_in(&mut clients).await?;
-    let mut rng = UnwrapErr(SysRng);
-    for client in &mut clients {
-        for _ in 0..INVITES_PER_NODE {
-            let offline = Identity::generate(&mut rng).id().to_string();
-            client
-                .connect_peer(&offline, "scale")
-                .await
-                .context("connect")?;
-        }
-    }
+    invite_offline_identities(&mut clients).await?;
     tokio::time::sleep(PENDING_WINDOW).await;
     let pending_rate = per_node_rate(&before, &bytes_in(&mut clients).await?, PENDING_WINDOW);
 
@@ -137,6 +113,48 @@ async fn measure(
             Better::Lower,
         ),
     ])
+}
+
+/// Starts node 0, then the others one by one bootstrapped to it, into `started` (so that the
+/// caller stops whatever started, even after a failure).
+async fn start_network(
+    accord: &Path,
+    root: &Path,
+    nodes: usize,
+    started: &mut Vec<Daemon>,
+) -> Result<()> {
+    let first = Daemon::start_with(accord, root.join("node-0"), None, CONFIG)
+        .await
+        .context("node 0")?;
+    let bootstrap = first.tcp_addr.clone();
+    started.push(first);
+    for index in 1..nodes {
+        let daemon = Daemon::start_with(
+            accord,
+            root.join(format!("node-{index}")),
+            Some(&bootstrap),
+            CONFIG,
+        )
+        .await
+        .with_context(|| format!("node {index}"))?;
+        started.push(daemon);
+    }
+    Ok(())
+}
+
+/// Each node invites [`INVITES_PER_NODE`] fresh identities that never come online.
+async fn invite_offline_identities(clients: &mut [Client]) -> Result<()> {
+    let mut rng = UnwrapErr(SysRng);
+    for client in clients {
+        for _ in 0..INVITES_PER_NODE {
+            let offline = Identity::generate(&mut rng).id().to_string();
+            client
+                .connect_peer(&offline, "scale")
+                .await
+                .context("connect")?;
+        }
+    }
+    Ok(())
 }
 
 /// Every node's `net_bytes_in`, in node order.
