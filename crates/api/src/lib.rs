@@ -28,10 +28,10 @@ pub use client::{Client, EventStream};
 pub use error::{ClientError, ErrorCode, RemoteError};
 pub use time::format_rfc3339_ms;
 pub use types::{
-    AliasInfo, AttestationText, BlockInfo, ConnectionInfo, ConversationInfo, DeclinedInfo, Event,
-    IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo, LookupSource, MessageInfo,
-    PeerInfo, QueuedInfo, Reachability, RelayInfo, Request, SafetyNumberInfo, SendInfo,
-    ShutdownInfo, StatsInfo, StatusInfo, Via,
+    AliasInfo, AttestationText, BlockInfo, ClockInfo, ConnectionInfo, ConversationInfo,
+    DeclinedInfo, Event, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo,
+    LookupSource, MessageInfo, PeerInfo, QueuedInfo, Reachability, RelayInfo, Request,
+    SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo, StatusInfo, Via,
 };
 
 /// The file name of the control socket inside a data dir.

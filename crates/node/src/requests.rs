@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accord_api::{
-    ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, Reachability, RelayInfo,
-    RemoteError, Request, ShutdownInfo, StatsInfo, StatusInfo, Via,
+    ClockInfo, ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, Reachability,
+    RelayInfo, RemoteError, Request, ShutdownInfo, StatsInfo, StatusInfo, Via, format_rfc3339_ms,
 };
+use accord_handshake::QuotaError;
 use accord_identity::AccordId;
 use accord_net::{Multiaddr, NetError, NetHandle, with_peer_id};
 use accord_store::StoreHandle;
@@ -39,6 +40,16 @@ pub(crate) struct NodeContext {
 }
 
 type Answer = Result<Value, RemoteError>;
+
+/// The weekly invite quota, as `accord status` shows it.
+struct QuotaStatus {
+    /// Invites the rolling window still allows.
+    left: u32,
+    /// When the next slot frees, if none is left (never, for a limit of 0: absent).
+    next_slot_at: Option<String>,
+    /// The clock and the high-water mark the quota is judged by.
+    clock: ClockInfo,
+}
 
 impl NodeContext {
     /// A new event subscription.
@@ -99,7 +110,10 @@ impl NodeContext {
             | Request::History { .. }
             | Request::Inbox
             | Request::Alias { .. }
-            | Request::Verify { .. }) => self.messages.command(request).await,
+            | Request::Verify { .. }) => {
+                self.message_command(MessageCommand::from_request(request)?)
+                    .await
+            }
             Request::Subscribe => Err(RemoteError::new(
                 ErrorCode::InvalidRequest,
                 "subscribe is handled by the connection",
@@ -113,6 +127,18 @@ impl NodeContext {
     }
 
     /// Runs a Connect command and turns its typed reply into the API's JSON.
+    async fn message_command(&self, command: MessageCommand) -> Answer {
+        match self.messages.run(command).await? {
+            MessageReply::Sent(info) => to_value(info),
+            MessageReply::History(list) => to_value(list),
+            MessageReply::Inbox(list) => to_value(list),
+            MessageReply::Alias(info) => to_value(info),
+            MessageReply::Verify(info) => to_value(info),
+            MessageReply::Status(list) => to_value(list),
+            MessageReply::Stats(counts) => to_value(counts),
+        }
+    }
+
     async fn connect_command(&self, command: ConnectCommand) -> Answer {
         match self.connect.command(command).await? {
             ConnectReply::Invite(summary) => to_value(summary),
@@ -145,18 +171,7 @@ impl NodeContext {
     async fn status(&self) -> Result<StatusInfo, RemoteError> {
         let peers = self.net.connected_peers().await.map_err(net_error)?;
         let counts = self.store.counts().await.map_err(internal)?;
-        // The same rule the Connect actor enforces: a rolling window measured from the later
-        // of now and the highest time ever seen, so a clock set back frees nothing.
-        let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
-        let policy = accord_handshake::QuotaPolicy {
-            weekly_limit: self.config.invites.weekly_limit,
-            ..accord_handshake::QuotaPolicy::default()
-        };
-        let now = crate::clock::now_ms();
-        // Only the rolling window counts, so only the window is read.
-        let since = now.max(high_water).saturating_sub(policy.window_ms);
-        let sent_at = self.store.quota_sent_at(since).await.map_err(internal)?;
-        let invites_left = policy.remaining(&sent_at, now, high_water);
+        let quota = self.quota_status().await?;
         let reach = self.net.reach().await.map_err(net_error)?;
         let MessageReply::Status(queued) = self.messages.run(MessageCommand::Status).await? else {
             return Err(internal(
@@ -170,7 +185,7 @@ impl NodeContext {
             pending_incoming: counts.invites_in,
             pending_outgoing: counts.invites_out,
             outbox: counts.outbox,
-            invites_left_this_week: invites_left,
+            invites_left_this_week: quota.left,
             reachability: match reach.reachability {
                 accord_net::Reachability::Public => Reachability::Public,
                 accord_net::Reachability::Private => Reachability::Private,
@@ -188,6 +203,40 @@ impl NodeContext {
                 .collect(),
             relay_server: reach.relay_server,
             queued,
+            clock: Some(quota.clock),
+            invites_next_slot_at: quota.next_slot_at,
+        })
+    }
+
+    /// The weekly invite quota as the Connect actor judges it.
+    async fn quota_status(&self) -> Result<QuotaStatus, RemoteError> {
+        // The same rule the Connect actor enforces: a rolling window measured from the later
+        // of now and the highest time ever seen, so a clock set back frees nothing. The actor
+        // raises the mark only to a bounded reading (`accord_handshake::TimeEvidence`), so a
+        // clock that ran far ahead and was corrected does not lock the quota for its jump.
+        let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
+        let policy = accord_handshake::QuotaPolicy {
+            weekly_limit: self.config.invites.weekly_limit,
+            ..accord_handshake::QuotaPolicy::default()
+        };
+        let now = crate::clock::now_ms();
+        // Only the rolling window counts, so only the window is read.
+        let since = now.max(high_water).saturating_sub(policy.window_ms);
+        let sent_at = self.store.quota_sent_at(since).await.map_err(internal)?;
+        // Outstanding invites have a limit of their own; only the weekly one frees at a time.
+        let next_slot_at = match policy.check(&sent_at, 0, now, high_water) {
+            Err(QuotaError::WeeklyLimit {
+                next_slot_at_ms, ..
+            }) if next_slot_at_ms != u64::MAX => Some(format_rfc3339_ms(next_slot_at_ms)),
+            _ => None,
+        };
+        Ok(QuotaStatus {
+            left: policy.remaining(&sent_at, now, high_water),
+            next_slot_at,
+            clock: ClockInfo {
+                now: format_rfc3339_ms(now),
+                high_water: format_rfc3339_ms(high_water),
+            },
         })
     }
 

@@ -374,12 +374,15 @@ fn blocked_set() {
     let raw = db
         .open_tree(trees::BLOCKED)
         .unwrap()
-        .get(id(2).to_bytes())
+        .get(common::slot(&id(2)))
         .unwrap()
         .unwrap();
-    let mut expected = vec![1];
-    expected.extend_from_slice(&250u64.to_be_bytes());
-    assert_eq!(raw.as_ref(), expected.as_slice());
+    // Stored under the peer's slot, sealed: neither the ID nor the plain entry is on disk.
+    let mut plain = vec![1];
+    plain.extend_from_slice(&250u64.to_be_bytes());
+    assert!(!raw.windows(plain.len()).any(|w| w == plain.as_slice()));
+    assert!(!raw.windows(38).any(|w| w == id(2).to_bytes().as_slice()));
+    assert_eq!(raw.len(), 38 + plain.len() + 41);
 }
 
 #[test]
@@ -559,8 +562,12 @@ fn a_clock_set_back_cannot_date_a_ledger_entry_early() {
 #[test]
 fn quota_reads_only_the_window_asked_for() {
     let (_dir, store) = open(&StoreConfig::default());
-    store.record_sent_invite(&outgoing(1, 1_000), 0).unwrap();
-    store.record_sent_invite(&outgoing(2, 5_000), 0).unwrap();
+    store
+        .record_sent_invite(&outgoing(1, 1_000), 1_000)
+        .unwrap();
+    store
+        .record_sent_invite(&outgoing(2, 5_000), 5_000)
+        .unwrap();
     assert_eq!(store.quota_sent_at(2_000).unwrap(), vec![5_000]);
 }
 
