@@ -34,8 +34,14 @@ fn config() -> String {
 }
 
 /// A stamped invite from `from` to `to`, created at the real time and living `lifetime_ms`,
-/// and its invite id.
-fn invite_frame(from: &Identity, to: &AccordId, lifetime_ms: u64) -> (Vec<u8>, String) {
+/// in a frame minted at `minted_at_ms` (the receiving daemon's clock: a frame lives a week
+/// after its minting epoch), and its invite id.
+fn invite_frame(
+    from: &Identity,
+    to: &AccordId,
+    lifetime_ms: u64,
+    minted_at_ms: u64,
+) -> (Vec<u8>, String) {
     let note = Note::new("hello", 300).unwrap_or_else(|err| panic!("{err}"));
     let (invite, _) = Invite::create(from, *to, note, now_ms(), lifetime_ms, &mut os_rng())
         .unwrap_or_else(|err| panic!("{err}"));
@@ -47,7 +53,7 @@ fn invite_frame(from: &Identity, to: &AccordId, lifetime_ms: u64) -> (Vec<u8>, S
     let mut frame = GossipFrame::seal(
         to,
         &Payload::Invite(invite.clone()),
-        invite.expires_at_ms,
+        minted_at_ms,
         &mut os_rng(),
     )
     .unwrap_or_else(|err| panic!("{err}"));
@@ -119,7 +125,8 @@ fn jumped_run(data_dir: &std::path::Path, sends: u32) -> (Identity, String) {
     let s = peer_of(&a);
     let stranger = Identity::generate(&mut os_rng());
     // Ninety days, so that it has not expired by the jumped clock.
-    let (frame, invite_id) = invite_frame(&stranger, &a.accord_id(), 90 * DAY_MS);
+    let jumped_now = now_ms() + JUMP_DAYS * DAY_MS;
+    let (frame, invite_id) = invite_frame(&stranger, &a.accord_id(), 90 * DAY_MS, jumped_now);
     hand_over(&s, &a, frame);
     assert!(is_pending(&a, &invite_id));
     for n in 0..sends {
@@ -159,7 +166,7 @@ fn a_corrected_forward_clock_jump_does_not_void_cool_downs() {
     let declined = a.json(&["decline", &first_invite]);
     assert_eq!(declined["state"], "declined", "{declined}");
     let s = peer_of(&a);
-    let (frame, second_invite) = invite_frame(&stranger, &a.accord_id(), 14 * DAY_MS);
+    let (frame, second_invite) = invite_frame(&stranger, &a.accord_id(), 14 * DAY_MS, now_ms());
     hand_over(&s, &a, frame);
     assert_eq!(a.dropped("declined_cooldown"), 1);
     assert!(

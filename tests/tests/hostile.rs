@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use accord_handshake::{Invite, Note, Payload, seal_payload};
+use accord_handshake::{
+    GossipFrame, HOUR_MS, Invite, MINT_JITTER_HOURS, Note, Payload, seal_payload,
+};
 use accord_identity::Identity;
 use accord_tests::peer::{TestPeer, inbox_topic};
 use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, now_ms, os_rng, wait_until};
@@ -22,11 +24,13 @@ fn relays_see_neither_party_and_no_author_fields() {
     let y = TestPeer::start(&[&x.addr()]);
     let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &["--bootstrap", &x.addr()]);
     let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &y.addr()]);
-    // A third relay, next to A, that sees the wire form of what A publishes.
-    let wire = Sniffer::start(&a.tcp_addr());
-    wait_until("A to be linked to X and the sniffer", ARRIVAL, || {
-        (a.peer_ids().len() >= 2).then_some(())
-    });
+    // A third relay, next to both A and B, that sees the wire form of what each publishes.
+    let wire = Sniffer::start(&[&a.tcp_addr(), &b.tcp_addr()]);
+    wait_until(
+        "A and B to be linked to their relays and the sniffer",
+        ARRIVAL,
+        || (a.peer_ids().len() >= 2 && b.peer_ids().len() >= 2).then_some(()),
+    );
     std::thread::sleep(Duration::from_secs(2));
     let apart = |when: &str| {
         assert!(
@@ -76,7 +80,33 @@ fn relays_see_neither_party_and_no_author_fields() {
     needles.push(("the note".into(), b"secret plans".to_vec()));
 
     apart("after the invite");
+    // B accepts: its acceptance travels on A's shard, through the relays and past the sniffer.
+    let hour_before = now_ms() / HOUR_MS;
+    let accepted = b.json(&["accept", sent["invite_id"].as_str().unwrap_or_default()]);
+    assert_eq!(accepted["state"], "accepted", "{accepted}");
+    wait_until("A to list B as a connection", ARRIVAL, || {
+        a.connections()
+            .into_iter()
+            .find(|c| c["peer"] == b.id.as_str())
+    });
+    wait_until("the sniffer to see the acceptance too", ARRIVAL, || {
+        (wire.seen().len() >= 2).then_some(())
+    });
     let on_the_wire = wire.seen();
+    // Nothing in clear pairs the invite with its acceptance: each frame's only clear time is
+    // its minting epoch, a whole hour a few hours back at most (drawn per frame), never the
+    // invite's expiry to the millisecond that frame version 2 carried in every frame of an
+    // item.
+    let hour_after = now_ms() / HOUR_MS;
+    for message in &on_the_wire {
+        let frame = GossipFrame::decode(&message.data)
+            .unwrap_or_else(|err| panic!("not a version-3 frame on the wire: {err}"));
+        let epoch = u64::from(frame.minted_hour);
+        assert!(
+            epoch + MINT_JITTER_HOURS >= hour_before.saturating_sub(1) && epoch <= hour_after,
+            "a clear time that is not a coarse, recent epoch: {epoch}"
+        );
+    }
     assert!(!on_the_wire.is_empty(), "the sniffer saw no gossip from A");
     for message in &on_the_wire {
         assert_eq!(
@@ -152,14 +182,14 @@ impl libp2p::gossipsub::DataTransform for Recorder {
 
 /// A bare gossipsub peer that accepts messages in any form (`ValidationMode::None`, so that a
 /// signed or authored message would be recorded rather than refused) and records each one
-/// as it came off the wire. It dials `addr` and subscribes to every inbox shard.
+/// as it came off the wire. It dials `addrs` and subscribes to every inbox shard.
 struct Sniffer {
     _runtime: tokio::runtime::Runtime,
     seen: Recorder,
 }
 
 impl Sniffer {
-    fn start(addr: &str) -> Sniffer {
+    fn start(addrs: &[&str]) -> Sniffer {
         use libp2p::futures::StreamExt;
         use libp2p::gossipsub;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -169,7 +199,10 @@ impl Sniffer {
             .unwrap_or_else(|err| panic!("runtime: {err}"));
         let seen = Recorder::default();
         let transform = seen.clone();
-        let addr: libp2p::Multiaddr = addr.parse().unwrap_or_else(|err| panic!("{addr}: {err}"));
+        let addrs: Vec<libp2p::Multiaddr> = addrs
+            .iter()
+            .map(|addr| addr.parse().unwrap_or_else(|err| panic!("{addr}: {err}")))
+            .collect();
         runtime.block_on(async move {
             let config = gossipsub::ConfigBuilder::default()
                 .validation_mode(gossipsub::ValidationMode::None)
@@ -203,9 +236,11 @@ impl Sniffer {
                     config.with_idle_connection_timeout(Duration::from_secs(600))
                 })
                 .build();
-            swarm
-                .dial(addr.clone())
-                .unwrap_or_else(|err| panic!("dial {addr}: {err}"));
+            for addr in addrs {
+                swarm
+                    .dial(addr.clone())
+                    .unwrap_or_else(|err| panic!("dial {addr}: {err}"));
+            }
             tokio::spawn(async move { while swarm.next().await.is_some() {} });
         });
         Sniffer {
@@ -309,7 +344,7 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     let b_id = b.accord_id();
     let topic = inbox_topic(&b_id);
     let now = now_ms();
-    let frame_expiry = now + 3600 * 1000;
+    let minted_at = now;
 
     // Random bytes and an oversized message on the inbox topic: refused before forwarding.
     hostile.publish(&topic, (0..200u8).map(|i| i.wrapping_mul(37)).collect());
@@ -330,7 +365,7 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
         accord_identity::SignatureDomain::new("accord/v1/invite"),
         b"other",
     );
-    let frame = seal_payload(&b_id, &Payload::Invite(forged), frame_expiry, &mut os_rng())
+    let frame = seal_payload(&b_id, &Payload::Invite(forged), minted_at, &mut os_rng())
         .unwrap_or_else(|err| panic!("{err}"));
     // Direct frames are answered after they are processed, so each count is in place at once.
     assert_eq!(
@@ -356,13 +391,8 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
     let (elsewhere, _) =
         Invite::create(me, stranger, note.clone(), now, 14 * DAY_MS, &mut os_rng())
             .unwrap_or_else(|err| panic!("{err}"));
-    let frame = seal_payload(
-        &b_id,
-        &Payload::Invite(elsewhere),
-        frame_expiry,
-        &mut os_rng(),
-    )
-    .unwrap_or_else(|err| panic!("{err}"));
+    let frame = seal_payload(&b_id, &Payload::Invite(elsewhere), minted_at, &mut os_rng())
+        .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, frame).ok(), Some(b"no".to_vec()));
     assert_eq!(b.dropped("invalid_invite"), 3);
 
@@ -376,13 +406,8 @@ fn crafted_and_garbage_frames_are_dropped_and_counted_and_change_nothing() {
         &mut os_rng(),
     )
     .unwrap_or_else(|err| panic!("{err}"));
-    let frame = seal_payload(
-        &b_id,
-        &Payload::Invite(expired),
-        frame_expiry,
-        &mut os_rng(),
-    )
-    .unwrap_or_else(|err| panic!("{err}"));
+    let frame = seal_payload(&b_id, &Payload::Invite(expired), minted_at, &mut os_rng())
+        .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, frame).ok(), Some(b"no".to_vec()));
     assert_eq!(b.dropped("invalid_invite"), 4);
 

@@ -83,13 +83,8 @@ fn bad_messages_are_refused_counted_and_change_nothing() {
         &mut os_rng(),
     )
     .unwrap_or_else(|err| panic!("{err}"));
-    let sealed = seal_payload(
-        &b_id,
-        &Payload::Invite(invite.clone()),
-        invite.expires_at_ms,
-        &mut os_rng(),
-    )
-    .unwrap_or_else(|err| panic!("{err}"));
+    let sealed = seal_payload(&b_id, &Payload::Invite(invite.clone()), now, &mut os_rng())
+        .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(hostile.send_inbox(&b.id, sealed).ok(), Some(b"ok".to_vec()));
     b.json(&["accept", &h_id.to_string()]);
     let acceptance = wait_until("B's acceptance to arrive", ARRIVAL, || {

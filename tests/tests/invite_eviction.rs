@@ -31,13 +31,8 @@ fn invite_frame(to: &AccordId, lifetime_ms: u64, note: &str) -> (Vec<u8>, String
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    let mut frame = GossipFrame::seal(
-        to,
-        &Payload::Invite(invite.clone()),
-        invite.expires_at_ms,
-        &mut os_rng(),
-    )
-    .unwrap_or_else(|err| panic!("{err}"));
+    let mut frame = GossipFrame::seal(to, &Payload::Invite(invite.clone()), now, &mut os_rng())
+        .unwrap_or_else(|err| panic!("{err}"));
     frame.mint(CHEAP_BITS).unwrap_or_else(|err| panic!("{err}"));
     (frame.encode(), invite_id)
 }

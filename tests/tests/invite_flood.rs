@@ -32,7 +32,7 @@ fn sybil_invite(to: &AccordId) -> GossipFrame {
     let now = now_ms();
     let (invite, _) = Invite::create(&sybil, *to, note, now, 14 * DAY_MS, &mut os_rng())
         .unwrap_or_else(|err| panic!("{err}"));
-    GossipFrame::seal(to, &Payload::Invite(invite), now + DAY_MS, &mut os_rng())
+    GossipFrame::seal(to, &Payload::Invite(invite), now, &mut os_rng())
         .unwrap_or_else(|err| panic!("{err}"))
 }
 

@@ -334,6 +334,13 @@ pub struct StatsInfo {
     /// Bytes written to peers' libp2p substreams since start, counted like `net_bytes_in`.
     #[serde(default)]
     pub net_bytes_out: u64,
+    /// Bytes of sealed frames the shard store holds for the shards this node relays. Absent
+    /// from older daemons' answers.
+    #[serde(default)]
+    pub shard_store_bytes: u64,
+    /// Frames the shard store holds. Absent from older daemons' answers.
+    #[serde(default)]
+    pub shard_store_frames: u64,
 }
 
 /// What `accord send` prints.

@@ -59,14 +59,9 @@ impl Parties {
             .context("Invite::create")?;
         // Sealed without minting a proof-of-work stamp: Olm has no such cost, and the `stamp`
         // suite measures it on its own.
-        let frame = GossipFrame::seal(
-            &bob.id(),
-            &Payload::Invite(invite.clone()),
-            invite.expires_at_ms,
-            rng,
-        )
-        .context("seal invite")?
-        .encode();
+        let frame = GossipFrame::seal(&bob.id(), &Payload::Invite(invite.clone()), NOW, rng)
+            .context("seal invite")?
+            .encode();
 
         let Payload::Invite(received) =
             open_payload(bob, &frame, NOW + 1).context("open invite")?
@@ -95,14 +90,9 @@ impl Parties {
         acceptance
             .set_first_message(first)
             .context("set_first_message")?;
-        let frame = GossipFrame::seal(
-            &alice.id(),
-            &Payload::Acceptance(acceptance),
-            invite.expires_at_ms,
-            rng,
-        )
-        .context("seal acceptance")?
-        .encode();
+        let frame = GossipFrame::seal(&alice.id(), &Payload::Acceptance(acceptance), NOW + 1, rng)
+            .context("seal acceptance")?
+            .encode();
 
         let Payload::Acceptance(acceptance) =
             open_payload(alice, &frame, NOW + 2).context("open acceptance")?

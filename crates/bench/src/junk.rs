@@ -65,8 +65,7 @@ fn junk_frame(to: &AccordId) -> Result<Vec<u8>> {
     let note = Note::new("junk", 300).context("note")?;
     let (invite, _) = Invite::create(&sender, *to, note, now_ms(), MIN_LIFETIME_MS, &mut rng)
         .context("create an invite")?;
-    let expires_at_ms = invite.expires_at_ms;
-    let mut frame = GossipFrame::seal(to, &Payload::Invite(invite), expires_at_ms, &mut rng)
+    let mut frame = GossipFrame::seal(to, &Payload::Invite(invite), now_ms(), &mut rng)
         .context("seal a frame")?;
     frame.mint(STAMP_BITS).context("mint a stamp")?;
     Ok(frame.encode())

@@ -1,7 +1,7 @@
 //! accord-bench: side-by-side benchmarks of Accord against a peer or a ceiling, both measured
 //! in the same run (the machine is shared and noisy: read the ratios, not the absolute times).
 //!
-//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|index|junk|idle|ui|all> [--quick]
+//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|index|junk|idle|scale|ui|all> [--quick]
 //! [--nodes N] [--messages N]`. Each suite prints a table and one
 //! `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line per key figure; the ratio
 //! is always "bigger is better". See README.md beside this crate.
@@ -29,6 +29,7 @@ mod index;
 mod invite;
 mod junk;
 mod measure;
+mod scale;
 mod stamp;
 mod store;
 mod transport;
@@ -59,6 +60,9 @@ enum Suite {
     Idle,
     /// The web app in headless Chromium: a 10,000-message conversation vs 50 (not in `all`).
     Ui,
+    /// N daemons with 5 pending invites each to offline identities vs none: gossip bytes in
+    /// per node, bytes per published frame, the shard store's bytes per node.
+    Scale,
     /// Every suite but `ui`, one after the other.
     All,
     /// Not a suite: one raw libp2p node of the `idle` suite's baseline (started by that suite).
@@ -118,6 +122,7 @@ fn main() -> Result<()> {
             Suite::Index,
             Suite::Junk,
             Suite::Idle,
+            Suite::Scale,
         ],
         Suite::Channel => &[Suite::Channel],
         Suite::Transport => &[Suite::Transport],
@@ -129,6 +134,7 @@ fn main() -> Result<()> {
         Suite::Junk => &[Suite::Junk],
         Suite::Idle => &[Suite::Idle],
         Suite::Ui => &[Suite::Ui],
+        Suite::Scale => &[Suite::Scale],
         Suite::RawIdleNode => &[],
     };
     for suite in suites {
@@ -156,6 +162,12 @@ fn main() -> Result<()> {
                 .block_on(idle::run(args.quick, args.nodes.unwrap_or(4)))
                 .context("idle suite")?,
             Suite::Ui => ui::run(args.quick, &runtime).context("ui suite")?,
+            Suite::Scale => runtime
+                .block_on(scale::run(
+                    args.quick,
+                    args.nodes.unwrap_or(if args.quick { 20 } else { 60 }),
+                ))
+                .context("scale suite")?,
             Suite::All | Suite::RawIdleNode => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());

@@ -67,21 +67,23 @@ fn handshake_seeds(world: &World) -> Vec<Seed> {
     let mut rng = TestRng::new(7);
     let payloads = payloads(world);
     for (name, payload) in &payloads {
-        let frame = stamped_frame(
-            &world.bob.id(),
-            payload,
-            world.invite.expires_at_ms,
-            &mut rng,
-        );
+        let frame = stamped_frame(&world.bob.id(), payload, NOW_MS, &mut rng);
         seeds.push(seed("gossip_frame", name, sealed(frame)));
         seeds.push(seed("payload", name, payload.encode()));
         let boxed = seal::seal(&world.bob.id(), &payload.encode(), SEAL_AD, &mut rng);
         seeds.push(seed("sealed_box", name, sealed(boxed)));
     }
     let (_, invite) = &payloads[0];
-    let not_for_bob = stamped_frame(&world.alice.id(), invite, NOW_MS + 1000, &mut rng);
+    let not_for_bob = stamped_frame(&world.alice.id(), invite, NOW_MS, &mut rng);
     seeds.push(seed("gossip_frame", "not_for_me", sealed(not_for_bob)));
-    let expired = stamped_frame(&world.bob.id(), invite, NOW_MS - 1, &mut rng);
+    // Minted more than a frame's lifetime ago.
+    let week = accord_handshake::FRAME_LIFETIME_HOURS * accord_handshake::HOUR_MS;
+    let expired = stamped_frame(
+        &world.bob.id(),
+        invite,
+        NOW_MS - week - 4 * 3_600_000,
+        &mut rng,
+    );
     seeds.push(seed("gossip_frame", "expired", sealed(expired)));
     for len in [0, 300, 1000, 2000, seal::MAX_PLAINTEXT_LEN] {
         let boxed = seal::seal(&world.bob.id(), &vec![0x5a; len], SEAL_AD, &mut rng);
@@ -133,14 +135,15 @@ fn sealed<E: std::fmt::Display>(result: Result<Vec<u8>, E>) -> Vec<u8> {
     result.unwrap_or_else(|err| panic!("cannot seal a seed: {err}"))
 }
 
-/// A gossip frame holding `payload` sealed to `recipient`, stamped with [`WORK_BITS`].
+/// A gossip frame holding `payload` sealed to `recipient`, minted at `now_ms` and stamped
+/// with [`WORK_BITS`].
 fn stamped_frame(
     recipient: &accord_identity::AccordId,
     payload: &Payload,
-    expires_at_ms: u64,
+    now_ms: u64,
     rng: &mut TestRng,
 ) -> Result<Vec<u8>, accord_handshake::SealFrameError> {
-    let mut frame = GossipFrame::seal(recipient, payload, expires_at_ms, rng)?;
+    let mut frame = GossipFrame::seal(recipient, payload, now_ms, rng)?;
     frame.mint(WORK_BITS)?;
     Ok(frame.encode())
 }
@@ -185,12 +188,7 @@ fn direct_frames(world: &World) -> Vec<(String, Vec<u8>)> {
     };
     let mut rng = TestRng::new(8);
     let invite = Payload::Invite(world.invite.clone());
-    let frame = stamped_frame(
-        &world.bob.id(),
-        &invite,
-        world.invite.expires_at_ms,
-        &mut rng,
-    );
+    let frame = stamped_frame(&world.bob.id(), &invite, NOW_MS, &mut rng);
     let envelope = world.envelopes.first().cloned().unwrap_or_default();
     let request = wire::encode_request(&[0; 16], &envelope);
     let mut out = vec![

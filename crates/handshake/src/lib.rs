@@ -41,16 +41,16 @@
 //! // Alice invites Bob; she keeps the one-time secret for the channel.
 //! let note = Note::new("Hi Bob, it's Alice from the climbing club", 300)?;
 //! let (invite, _one_time_secret) = Invite::create(&alice, bob.id(), note, now, 14 * DAY_MS, &mut rng)?;
-//! let frame = seal_payload(&bob.id(), &Payload::Invite(invite.clone()), invite.expires_at_ms, &mut rng)?;
+//! let frame = seal_payload(&bob.id(), &Payload::Invite(invite.clone()), now, &mut rng)?;
 //!
 //! // Bob's node trial-decrypts the frame, checks the invite, and Bob accepts.
-//! // Relays (and Bob's node, first) check the frame's expiry and proof-of-work stamp.
+//! // Relays (and Bob's node, first) check the frame's minting epoch and proof-of-work stamp.
 //! accord_handshake::GossipFrame::check(&frame, now + 1000, accord_handshake::DEFAULT_STAMP_BITS)?;
 //! let Payload::Invite(received) = open_payload(&bob, &frame, now + 1000)? else { unreachable!() };
 //! received.verify(&bob.id(), now + 1000, 5 * 60 * 1000)?;
 //! assert_eq!(received.note.as_str(), "Hi Bob, it's Alice from the climbing club");
 //! let (acceptance, _ephemeral_secret) = Acceptance::create(&bob, &received, Vec::new(), &mut rng)?;
-//! let frame = seal_payload(&alice.id(), &Payload::Acceptance(acceptance), invite.expires_at_ms, &mut rng)?;
+//! let frame = seal_payload(&alice.id(), &Payload::Acceptance(acceptance), now + 1000, &mut rng)?;
 //!
 //! // Alice's node opens the acceptance and gets the complete attestation.
 //! let Payload::Acceptance(acceptance) = open_payload(&alice, &frame, now + 2000)? else { unreachable!() };
@@ -94,7 +94,8 @@ pub use lifecycle::{
 };
 pub use note::{Note, NoteError, is_directional_formatting};
 pub use payload::{
-    FrameError, GossipFrame, OpenError, Payload, SealFrameError, open_payload, seal_payload,
+    FRAME_LIFETIME_HOURS, FrameError, GossipFrame, HOUR_MS, MINT_JITTER_HOURS, OpenError, Payload,
+    SealFrameError, mint_hour, open_payload, seal_payload,
 };
 pub use quota::{
     Admission, COUNTED_LIFETIME_MS, IncomingInvite, IncomingPolicy, MAX_MARK_LEAD_MS, MarkReading,

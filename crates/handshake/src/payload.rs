@@ -1,9 +1,10 @@
-//! What travels over gossip: a [`GossipFrame`] (a cleartext expiry and a proof-of-work stamp,
+//! What travels over gossip: a [`GossipFrame`] (a coarse minting epoch and a proof-of-work stamp,
 //! both of which relays can check) around a sealed box holding a [`Payload`].
 
 use accord_identity::{AccordId, Identity};
 use rand_core::CryptoRng;
 
+use crate::MAX_CLOCK_SKEW_MS;
 use crate::acceptance::Acceptance;
 use crate::codec::{self, DecodeError, Reader, Writer};
 use crate::invite::Invite;
@@ -11,7 +12,6 @@ use crate::revocation::Revocation;
 use crate::seal::{self, MAX_SEALED_LEN, SealError};
 use crate::stamp::{self, DEFAULT_STAMP_BITS, DIGEST_LEN, StampError};
 use crate::withdrawal::Withdrawal;
-use crate::{MAX_CLOCK_SKEW_MS, MAX_LIFETIME_MS};
 
 // Every payload fits the largest bucket, and every frame the 4 KiB gossip limit.
 const _: () = assert!(Payload::MAX_LEN <= seal::MAX_PLAINTEXT_LEN);
@@ -86,10 +86,10 @@ pub enum FrameError {
         /// Its expiry.
         expires_at_ms: u64,
     },
-    /// The expiry is further in the future than any honest message lives.
-    #[error("the gossip frame's expiry {expires_at_ms} is too far in the future")]
+    /// The minting epoch is ahead of the relay's clock: no honest sender mints in the future.
+    #[error("the gossip frame's epoch (expiring at {expires_at_ms}) is in the future")]
     BadStamp {
-        /// The claimed expiry.
+        /// The expiry its epoch gives.
         expires_at_ms: u64,
     },
     /// The proof-of-work stamp has too little work for this relay (or is not bound to these
@@ -109,43 +109,74 @@ pub enum SealFrameError {
     Stamp(#[from] StampError),
 }
 
-/// A gossip frame (version 2):
-/// `version ‖ expires_at_ms (u64 BE) ‖ stamp nonce (u64 BE) ‖ sealed box`.
+/// One hour in milliseconds: the unit of a frame's minting epoch.
+pub const HOUR_MS: u64 = 3_600_000;
+
+/// How long a frame lives in the network after the hour it names as its minting epoch: 7 days.
+/// Relays, shard stores and recipients drop it afterwards, so one stamp buys at most this long
+/// of circulation, and a relay needs to remember a frame's digest only this long to refuse
+/// every replay of it. A sender refreshes what is still pending well before (daily).
+pub const FRAME_LIFETIME_HOURS: u64 = 7 * 24;
+
+/// A sender names a minting epoch up to this many hours before the real hour, drawn at random
+/// for each frame, so that the epoch (and with it the expiry, the only clear time in a frame)
+/// is coarse and cannot pair two frames minted close together.
+pub const MINT_JITTER_HOURS: u64 = 3;
+
+/// A gossip frame (version 3):
+/// `version ‖ minted_hour (u32 BE) ‖ stamp nonce (u64 BE) ‖ sealed box`.
 ///
-/// The first 9 bytes (version and expiry) are the associated data of the sealed box, so a
-/// relay can read the expiry but not change it. The nonce cannot be part of that associated
-/// data: it is found after sealing, by hashing the sealed bytes. It is bound to the frame by
-/// the work itself instead ([`crate::stamp`]): the stamp hashes every other byte of the frame.
+/// `minted_hour` is the coarse, randomised minting epoch, in hours since the Unix epoch. It is
+/// the only clear time in the frame: the frame expires [`FRAME_LIFETIME_HOURS`] after it. The
+/// first 5 bytes (version and epoch) are the associated data of the sealed box, so a relay can
+/// read the epoch but not change it, and the proof-of-work stamp hashes every byte but the
+/// nonce, so the epoch is bound into the stamp ([`crate::stamp`]): a stamp is worth one
+/// week of circulation, never more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GossipFrame {
-    /// When relays and the recipient drop the frame (Unix ms).
-    pub expires_at_ms: u64,
+    /// The minting epoch, in whole hours since the Unix epoch.
+    pub minted_hour: u32,
     /// The proof-of-work nonce (see [`crate::stamp`]); 0 before [`GossipFrame::mint`].
     pub stamp: u64,
     /// The sealed box (see [`crate::seal`]).
     pub sealed: Vec<u8>,
 }
 
+/// The minting epoch a sender names for a frame minted at `now_ms`: the current hour minus a
+/// random 0 to [`MINT_JITTER_HOURS`] hours.
+pub fn mint_hour<R: CryptoRng + ?Sized>(now_ms: u64, rng: &mut R) -> u32 {
+    let mut byte = [0u8; 1];
+    rng.fill_bytes(&mut byte);
+    let back = u64::from(byte[0]) % (MINT_JITTER_HOURS + 1);
+    u32::try_from((now_ms / HOUR_MS).saturating_sub(back)).unwrap_or(u32::MAX)
+}
+
 impl GossipFrame {
-    /// The frame format version. Version 1 (no stamp) is refused: it was never deployed.
-    pub const VERSION: u8 = 2;
-    /// The part of the header that is the sealed box's associated data: version and expiry.
-    pub const AD_LEN: usize = 1 + 8;
-    /// The header: version, expiry and stamp nonce.
+    /// The frame format version. Versions 1 (no stamp) and 2 (a sender-chosen expiry to the
+    /// millisecond, no minting epoch) are refused like any unknown version.
+    pub const VERSION: u8 = 3;
+    /// The part of the header that is the sealed box's associated data: version and epoch.
+    pub const AD_LEN: usize = 1 + 4;
+    /// The header: version, epoch and stamp nonce.
     pub const HEADER_LEN: usize = Self::AD_LEN + 8;
-    /// The longest frame: 4034 bytes, within the 4 KiB gossip limit.
+    /// The longest frame: 4030 bytes, within the 4 KiB gossip limit.
     pub const MAX_LEN: usize = Self::HEADER_LEN + MAX_SEALED_LEN;
 
-    /// The associated data of the sealed box: version and expiry.
-    fn associated_data(expires_at_ms: u64) -> [u8; Self::AD_LEN] {
+    /// The associated data of the sealed box: version and minting epoch.
+    fn associated_data(minted_hour: u32) -> [u8; Self::AD_LEN] {
         let mut header = [0u8; Self::AD_LEN];
         header[0] = Self::VERSION;
-        header[1..].copy_from_slice(&expires_at_ms.to_be_bytes());
+        header[1..].copy_from_slice(&minted_hour.to_be_bytes());
         header
     }
 
-    /// Seals `payload` to `recipient` in a frame expiring at `expires_at_ms`, not yet
-    /// stamped: call [`GossipFrame::mint`] before sending it.
+    /// When relays, shard stores and the recipient drop the frame (Unix ms).
+    pub fn expires_at_ms(&self) -> u64 {
+        (u64::from(self.minted_hour) + FRAME_LIFETIME_HOURS) * HOUR_MS
+    }
+
+    /// Seals `payload` to `recipient` in a frame minted at `now_ms` (its epoch drawn by
+    /// [`mint_hour`]), not yet stamped: call [`GossipFrame::mint`] before sending it.
     ///
     /// # Errors
     ///
@@ -153,21 +184,38 @@ impl GossipFrame {
     pub fn seal<R: CryptoRng + ?Sized>(
         recipient: &AccordId,
         payload: &Payload,
-        expires_at_ms: u64,
+        now_ms: u64,
         rng: &mut R,
     ) -> Result<Self, SealError> {
-        let ad = Self::associated_data(expires_at_ms);
+        let minted_hour = mint_hour(now_ms, rng);
+        Self::seal_at_hour(recipient, payload, minted_hour, rng)
+    }
+
+    /// Seals `payload` to `recipient` in a frame naming `minted_hour` as its epoch, not yet
+    /// stamped.
+    ///
+    /// # Errors
+    ///
+    /// As [`seal::seal`].
+    pub fn seal_at_hour<R: CryptoRng + ?Sized>(
+        recipient: &AccordId,
+        payload: &Payload,
+        minted_hour: u32,
+        rng: &mut R,
+    ) -> Result<Self, SealError> {
+        let ad = Self::associated_data(minted_hour);
         let sealed = seal::seal(recipient, &payload.encode(), &ad, rng)?;
         Ok(GossipFrame {
-            expires_at_ms,
+            minted_hour,
             stamp: 0,
             sealed,
         })
     }
 
-    /// The digest the stamp is bound to: every byte of the frame but the nonce.
+    /// The digest the stamp is bound to: every byte of the frame but the nonce (the minting
+    /// epoch included).
     pub fn digest(&self) -> [u8; DIGEST_LEN] {
-        stamp::frame_digest(&Self::associated_data(self.expires_at_ms), &self.sealed)
+        stamp::frame_digest(&Self::associated_data(self.minted_hour), &self.sealed)
     }
 
     /// Finds a stamp with `bits` bits of work and puts it in the frame. This takes about
@@ -198,14 +246,14 @@ impl GossipFrame {
     /// The wire form.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(Self::HEADER_LEN + self.sealed.len());
-        w.bytes(&Self::associated_data(self.expires_at_ms))
+        w.bytes(&Self::associated_data(self.minted_hour))
             .bytes(&self.stamp.to_be_bytes())
             .bytes(&self.sealed);
         w.into_bytes()
     }
 
     /// Parses a frame, checking its structure (version, size, a sealed box of a bucket
-    /// size with a known version) but neither its expiry nor its stamp.
+    /// size with a known version) but neither its epoch nor its stamp.
     ///
     /// # Errors
     ///
@@ -214,7 +262,7 @@ impl GossipFrame {
         codec::check_max_len(bytes, Self::MAX_LEN)?;
         let mut r = Reader::new(bytes);
         r.version(Self::VERSION)?;
-        let expires_at_ms = r.u64()?;
+        let minted_hour = r.u32()?;
         let stamp = r.u64()?;
         let sealed = r.bytes(r.remaining())?;
         r.finish()?;
@@ -227,31 +275,32 @@ impl GossipFrame {
             return Err(DecodeError::UnsupportedVersion(sealed[0]));
         }
         Ok(Self {
-            expires_at_ms,
+            minted_hour,
             stamp,
             sealed: sealed.to_vec(),
         })
     }
 
-    /// The relay's time check at `now_ms`: not expired, and not stamped further ahead than
-    /// [`MAX_LIFETIME_MS`] + [`MAX_CLOCK_SKEW_MS`].
+    /// The relay's time check at `now_ms`: the frame was minted recently (its epoch is less
+    /// than [`FRAME_LIFETIME_HOURS`] old, so it has not expired) and not ahead of `now_ms` by
+    /// more than [`MAX_CLOCK_SKEW_MS`].
     ///
     /// # Errors
     ///
     /// [`FrameError::Expired`], [`FrameError::BadStamp`].
     pub fn check_stamp(&self, now_ms: u64) -> Result<(), FrameError> {
-        let expires_at_ms = self.expires_at_ms;
+        let expires_at_ms = self.expires_at_ms();
         if now_ms >= expires_at_ms {
             return Err(FrameError::Expired { expires_at_ms });
         }
-        if expires_at_ms > now_ms.saturating_add(MAX_LIFETIME_MS + MAX_CLOCK_SKEW_MS) {
+        if u64::from(self.minted_hour) * HOUR_MS > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
             return Err(FrameError::BadStamp { expires_at_ms });
         }
         Ok(())
     }
 
     /// Everything a relay checks before forwarding a frame, cheapest first: its structure
-    /// ([`GossipFrame::decode`]), its expiry ([`GossipFrame::check_stamp`]) and its
+    /// ([`GossipFrame::decode`]), its epoch ([`GossipFrame::check_stamp`]) and its
     /// proof of work ([`GossipFrame::check_work`], two hashes). A relay cannot check more:
     /// the content is sealed to someone else.
     ///
@@ -293,7 +342,7 @@ pub enum OpenError {
     Payload(#[from] DecodeError),
 }
 
-/// Seals `payload` to `recipient` in a gossip frame expiring at `expires_at_ms`, stamps it
+/// Seals `payload` to `recipient` in a gossip frame minted at `now_ms`, stamps it
 /// with [`DEFAULT_STAMP_BITS`] of work, and returns the frame's bytes. This takes the stamp's
 /// time (tens of milliseconds): a node that must not stall uses [`GossipFrame::seal`] and runs
 /// [`GossipFrame::mint`] off its runtime, with its configured difficulty.
@@ -304,10 +353,10 @@ pub enum OpenError {
 pub fn seal_payload<R: CryptoRng + ?Sized>(
     recipient: &AccordId,
     payload: &Payload,
-    expires_at_ms: u64,
+    now_ms: u64,
     rng: &mut R,
 ) -> Result<Vec<u8>, SealFrameError> {
-    let mut frame = GossipFrame::seal(recipient, payload, expires_at_ms, rng)?;
+    let mut frame = GossipFrame::seal(recipient, payload, now_ms, rng)?;
     frame.mint(DEFAULT_STAMP_BITS)?;
     Ok(frame.encode())
 }
@@ -324,7 +373,7 @@ pub fn seal_payload<R: CryptoRng + ?Sized>(
 pub fn open_payload(identity: &Identity, frame: &[u8], now_ms: u64) -> Result<Payload, OpenError> {
     let frame = GossipFrame::decode(frame).map_err(FrameError::from)?;
     frame.check_stamp(now_ms)?;
-    let ad = GossipFrame::associated_data(frame.expires_at_ms);
+    let ad = GossipFrame::associated_data(frame.minted_hour);
     let plaintext = seal::open(identity, &frame.sealed, &ad).map_err(|err| match err {
         SealError::NotForMe => OpenError::NotForMe,
         other => OpenError::Seal(other),

@@ -197,9 +197,9 @@ pub(crate) const GOSSIP_HEARTBEAT: std::time::Duration = std::time::Duration::fr
 pub(crate) const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long gossipsub remembers a message id to drop its duplicates (libp2p's default is 60 s).
-/// Messages cross the mesh in seconds, so this is ample against loops; it is kept below the
-/// node's 60 s republish cadence so that a node may republish the very same bytes (a frame
-/// whose proof-of-work stamp it does not want to pay for again) and have relays forward it.
+/// Messages cross the mesh in seconds, so this is ample against loops. Replays after it are the
+/// node's business: Accord's validator remembers every accepted frame's digest for the frame's
+/// whole lifetime.
 pub const GOSSIP_DUPLICATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// Gossip is published anonymously (no author, no sequence number, no signature): the sealed
@@ -216,6 +216,11 @@ fn build_gossipsub(config: &NetConfig) -> Result<gossipsub::Behaviour, NetError>
         .heartbeat_interval(GOSSIP_HEARTBEAT)
         // Every message is checked by the node's validator before it is forwarded.
         .validate_messages()
+        // A node's own frames go only to its mesh peers of the topic, exactly as a frame it
+        // relays does: with flood publishing (libp2p's default) they would go to every
+        // subscribed peer at once, which tells every neighbour which frames the node
+        // originated, since a relayed frame never reaches them that way.
+        .flood_publish(false)
         .build()
         .map_err(|err| NetError::Behaviour(format!("gossipsub config: {err}")))?;
     let mut gossipsub =

@@ -37,7 +37,8 @@ impl GossipValidator {
         GossipValidator::new(|_, _| GossipVerdict::Accept)
     }
 
-    pub(crate) fn check(&self, topic: &str, data: &[u8]) -> GossipVerdict {
+    /// The verdict on one message of `topic`.
+    pub fn check(&self, topic: &str, data: &[u8]) -> GossipVerdict {
         (self.0)(topic, data)
     }
 }
@@ -94,6 +95,10 @@ pub struct NetConfig {
     /// Default: 600 (10 a second; at most about 2.4 MB a minute of 4 KiB frames). Accord's
     /// only gossip is its inbox topics.
     pub gossip_frames_per_peer_per_minute: u32,
+    /// Gossip messages all the peers connecting from one IP prefix (IPv4 /24, IPv6 /48) may
+    /// forward to us per minute together, checked with the per-peer rate; loopback and relayed
+    /// connections have no prefix. Default: 2400 (four peers' worth).
+    pub gossip_frames_per_prefix_per_minute: u32,
     /// Forwarding peers whose gossip rate is tracked at once; beyond it the peer heard from
     /// least recently is forgotten. Default: 1024.
     pub gossip_rate_peers: usize,
@@ -227,6 +232,7 @@ impl Default for NetConfig {
             max_redial_backoff: Duration::from_secs(60),
             gossip_validator: GossipValidator::accept_all(),
             gossip_frames_per_peer_per_minute: 600,
+            gossip_frames_per_prefix_per_minute: 2400,
             gossip_rate_peers: 1024,
             direct_timeout: Duration::from_secs(10),
             relays: Vec::new(),
@@ -275,6 +281,12 @@ impl NetConfig {
     /// Sets how many gossip messages a peer may forward to us per minute.
     pub fn with_gossip_rate(mut self, frames_per_peer_per_minute: u32) -> Self {
         self.gossip_frames_per_peer_per_minute = frames_per_peer_per_minute;
+        self
+    }
+
+    /// Sets how many gossip messages the peers of one IP prefix may forward to us per minute.
+    pub fn with_gossip_prefix_rate(mut self, frames_per_prefix_per_minute: u32) -> Self {
+        self.gossip_frames_per_prefix_per_minute = frames_per_prefix_per_minute;
         self
     }
 

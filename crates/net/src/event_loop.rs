@@ -33,7 +33,7 @@ type DirectReply = oneshot::Sender<Result<Vec<u8>, NetError>>;
 use crate::behaviour::{Behaviour, BehaviourEvent, KADEMLIA_PROTOCOL};
 use crate::handle::{ConnectedPeer, Lookup, NetEvent, NetStats, ReachStatus, Reachability};
 use crate::transport::{ByteCounters, build_swarm};
-use crate::{NetConfig, NetError, PeerRateLimiter, split_peer_id};
+use crate::{ForwardingRate, NetConfig, NetError, split_peer_id};
 
 /// A request from a handle.
 #[derive(Debug)]
@@ -132,8 +132,8 @@ pub struct EventLoop {
     stats: NetStats,
     /// Substream bytes of every connection, counted by the transport.
     bytes: std::sync::Arc<ByteCounters>,
-    /// The per-forwarding-peer gossip rate, checked before the validator.
-    gossip_rate: PeerRateLimiter,
+    /// The gossip rate per forwarding peer and per IP prefix, checked before the validator.
+    gossip_rate: ForwardingRate,
     /// Which peers to disconnect when too many are connected.
     trim: Trimmer,
     /// What each peer may still send on the direct protocols.
@@ -178,8 +178,9 @@ impl EventLoop {
                 reserved: None,
             });
         }
-        let gossip_rate = PeerRateLimiter::new(
+        let gossip_rate = ForwardingRate::new(
             config.gossip_frames_per_peer_per_minute,
+            config.gossip_frames_per_prefix_per_minute,
             config.gossip_rate_peers,
         );
         let trim = Trimmer::new(TrimConfig {

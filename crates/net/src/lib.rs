@@ -31,6 +31,7 @@ mod error;
 mod event_loop;
 mod gated;
 mod handle;
+mod prefix;
 mod rate;
 mod transport;
 
@@ -52,7 +53,8 @@ pub use handle::{
 pub use libp2p::StreamProtocol;
 pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};
-pub use rate::{PeerRateLimiter, RateVerdict};
+pub use prefix::{IpPrefix, ip_prefix};
+pub use rate::{ForwardingRate, PeerRateLimiter, RateLimiter, RateVerdict};
 pub use transport::{ByteCounters, counted_transport};
 
 /// Returns `addr` with a trailing `/p2p/<peer>` removed, and the peer it named.

@@ -12,9 +12,12 @@
 //! debt has to stay quiet until the debt is paid back before anything it sends is forwarded.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::Instant;
 
 use libp2p::PeerId;
+
+use crate::prefix::IpPrefix;
 
 /// Bucket amounts are kept in units of 1/60,000 frame, so that a rate in frames per minute
 /// refills `per_minute` units every millisecond and all arithmetic is exact integers.
@@ -40,20 +43,24 @@ struct Bucket {
     updated: Instant,
 }
 
-/// Token buckets for at most `max_peers` forwarding peers; when full, the peer heard from
-/// least recently is forgotten (and starts again with a full bucket if it comes back).
+/// Token buckets for at most `max_peers` keys (forwarding peers, or the IP prefixes they
+/// connect from); when full, the key heard from least recently is forgotten (and starts again
+/// with a full bucket if it comes back).
 #[derive(Debug)]
-pub struct PeerRateLimiter {
+pub struct RateLimiter<K> {
     per_minute: u32,
     max_peers: usize,
-    buckets: HashMap<PeerId, Bucket>,
+    buckets: HashMap<K, Bucket>,
 }
 
-impl PeerRateLimiter {
+/// The rate limiter keyed by forwarding peer.
+pub type PeerRateLimiter = RateLimiter<PeerId>;
+
+impl<K: Copy + Eq + Hash> RateLimiter<K> {
     /// A limiter allowing `per_minute` frames a minute (and a burst of as many) per peer, for
     /// at most `max_peers` peers at once (both at least 1).
     pub fn new(per_minute: u32, max_peers: usize) -> Self {
-        PeerRateLimiter {
+        RateLimiter {
             per_minute: per_minute.max(1),
             max_peers: max_peers.max(1),
             buckets: HashMap::new(),
@@ -66,7 +73,7 @@ impl PeerRateLimiter {
     }
 
     /// Decides about one frame from `peer` at `now`, and charges it to the peer's bucket.
-    pub fn check(&mut self, peer: PeerId, now: Instant) -> RateVerdict {
+    pub fn check(&mut self, peer: K, now: Instant) -> RateVerdict {
         self.check_cost(peer, now, 1)
     }
 
@@ -74,7 +81,7 @@ impl PeerRateLimiter {
     /// limiter counts bytes when its rate is in bytes a minute and `cost` is a length), and
     /// charges it to the peer's bucket. A cost above a whole minute's allowance is never
     /// allowed.
-    pub fn check_cost(&mut self, peer: PeerId, now: Instant, cost: u32) -> RateVerdict {
+    pub fn check_cost(&mut self, peer: K, now: Instant, cost: u32) -> RateVerdict {
         let capacity = self.capacity();
         let cost = i64::from(cost).saturating_mul(UNITS_PER_FRAME);
         if !self.buckets.contains_key(&peer) && self.buckets.len() >= self.max_peers {
@@ -119,6 +126,40 @@ impl PeerRateLimiter {
             .map(|(peer, _)| *peer);
         if let Some(peer) = oldest {
             self.buckets.remove(&peer);
+        }
+    }
+}
+
+/// The gossip forwarding rate, per forwarding peer and per IP prefix it connects from: a frame
+/// must find a token in both buckets. One host can run many peer identities, each with its own
+/// per-peer bucket; the prefix bucket (several peers' worth) caps what they forward together.
+#[derive(Debug)]
+pub struct ForwardingRate {
+    peers: PeerRateLimiter,
+    prefixes: RateLimiter<IpPrefix>,
+}
+
+impl ForwardingRate {
+    /// `per_peer` and `per_prefix` frames a minute, for at most `max_keys` peers and as many
+    /// prefixes.
+    pub fn new(per_peer: u32, per_prefix: u32, max_keys: usize) -> Self {
+        ForwardingRate {
+            peers: PeerRateLimiter::new(per_peer, max_keys),
+            prefixes: RateLimiter::new(per_prefix, max_keys),
+        }
+    }
+
+    /// Decides about one frame forwarded by `peer` from `prefix` (none for loopback or relayed
+    /// connections), charging the peer's bucket and, if the peer is within its rate, the
+    /// prefix's. The stricter verdict wins.
+    pub fn check(&mut self, peer: PeerId, prefix: Option<IpPrefix>, now: Instant) -> RateVerdict {
+        let by_peer = self.peers.check(peer, now);
+        if by_peer != RateVerdict::Allow {
+            return by_peer;
+        }
+        match prefix {
+            Some(prefix) => self.prefixes.check(prefix, now),
+            None => RateVerdict::Allow,
         }
     }
 }

@@ -132,6 +132,13 @@ pub struct GossipConfig {
     /// peer. Default: 600 (10 a second, far above what honest republication needs). Range:
     /// 1–100000.
     pub max_frames_per_peer_per_minute: u32,
+    /// Inbox frames all the peers connecting from one IP prefix (IPv4 /24, IPv6 /48) may
+    /// forward per minute together, checked with the per-peer rate (loopback and relayed
+    /// connections are exempt). Default: 2400 (four peers' worth). Range: 1–1000000.
+    pub max_frames_per_prefix_per_minute: u32,
+    /// The shard store's budget: sealed frames kept per relayed shard until they expire, in
+    /// KiB. Default: 4096 (4 MiB). Range: 0–1048576 (0 keeps nothing).
+    pub store_kib_per_shard: u64,
 }
 
 impl Default for GossipConfig {
@@ -140,6 +147,8 @@ impl Default for GossipConfig {
             shards: 16,
             relay_all_shards: true,
             max_frames_per_peer_per_minute: 600,
+            max_frames_per_prefix_per_minute: 2400,
+            store_kib_per_shard: 4096,
         }
     }
 }
@@ -238,6 +247,8 @@ stamp_bits = 12
 shards = 4
 relay_all_shards = false
 max_frames_per_peer_per_minute = 30
+max_frames_per_prefix_per_minute = 90
+store_kib_per_shard = 16
 [messages]
 max_bytes = 1024
 read_receipts = false
@@ -373,6 +384,18 @@ impl Config {
             100_000,
         )?;
         out_of_range(
+            "gossip.max_frames_per_prefix_per_minute",
+            self.gossip.max_frames_per_prefix_per_minute.into(),
+            1,
+            1_000_000,
+        )?;
+        out_of_range(
+            "gossip.store_kib_per_shard",
+            self.gossip.store_kib_per_shard,
+            0,
+            1_048_576,
+        )?;
+        out_of_range(
             "messages.max_bytes",
             self.messages.max_bytes.into(),
             1,
@@ -463,6 +486,8 @@ mod tests {
         assert_eq!(config.gossip.shards, 4);
         assert_eq!(config.invites.stamp_bits, 12);
         assert_eq!(config.gossip.max_frames_per_peer_per_minute, 30);
+        assert_eq!(config.gossip.max_frames_per_prefix_per_minute, 90);
+        assert_eq!(config.gossip.store_kib_per_shard, 16);
         assert!(!config.messages.read_receipts);
         assert!(config.network.relay_server);
         assert_eq!(config.network.relays.len(), 1);

@@ -273,7 +273,7 @@ impl Node {
                 data,
                 channel,
             } => {
-                if !self.context.connect.frame(data, peer, Some(channel)) {
+                if !self.context.connect.frame(data, peer, None, Some(channel)) {
                     // Dropping the channel tells the peer the request failed; it falls back on
                     // gossip and republication.
                     tracing::warn!(%peer, "inbox queue full; direct frame refused");
@@ -295,7 +295,11 @@ impl Node {
             NetEvent::Gossip {
                 topic, data, via, ..
             } => {
-                if !self.context.connect.frame(data, via, None) {
+                if !self
+                    .context
+                    .connect
+                    .frame(data, via, Some(topic.clone()), None)
+                {
                     tracing::warn!(%topic, %via, "inbox queue full; gossip frame dropped");
                 }
                 None
@@ -347,7 +351,8 @@ fn net_config(config: &Config, options: &NodeOptions) -> Result<NetConfig, NodeE
         .with_kademlia_server(config.network.dht_server)
         .with_autonat_global_only(config.network.autonat_global_only)
         .with_limits(config.limits.net())
-        .with_gossip_rate(config.gossip.max_frames_per_peer_per_minute))
+        .with_gossip_rate(config.gossip.max_frames_per_peer_per_minute)
+        .with_gossip_prefix_rate(config.gossip.max_frames_per_prefix_per_minute))
 }
 
 fn parse_addrs(what: &'static str, addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {

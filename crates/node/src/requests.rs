@@ -155,6 +155,9 @@ impl NodeContext {
             ConnectReply::Attestation(text) => to_value(text),
             ConnectReply::Alias(info) => to_value(info),
             ConnectReply::Stats(counts) => to_value(counts),
+            ConnectReply::ShardStore { bytes, frames } => {
+                to_value(serde_json::json!({ "bytes": bytes, "frames": frames }))
+            }
         }
     }
 
@@ -276,8 +279,15 @@ impl NodeContext {
                 dropped.insert(reason.to_owned(), count);
             }
         }
+        let (shard_store_bytes, shard_store_frames) =
+            match self.connect.command(ConnectCommand::ShardStore).await? {
+                ConnectReply::ShardStore { bytes, frames } => (bytes, frames),
+                other => return Err(internal(format!("unexpected Connect reply {other:?}"))),
+            };
         Ok(StatsInfo {
             dropped,
+            shard_store_bytes,
+            shard_store_frames,
             gossip_rejected: net.gossip_rejected,
             gossip_ignored: net.gossip_ignored,
             events_dropped: net.events_dropped,

@@ -2,6 +2,9 @@ use super::*;
 use crate::test_rng::{DAY, NOW, TestRng, base58, invite, parties};
 use proptest::prelude::*;
 
+/// The hour of [`NOW`], as a minting epoch.
+const HOUR: u32 = (NOW / HOUR_MS) as u32;
+
 fn all_payloads(seed: u64) -> (Vec<Payload>, Identity, Identity) {
     let (a, b, _) = parties(seed);
     let (inv, _) = invite(&a, &b, seed);
@@ -22,8 +25,8 @@ fn all_payloads(seed: u64) -> (Vec<Payload>, Identity, Identity) {
 const BITS: u32 = 8;
 
 /// [`seal_payload`] with the tests' cheap difficulty.
-fn seal_light(to: &AccordId, payload: &Payload, expires: u64, rng: &mut TestRng) -> Vec<u8> {
-    let mut frame = GossipFrame::seal(to, payload, expires, rng).unwrap();
+fn seal_light(to: &AccordId, payload: &Payload, now: u64, rng: &mut TestRng) -> Vec<u8> {
+    let mut frame = GossipFrame::seal(to, payload, now, rng).unwrap();
     frame.mint(BITS).unwrap();
     frame.encode()
 }
@@ -54,7 +57,7 @@ fn payload_round_trip_and_kinds() {
 fn seal_and_open_every_payload() {
     let (payloads, a, b) = all_payloads(2);
     let rng = &mut TestRng::new(2);
-    let expires = NOW + 14 * DAY;
+    let expires = NOW;
     for payload in &payloads {
         // Invites and withdrawals go to the invitee, acceptances to the inviter, and this
         // revocation (by the invitee) to the inviter.
@@ -80,32 +83,59 @@ fn seal_and_open_every_payload() {
 #[test]
 fn the_stamp_is_authenticated() {
     let (payloads, _, b) = all_payloads(3);
-    let expires = NOW + DAY;
-    let frame = seal_light(&b.id(), &payloads[0], expires, &mut TestRng::new(3));
-    // A relay extends (or shortens) the expiry: the stamp no longer holds, and even with no
-    // work required the box no longer opens.
-    for new_expiry in [expires + DAY, expires - 1] {
+    let frame = seal_light(&b.id(), &payloads[0], NOW, &mut TestRng::new(3));
+    let minted = GossipFrame::decode(&frame).unwrap().minted_hour;
+    // A relay moves the minting epoch (to extend the frame's life, or to make it look
+    // fresh): the stamp no longer holds, and even with no work required the box no longer
+    // opens.
+    for new_epoch in [minted + 24, minted - 1] {
         let mut changed = frame.clone();
-        changed[1..9].copy_from_slice(&u64::to_be_bytes(new_expiry));
+        changed[1..5].copy_from_slice(&u32::to_be_bytes(new_epoch));
+        let later = NOW + 25 * HOUR_MS;
         assert!(matches!(
-            GossipFrame::check(&changed, NOW, BITS),
+            GossipFrame::check(&changed, later, BITS),
             Err(FrameError::Work(_))
         ));
-        assert_eq!(open_payload(&b, &changed, NOW), Err(OpenError::NotForMe));
+        assert_eq!(open_payload(&b, &changed, later), Err(OpenError::NotForMe));
     }
+}
+
+#[test]
+fn the_epoch_is_coarse_randomised_and_recent() {
+    let rng = &mut TestRng::new(11);
+    let hour = u32::try_from(NOW / HOUR_MS).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..200 {
+        let epoch = mint_hour(NOW, rng);
+        assert!(epoch <= hour && u64::from(hour - epoch) <= MINT_JITTER_HOURS);
+        seen.insert(epoch);
+    }
+    // Every allowed epoch is drawn: two frames minted in the same hour often name different
+    // epochs, so the epoch cannot pair them.
+    assert_eq!(seen.len(), usize::try_from(MINT_JITTER_HOURS).unwrap() + 1);
 }
 
 #[test]
 fn relay_checks() {
     let (payloads, _, b) = all_payloads(4);
-    let expires = NOW + DAY;
-    let frame = seal_light(&b.id(), &payloads[1], expires, &mut TestRng::new(4));
+    let rng = &mut TestRng::new(4);
+    let hour = u32::try_from(NOW / HOUR_MS).unwrap();
+    let seal_at = |hour: u32, rng: &mut TestRng| {
+        let mut frame = GossipFrame::seal_at_hour(&b.id(), &payloads[1], hour, rng).unwrap();
+        frame.mint(BITS).unwrap();
+        frame.encode()
+    };
+    let frame = seal_at(hour, rng);
     assert!(GossipFrame::validate(&frame, NOW, BITS).is_ok());
     assert_eq!(GossipFrame::check(&frame, NOW, BITS), Ok(()));
     assert!(GossipFrame::check(&frame[1..], NOW, BITS).is_err());
+    // A frame lives FRAME_LIFETIME_HOURS after its epoch, never longer: a stamp minted more
+    // than a week ago is refused, whatever the sealed item's own expiry.
+    let expires = (u64::from(hour) + FRAME_LIFETIME_HOURS) * HOUR_MS;
     let expired = Err(FrameError::Expired {
         expires_at_ms: expires,
     });
+    assert!(GossipFrame::validate(&frame, expires - 1, BITS).is_ok());
     assert_eq!(GossipFrame::validate(&frame, expires, BITS), expired);
     assert_eq!(
         open_payload(&b, &frame, expires),
@@ -113,21 +143,23 @@ fn relay_checks() {
             expires_at_ms: expires
         }))
     );
-    // Stamped further ahead than any message lives.
-    let far = NOW + MAX_LIFETIME_MS + MAX_CLOCK_SKEW_MS + 1;
-    let frame = seal_light(&b.id(), &payloads[1], far, &mut TestRng::new(4));
+    // An epoch ahead of the relay's clock (beyond the skew allowed) is refused.
+    let ahead = hour + 1;
+    let frame = seal_at(ahead, rng);
+    let start = u64::from(ahead) * HOUR_MS;
+    let far = (u64::from(ahead) + FRAME_LIFETIME_HOURS) * HOUR_MS;
     assert_eq!(
-        GossipFrame::validate(&frame, NOW, BITS),
+        GossipFrame::validate(&frame, start - MAX_CLOCK_SKEW_MS - 1, BITS),
         Err(FrameError::BadStamp { expires_at_ms: far })
     );
-    assert!(GossipFrame::validate(&frame, NOW + 1, BITS).is_ok());
+    assert!(GossipFrame::validate(&frame, start - MAX_CLOCK_SKEW_MS, BITS).is_ok());
     // Structure.
     assert!(matches!(
         GossipFrame::decode(&frame[..frame.len() - 1]),
         Err(DecodeError::InvalidField(_))
     ));
     // Version 1 (no stamp) and unknown versions are refused.
-    for version in [1, 3] {
+    for version in [1, 2, 4] {
         let mut other = frame.clone();
         other[0] = version;
         assert_eq!(
@@ -157,19 +189,19 @@ fn largest_payloads_fit() {
     let big = vec![1; Acceptance::MAX_FIRST_MESSAGE];
     let (acc, _) = Acceptance::create(&b, &inv, big, &mut TestRng::new(5)).unwrap();
     for payload in [Payload::Invite(inv), Payload::Acceptance(acc)] {
-        let frame = seal_light(&a.id(), &payload, NOW + DAY, &mut TestRng::new(6));
+        let frame = seal_light(&a.id(), &payload, NOW, &mut TestRng::new(6));
         assert_eq!(open_payload(&a, &frame, NOW), Ok(payload));
     }
-    assert_eq!(GossipFrame::MAX_LEN, 4034);
+    assert_eq!(GossipFrame::MAX_LEN, 4030);
 }
 
 #[test]
 fn a_valid_box_with_junk_inside() {
     let (_, b, _) = parties(6);
-    let ad = GossipFrame::associated_data(NOW + DAY);
+    let ad = GossipFrame::associated_data(HOUR);
     let sealed = seal::seal(&b.id(), b"\x07junk", &ad, &mut TestRng::new(7)).unwrap();
     let mut frame = GossipFrame {
-        expires_at_ms: NOW + DAY,
+        minted_hour: HOUR,
         stamp: 0,
         sealed,
     };
@@ -201,9 +233,9 @@ proptest! {
         let (_, b, _) = parties(2);
         let mut plaintext = vec![kind];
         plaintext.extend_from_slice(&body);
-        let ad = GossipFrame::associated_data(NOW + DAY);
+        let ad = GossipFrame::associated_data(HOUR);
         let sealed = seal::seal(&b.id(), &plaintext, &ad, &mut TestRng::new(1)).unwrap();
-        let frame = GossipFrame { expires_at_ms: NOW + DAY, stamp: 0, sealed }.encode();
+        let frame = GossipFrame { minted_hour: HOUR, stamp: 0, sealed }.encode();
         let _ = open_payload(&b, &frame, NOW);
     }
 }
@@ -211,7 +243,7 @@ proptest! {
 #[test]
 fn the_stamp_is_bound_to_every_byte_of_the_frame() {
     let (payloads, _, b) = all_payloads(8);
-    let frame = seal_light(&b.id(), &payloads[0], NOW + DAY, &mut TestRng::new(8));
+    let frame = seal_light(&b.id(), &payloads[0], NOW, &mut TestRng::new(8));
     assert_eq!(GossipFrame::check(&frame, NOW, BITS), Ok(()));
     assert!(GossipFrame::decode(&frame).unwrap().work_bits() >= BITS);
     // Flipping any one bit after the version byte (expiry, nonce, sealed box) leaves a frame
@@ -242,8 +274,8 @@ fn the_stamp_is_bound_to_every_byte_of_the_frame() {
 fn a_stamp_cannot_be_moved_to_another_frame_and_more_work_is_refused() {
     let (payloads, _, b) = all_payloads(9);
     let rng = &mut TestRng::new(9);
-    let first = GossipFrame::decode(&seal_light(&b.id(), &payloads[0], NOW + DAY, rng)).unwrap();
-    let mut second = GossipFrame::seal(&b.id(), &payloads[0], NOW + DAY, rng).unwrap();
+    let first = GossipFrame::decode(&seal_light(&b.id(), &payloads[0], NOW, rng)).unwrap();
+    let mut second = GossipFrame::seal(&b.id(), &payloads[0], NOW, rng).unwrap();
     // The same payload sealed again is other bytes, so the first frame's nonce means nothing.
     second.stamp = first.stamp;
     let bits = second.work_bits();
@@ -266,7 +298,7 @@ fn a_stamp_cannot_be_moved_to_another_frame_and_more_work_is_refused() {
         Err(FrameError::Work(StampError::Insufficient { .. }))
     ));
     // An unstamped frame has, for any real difficulty, too little work.
-    let mut unstamped = GossipFrame::seal(&b.id(), &payloads[0], NOW + DAY, rng).unwrap();
+    let mut unstamped = GossipFrame::seal(&b.id(), &payloads[0], NOW, rng).unwrap();
     unstamped.stamp = 0;
     assert!(unstamped.work_bits() < 24);
     assert!(unstamped.check_work(24).is_err());
@@ -275,7 +307,7 @@ fn a_stamp_cannot_be_moved_to_another_frame_and_more_work_is_refused() {
 #[test]
 fn seal_payload_stamps_with_the_default_difficulty() {
     let (payloads, _, b) = all_payloads(10);
-    let frame = seal_payload(&b.id(), &payloads[2], NOW + DAY, &mut TestRng::new(10)).unwrap();
+    let frame = seal_payload(&b.id(), &payloads[2], NOW, &mut TestRng::new(10)).unwrap();
     assert_eq!(
         GossipFrame::check(&frame, NOW, crate::DEFAULT_STAMP_BITS),
         Ok(())

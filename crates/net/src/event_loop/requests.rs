@@ -135,9 +135,13 @@ impl EventLoop {
         message: gossipsub::Message,
     ) {
         let topic = message.topic.as_str().to_owned();
+        let prefix = self
+            .peers
+            .get(&via)
+            .and_then(|state| state.connections.values().find_map(crate::ip_prefix));
         let rate = self
             .gossip_rate
-            .check(via, tokio::time::Instant::now().into_std());
+            .check(via, prefix, tokio::time::Instant::now().into_std());
         if rate != RateVerdict::Allow {
             let acceptance = if rate == RateVerdict::Penalise {
                 self.stats.gossip_rate_penalised += 1;

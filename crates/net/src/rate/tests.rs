@@ -154,3 +154,25 @@ fn a_cost_draws_that_many_frames_from_the_bucket() {
         RateVerdict::Limited
     );
 }
+
+#[test]
+fn many_peers_from_one_prefix_share_its_bucket() {
+    let start = Instant::now();
+    // 10 frames a minute per peer, 15 per prefix.
+    let mut rate = ForwardingRate::new(10, 15, 64);
+    let prefix = crate::prefix::ip_prefix(&"/ip4/198.51.100.4/tcp/1".parse().unwrap());
+    // The first peer uses its whole allowance.
+    for _ in 0..10 {
+        assert_eq!(rate.check(peer(1), prefix, start), RateVerdict::Allow);
+    }
+    // A second identity on the same network gets only what the prefix has left, although
+    // its own bucket is full: without the prefix bucket it would forward 10 more.
+    let allowed = (0..10)
+        .filter(|_| rate.check(peer(2), prefix, start) == RateVerdict::Allow)
+        .count();
+    assert_eq!(allowed, 5);
+    // A peer elsewhere (or on loopback) is not held back by that network.
+    let elsewhere = crate::prefix::ip_prefix(&"/ip4/192.0.2.4/tcp/1".parse().unwrap());
+    assert_eq!(rate.check(peer(3), elsewhere, start), RateVerdict::Allow);
+    assert_eq!(rate.check(peer(4), None, start), RateVerdict::Allow);
+}

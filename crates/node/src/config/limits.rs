@@ -30,7 +30,7 @@ const _: () = assert!(accord_handshake::GossipFrame::MAX_LEN <= accord_net::MAX_
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
     /// Largest request frame on `/accord/inbox/1`, in bytes; a peer announcing more is
-    /// disconnected. Default: 4096. Range: 4034–4096 (an inbox request is one gossip frame,
+    /// disconnected. Default: 4096. Range: 4030–4096 (an inbox request is one gossip frame,
     /// at most 4,034 bytes).
     pub inbox_frame_max_bytes: u32,
     /// Largest request frame on `/accord/dm/1`, in bytes; a peer announcing more is
@@ -199,7 +199,7 @@ mod tests {
             err.unwrap_or_default()
         };
         assert!(smallest("dm_frame_max_bytes").contains("73728–131072"));
-        assert!(smallest("inbox_frame_max_bytes").contains("4034–4096"));
+        assert!(smallest("inbox_frame_max_bytes").contains("4030–4096"));
     }
 
     #[test]

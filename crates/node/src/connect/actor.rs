@@ -138,6 +138,7 @@ impl ConnectActor {
             ConnectMessage::Frame {
                 data,
                 from,
+                topic,
                 channel,
             } => {
                 let direct = channel.map(|channel| {
@@ -145,7 +146,12 @@ impl ConnectActor {
                     self.channels.insert(token, channel);
                     token
                 });
-                ConnectInput::Frame { data, from, direct }
+                ConnectInput::Frame {
+                    data,
+                    from,
+                    direct,
+                    topic,
+                }
             }
             ConnectMessage::PeerConnected { peer } => ConnectInput::PeerConnected(peer),
             ConnectMessage::Delivered { key } => ConnectInput::Delivered(key),
@@ -222,6 +228,19 @@ impl ConnectActor {
                 }
             }
             ConnectOutput::ChannelChanged(peer) => self.messages.channel_changed(peer).await,
+            ConnectOutput::HandOver { peer, frames } => {
+                for frame in frames {
+                    let net = self.net.clone();
+                    // Each frame is its own request; the answers are not needed (the peer's
+                    // checks decide), so none is awaited here.
+                    tokio::spawn(async move {
+                        if let Err(err) = net.send_direct(DirectProtocol::Inbox, peer, frame).await
+                        {
+                            tracing::debug!(%peer, %err, "shard store hand-over failed");
+                        }
+                    });
+                }
+            }
             ConnectOutput::WakeAt(at) => self.wake_at = at,
             ConnectOutput::Store(op) => {
                 tracing::error!(?op, "a store operation out of order was not run");

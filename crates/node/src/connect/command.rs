@@ -35,6 +35,8 @@ pub(crate) enum ConnectCommand {
     Alias { peer: String, name: String },
     /// The dropped-frame and failed-write counters.
     Stats,
+    /// What the shard store holds.
+    ShardStore,
 }
 
 /// What the Connect actor answers.
@@ -58,4 +60,11 @@ pub(crate) enum ConnectReply {
     Alias(AliasInfo),
     /// The counters by reason.
     Stats(DropCounters),
+    /// The shard store's size.
+    ShardStore {
+        /// Bytes of frames held.
+        bytes: u64,
+        /// Frames held.
+        frames: u64,
+    },
 }

@@ -1,8 +1,8 @@
 //! Getting sealed frames to their recipient: inbox topics, gossip validation, publishing,
 //! direct hand-over, and the republish schedule.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use accord_handshake::{FrameError, GossipFrame};
 use accord_identity::AccordId;
@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::ConnectMessage;
 use super::actor::ConnectActor;
 use super::core::io::Delivery;
+use super::seen_digests::{MAX_SEEN_DIGESTS, SeenDigests};
 use super::stamped::seal_and_mint;
 use crate::{GossipConfig, clock};
 
@@ -26,12 +27,19 @@ pub(crate) const DIRECT_OK: &[u8] = b"ok";
 /// The direct-delivery answer meaning "refused or not for me".
 pub(crate) const DIRECT_REFUSED: &[u8] = b"no";
 
-/// The first republish comes this long after a send; each next one waits twice as long, up to
-/// [`MAX_REPUBLISH_DELAY_MS`].
+/// The first republish comes this long after a send, in case the first publication found no
+/// peer of the recipient's shard yet (gossip needs a heartbeat or two to learn a newcomer's
+/// subscriptions).
 pub(crate) const FIRST_REPUBLISH_DELAY_MS: u64 = 2_000;
 
-/// The longest wait between two republications of the same item.
-pub(crate) const MAX_REPUBLISH_DELAY_MS: u64 = 60_000;
+/// The second republish comes this long after the first, for the same reason.
+pub(crate) const SECOND_REPUBLISH_DELAY_MS: u64 = 30_000;
+
+/// After the first two, an item is refreshed once a day. Relays' shard stores keep each frame
+/// until it expires (about a week) and hand it to the recipient when it comes online, so the
+/// refresh only has to cover storing peers that left and the week a frame lives: a daily fresh
+/// frame keeps several stores holding one at any time, at one stamp a day per pending item.
+pub(crate) const MAX_REPUBLISH_DELAY_MS: u64 = 24 * 3_600_000;
 
 /// Revocations are republished at most this many times (they have no expiry of their own).
 pub(crate) const MAX_REVOCATION_PUBLISHES: u32 = 30;
@@ -90,6 +98,8 @@ pub(crate) struct RelayDrops {
     expired: AtomicU64,
     /// Frames whose proof-of-work stamp has too little work (or belongs to other bytes).
     stamp: AtomicU64,
+    /// Frames accepted before and still unexpired: a replay.
+    duplicate: AtomicU64,
 }
 
 impl RelayDrops {
@@ -103,26 +113,43 @@ impl RelayDrops {
     }
 
     /// The counts, under the names `accord stats` shows.
-    pub(crate) fn counts(&self) -> [(&'static str, u64); 3] {
+    pub(crate) fn counts(&self) -> [(&'static str, u64); 4] {
         [
             ("relay_malformed", self.malformed.load(Ordering::Relaxed)),
             ("relay_expired", self.expired.load(Ordering::Relaxed)),
             ("relay_stamp", self.stamp.load(Ordering::Relaxed)),
+            ("relay_duplicate", self.duplicate.load(Ordering::Relaxed)),
         ]
     }
 }
 
-/// The check every relay applies before forwarding (after the network layer's per-peer rate
-/// limit): only the shape, the cleartext expiry and the proof-of-work stamp (at least
-/// `stamp_bits` of work) can be checked, because the content is sealed to someone else. It is
-/// cheap enough for the network task: one pass over the bytes and two hashes.
+/// The check every relay applies before forwarding (after the network layer's per-peer and
+/// per-prefix rate limits): a frame accepted before and still unexpired is ignored before any
+/// other work (relays remember digests for the frame's lifetime, see `seen_digests.rs`); then
+/// only the shape, the minting epoch and the proof-of-work stamp (at least `stamp_bits` of
+/// work) can be checked, because the content is sealed to someone else. It is cheap enough for
+/// the network task: one pass over the bytes and a few hashes.
 pub(crate) fn gossip_validator(stamp_bits: u32, drops: Arc<RelayDrops>) -> GossipValidator {
+    let seen = Mutex::new(SeenDigests::new(MAX_SEEN_DIGESTS));
     GossipValidator::new(move |topic, data| {
         if !topic.starts_with(INBOX_TOPIC_PREFIX) {
             return GossipVerdict::Ignore;
         }
-        match GossipFrame::check(data, clock::now_ms(), stamp_bits) {
-            Ok(()) => GossipVerdict::Accept,
+        let now = clock::now_ms();
+        let digest: [u8; 32] = Sha256::digest(data).into();
+        // A poisoned lock only means another validation panicked; the set is still sound.
+        let mut seen = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.contains(&digest, now) {
+            drops.duplicate.fetch_add(1, Ordering::Relaxed);
+            return GossipVerdict::Ignore;
+        }
+        match GossipFrame::validate(data, now, stamp_bits) {
+            Ok(frame) => {
+                seen.insert(digest, frame.expires_at_ms(), now);
+                GossipVerdict::Accept
+            }
             Err(err) => {
                 drops.count(&err);
                 tracing::debug!(%err, len = data.len(), "invalid inbox gossip");
@@ -132,12 +159,13 @@ pub(crate) fn gossip_validator(stamp_bits: u32, drops: Arc<RelayDrops>) -> Gossi
     })
 }
 
-/// The delay before the next republication after `count` of them.
+/// The delay before the next republication after `count` of them: 2 s, 30 s, then daily.
 pub(crate) fn republish_delay(count: u32) -> u64 {
-    let factor = 1u64.checked_shl(count.min(16)).unwrap_or(u64::MAX);
-    FIRST_REPUBLISH_DELAY_MS
-        .saturating_mul(factor)
-        .min(MAX_REPUBLISH_DELAY_MS)
+    match count {
+        0 => FIRST_REPUBLISH_DELAY_MS,
+        1 => SECOND_REPUBLISH_DELAY_MS,
+        _ => MAX_REPUBLISH_DELAY_MS,
+    }
 }
 
 impl ConnectActor {
@@ -169,10 +197,13 @@ impl ConnectActor {
                 // Minting runs on the blocking pool; the actor waits for it (tens of
                 // milliseconds at the default difficulty), the network and other tasks do not.
                 let bits = self.config.invites.stamp_bits;
-                match seal_and_mint(to, payload, expires_at_ms, bits).await {
-                    Ok(frame) => {
+                match seal_and_mint(to, payload, now, bits).await {
+                    Ok((frame, frame_expires_at_ms)) => {
+                        // The direct hand-over may reuse the frame while both it and the item
+                        // are unexpired.
+                        let until = frame_expires_at_ms.min(expires_at_ms);
                         self.stamped
-                            .put(key.clone(), encoded, expires_at_ms, frame.clone(), now);
+                            .put(key.clone(), encoded, until, frame.clone(), now);
                         frame
                     }
                     Err(err) => {
@@ -208,14 +239,35 @@ impl ConnectActor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use accord_handshake::Payload;
 
     #[test]
-    fn republish_delays_double_up_to_the_cap() {
+    fn republication_is_quick_twice_then_daily() {
         assert_eq!(republish_delay(0), 2_000);
-        assert_eq!(republish_delay(1), 4_000);
-        assert_eq!(republish_delay(4), 32_000);
+        assert_eq!(republish_delay(1), 30_000);
+        assert_eq!(republish_delay(2), MAX_REPUBLISH_DELAY_MS);
         assert_eq!(republish_delay(5), MAX_REPUBLISH_DELAY_MS);
         assert_eq!(republish_delay(u32::MAX), MAX_REPUBLISH_DELAY_MS);
+    }
+
+    #[tokio::test]
+    async fn a_relay_forwards_a_frame_once_for_its_whole_lifetime() {
+        let mut rng = crate::rng::os_rng();
+        let a = accord_identity::Identity::generate(&mut rng);
+        let b = accord_identity::Identity::generate(&mut rng);
+        let withdrawal = accord_handshake::Withdrawal::create(&a, b.id(), [3; 16], 1_000);
+        let now = clock::now_ms();
+        let (frame, _) = seal_and_mint(b.id(), Payload::Withdrawal(withdrawal), now, 4)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let drops = Arc::new(RelayDrops::default());
+        let validator = gossip_validator(4, Arc::clone(&drops));
+        let topic = topic_for(&b.id(), 16);
+        assert_eq!(validator.check(&topic, &frame), GossipVerdict::Accept);
+        // Minutes or days later (gossipsub's own filter has long forgotten it), the same
+        // bytes are a replay: ignored before any other check, and counted.
+        assert_eq!(validator.check(&topic, &frame), GossipVerdict::Ignore);
+        assert_eq!(drops.counts()[3], ("relay_duplicate", 1));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod command;
 mod core;
 mod delivery;
 mod replay;
+mod seen_digests;
 mod stamped;
 mod store_ops;
 mod transition;
@@ -44,6 +45,8 @@ pub(crate) enum ConnectMessage {
     Frame {
         data: Vec<u8>,
         from: PeerId,
+        /// The gossip topic (`None` for a direct hand-over).
+        topic: Option<String>,
         channel: Option<ResponseChannel<Vec<u8>>>,
     },
     /// A peer connected: hand it what is waiting for it, and republish soon.
@@ -119,12 +122,14 @@ impl ConnectHandle {
         &self,
         data: Vec<u8>,
         from: PeerId,
+        topic: Option<String>,
         channel: Option<ResponseChannel<Vec<u8>>>,
     ) -> bool {
         self.tx
             .try_send(ConnectMessage::Frame {
                 data,
                 from,
+                topic,
                 channel,
             })
             .is_ok()

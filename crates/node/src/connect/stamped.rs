@@ -1,19 +1,13 @@
-//! Stamped frames kept for republication. Minting a frame's proof-of-work stamp costs tens of
-//! milliseconds, and the schedule republishes an unanswered item every minute for days, so an
-//! item's stamped frame is kept and the same bytes are sent again whenever that can work:
+//! Stamped frames kept for the direct hand-over. Minting a frame's proof-of-work stamp costs
+//! tens of milliseconds, so an item's stamped frame is kept and the same bytes are handed
+//! again to a *connected* recipient over `/accord/inbox/1`, which has no duplicate filter.
 //!
-//! - when the last publication of those bytes is older than gossip's duplicate window
-//!   ([`accord_net::GOSSIP_DUPLICATE_WINDOW`], 45 s), so relays forward them again: every
-//!   republication at the steady 60 s cadence;
-//! - or when the recipient is connected, since the direct hand-over has no duplicate filter.
-//!
-//! Otherwise (the quick first republications, 2 to 32 s apart, to a recipient out of reach)
-//! the same bytes would be dropped as duplicates, so the item is sealed and stamped afresh.
-//! Identical copies let relays link them; they could link them anyway by shard and timing.
+//! Gossip never gets the same bytes twice: relays keep a frame's digest for the frame's whole
+//! lifetime (frame version 3), so a repeat would be dropped everywhere, and byte-identical
+//! copies would let relays link an item's republications. Every republication on gossip is
+//! therefore sealed and stamped afresh; the schedule makes them rare (see `delivery.rs`).
 
 use std::collections::HashMap;
-
-use accord_net::GOSSIP_DUPLICATE_WINDOW;
 
 use accord_handshake::{FrameError, GossipFrame, Payload};
 use accord_identity::AccordId;
@@ -25,15 +19,6 @@ use crate::rng;
 /// minted again if it is republished. The weekly invite quota keeps the honest number far
 /// below this.
 pub(crate) const MAX_STAMPED_FRAMES: usize = 256;
-
-/// Frames last published longer ago than this pass gossip's duplicate filters again: the
-/// duplicate window plus a margin for clock and scheduling slack.
-pub(crate) const REPUBLISH_SAME_BYTES_AFTER_MS: u64 =
-    GOSSIP_DUPLICATE_WINDOW.as_millis() as u64 + 5_000;
-
-// The steady republish cadence must be able to reuse frames, or every republication would
-// pay for a new stamp.
-const _: () = assert!(REPUBLISH_SAME_BYTES_AFTER_MS < super::delivery::MAX_REPUBLISH_DELAY_MS);
 
 /// One stamped frame and what it holds.
 #[derive(Debug)]
@@ -59,8 +44,8 @@ pub(crate) struct StampedFrames {
 
 impl StampedFrames {
     /// The frame already stamped for `key`, if it holds `payload`, is still fresh at `now` and
-    /// can be sent again (see the module documentation; `connected`: the recipient is), marked
-    /// as published at `now`.
+    /// the recipient is `connected` (only the direct hand-over takes the same bytes again),
+    /// marked as published at `now`.
     pub(crate) fn reuse(
         &mut self,
         key: &DeliveryKey,
@@ -69,9 +54,7 @@ impl StampedFrames {
         connected: bool,
     ) -> Option<Vec<u8>> {
         let stamped = self.frames.get_mut(key)?;
-        let passes_filters = connected
-            || now.saturating_sub(stamped.published_at_ms) >= REPUBLISH_SAME_BYTES_AFTER_MS;
-        if stamped.payload != payload || stamped.expires_at_ms <= now || !passes_filters {
+        if stamped.payload != payload || stamped.expires_at_ms <= now || !connected {
             return None;
         }
         stamped.published_at_ms = now;
@@ -128,21 +111,22 @@ pub(crate) enum MintError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Seals `payload` to `to` and mints its stamp with `bits` of work on the blocking pool, so
-/// that no async worker spends the stamp's time hashing.
+/// Seals `payload` to `to` in a frame minted at `now_ms` (its epoch coarse and randomised,
+/// see [`GossipFrame::seal`]) and mints its stamp with `bits` of work on the blocking pool, so
+/// that no async worker spends the stamp's time hashing. Returns the frame and its expiry.
 pub(crate) async fn seal_and_mint(
     to: AccordId,
     payload: Payload,
-    expires_at_ms: u64,
+    now_ms: u64,
     bits: u32,
-) -> Result<Vec<u8>, MintError> {
+) -> Result<(Vec<u8>, u64), MintError> {
     let frame = tokio::task::spawn_blocking(move || {
-        let mut frame = GossipFrame::seal(&to, &payload, expires_at_ms, &mut rng::os_rng())
+        let mut frame = GossipFrame::seal(&to, &payload, now_ms, &mut rng::os_rng())
             .map_err(accord_handshake::SealFrameError::from)?;
         frame
             .mint(bits)
             .map_err(accord_handshake::SealFrameError::from)?;
-        Ok::<_, accord_handshake::SealFrameError>(frame.encode())
+        Ok::<_, accord_handshake::SealFrameError>((frame.encode(), frame.expires_at_ms()))
     })
     .await??;
     Ok(frame)
@@ -161,36 +145,35 @@ mod tests {
         DeliveryKey::Invite([n; 16])
     }
 
-    const LATER: u64 = REPUBLISH_SAME_BYTES_AFTER_MS;
+    const LATER: u64 = 50_000;
 
     #[test]
     fn a_frame_is_reused_only_for_the_same_payload_while_fresh() {
         let mut frames = StampedFrames::default();
         let expiry = 10 * LATER;
         frames.put(key(1), vec![1, 2], expiry, vec![9; 4], 0);
-        assert_eq!(frames.reuse(&key(1), &[1, 3], LATER, false), None);
-        assert_eq!(frames.reuse(&key(2), &[1, 2], LATER, false), None);
-        assert_eq!(frames.reuse(&key(1), &[1, 2], expiry, false), None);
+        assert_eq!(frames.reuse(&key(1), &[1, 3], LATER, true), None);
+        assert_eq!(frames.reuse(&key(2), &[1, 2], LATER, true), None);
+        assert_eq!(frames.reuse(&key(1), &[1, 2], expiry, true), None);
         assert_eq!(
-            frames.reuse(&key(1), &[1, 2], LATER, false),
+            frames.reuse(&key(1), &[1, 2], LATER, true),
             Some(vec![9; 4])
         );
     }
 
     #[test]
-    fn gossip_reuses_bytes_only_after_the_duplicate_window_direct_always() {
+    fn gossip_never_gets_the_same_bytes_again_direct_does() {
         let mut frames = StampedFrames::default();
         frames.put(key(1), vec![1], u64::MAX, vec![9], 1_000);
-        // Two seconds later relays would drop the same bytes as a duplicate.
+        // However long ago it was published, relays remember its digest until it expires,
+        // and identical copies would let them link the republications.
         assert_eq!(frames.reuse(&key(1), &[1], 3_000, false), None);
+        assert_eq!(
+            frames.reuse(&key(1), &[1], 1_000 + 100 * LATER, false),
+            None
+        );
         // The recipient is connected: the direct hand-over takes the same bytes.
         assert_eq!(frames.reuse(&key(1), &[1], 3_000, true), Some(vec![9]));
-        // That counted as a publication: the window starts again from it.
-        assert_eq!(frames.reuse(&key(1), &[1], 1_000 + LATER, false), None);
-        assert_eq!(
-            frames.reuse(&key(1), &[1], 3_000 + LATER, false),
-            Some(vec![9])
-        );
     }
 
     #[test]
@@ -205,11 +188,8 @@ mod tests {
             frames.put(numbered(n), vec![1], u64::MAX, vec![2], 0);
         }
         assert_eq!(frames.len(), MAX_STAMPED_FRAMES);
-        assert_eq!(frames.reuse(&numbered(0), &[1], LATER, false), None);
-        assert_eq!(
-            frames.reuse(&numbered(1), &[1], LATER, false),
-            Some(vec![2])
-        );
+        assert_eq!(frames.reuse(&numbered(0), &[1], LATER, true), None);
+        assert_eq!(frames.reuse(&numbered(1), &[1], LATER, true), Some(vec![2]));
     }
 
     #[tokio::test]
@@ -221,9 +201,11 @@ mod tests {
         );
         let withdrawal = accord_handshake::Withdrawal::create(&a, b.id(), [3; 16], 1_000);
         let now = crate::clock::now_ms();
-        let frame = seal_and_mint(b.id(), Payload::Withdrawal(withdrawal), now + 60_000, 10)
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
+        let (frame, expires_at_ms) =
+            seal_and_mint(b.id(), Payload::Withdrawal(withdrawal), now, 10)
+                .await
+                .unwrap_or_else(|err| panic!("{err}"));
+        assert!(expires_at_ms > now);
         assert_eq!(GossipFrame::check(&frame, now, 10), Ok(()));
         let err = GossipFrame::check(&frame, now, 28).err();
         assert!(err.as_ref().is_some_and(is_stamp_error), "{err:?}");

@@ -60,6 +60,13 @@ impl ConnectCore {
                 .map(|text| vec![reply(token, Ok(ConnectReply::Attestation(text)))]),
             ConnectCommand::Stats => Ok(vec![reply(token, Ok(ConnectReply::Stats(self.stats())))]),
             ConnectCommand::Alias { peer, name } => self.alias(token, &peer, &name),
+            ConnectCommand::ShardStore => {
+                let size = ConnectReply::ShardStore {
+                    bytes: u64::try_from(self.shard_store.bytes()).unwrap_or(u64::MAX),
+                    frames: u64::try_from(self.shard_store.frames()).unwrap_or(u64::MAX),
+                };
+                Ok(vec![reply(token, Ok(size))])
+            }
         };
         match decided {
             Ok(steps) => plan.extend(steps),

@@ -52,6 +52,8 @@ pub(crate) enum ConnectInput {
         from: PeerId,
         /// The direct hand-over's response channel, if any.
         direct: Option<FrameToken>,
+        /// The gossip topic it arrived on (`None` when handed over directly).
+        topic: Option<String>,
     },
     /// A peer connected.
     PeerConnected(PeerId),
@@ -223,6 +225,14 @@ pub(crate) enum ConnectOutput {
     KeepPeers(Vec<PeerId>),
     /// Tell the Message actor that a channel with this peer appeared or changed.
     ChannelChanged(AccordId),
+    /// Hand these stored frames of its shard to a peer that connected, each over the direct
+    /// inbox protocol (answers are not awaited: the peer's own checks decide).
+    HandOver {
+        /// The peer.
+        peer: PeerId,
+        /// The frames, oldest first.
+        frames: Vec<Vec<u8>>,
+    },
     /// Wake the core with [`ConnectInput::Timer`] at this time (Unix ms), or never.
     WakeAt(Option<u64>),
 }

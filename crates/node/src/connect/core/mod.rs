@@ -29,6 +29,7 @@ pub(super) mod live;
 pub(super) mod memory;
 mod plan;
 mod schedule;
+pub(super) mod shard_store;
 #[cfg(test)]
 mod tests;
 
@@ -43,6 +44,7 @@ use rand_core::CryptoRng;
 use self::io::{ConnectInput, ConnectOutput, Now};
 use self::memory::{Loaded, Memory};
 use self::plan::{Plan, Running};
+use self::shard_store::ShardStore;
 use super::IdentifyDrops;
 use super::delivery::RelayDrops;
 use super::replay::{REPLAY_CACHE_CAPACITY, ReplayCache};
@@ -73,6 +75,8 @@ pub(crate) struct ConnectCore {
     /// When a peer's arrival last pulled the schedule forward, to keep arrivals from causing a
     /// storm of republications.
     last_nudge_ms: u64,
+    /// The sealed frames of the shards this node relays, kept until they expire.
+    shard_store: ShardStore,
     /// The wake-up last asked of the actor; `None` until the first is asked.
     told_wake: Option<Option<u64>>,
     /// The plan waiting for a store answer, if any.
@@ -99,6 +103,7 @@ impl ConnectCore {
         now_ms: u64,
     ) -> Self {
         let time_evidence = TimeEvidence::at_start(loaded.high_water_ms, now_ms);
+        let store_budget = usize::try_from(config_store_budget(&config)).unwrap_or(usize::MAX);
         ConnectCore {
             me: identity.id(),
             identity,
@@ -111,6 +116,7 @@ impl ConnectCore {
             relay_drops,
             identify_drops,
             last_nudge_ms: 0,
+            shard_store: ShardStore::new(store_budget),
             told_wake: None,
             running: None,
         }
@@ -138,7 +144,12 @@ impl ConnectCore {
         }
         let plan = match input {
             ConnectInput::Command { token, command } => self.on_command(token, command, now),
-            ConnectInput::Frame { data, from, direct } => self.on_frame(&data, from, direct, now),
+            ConnectInput::Frame {
+                data,
+                from,
+                direct,
+                topic,
+            } => self.on_frame(&data, from, direct, topic.as_deref(), now),
             ConnectInput::PeerConnected(peer) => self.on_peer_connected(peer, now),
             ConnectInput::PeerIdentified { peer, addrs } => {
                 self.on_peer_identified(peer, addrs, now)
@@ -222,4 +233,9 @@ impl ConnectCore {
             ));
         }
     }
+}
+
+/// The shard store's budget per shard, in bytes.
+fn config_store_budget(config: &Config) -> u64 {
+    config.gossip.store_kib_per_shard.saturating_mul(1024)
 }

@@ -13,7 +13,7 @@ use accord_identity::AccordId;
 use accord_net::{Multiaddr, PeerId};
 use accord_store::LiveItem;
 
-use super::super::delivery::{DeliveryKey, MAX_REVOCATION_PUBLISHES};
+use super::super::delivery::{DeliveryKey, MAX_REVOCATION_PUBLISHES, shard_of};
 use super::super::transition::advance;
 use super::ConnectCore;
 use super::io::{ConnectOutput, Delivery, Now, StoreOp};
@@ -81,9 +81,11 @@ impl ConnectCore {
         steps
     }
 
-    /// A peer connected: it may be (or may reach) a recipient who was offline, so the
-    /// schedule is pulled forward (at most every few seconds), and what waits for the peer
-    /// itself is sent straight away.
+    /// A peer connected. What waits for the peer itself is handed to it straight away. When
+    /// the peer is one of our connections, it may reach a recipient who was offline, so the
+    /// schedule is pulled forward (at most every few seconds). A stranger connecting pulls
+    /// nothing: anyone can connect, and a node that republished on every arrival would show
+    /// the newcomer which frames it originates.
     pub(super) fn on_peer_connected(&mut self, peer: PeerId, now: Now) -> Plan {
         let now = now.unix_ms;
         let mut plan = Plan::new(Fail::Quiet);
@@ -91,7 +93,12 @@ impl ConnectCore {
             Ok(id) => self.memory.live.scheduled_for(&id),
             Err(_) => Vec::new(),
         };
-        if nudge_allowed(self.last_nudge_ms, now) {
+        let is_connection = AccordId::from_peer_id(peer).is_ok_and(|id| {
+            self.memory
+                .connection(&id)
+                .is_some_and(|c| c.revoked_at_ms.is_none())
+        });
+        if is_connection && nudge_allowed(self.last_nudge_ms, now) {
             self.last_nudge_ms = now;
             let at = now + NUDGE_DELAY_MS;
             for item in self.memory.live.scheduled_after(at) {
@@ -103,6 +110,15 @@ impl ConnectCore {
         }
         for item in waiting {
             plan.extend(self.republish(item, now));
+        }
+        // The peer owns one shard, the one its ID hashes to: hand it what the shard store
+        // kept of that shard since its last hand-over.
+        if let Ok(id) = AccordId::from_peer_id(peer) {
+            let shard = shard_of(&id, self.config.gossip.shards);
+            let frames = self.shard_store.hand_over(peer, shard, now);
+            if !frames.is_empty() {
+                plan.push(Step::Out(ConnectOutput::HandOver { peer, frames }));
+            }
         }
         plan
     }

@@ -50,7 +50,7 @@ fn an_invite_is_admitted_once_and_repeats_change_nothing() {
 }
 
 fn frame_for(h: &Harness, payload: &Payload) -> Vec<u8> {
-    frame(&h.me_id(), payload, h.now + DAY)
+    frame(&h.me_id(), payload, h.now)
 }
 
 #[test]
@@ -220,7 +220,7 @@ fn a_declined_inviter_is_held_back_until_the_cool_down_ends_or_it_is_unblocked()
 }
 
 /// Identity 1 invites `them`, who accepts; the acceptance's outputs.
-fn connect_with(h: &mut Harness, them: &Identity) -> (Invite, Vec<ConnectOutput>) {
+pub(super) fn connect_with(h: &mut Harness, them: &Identity) -> (Invite, Vec<ConnectOutput>) {
     let ours = h.invite(&them.id());
     let invite = Invite::decode(&ours.invite).unwrap();
     let acceptance = acceptance_of(them, &invite);

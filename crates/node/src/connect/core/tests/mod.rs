@@ -11,6 +11,7 @@
 mod commands;
 mod inbound;
 mod schedule;
+mod shards;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use accord_store::{Connection, IncomingInvite, InviteId, OutgoingInvite, StoreEr
 
 use super::super::IdentifyDrops;
 use super::super::command::{ConnectCommand, ConnectReply};
-use super::super::delivery::RelayDrops;
+use super::super::delivery::{RelayDrops, topic_for};
 use super::ConnectCore;
 use super::io::{
     ConnectInput, ConnectOutput, Delivery, FrameToken, Now, ReplyToken, StoreAnswer, StoreOp,
@@ -238,6 +239,7 @@ impl Harness {
             data: frame.to_vec(),
             from: from.id().peer_id(),
             direct: Some(token),
+            topic: None,
         });
         let answer = outputs.iter().find_map(|o| match o {
             ConnectOutput::AnswerDirect { token: t, accepted } if *t == token => Some(*accepted),
@@ -246,12 +248,24 @@ impl Harness {
         (answer, outputs)
     }
 
-    /// A frame arriving by gossip; every output.
+    /// A frame arriving by gossip on our own shard's topic; every output.
     pub(super) fn gossip(&mut self, frame: &[u8], via: PeerId) -> Vec<ConnectOutput> {
+        let topic = topic_for(&self.me_id(), self.core.config.gossip.shards);
+        self.gossip_on(frame, via, &topic)
+    }
+
+    /// A frame arriving by gossip on `topic`; every output.
+    pub(super) fn gossip_on(
+        &mut self,
+        frame: &[u8],
+        via: PeerId,
+        topic: &str,
+    ) -> Vec<ConnectOutput> {
         self.feed(ConnectInput::Frame {
             data: frame.to_vec(),
             from: via,
             direct: None,
+            topic: Some(topic.to_owned()),
         })
     }
 
@@ -286,8 +300,9 @@ impl Harness {
 }
 
 /// A stamped frame sealed to `to`.
-pub(super) fn frame(to: &AccordId, payload: &Payload, expires_at_ms: u64) -> Vec<u8> {
-    let mut frame = GossipFrame::seal(to, payload, expires_at_ms, &mut os_rng()).unwrap();
+/// (minted at `now_ms`)
+pub(super) fn frame(to: &AccordId, payload: &Payload, now_ms: u64) -> Vec<u8> {
+    let mut frame = GossipFrame::seal(to, payload, now_ms, &mut os_rng()).unwrap();
     frame.mint(STAMP_BITS).unwrap();
     frame.encode()
 }
@@ -303,7 +318,7 @@ pub(super) fn invite_from(from: &Identity, to: AccordId, now: u64, ttl: u64) -> 
 /// The frame of an invite from `from` to `to`, made at `now`.
 pub(super) fn invite_frame(from: &Identity, to: AccordId, now: u64) -> (Invite, Vec<u8>) {
     let invite = invite_from(from, to, now, 7 * DAY);
-    let frame = frame(&to, &Payload::Invite(invite.clone()), now + DAY);
+    let frame = frame(&to, &Payload::Invite(invite.clone()), now);
     (invite, frame)
 }
 

@@ -32,7 +32,7 @@ fn a_sent_invite_is_republished_with_back_off_until_delivered() {
     let first_due = NOW + FIRST_REPUBLISH_DELAY_MS;
     assert_eq!(wake(&outputs), Some(Some(first_due)));
 
-    // Each republication sends the invite again and doubles the wait, up to the cap.
+    // Each republication sends the invite again: once more after 30 s, then once a day.
     let mut due = first_due;
     let mut delays = Vec::new();
     for count in 1..=7 {
@@ -50,10 +50,8 @@ fn a_sent_invite_is_republished_with_back_off_until_delivered() {
         delays.push(next - due);
         due = next;
     }
-    assert_eq!(
-        delays,
-        [4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
-    );
+    let day = MAX_REPUBLISH_DELAY_MS;
+    assert_eq!(delays, [30_000, day, day, day, day, day, day]);
     assert_eq!(*delays.last().unwrap(), MAX_REPUBLISH_DELAY_MS);
 
     // Once the recipient answered a direct hand-over, the invite is no longer republished;
@@ -102,10 +100,12 @@ fn an_incoming_invite_expires_when_its_time_comes_and_not_before() {
 }
 
 #[test]
-fn a_peer_arriving_pulls_the_schedule_forward_at_most_once_per_interval() {
+fn only_a_connection_arriving_pulls_the_schedule_forward_at_most_once_per_interval() {
     let mut h = Harness::new();
+    let friend = identity(3);
+    inbound::connect_with(&mut h, &friend);
     let record = h.invite(&identity(2).id());
-    // Two republications push the next one 8 s away.
+    // Two republications push the next one a day away.
     let mut due = record.next_publish_at_ms.unwrap();
     for _ in 0..2 {
         let outputs = h.tick(due);
@@ -113,9 +113,18 @@ fn a_peer_arriving_pulls_the_schedule_forward_at_most_once_per_interval() {
     }
     assert!(due > h.now + NUDGE_DELAY_MS);
 
-    // Someone else connects: the invite is moved to a couple of seconds from now, not sent.
+    // A stranger connecting moves nothing: anyone could connect to watch what the node then
+    // publishes, and learn which frames it originates.
     let stranger = identity(9).id().peer_id();
     let outputs = h.feed(ConnectInput::PeerConnected(stranger));
+    assert!(
+        writes(&outputs).is_empty(),
+        "a stranger's nudge: {outputs:?}"
+    );
+    assert!(deliveries(&outputs).is_empty());
+
+    // A connection connects: the invite is moved to a couple of seconds from now, not sent.
+    let outputs = h.feed(ConnectInput::PeerConnected(friend.id().peer_id()));
     let moved = only_outgoing_write(&outputs);
     assert_eq!(moved.next_publish_at_ms, Some(h.now + NUDGE_DELAY_MS));
     assert!(deliveries(&outputs).is_empty());
@@ -123,7 +132,7 @@ fn a_peer_arriving_pulls_the_schedule_forward_at_most_once_per_interval() {
 
     // A second arrival within the interval pulls nothing.
     h.now += NUDGE_INTERVAL_MS - 1;
-    let outputs = h.feed(ConnectInput::PeerConnected(stranger));
+    let outputs = h.feed(ConnectInput::PeerConnected(friend.id().peer_id()));
     assert!(writes(&outputs).is_empty(), "a second nudge: {outputs:?}");
 
     // The recipient itself connecting gets its invite at once, whatever the interval.
@@ -215,7 +224,7 @@ fn what_a_store_held_is_scheduled_at_start_and_purged_when_due() {
     assert!(matches!(stores(&outputs).as_slice(), [StoreOp::Purge(_)]));
     assert_eq!(wake(&outputs), Some(Some(record.expires_at_ms)));
     // The loaded invite is known: a republication of it changes nothing.
-    let frame = frame(&h.me_id(), &Payload::Invite(invite), NOW + DAY);
+    let frame = frame(&h.me_id(), &Payload::Invite(invite), NOW);
     let (answer, outputs) = h.direct(&frame, &them);
     assert_eq!(answer, Some(true));
     assert!(stores(&outputs).is_empty());

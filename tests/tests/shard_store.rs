@@ -1,0 +1,60 @@
+//! The shard store, end to end (issue 13 item 2): an invite and its acceptance reach peers
+//! that are never online at the same time, through a relay that keeps the sealed frames of
+//! the shards it relays and hands each peer its shard's frames when it connects.
+
+use accord_tests::conversation::{str_of, wait_connected, wait_incoming_invite};
+use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, init_identity, wait_until};
+
+/// How many frames `node`'s shard store holds.
+fn stored_frames(node: &Daemon) -> u64 {
+    node.json(&["stats"])["shard_store_frames"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_invite_and_its_acceptance_cross_a_relay_while_the_other_side_is_offline() {
+    let dir = TestDir::new();
+    let relay = Daemon::start_with_config(&dir.path("r"), NO_DHT, &[]);
+    let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &["--bootstrap", &relay.tcp_addr()]);
+    relay.wait_for_peer(&a.id, ARRIVAL);
+    // E exists but is offline: only its ID is known.
+    let e_dir = dir.path("e");
+    let e_id = init_identity(&e_dir);
+
+    // A invites E, and the relay keeps the sealed frame for E's shard.
+    let sent = a.json(&["connect", &e_id, "--note", "from the shard store"]);
+    assert_eq!(sent["state"], "pending", "{sent}");
+    let invite_id = str_of(&sent, "invite_id");
+    wait_until("the relay to store A's invite", ARRIVAL, || {
+        (stored_frames(&relay) >= 1).then_some(())
+    });
+    let a_dir = a.data_dir.clone();
+    let a_listen = a.listen_addr();
+    assert!(a.stop().success(), "A did not stop cleanly");
+
+    // E comes online after A has gone, and gets the invite from the relay's store.
+    let e = Daemon::start_with_config(&e_dir, NO_DHT, &["--bootstrap", &relay.tcp_addr()]);
+    let received = wait_incoming_invite(&e, &invite_id);
+    assert_eq!(received["note"], "from the shard store");
+
+    // E accepts while A is still offline; the relay keeps the acceptance for A's shard.
+    let before = stored_frames(&relay);
+    let accepted = e.json(&["accept", &invite_id]);
+    assert_eq!(accepted["state"], "accepted", "{accepted}");
+    wait_until("the relay to store E's acceptance", ARRIVAL, || {
+        (stored_frames(&relay) > before).then_some(())
+    });
+    assert!(e.stop().success(), "E did not stop cleanly");
+
+    // A comes back (E is gone again) and completes the connection from the relay's store.
+    let a = Daemon::start(
+        &a_dir,
+        &["--listen", &a_listen, "--bootstrap", &relay.tcp_addr()],
+    );
+    let on_a = wait_connected(&a, &e_id);
+    let e = Daemon::start(&e_dir, &["--bootstrap", &relay.tcp_addr()]);
+    let on_e = wait_connected(&e, &a.id);
+    assert_eq!(on_a["attestation_id"], on_e["attestation_id"]);
+    assert!(!str_of(&on_a, "attestation_id").is_empty());
+}
