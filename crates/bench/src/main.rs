@@ -15,6 +15,8 @@
 //!   filled once and cached under `target/accord-bench/`;
 //! - `stamp`: the gossip frames' proof-of-work stamp (minting cost vs the 1 s ceiling)
 //!   and the relay's check rate vs SHA-256 of the same frames, in process;
+//! - `people`: what shared connection lists cost a node with 500 connections (wire bytes,
+//!   incremental updates, apply rate, storage), in process;
 //! - `idle`: N real daemons (default 4) doing nothing, a measured node with three connections:
 //!   CPU, wake-ups and bytes per second vs N raw libp2p swarms with the same protocols.
 
@@ -24,6 +26,7 @@ mod idle;
 mod index;
 mod invite;
 mod measure;
+mod people;
 mod stamp;
 mod store;
 mod transport;
@@ -49,6 +52,8 @@ enum Suite {
     Index,
     /// N idle daemons, a measured node with 3 connections: CPU, wake-ups, bytes vs raw libp2p.
     Idle,
+    /// Shared connection lists of a node with 500 connections: bytes, apply rate, storage.
+    People,
     /// Every suite, one after the other.
     All,
     /// Not a suite: one raw libp2p node of the `idle` suite's baseline (started by that suite).
@@ -106,6 +111,7 @@ fn main() -> Result<()> {
             Suite::Store,
             Suite::Stamp,
             Suite::Index,
+            Suite::People,
             Suite::Idle,
         ],
         Suite::Channel => &[Suite::Channel],
@@ -116,6 +122,7 @@ fn main() -> Result<()> {
         Suite::Stamp => &[Suite::Stamp],
         Suite::Index => &[Suite::Index],
         Suite::Idle => &[Suite::Idle],
+        Suite::People => &[Suite::People],
         Suite::RawIdleNode => &[],
     };
     for suite in suites {
@@ -139,6 +146,7 @@ fn main() -> Result<()> {
             Suite::Idle => runtime
                 .block_on(idle::run(args.quick, args.nodes.unwrap_or(4)))
                 .context("idle suite")?,
+            Suite::People => people::run(args.quick).context("people suite")?,
             Suite::All | Suite::RawIdleNode => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod limits;
+mod profile;
 
 pub use limits::LimitsSection;
+pub use profile::ProfileSection;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -29,6 +31,8 @@ pub struct Config {
     pub relay: RelaySection,
     /// `[limits]`: every bound on what peers and the user can make this node hold.
     pub limits: LimitsSection,
+    /// `[profile]`: what this node shares about its user's network.
+    pub profile: ProfileSection,
 }
 
 /// `[network]`.

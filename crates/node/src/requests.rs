@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::Config;
 use crate::connect::{ConnectCommand, ConnectHandle, ConnectReply};
 use crate::message::{MessageCommand, MessageHandle, MessageReply};
+use crate::people::PeopleHandle;
 
 /// How long a `dial` request waits for the connection.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -36,6 +37,7 @@ pub(crate) struct NodeContext {
     pub(crate) shutdown: mpsc::Sender<()>,
     pub(crate) connect: ConnectHandle,
     pub(crate) messages: MessageHandle,
+    pub(crate) people: PeopleHandle,
 }
 
 type Answer = Result<Value, RemoteError>;
@@ -55,8 +57,8 @@ impl NodeContext {
             Request::Lookup { peer } => to_value(self.lookup(&peer).await?),
             Request::Dial { addr } => to_value(self.dial(&addr).await?),
             Request::Stats => to_value(self.stats().await?),
-            Request::Connect { peer, note } => {
-                self.connect_command(ConnectCommand::Connect { peer, note })
+            Request::Connect { peer, note, via } => {
+                self.connect_command(ConnectCommand::Connect { peer, note, via })
                     .await
             }
             Request::Invites { direction } => {
@@ -95,11 +97,19 @@ impl NodeContext {
                 self.connect_command(ConnectCommand::Attestation { peer })
                     .await
             }
+            request @ (Request::History { .. } | Request::Inbox) => {
+                let answer = self.messages.command(request).await?;
+                self.named(answer).await
+            }
             request @ (Request::Send { .. }
-            | Request::History { .. }
-            | Request::Inbox
             | Request::Alias { .. }
             | Request::Verify { .. }) => self.messages.command(request).await,
+            request @ (Request::Profile { .. }
+            | Request::ProfileSet { .. }
+            | Request::People { .. }
+            | Request::Suggestions
+            | Request::Introduce { .. }
+            | Request::Introductions) => self.people.command(request).await,
             Request::Subscribe => Err(RemoteError::new(
                 ErrorCode::InvalidRequest,
                 "subscribe is handled by the connection",
@@ -116,14 +126,54 @@ impl NodeContext {
     async fn connect_command(&self, command: ConnectCommand) -> Answer {
         match self.connect.command(command).await? {
             ConnectReply::Invite(summary) => to_value(summary),
-            ConnectReply::Invites(list) => to_value(list),
+            ConnectReply::Invites(mut list) => {
+                let me = self.id;
+                let named = self
+                    .store
+                    .run(move |s| crate::people::names::invites(s, me, &mut list).map(|()| list))
+                    .await
+                    .map_err(internal)?;
+                to_value(named)
+            }
             ConnectReply::Declined(info) => to_value(info),
             ConnectReply::Block(info) => to_value(info),
             ConnectReply::Connection(info) => to_value(info),
-            ConnectReply::Connections(list) => to_value(list),
+            ConnectReply::Connections(mut list) => {
+                let named = self
+                    .store
+                    .run(move |s| crate::people::names::connections(s, &mut list).map(|()| list))
+                    .await
+                    .map_err(internal)?;
+                to_value(named)
+            }
             ConnectReply::Attestation(text) => to_value(text),
             ConnectReply::Stats(counts) => to_value(counts),
         }
+    }
+
+    /// Names on a history page or the inbox (the Message actor answers in JSON; the names
+    /// are filled in here, at the edge, from the people records).
+    async fn named(&self, answer: Value) -> Answer {
+        let me = self.id;
+        if let Ok(mut list) = serde_json::from_value::<Vec<accord_api::MessageInfo>>(answer.clone()) {
+            let named = self
+                .store
+                .run(move |s| crate::people::names::messages(s, me, &mut list).map(|()| list))
+                .await
+                .map_err(internal)?;
+            return to_value(named);
+        }
+        if let Ok(mut list) =
+            serde_json::from_value::<Vec<accord_api::ConversationInfo>>(answer.clone())
+        {
+            let named = self
+                .store
+                .run(move |s| crate::people::names::conversations(s, &mut list).map(|()| list))
+                .await
+                .map_err(internal)?;
+            return to_value(named);
+        }
+        Ok(answer)
     }
 
     async fn id_info(&self) -> Result<IdInfo, RemoteError> {

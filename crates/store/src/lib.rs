@@ -79,6 +79,7 @@ mod message_steps;
 mod messages;
 mod messages_receipts;
 mod meta;
+mod people;
 mod record;
 mod schema;
 mod sealing_rewrite;
@@ -109,6 +110,7 @@ pub use messages::{
     ParseMessageStateError,
 };
 pub use multiaddr::Multiaddr;
+pub use people::{OwedNotice, PeerProfile, PeopleSync};
 pub use schema::CURRENT_SCHEMA;
 pub use store_thread::StoreTask;
 pub use zeroize::Zeroizing;

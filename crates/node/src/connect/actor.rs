@@ -196,8 +196,8 @@ impl ConnectActor {
             self.store_failed("store_write_failed", &err);
         }
         Ok(match command {
-            ConnectCommand::Connect { peer, note } => {
-                ConnectReply::Invite(self.connect(&peer, &note).await?)
+            ConnectCommand::Connect { peer, note, via } => {
+                ConnectReply::Invite(self.connect(&peer, &note, via.as_deref()).await?)
             }
             ConnectCommand::Invites { direction } => {
                 ConnectReply::Invites(self.list_invites(direction).await?)

@@ -12,7 +12,12 @@ use super::actor::DropCounters;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ConnectCommand {
     /// Invite a peer (`accord connect`).
-    Connect { peer: String, note: String },
+    Connect {
+        peer: String,
+        note: String,
+        /// The introducer whose introduction the invite carries (`--via`).
+        via: Option<String>,
+    },
     /// List invites (`accord invites`).
     Invites { direction: Option<InviteDirection> },
     /// Accept an incoming invite, by invite id or inviter.

@@ -75,6 +75,8 @@ pub(super) fn connection_info(connection: &Connection) -> ConnectionInfo {
         attestation_id: hex(&connection.attestation_id),
         since: rfc3339(connection.since_ms),
         revoked_at: connection.revoked_at_ms.map(rfc3339),
+        // Filled in at the control edge (`people::names`).
+        name: None,
     }
 }
 
@@ -84,6 +86,7 @@ impl ConnectActor {
         &mut self,
         peer: &str,
         note: &str,
+        via: Option<&str>,
     ) -> Result<InviteSummary, RemoteError> {
         let peer = parse_id(peer)?;
         let now = clock::now_ms();
@@ -98,6 +101,7 @@ impl ConnectActor {
         let note = Note::new(note, self.config.invites.note_max_chars).map_err(|err| {
             RemoteError::new(ErrorCode::InvalidParams, format!("invalid note: {err}"))
         })?;
+        let presentation = self.presentation(peer, via).await?;
         let ttl = u64::from(self.config.invites.expiry_days) * DAY_MS;
         let (invite, secret) = Invite::create(
             &self.identity,
@@ -108,6 +112,7 @@ impl ConnectActor {
             &mut rng::os_rng(),
         )
         .map_err(|err| refused(err.to_string()))?;
+        let invite = crate::people::own::present(invite, &self.identity, presentation)?;
         let record = OutgoingInvite {
             invite_id: invite.invite_id,
             peer,
@@ -132,6 +137,20 @@ impl ConnectActor {
         self.deliver(peer, &Payload::Invite(invite), record.expires_at_ms, key)
             .await;
         Ok(outgoing_summary(&record))
+    }
+
+    /// What our invite to `peer` presents (see [`crate::people::own::presentation`]).
+    async fn presentation(
+        &self,
+        peer: AccordId,
+        via: Option<&str>,
+    ) -> Result<accord_handshake::Presentation, RemoteError> {
+        let me = self.me;
+        let via = via.map(str::to_owned);
+        self.store
+            .run(move |s| Ok(crate::people::own::presentation(s, me, &peer, via.as_deref())))
+            .await
+            .map_err(internal)?
     }
 
     /// Refuses invites to ourselves, to blocked IDs, to connections, a second pending invite,
@@ -227,6 +246,11 @@ impl ConnectActor {
                         state: invite.state.to_string(),
                         created_at: rfc3339(invite.created_at_ms),
                         expires_at: rfc3339(invite.expires_at_ms),
+                        // Filled in at the control edge (`people::names`).
+                        name: None,
+                        headline: None,
+                        mutual: Vec::new(),
+                        introduced_by: None,
                     },
                 ));
             }
@@ -243,6 +267,11 @@ impl ConnectActor {
                         state: invite.state.to_string(),
                         created_at: rfc3339(invite.created_at_ms),
                         expires_at: rfc3339(invite.expires_at_ms),
+                        // Filled in at the control edge (`people::names`).
+                        name: None,
+                        headline: None,
+                        mutual: Vec::new(),
+                        introduced_by: None,
                     },
                 ));
             }

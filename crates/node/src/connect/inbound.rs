@@ -181,6 +181,8 @@ impl ConnectActor {
             invite_id: hex(&record.invite_id),
             peer: peer.to_string(),
             note: record.note,
+            // Filled in for each subscriber at the control edge (`people::names`).
+            name: None,
         });
         true
     }

@@ -169,6 +169,8 @@ impl MessageActor {
             received_at: record.received_at_ms.map(rfc3339),
             state: self.shown_state(record).to_string(),
             reason: self.queued_reason(record),
+            // Filled in at the control edge (`people::names`).
+            name: None,
         }
     }
 
@@ -261,6 +263,8 @@ fn inbox_in(store: &Store) -> Result<Vec<ConversationInfo>, RemoteError> {
             unread: conversation.unread,
             last_message_at: rfc3339(conversation.last_message_at_ms),
             preview,
+            // Filled in at the control edge (`people::names`).
+            name: None,
         });
     }
     Ok(list)
