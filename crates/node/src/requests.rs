@@ -58,8 +58,13 @@ impl NodeContext {
             Request::Dial { addr } => to_value(self.dial(&addr).await?),
             Request::Stats => to_value(self.stats().await?),
             Request::Connect { peer, note, via } => {
-                self.connect_command(ConnectCommand::Connect { peer, note, via })
-                    .await
+                let presentation = self.presentation(&peer, via).await?;
+                self.connect_command(ConnectCommand::Connect {
+                    peer,
+                    note,
+                    presentation,
+                })
+                .await
             }
             Request::Invites { direction } => {
                 self.connect_command(ConnectCommand::Invites { direction })
@@ -149,6 +154,24 @@ impl NodeContext {
             ConnectReply::Attestation(text) => to_value(text),
             ConnectReply::Stats(counts) => to_value(counts),
         }
+    }
+
+    /// What an invite to `peer` presents: our profile card, and the introduction `via` made
+    /// (see [`crate::people::own::presentation`]). A `peer` that is not an ID presents
+    /// nothing here; the Connect core refuses it with its own message.
+    async fn presentation(
+        &self,
+        peer: &str,
+        via: Option<String>,
+    ) -> Result<accord_handshake::Presentation, RemoteError> {
+        let Ok(invitee) = AccordId::from_str(peer.trim()) else {
+            return Ok(accord_handshake::Presentation::default());
+        };
+        let me = self.id;
+        self.store
+            .run(move |s| Ok(crate::people::own::presentation(s, me, &invitee, via.as_deref())))
+            .await
+            .map_err(internal)?
     }
 
     /// Names on a history page or the inbox (the Message actor answers in JSON; the names

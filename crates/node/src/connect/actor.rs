@@ -1,77 +1,66 @@
-//! The Connect actor: its state, its loop and its schedule.
+//! The Connect actor: a thin loop around the [`ConnectCore`]. It waits on its queue and on the
+//! one deadline the core asked for, feeds what arrives to the core, and carries out the
+//! core's outputs in order — store operations (whose answers go back to the core), deliveries,
+//! replies, events, kept peers. It decides nothing.
+//!
+//! Store operations are awaited one at a time, in the order the core asks for them: each
+//! answer decides what comes next (a reply only after its write is durable, a delivery only
+//! after the record that schedules it is stored). The store shares each flush with every other
+//! write queued at the same time (its group commit), so waiting here costs no fsync of its own.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use accord_api::{Event, RemoteError};
-use accord_handshake::TimeEvidence;
-use accord_identity::{AccordId, Identity};
-use accord_net::NetHandle;
+use accord_identity::Identity;
+use accord_net::{DirectProtocol, NetHandle, ResponseChannel};
 use accord_store::StoreHandle;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::core::{LiveIndex, NUDGE_DELAY_MS, nudge_allowed};
-use super::delivery::{RelayDrops, inbox_topics};
-use super::replay::{REPLAY_CACHE_CAPACITY, ReplayCache};
+use super::core::ConnectCore;
+use super::core::io::{ConnectInput, ConnectOutput, FrameToken, Now, ReplyToken};
+use super::delivery::{DIRECT_OK, DIRECT_REFUSED, RelayDrops, inbox_topics};
 use super::stamped::StampedFrames;
-use super::{
-    ConnectCommand, ConnectHandle, ConnectMessage, ConnectReply, IdentifyDrops, QUEUE_CAPACITY,
-};
+use super::store_ops::{load, run_store_op};
+use super::{ConnectHandle, ConnectMessage, ConnectReply, IdentifyDrops, QUEUE_CAPACITY};
 use crate::message::MessageHandle;
 use crate::{Config, clock};
 
-/// Why an inbound frame was dropped; counted per reason and shown by `accord stats`.
-pub(crate) type DropCounters = BTreeMap<&'static str, u64>;
-
-/// The owner of the invite lifecycle.
+/// The I/O around the Connect core.
 pub(crate) struct ConnectActor {
-    pub(super) identity: Identity,
-    pub(super) me: AccordId,
+    core: ConnectCore,
     pub(super) config: Arc<Config>,
-    pub(super) store: StoreHandle,
+    store: StoreHandle,
     pub(super) net: NetHandle,
-    pub(super) events: broadcast::Sender<Event>,
+    events: broadcast::Sender<Event>,
     /// Told when a channel is set up, so that queued messages go out at once.
-    pub(super) messages: MessageHandle,
+    messages: MessageHandle,
     pub(super) tx: mpsc::Sender<ConnectMessage>,
     rx: mpsc::Receiver<ConnectMessage>,
-    pub(super) dropped: DropCounters,
-    /// What the relay check dropped before forwarding (shared with the gossip validator).
-    relay_drops: Arc<RelayDrops>,
     /// Stamped frames kept for republication, so that each item's stamp is minted once.
     pub(super) stamped: StampedFrames,
-    /// When the republish schedule next has something due (Unix ms), if ever.
-    pub(super) next_due_ms: Option<u64>,
-    /// When a peer's arrival last pulled the schedule forward, to keep arrivals from causing a
-    /// storm of republications.
-    pub(super) last_nudge_ms: u64,
-    /// The live invites and cool-downs, in memory (see `core.rs`).
-    pub(super) live: LiveIndex,
-    /// Identified peers the network loop could not hand over because the queue was full.
-    identify_drops: IdentifyDrops,
-    /// Frames already handled, checked before any cryptography (see `replay.rs`).
-    pub(super) replays: ReplayCache,
-    /// Whether the frame being handled is settled: a later copy of the same bytes could change
-    /// nothing, so the replay cache may answer it. Cleared by the few outcomes that depend on
-    /// what arrives later (a withdrawal before its invite, a crossed invite we set aside).
-    pub(super) frame_settled: bool,
-    /// What bounds the clock high-water mark: the mark at start and peers' times.
-    pub(super) time_evidence: TimeEvidence,
-    /// When the actor started, on the monotonic clock, for the bound on the mark.
+    /// The reply channel of the command being handled (one at a time), by token.
+    replies: HashMap<ReplyToken, oneshot::Sender<Result<ConnectReply, RemoteError>>>,
+    /// The response channel of the direct frame being handled (one at a time), by token.
+    channels: HashMap<FrameToken, ResponseChannel<Vec<u8>>>,
+    next_token: u64,
+    /// When the core asked to be woken (Unix ms).
+    wake_at: Option<u64>,
+    /// When the actor started, on the monotonic clock, for the bound on the clock mark.
     started: std::time::Instant,
 }
 
 impl std::fmt::Debug for ConnectActor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectActor")
-            .field("me", &self.me)
+            .field("core", &self.core)
             .finish_non_exhaustive()
     }
 }
 
 impl ConnectActor {
-    /// Subscribes to the inbox topics and starts the actor.
+    /// Subscribes to the inbox topics, loads the core's memory and starts the actor.
     pub(crate) async fn spawn(
         identity: Identity,
         config: Arc<Config>,
@@ -81,27 +70,24 @@ impl ConnectActor {
         messages: MessageHandle,
         relay_drops: Arc<RelayDrops>,
     ) -> Result<(ConnectHandle, JoinHandle<()>), crate::NodeError> {
-        let me = identity.id();
-        for topic in inbox_topics(&me, &config.gossip) {
+        for topic in inbox_topics(&identity.id(), &config.gossip) {
             net.subscribe(topic).await?;
         }
-        let mut live = LiveIndex::load(
-            store.live_entries().await?,
-            store.cooldowns().await?,
-            store.next_purge_at().await?,
-        );
-        // Read once at start-up (the list grows only with accepted connections, never with
-        // what strangers send); from then on every change passes through the live index.
-        for connection in store.connections().await? {
-            live.note_connection(&connection);
-        }
-        let time_evidence =
-            TimeEvidence::at_start(store.clock_high_water_ms().await?, clock::now_ms());
+        let now = clock::now_ms();
+        let loaded = load(&store, now).await?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let identify_drops = IdentifyDrops::default();
-        let mut actor = ConnectActor {
+        let core = ConnectCore::new(
             identity,
-            me,
+            Box::new(crate::rng::os_rng()),
+            config.clone(),
+            loaded,
+            relay_drops,
+            identify_drops.clone(),
+            now,
+        );
+        let mut actor = ConnectActor {
+            core,
             config,
             store,
             net,
@@ -109,192 +95,137 @@ impl ConnectActor {
             messages,
             tx: tx.clone(),
             rx,
-            dropped: DropCounters::new(),
-            relay_drops,
             stamped: StampedFrames::default(),
-            next_due_ms: None,
-            last_nudge_ms: 0,
-            live,
-            identify_drops: identify_drops.clone(),
-            replays: ReplayCache::new(REPLAY_CACHE_CAPACITY),
-            frame_settled: true,
-            time_evidence,
+            replies: HashMap::new(),
+            channels: HashMap::new(),
+            next_token: 0,
+            wake_at: None,
             started: std::time::Instant::now(),
         };
-        actor.reschedule();
-        actor.tell_kept_peers().await;
+        let first = actor.core.start();
+        actor.carry_out(first).await;
         let task = tokio::spawn(actor.run());
         Ok((ConnectHandle::new(tx, identify_drops), task))
     }
 
     async fn run(mut self) {
         loop {
-            let due = self.next_due_ms.map(clock::deadline_from_unix_ms);
-            tokio::select! {
-                message = self.rx.recv() => match message {
-                    Some(ConnectMessage::Shutdown) | None => break,
-                    Some(message) => self.on_message(message).await,
+            let due = self.wake_at.map(clock::deadline_from_unix_ms);
+            let input = tokio::select! {
+                message = self.rx.recv() => match message.and_then(|m| self.input(m)) {
+                    Some(input) => input,
+                    None => break,
                 },
-                () = clock::sleep_until(due), if due.is_some() => self.republish_due().await,
-            }
+                () = clock::sleep_until(due), if due.is_some() => {
+                    self.wake_at = None;
+                    ConnectInput::Timer
+                }
+            };
+            let outputs = self.core.handle(input, self.now());
+            self.carry_out(outputs).await;
         }
     }
 
-    async fn on_message(&mut self, message: ConnectMessage) {
-        // A frame that was not for us (the common case on a relay) or was dropped changed
-        // nothing stored, so the schedule, which is read back from the store, stays as it is.
-        let changed = match message {
+    /// The core's input for a queued message (none for `Shutdown`); the channels stay here,
+    /// under a token.
+    fn input(&mut self, message: ConnectMessage) -> Option<ConnectInput> {
+        Some(match message {
             ConnectMessage::Command { command, reply } => {
-                let result = self.on_command(command).await;
-                // The network layer learns of a new connection before the user is answered,
-                // so that the peer's first messages are not refused as a stranger's.
-                self.reschedule();
-                self.tell_kept_peers().await;
-                let _ = reply.send(result);
-                false
+                let token = ReplyToken(self.token());
+                self.replies.insert(token, reply);
+                ConnectInput::Command { token, command }
             }
             ConnectMessage::Frame {
                 data,
                 from,
                 channel,
-            } => self.on_frame(&data, from, channel).await,
-            ConnectMessage::PeerConnected { peer } => {
-                self.on_peer_connected(peer).await;
-                true
+            } => {
+                let direct = channel.map(|channel| {
+                    let token = FrameToken(self.token());
+                    self.channels.insert(token, channel);
+                    token
+                });
+                ConnectInput::Frame { data, from, direct }
             }
-            ConnectMessage::Delivered { key } => {
-                self.on_delivered(key).await;
-                true
-            }
+            ConnectMessage::PeerConnected { peer } => ConnectInput::PeerConnected(peer),
+            ConnectMessage::Delivered { key } => ConnectInput::Delivered(key),
             ConnectMessage::PeerIdentified { peer, addrs } => {
-                self.remember_peer(peer, addrs).await;
-                false
+                ConnectInput::PeerIdentified { peer, addrs }
             }
-            ConnectMessage::Shutdown => false,
-        };
-        if changed {
-            self.reschedule();
-            self.tell_kept_peers().await;
-        }
-    }
-
-    /// Tells the network layer which peers are our connections when that changed, so that
-    /// connection trimming never closes theirs. A failure only means the network loop is
-    /// stopping; it is logged, and the next change tells it again.
-    async fn tell_kept_peers(&mut self) {
-        if let Some(peers) = self.live.take_kept_peers() {
-            let peers = peers.iter().map(AccordId::peer_id).collect();
-            if let Err(err) = self.net.keep_peers(peers).await {
-                tracing::warn!(%err, "cannot tell the network layer which peers to keep");
-            }
-        }
-    }
-
-    async fn on_command(&mut self, command: ConnectCommand) -> Result<ConnectReply, RemoteError> {
-        let reading = self.mark_reading(clock::now_ms());
-        if let Err(err) = self.store.note_clock(reading).await {
-            self.store_failed("store_write_failed", &err);
-        }
-        Ok(match command {
-            ConnectCommand::Connect { peer, note, via } => {
-                ConnectReply::Invite(self.connect(&peer, &note, via.as_deref()).await?)
-            }
-            ConnectCommand::Invites { direction } => {
-                ConnectReply::Invites(self.list_invites(direction).await?)
-            }
-            ConnectCommand::Accept { target } => ConnectReply::Invite(self.accept(&target).await?),
-            ConnectCommand::Decline { target } => {
-                ConnectReply::Invite(self.decline(&target).await?)
-            }
-            ConnectCommand::DeclineStrangers => {
-                ConnectReply::Declined(self.decline_strangers().await?)
-            }
-            ConnectCommand::Withdraw { target } => {
-                ConnectReply::Invite(self.withdraw(&target).await?)
-            }
-            ConnectCommand::Block { peer, block } => {
-                ConnectReply::Block(self.block(&peer, block).await?)
-            }
-            ConnectCommand::Disconnect { peer } => {
-                ConnectReply::Connection(self.disconnect(&peer).await?)
-            }
-            ConnectCommand::Connections => {
-                ConnectReply::Connections(self.list_connections().await?)
-            }
-            ConnectCommand::Attestation { peer } => {
-                ConnectReply::Attestation(self.attestation(&peer).await?)
-            }
-            ConnectCommand::Stats => ConnectReply::Stats(self.stats()),
+            ConnectMessage::Shutdown => return None,
         })
     }
 
-    /// Every reason something was dropped or failed, with its count.
-    fn stats(&self) -> DropCounters {
-        let mut dropped = self.dropped.clone();
-        // Like every reason, they are listed once something was dropped for them.
-        dropped.extend(
-            self.relay_drops
-                .counts()
-                .into_iter()
-                .filter(|(_, count)| *count > 0),
-        );
-        let identify = self.identify_drops.count();
-        if identify > 0 {
-            dropped.insert("identify_queue_full", identify);
-        }
-        dropped
+    fn token(&mut self) -> u64 {
+        self.next_token = self.next_token.wrapping_add(1);
+        self.next_token
     }
 
-    /// Counts a dropped frame and logs why.
-    pub(super) fn drop_frame(&mut self, reason: &'static str, detail: &dyn std::fmt::Display) {
-        *self.dropped.entry(reason).or_default() += 1;
-        tracing::info!(reason, %detail, "dropped an inbound frame");
-    }
-
-    /// The time the clock high-water mark may be raised to when the clock reads `now`: the
-    /// clock, but at most a day past what the monotonic clock and peers say (see
-    /// `accord_handshake::TimeEvidence`), with a warning when the clock is beyond that.
-    pub(super) fn mark_reading(&self, now: u64) -> u64 {
-        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let reading = self.time_evidence.mark_reading(now, elapsed);
-        if reading.clock_ahead {
-            tracing::warn!(
-                clock_ms = now,
-                bound_ms = reading.at_ms,
-                "the clock is far ahead of the time peers and the last run report; the invite \
-                 quota and cool-downs use the bound instead"
-            );
-        }
-        reading.at_ms
-    }
-
-    /// Sends an event to subscribers (none listening is fine).
-    pub(super) fn emit(&self, event: Event) {
-        let _ = self.events.send(event);
-    }
-
-    async fn on_peer_connected(&mut self, peer: accord_net::PeerId) {
-        let now = clock::now_ms();
-        // A newcomer may be (or may reach) a recipient who was offline: pull the schedule
-        // forward, but not more often than every few seconds.
-        if nudge_allowed(self.last_nudge_ms, now) {
-            self.last_nudge_ms = now;
-            self.bring_forward(now + NUDGE_DELAY_MS).await;
-        }
-        if let Ok(id) = AccordId::from_peer_id(peer) {
-            self.deliver_waiting_for(id).await;
+    fn now(&self) -> Now {
+        Now {
+            unix_ms: clock::now_ms(),
+            elapsed_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         }
     }
 
-    /// Records an identified peer in the address book. The network loop hands it over
-    /// without waiting, so the store's pace never holds up the swarm.
-    async fn remember_peer(&mut self, peer: accord_net::PeerId, addrs: Vec<accord_net::Multiaddr>) {
-        let Ok(id) = AccordId::from_peer_id(peer) else {
-            tracing::debug!(%peer, "not an Accord identity; not added to the address book");
-            return;
-        };
-        if let Err(err) = self.store.record_peer(id, &addrs, clock::now_ms()).await {
-            self.store_failed("address_book_write_failed", &err);
+    /// Carries out the core's outputs in order; a store operation (always the last of a
+    /// batch) is run and its answer fed back, until the core asks for nothing more.
+    async fn carry_out(&mut self, mut outputs: Vec<ConnectOutput>) {
+        loop {
+            let mut store_op = None;
+            for output in outputs {
+                match output {
+                    ConnectOutput::Store(op) => store_op = Some(op),
+                    other => self.execute(other).await,
+                }
+            }
+            let Some(op) = store_op else {
+                break;
+            };
+            let answer = run_store_op(&self.store, op).await;
+            outputs = self.core.handle(ConnectInput::Stored(answer), self.now());
+        }
+        // Whatever the core did not answer (a plan cut short by a bug) is dropped, which the
+        // caller sees as the node stopping, rather than kept forever.
+        self.replies.clear();
+        self.channels.clear();
+    }
+
+    async fn execute(&mut self, output: ConnectOutput) {
+        match output {
+            ConnectOutput::Deliver(delivery) => self.deliver(delivery).await,
+            ConnectOutput::AnswerDirect { token, accepted } => {
+                if let Some(channel) = self.channels.remove(&token) {
+                    let answer = if accepted { DIRECT_OK } else { DIRECT_REFUSED };
+                    let _ = self
+                        .net
+                        .respond_direct(DirectProtocol::Inbox, channel, answer.to_vec())
+                        .await;
+                }
+            }
+            ConnectOutput::Reply { token, result } => {
+                if let Some(reply) = self.replies.remove(&token) {
+                    // The caller may have gone (its control connection closed); the command
+                    // still happened.
+                    let _ = reply.send(result);
+                }
+            }
+            ConnectOutput::Emit(event) => {
+                // No subscriber is fine.
+                let _ = self.events.send(event);
+            }
+            ConnectOutput::KeepPeers(peers) => {
+                // A failure only means the network loop is stopping; the next change tells it
+                // again.
+                if let Err(err) = self.net.keep_peers(peers).await {
+                    tracing::warn!(%err, "cannot tell the network layer which peers to keep");
+                }
+            }
+            ConnectOutput::ChannelChanged(peer) => self.messages.channel_changed(peer).await,
+            ConnectOutput::WakeAt(at) => self.wake_at = at,
+            ConnectOutput::Store(op) => {
+                tracing::error!(?op, "a store operation out of order was not run");
+            }
         }
     }
 }

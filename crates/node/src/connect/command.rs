@@ -6,7 +6,7 @@ use accord_api::{
     InviteSummary,
 };
 
-use super::actor::DropCounters;
+use super::core::DropCounters;
 
 /// What a user asks of the Connect actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +15,9 @@ pub(crate) enum ConnectCommand {
     Connect {
         peer: String,
         note: String,
-        /// The introducer whose introduction the invite carries (`--via`).
-        via: Option<String>,
+        /// What the invite presents: our profile card and an introduction (`--via`), read
+        /// from the people records at the control edge (`requests.rs`).
+        presentation: accord_handshake::Presentation,
     },
     /// List invites (`accord invites`).
     Invites { direction: Option<InviteDirection> },

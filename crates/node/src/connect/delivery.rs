@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use accord_handshake::{FrameError, GossipFrame, Payload};
+use accord_handshake::{FrameError, GossipFrame};
 use accord_identity::AccordId;
 use accord_net::DirectProtocol;
 use accord_net::{GossipValidator, GossipVerdict};
@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::ConnectMessage;
 use super::actor::ConnectActor;
+use super::core::io::Delivery;
 use super::stamped::seal_and_mint;
 use crate::{GossipConfig, clock};
 
@@ -140,16 +141,20 @@ pub(crate) fn republish_delay(count: u32) -> u64 {
 }
 
 impl ConnectActor {
-    /// Seals and stamps `payload` to `to` (or takes the frame stamped for it before) and sends
-    /// it both ways: published on `to`'s inbox topic, and handed over directly when `to` is
-    /// connected. Failures are logged, never fatal: the republish schedule tries again.
-    pub(super) async fn deliver(
-        &mut self,
-        to: AccordId,
-        payload: &Payload,
-        expires_at_ms: u64,
-        key: DeliveryKey,
-    ) {
+    /// Seals and stamps the payload to its recipient (or takes the frame stamped for it
+    /// before) and sends it both ways: published on the recipient's inbox topic, and handed
+    /// over directly when it is connected. Failures are logged, never fatal: the republish
+    /// schedule tries again.
+    ///
+    /// Which stamped frame can be sent again is a matter of how gossip filters duplicates, not
+    /// of the Connect rules, so it is decided here, next to the minting it saves.
+    pub(super) async fn deliver(&mut self, delivery: Delivery) {
+        let Delivery {
+            to,
+            payload,
+            expires_at_ms,
+            key,
+        } = delivery;
         let connected = self
             .net
             .connected_peers()
@@ -164,7 +169,7 @@ impl ConnectActor {
                 // Minting runs on the blocking pool; the actor waits for it (tens of
                 // milliseconds at the default difficulty), the network and other tasks do not.
                 let bits = self.config.invites.stamp_bits;
-                match seal_and_mint(to, payload.clone(), expires_at_ms, bits).await {
+                match seal_and_mint(to, payload, expires_at_ms, bits).await {
                     Ok(frame) => {
                         self.stamped
                             .put(key.clone(), encoded, expires_at_ms, frame.clone(), now);

@@ -3,20 +3,17 @@
 //! One actor task owns the lifecycle, so that every change to an invite or a connection
 //! happens in one place, in order: user commands (from control connections) and frames that
 //! arrive by gossip or directly are processed one at a time. The protocol rules themselves live
-//! in the sans-IO `accord-handshake` crate; this module does the I/O around them — the store,
-//! the network, the clock and the republish schedule.
+//! in the sans-IO `accord-handshake` crate; every decision of the node about them lives in the
+//! sans-IO [`core`] (`ConnectCore::handle(input, now) -> outputs`), and the actor is a thin
+//! loop that feeds it and carries out its outputs — the store, the network, the clock.
 
 mod actor;
 mod command;
-mod commands;
 mod core;
-mod decline_strangers;
 mod delivery;
-mod inbound;
-mod records;
 mod replay;
-mod schedule;
 mod stamped;
+mod store_ops;
 mod transition;
 
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 
 use accord_api::{IntroductionInfo, ProfileInfo, RemoteError};
 use accord_handshake::{
-    Introduction, IntroductionNotice, Invite, Note, Presentation, Profile, ProfileCard,
+    Introduction, IntroductionNotice, Note, Presentation, Profile, ProfileCard,
 };
 use accord_identity::{AccordId, Identity};
 use accord_store::Store;
@@ -192,18 +192,4 @@ fn received_introduction(
                 "{introducer} has not introduced you to {invitee}; see `accord introductions`"
             ))
         })
-}
-
-/// Adds `presentation` to a freshly made invite.
-pub(crate) fn present(
-    invite: Invite,
-    identity: &Identity,
-    presentation: Presentation,
-) -> Result<Invite, RemoteError> {
-    if presentation.is_empty() {
-        return Ok(invite);
-    }
-    invite
-        .present(identity, presentation)
-        .map_err(|err| invalid(err.to_string()))
 }

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::delivery::republish_delay;
+use super::super::delivery::republish_delay;
 use accord_handshake::InviteState;
 use accord_identity::AccordId;
 use accord_store::{
@@ -61,27 +61,6 @@ pub(super) fn republish_step(
     RepublishStep::Publish {
         count,
         next_at_ms: now.saturating_add(republish_delay(count)),
-    }
-}
-
-/// What the block check found about a frame's sender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum BlockVerdict {
-    /// Not blocked: the frame may be applied.
-    Allowed,
-    /// Blocked: the frame is dropped.
-    Blocked,
-    /// The store could not say: the frame is dropped too. The check fails closed, as the
-    /// message path's does, so a failing store never lets a blocked sender through.
-    Unknown,
-}
-
-/// The verdict of a block check that answered `checked`.
-pub(super) fn block_verdict<E>(checked: &Result<bool, E>) -> BlockVerdict {
-    match checked {
-        Ok(false) => BlockVerdict::Allowed,
-        Ok(true) => BlockVerdict::Blocked,
-        Err(_) => BlockVerdict::Unknown,
     }
 }
 
@@ -421,16 +400,6 @@ mod tests {
             republish_step(29, u64::MAX, Some(30), NOW),
             RepublishStep::Publish { count: 30, .. }
         ));
-    }
-
-    #[test]
-    fn the_block_check_fails_closed() {
-        assert_eq!(block_verdict::<()>(&Ok(false)), BlockVerdict::Allowed);
-        assert_eq!(block_verdict::<()>(&Ok(true)), BlockVerdict::Blocked);
-        assert_eq!(
-            block_verdict(&Err("the store is gone")),
-            BlockVerdict::Unknown
-        );
     }
 
     #[test]
