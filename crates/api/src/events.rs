@@ -92,4 +92,3 @@ pub enum Event {
         missed: u64,
     },
 }
-

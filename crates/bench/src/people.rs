@@ -56,12 +56,54 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     let (ours_disk, full_disk) = storage(dir.path(), &copy, &attestations)?;
     let traffic_mb = (CONNECTIONS * list_wire) as f64 / 1e6;
     let rows = [
-        Row::key("list_wire", "one 500-entry list, sent from scratch", list_wire as f64, bare as f64, "bytes", Better::Lower),
-        Row::key("one_change", "one more connection vs the whole list", one_change as f64, list_wire as f64, "bytes", Better::Lower),
-        Row::key("apply_rate", "decode+verify+apply vs verify alone", apply_rate, verify_rate, "entries/s", Better::Higher),
-        Row::key("storage", "500 lists of 500 as kept vs in full", ours_disk as f64 / 1e6, full_disk as f64 / 1e6, "MB", Better::Lower),
-        Row::info("received_once", "500 lists received once (then changes)", traffic_mb, traffic_mb, "MB", Better::Lower),
-        Row::info("sent_once", "own list sent once to 500 connections", traffic_mb, traffic_mb, "MB", Better::Lower),
+        Row::key(
+            "list_wire",
+            "one 500-entry list, sent from scratch",
+            list_wire as f64,
+            bare as f64,
+            "bytes",
+            Better::Lower,
+        ),
+        Row::key(
+            "one_change",
+            "one more connection vs the whole list",
+            one_change as f64,
+            list_wire as f64,
+            "bytes",
+            Better::Lower,
+        ),
+        Row::key(
+            "apply_rate",
+            "decode+verify+apply vs verify alone",
+            apply_rate,
+            verify_rate,
+            "entries/s",
+            Better::Higher,
+        ),
+        Row::key(
+            "storage",
+            "500 lists of 500 as kept vs in full",
+            ours_disk as f64 / 1e6,
+            full_disk as f64 / 1e6,
+            "MB",
+            Better::Lower,
+        ),
+        Row::info(
+            "received_once",
+            "500 lists received once (then changes)",
+            traffic_mb,
+            traffic_mb,
+            "MB",
+            Better::Lower,
+        ),
+        Row::info(
+            "sent_once",
+            "own list sent once to 500 connections",
+            traffic_mb,
+            traffic_mb,
+            "MB",
+            Better::Lower,
+        ),
     ];
     report("people", "accord", "baseline", &rows);
     println!(
@@ -79,7 +121,8 @@ fn attestations_of(owner: &Identity, n: usize) -> Result<Vec<Attestation>> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let other = Identity::generate(&mut rng);
-        let (invite, _) = Invite::create(owner, other.id(), Note::empty(), NOW, 14 * DAY_MS, &mut rng)?;
+        let (invite, _) =
+            Invite::create(owner, other.id(), Note::empty(), NOW, 14 * DAY_MS, &mut rng)?;
         let (acceptance, _) = Acceptance::create(&other, &invite, Vec::new(), &mut rng)?;
         out.push(acceptance.verify(&invite)?);
     }

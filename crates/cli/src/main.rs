@@ -331,14 +331,22 @@ async fn dispatch(
             peer,
             avatar_out,
         } => {
-            people_commands::profile(data_dir, action, peer.as_deref(), avatar_out.as_deref(), json)
-                .await
+            people_commands::profile(
+                data_dir,
+                action,
+                peer.as_deref(),
+                avatar_out.as_deref(),
+                json,
+            )
+            .await
         }
         Command::People { peer } => people_commands::people(data_dir, &peer, json).await,
         Command::Suggestions => people_commands::suggestions(data_dir, json).await,
-        Command::Introduce { first, second, note } => {
-            people_commands::introduce(data_dir, &first, &second, &note, json).await
-        }
+        Command::Introduce {
+            first,
+            second,
+            note,
+        } => people_commands::introduce(data_dir, &first, &second, &note, json).await,
         Command::Introductions => people_commands::introductions(data_dir, json).await,
         command @ (Command::Send { .. }
         | Command::History { .. }

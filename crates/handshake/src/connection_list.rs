@@ -103,31 +103,27 @@ impl ListUpdate {
     /// versions 1, 2, …: the first has base 0. An empty list is one update with no change,
     /// so the receiver still learns it is empty.
     pub fn full(owner: AccordId, entries: &[Attestation], first_version: u64) -> Vec<Self> {
-        let mut updates = Vec::new();
-        let mut base = 0;
-        let mut version = first_version.max(1);
-        let mut chunks = entries.chunks(MAX_UPDATE_CHANGES).peekable();
-        if chunks.peek().is_none() {
+        let first = first_version.max(1);
+        if entries.is_empty() {
             return vec![Self {
                 owner,
-                base,
-                version,
+                base: 0,
+                version: first,
                 added: Vec::new(),
                 removed: Vec::new(),
             }];
         }
-        for chunk in chunks {
-            updates.push(Self {
+        (first..)
+            .zip(entries.chunks(MAX_UPDATE_CHANGES))
+            .map(|(version, chunk)| Self {
                 owner,
-                base,
+                // The first starts from the empty list; each next one from the one before.
+                base: if version == first { 0 } else { version - 1 },
                 version,
                 added: chunk.to_vec(),
                 removed: Vec::new(),
-            });
-            base = version;
-            version += 1;
-        }
-        updates
+            })
+            .collect()
     }
 
     /// version ‖ owner ‖ base (u64) ‖ list version (u64) ‖ added count (u16) ‖ removed count

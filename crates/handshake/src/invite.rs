@@ -89,8 +89,9 @@ pub struct Invite {
     pub expires_at_ms: u64,
     /// The inviter's signature over [`Invite::statement`] (domain [`domain::ATTEST`]).
     pub statement_signature: Signature,
-    /// The inviter's profile card and an introduction, if any (version 2 only).
-    pub presentation: Presentation,
+    /// The inviter's profile card and an introduction, if any (version 2 only). Boxed: it
+    /// is large and most invites in memory are version 1.
+    pub presentation: Box<Presentation>,
     /// The inviter's signature (domain [`domain::INVITE`]) over every encoded byte of the
     /// invite before this field.
     pub signature: Signature,
@@ -151,7 +152,7 @@ impl Invite {
             created_at_ms: now_ms,
             expires_at_ms,
             statement_signature: placeholder,
-            presentation: Presentation::default(),
+            presentation: Box::default(),
             signature: placeholder,
         };
         invite.statement_signature = identity.sign(domain::ATTEST, &invite.statement().to_bytes());
@@ -171,7 +172,7 @@ impl Invite {
         identity: &Identity,
         presentation: Presentation,
     ) -> Result<Self, InviteError> {
-        self.presentation = presentation;
+        self.presentation = Box::new(presentation);
         self.check_presentation()?;
         self.signature = identity.sign(domain::INVITE, self.signed_part().as_bytes());
         Ok(self)
@@ -339,11 +340,11 @@ impl Invite {
             created_at_ms: r.u64()?,
             expires_at_ms: r.u64()?,
             statement_signature: r.signature()?,
-            presentation: if version == Self::VERSION_PRESENTED {
+            presentation: Box::new(if version == Self::VERSION_PRESENTED {
                 decode_presentation(&mut r)?
             } else {
                 Presentation::default()
-            },
+            }),
             signature: r.signature()?,
         };
         r.finish()?;
@@ -364,7 +365,9 @@ fn decode_presentation(r: &mut Reader<'_>) -> Result<Presentation, DecodeError> 
         .transpose()?;
     let presentation = Presentation { card, introduction };
     if presentation.is_empty() {
-        return Err(DecodeError::InvalidField("empty presentation in a version 2 invite"));
+        return Err(DecodeError::InvalidField(
+            "empty presentation in a version 2 invite",
+        ));
     }
     Ok(presentation)
 }

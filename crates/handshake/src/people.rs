@@ -150,10 +150,7 @@ mod tests {
         let (a, b, c, d, e) = (p[0], p[1], p[2], p[3], p[4]);
         // A–B, A–D; B–C, D–C, B–A; C knows nobody A knows directly.
         let connections = BTreeSet::from([b, d]);
-        let lists = BTreeMap::from([
-            (b, list(&[(1, c), (2, a), (6, d)])),
-            (d, list(&[(3, c)])),
-        ]);
+        let lists = BTreeMap::from([(b, list(&[(1, c), (2, a), (6, d)])), (d, list(&[(3, c)]))]);
         let revoked = BTreeSet::new();
         let net = KnownNetwork {
             me: a,

@@ -62,7 +62,7 @@ impl NodeContext {
                 self.connect_command(ConnectCommand::Connect {
                     peer,
                     note,
-                    presentation,
+                    presentation: Box::new(presentation),
                 })
                 .await
             }
@@ -106,9 +106,9 @@ impl NodeContext {
                 let answer = self.messages.command(request).await?;
                 self.named(answer).await
             }
-            request @ (Request::Send { .. }
-            | Request::Alias { .. }
-            | Request::Verify { .. }) => self.messages.command(request).await,
+            request @ (Request::Send { .. } | Request::Alias { .. } | Request::Verify { .. }) => {
+                self.messages.command(request).await
+            }
             request @ (Request::Profile { .. }
             | Request::ProfileSet { .. }
             | Request::People { .. }
@@ -169,7 +169,14 @@ impl NodeContext {
         };
         let me = self.id;
         self.store
-            .run(move |s| Ok(crate::people::own::presentation(s, me, &invitee, via.as_deref())))
+            .run(move |s| {
+                Ok(crate::people::own::presentation(
+                    s,
+                    me,
+                    &invitee,
+                    via.as_deref(),
+                ))
+            })
             .await
             .map_err(internal)?
     }
@@ -178,7 +185,8 @@ impl NodeContext {
     /// are filled in here, at the edge, from the people records).
     async fn named(&self, answer: Value) -> Answer {
         let me = self.id;
-        if let Ok(mut list) = serde_json::from_value::<Vec<accord_api::MessageInfo>>(answer.clone()) {
+        if let Ok(mut list) = serde_json::from_value::<Vec<accord_api::MessageInfo>>(answer.clone())
+        {
             let named = self
                 .store
                 .run(move |s| crate::people::names::messages(s, me, &mut list).map(|()| list))

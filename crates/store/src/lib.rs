@@ -110,7 +110,7 @@ pub use messages::{
     ParseMessageStateError,
 };
 pub use multiaddr::Multiaddr;
-pub use people::{OwedNotice, PeerProfile, PeopleSync};
+pub use people::{ListChanges, OwedNotice, PeerProfile, PeopleSync};
 pub use schema::CURRENT_SCHEMA;
 pub use store_thread::StoreTask;
 pub use zeroize::Zeroizing;

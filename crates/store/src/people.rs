@@ -37,6 +37,9 @@ const PUBLISHED: u8 = b'A';
 /// The version byte of a peer profile record.
 const PROFILE_RECORD_V1: u8 = 1;
 
+/// Changes of our list, each with the list version it made, oldest first.
+pub type ListChanges = Vec<(u64, Vec<u8>)>;
+
 /// What we know of someone's profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerProfile {
@@ -130,7 +133,11 @@ impl Store {
             _ => None,
         };
         if parsed.is_none() {
-            self.note_skipped(trees::PEOPLE, &key, &StoreError::InvalidConfig("profile record"));
+            self.note_skipped(
+                trees::PEOPLE,
+                &key,
+                &StoreError::InvalidConfig("profile record"),
+            );
         }
         Ok(parsed)
     }
@@ -141,7 +148,11 @@ impl Store {
     ///
     /// [`StoreError::Db`], [`StoreError::Randomness`], [`StoreError::InvalidConfig`] for a
     /// card over 64 KiB (which no valid card is).
-    pub fn put_peer_profile(&self, peer: &AccordId, profile: &PeerProfile) -> Result<(), StoreError> {
+    pub fn put_peer_profile(
+        &self,
+        peer: &AccordId,
+        profile: &PeerProfile,
+    ) -> Result<(), StoreError> {
         let len = u16::try_from(profile.card.len())
             .map_err(|_| StoreError::InvalidConfig("a profile card over 64 KiB"))?;
         let avatar = profile.avatar.as_deref().unwrap_or_default();
@@ -198,8 +209,10 @@ impl Store {
     /// [`StoreError::Db`].
     pub fn forget_shared(&self, peer: &AccordId) -> Result<(), StoreError> {
         let tree = self.people()?;
-        tree.remove(key(LIST, &peer.to_bytes())).map_err(StoreError::db)?;
-        tree.remove(key(SYNC, &peer.to_bytes())).map_err(StoreError::db)?;
+        tree.remove(key(LIST, &peer.to_bytes()))
+            .map_err(StoreError::db)?;
+        tree.remove(key(SYNC, &peer.to_bytes()))
+            .map_err(StoreError::db)?;
         Ok(())
     }
 
@@ -245,7 +258,7 @@ impl Store {
         &self,
         after: u64,
         max: usize,
-    ) -> Result<Option<Vec<(u64, Vec<u8>)>>, StoreError> {
+    ) -> Result<Option<ListChanges>, StoreError> {
         let mut changes = Vec::new();
         let start = key(LIST_LOG, &after.saturating_add(1).to_be_bytes());
         let end = key(LIST_LOG, &u64::MAX.to_be_bytes());
@@ -324,7 +337,10 @@ impl Store {
         self.put_sealed_person(&key(INTRODUCTION, &rest), record)?;
         let tree = self.people()?;
         let count = tree.scan_prefix([INTRODUCTION]).count();
-        for item in tree.scan_prefix([INTRODUCTION]).take(count.saturating_sub(keep)) {
+        for item in tree
+            .scan_prefix([INTRODUCTION])
+            .take(count.saturating_sub(keep))
+        {
             let (old, _) = item.map_err(StoreError::db)?;
             tree.remove(old).map_err(StoreError::db)?;
         }
@@ -446,12 +462,13 @@ impl Store {
 #[allow(clippy::unwrap_used, clippy::expect_used)] // Tests should fail loudly.
 mod tests {
     use super::*;
-    use crate::at_rest::test_key;
     use crate::StoreConfig;
+    use crate::at_rest::test_key;
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db"), &StoreConfig::default(), &test_key()).unwrap();
+        let store =
+            Store::open(&dir.path().join("db"), &StoreConfig::default(), &test_key()).unwrap();
         (dir, store)
     }
 
@@ -464,7 +481,10 @@ mod tests {
         let (_dir, store) = store();
         assert_eq!(store.own_profile().unwrap(), None);
         store.put_own_profile(b"my profile").unwrap();
-        assert_eq!(store.own_profile().unwrap().as_deref(), Some(&b"my profile"[..]));
+        assert_eq!(
+            store.own_profile().unwrap().as_deref(),
+            Some(&b"my profile"[..])
+        );
         let p = peer(1);
         let record = PeerProfile {
             card: b"card".to_vec(),
@@ -473,7 +493,12 @@ mod tests {
         store.put_peer_profile(&p, &record).unwrap();
         assert_eq!(store.peer_profile(&p).unwrap(), Some(record));
         // Nothing readable in the engine: the value is sealed.
-        let raw = store.people().unwrap().get(key(PROFILE, &p.to_bytes())).unwrap().unwrap();
+        let raw = store
+            .people()
+            .unwrap()
+            .get(key(PROFILE, &p.to_bytes()))
+            .unwrap()
+            .unwrap();
         assert!(!raw.windows(4).any(|w| w == b"card"));
     }
 
@@ -489,7 +514,10 @@ mod tests {
             store.list_changes_since(2, 10).unwrap(),
             Some(vec![(3, vec![3]), (4, vec![4]), (5, vec![5])])
         );
-        assert_eq!(store.list_changes_since(4, 1).unwrap(), Some(vec![(5, vec![5])]));
+        assert_eq!(
+            store.list_changes_since(4, 1).unwrap(),
+            Some(vec![(5, vec![5])])
+        );
         assert_eq!(store.list_changes_since(5, 10).unwrap(), Some(vec![]));
         assert_eq!(store.list_changes_since(0, 10).unwrap(), None);
     }
@@ -511,9 +539,14 @@ mod tests {
         assert_eq!(store.shared_list(&a).unwrap(), None);
         assert_eq!(store.people_sync(&a).unwrap(), PeopleSync::default());
         for n in 0..5u8 {
-            store.put_introduction(u64::from(n), [n; 8], &[n], 3).unwrap();
+            store
+                .put_introduction(u64::from(n), [n; 8], &[n], 3)
+                .unwrap();
         }
-        assert_eq!(store.introductions(10).unwrap(), vec![vec![4], vec![3], vec![2]]);
+        assert_eq!(
+            store.introductions(10).unwrap(),
+            vec![vec![4], vec![3], vec![2]]
+        );
     }
 
     #[test]

@@ -80,10 +80,7 @@ fn forged_and_foreign_entries_are_refused() {
     // A claimed connection x never signed.
     let mut forged = attest(&owner, &x, 5);
     forged.invitee_signature = forged.inviter_signature;
-    assert_eq!(
-        forged.verify(),
-        Err(AttestationError::BadInviteeSignature)
-    );
+    assert_eq!(forged.verify(), Err(AttestationError::BadInviteeSignature));
     let forged = ListUpdate {
         owner: owner.id(),
         base: 0,

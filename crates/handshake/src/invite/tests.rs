@@ -233,7 +233,7 @@ proptest! {
             created_at_ms: created,
             expires_at_ms: expires,
             statement_signature: Signature::from_bytes(&s1),
-            presentation: Presentation::default(),
+            presentation: Box::default(),
             signature: Signature::from_bytes(&s2),
         };
         prop_assert_eq!(Invite::decode(&inv.encode()), Ok(inv));
@@ -315,7 +315,15 @@ fn presented_invites_carry_a_verified_card_and_introduction() {
 fn the_longest_presented_invite_fits_the_largest_bucket() {
     let (a, b, c) = parties(41);
     let note = Note::new("🦀".repeat(300), 300).unwrap();
-    let (inv, _) = Invite::create(&a, b.id(), note.clone(), NOW, 14 * DAY, &mut TestRng::new(1)).unwrap();
+    let (inv, _) = Invite::create(
+        &a,
+        b.id(),
+        note.clone(),
+        NOW,
+        14 * DAY,
+        &mut TestRng::new(1),
+    )
+    .unwrap();
     let card = ProfileCard::create(&a, 1, &"🦀".repeat(64), &"🦀".repeat(120), Some(&[1])).unwrap();
     let intro = Introduction::create(&c, a.id(), b.id(), note, NOW).unwrap();
     let presented = inv

@@ -17,7 +17,7 @@ pub(crate) enum ConnectCommand {
         note: String,
         /// What the invite presents: our profile card and an introduction (`--via`), read
         /// from the people records at the control edge (`requests.rs`).
-        presentation: accord_handshake::Presentation,
+        presentation: Box<accord_handshake::Presentation>,
     },
     /// List invites (`accord invites`).
     Invites { direction: Option<InviteDirection> },

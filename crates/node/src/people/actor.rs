@@ -326,7 +326,10 @@ async fn send_all(net: &NetHandle, peer: AccordId, frames: Vec<Vec<u8>>) -> Roun
         let answer = net
             .send_direct(DirectProtocol::Dm, peer.peer_id(), frame)
             .await;
-        match answer.ok().and_then(|bytes| wire::decode_status(&bytes).ok()) {
+        match answer
+            .ok()
+            .and_then(|bytes| wire::decode_status(&bytes).ok())
+        {
             Some(Status::Stored) => {}
             Some(Status::Refused) => return Round::Refused,
             _ => return Round::Failed,

@@ -5,8 +5,8 @@
 use std::str::FromStr;
 
 use accord_api::{
-    ErrorCode, IntroductionInfo, MutualInfo, PersonInfo, ProfileInfo, ProfileSummary,
-    RemoteError, SuggestionInfo,
+    ErrorCode, IntroductionInfo, MutualInfo, PersonInfo, ProfileInfo, ProfileSummary, RemoteError,
+    SuggestionInfo,
 };
 use accord_handshake::{Degree, Invite, ProfileCard};
 use accord_identity::AccordId;
@@ -89,7 +89,12 @@ pub(crate) fn profile(
             .and_then(|record| record.avatar);
         (best_card(store, &target).map_err(store_failed)?, avatar)
     };
-    Ok(profile_info(target, card.as_ref(), avatar.as_deref(), with_avatar))
+    Ok(profile_info(
+        target,
+        card.as_ref(),
+        avatar.as_deref(),
+        with_avatar,
+    ))
 }
 
 /// The API's view of a card and avatar.
@@ -113,7 +118,9 @@ pub(crate) fn profile_info(
 pub(crate) fn person(store: &Store, me: AccordId, peer: &str) -> Result<PersonInfo, RemoteError> {
     let target = resolve(store, peer)?;
     if target == me {
-        return Err(invalid("that is you: `accord profile` shows your own profile"));
+        return Err(invalid(
+            "that is you: `accord profile` shows your own profile",
+        ));
     }
     let snapshot = Snapshot::read(store).map_err(store_failed)?;
     let standing = snapshot.standing(me, &target);

@@ -31,8 +31,8 @@ pub(crate) enum PeopleContent {
     Profile(Profile),
     /// A step of the sender's shared connection list.
     List(ListUpdate),
-    /// An introduction by the sender.
-    Introduction(IntroductionNotice),
+    /// An introduction by the sender (boxed: it is the largest).
+    Introduction(Box<IntroductionNotice>),
 }
 
 impl PeopleContent {
@@ -60,9 +60,9 @@ impl PeopleContent {
         match bytes {
             [VERSION, KIND_PROFILE, rest @ ..] => Ok(Self::Profile(Profile::decode(rest)?)),
             [VERSION, KIND_LIST, rest @ ..] => Ok(Self::List(ListUpdate::decode(rest)?)),
-            [VERSION, KIND_INTRODUCTION, rest @ ..] => {
-                Ok(Self::Introduction(IntroductionNotice::decode(rest)?))
-            }
+            [VERSION, KIND_INTRODUCTION, rest @ ..] => Ok(Self::Introduction(Box::new(
+                IntroductionNotice::decode(rest)?,
+            ))),
             [VERSION, kind, ..] => Err(DecodeError::UnknownKind(*kind)),
             [version, ..] => Err(DecodeError::UnsupportedVersion(*version)),
             [] => Err(DecodeError::Truncated),
@@ -73,8 +73,8 @@ impl PeopleContent {
 /// One change of our own shared list, as kept in our change log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ListChange {
-    /// A connection made.
-    Added(Attestation),
+    /// A connection made (boxed: an attestation is 20 times an id).
+    Added(Box<Attestation>),
     /// A connection ended (or no longer shared).
     Removed(AttestationId),
 }
@@ -89,7 +89,7 @@ impl ListChange {
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         match bytes {
-            [1, rest @ ..] => Ok(Self::Added(Attestation::decode(rest)?)),
+            [1, rest @ ..] => Ok(Self::Added(Box::new(Attestation::decode(rest)?))),
             [2, rest @ ..] => {
                 let id: [u8; 32] = rest
                     .try_into()
@@ -143,8 +143,8 @@ pub(crate) fn decode_introduction(
 mod tests {
     use super::*;
     use accord_identity::Identity;
-    use std::collections::BTreeMap;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     fn id(n: u8) -> accord_identity::AccordId {
         Identity::from_seed(zeroize::Zeroizing::new([n; 32])).id()

@@ -34,7 +34,11 @@ fn name_of(store: &Store, me: AccordId, text: &str) -> Result<Option<String>, St
 }
 
 /// Names, headlines, mutual connections and introducers on invites.
-pub(crate) fn invites(store: &Store, me: AccordId, list: &mut [InviteInfo]) -> Result<(), StoreError> {
+pub(crate) fn invites(
+    store: &Store,
+    me: AccordId,
+    list: &mut [InviteInfo],
+) -> Result<(), StoreError> {
     let snapshot = Snapshot::read(store)?;
     for info in list.iter_mut() {
         let Some(peer) = id_of(&info.peer) else {
@@ -113,7 +117,11 @@ pub(crate) fn conversations(
 }
 
 /// The sender's name on each message of a conversation.
-pub(crate) fn messages(store: &Store, me: AccordId, list: &mut [MessageInfo]) -> Result<(), StoreError> {
+pub(crate) fn messages(
+    store: &Store,
+    me: AccordId,
+    list: &mut [MessageInfo],
+) -> Result<(), StoreError> {
     // A conversation has two senders: look each up once.
     let mut known: Vec<(String, Option<String>)> = Vec::with_capacity(2);
     for info in list.iter_mut() {
@@ -131,7 +139,12 @@ pub(crate) fn messages(store: &Store, me: AccordId, list: &mut [MessageInfo]) ->
 /// The name on an event about a peer.
 pub(crate) fn event(store: &Store, event: &mut Event) -> Result<(), StoreError> {
     match event {
-        Event::InviteReceived { invite_id, peer, name, .. } => {
+        Event::InviteReceived {
+            invite_id,
+            peer,
+            name,
+            ..
+        } => {
             let mut info = [InviteInfo {
                 invite_id: invite_id.clone(),
                 direction: InviteDirection::Incoming,

@@ -41,7 +41,8 @@ impl Snapshot {
 
     fn add_connection(&mut self, connection: &Connection) {
         if connection.revoked_at_ms.is_some() {
-            self.revoked.insert(AttestationId(connection.attestation_id));
+            self.revoked
+                .insert(AttestationId(connection.attestation_id));
             return;
         }
         self.connections.insert(connection.peer);
@@ -75,7 +76,10 @@ pub(crate) fn shown_name(store: &Store, peer: &AccordId) -> Result<Option<String
 }
 
 /// The profile card we hold for `peer`, if any.
-pub(crate) fn known_card(store: &Store, peer: &AccordId) -> Result<Option<ProfileCard>, StoreError> {
+pub(crate) fn known_card(
+    store: &Store,
+    peer: &AccordId,
+) -> Result<Option<ProfileCard>, StoreError> {
     Ok(store
         .peer_profile(peer)?
         .and_then(|record| ProfileCard::decode(&record.card).ok()))

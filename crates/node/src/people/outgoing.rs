@@ -6,9 +6,7 @@
 use std::collections::BTreeSet;
 
 use accord_channel::Session;
-use accord_handshake::{
-    Attestation, IntroductionNotice, ListUpdate, MAX_UPDATE_CHANGES, Profile,
-};
+use accord_handshake::{Attestation, IntroductionNotice, ListUpdate, MAX_UPDATE_CHANGES, Profile};
 use accord_identity::AccordId;
 use accord_store::{PeopleSync, Store, StoreError};
 
@@ -61,7 +59,7 @@ pub(crate) fn reconcile(store: &Store, share: bool) -> Result<bool, StoreError> 
         let Ok(attestation) = Attestation::decode(bytes) else {
             continue;
         };
-        store.append_list_change(&ListChange::Added(attestation).encode(), LOG_KEPT)?;
+        store.append_list_change(&ListChange::Added(Box::new(attestation)).encode(), LOG_KEPT)?;
         store.set_published(id, true)?;
         changed = true;
     }
@@ -77,7 +75,11 @@ pub(crate) fn reconcile(store: &Store, share: bool) -> Result<bool, StoreError> 
 
 /// The next frames owed to `peer`, if any can go now (an active, unblocked connection with
 /// a channel).
-pub(crate) fn prepare(store: &Store, me: AccordId, peer: AccordId) -> Result<Option<Plan>, StoreError> {
+pub(crate) fn prepare(
+    store: &Store,
+    me: AccordId,
+    peer: AccordId,
+) -> Result<Option<Plan>, StoreError> {
     let active = store
         .connection(&peer)?
         .is_some_and(|c| c.revoked_at_ms.is_none());
@@ -105,7 +107,7 @@ pub(crate) fn prepare(store: &Store, me: AccordId, peer: AccordId) -> Result<Opt
         _ => match store.owed_notice(&peer)? {
             Some((slot, bytes)) => match IntroductionNotice::decode(&bytes) {
                 Ok(notice) => (
-                    vec![PeopleContent::Introduction(notice)],
+                    vec![PeopleContent::Introduction(Box::new(notice))],
                     OnAcknowledged {
                         sync: None,
                         notice_slot: Some(slot),
@@ -154,7 +156,7 @@ fn list_changes(
     for (version, bytes) in changes {
         update.version = version;
         match ListChange::decode(&bytes) {
-            Ok(ListChange::Added(attestation)) => update.added.push(attestation),
+            Ok(ListChange::Added(attestation)) => update.added.push(*attestation),
             Ok(ListChange::Removed(id)) => update.removed.push(id),
             // A damaged log entry cannot be sent as a step: send the whole list instead.
             Err(_) => return whole_list(store, me, store.list_version()?, acked),

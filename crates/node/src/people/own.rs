@@ -60,8 +60,14 @@ pub(crate) fn set_profile(
             // Keep our own earlier encoding as it is: encoding it again would only lose
             // quality (JPEG) for nothing.
             let avatar = previous.and_then(|p| p.avatar);
-            ProfileCard::create(identity, version, &change.name, &headline, avatar.as_deref())
-                .map(|card| Profile { card, avatar })
+            ProfileCard::create(
+                identity,
+                version,
+                &change.name,
+                &headline,
+                avatar.as_deref(),
+            )
+            .map(|card| Profile { card, avatar })
         }
     }
     .map_err(|err| invalid(err.to_string()))?;
@@ -116,7 +122,8 @@ pub(crate) fn introduce(
     if first == second {
         return Err(invalid("introduce two different connections"));
     }
-    let note = Note::new(note, Note::MAX_CHARS).map_err(|err| invalid(format!("invalid note: {err}")))?;
+    let note =
+        Note::new(note, Note::MAX_CHARS).map_err(|err| invalid(format!("invalid note: {err}")))?;
     let introduction = Introduction::create(identity, first, second, note, now_ms)
         .map_err(|err| invalid(err.to_string()))?;
     let nonce = nonce_of(&introduction.signature.to_bytes());
@@ -145,7 +152,9 @@ pub(crate) fn introduce(
         introducer: me.to_string(),
         introducer_name: own_profile(store)?.map(|p| p.card.name),
         peer: first.to_string(),
-        name: known_card(store, &first).map_err(store_failed)?.map(|c| c.name),
+        name: known_card(store, &first)
+            .map_err(store_failed)?
+            .map(|c| c.name),
         headline: None,
         other: Some(second.to_string()),
         note: introduction.note.as_str().to_owned(),

@@ -23,11 +23,7 @@ pub(crate) type Refusal = &'static str;
 
 /// Checks and stores a people content from `peer`. `Ok` means "acknowledge it" (taken, or
 /// already taken); `Err` names why it was refused.
-pub(crate) fn apply(
-    store: &Store,
-    peer: &AccordId,
-    bytes: &[u8],
-) -> Result<(), Refusal> {
+pub(crate) fn apply(store: &Store, peer: &AccordId, bytes: &[u8]) -> Result<(), Refusal> {
     match PeopleContent::decode(bytes).map_err(|_| "people_malformed")? {
         PeopleContent::Profile(profile) => take_profile(store, peer, &profile),
         PeopleContent::List(update) => take_list(store, peer, &update),
@@ -40,7 +36,9 @@ fn take_profile(store: &Store, peer: &AccordId, profile: &Profile) -> Result<(),
         return Err("people_not_senders_profile");
     }
     profile.verify().map_err(|_| "people_bad_profile")?;
-    let stored = store.peer_profile(peer).map_err(|_| "store_failed_people")?;
+    let stored = store
+        .peer_profile(peer)
+        .map_err(|_| "store_failed_people")?;
     if let Some(stored) = stored
         && let Ok(card) = accord_handshake::ProfileCard::decode(&stored.card)
         && !profile.card.supersedes(&card)
@@ -95,7 +93,9 @@ fn take_introduction(
     if introduction.introducer != *peer {
         return Err("people_not_senders_introduction");
     }
-    introduction.verify().map_err(|_| "people_bad_introduction")?;
+    introduction
+        .verify()
+        .map_err(|_| "people_bad_introduction")?;
     // The card sent along must be one of the two introduced, and verify.
     if let Some(card) = &notice.other_card
         && ((card.id != introduction.first && card.id != introduction.second)
@@ -107,7 +107,12 @@ fn take_introduction(
     // Keyed by the introduction's own time and signature, so a resend overwrites itself.
     let nonce = nonce_of(&introduction.signature.to_bytes());
     store
-        .put_introduction(introduction.created_at_ms, nonce, &record, INTRODUCTIONS_KEPT)
+        .put_introduction(
+            introduction.created_at_ms,
+            nonce,
+            &record,
+            INTRODUCTIONS_KEPT,
+        )
         .map_err(|_| "store_failed_people")
 }
 
@@ -140,7 +145,9 @@ mod tests {
 
     fn stored_name(store: &Store, peer: &AccordId) -> String {
         let record = store.peer_profile(peer).unwrap().unwrap();
-        accord_handshake::ProfileCard::decode(&record.card).unwrap().name
+        accord_handshake::ProfileCard::decode(&record.card)
+            .unwrap()
+            .name
     }
 
     #[test]
@@ -212,7 +219,7 @@ mod tests {
             introduction,
             other_card: None,
         };
-        let bytes = PeopleContent::Introduction(notice).encode();
+        let bytes = PeopleContent::Introduction(Box::new(notice)).encode();
         assert_eq!(
             apply(&store, &c.id(), &bytes),
             Err("people_not_senders_introduction")

@@ -47,7 +47,7 @@ impl ConnectCore {
                 peer,
                 note,
                 presentation,
-            } => self.connect(token, (&peer, &note, presentation), now),
+            } => self.connect(token, (&peer, &note, *presentation), now),
             ConnectCommand::Invites { direction } => Ok(self.list_invites(token, direction, now)),
             ConnectCommand::Accept { target } => self.accept(token, &target, now),
             ConnectCommand::Decline { target } => self.decline(token, &target, now),

@@ -20,7 +20,7 @@ fn connect(
     h.command(ConnectCommand::Connect {
         peer: peer.to_string(),
         note: String::new(),
-        presentation: accord_handshake::Presentation::default(),
+        presentation: Box::default(),
     })
 }
 
@@ -50,7 +50,7 @@ fn invites_to_ourselves_twice_or_to_a_connection_are_refused() {
     let (result, _) = h.command(ConnectCommand::Connect {
         peer: "not an id".into(),
         note: String::new(),
-        presentation: accord_handshake::Presentation::default(),
+        presentation: Box::default(),
     });
     assert_eq!(result.unwrap_err().code, ErrorCode::InvalidParams.code());
 }
@@ -247,10 +247,10 @@ fn an_invite_presents_the_card_it_is_given_and_refuses_someone_elses() {
     let (result, outputs) = h.command(ConnectCommand::Connect {
         peer: peer.to_string(),
         note: "hi".into(),
-        presentation: accord_handshake::Presentation {
+        presentation: Box::new(accord_handshake::Presentation {
             card: Some(card.clone()),
             introduction: None,
-        },
+        }),
     });
     result.unwrap();
     let sent = deliveries(&outputs);
@@ -265,10 +265,10 @@ fn an_invite_presents_the_card_it_is_given_and_refuses_someone_elses() {
     let (result, outputs) = h.command(ConnectCommand::Connect {
         peer: identity(4).id().to_string(),
         note: String::new(),
-        presentation: accord_handshake::Presentation {
+        presentation: Box::new(accord_handshake::Presentation {
             card: Some(stranger),
             introduction: None,
-        },
+        }),
     });
     assert_eq!(result.unwrap_err().code, ErrorCode::InvalidParams.code());
     assert!(writes(&outputs).is_empty() && deliveries(&outputs).is_empty());

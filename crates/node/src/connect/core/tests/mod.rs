@@ -271,7 +271,7 @@ impl Harness {
         let (reply, outputs) = self.command(ConnectCommand::Connect {
             peer: peer.to_string(),
             note: "hello".into(),
-            presentation: accord_handshake::Presentation::default(),
+            presentation: Box::default(),
         });
         reply.unwrap();
         outputs
