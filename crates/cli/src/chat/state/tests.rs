@@ -77,11 +77,20 @@ fn messages_from_others_only_touch_the_status() {
         message_id: "9".into(),
         body: "psst".into(),
         sent_at: String::new(),
-        name: Some("Someone".into()),
+        name: None,
     });
     assert_eq!(action, None);
     assert!(s.messages.is_empty());
     assert!(s.status.contains("…0000zzzz"), "{}", s.status);
+    // With a name (the alias, else the profile's), the status shows it instead of the ID.
+    s.on_event(Event::MessageReceived {
+        peer: "12D3KooWsomeoneelse0000000000000000000000000000zzzz".into(),
+        message_id: "10".into(),
+        body: "psst".into(),
+        sent_at: String::new(),
+        name: Some("Someone".into()),
+    });
+    assert_eq!(s.status, "new message from Someone");
 }
 
 #[test]
