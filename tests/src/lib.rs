@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod capability;
+pub mod churn;
 pub mod conversation;
 pub mod peer;
 pub mod raw;

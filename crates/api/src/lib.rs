@@ -34,10 +34,10 @@ pub use people::{
 };
 pub use time::format_rfc3339_ms;
 pub use types::{
-    AliasInfo, AttestationText, BlockInfo, ConnectionInfo, ConversationInfo, DeclinedInfo, IdInfo,
-    InviteDirection, InviteInfo, InviteSummary, LookupInfo, LookupSource, MessageInfo, PeerInfo,
-    QueuedInfo, Reachability, RelayInfo, Request, SafetyNumberInfo, SendInfo, ShutdownInfo,
-    StatsInfo, StatusInfo, Via,
+    AliasInfo, AttestationText, BlockInfo, ClockInfo, ConnectionInfo, ConversationInfo,
+    DeclinedInfo, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo, LookupSource,
+    MessageInfo, PeerInfo, QueuedInfo, Reachability, RelayInfo, Request, SafetyNumberInfo,
+    SendInfo, ShutdownInfo, StatsInfo, StatusInfo, Via,
 };
 
 /// The file name of the control socket inside a data dir.

@@ -255,6 +255,27 @@ pub struct StatusInfo {
     /// (for example `peer not found`).
     #[serde(default)]
     pub queued: Vec<QueuedInfo>,
+    /// The node's clock and the high-water mark its invite rules run at. Absent from older
+    /// daemons' answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockInfo>,
+    /// When the weekly invite quota is used up: when its next slot frees (RFC 3339, UTC,
+    /// milliseconds). Absent while invites are left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invites_next_slot_at: Option<String>,
+}
+
+/// The clock in `accord status`: what the invite quota and the re-invite cool-downs are
+/// judged by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockInfo {
+    /// The node's clock now (RFC 3339, UTC, milliseconds).
+    pub now: String,
+    /// The highest time the node has recorded (RFC 3339, UTC, milliseconds); the rules run at
+    /// the later of it and the clock, so that a clock set back frees nothing. The node raises
+    /// it at most a day past the time elapsed since its start and the times peers report, so a
+    /// clock far ahead does not drag it along.
+    pub high_water: String,
 }
 
 /// What AutoNAT concluded about the node.

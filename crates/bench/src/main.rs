@@ -1,7 +1,7 @@
 //! accord-bench: side-by-side benchmarks of Accord against a peer or a ceiling, both measured
 //! in the same run (the machine is shared and noisy: read the ratios, not the absolute times).
 //!
-//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|idle|all> [--quick]
+//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|index|junk|idle|all> [--quick]
 //! [--nodes N] [--messages N]`. Each suite prints a table and one
 //! `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line per key figure; the ratio
 //! is always "bigger is better". See README.md beside this crate.
@@ -15,6 +15,8 @@
 //!   filled once and cached under `target/accord-bench/`;
 //! - `stamp`: the gossip frames' proof-of-work stamp (minting cost vs the 1 s ceiling)
 //!   and the relay's check rate vs SHA-256 of the same frames, in process;
+//! - `junk`: 100,000 valid invite frames from fresh identities fed to one daemon vs an empty
+//!   node: the store's size on disk and the per-frame cost after the flood;
 //! - `people`: what shared connection lists cost a node with 500 connections (wire bytes,
 //!   incremental updates, apply rate, storage), in process;
 //! - `idle`: N real daemons (default 4) doing nothing, a measured node with three connections:
@@ -25,6 +27,7 @@ mod e2e;
 mod idle;
 mod index;
 mod invite;
+mod junk;
 mod measure;
 mod people;
 mod stamp;
@@ -50,6 +53,8 @@ enum Suite {
     Stamp,
     /// 100,000 closed invites and 10,000 peers vs an empty store: `status`, store open.
     Index,
+    /// 100,000 junk invite frames from fresh identities vs an empty node: store size, frame cost.
+    Junk,
     /// N idle daemons, a measured node with 3 connections: CPU, wake-ups, bytes vs raw libp2p.
     Idle,
     /// Shared connection lists of a node with 500 connections: bytes, apply rate, storage.
@@ -111,6 +116,7 @@ fn main() -> Result<()> {
             Suite::Store,
             Suite::Stamp,
             Suite::Index,
+            Suite::Junk,
             Suite::People,
             Suite::Idle,
         ],
@@ -121,6 +127,7 @@ fn main() -> Result<()> {
         Suite::Store => &[Suite::Store],
         Suite::Stamp => &[Suite::Stamp],
         Suite::Index => &[Suite::Index],
+        Suite::Junk => &[Suite::Junk],
         Suite::Idle => &[Suite::Idle],
         Suite::People => &[Suite::People],
         Suite::RawIdleNode => &[],
@@ -143,6 +150,9 @@ fn main() -> Result<()> {
             }
             Suite::Stamp => stamp::run(args.quick).context("stamp suite")?,
             Suite::Index => index::run(args.quick, &runtime).context("index suite")?,
+            Suite::Junk => runtime
+                .block_on(junk::run(args.quick))
+                .context("junk suite")?,
             Suite::Idle => runtime
                 .block_on(idle::run(args.quick, args.nodes.unwrap_or(4)))
                 .context("idle suite")?,

@@ -44,6 +44,9 @@ pub(crate) async fn status(data_dir: &Path, json: bool) -> anyhow::Result<ExitCo
         println!("Invites sent:           {}", status.pending_outgoing);
         println!("Messages in outbox:     {}", status.outbox);
         println!("Invites left this week: {}", status.invites_left_this_week);
+        if let Some(at) = &status.invites_next_slot_at {
+            println!("Next invite slot:       {}", single_line(at));
+        }
         println!("Reachability:           {:?}", status.reachability);
         if status.relay_server {
             println!("Relay server:           on");

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accord_api::{
-    ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, Reachability, RelayInfo,
-    RemoteError, Request, ShutdownInfo, StatsInfo, StatusInfo, Via,
+    ClockInfo, ErrorCode, Event, IdInfo, LookupInfo, LookupSource, PeerInfo, Reachability,
+    RelayInfo, RemoteError, Request, ShutdownInfo, StatsInfo, StatusInfo, Via, format_rfc3339_ms,
 };
+use accord_handshake::QuotaError;
 use accord_identity::AccordId;
 use accord_net::{Multiaddr, NetError, NetHandle, with_peer_id};
 use accord_store::StoreHandle;
@@ -41,6 +42,16 @@ pub(crate) struct NodeContext {
 }
 
 type Answer = Result<Value, RemoteError>;
+
+/// The weekly invite quota, as `accord status` shows it.
+struct QuotaStatus {
+    /// Invites the rolling window still allows.
+    left: u32,
+    /// When the next slot frees, if none is left (never, for a limit of 0: absent).
+    next_slot_at: Option<String>,
+    /// The clock and the high-water mark the quota is judged by.
+    clock: ClockInfo,
+}
 
 impl NodeContext {
     /// A new event subscription.
@@ -102,12 +113,13 @@ impl NodeContext {
                 self.connect_command(ConnectCommand::Attestation { peer })
                     .await
             }
-            request @ (Request::History { .. } | Request::Inbox) => {
-                let answer = self.messages.command(request).await?;
-                self.named(answer).await
-            }
-            request @ (Request::Send { .. } | Request::Alias { .. } | Request::Verify { .. }) => {
-                self.messages.command(request).await
+            request @ (Request::Send { .. }
+            | Request::History { .. }
+            | Request::Inbox
+            | Request::Alias { .. }
+            | Request::Verify { .. }) => {
+                self.message_command(MessageCommand::from_request(request)?)
+                    .await
             }
             request @ (Request::Profile { .. }
             | Request::ProfileSet { .. }
@@ -128,6 +140,33 @@ impl NodeContext {
     }
 
     /// Runs a Connect command and turns its typed reply into the API's JSON.
+    async fn message_command(&self, command: MessageCommand) -> Answer {
+        match self.messages.run(command).await? {
+            MessageReply::Sent(info) => to_value(info),
+            MessageReply::History(mut list) => {
+                let me = self.id;
+                let named = self
+                    .store
+                    .run(move |s| crate::people::names::messages(s, me, &mut list).map(|()| list))
+                    .await
+                    .map_err(internal)?;
+                to_value(named)
+            }
+            MessageReply::Inbox(mut list) => {
+                let named = self
+                    .store
+                    .run(move |s| crate::people::names::conversations(s, &mut list).map(|()| list))
+                    .await
+                    .map_err(internal)?;
+                to_value(named)
+            }
+            MessageReply::Alias(info) => to_value(info),
+            MessageReply::Verify(info) => to_value(info),
+            MessageReply::Status(list) => to_value(list),
+            MessageReply::Stats(counts) => to_value(counts),
+        }
+    }
+
     async fn connect_command(&self, command: ConnectCommand) -> Answer {
         match self.connect.command(command).await? {
             ConnectReply::Invite(summary) => to_value(summary),
@@ -181,32 +220,6 @@ impl NodeContext {
             .map_err(internal)?
     }
 
-    /// Names on a history page or the inbox (the Message actor answers in JSON; the names
-    /// are filled in here, at the edge, from the people records).
-    async fn named(&self, answer: Value) -> Answer {
-        let me = self.id;
-        if let Ok(mut list) = serde_json::from_value::<Vec<accord_api::MessageInfo>>(answer.clone())
-        {
-            let named = self
-                .store
-                .run(move |s| crate::people::names::messages(s, me, &mut list).map(|()| list))
-                .await
-                .map_err(internal)?;
-            return to_value(named);
-        }
-        if let Ok(mut list) =
-            serde_json::from_value::<Vec<accord_api::ConversationInfo>>(answer.clone())
-        {
-            let named = self
-                .store
-                .run(move |s| crate::people::names::conversations(s, &mut list).map(|()| list))
-                .await
-                .map_err(internal)?;
-            return to_value(named);
-        }
-        Ok(answer)
-    }
-
     async fn id_info(&self) -> Result<IdInfo, RemoteError> {
         let peer = self.id.peer_id();
         let addrs = self.net.listen_addrs().await.map_err(net_error)?;
@@ -223,18 +236,7 @@ impl NodeContext {
     async fn status(&self) -> Result<StatusInfo, RemoteError> {
         let peers = self.net.connected_peers().await.map_err(net_error)?;
         let counts = self.store.counts().await.map_err(internal)?;
-        // The same rule the Connect actor enforces: a rolling window measured from the later
-        // of now and the highest time ever seen, so a clock set back frees nothing.
-        let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
-        let policy = accord_handshake::QuotaPolicy {
-            weekly_limit: self.config.invites.weekly_limit,
-            ..accord_handshake::QuotaPolicy::default()
-        };
-        let now = crate::clock::now_ms();
-        // Only the rolling window counts, so only the window is read.
-        let since = now.max(high_water).saturating_sub(policy.window_ms);
-        let sent_at = self.store.quota_sent_at(since).await.map_err(internal)?;
-        let invites_left = policy.remaining(&sent_at, now, high_water);
+        let quota = self.quota_status().await?;
         let reach = self.net.reach().await.map_err(net_error)?;
         let MessageReply::Status(queued) = self.messages.run(MessageCommand::Status).await? else {
             return Err(internal(
@@ -248,7 +250,7 @@ impl NodeContext {
             pending_incoming: counts.invites_in,
             pending_outgoing: counts.invites_out,
             outbox: counts.outbox,
-            invites_left_this_week: invites_left,
+            invites_left_this_week: quota.left,
             reachability: match reach.reachability {
                 accord_net::Reachability::Public => Reachability::Public,
                 accord_net::Reachability::Private => Reachability::Private,
@@ -266,6 +268,40 @@ impl NodeContext {
                 .collect(),
             relay_server: reach.relay_server,
             queued,
+            clock: Some(quota.clock),
+            invites_next_slot_at: quota.next_slot_at,
+        })
+    }
+
+    /// The weekly invite quota as the Connect actor judges it.
+    async fn quota_status(&self) -> Result<QuotaStatus, RemoteError> {
+        // The same rule the Connect actor enforces: a rolling window measured from the later
+        // of now and the highest time ever seen, so a clock set back frees nothing. The actor
+        // raises the mark only to a bounded reading (`accord_handshake::TimeEvidence`), so a
+        // clock that ran far ahead and was corrected does not lock the quota for its jump.
+        let high_water = self.store.clock_high_water_ms().await.map_err(internal)?;
+        let policy = accord_handshake::QuotaPolicy {
+            weekly_limit: self.config.invites.weekly_limit,
+            ..accord_handshake::QuotaPolicy::default()
+        };
+        let now = crate::clock::now_ms();
+        // Only the rolling window counts, so only the window is read.
+        let since = now.max(high_water).saturating_sub(policy.window_ms);
+        let sent_at = self.store.quota_sent_at(since).await.map_err(internal)?;
+        // Outstanding invites have a limit of their own; only the weekly one frees at a time.
+        let next_slot_at = match policy.check(&sent_at, 0, now, high_water) {
+            Err(QuotaError::WeeklyLimit {
+                next_slot_at_ms, ..
+            }) if next_slot_at_ms != u64::MAX => Some(format_rfc3339_ms(next_slot_at_ms)),
+            _ => None,
+        };
+        Ok(QuotaStatus {
+            left: policy.remaining(&sent_at, now, high_water),
+            next_slot_at,
+            clock: ClockInfo {
+                now: format_rfc3339_ms(now),
+                high_water: format_rfc3339_ms(high_water),
+            },
         })
     }
 

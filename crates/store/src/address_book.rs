@@ -1,7 +1,7 @@
 //! The address book: where each known peer can be reached, and when it was last seen.
 //!
-//! Entries live in the `peers` tree, keyed by the peer's Accord ID bytes, encoded by
-//! [`crate::record`]. The book is bounded twice: at most `max_peers` entries (recording a new
+//! Entries live in the `peers` tree, keyed by the peer's slot (`peer_slot.rs`), their value
+//! sealed(Accord ID bytes ‖ the record encoded by [`crate::record`]). The book is bounded twice: at most `max_peers` entries (recording a new
 //! peer into a full book evicts the one seen least recently) and at most `max_addrs_per_peer`
 //! addresses per entry (newest first). Both bounds matter because addresses arrive from the
 //! network, and nothing from the network may make the store grow without limit.
@@ -10,7 +10,7 @@
 //! reads, and it is replaced only when the same peer is recorded afresh.
 //!
 //! Two things are kept with the entries, in the same transaction, so that recording a peer
-//! never walks the book: the `peers_seen` tree (last-seen time ‖ Accord ID, so the peer seen
+//! never walks the book: the `peers_seen` tree (last-seen time ‖ slot, so the peer seen
 //! least recently is its first key) and the entry count (`meta/peer_count`). A store written
 //! before they existed gets them from one scan when it is opened.
 
@@ -21,16 +21,17 @@ use accord_identity::AccordId;
 use crate::record::{self, MAX_ADDR_LEN, RecordError, StoredPeer};
 use sled::Transactional;
 
+use crate::at_rest::split_peer_record;
 use crate::invites::{TxResult, tx_error};
 use crate::{Store, StoreError, trees};
 
 /// The `meta` key holding the number of entries in the book, a `u64` BE.
-const PEER_COUNT_KEY: &str = "peer_count";
+pub(crate) const PEER_COUNT_KEY: &str = "peer_count";
 
 /// The `meta` key marking `peers_seen` and the count as complete.
-const SEEN_BUILT_KEY: &str = "peers_seen_built";
+pub(crate) const SEEN_BUILT_KEY: &str = "peers_seen_built";
 
-/// A `peers_seen` key: last-seen time ‖ Accord ID bytes.
+/// A `peers_seen` key: last-seen time ‖ the peer's slot.
 fn seen_key(last_seen_ms: u64, id: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(8 + id.len());
     key.extend_from_slice(&last_seen_ms.to_be_bytes());
@@ -71,10 +72,10 @@ impl Store {
         addrs: &[Multiaddr],
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let key = id.to_bytes();
+        let key = self.slot(&id);
         let raw = self.peers.get(&key).map_err(StoreError::db)?;
-        let existing = match raw.as_deref().map(record::decode) {
-            Some(Ok(peer)) => Some(peer),
+        let existing = match raw.as_deref().map(|raw| self.open_entry(&key, raw)) {
+            Some(Ok((_, peer))) => Some(peer),
             Some(Err(e)) => {
                 // The damaged entry is for this same peer, so replacing it with what we have
                 // just learned loses nothing that could still be read.
@@ -86,7 +87,7 @@ impl Store {
         let old_seen = existing.as_ref().map(|p| seen_key(p.last_seen_ms, &key));
         let merged = merge(existing, addrs, now_ms, self.config.max_addrs_per_peer);
         let new_seen = seen_key(merged.last_seen_ms, &key);
-        let value = record::encode(&merged);
+        let value = self.seal_peer_record(trees::PEERS, &key, &id, &record::encode(&merged))?;
         let is_new = raw.is_none();
         // Counting the new entry too keeps the book at `max_peers` even if it was opened with
         // a smaller bound than it was filled with.
@@ -140,12 +141,12 @@ impl Store {
     /// [`StoreError::Db`] when the read fails. A damaged entry is reported as absent (and
     /// logged and counted), not as an error.
     pub fn peer(&self, id: &AccordId) -> Result<Option<PeerRecord>, StoreError> {
-        let key = id.to_bytes();
+        let key = self.slot(id);
         let Some(raw) = self.peers.get(&key).map_err(StoreError::db)? else {
             return Ok(None);
         };
-        match record::decode(&raw) {
-            Ok(peer) => Ok(Some(into_record(*id, peer))),
+        match self.open_entry(&key, &raw) {
+            Ok((_, peer)) => Ok(Some(into_record(*id, peer))),
             Err(e) => {
                 self.note_skipped(trees::PEERS, &key, &e);
                 Ok(None)
@@ -163,7 +164,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in self.peers.iter() {
             let (key, raw) = entry.map_err(StoreError::db)?;
-            match decode_entry(&key, &raw) {
+            match self.decode_entry(&key, &raw) {
                 Ok(record) => out.push(record),
                 Err(e) => self.note_skipped(trees::PEERS, &key, &e),
             }
@@ -182,13 +183,14 @@ impl Store {
     ///
     /// [`StoreError::Db`] when the write fails.
     pub fn forget_peer(&self, id: &AccordId) -> Result<bool, StoreError> {
-        let key = id.to_bytes();
+        let key = self.slot(id);
         let Some(raw) = self.peers.get(&key).map_err(StoreError::db)? else {
             return Ok(false);
         };
-        let seen = record::decode(&raw)
+        let seen = self
+            .open_entry(&key, &raw)
             .ok()
-            .map(|p| seen_key(p.last_seen_ms, &key));
+            .map(|(_, p)| seen_key(p.last_seen_ms, &key));
         let count_after = self.peer_count().saturating_sub(1);
         let stored_count = u64::try_from(count_after).unwrap_or(u64::MAX).to_be_bytes();
         (&self.peers, &self.peers_seen, &self.meta)
@@ -205,7 +207,7 @@ impl Store {
         Ok(true)
     }
 
-    /// The `n` entries seen least recently, oldest first, as (last-seen key, Accord ID key):
+    /// The `n` entries seen least recently, oldest first, as (last-seen key, slot):
     /// the first keys of the last-seen index, never `except` (the peer being recorded).
     fn least_recently_seen(
         &self,
@@ -224,7 +226,7 @@ impl Store {
                 .peers
                 .get(id)
                 .map_err(StoreError::db)?
-                .is_some_and(|raw| record::decode(&raw).is_ok());
+                .is_some_and(|raw| self.open_entry(id, &raw).is_ok());
             if id != except && readable {
                 out.push((seen.clone(), id.to_vec()));
             }
@@ -254,7 +256,7 @@ pub(crate) fn ensure_seen_index(store: &Store) -> Result<(), StoreError> {
         let (key, raw) = entry.map_err(StoreError::db)?;
         count += 1;
         // A damaged entry is counted (it occupies the book) but has no last-seen time.
-        if let Ok(peer) = record::decode(&raw) {
+        if let Ok((_, peer)) = store.open_entry(&key, &raw) {
             batch.insert(seen_key(peer.last_seen_ms, &key), &[][..]);
         }
     }
@@ -304,10 +306,22 @@ fn merge(
     }
 }
 
-/// Decodes one `peers` entry, key and value.
-fn decode_entry(key: &[u8], raw: &[u8]) -> Result<PeerRecord, RecordError> {
-    let id = AccordId::from_bytes(key).map_err(|_| RecordError::BadKey)?;
-    Ok(into_record(id, record::decode(raw)?))
+impl Store {
+    /// Opens the `peers` entry stored under `slot`: the peer's ID bytes and the record.
+    fn open_entry(&self, slot: &[u8], raw: &[u8]) -> Result<(Vec<u8>, StoredPeer), RecordError> {
+        let opened = self
+            .open_sealed(trees::PEERS, slot, raw)
+            .map_err(|_| RecordError::Unsealable)?;
+        let (id, record) = split_peer_record(&opened).map_err(|_| RecordError::BadKey)?;
+        Ok((id.to_vec(), record::decode(record)?))
+    }
+
+    /// Decodes one `peers` entry, with the peer's ID read from the sealed value.
+    fn decode_entry(&self, slot: &[u8], raw: &[u8]) -> Result<PeerRecord, RecordError> {
+        let (id, peer) = self.open_entry(slot, raw)?;
+        let id = AccordId::from_bytes(&id).map_err(|_| RecordError::BadKey)?;
+        Ok(into_record(id, peer))
+    }
 }
 
 fn into_record(id: AccordId, peer: StoredPeer) -> PeerRecord {

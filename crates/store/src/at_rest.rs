@@ -1,14 +1,38 @@
-//! Encryption at rest: the records that hold secrets or private text are sealed with the
-//! store key before they reach the engine.
+//! Encryption at rest: the records that hold secrets, private text or the social graph are
+//! sealed with the store key before they reach the engine.
 //!
 //! # What is sealed
 //!
 //! The values of [`SEALED_TREES`]: `messages` (message bodies), `invites_out` and
-//! `invites_in` (invite notes and the one-time x25519 secrets they hold) and `sessions`
-//! (ratchet states). The other trees hold public or structural data (addresses, signed
-//! attestations, already end-to-end encrypted envelopes, counters, times) and stay plain, so
-//! that scans which only need keys cost no decryption. Keys are never sealed: they are Accord
-//! IDs, invite ids and sequence numbers, which the range scans need in order.
+//! `invites_in` (invite notes and the one-time x25519 secrets they hold), `sessions` (ratchet
+//! states), and the social graph: `peers` (who the node met, and at which addresses),
+//! `attestations` (connections, with their aliases), `conversations`, `blocked`, `outbox`
+//! (the recipient of each waiting message) and `seen` (the message-id index). So are the names
+//! and values the node sets in `meta` (`meta.rs`), since a name may hold an ID.
+//!
+//! No key holds a peer's Accord ID: a record about a peer is keyed by the peer's *slot*, a
+//! keyed hash of the ID (`peer_slot.rs`). A record of [`PEER_RECORD_TREES`], which the
+//! listings read back with its peer, carries the ID inside its sealed value.
+//!
+//! # What stays plain, and why
+//!
+//! - Slots in keys: they group one peer's records (a conversation's history is the range
+//!   `slot ‖ sequence`) without naming the peer; and the recipient's slot in front of each
+//!   `outbox` value, so that the per-peer walks of the outbox open only that peer's entries
+//!   (it says no more than the `messages` keys).
+//! - Invite ids, message ids and sequence numbers in keys (random or counters: the scans need
+//!   their order).
+//! - The times that order a key: the quota ledger (`created_at ‖ invite id`), the address
+//!   book's eviction index `peers_seen` (`last_seen ‖ slot`) and the Connect index's deletion
+//!   deadlines, which are read as ranges.
+//! - The pending flag of a live Connect-index entry and the counters, so `status` scans
+//!   nothing; the store's own `meta` bookkeeping (schema version, clock high-water mark,
+//!   counts, markers; the key check is sealed); tree names; how many records there are and
+//!   their sizes.
+//!
+//! None of these names a peer (not even the node itself), shows an alias or an address, or
+//! says what was written; they show how much the node did and when. Scans that only need
+//! keys (a history range, the quota window, eviction, the purge) cost no decryption.
 //!
 //! # Format
 //!
@@ -36,19 +60,40 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{Key, KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use accord_identity::StoreKey;
+use accord_identity::{AccordId, StoreKey};
 
 use crate::error::StoreError;
 use crate::lifecycle_record::CodecError;
 use crate::{Store, trees};
 
 /// The trees whose values are sealed.
-pub(crate) const SEALED_TREES: [&str; 4] = [
+pub(crate) const SEALED_TREES: [&str; 10] = [
     trees::MESSAGES,
     trees::INVITES_OUT,
     trees::INVITES_IN,
     trees::SESSIONS,
+    trees::PEERS,
+    trees::ATTESTATIONS,
+    trees::CONVERSATIONS,
+    trees::BLOCKED,
+    trees::OUTBOX,
+    trees::SEEN,
 ];
+
+/// The sealed trees keyed by a peer's slot alone whose records are read back with the peer's
+/// ID (the listings of peers, connections, conversations and blocked peers): their sealed
+/// value is the peer's Accord ID bytes ([`PEER_ID_LEN`]) followed by the record, because a
+/// slot cannot be turned back into an ID.
+pub(crate) const PEER_RECORD_TREES: [&str; 4] = [
+    trees::PEERS,
+    trees::ATTESTATIONS,
+    trees::CONVERSATIONS,
+    trees::BLOCKED,
+];
+
+/// The length of the Accord ID bytes that start a record of [`PEER_RECORD_TREES`]: the binary
+/// `PeerId` of an ed25519 key is always 38 bytes.
+pub(crate) const PEER_ID_LEN: usize = 38;
 
 /// The first byte of a sealed value (format 1).
 const SEALED_V1: u8 = 0xA1;
@@ -183,6 +228,25 @@ impl Store {
         self.cipher.seal(tree, key, plain)
     }
 
+    /// The slot of `peer`: the key (or key prefix) of every record about it (`peer_slot.rs`).
+    pub(crate) fn slot(&self, peer: &AccordId) -> Vec<u8> {
+        self.slots.slot(peer)
+    }
+
+    /// Seals the record `plain` of a [`PEER_RECORD_TREES`] tree for `peer`, stored under
+    /// `slot` (`peer`'s slot): the peer's ID bytes, then the record.
+    pub(crate) fn seal_peer_record(
+        &self,
+        tree: &'static str,
+        slot: &[u8],
+        peer: &AccordId,
+        plain: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut record = Zeroizing::new(peer.to_bytes());
+        record.extend_from_slice(plain);
+        self.seal(tree, slot, &record)
+    }
+
     /// Opens the value read from slot `key` of the sealed tree `tree`.
     pub(crate) fn open_sealed(
         &self,
@@ -201,12 +265,31 @@ impl Store {
         key: &[u8],
         value: &'a [u8],
     ) -> Result<Readable<'a>, CodecError> {
-        if SEALED_TREES.contains(&tree) {
+        if tree == trees::OUTBOX {
+            // An outbox value is the recipient's slot in plain, then the sealed entry.
+            let sealed = value
+                .get(crate::peer_slot::SLOT_LEN..)
+                .ok_or(CodecError::Unsealable)?;
+            self.open_sealed(tree, key, sealed).map(Readable::Opened)
+        } else if SEALED_TREES.contains(&tree) {
             self.open_sealed(tree, key, value).map(Readable::Opened)
         } else {
             Ok(Readable::Plain(value))
         }
     }
+}
+
+/// Splits an opened record of a [`PEER_RECORD_TREES`] tree into the peer's ID bytes and the
+/// record itself.
+///
+/// # Errors
+///
+/// [`CodecError::BadPeer`] when the value is shorter than an ID.
+pub(crate) fn split_peer_record(opened: &[u8]) -> Result<(&[u8], &[u8]), CodecError> {
+    if opened.len() < PEER_ID_LEN {
+        return Err(CodecError::BadPeer);
+    }
+    Ok(opened.split_at(PEER_ID_LEN))
 }
 
 /// The associated data of the value under `key` in `tree`. Tree names contain no zero byte,

@@ -85,9 +85,10 @@ impl Store {
     ///
     /// [`StoreError::Db`] when the write fails.
     pub fn block(&self, peer: &AccordId, at_ms: u64) -> Result<(), StoreError> {
-        self.blocked
-            .insert(peer.to_bytes(), &codec::encode_blocked(at_ms)[..])
-            .map_err(StoreError::db)?;
+        let slot = self.slot(peer);
+        let value =
+            self.seal_peer_record(trees::BLOCKED, &slot, peer, &codec::encode_blocked(at_ms))?;
+        self.blocked.insert(slot, value).map_err(StoreError::db)?;
         Ok(())
     }
 
@@ -99,7 +100,7 @@ impl Store {
     pub fn unblock(&self, peer: &AccordId) -> Result<bool, StoreError> {
         let removed = self
             .blocked
-            .remove(peer.to_bytes())
+            .remove(self.slot(peer))
             .map_err(StoreError::db)?
             .is_some();
         Ok(removed)
@@ -113,7 +114,7 @@ impl Store {
     /// [`StoreError::Db`] when the read fails.
     pub fn is_blocked(&self, peer: &AccordId) -> Result<bool, StoreError> {
         self.blocked
-            .contains_key(peer.to_bytes())
+            .contains_key(self.slot(peer))
             .map_err(StoreError::db)
     }
 
@@ -125,9 +126,13 @@ impl Store {
     /// [`StoreError::Db`] when the read fails. Damaged entries are skipped (and logged and
     /// counted), though [`Store::is_blocked`] still honours them.
     pub fn blocked(&self) -> Result<Vec<(AccordId, u64)>, StoreError> {
-        self.decode_all(trees::BLOCKED, &self.blocked, |key, value| {
-            let peer = AccordId::from_bytes(key).map_err(|_| CodecError::BadKey)?;
+        let mut out = self.decode_all(trees::BLOCKED, &self.blocked, |id, value| {
+            let peer = AccordId::from_bytes(id).map_err(|_| CodecError::BadKey)?;
             Ok((peer, codec::decode_blocked(value)?))
-        })
+        })?;
+        // The engine's order is the slots' (pseudo-random); the listing keeps the order it
+        // always had.
+        out.sort_by_cached_key(|(peer, _)| peer.to_bytes());
+        Ok(out)
     }
 }

@@ -5,6 +5,7 @@ use sled::Transactional;
 
 use accord_identity::AccordId;
 
+use crate::at_rest::split_peer_record;
 use crate::invite_index;
 use crate::invites::{Connection, IncomingInvite, InviteId, TxResult, bad_record, tx_error};
 use crate::lifecycle_record::{self as codec, CodecError};
@@ -43,9 +44,8 @@ impl Store {
         closed_at_ms: u64,
         session_state: &[u8],
     ) -> Result<bool, StoreError> {
-        let conn_key = connection.peer.to_bytes();
-        let conn_value =
-            codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
+        let conn_key = self.slot(&connection.peer);
+        let conn_value = self.sealed_connection(&conn_key, connection)?;
         let session_value = self.sealed_session(&connection.peer, session_state)?;
         let conn_update = self.index_connection(connection)?;
         let trees = (
@@ -90,7 +90,11 @@ impl Store {
                     let old = attestations.insert(&conn_key[..], &conn_value[..])?;
                     sessions.insert(&conn_key[..], &session_value[..])?;
                     invite_index::apply(index, &invite_update)?;
-                    invite_index::apply_connection_count(index, old.as_deref(), connection)?;
+                    invite_index::apply_connection_count(
+                        index,
+                        self.was_active(&conn_key, old.as_deref(), &connection.peer),
+                        connection,
+                    )?;
                     invite_index::apply(index, &conn_update)?;
                     Ok(Completion::Done)
                 },
@@ -124,9 +128,8 @@ impl Store {
         let invite_plain =
             codec::encode_incoming(updated).map_err(bad_record(trees::INVITES_IN))?;
         let invite_value = self.seal(trees::INVITES_IN, &updated.invite_id, &invite_plain)?;
-        let conn_key = connection.peer.to_bytes();
-        let conn_value =
-            codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
+        let conn_key = self.slot(&connection.peer);
+        let conn_value = self.sealed_connection(&conn_key, connection)?;
         let session_value = self.sealed_session(&connection.peer, session_state)?;
         let invite_update = self.index_incoming(updated)?;
         let conn_update = self.index_connection(connection)?;
@@ -142,7 +145,11 @@ impl Store {
                 let old = attestations.insert(&conn_key[..], &conn_value[..])?;
                 sessions.insert(&conn_key[..], &session_value[..])?;
                 invite_index::apply(index, &invite_update)?;
-                invite_index::apply_connection_count(index, old.as_deref(), connection)?;
+                invite_index::apply_connection_count(
+                    index,
+                    self.was_active(&conn_key, old.as_deref(), &connection.peer),
+                    connection,
+                )?;
                 invite_index::apply(index, &conn_update)
             })
             .map_err(tx_error)
@@ -155,14 +162,17 @@ impl Store {
     /// [`StoreError::BadRecord`] when the record is too large; [`StoreError::Db`] when the
     /// write fails.
     pub fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
-        let key = connection.peer.to_bytes();
-        let value =
-            codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
+        let key = self.slot(&connection.peer);
+        let value = self.sealed_connection(&key, connection)?;
         let update = self.index_connection(connection)?;
         (&self.attestations, &self.connect_index)
             .transaction(|(attestations, index)| -> TxResult<()> {
                 let old = attestations.insert(&key[..], &value[..])?;
-                invite_index::apply_connection_count(index, old.as_deref(), connection)?;
+                invite_index::apply_connection_count(
+                    index,
+                    self.was_active(&key, old.as_deref(), &connection.peer),
+                    connection,
+                )?;
                 invite_index::apply(index, &update)
             })
             .map_err(tx_error)
@@ -177,7 +187,7 @@ impl Store {
         self.decode_one(
             trees::ATTESTATIONS,
             &self.attestations,
-            &peer.to_bytes(),
+            &self.slot(peer),
             |_, value| codec::decode_connection_of(*peer, value),
         )
     }
@@ -209,17 +219,43 @@ impl Store {
     /// [`StoreError::BadRecord`] when the record is too large; [`StoreError::Db`] when the
     /// transaction fails, in which case nothing was written.
     pub fn revoke_connection(&self, connection: &Connection) -> Result<(), StoreError> {
-        let key = connection.peer.to_bytes();
-        let value =
-            codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
+        let key = self.slot(&connection.peer);
+        let value = self.sealed_connection(&key, connection)?;
         let update = self.index_connection(connection)?;
         (&self.attestations, &self.sessions, &self.connect_index)
             .transaction(|(attestations, sessions, index)| -> TxResult<()> {
                 let old = attestations.insert(&key[..], &value[..])?;
                 sessions.remove(&key[..])?;
-                invite_index::apply_connection_count(index, old.as_deref(), connection)?;
+                invite_index::apply_connection_count(
+                    index,
+                    self.was_active(&key, old.as_deref(), &connection.peer),
+                    connection,
+                )?;
                 invite_index::apply(index, &update)
             })
             .map_err(tx_error)
+    }
+
+    /// The sealed `attestations` value of `connection`, stored under `slot` (its peer's).
+    fn sealed_connection(
+        &self,
+        slot: &[u8],
+        connection: &Connection,
+    ) -> Result<Vec<u8>, StoreError> {
+        let plain =
+            codec::encode_connection(connection).map_err(bad_record(trees::ATTESTATIONS))?;
+        self.seal_peer_record(trees::ATTESTATIONS, slot, &connection.peer, &plain)
+    }
+
+    /// Whether the connection record `old`, read from `slot` inside a transaction that
+    /// replaces it, was active (not revoked), for the connection counter. A damaged record
+    /// counts as inactive, as it did before the record was sealed.
+    fn was_active(&self, slot: &[u8], old: Option<&[u8]>, peer: &AccordId) -> bool {
+        old.and_then(|raw| self.open_sealed(trees::ATTESTATIONS, slot, raw).ok())
+            .and_then(|opened| {
+                let (_, record) = split_peer_record(&opened).ok()?;
+                codec::decode_connection_of(*peer, record).ok()
+            })
+            .is_some_and(|old| old.revoked_at_ms.is_none())
     }
 }

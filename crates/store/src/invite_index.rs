@@ -18,7 +18,7 @@
 //!   `accord status` counts nothing.
 //!
 //! Keys reveal no peer: live and cool-down keys carry the invite id (already the key of the
-//! invite trees) or, for a connection, the peer id (already the key of `attestations`);
+//! invite trees) or, for a connection, the peer's slot (already the key of `attestations`);
 //! deadline keys carry a time and an invite id, like the quota ledger's keys. Peers, states
 //! and every other time are sealed. The one thing a key adds is whether a record is live,
 //! which its plain flag byte (pending or not) also shows.
@@ -48,7 +48,7 @@ pub const CLOSED_RETENTION_MS: u64 = 24 * 3600 * 1000;
 pub const COOLDOWN_RETENTION_MS: u64 = 365 * 24 * 3600 * 1000;
 
 /// The `meta` key marking the index as complete (its value is the index format, `1`).
-const BUILT_KEY: &str = "connect_index_built";
+pub(crate) const BUILT_KEY: &str = "connect_index_built";
 
 /// The most deadline entries one [`Store::purge_due`] call handles, so that a backlog is
 /// worked off in bounded steps between other requests.
@@ -140,16 +140,19 @@ impl LiveItem {
         }
     }
 
-    fn key(&self) -> Vec<u8> {
+    /// The live entry's key; a connection's names its peer by slot (`peer_slot.rs`).
+    fn key(&self, store: &Store) -> Vec<u8> {
         let mut key = vec![LIVE, self.tag()];
         match self {
             LiveItem::Outgoing(id) | LiveItem::Incoming(id) => key.extend_from_slice(id),
-            LiveItem::Revocation(peer) => key.extend_from_slice(&peer.to_bytes()),
+            LiveItem::Revocation(peer) => key.extend_from_slice(&store.slot(peer)),
         }
         key
     }
 
-    fn from_key(key: &[u8]) -> Result<LiveItem, CodecError> {
+    /// The item a live key names; a connection's peer, which its key names only by slot, is
+    /// the one in the entry's sealed body.
+    fn from_key(key: &[u8], peer: AccordId) -> Result<LiveItem, CodecError> {
         let (&tag, rest) = key
             .get(1..)
             .and_then(<[u8]>::split_first)
@@ -159,7 +162,7 @@ impl LiveItem {
         match tag {
             b'o' => Ok(LiveItem::Outgoing(id()?)),
             b'i' => Ok(LiveItem::Incoming(id()?)),
-            b'c' => Ok(LiveItem::Revocation(codec::peer_from(rest)?)),
+            b'c' => Ok(LiveItem::Revocation(peer)),
             _ => Err(CodecError::BadKey),
         }
     }
@@ -263,7 +266,7 @@ impl Store {
         live: Option<LiveEntry>,
         counter: Option<u8>,
     ) -> Result<IndexUpdate, StoreError> {
-        let live_key = item.key();
+        let live_key = item.key(self);
         let pending = live
             .as_ref()
             .is_some_and(|l| l.state == InviteState::Pending);
@@ -355,7 +358,7 @@ impl Store {
     /// The index writes for a record that is deleted: its live entry goes.
     pub(crate) fn index_removed(&self, item: LiveItem, counter: u8) -> IndexUpdate {
         IndexUpdate {
-            live_key: item.key(),
+            live_key: item.key(self),
             live_value: None,
             pending: false,
             counter: Some(counter),
@@ -386,13 +389,13 @@ impl Store {
     }
 
     fn decode_live(&self, key: &[u8], value: &[u8]) -> Result<LiveEntry, CodecError> {
-        let item = LiveItem::from_key(key)?;
         let sealed = value.get(1..).ok_or(CodecError::Empty)?;
         let plain = self.open_sealed(trees::CONNECT_INDEX, key, sealed)?;
         let body: LiveV1 = codec::decode_versioned(&plain, codec::MAX_RECORD_LEN)?;
+        let peer = codec::peer_from(&body.peer)?;
         Ok(LiveEntry {
-            item,
-            peer: codec::peer_from(&body.peer)?,
+            item: LiveItem::from_key(key, peer)?,
+            peer,
             state: codec::state_from_code(body.state)?,
             created_at_ms: body.created_at_ms,
             expires_at_ms: body.expires_at_ms,
@@ -477,15 +480,13 @@ pub(crate) fn apply(
 }
 
 /// Keeps the active-connection counter exact when a connection record is replaced by `new`
-/// (`old` is the stored value, if any).
+/// (`was_active`: whether the stored record it replaces, if any, was active; the caller opens
+/// it, since the record is sealed).
 pub(crate) fn apply_connection_count(
     index: &TransactionalTree,
-    old: Option<&[u8]>,
+    was_active: bool,
     new: &Connection,
 ) -> crate::invites::TxResult<()> {
-    let was_active = old
-        .and_then(|raw| codec::decode_connection(&new.peer.to_bytes(), raw).ok())
-        .is_some_and(|c| c.revoked_at_ms.is_none());
     let is_active = new.revoked_at_ms.is_none();
     if was_active != is_active {
         add_to_counter(index, b'c', is_active)?;

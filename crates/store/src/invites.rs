@@ -252,13 +252,32 @@ impl Store {
             let (key, value) = entry.map_err(StoreError::db)?;
             match self
                 .readable(name, &key, &value)
-                .and_then(|value| decode(&key, &value))
+                .and_then(|value| self.decode_logical(name, &key, &value, &decode))
             {
                 Ok(record) => out.push(record),
                 Err(e) => self.note_skipped(name, &key, &e),
             }
         }
         Ok(out)
+    }
+
+    /// Hands a readable record to its decoder with its *logical* key: for a tree of
+    /// [`PEER_RECORD_TREES`](crate::at_rest::PEER_RECORD_TREES) the peer's ID bytes that
+    /// start the sealed value (the engine's key is only the peer's slot) and the record after
+    /// them; for any other tree the key and the value as they are.
+    fn decode_logical<T>(
+        &self,
+        name: &str,
+        key: &[u8],
+        value: &[u8],
+        decode: &impl Fn(&[u8], &[u8]) -> Result<T, CodecError>,
+    ) -> Result<T, CodecError> {
+        if crate::at_rest::PEER_RECORD_TREES.contains(&name) {
+            let (id, record) = crate::at_rest::split_peer_record(value)?;
+            decode(id, record)
+        } else {
+            decode(key, value)
+        }
     }
 
     /// Reads and decodes one entry; a damaged one is reported as absent (and logged and
@@ -275,7 +294,7 @@ impl Store {
         };
         match self
             .readable(name, key, &value)
-            .and_then(|value| decode(key, &value))
+            .and_then(|value| self.decode_logical(name, key, &value, &decode))
         {
             Ok(record) => Ok(Some(record)),
             Err(e) => {

@@ -30,9 +30,12 @@
 //! the same time (group commit), so that a caller can go on while the disk catches up and
 //! only what must wait for durability (an acknowledgement, an envelope on the wire) waits.
 //!
-//! Message bodies, invites (with their notes and one-time secrets) and ratchet states are
-//! encrypted at rest with a [`StoreKey`] derived from the identity, so a copy of the database
-//! without the key file reveals none of them (`at_rest.rs`).
+//! Message bodies, invites (with their notes and one-time secrets), ratchet states and the
+//! social graph (the address book, connections and aliases, conversations, the outbox, the
+//! message-id index, the block list) are encrypted at rest with a [`StoreKey`] derived from
+//! the identity, and every record about a peer is keyed by a keyed hash of its ID, so a copy
+//! of the database without the key file reveals none of them and names no peer (`at_rest.rs`,
+//! `peer_slot.rs`).
 //!
 //! The on-disk layout is described in [`trees`]; the schema version and migrations in
 //! [`CURRENT_SCHEMA`] and `schema.rs`.
@@ -79,10 +82,12 @@ mod message_steps;
 mod messages;
 mod messages_receipts;
 mod meta;
+mod peer_slot;
 mod people;
 mod record;
 mod schema;
 mod sealing_rewrite;
+mod slot_rewrite;
 mod store_thread;
 #[cfg(test)]
 mod test_strategies;
@@ -210,6 +215,8 @@ pub struct Store {
     peer_count: Cell<Option<usize>>,
     /// Seals and opens the values of the encrypted trees (see [`at_rest`]).
     cipher: at_rest::RecordCipher,
+    /// Turns peer IDs into the slots that key their records (see `peer_slot.rs`).
+    slots: peer_slot::PeerSlots,
 }
 
 impl fmt::Debug for Store {
@@ -294,12 +301,19 @@ impl Store {
             })
         };
         let cipher = at_rest::RecordCipher::new(key);
+        let slots = peer_slot::PeerSlots::new(key);
         sealing_rewrite::recover(path)?;
         let mut db = open_db()?;
-        // A plain store is rewritten sealed into a fresh directory (see `sealing_rewrite`)
-        // before anything else, so no plain value is left behind in the engine's files.
-        if sealing_rewrite::is_plain(&db)? {
-            sealing_rewrite::rewrite(db, path, config.cache_capacity, &cipher)?;
+        // A schema-1 or schema-2 store is rewritten into a fresh directory (see
+        // `sealing_rewrite`) before anything else, so nothing schema 3 hides is left behind in
+        // the engine's files.
+        if let Some(from) = sealing_rewrite::needs_rewrite(&db)? {
+            let conversion = slot_rewrite::Conversion {
+                cipher: &cipher,
+                slots: &slots,
+                from,
+            };
+            sealing_rewrite::rewrite(db, path, config.cache_capacity, &conversion)?;
             db = open_db()?;
         }
         // The schema is checked before any other tree is created, so a newer store is refused
@@ -332,11 +346,20 @@ impl Store {
             flushes: Arc::new(AtomicU64::new(0)),
             peer_count: Cell::new(None),
             cipher,
+            slots,
             db,
         };
         store.index_built_at_open = invite_index::ensure_built(&store)?;
         address_book::ensure_seen_index(&store)?;
         Ok(store)
+    }
+
+    /// The engine key under which the records about `peer` are stored (the key of its
+    /// address-book entry, connection, session, conversation and block, and the prefix of its
+    /// messages): a keyed hash of its ID, so a copy of the database names no peer. For tools
+    /// and tests that inspect the raw database; the store's own API takes Accord IDs.
+    pub fn peer_slot(&self, peer: &AccordId) -> Vec<u8> {
+        self.slot(peer)
     }
 
     /// Whether opening this store had to build the Connect index by scanning the invite and

@@ -38,10 +38,10 @@ pub(crate) const MAX_SESSION_LEN: usize = 1024 * 1024;
 /// The largest conversation record. The record is a handful of varints.
 const MAX_CONVERSATION_LEN: usize = 128;
 
-/// The length of an Accord ID in keys.
-pub(crate) const PEER_LEN: usize = 38;
+/// The length of the peer's part of a key: its slot (`peer_slot.rs`).
+pub(crate) const PEER_LEN: usize = crate::peer_slot::SLOT_LEN;
 
-/// The length of a `messages` key: peer ‖ `u64` BE local sequence.
+/// The length of a `messages` key: peer slot ‖ `u64` BE local sequence.
 pub(crate) const MESSAGE_KEY_LEN: usize = PEER_LEN + 8;
 
 /// Maps a direction to its stored code. The codes are part of the on-disk format.
@@ -153,27 +153,16 @@ struct ConversationV1Receipts {
     receipts_acked_local_seq: Option<u64>,
 }
 
-/// A `messages` key: peer ‖ `u64` BE local sequence.
-pub(crate) fn message_key(peer: &AccordId, local_seq: u64) -> Vec<u8> {
-    let mut key = peer.to_bytes();
+/// A `messages` key: the peer's slot ‖ `u64` BE local sequence.
+pub(crate) fn message_key(slot: &[u8], local_seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(MESSAGE_KEY_LEN);
+    key.extend_from_slice(slot);
     key.extend_from_slice(&local_seq.to_be_bytes());
     key
 }
 
-/// Splits a `messages` key into the peer and the local sequence.
-#[cfg(test)]
-pub(crate) fn split_message_key(key: &[u8]) -> Result<(AccordId, u64), CodecError> {
-    if key.len() != MESSAGE_KEY_LEN {
-        return Err(CodecError::BadKey);
-    }
-    let (peer, seq) = key.split_at(PEER_LEN);
-    let peer = AccordId::from_bytes(peer).map_err(|_| CodecError::BadKey)?;
-    Ok((peer, decode_u64_exact(seq)?))
-}
-
-/// The local sequence of a `messages` key known to belong to the conversation whose peer ID
-/// bytes are `peer_bytes`: the prefix is compared instead of being parsed as an Accord ID,
-/// which would decompress a public key on every message recorded.
+/// The local sequence of a `messages` key known to belong to the conversation whose peer
+/// slot is `peer_bytes`: the prefix is compared, so a key of another conversation is refused.
 pub(crate) fn message_key_seq_of(peer_bytes: &[u8], key: &[u8]) -> Result<u64, CodecError> {
     if key.len() != MESSAGE_KEY_LEN {
         return Err(CodecError::BadKey);
@@ -185,9 +174,10 @@ pub(crate) fn message_key_seq_of(peer_bytes: &[u8], key: &[u8]) -> Result<u64, C
     decode_u64_exact(seq)
 }
 
-/// A `seen` (message-id index) key: peer ‖ message id.
-pub(crate) fn index_key(peer: &AccordId, message_id: &MessageId) -> Vec<u8> {
-    let mut key = peer.to_bytes();
+/// A `seen` (message-id index) key: the peer's slot ‖ message id.
+pub(crate) fn index_key(slot: &[u8], message_id: &MessageId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(PEER_LEN + message_id.len());
+    key.extend_from_slice(slot);
     key.extend_from_slice(message_id);
     key
 }
@@ -224,19 +214,9 @@ pub(crate) fn encode_message(
     encode_versioned(&mirror, m.body.len(), MAX_MESSAGE_RECORD_LEN)
 }
 
-/// Decodes a message from its key and value, with the outbox entry it still waits in, if any.
-#[cfg(test)]
-pub(crate) fn decode_message_full(
-    key: &[u8],
-    value: &[u8],
-) -> Result<(MessageRecord, Option<u64>), CodecError> {
-    let (peer, local_seq) = split_message_key(key)?;
-    decode_message_value(peer, local_seq, value)
-}
-
-/// [`decode_message_full`] for a key known to belong to the conversation with `peer`, whose
-/// ID bytes are `peer_bytes`: the key's prefix is compared with them instead of being parsed
-/// as an Accord ID again (which decompresses a public key, the bulk of a history page's cost).
+/// Decodes a message of the conversation with `peer`, whose slot is `peer_bytes`, from its
+/// key and value, with the outbox entry it still waits in, if any. The key's prefix must be
+/// that slot.
 pub(crate) fn decode_message_of(
     peer: &AccordId,
     peer_bytes: &[u8],
@@ -272,12 +252,6 @@ fn decode_message_value(
         state: state_from_code(m.state)?,
     };
     Ok((record, m.outbox_seq))
-}
-
-/// Decodes a message from its key and value.
-#[cfg(test)]
-pub(crate) fn decode_message(key: &[u8], value: &[u8]) -> Result<MessageRecord, CodecError> {
-    decode_message_full(key, value).map(|(record, _)| record)
 }
 
 /// Encodes an outbox entry's value (its key is the `u64` BE enqueue sequence).

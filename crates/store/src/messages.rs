@@ -320,11 +320,11 @@ fn exhausted(tree: &'static str) -> StoreError {
 }
 
 /// The range of `messages` keys of one conversation, optionally only below `before`.
-fn conversation_range(peer: &AccordId, before: Option<u64>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let start = Bound::Included(codec::message_key(peer, 0));
+fn conversation_range(slot: &[u8], before: Option<u64>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let start = Bound::Included(codec::message_key(slot, 0));
     let end = match before {
-        Some(before) => Bound::Excluded(codec::message_key(peer, before)),
-        None => Bound::Included(codec::message_key(peer, u64::MAX)),
+        Some(before) => Bound::Excluded(codec::message_key(slot, before)),
+        None => Bound::Included(codec::message_key(slot, u64::MAX)),
     };
     (start, end)
 }

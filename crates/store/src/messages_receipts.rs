@@ -7,9 +7,8 @@ use std::ops::Bound;
 
 use accord_identity::AccordId;
 
-use crate::invites::bad_record;
 use crate::message_record as codec;
-use crate::{Direction, MessageId, MessageState, Store, StoreError, trees};
+use crate::{Direction, MessageId, MessageState, Store, StoreError};
 
 impl Store {
     /// The read receipts owed to `peer`, oldest first: the ids of the incoming messages read
@@ -34,11 +33,11 @@ impl Store {
         if read <= acked {
             return Ok((Vec::new(), acked));
         }
+        let peer_bytes = self.slot(peer);
         let range = (
-            Bound::Included(codec::message_key(peer, acked.saturating_add(1))),
-            Bound::Included(codec::message_key(peer, read)),
+            Bound::Included(codec::message_key(&peer_bytes, acked.saturating_add(1))),
+            Bound::Included(codec::message_key(&peer_bytes, read)),
         );
-        let peer_bytes = peer.to_bytes();
         let mut ids = Vec::new();
         for entry in self.messages.range(range) {
             let (key, value) = entry.map_err(StoreError::db)?;
@@ -76,10 +75,10 @@ impl Store {
             return Ok(());
         }
         conversation.receipts_acked_local_seq = Some(up_to_local_seq);
-        let value =
-            codec::encode_conversation(&conversation).map_err(bad_record(trees::CONVERSATIONS))?;
+        let slot = self.slot(peer);
+        let value = self.sealed_conversation(&slot, &conversation)?;
         self.conversations
-            .insert(peer.to_bytes(), value)
+            .insert(slot, value)
             .map_err(StoreError::db)?;
         Ok(())
     }

@@ -2,17 +2,35 @@
 //!
 //! The `meta` tree also holds the store's own bookkeeping (the schema version), so the names
 //! the store manages are reserved and cannot be read or written through this API.
+//!
+//! A name set through this API is the writer's choice and may name a peer (the node keeps
+//! `unblocked/<Accord ID>`), so it is not stored as it is: the engine's key is `0x00` ‖
+//! HMAC-SHA256 of the name under the slot key (`peer_slot.rs`), and the value is sealed
+//! (`at_rest.rs`). The store's own names ([`STORE_MANAGED`]) are printable ASCII, so the two
+//! kinds of key can never meet; they stay plain because they hold only counts, times, the
+//! schema version and the (sealed) key check.
 
 use crate::at_rest::KEY_CHECK_KEY;
 use crate::blocks::CLOCK_HIGH_WATER_KEY;
 use crate::schema::SCHEMA_VERSION_KEY;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, trees};
 
 /// The longest metadata key, in bytes.
 pub(crate) const MAX_META_KEY_LEN: usize = 64;
 
 /// Keys the store manages itself.
 const RESERVED: &[&str] = &[SCHEMA_VERSION_KEY, CLOCK_HIGH_WATER_KEY, KEY_CHECK_KEY];
+
+/// Every name the store writes into `meta` itself, under its own name: everything else in
+/// the tree was set through [`Store::set_meta`].
+pub(crate) const STORE_MANAGED: &[&str] = &[
+    SCHEMA_VERSION_KEY,
+    CLOCK_HIGH_WATER_KEY,
+    KEY_CHECK_KEY,
+    crate::address_book::PEER_COUNT_KEY,
+    crate::address_book::SEEN_BUILT_KEY,
+    crate::invite_index::BUILT_KEY,
+];
 
 impl Store {
     /// Stores `value` under `key` in the metadata tree, replacing any previous value.
@@ -25,7 +43,9 @@ impl Store {
     /// write fails.
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         validate_key(key)?;
-        self.meta.insert(key, value).map_err(StoreError::db)?;
+        let slot = self.slots.meta_name(key.as_bytes());
+        let sealed = self.seal(trees::META, &slot, value)?;
+        self.meta.insert(slot, sealed).map_err(StoreError::db)?;
         Ok(())
     }
 
@@ -36,8 +56,18 @@ impl Store {
     /// The same key errors as [`Store::set_meta`]; [`StoreError::Db`] when the read fails.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         validate_key(key)?;
-        let value = self.meta.get(key).map_err(StoreError::db)?;
-        Ok(value.map(|v| v.to_vec()))
+        let slot = self.slots.meta_name(key.as_bytes());
+        let Some(raw) = self.meta.get(&slot).map_err(StoreError::db)? else {
+            return Ok(None);
+        };
+        match self.open_sealed(trees::META, &slot, &raw) {
+            Ok(value) => Ok(Some(value.to_vec())),
+            Err(e) => {
+                // A damaged value reads as absent, like every damaged record.
+                self.note_skipped(trees::META, &slot, &e);
+                Ok(None)
+            }
+        }
     }
 }
 

@@ -4,20 +4,23 @@
 //!
 //! All live in the one tree [`trees::PEOPLE`], under a one-byte kind prefix. The store does
 //! not interpret the bytes it is given (the node encodes and verifies them with
-//! `accord-handshake`); it keys, seals and bounds them. Values that say who someone knows or
+//! `accord-handshake`); it keys, seals and bounds them. Records about a peer are keyed by the
+//! peer's slot (a keyed hash of its ID, see `peer_slot.rs`), never by its ID, so a copied
+//! database does not show whose profiles and lists it holds; a list's owner is kept inside its
+//! sealed value. Values that say who someone knows or
 //! what they wrote are sealed like the other private records (see [`crate::at_rest`]):
 //! profiles, lists, the change log and introductions. The version marks are plain numbers.
 //!
 //! | key | value |
 //! |---|---|
 //! | `O` | sealed(our encoded profile) |
-//! | `P` ‖ peer ID bytes | sealed(`0x01` ‖ card length `u16` BE ‖ encoded card ‖ avatar bytes, re-encoded by us) |
-//! | `L` ‖ owner ID bytes | sealed(the owner's shared list as the node encodes it) |
+//! | `P` ‖ peer slot | sealed(`0x01` ‖ card length `u16` BE ‖ encoded card ‖ avatar bytes, re-encoded by us) |
+//! | `L` ‖ owner slot | sealed(owner ID bytes (38) ‖ the owner's shared list as the node encodes it) |
 //! | `V` | our list version, `u64` BE |
 //! | `G` ‖ list version `u64` BE | sealed(one change of our list, as the node encodes it) |
-//! | `S` ‖ peer ID bytes | profile version acknowledged `u64` BE ‖ list version acknowledged `u64` BE |
+//! | `S` ‖ peer slot | profile version acknowledged `u64` BE ‖ list version acknowledged `u64` BE |
 //! | `I` ‖ created at `u64` BE ‖ 8 random bytes | sealed(an introduction record, as the node encodes it) |
-//! | `Q` ‖ peer ID bytes ‖ created at `u64` BE ‖ 8 random bytes | sealed(an introduction owed to that peer, until it acknowledges it) |
+//! | `Q` ‖ peer slot ‖ created at `u64` BE ‖ 8 random bytes | sealed(an introduction owed to that peer, until it acknowledges it) |
 //! | `A` ‖ attestation id (32) | empty: this connection is in our shared list as published |
 
 use accord_identity::AccordId;
@@ -56,6 +59,12 @@ pub struct PeopleSync {
     pub profile_acked: u64,
     /// The version of our shared list its copy is at (0: none yet).
     pub list_acked: u64,
+}
+
+/// The owner's ID and the list, from a stored list value (an ID is 38 bytes).
+fn split_owner(plain: &[u8]) -> Option<(AccordId, &[u8])> {
+    let (owner, list) = plain.split_at_checked(38)?;
+    Some((AccordId::from_bytes(owner).ok()?, list))
 }
 
 fn key(kind: u8, rest: &[u8]) -> Vec<u8> {
@@ -115,7 +124,7 @@ impl Store {
     ///
     /// [`StoreError::Db`].
     pub fn peer_profile(&self, peer: &AccordId) -> Result<Option<PeerProfile>, StoreError> {
-        let key = key(PROFILE, &peer.to_bytes());
+        let key = key(PROFILE, &self.slots.slot(peer));
         let Some(plain) = self.get_sealed_person(&key)? else {
             return Ok(None);
         };
@@ -161,7 +170,7 @@ impl Store {
         plain.extend_from_slice(&len.to_be_bytes());
         plain.extend_from_slice(&profile.card);
         plain.extend_from_slice(avatar);
-        self.put_sealed_person(&key(PROFILE, &peer.to_bytes()), &plain)
+        self.put_sealed_person(&key(PROFILE, &self.slots.slot(peer)), &plain)
     }
 
     /// The list `owner` shared with us, as the node encoded it.
@@ -170,7 +179,8 @@ impl Store {
     ///
     /// [`StoreError::Db`].
     pub fn shared_list(&self, owner: &AccordId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get_sealed_person(&key(LIST, &owner.to_bytes()))
+        let value = self.get_sealed_person(&key(LIST, &self.slots.slot(owner)))?;
+        Ok(value.and_then(|plain| split_owner(&plain).map(|(_, list)| list.to_vec())))
     }
 
     /// Every shared list we hold, by owner (undecodable owner keys are skipped).
@@ -182,11 +192,11 @@ impl Store {
         let mut lists = Vec::new();
         for item in self.people()?.scan_prefix([LIST]) {
             let (key, _) = item.map_err(StoreError::db)?;
-            let Ok(owner) = AccordId::from_bytes(&key[1..]) else {
+            let Some(plain) = self.get_sealed_person(&key)? else {
                 continue;
             };
-            if let Some(list) = self.get_sealed_person(&key)? {
-                lists.push((owner, list));
+            if let Some((owner, list)) = split_owner(&plain) {
+                lists.push((owner, list.to_vec()));
             }
         }
         Ok(lists)
@@ -198,7 +208,8 @@ impl Store {
     ///
     /// [`StoreError::Db`], [`StoreError::Randomness`].
     pub fn put_shared_list(&self, owner: &AccordId, encoded: &[u8]) -> Result<(), StoreError> {
-        self.put_sealed_person(&key(LIST, &owner.to_bytes()), encoded)
+        let plain = [owner.to_bytes().as_slice(), encoded].concat();
+        self.put_sealed_person(&key(LIST, &self.slots.slot(owner)), &plain)
     }
 
     /// Forgets what `peer` shared and what it acknowledged of ours (the connection ended):
@@ -209,9 +220,9 @@ impl Store {
     /// [`StoreError::Db`].
     pub fn forget_shared(&self, peer: &AccordId) -> Result<(), StoreError> {
         let tree = self.people()?;
-        tree.remove(key(LIST, &peer.to_bytes()))
+        tree.remove(key(LIST, &self.slots.slot(peer)))
             .map_err(StoreError::db)?;
-        tree.remove(key(SYNC, &peer.to_bytes()))
+        tree.remove(key(SYNC, &self.slots.slot(peer)))
             .map_err(StoreError::db)?;
         Ok(())
     }
@@ -287,7 +298,7 @@ impl Store {
     pub fn people_sync(&self, peer: &AccordId) -> Result<PeopleSync, StoreError> {
         let value = self
             .people()?
-            .get(key(SYNC, &peer.to_bytes()))
+            .get(key(SYNC, &self.slots.slot(peer)))
             .map_err(StoreError::db)?;
         Ok(match value.as_deref() {
             Some(bytes) if bytes.len() == 16 => {
@@ -314,7 +325,7 @@ impl Store {
         value[..8].copy_from_slice(&sync.profile_acked.to_be_bytes());
         value[8..].copy_from_slice(&sync.list_acked.to_be_bytes());
         self.people()?
-            .insert(key(SYNC, &peer.to_bytes()), &value)
+            .insert(key(SYNC, &self.slots.slot(peer)), &value)
             .map_err(StoreError::db)?;
         Ok(())
     }
@@ -382,7 +393,7 @@ impl Store {
         notice: &[u8],
         keep: usize,
     ) -> Result<(), StoreError> {
-        let prefix = key(OWED_NOTICE, &peer.to_bytes());
+        let prefix = key(OWED_NOTICE, &self.slots.slot(peer));
         let mut slot = prefix.clone();
         slot.extend_from_slice(&created_at_ms.to_be_bytes());
         slot.extend_from_slice(&nonce);
@@ -402,7 +413,7 @@ impl Store {
     ///
     /// [`StoreError::Db`].
     pub fn owed_notice(&self, peer: &AccordId) -> Result<Option<OwedNotice>, StoreError> {
-        let prefix = key(OWED_NOTICE, &peer.to_bytes());
+        let prefix = key(OWED_NOTICE, &self.slots.slot(peer));
         for item in self.people()?.scan_prefix(&prefix) {
             let (slot, _) = item.map_err(StoreError::db)?;
             if let Some(notice) = self.get_sealed_person(&slot)? {
@@ -492,11 +503,20 @@ mod tests {
         };
         store.put_peer_profile(&p, &record).unwrap();
         assert_eq!(store.peer_profile(&p).unwrap(), Some(record));
-        // Nothing readable in the engine: the value is sealed.
+        // Nothing readable in the engine: the value is sealed, and the key is the peer's
+        // slot, not its ID.
+        assert!(
+            store
+                .people()
+                .unwrap()
+                .get(key(PROFILE, &p.to_bytes()))
+                .unwrap()
+                .is_none()
+        );
         let raw = store
             .people()
             .unwrap()
-            .get(key(PROFILE, &p.to_bytes()))
+            .get(key(PROFILE, &store.slots.slot(&p)))
             .unwrap()
             .unwrap();
         assert!(!raw.windows(4).any(|w| w == b"card"));

@@ -6,7 +6,8 @@
 //! 0x01 ‖ first_seen_ms: u64 BE ‖ last_seen_ms: u64 BE ‖ count: u8 ‖ count × (len: u16 BE ‖ multiaddr bytes)
 //! ```
 //!
-//! The peer's Accord ID is not repeated in the value because it is the key. Addresses are
+//! This is the record inside the sealed value: the value stored under the peer's slot is
+//! sealed(Accord ID bytes ‖ record) (`at_rest.rs`). Addresses are
 //! stored newest first. The decoder is strict: it rejects unknown versions, trailing bytes,
 //! oversize input and invalid addresses with a [`RecordError`], so a damaged or foreign record
 //! is recognised as such and skipped rather than misread.
@@ -61,9 +62,12 @@ pub(crate) enum RecordError {
     /// The first-seen time is after the last-seen time, which the store never writes.
     #[error("first-seen time is after last-seen time")]
     InconsistentTimes,
-    /// The key is not a valid Accord ID.
-    #[error("the record's key is not a valid Accord ID")]
+    /// The Accord ID stored with the record is not a valid one.
+    #[error("the record's Accord ID is not a valid one")]
     BadKey,
+    /// The sealed value does not open with this store's key in this slot.
+    #[error("the sealed entry does not open")]
+    Unsealable,
 }
 
 /// An address-book entry without its key, as the codec sees it.

@@ -13,15 +13,25 @@
 //!   A schema-1 store is not migrated by a step here but rewritten, sealed, into a fresh
 //!   directory before it is opened (`sealing_rewrite.rs`): sealing in place would leave the
 //!   plain values in the engine's log files until it happened to reclaim them.
+//! - 3: every record about a peer is keyed by the peer's slot (a keyed hash of its ID,
+//!   `peer_slot.rs`) instead of its ID, and the address book, connections, conversations,
+//!   the outbox, the message-id index, the block list and the `meta` names set through
+//!   `set_meta` are sealed too. A schema-1 or schema-2 store is rewritten into a fresh
+//!   directory, like the sealing rewrite and for the same reason (`sealing_rewrite.rs`,
+//!   `slot_rewrite.rs`).
 
 use crate::at_rest::{self, RecordCipher};
 use crate::error::StoreError;
 
 /// The schema version this build writes.
-pub const CURRENT_SCHEMA: u32 = 2;
+pub const CURRENT_SCHEMA: u32 = SLOT_SCHEMA;
 
-/// The last schema whose values were all plain; a store at this version is rewritten sealed.
+/// The last schema whose values were all plain; from here up to [`SLOT_SCHEMA`] a store is
+/// rewritten.
 pub(crate) const PLAIN_SCHEMA: u32 = 1;
+
+/// The first schema that keys records by peer slot and seals everything about a peer.
+pub(crate) const SLOT_SCHEMA: u32 = 3;
 
 /// The `meta` key holding the schema version.
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
@@ -41,9 +51,9 @@ struct Migration {
     run: fn(&sled::Db, &RecordCipher) -> Result<(), StoreError>,
 }
 
-/// Every in-place migration, oldest first. There is none yet: the step from schema 1 is the
-/// sealing rewrite, which runs before the store is opened. A future step is added here as
-/// `Migration { from: 2, run: ... }`.
+/// Every in-place migration, oldest first. There is none yet: the steps from schemas 1 and 2
+/// are the rewrite, which runs before the store is opened. A future step is added here as
+/// `Migration { from: 3, run: ... }`.
 const MIGRATIONS: &[Migration] = &[];
 
 /// Reads the schema version, refuses a newer one, verifies (or writes) the key check, stamps

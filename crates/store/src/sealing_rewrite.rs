@@ -1,16 +1,22 @@
-//! Schema 1 → 2: a plain store is rewritten, sealed, into a fresh directory that then takes
-//! its place.
+//! Schema 1 or 2 → 3: a store that shows what schema 3 hides is rewritten into a fresh
+//! directory that then takes its place.
 //!
-//! Why not seal the values in place: sled is log-structured, so overwriting a value appends
-//! the new version and leaves the old one in the log files until the engine happens to
-//! reclaim that segment. A store sealed in place would still show its messages in clear to
-//! whoever copied the directory. Writing a new database holds only sealed values, and the
-//! old directory is deleted once the new one has replaced it.
+//! Schema 1 held every value plain; schema 2 sealed messages, invites and sessions but kept
+//! peer IDs in keys and the address book, connections (with aliases), conversations, the
+//! outbox, the message-id index and the block list plain. Schema 3 keys every record about a
+//! peer by its slot and seals them all (`slot_rewrite.rs` converts each record).
+//!
+//! Why not convert in place: sled is log-structured, so overwriting a value appends the new
+//! version and leaves the old one in the log files until the engine happens to reclaim that
+//! segment. A store converted in place would still show its messages (schema 1) or its
+//! social graph (schema 2) in clear to whoever copied the directory. Writing a new database
+//! holds only converted records, and the old directory is deleted once the new one has
+//! replaced it.
 //!
 //! The steps, for a store at `<path>` (the node's `db/`):
 //!
-//! 1. Write every tree into `<path>.sealing`, sealing the values of the sealed trees, then
-//!    the key check, then the schema version, and flush.
+//! 1. Write every record, converted, into `<path>.sealing`, then the key check, then the
+//!    schema version, and flush.
 //! 2. Rename `<path>` to `<path>.plain-old`, then `<path>.sealing` to `<path>` (each rename
 //!    made durable by syncing the parent directory).
 //! 3. Delete `<path>.plain-old`.
@@ -25,14 +31,15 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::at_rest::{self, RecordCipher, SEALED_TREES};
+use crate::at_rest;
 use crate::error::{DbError, StoreError};
 use crate::schema::{self, CURRENT_SCHEMA};
+use crate::slot_rewrite::Conversion;
 use crate::trees;
 
-/// The suffix of the sealed copy being written.
+/// The suffix of the converted copy being written.
 const SEALING_SUFFIX: &str = "sealing";
-/// The suffix of the plain store once the sealed copy has replaced it.
+/// The suffix of the old store once the converted copy has replaced it.
 const PLAIN_SUFFIX: &str = "plain-old";
 
 /// `<path>.<suffix>`, beside the store.
@@ -78,21 +85,37 @@ pub(crate) fn recover(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Whether the store `db` is a plain (schema 1) store that must be rewritten.
-pub(crate) fn is_plain(db: &sled::Db) -> Result<bool, StoreError> {
+/// The schema of the store `db` if it must be rewritten (1 or 2), `None` otherwise.
+pub(crate) fn needs_rewrite(db: &sled::Db) -> Result<Option<u32>, StoreError> {
     let meta = db.open_tree(trees::META).map_err(StoreError::db)?;
-    Ok(schema::read_version(&meta)? == Some(schema::PLAIN_SCHEMA))
+    Ok(schema::read_version(&meta)?
+        .filter(|&version| (schema::PLAIN_SCHEMA..schema::SLOT_SCHEMA).contains(&version)))
 }
 
-/// Rewrites the plain store `db`, open at `path`, sealed, and puts the sealed copy in its
-/// place (see the module docs). `db` is closed on return; reopen `path`.
+/// Rewrites the schema-`from` store `db`, open at `path`, as schema 3, and puts the copy in
+/// its place (see the module docs). `db` is closed on return; reopen `path`.
+///
+/// # Errors
+///
+/// [`StoreError::WrongKey`] when a schema-2 store was sealed with another key (it is left
+/// untouched); the usual I/O and engine errors otherwise.
 pub(crate) fn rewrite(
     db: sled::Db,
     path: &Path,
     cache_capacity: u64,
-    cipher: &RecordCipher,
+    conversion: &Conversion<'_>,
 ) -> Result<(), StoreError> {
-    tracing::info!(path = %path.display(), "encrypting the store at rest (schema 1 to 2)");
+    let cipher = conversion.cipher;
+    if conversion.from >= 2 {
+        // A store written with another key is refused before anything is written.
+        let meta = db.open_tree(trees::META).map_err(StoreError::db)?;
+        at_rest::verify_or_write_key_check(&meta, cipher)?;
+    }
+    tracing::info!(
+        path = %path.display(),
+        from = conversion.from,
+        "rewriting the store: records keyed by peer slot and sealed (schema 3)"
+    );
     let sealing = sibling(path, SEALING_SUFFIX);
     if sealing.exists() {
         // A copy left by a crash before the swap: incomplete by construction, so redone.
@@ -112,16 +135,22 @@ pub(crate) fn rewrite(
     for name in db.tree_names() {
         let from = db.open_tree(&name).map_err(StoreError::db)?;
         let to = copy.open_tree(&name).map_err(StoreError::db)?;
-        let sealed = SEALED_TREES
+        let known = trees::ALL
             .into_iter()
             .find(|tree| tree.as_bytes() == name.as_ref());
         for entry in from.iter() {
             let (key, value) = entry.map_err(StoreError::db)?;
-            let value = match sealed {
-                Some(tree) => cipher.seal(tree, &key, &value)?.into(),
-                None => value,
-            };
-            to.insert(key, value).map_err(StoreError::db)?;
+            match known {
+                Some(tree) => {
+                    let (key, value) = conversion.convert(tree, &key, &value)?;
+                    to.insert(key, value).map_err(StoreError::db)?;
+                }
+                // A tree this build does not know (sled's default tree, a retired one) is
+                // copied as it is.
+                None => {
+                    to.insert(key, value).map_err(StoreError::db)?;
+                }
+            }
         }
     }
     let meta = copy.open_tree(trees::META).map_err(StoreError::db)?;

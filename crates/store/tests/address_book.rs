@@ -148,16 +148,16 @@ fn damaged_records_are_skipped_and_counted_and_the_rest_survive() {
     {
         let db = common::raw_db(dir.path());
         let peers = db.open_tree(trees::PEERS).unwrap();
-        // A garbage value under a valid key, and a garbage key.
+        // A garbage value under a peer's slot, and a garbage key.
         peers
-            .insert(id(2).to_bytes(), b"\x01garbage".as_slice())
+            .insert(common::slot(&id(2)), b"\x01garbage".as_slice())
             .unwrap();
         peers
             .insert(b"not an id".as_slice(), b"\x01".as_slice())
             .unwrap();
         // A record from a future format version.
         peers
-            .insert(id(4).to_bytes(), b"\x09whatever".as_slice())
+            .insert(common::slot(&id(4)), b"\x09whatever".as_slice())
             .unwrap();
         db.flush().unwrap();
     }
@@ -193,7 +193,7 @@ fn eviction_never_picks_damaged_records() {
         let db = common::raw_db(dir.path());
         let peers = db.open_tree(trees::PEERS).unwrap();
         peers
-            .insert(id(9).to_bytes(), b"\x01bad".as_slice())
+            .insert(common::slot(&id(9)), b"\x01bad".as_slice())
             .unwrap();
         db.flush().unwrap();
     }

@@ -374,12 +374,15 @@ fn blocked_set() {
     let raw = db
         .open_tree(trees::BLOCKED)
         .unwrap()
-        .get(id(2).to_bytes())
+        .get(common::slot(&id(2)))
         .unwrap()
         .unwrap();
-    let mut expected = vec![1];
-    expected.extend_from_slice(&250u64.to_be_bytes());
-    assert_eq!(raw.as_ref(), expected.as_slice());
+    // Stored under the peer's slot, sealed: neither the ID nor the plain entry is on disk.
+    let mut plain = vec![1];
+    plain.extend_from_slice(&250u64.to_be_bytes());
+    assert!(!raw.windows(plain.len()).any(|w| w == plain.as_slice()));
+    assert!(!raw.windows(38).any(|w| w == id(2).to_bytes().as_slice()));
+    assert_eq!(raw.len(), 38 + plain.len() + 41);
 }
 
 #[test]

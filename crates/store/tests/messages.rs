@@ -430,16 +430,16 @@ fn damaged_records_are_skipped_and_counted_and_nothing_else_is_lost() {
         let db = common::raw_db(dir.path());
         let messages = db.open_tree(trees::MESSAGES).unwrap();
         // Message 2 becomes garbage, and a garbage key appears inside the conversation's range.
-        let mut key = id(1).to_bytes();
+        let mut key = common::slot(&id(1));
         key.extend_from_slice(&2u64.to_be_bytes());
         messages.insert(&key, b"\x01garbage".as_slice()).unwrap();
-        let mut odd = id(1).to_bytes();
+        let mut odd = common::slot(&id(1));
         odd.extend_from_slice(&[0, 0, 0, 1]);
         messages.insert(odd, b"\x01x".as_slice()).unwrap();
         // The conversation record and an outbox entry become garbage too.
         db.open_tree(trees::CONVERSATIONS)
             .unwrap()
-            .insert(id(1).to_bytes(), b"\x07".as_slice())
+            .insert(common::slot(&id(1)), b"\x07".as_slice())
             .unwrap();
         db.open_tree(trees::OUTBOX)
             .unwrap()
@@ -447,7 +447,7 @@ fn damaged_records_are_skipped_and_counted_and_nothing_else_is_lost() {
             .unwrap();
         db.open_tree(trees::SESSIONS)
             .unwrap()
-            .insert(id(7).to_bytes(), b"".as_slice())
+            .insert(common::slot(&id(7)), b"".as_slice())
             .unwrap();
         db.flush().unwrap();
     }

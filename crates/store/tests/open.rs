@@ -134,7 +134,8 @@ fn counts_start_at_zero() {
 
 #[test]
 fn accord_id_bytes_have_the_fixed_length_the_layout_relies_on() {
-    // `messages` keys are `id ‖ sequence`; that only reads one way if every id is 38 bytes.
+    // The sealed records of the address book, connections, conversations and blocks start
+    // with the peer's ID; that only reads one way if every id is 38 bytes.
     for n in 0..=255 {
         assert_eq!(id(n).to_bytes().len(), 38);
     }

@@ -1,7 +1,6 @@
 //! The Message actor's typed commands and replies. The control API's JSON stays at the edge:
-//! [`MessageHandle::command`](super::MessageHandle::command) turns a [`Request`] into a
-//! [`MessageCommand`] and the [`MessageReply`] back into JSON; inside the node nothing else
-//! sees either.
+//! `requests.rs` turns a [`Request`] into a [`MessageCommand`] and the [`MessageReply`] back
+//! into JSON; inside the node nothing else sees either.
 
 use std::collections::BTreeMap;
 
@@ -9,9 +8,8 @@ use accord_api::{
     AliasInfo, ConversationInfo, ErrorCode, MessageInfo, QueuedInfo, RemoteError, Request,
     SafetyNumberInfo, SendInfo,
 };
-use serde_json::Value;
 
-use super::send_step::SendCommand;
+use accord_identity::AccordId;
 
 /// A user command for the Message actor.
 #[derive(Debug)]
@@ -86,18 +84,16 @@ impl MessageCommand {
     }
 }
 
-impl MessageReply {
-    /// The reply as the control API's JSON.
-    pub(crate) fn into_value(self) -> Result<Value, RemoteError> {
-        let value = match self {
-            MessageReply::Sent(info) => serde_json::to_value(info),
-            MessageReply::History(list) => serde_json::to_value(list),
-            MessageReply::Inbox(list) => serde_json::to_value(list),
-            MessageReply::Alias(info) => serde_json::to_value(info),
-            MessageReply::Verify(info) => serde_json::to_value(info),
-            MessageReply::Status(list) => serde_json::to_value(list),
-            MessageReply::Stats(counts) => serde_json::to_value(counts),
-        };
-        value.map_err(|err| RemoteError::new(ErrorCode::Internal, err.to_string()))
-    }
+/// One `accord send`, as the user gave it.
+#[derive(Debug)]
+pub(crate) struct SendCommand {
+    /// The recipient: an Accord ID or an alias.
+    pub(crate) peer: String,
+    /// `peer` parsed as an Accord ID, if it is one (parsed by the actor, which remembers
+    /// the IDs it has seen: parsing decompresses a public key).
+    pub(crate) id: Option<AccordId>,
+    /// The text.
+    pub(crate) body: String,
+    /// The message this one answers, as hex.
+    pub(crate) reply_to: Option<String>,
 }

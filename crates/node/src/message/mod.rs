@@ -8,32 +8,31 @@
 //! The recipient takes messages only in the order they were sent, answers only after the
 //! message and its ratchet state are durable, and recognises retransmissions by their message
 //! id before decrypting anything. Neither side waits for the disk inline: answers that need
-//! durability wait for the store's group commit in [`durable`], while the actor goes on.
+//! durability wait for the store's group commit, while the actor goes on.
 //!
-//! The actor works in batches: everything queued for it while the store was busy is taken
-//! at once, and every send of the batch, every incoming message of every peer and every
-//! delivery answer go to the store as one job each ([`send_step`], [`receive_step`]), so
-//! that they share one transaction hop and one fsync.
+//! Every decision is [`core::MessageCore`]'s, a state machine without I/O (inputs and the time
+//! in, outputs out); [`actor`] is the thin loop that feeds it and carries out what it says:
+//! store jobs ([`store_jobs`], with the ratchet steps [`send_step`], [`receive_step`] and
+//! [`receipt_step`] on the store thread), sends and answers ([`network`]), replies and events.
+//! The actor works in batches: everything queued for it while the store was busy is taken at
+//! once, and every send of the batch, every incoming message of every peer and every batch of
+//! delivery answers go to the store as one job each, so that they share one transaction hop
+//! and one fsync.
 
 mod actor;
 mod command;
-mod commands;
 mod core;
-mod delivery;
-mod durable;
-mod inbound;
-mod reasons;
-mod receipts;
+mod network;
+mod receipt_step;
 mod receive_step;
-mod reorder;
 mod send_step;
+mod store_jobs;
 pub mod wire;
 
-use accord_api::{RemoteError, Request};
+use accord_api::RemoteError;
 
 use accord_net::{PeerId, ResponseChannel};
 pub(crate) use command::{MessageCommand, MessageReply};
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use actor::MessageActor;
@@ -59,18 +58,6 @@ pub(crate) enum MessageMessage {
     PeerConnected { peer: PeerId },
     /// A peer's last connection closed: what was handed to it is no longer `sent`.
     PeerDisconnected { peer: PeerId },
-    /// A delivery attempt finished.
-    Delivered {
-        peer: accord_identity::AccordId,
-        message_id: accord_store::MessageId,
-        result: Result<wire::Status, String>,
-    },
-    /// A read receipt was answered (`acknowledged`: stored), or not.
-    ReceiptAnswered {
-        peer: accord_identity::AccordId,
-        up_to_local_seq: u64,
-        acknowledged: bool,
-    },
     /// A channel was set up or torn down (by the Connect actor): re-examine the outbox.
     ChannelChanged { peer: accord_identity::AccordId },
     /// Stop after what is queued before this.
@@ -88,23 +75,14 @@ impl MessageHandle {
         MessageHandle { tx }
     }
 
-    /// Runs a control request: the JSON edge around [`MessageHandle::run`].
-    pub(crate) async fn command(&self, request: Request) -> Result<Value, RemoteError> {
-        self.run(MessageCommand::from_request(request)?)
-            .await?
-            .into_value()
-    }
-
     /// Runs a user command.
     pub(crate) async fn run(&self, command: MessageCommand) -> Result<MessageReply, RemoteError> {
         let (reply, response) = oneshot::channel();
-        let stopped =
-            || RemoteError::new(accord_api::ErrorCode::Internal, "the node is shutting down");
         self.tx
             .send(MessageMessage::Command { command, reply })
             .await
-            .map_err(|_| stopped())?;
-        response.await.map_err(|_| stopped())?
+            .map_err(|_| actor::stopped())?;
+        response.await.map_err(|_| actor::stopped())?
     }
 
     /// Queues an incoming request; false when the queue is full (the sender retries).

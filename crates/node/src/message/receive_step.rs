@@ -4,7 +4,7 @@
 //! connection (before any decryption), whether the message was seen already, then decryption
 //! on a copy of the ratchet state. Every request the actor had queued goes into one job, so
 //! the batch costs one hop to the store thread and back, and everything it wrote shares the
-//! next flush; the answers wait for that flush in the actor (see [`super::durable`]).
+//! next flush; the answers wait for that flush in the actor (see [`super::core`]).
 //!
 //! The job runs on the store thread, so reading a conversation's ratchet state, advancing it
 //! and writing it back is one step that nothing else can interleave with.
@@ -15,61 +15,10 @@ use accord_identity::AccordId;
 use accord_store::{Direction, Incoming, MessageId, MessageState, Store};
 
 use super::core::admission::{Admission, admit};
-use super::wire::{self, Content, Status};
+use super::core::{Dropped, Outcome, Request};
+use super::wire::{self, Content};
 use crate::Config;
 use crate::hex::encode as hex;
-
-/// A request of the batch, decoded only as far as its sender.
-pub(super) struct Request {
-    /// The sender.
-    pub(super) peer: AccordId,
-    /// The request as it arrived.
-    pub(super) data: Vec<u8>,
-}
-
-/// Why a request was dropped: counted in `accord stats` under `reason`, logged with `detail`.
-#[derive(Debug)]
-pub(super) struct Dropped {
-    pub(super) reason: &'static str,
-    pub(super) detail: String,
-}
-
-/// What became of one request.
-#[derive(Debug)]
-pub(super) enum Outcome {
-    /// Refused at once (nothing written), counted under a reason if it is one the user sees.
-    Refused(Option<Dropped>),
-    /// Already stored: acknowledged once the original is certainly on disk (after the flush).
-    Duplicate,
-    /// A new text message, stored with this sender sequence: acknowledged and announced
-    /// after the flush.
-    Stored { sender_seq: u64, event: Box<Event> },
-    /// A read receipt (or a hello): the new ratchet state and these messages, now `read`,
-    /// are acknowledged and announced after the flush.
-    Receipt { read: Vec<MessageId> },
-    /// A text message that overtook an earlier one: held until the gap is filled.
-    Early { sender_seq: u64 },
-}
-
-impl Outcome {
-    /// Whether the answer must wait for the flush.
-    pub(super) fn waits_for_flush(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Duplicate | Outcome::Stored { .. } | Outcome::Receipt { .. }
-        )
-    }
-
-    /// The status the sender is answered with (for `Early`, once it is no longer held).
-    pub(super) fn status(&self) -> Status {
-        match self {
-            Outcome::Refused(_) => Status::Refused,
-            Outcome::Duplicate => Status::Duplicate,
-            Outcome::Stored { .. } | Outcome::Receipt { .. } => Status::Stored,
-            Outcome::Early { .. } => Status::Early,
-        }
-    }
-}
 
 fn dropped(reason: &'static str, detail: impl std::fmt::Display) -> Outcome {
     Outcome::Refused(Some(Dropped {

@@ -16,26 +16,15 @@ use std::str::FromStr;
 use accord_api::{ErrorCode, RemoteError};
 use accord_channel::Session;
 use accord_identity::AccordId;
-use accord_store::{Connection, MessageRecord, Store};
+use accord_store::{Connection, MessageId, MessageRecord, OutboxEntry, Store};
+
+use super::command::SendCommand;
+use super::core::SendsRecorded;
 
 use super::wire::{self, Content, MAX_BODY};
 use crate::Config;
 use crate::remote_error::{internal, refused};
 use crate::rng;
-
-/// One `accord send`, as the user gave it.
-#[derive(Debug)]
-pub(crate) struct SendCommand {
-    /// The recipient: an Accord ID or an alias.
-    pub(crate) peer: String,
-    /// `peer` parsed as an Accord ID, if it is one (parsed by the actor, which remembers
-    /// the IDs it has seen: parsing decompresses a public key).
-    pub(crate) id: Option<AccordId>,
-    /// The text.
-    pub(crate) body: String,
-    /// The message this one answers, as hex.
-    pub(crate) reply_to: Option<String>,
-}
 
 /// Resolves an Accord ID or an alias to a connection (revoked ones included).
 pub(super) fn resolve(
@@ -66,7 +55,9 @@ pub(super) fn active(store: &Store, text: &str) -> Result<Connection, RemoteErro
 
 /// The connection of a resolved recipient if it is active, or the refusal the CLI contract
 /// words.
-fn active_of(resolved: (AccordId, Option<Connection>)) -> Result<Connection, RemoteError> {
+pub(super) fn active_of(
+    resolved: (AccordId, Option<Connection>),
+) -> Result<Connection, RemoteError> {
     match resolved {
         (_, Some(connection)) if connection.revoked_at_ms.is_none() => Ok(connection),
         (id, _) => Err(refused(format!(
@@ -75,26 +66,28 @@ fn active_of(resolved: (AccordId, Option<Connection>)) -> Result<Connection, Rem
     }
 }
 
-/// Records every send of `commands`, in order; `message_ids` are their fresh ids. `queued` is
-/// how many messages wait for each peer as far as the actor knows (see
+/// Records every send of `commands`, in order, each under a fresh random message id. `queued`
+/// is how many messages wait for each peer as far as the core knows (see
 /// [`Outbox`](super::core::outbox::Outbox)); it comes back brought up to date.
 pub(super) fn record_batch(
     store: &Store,
     config: &Config,
     commands: &[SendCommand],
-    message_ids: &[accord_store::MessageId],
     mut queued: HashMap<AccordId, usize>,
     now_ms: u64,
-) -> (
-    Vec<Result<MessageRecord, RemoteError>>,
-    HashMap<AccordId, usize>,
-) {
+) -> SendsRecorded {
     let results = commands
         .iter()
-        .zip(message_ids)
-        .map(|(command, id)| record_one(store, config, command, *id, &mut queued, now_ms))
+        .map(|command| record_one(store, config, command, random_id(), &mut queued, now_ms))
         .collect();
     (results, queued)
+}
+
+/// A fresh random message id.
+pub(super) fn random_id() -> MessageId {
+    let mut id = [0u8; 16];
+    rand_core::Rng::fill_bytes(&mut rng::os_rng(), &mut id);
+    id
 }
 
 /// Checks the body against `messages.max_bytes` and parses the message it replies to.
@@ -131,10 +124,10 @@ fn record_one(
     store: &Store,
     config: &Config,
     command: &SendCommand,
-    message_id: accord_store::MessageId,
+    message_id: MessageId,
     queued: &mut HashMap<AccordId, usize>,
     now_ms: u64,
-) -> Result<MessageRecord, RemoteError> {
+) -> Result<(MessageRecord, OutboxEntry), RemoteError> {
     let connection = match command.id {
         Some(id) => active_of((id, store.connection(&id).map_err(internal)?))?,
         None => active(store, &command.peer)?,
@@ -185,7 +178,7 @@ fn record_one(
         .encrypt(&content.encode(), &mut rng::os_rng())
         .map_err(internal)?;
     let frame = wire::encode_request(&message_id, &envelope);
-    let (record, _entry) = store
+    let recorded = store
         .record_outgoing(
             &peer,
             &session.to_bytes(),
@@ -198,5 +191,5 @@ fn record_one(
         )
         .map_err(internal)?;
     queued.insert(peer, context.queued.saturating_add(1));
-    Ok(record)
+    Ok(recorded)
 }

@@ -5,6 +5,30 @@ use crate::test_strategies::{arb_bytes, arb_id};
 use accord_identity::Identity;
 use proptest::prelude::*;
 
+/// The slot the tests key `peer`'s messages by: the one a store opened with the test key uses.
+fn slot(peer: &AccordId) -> Vec<u8> {
+    crate::peer_slot::PeerSlots::new(&crate::at_rest::test_key()).slot(peer)
+}
+
+/// The `messages` key of `peer`'s message `seq`.
+fn key_of(peer: &AccordId, seq: u64) -> Vec<u8> {
+    message_key(&slot(peer), seq)
+}
+
+/// Decodes a message of the conversation with `peer`, with its outbox sequence.
+fn decode_message_full(
+    peer: &AccordId,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(MessageRecord, Option<u64>), CodecError> {
+    decode_message_of(peer, &slot(peer), key, value)
+}
+
+/// Decodes a message of the conversation with `peer`.
+fn decode_message(peer: &AccordId, key: &[u8], value: &[u8]) -> Result<MessageRecord, CodecError> {
+    decode_message_full(peer, key, value).map(|(record, _)| record)
+}
+
 fn arb_state() -> impl Strategy<Value = MessageState> {
     prop_oneof![
         Just(MessageState::Queued),
@@ -77,17 +101,17 @@ proptest! {
 
     #[test]
     fn message_round_trips(m in arb_message(), outbox_seq in any::<Option<u64>>(), extra in 1usize..8) {
-        let key = message_key(&m.peer, m.local_seq);
+        let key = key_of(&m.peer, m.local_seq);
         prop_assert_eq!(key.len(), MESSAGE_KEY_LEN);
         let bytes = encode_message(&m, outbox_seq).unwrap();
         prop_assert_eq!(bytes[0], RECORD_V1);
-        prop_assert_eq!(decode_message_full(&key, &bytes).unwrap(), (m.clone(), outbox_seq));
-        let peer_bytes = m.peer.to_bytes();
+        prop_assert_eq!(decode_message_full(&m.peer, &key, &bytes).unwrap(), (m.clone(), outbox_seq));
+        let peer_bytes = slot(&m.peer);
         prop_assert_eq!(decode_message_of(&m.peer, &peer_bytes, &key, &bytes).unwrap(), (m.clone(), outbox_seq));
         prop_assert_eq!(decode_message_of(&m.peer, &[0u8; PEER_LEN], &key, &bytes).unwrap_err(), CodecError::BadKey);
         let mut longer = bytes.clone();
         longer.extend(std::iter::repeat_n(0u8, extra));
-        prop_assert_eq!(decode_message(&key, &longer).unwrap_err(), CodecError::TrailingBytes(extra));
+        prop_assert_eq!(decode_message(&m.peer, &key, &longer).unwrap_err(), CodecError::TrailingBytes(extra));
     }
 
     #[test]
@@ -160,29 +184,30 @@ proptest! {
         a in any::<u64>(),
         b in any::<u64>(),
     ) {
-        prop_assert_eq!(message_key(&peer, a).cmp(&message_key(&peer, b)), a.cmp(&b));
-        prop_assert_eq!(split_message_key(&message_key(&peer, a)).unwrap(), (peer, a));
-        prop_assert_eq!(message_key_seq_of(&peer.to_bytes(), &message_key(&peer, a)).unwrap(), a);
+        prop_assert_eq!(key_of(&peer, a).cmp(&key_of(&peer, b)), a.cmp(&b));
+        prop_assert_eq!(key_of(&peer, a)[..PEER_LEN].to_vec(), slot(&peer));
+        prop_assert_eq!(message_key_seq_of(&slot(&peer), &key_of(&peer, a)).unwrap(), a);
         // A key of another conversation, or of the wrong length, is refused, not misread.
         prop_assume!(other != peer);
         prop_assert_eq!(
-            message_key_seq_of(&other.to_bytes(), &message_key(&peer, a)).unwrap_err(),
+            message_key_seq_of(&slot(&other), &key_of(&peer, a)).unwrap_err(),
             CodecError::BadKey
         );
         prop_assert_eq!(
-            message_key_seq_of(&peer.to_bytes(), &peer.to_bytes()).unwrap_err(),
+            message_key_seq_of(&slot(&peer), &slot(&peer)).unwrap_err(),
             CodecError::BadKey
         );
-        prop_assert_eq!(index_key(&peer, &[0; 16]).len(), PEER_LEN + 16);
+        prop_assert_eq!(index_key(&slot(&peer), &[0; 16]).len(), PEER_LEN + 16);
     }
 
     #[test]
     fn decoders_never_panic(key in arb_bytes(64), value in arb_bytes(2048)) {
-        let _ = decode_message(&key, &value);
+        let m = sample();
+        let _ = decode_message(&m.peer, &key, &value);
         let _ = decode_outbox(&key, &value);
         let _ = decode_conversation(&key, &value);
         let _ = decode_session(&value);
-        let _ = split_message_key(&key);
+        let _ = message_key_seq_of(&key, &key);
         let _ = decode_u64_exact(&value);
     }
 
@@ -190,7 +215,7 @@ proptest! {
     fn decoders_never_panic_on_versioned_input(peer in arb_id(), body in arb_bytes(1024)) {
         let mut value = vec![RECORD_V1];
         value.extend(body);
-        let _ = decode_message(&message_key(&peer, 1), &value);
+        let _ = decode_message(&peer, &key_of(&peer, 1), &value);
         let _ = decode_outbox(&1u64.to_be_bytes(), &value);
         let _ = decode_conversation(&peer.to_bytes(), &value);
     }
@@ -214,32 +239,35 @@ fn sample() -> MessageRecord {
 #[test]
 fn rejects_bad_envelopes_codes_and_keys() {
     let m = sample();
-    let key = message_key(&m.peer, m.local_seq);
+    let key = key_of(&m.peer, m.local_seq);
     let good = encode_message(&m, None).unwrap();
-    assert_eq!(decode_message(&key, &[]).unwrap_err(), CodecError::Empty);
+    assert_eq!(
+        decode_message(&m.peer, &key, &[]).unwrap_err(),
+        CodecError::Empty
+    );
     let mut future = good.clone();
     future[0] = 2;
     assert_eq!(
-        decode_message(&key, &future).unwrap_err(),
+        decode_message(&m.peer, &key, &future).unwrap_err(),
         CodecError::UnknownVersion(2)
     );
     assert_eq!(
-        decode_message(&key[..45], &good).unwrap_err(),
+        decode_message(&m.peer, &key[..MESSAGE_KEY_LEN - 1], &good).unwrap_err(),
         CodecError::BadKey
     );
     assert_eq!(
-        decode_message(&[0; MESSAGE_KEY_LEN], &good).unwrap_err(),
+        decode_message(&m.peer, &[0; MESSAGE_KEY_LEN], &good).unwrap_err(),
         CodecError::BadKey
     );
     let mut cut = good.clone();
     cut.pop();
     assert_eq!(
-        decode_message(&key, &cut).unwrap_err(),
+        decode_message(&m.peer, &key, &cut).unwrap_err(),
         CodecError::Malformed
     );
     let huge = vec![RECORD_V1; MAX_MESSAGE_RECORD_LEN + 1];
     assert_eq!(
-        decode_message(&key, &huge).unwrap_err(),
+        decode_message(&m.peer, &key, &huge).unwrap_err(),
         CodecError::TooLarge(MAX_MESSAGE_RECORD_LEN + 1)
     );
     let bad = |direction, state| {
@@ -254,7 +282,7 @@ fn rejects_bad_envelopes_codes_and_keys() {
             state,
             outbox_seq: None,
         };
-        decode_message(&key, &encode_versioned(&mirror, 0, 1024).unwrap()).unwrap_err()
+        decode_message(&m.peer, &key, &encode_versioned(&mirror, 0, 1024).unwrap()).unwrap_err()
     };
     assert_eq!(
         bad(2, 0),

@@ -9,7 +9,7 @@ use accord_identity::AccordId;
 use super::{
     ConversationRecord, Direction, MessageId, MessageRecord, MessageState, conversation_range,
 };
-use crate::invites::{TxResult, bad_record, tx_error};
+use crate::invites::{TxResult, tx_error};
 use crate::lifecycle_record::CodecError;
 use crate::message_record::{self as codec};
 use crate::{Store, StoreError, trees};
@@ -47,7 +47,8 @@ impl Store {
             && outbox_seq.is_some();
         let keep_seq = if leaves_outbox { None } else { outbox_seq };
         let message_value = self.sealed_message(&record, keep_seq)?;
-        let message_key = codec::message_key(peer, record.local_seq);
+        let peer_key = self.slot(peer);
+        let message_key = codec::message_key(&peer_key, record.local_seq);
         let conversation_value = if record.direction == Direction::Incoming
             && was < MessageState::Read
             && state == MessageState::Read
@@ -55,10 +56,9 @@ impl Store {
             self.conversation(peer)?
                 .map(|mut c| {
                     c.unread = c.unread.saturating_sub(1);
-                    codec::encode_conversation(&c)
+                    self.sealed_conversation(&peer_key, &c)
                 })
-                .transpose()
-                .map_err(bad_record(trees::CONVERSATIONS))?
+                .transpose()?
         } else {
             None
         };
@@ -68,7 +68,6 @@ impl Store {
             }
             _ => None,
         };
-        let peer_key = peer.to_bytes();
         (&self.messages, &self.outbox, &self.conversations)
             .transaction(|(messages, outbox, conversations)| -> TxResult<()> {
                 messages.insert(&message_key[..], &message_value[..])?;
@@ -102,10 +101,10 @@ impl Store {
         if limit == 0 {
             return Ok(out);
         }
-        let peer_bytes = peer.to_bytes();
+        let peer_bytes = self.slot(peer);
         for entry in self
             .messages
-            .range(conversation_range(peer, before_local_seq))
+            .range(conversation_range(&peer_bytes, before_local_seq))
             .rev()
         {
             let (key, value) = entry.map_err(StoreError::db)?;
@@ -171,7 +170,7 @@ impl Store {
         self.decode_one(
             trees::CONVERSATIONS,
             &self.conversations,
-            &peer.to_bytes(),
+            &self.slot(peer),
             |_, value| codec::decode_conversation_of(*peer, value),
         )
     }
@@ -199,14 +198,14 @@ impl Store {
             return Ok(Vec::new());
         };
         let start = conversation.last_read_local_seq.saturating_add(1);
+        let peer_bytes = self.slot(peer);
         let range = (
-            Bound::Included(codec::message_key(peer, start)),
-            Bound::Included(codec::message_key(peer, u64::MAX)),
+            Bound::Included(codec::message_key(&peer_bytes, start)),
+            Bound::Included(codec::message_key(&peer_bytes, u64::MAX)),
         );
         let mut changed = Vec::new();
         let mut writes = Vec::new();
         let mut still_unread: u64 = 0;
-        let peer_bytes = peer.to_bytes();
         for entry in self.messages.range(range) {
             let (key, value) = entry.map_err(StoreError::db)?;
             let (mut record, outbox_seq) =
@@ -239,9 +238,8 @@ impl Store {
         }
         conversation.unread = still_unread;
         conversation.last_read_local_seq = conversation.last_read_local_seq.max(read_up_to);
-        let conversation_value =
-            codec::encode_conversation(&conversation).map_err(bad_record(trees::CONVERSATIONS))?;
-        let peer_key = peer.to_bytes();
+        let conversation_value = self.sealed_conversation(&peer_bytes, &conversation)?;
+        let peer_key = peer_bytes;
         (&self.messages, &self.conversations)
             .transaction(|(messages, conversations)| -> TxResult<()> {
                 for (key, value) in &writes {

@@ -5,7 +5,7 @@ use sled::Transactional;
 use accord_identity::AccordId;
 
 use super::{MessageId, MessageRecord, MessageState, OutboxEntry, exhausted};
-use crate::invites::{TxResult, bad_record, tx_error};
+use crate::invites::{TxResult, tx_error};
 use crate::message_record::{self as codec};
 use crate::{Store, StoreError, trees};
 
@@ -47,26 +47,28 @@ impl Store {
     ///
     /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
     pub fn outbox_peers(&self) -> Result<Vec<AccordId>, StoreError> {
-        // Each distinct peer is parsed once (a key decompression), not once per entry.
-        let mut seen: Vec<sled::IVec> = Vec::new();
+        // Each distinct peer is opened and parsed once (an AEAD and a key decompression), not
+        // once per entry: entries are grouped by the plain slot that starts their value.
+        let mut seen: Vec<Vec<u8>> = Vec::new();
         let mut peers: Vec<AccordId> = Vec::new();
         for item in self.outbox.iter() {
             let (key, value) = item.map_err(StoreError::db)?;
-            let bytes = match codec::outbox_peer_bytes(&value) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    self.note_skipped(trees::OUTBOX, &key, &e);
-                    continue;
-                }
-            };
-            if seen.iter().any(|known| known.as_ref() == bytes) {
+            let slot = outbox_slot(&value);
+            if seen.iter().any(|known| known.as_slice() == slot) {
                 continue;
             }
-            match crate::lifecycle_record::peer_from(bytes) {
-                Ok(peer) => peers.push(peer),
+            let peer = self
+                .readable(trees::OUTBOX, &key, &value)
+                .and_then(|opened| {
+                    crate::lifecycle_record::peer_from(codec::outbox_peer_bytes(&opened)?)
+                });
+            match peer {
+                Ok(peer) => {
+                    peers.push(peer);
+                    seen.push(slot.to_vec());
+                }
                 Err(e) => self.note_skipped(trees::OUTBOX, &key, &e),
             }
-            seen.push(sled::IVec::from(bytes));
         }
         Ok(peers)
     }
@@ -87,12 +89,20 @@ impl Store {
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut head = Vec::new();
         let peer_bytes = peer.to_bytes();
+        let slot = self.slot(peer);
         for item in self.outbox.iter() {
             if head.len() >= limit {
                 break;
             }
             let (key, value) = item.map_err(StoreError::db)?;
-            match codec::decode_outbox_of(peer, &peer_bytes, &key, &value) {
+            // Only this peer's entries are opened.
+            if outbox_slot(&value) != slot.as_slice() {
+                continue;
+            }
+            let decoded = self
+                .readable(trees::OUTBOX, &key, &value)
+                .and_then(|opened| codec::decode_outbox_of(peer, &peer_bytes, &key, &opened));
+            match decoded {
                 Ok(Some(entry)) => head.push(entry),
                 Ok(None) => {}
                 Err(err) => self.note_skipped(trees::OUTBOX, &key, &err),
@@ -109,16 +119,15 @@ impl Store {
     /// [`StoreError::Db`] when the read fails. Damaged entries are skipped.
     pub fn outbox_count(&self, peer: &AccordId, up_to: usize) -> Result<usize, StoreError> {
         let mut count = 0;
-        let peer_bytes = peer.to_bytes();
+        let slot = self.slot(peer);
         for item in self.outbox.iter() {
             if count >= up_to {
                 break;
             }
-            let (key, value) = item.map_err(StoreError::db)?;
-            match codec::outbox_peer_bytes(&value) {
-                Ok(bytes) if bytes == peer_bytes.as_slice() => count += 1,
-                Ok(_) => {}
-                Err(err) => self.note_skipped(trees::OUTBOX, &key, &err),
+            let (_, value) = item.map_err(StoreError::db)?;
+            // The plain slot is enough to count; nothing is opened.
+            if outbox_slot(&value) == slot.as_slice() {
+                count += 1;
             }
         }
         Ok(count)
@@ -148,7 +157,7 @@ impl Store {
         }
         stored.attempts = entry.attempts;
         stored.next_attempt_at_ms = entry.next_attempt_at_ms;
-        let value = codec::encode_outbox(&stored).map_err(bad_record(trees::OUTBOX))?;
+        let value = self.sealed_outbox(&stored)?;
         self.outbox.insert(key, value).map_err(StoreError::db)?;
         Ok(true)
     }
@@ -200,7 +209,7 @@ impl Store {
         };
         record.state = record.state.max(new_state);
         let message_value = self.sealed_message(&record, None)?;
-        let message_key = codec::message_key(peer, record.local_seq);
+        let message_key = codec::message_key(&self.slot(peer), record.local_seq);
         (&self.messages, &self.outbox)
             .transaction(|(messages, outbox)| -> TxResult<()> {
                 outbox.remove(&outbox_seq.to_be_bytes()[..])?;
@@ -239,4 +248,10 @@ impl Store {
         }
         Ok(1)
     }
+}
+
+/// The peer slot that starts an `outbox` value (see [`Store::sealed_outbox`]); a value too
+/// short to hold one gives the empty slot, which no peer has.
+fn outbox_slot(value: &[u8]) -> &[u8] {
+    value.get(..crate::peer_slot::SLOT_LEN).unwrap_or(&[])
 }

@@ -9,6 +9,7 @@ use super::{
     ConversationRecord, Direction, Incoming, MessageId, MessageRecord, MessageState, OutboxEntry,
     conversation_range, exhausted,
 };
+use crate::at_rest::split_peer_record;
 use crate::invites::{TxResult, bad_record, tx_error};
 use crate::lifecycle_record::CodecError;
 use crate::message_record::{self as codec};
@@ -41,7 +42,8 @@ impl Store {
         envelope: &[u8],
         first_attempt_at_ms: u64,
     ) -> Result<(MessageRecord, OutboxEntry), StoreError> {
-        let index_key = codec::index_key(peer, &message_id);
+        let slot = self.slot(peer);
+        let index_key = codec::index_key(&slot, &message_id);
         if self.seen.contains_key(&index_key).map_err(StoreError::db)? {
             return Err(StoreError::BadRecord {
                 tree: trees::MESSAGES,
@@ -83,11 +85,11 @@ impl Store {
         };
         let session_value = self.sealed_session(peer, session_state)?;
         let message_value = self.sealed_message(&record, Some(outbox_seq))?;
-        let outbox_value = codec::encode_outbox(&entry).map_err(bad_record(trees::OUTBOX))?;
-        let conversation_value =
-            codec::encode_conversation(&conversation).map_err(bad_record(trees::CONVERSATIONS))?;
-        let peer_key = peer.to_bytes();
-        let message_key = codec::message_key(peer, local_seq);
+        let outbox_value = self.sealed_outbox(&entry)?;
+        let conversation_value = self.sealed_conversation(&slot, &conversation)?;
+        let seen_value = self.seal(trees::SEEN, &index_key, &local_seq.to_be_bytes())?;
+        let peer_key = slot;
+        let message_key = codec::message_key(&peer_key, local_seq);
         (
             &self.sessions,
             &self.messages,
@@ -100,7 +102,7 @@ impl Store {
                     sessions.insert(&peer_key[..], &session_value[..])?;
                     messages.insert(&message_key[..], &message_value[..])?;
                     outbox.insert(&outbox_seq.to_be_bytes()[..], &outbox_value[..])?;
-                    seen.insert(&index_key[..], &local_seq.to_be_bytes()[..])?;
+                    seen.insert(&index_key[..], &seen_value[..])?;
                     conversations.insert(&peer_key[..], &conversation_value[..])?;
                     Ok(())
                 },
@@ -182,11 +184,11 @@ impl Store {
         };
         let session_value = self.sealed_session(peer, session_state)?;
         let message_value = self.sealed_message(&record, None)?;
-        let conversation_value =
-            codec::encode_conversation(&conversation).map_err(bad_record(trees::CONVERSATIONS))?;
-        let peer_key = peer.to_bytes();
-        let message_key = codec::message_key(peer, local_seq);
-        let index_key = codec::index_key(peer, &message_id);
+        let peer_key = self.slot(peer);
+        let conversation_value = self.sealed_conversation(&peer_key, &conversation)?;
+        let message_key = codec::message_key(&peer_key, local_seq);
+        let index_key = codec::index_key(&peer_key, &message_id);
+        let seen_value = self.seal(trees::SEEN, &index_key, &local_seq.to_be_bytes())?;
         (
             &self.sessions,
             &self.messages,
@@ -197,7 +199,7 @@ impl Store {
                 |(sessions, messages, seen, conversations)| -> TxResult<()> {
                     sessions.insert(&peer_key[..], &session_value[..])?;
                     messages.insert(&message_key[..], &message_value[..])?;
-                    seen.insert(&index_key[..], &local_seq.to_be_bytes()[..])?;
+                    seen.insert(&index_key[..], &seen_value[..])?;
                     conversations.insert(&peer_key[..], &conversation_value[..])?;
                     Ok(())
                 },
@@ -223,7 +225,7 @@ impl Store {
             .map(|(record, _)| record))
     }
 
-    /// Encodes and seals a message for its slot (peer ‖ local sequence).
+    /// Encodes and seals a message for its key (peer slot ‖ local sequence).
     pub(super) fn sealed_message(
         &self,
         record: &MessageRecord,
@@ -231,7 +233,7 @@ impl Store {
     ) -> Result<Vec<u8>, StoreError> {
         let plain =
             codec::encode_message(record, outbox_seq).map_err(bad_record(trees::MESSAGES))?;
-        let key = codec::message_key(&record.peer, record.local_seq);
+        let key = codec::message_key(&self.slot(&record.peer), record.local_seq);
         self.seal(trees::MESSAGES, &key, &plain)
     }
 
@@ -241,22 +243,24 @@ impl Store {
         peer: &AccordId,
         message_id: &MessageId,
     ) -> Result<Option<(MessageRecord, Option<u64>)>, StoreError> {
-        let index_key = codec::index_key(peer, message_id);
+        let slot = self.slot(peer);
+        let index_key = codec::index_key(&slot, message_id);
         let Some(raw) = self.seen.get(&index_key).map_err(StoreError::db)? else {
             return Ok(None);
         };
-        let local_seq = match codec::decode_u64_exact(&raw) {
+        let opened = self.open_sealed(trees::SEEN, &index_key, &raw);
+        let local_seq = match opened.and_then(|seq| codec::decode_u64_exact(&seq)) {
             Ok(seq) => seq,
             Err(e) => {
                 self.note_skipped(trees::SEEN, &index_key, &e);
                 return Ok(None);
             }
         };
-        let key = codec::message_key(peer, local_seq);
+        let key = codec::message_key(&slot, local_seq);
         let Some(value) = self.messages.get(&key).map_err(StoreError::db)? else {
             return Ok(None);
         };
-        match self.decode_message_at(peer, &peer.to_bytes(), &key, &value) {
+        match self.decode_message_at(peer, &slot, &key, &value) {
             Ok((record, outbox_seq)) if record.message_id == *message_id => {
                 Ok(Some((record, outbox_seq)))
             }
@@ -278,10 +282,10 @@ impl Store {
         &self,
         peer: &AccordId,
     ) -> Result<ConversationRecord, StoreError> {
-        let key = peer.to_bytes();
+        let key = self.slot(peer);
         let stored = match self.conversations.get(&key).map_err(StoreError::db)? {
             None => None,
-            Some(raw) => match codec::decode_conversation_of(*peer, &raw) {
+            Some(raw) => match self.open_conversation(&key, peer, &raw) {
                 Ok(conversation) => Some(conversation),
                 Err(e) => {
                     self.note_skipped(trees::CONVERSATIONS, &key, &e);
@@ -304,8 +308,12 @@ impl Store {
 
     /// The highest local sequence stored in the conversation with `peer`.
     pub(super) fn last_local_seq(&self, peer: &AccordId) -> Result<Option<u64>, StoreError> {
-        let peer_bytes = peer.to_bytes();
-        for entry in self.messages.range(conversation_range(peer, None)).rev() {
+        let peer_bytes = self.slot(peer);
+        for entry in self
+            .messages
+            .range(conversation_range(&peer_bytes, None))
+            .rev()
+        {
             let (key, _) = entry.map_err(StoreError::db)?;
             match codec::message_key_seq_of(&peer_bytes, &key) {
                 Ok(seq) => return Ok(Some(seq)),
@@ -323,8 +331,8 @@ impl Store {
     ) -> Result<ConversationRecord, StoreError> {
         let mut conversation = ConversationRecord::empty(*peer);
         let mut first_unread: Option<u64> = None;
-        let peer_bytes = peer.to_bytes();
-        for entry in self.messages.range(conversation_range(peer, None)) {
+        let peer_bytes = self.slot(peer);
+        for entry in self.messages.range(conversation_range(&peer_bytes, None)) {
             let (key, value) = entry.map_err(StoreError::db)?;
             let record = match self.decode_message_at(peer, &peer_bytes, &key, &value) {
                 Ok((record, _)) => record,
@@ -367,5 +375,39 @@ impl Store {
         // new conversation this is 0.
         conversation.receipts_acked_local_seq = Some(conversation.last_read_local_seq);
         Ok(conversation)
+    }
+
+    /// The sealed `conversations` value of `conversation`, stored under `slot` (its peer's).
+    pub(crate) fn sealed_conversation(
+        &self,
+        slot: &[u8],
+        conversation: &ConversationRecord,
+    ) -> Result<Vec<u8>, StoreError> {
+        let plain =
+            codec::encode_conversation(conversation).map_err(bad_record(trees::CONVERSATIONS))?;
+        self.seal_peer_record(trees::CONVERSATIONS, slot, &conversation.peer, &plain)
+    }
+
+    /// Opens and decodes the conversation with `peer` read from `slot` (`peer`'s).
+    pub(super) fn open_conversation(
+        &self,
+        slot: &[u8],
+        peer: &AccordId,
+        raw: &[u8],
+    ) -> Result<ConversationRecord, CodecError> {
+        let opened = self.open_sealed(trees::CONVERSATIONS, slot, raw)?;
+        let (_, record) = split_peer_record(&opened)?;
+        codec::decode_conversation_of(*peer, record)
+    }
+
+    /// The `outbox` value of `entry`, stored under its outbox sequence: the recipient's slot
+    /// in plain, then the sealed entry. The slot lets the per-peer walks of the outbox
+    /// ([`Store::outbox_head`], [`Store::outbox_count`]) skip other peers' entries without
+    /// opening them; it says no more than the `messages` keys, which group by slot too.
+    pub(super) fn sealed_outbox(&self, entry: &OutboxEntry) -> Result<Vec<u8>, StoreError> {
+        let plain = codec::encode_outbox(entry).map_err(bad_record(trees::OUTBOX))?;
+        let mut value = self.slot(&entry.peer);
+        value.extend(self.seal(trees::OUTBOX, &entry.outbox_seq.to_be_bytes(), &plain)?);
+        Ok(value)
     }
 }

@@ -16,7 +16,7 @@ impl Store {
     /// [`StoreError::Db`] when the read fails. A damaged value is reported as absent (and
     /// logged and counted).
     pub fn session(&self, peer: &AccordId) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        let key = peer.to_bytes();
+        let key = self.slot(peer);
         let Some(raw) = self.sessions.get(&key).map_err(StoreError::db)? else {
             return Ok(None);
         };
@@ -42,7 +42,7 @@ impl Store {
     pub fn put_session(&self, peer: &AccordId, state: &[u8]) -> Result<(), StoreError> {
         let value = self.sealed_session(peer, state)?;
         self.sessions
-            .insert(peer.to_bytes(), value)
+            .insert(self.slot(peer), value)
             .map_err(StoreError::db)?;
         Ok(())
     }
@@ -55,18 +55,18 @@ impl Store {
     pub fn remove_session(&self, peer: &AccordId) -> Result<bool, StoreError> {
         let removed = self
             .sessions
-            .remove(peer.to_bytes())
+            .remove(self.slot(peer))
             .map_err(StoreError::db)?;
         Ok(removed.is_some())
     }
 
-    /// Encodes and seals a ratchet session state for its slot (the peer's Accord ID).
+    /// Encodes and seals a ratchet session state for its key (the peer's slot).
     pub(crate) fn sealed_session(
         &self,
         peer: &AccordId,
         state: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
         let plain = codec::encode_session(state).map_err(bad_record(trees::SESSIONS))?;
-        self.seal(trees::SESSIONS, &peer.to_bytes(), &plain)
+        self.seal(trees::SESSIONS, &self.slot(peer), &plain)
     }
 }

@@ -21,6 +21,12 @@ pub fn key() -> StoreKey {
     StoreKey::from_bytes(Zeroizing::new([0x5a; 32]))
 }
 
+/// The slot that keys `peer`'s records in a store opened with [`key`].
+pub fn slot(peer: &AccordId) -> Vec<u8> {
+    let (_dir, store) = open(&StoreConfig::default());
+    store.peer_slot(peer)
+}
+
 /// A distinct TCP address.
 pub fn addr(n: u16) -> Multiaddr {
     format!("/ip4/127.0.0.1/tcp/{n}").parse().unwrap()

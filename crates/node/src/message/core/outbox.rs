@@ -13,7 +13,7 @@
 //! entries to send, sends them, and hands each answer to [`Outbox::on_answer`], which says
 //! what to write. Time comes in as an argument, so every decision is testable on a fixed clock.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use accord_identity::AccordId;
 use accord_store::{MessageId, OutboxEntry};
@@ -49,6 +49,17 @@ struct Flight {
     attempts: u32,
     /// Handed to a live connection to the peer (the message shows as `sent`).
     on_connection: bool,
+}
+
+impl Flight {
+    fn of(entry: &OutboxEntry, on_connection: bool) -> Flight {
+        Flight {
+            outbox_seq: entry.outbox_seq,
+            local_seq: entry.local_seq,
+            attempts: entry.attempts,
+            on_connection,
+        }
+    }
 }
 
 /// What an answer to a delivery asks for.
@@ -104,6 +115,7 @@ impl Outbox {
     /// now and marks them in flight. Stops at an entry not yet on disk, and, unless
     /// `cut_backoff`, at the first entry still waiting for its back-off (noting when it is
     /// due), so that nothing overtakes either.
+    #[cfg(test)]
     pub(crate) fn fill(
         &mut self,
         peer: AccordId,
@@ -111,34 +123,42 @@ impl Outbox {
         now_ms: u64,
         cut_backoff: bool,
     ) -> Vec<OutboxEntry> {
+        self.fill_split(peer, head, now_ms, cut_backoff).0
+    }
+
+    /// [`Outbox::fill`], which also returns the entries of `head` it left behind (neither
+    /// chosen nor in flight already), in order.
+    pub(crate) fn fill_split(
+        &mut self,
+        peer: AccordId,
+        head: Vec<OutboxEntry>,
+        now_ms: u64,
+        cut_backoff: bool,
+    ) -> (Vec<OutboxEntry>, Vec<OutboxEntry>) {
         if self.halted {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         // The swarm sends a request to a connected peer over that connection at once.
         let on_connection = self.connected.contains(&peer);
-        let mut chosen = Vec::new();
+        let (mut chosen, mut left) = (Vec::new(), Vec::new());
         let mut due = None;
         let flights = self.in_flight.entry(peer).or_default();
         for entry in head {
             if flights.contains_key(&entry.message_id) {
                 continue;
             }
-            if self.unflushed.contains(&entry.message_id) || flights.len() >= WINDOW {
-                break;
+            let stop = !left.is_empty()
+                || self.unflushed.contains(&entry.message_id)
+                || flights.len() >= WINDOW
+                || (!cut_backoff && entry.next_attempt_at_ms > now_ms);
+            if stop {
+                if left.is_empty() && !cut_backoff && entry.next_attempt_at_ms > now_ms {
+                    due = Some(entry.next_attempt_at_ms);
+                }
+                left.push(entry);
+                continue;
             }
-            if !cut_backoff && entry.next_attempt_at_ms > now_ms {
-                due = Some(entry.next_attempt_at_ms);
-                break;
-            }
-            flights.insert(
-                entry.message_id,
-                Flight {
-                    outbox_seq: entry.outbox_seq,
-                    local_seq: entry.local_seq,
-                    attempts: entry.attempts,
-                    on_connection,
-                },
-            );
+            flights.insert(entry.message_id, Flight::of(&entry, on_connection));
             chosen.push(entry);
         }
         if flights.is_empty() {
@@ -146,6 +166,39 @@ impl Outbox {
         }
         if let Some(at) = due {
             self.note_retry(at);
+        }
+        (chosen, left)
+    }
+
+    /// Takes from `tail` (entries of `peer`'s outbox the core holds, by local sequence, all due)
+    /// the ones to send now, in order, and marks them in flight: as [`Outbox::fill`] with the
+    /// back-off cut short, without reading the outbox back from the store.
+    pub(crate) fn take_ready(
+        &mut self,
+        peer: AccordId,
+        tail: &mut BTreeMap<u64, OutboxEntry>,
+    ) -> Vec<OutboxEntry> {
+        if self.halted {
+            return Vec::new();
+        }
+        let on_connection = self.connected.contains(&peer);
+        let mut chosen = Vec::new();
+        let flights = self.in_flight.entry(peer).or_default();
+        while let Some(next) = tail.first_entry() {
+            let message_id = next.get().message_id;
+            if flights.contains_key(&message_id) {
+                next.remove();
+                continue;
+            }
+            if self.unflushed.contains(&message_id) || flights.len() >= WINDOW {
+                break;
+            }
+            let entry = next.remove();
+            flights.insert(message_id, Flight::of(&entry, on_connection));
+            chosen.push(entry);
+        }
+        if flights.is_empty() {
+            self.in_flight.remove(&peer);
         }
         chosen
     }

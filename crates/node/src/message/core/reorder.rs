@@ -12,27 +12,29 @@ use std::collections::{BTreeMap, HashMap};
 use accord_identity::AccordId;
 
 /// How long a held message may wait for the one before it.
-pub(super) const HOLD_MS: u64 = 3_000;
+pub(crate) const HOLD_MS: u64 = 3_000;
 
 /// The most messages held for one peer: twice the sender's window.
-pub(super) const MAX_HELD_PER_PEER: usize = 2 * super::core::outbox::WINDOW;
+pub(crate) const MAX_HELD_PER_PEER: usize = 2 * super::outbox::WINDOW;
 
 /// The most messages held for all peers together (each request is at most 128 KiB).
-pub(super) const MAX_HELD: usize = 256;
+pub(crate) const MAX_HELD: usize = 256;
 
 /// A request held until the gap before it is filled. `C` is where its answer goes (the
 /// response channel; generic so that the buffer can be tested without a network).
-pub(super) struct Held<C> {
+#[derive(Debug)]
+pub(crate) struct Held<C> {
     /// The request as it arrived; it is decrypted again when its turn comes.
-    pub(super) data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
     /// Where its answer goes.
-    pub(super) channel: C,
+    pub(crate) channel: C,
     /// When it arrived (unix ms).
     since_ms: u64,
 }
 
 /// The held requests, per peer, by sender sequence.
-pub(super) struct ReorderBuffer<C> {
+#[derive(Debug)]
+pub(crate) struct ReorderBuffer<C> {
     held: HashMap<AccordId, BTreeMap<u64, Held<C>>>,
     count: usize,
 }
@@ -50,7 +52,7 @@ impl<C> ReorderBuffer<C> {
     /// Holds a request with sender sequence `sender_seq`. Returns the channel of a request
     /// that must be answered `early` now instead: this one if there is no room, or an older
     /// copy of the same message, which this one replaces.
-    pub(super) fn hold(
+    pub(crate) fn hold(
         &mut self,
         peer: AccordId,
         sender_seq: u64,
@@ -81,7 +83,7 @@ impl<C> ReorderBuffer<C> {
     }
 
     /// Takes the held request with `sender_seq` from `peer`, if there is one.
-    pub(super) fn take(&mut self, peer: &AccordId, sender_seq: u64) -> Option<Held<C>> {
+    pub(crate) fn take(&mut self, peer: &AccordId, sender_seq: u64) -> Option<Held<C>> {
         let held = self.held.get_mut(peer)?;
         let found = held.remove(&sender_seq)?;
         self.count -= 1;
@@ -93,7 +95,7 @@ impl<C> ReorderBuffer<C> {
 
     /// Removes the requests that waited longer than [`HOLD_MS`] and returns their channels,
     /// to be answered `early`.
-    pub(super) fn expire(&mut self, now_ms: u64) -> Vec<C> {
+    pub(crate) fn expire(&mut self, now_ms: u64) -> Vec<C> {
         let mut expired = Vec::new();
         for held in self.held.values_mut() {
             let stale: Vec<u64> = held
@@ -113,7 +115,7 @@ impl<C> ReorderBuffer<C> {
     }
 
     /// When the oldest held request expires (unix ms), if any is held.
-    pub(super) fn next_expiry_ms(&self) -> Option<u64> {
+    pub(crate) fn next_expiry_ms(&self) -> Option<u64> {
         self.held
             .values()
             .flat_map(|held| held.values())
