@@ -93,10 +93,14 @@ fn present_incoming(
     Ok(())
 }
 
-/// Names on connections.
+/// Names on connections. The alias is read back from the store too: it is set through the
+/// Message half (`alias`), so the Connect core's own copy of the record can be older.
 pub(crate) fn connections(store: &Store, list: &mut [ConnectionInfo]) -> Result<(), StoreError> {
     for info in list.iter_mut() {
         if let Some(peer) = id_of(&info.peer) {
+            if let Some(connection) = store.connection(&peer)? {
+                info.alias = connection.alias;
+            }
             info.name = shown_name(store, &peer)?;
         }
     }
