@@ -54,58 +54,16 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     let (apply_rate, verify_rate, copy) = apply_rates(&updates, &attestations, rounds)?;
     let dir = tempfile::tempdir().context("a temporary dir")?;
     let (ours_disk, full_disk) = storage(dir.path(), &copy, &attestations)?;
-    let traffic_mb = (CONNECTIONS * list_wire) as f64 / 1e6;
-    let rows = [
-        Row::key(
-            "list_wire",
-            "one 500-entry list, sent from scratch",
-            list_wire as f64,
-            bare as f64,
-            "bytes",
-            Better::Lower,
-        ),
-        Row::key(
-            "one_change",
-            "one more connection vs the whole list",
-            one_change as f64,
-            list_wire as f64,
-            "bytes",
-            Better::Lower,
-        ),
-        Row::key(
-            "apply_rate",
-            "decode+verify+apply vs verify alone",
-            apply_rate,
-            verify_rate,
-            "entries/s",
-            Better::Higher,
-        ),
-        Row::key(
-            "storage",
-            "500 lists of 500 as kept vs in full",
-            ours_disk as f64 / 1e6,
-            full_disk as f64 / 1e6,
-            "MB",
-            Better::Lower,
-        ),
-        Row::info(
-            "received_once",
-            "500 lists received once (then changes)",
-            traffic_mb,
-            traffic_mb,
-            "MB",
-            Better::Lower,
-        ),
-        Row::info(
-            "sent_once",
-            "own list sent once to 500 connections",
-            traffic_mb,
-            traffic_mb,
-            "MB",
-            Better::Lower,
-        ),
-    ];
-    report("people", "accord", "baseline", &rows);
+    let figures = Figures {
+        list_wire,
+        bare,
+        one_change,
+        apply_rate,
+        verify_rate,
+        ours_disk,
+        full_disk,
+    };
+    report("people", "accord", "baseline", &figures.rows());
     println!(
         "(list_wire: baseline = the bare attestations; one_change: baseline = the whole list \
          again; apply_rate: baseline = Attestation::verify alone; storage: baseline = the same \
@@ -113,6 +71,82 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         copy.entries.len()
     );
     Ok(())
+}
+
+/// What the suite measured.
+struct Figures {
+    list_wire: usize,
+    bare: usize,
+    one_change: usize,
+    apply_rate: f64,
+    verify_rate: f64,
+    ours_disk: u64,
+    full_disk: u64,
+}
+
+impl Figures {
+    fn rows(&self) -> Vec<Row> {
+        let Figures {
+            list_wire,
+            bare,
+            one_change,
+            apply_rate,
+            verify_rate,
+            ours_disk,
+            full_disk,
+        } = *self;
+        let traffic_mb = (CONNECTIONS * list_wire) as f64 / 1e6;
+        vec![
+            Row::key(
+                "list_wire",
+                "one 500-entry list, sent from scratch",
+                list_wire as f64,
+                bare as f64,
+                "bytes",
+                Better::Lower,
+            ),
+            Row::key(
+                "one_change",
+                "one more connection vs the whole list",
+                one_change as f64,
+                list_wire as f64,
+                "bytes",
+                Better::Lower,
+            ),
+            Row::key(
+                "apply_rate",
+                "decode+verify+apply vs verify alone",
+                apply_rate,
+                verify_rate,
+                "entries/s",
+                Better::Higher,
+            ),
+            Row::key(
+                "storage",
+                "500 lists of 500 as kept vs in full",
+                ours_disk as f64 / 1e6,
+                full_disk as f64 / 1e6,
+                "MB",
+                Better::Lower,
+            ),
+            Row::info(
+                "received_once",
+                "500 lists received once (then changes)",
+                traffic_mb,
+                traffic_mb,
+                "MB",
+                Better::Lower,
+            ),
+            Row::info(
+                "sent_once",
+                "own list sent once to 500 connections",
+                traffic_mb,
+                traffic_mb,
+                "MB",
+                Better::Lower,
+            ),
+        ]
+    }
 }
 
 /// `n` attestations between `owner` (the inviter) and fresh identities.

@@ -68,15 +68,7 @@ impl NodeContext {
             Request::Lookup { peer } => to_value(self.lookup(&peer).await?),
             Request::Dial { addr } => to_value(self.dial(&addr).await?),
             Request::Stats => to_value(self.stats().await?),
-            Request::Connect { peer, note, via } => {
-                let presentation = self.presentation(&peer, via).await?;
-                self.connect_command(ConnectCommand::Connect {
-                    peer,
-                    note,
-                    presentation: Box::new(presentation),
-                })
-                .await
-            }
+            Request::Connect { peer, note, via } => self.invite(peer, note, via).await,
             Request::Invites { direction } => {
                 self.connect_command(ConnectCommand::Invites { direction })
                     .await
@@ -193,6 +185,17 @@ impl NodeContext {
             ConnectReply::Attestation(text) => to_value(text),
             ConnectReply::Stats(counts) => to_value(counts),
         }
+    }
+
+    /// `connect`: the invite presents our profile card and the `via` introduction.
+    async fn invite(&self, peer: String, note: String, via: Option<String>) -> Answer {
+        let presentation = self.presentation(&peer, via).await?;
+        self.connect_command(ConnectCommand::Connect {
+            peer,
+            note,
+            presentation: Box::new(presentation),
+        })
+        .await
     }
 
     /// What an invite to `peer` presents: our profile card, and the introduction `via` made
