@@ -19,12 +19,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod browser;
 pub mod capability;
 pub mod churn;
 pub mod conversation;
 pub mod peer;
 pub mod raw;
 pub mod tmpfs;
+pub mod web;
 
 /// The wall clock in Unix milliseconds, as the daemons read it.
 pub fn now_ms() -> u64 {

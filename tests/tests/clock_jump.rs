@@ -169,10 +169,6 @@ fn a_corrected_forward_clock_jump_does_not_void_cool_downs() {
 }
 
 #[test]
-#[ignore = "issue 15 item 11: the store records a sent invite's ledger entry and the mark at the \
-            invite's raw creation time (crates/store/src/invites.rs, record_sent_invite: \
-            `invite.created_at_ms.max(mark)`), not at the bounded reading the Connect actor \
-            passes; it passes once the store records at `mark`"]
 fn invites_sent_during_a_forward_clock_jump_free_their_slots_a_week_after_the_real_time() {
     let dir = TestDir::new();
     let data_dir = dir.path("a");

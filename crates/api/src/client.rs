@@ -13,7 +13,7 @@ use crate::{
     AliasInfo, AttestationText, BlockInfo, ClientError, ConnectionInfo, ConversationInfo,
     DeclinedInfo, Event, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo,
     MessageInfo, PeerInfo, Request, SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo,
-    StatusInfo,
+    StatusInfo, UiRevoked, UiUrl,
 };
 
 /// A connection to a daemon's control socket. Requests are answered in order, one at a time.
@@ -316,6 +316,17 @@ impl Client {
     /// Asks the daemon to shut down gracefully.
     pub async fn shutdown(&mut self) -> Result<ShutdownInfo, ClientError> {
         self.call_typed(Request::Shutdown).await
+    }
+
+    /// `accord ui`: starts the web app if needed and returns a login URL with a fresh
+    /// one-time token.
+    pub async fn ui_open(&mut self) -> Result<UiUrl, ClientError> {
+        self.call_typed(Request::UiOpen).await
+    }
+
+    /// `accord ui --revoke`: ends every web app session.
+    pub async fn ui_revoke(&mut self) -> Result<UiRevoked, ClientError> {
+        self.call_typed(Request::UiRevoke).await
     }
 
     /// Turns this connection into an event stream.

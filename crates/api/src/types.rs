@@ -174,6 +174,11 @@ pub enum Request {
     /// The introductions we made and received, newest first. Result: a list of
     /// [`crate::IntroductionInfo`].
     Introductions,
+    /// Start the local web app if it is not running, and mint a fresh one-time login token.
+    /// Result: [`UiUrl`].
+    UiOpen,
+    /// End every web app session and forget every unused login token. Result: [`UiRevoked`].
+    UiRevoke,
 }
 
 impl Request {
@@ -210,6 +215,8 @@ impl Request {
             Request::Suggestions => "suggestions",
             Request::Introduce { .. } => "introduce",
             Request::Introductions => "introductions",
+            Request::UiOpen => "ui_open",
+            Request::UiRevoke => "ui_revoke",
         }
     }
 }
@@ -461,6 +468,23 @@ pub struct SafetyNumberInfo {
 pub struct ShutdownInfo {
     /// Always true: the daemon has begun shutting down.
     pub stopping: bool,
+}
+
+/// The result of [`Request::UiOpen`]: what `accord ui --json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UiUrl {
+    /// The web app's login address (`http://127.0.0.1:PORT/login?token=…`); the token in it
+    /// works once, for a few minutes.
+    pub url: String,
+}
+
+/// The result of [`Request::UiRevoke`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UiRevoked {
+    /// How many browser sessions were ended.
+    pub sessions: usize,
+    /// How many unused login tokens were forgotten.
+    pub tokens: usize,
 }
 
 /// Which way an invite travels.

@@ -1,7 +1,7 @@
 //! accord-bench: side-by-side benchmarks of Accord against a peer or a ceiling, both measured
 //! in the same run (the machine is shared and noisy: read the ratios, not the absolute times).
 //!
-//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|index|junk|idle|all> [--quick]
+//! `cargo run --release -p accord-bench -- <channel|transport|e2e|invite|store|stamp|index|junk|idle|ui|all> [--quick]
 //! [--nodes N] [--messages N]`. Each suite prints a table and one
 //! `RESULT <suite> <metric> ours=.. baseline=.. ratio=.. unit=..` line per key figure; the ratio
 //! is always "bigger is better". See README.md beside this crate.
@@ -20,7 +20,9 @@
 //! - `people`: what shared connection lists cost a node with 500 connections (wire bytes,
 //!   incremental updates, apply rate, storage), in process;
 //! - `idle`: N real daemons (default 4) doing nothing, a measured node with three connections:
-//!   CPU, wake-ups and bytes per second vs N raw libp2p swarms with the same protocols.
+//!   CPU, wake-ups and bytes per second vs N raw libp2p swarms with the same protocols;
+//! - `ui`: the local web app in headless Chromium, a conversation of 10,000 messages vs 50
+//!   (first render, JS heap). Not in `all`: it needs Chromium and chromedriver.
 
 mod channel;
 mod e2e;
@@ -33,6 +35,7 @@ mod people;
 mod stamp;
 mod store;
 mod transport;
+mod ui;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
@@ -59,7 +62,9 @@ enum Suite {
     Idle,
     /// Shared connection lists of a node with 500 connections: bytes, apply rate, storage.
     People,
-    /// Every suite, one after the other.
+    /// The web app in headless Chromium: a 10,000-message conversation vs 50 (not in `all`).
+    Ui,
+    /// Every suite but `ui`, one after the other.
     All,
     /// Not a suite: one raw libp2p node of the `idle` suite's baseline (started by that suite).
     #[value(hide = true)]
@@ -130,6 +135,7 @@ fn main() -> Result<()> {
         Suite::Junk => &[Suite::Junk],
         Suite::Idle => &[Suite::Idle],
         Suite::People => &[Suite::People],
+        Suite::Ui => &[Suite::Ui],
         Suite::RawIdleNode => &[],
     };
     for suite in suites {
@@ -157,6 +163,7 @@ fn main() -> Result<()> {
                 .block_on(idle::run(args.quick, args.nodes.unwrap_or(4)))
                 .context("idle suite")?,
             Suite::People => people::run(args.quick).context("people suite")?,
+            Suite::Ui => ui::run(args.quick, &runtime).context("ui suite")?,
             Suite::All | Suite::RawIdleNode => {}
         }
         println!("({:?} took {:.1} s)", suite, start.elapsed().as_secs_f64());

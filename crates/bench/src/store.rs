@@ -33,8 +33,9 @@ use crate::e2e::accord_binary;
 use crate::measure::{Better, Plan, Row, median, percentile, report};
 pub(crate) use daemons::Daemon;
 use daemons::{Daemons, daemons};
+use fill::cached_data_dir;
 pub(crate) use fill::store_key;
-use fill::{cached_data_dir, make_data_dir};
+pub(crate) use fill::{make_data_dir, peer};
 use in_process::{InProcess, in_process};
 
 /// Messages in the big data dir unless `--messages` says otherwise: the figure.

@@ -16,6 +16,7 @@ mod people_commands;
 mod service;
 mod terminal_text;
 mod testnet;
+mod ui_command;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -226,6 +227,8 @@ enum Command {
     Introductions,
     /// Ask the running daemon to shut down
     Stop,
+    /// Open the local web app in the browser (prints its one-time login URL)
+    Ui(ui_command::UiArgs),
     /// Run N daemons on 127.0.0.1 (mDNS off), bootstrapped to the first, until Ctrl-C
     Testnet(testnet::TestnetArgs),
     /// Print the shell completion script for bash, zsh or fish
@@ -318,6 +321,7 @@ async fn dispatch(
         Command::Watch => client_commands::watch(data_dir, json).await,
         Command::Chat { peer } => chat::run(data_dir, &peer).await,
         Command::Stop => client_commands::stop(data_dir, json).await,
+        Command::Ui(args) => ui_command::run(data_dir, args, json).await,
         Command::Completions { shell } => {
             install_files::completions(Cli::command(), shell)?;
             Ok(ExitCode::SUCCESS)

@@ -9,9 +9,11 @@ use serde::Deserialize;
 
 mod limits;
 mod profile;
+mod ui;
 
 pub use limits::LimitsSection;
 pub use profile::ProfileSection;
+pub use ui::UiSection;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -33,6 +35,8 @@ pub struct Config {
     pub limits: LimitsSection,
     /// `[profile]`: what this node shares about its user's network.
     pub profile: ProfileSection,
+    /// `[ui]`: the local web app.
+    pub ui: UiSection,
 }
 
 /// `[network]`.
@@ -260,6 +264,9 @@ pending_invites = 50
 outbox_per_peer = 20
 skipped_keys_per_header = 100
 skipped_keys = 200
+[ui]
+enabled = true
+listen = "127.0.0.1:8377"
 "#;
 }
 
@@ -396,6 +403,7 @@ impl Config {
             86_400,
         )?;
         self.limits.validate(path)?;
+        self.ui.validate(path)?;
         for addr in &self.network.relays {
             if let Ok(parsed) = addr.parse::<accord_net::Multiaddr>()
                 && accord_net::split_peer_id(&parsed).1.is_none()
@@ -473,6 +481,8 @@ mod tests {
             (4034, 73728, 64)
         );
         assert_eq!(config.limits.outbox_per_peer, 20);
+        assert!(config.ui.enabled);
+        assert_eq!(config.ui.listen_addr().map(|a| a.port()), Some(8377));
         let skip = config.limits.skip().ok();
         assert_eq!(
             skip.map(|s| (s.max_skip(), s.max_skipped_keys())),
@@ -534,6 +544,27 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("network.listen"));
+    }
+
+    #[test]
+    fn the_web_app_listens_only_on_loopback() {
+        assert_eq!(
+            Config::default().ui.listen_addr(),
+            "127.0.0.1:0".parse().ok()
+        );
+        assert!(parse("[ui]\nlisten = \"[::1]:0\"\n").is_ok());
+        for listen in ["0.0.0.0:8080", "192.168.1.2:80", "nope"] {
+            let err = parse(&format!("[ui]\nlisten = \"{listen}\"\n"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("ui.listen"), "{err}");
+        }
+        let err = parse("[ui]\nlisten = \"0.0.0.0:1\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("not a loopback address"), "{err}");
     }
 
     #[test]

@@ -33,11 +33,12 @@ mod reach;
 mod remote_error;
 mod requests;
 mod rng;
+mod ui;
 
 pub use clock::{ClockOffsetError, now_ms};
 pub use config::{
     Config, ConfigError, GossipConfig, InvitesConfig, LimitsSection, MessagesConfig, NetworkConfig,
-    ProfileSection, RelaySection, StoreSection,
+    ProfileSection, RelaySection, StoreSection, UiSection,
 };
 pub use data_dir::{DataDir, DataDirLock, write_atomically};
 pub use error::NodeError;

@@ -18,6 +18,7 @@ use crate::control::ControlSocket;
 use crate::message::MessageActor;
 use crate::people::PeopleHandle;
 use crate::requests::NodeContext;
+use crate::ui::WebApp;
 use crate::{Config, DataDir, DataDirLock, NodeError, clock, load_or_create_identity};
 
 /// Capacity of the event broadcast to control subscribers; a subscriber that falls further
@@ -145,6 +146,26 @@ impl Node {
         )
         .await?;
         let control = ControlSocket::bind(&dir.socket()).await?;
+        // Validated when the config was read.
+        let ui_listen = config
+            .ui
+            .listen_addr()
+            .ok_or_else(|| NodeError::InvalidOption {
+                what: "ui.listen",
+                value: config.ui.listen.clone(),
+                reason: "not an address and port".to_owned(),
+            })?;
+        let web_app = Arc::new(WebApp::new(ui_listen, dir.socket()));
+        if config.ui.enabled {
+            web_app
+                .start()
+                .await
+                .map_err(|err| NodeError::InvalidOption {
+                    what: "ui.listen",
+                    value: config.ui.listen.clone(),
+                    reason: err.message,
+                })?;
+        }
         let (shutdown_tx, shutdown_requests) = mpsc::channel(1);
         let context = NodeContext {
             id,
@@ -156,6 +177,7 @@ impl Node {
             connect,
             messages,
             people,
+            web_app,
         };
         tracing::info!(%id, data_dir = %dir.root().display(), "node started");
         Ok(Node {
@@ -217,6 +239,7 @@ impl Node {
         // still finish below, and the data-dir lock, held until this `Node` is dropped, is what
         // keeps a second daemon out until then.
         self.control.remove();
+        self.context.web_app.shutdown().await;
         self.context.connect.shutdown().await;
         let _ = self.connect_task.await;
         self.context.people.shutdown().await;

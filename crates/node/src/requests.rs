@@ -39,6 +39,7 @@ pub(crate) struct NodeContext {
     pub(crate) connect: ConnectHandle,
     pub(crate) messages: MessageHandle,
     pub(crate) people: PeopleHandle,
+    pub(crate) web_app: Arc<crate::ui::WebApp>,
 }
 
 type Answer = Result<Value, RemoteError>;
@@ -123,6 +124,8 @@ impl NodeContext {
                 ErrorCode::InvalidRequest,
                 "subscribe is handled by the connection",
             )),
+            Request::UiOpen => to_value(self.web_app.open().await?),
+            Request::UiRevoke => to_value(self.web_app.revoke().await),
             Request::Shutdown => {
                 // A full queue means a shutdown is already under way.
                 let _ = self.shutdown.try_send(());

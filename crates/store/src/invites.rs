@@ -393,15 +393,16 @@ impl Store {
                             Err(e) => (0, Some(e)),
                         },
                     };
-                    // The ledger records the send at the latest time ever seen, not at the
-                    // invite's own (possibly set-back) clock: an entry stamped in the past could
-                    // otherwise fall out of the rolling window early and free a slot.
-                    let mark = current.max(high_water_ms);
-                    let at = invite.created_at_ms.max(mark);
+                    // The ledger records the send at the clock mark, not at the invite's own
+                    // clock: an entry stamped in the past (a clock set back) could fall out of
+                    // the rolling window early and free a slot, and one stamped in the future
+                    // (a clock far ahead, which the caller's bounded mark does not follow)
+                    // would hold the window shut for as long as the jump.
+                    let at = current.max(high_water_ms);
                     let ledger_key = codec::quota_key(at, &invite.invite_id);
                     out.insert(&invite.invite_id[..], &value[..])?;
                     quota.insert(&ledger_key[..], &[][..])?;
-                    meta.insert(CLOCK_HIGH_WATER_KEY, &mark.max(at).to_be_bytes()[..])?;
+                    meta.insert(CLOCK_HIGH_WATER_KEY, &at.to_be_bytes()[..])?;
                     invite_index::apply(index, &update)?;
                     Ok(damaged)
                 },

@@ -562,8 +562,12 @@ fn a_clock_set_back_cannot_date_a_ledger_entry_early() {
 #[test]
 fn quota_reads_only_the_window_asked_for() {
     let (_dir, store) = open(&StoreConfig::default());
-    store.record_sent_invite(&outgoing(1, 1_000), 0).unwrap();
-    store.record_sent_invite(&outgoing(2, 5_000), 0).unwrap();
+    store
+        .record_sent_invite(&outgoing(1, 1_000), 1_000)
+        .unwrap();
+    store
+        .record_sent_invite(&outgoing(2, 5_000), 5_000)
+        .unwrap();
     assert_eq!(store.quota_sent_at(2_000).unwrap(), vec![5_000]);
 }
 

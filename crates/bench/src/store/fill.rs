@@ -37,7 +37,7 @@ const TEXT: &str = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed
     in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur.";
 
 /// The conversation's peer in every data dir of the suite.
-pub(super) fn peer() -> AccordId {
+pub(crate) fn peer() -> AccordId {
     Identity::from_seed(Zeroizing::new(PEER_SEED)).id()
 }
 
@@ -151,7 +151,7 @@ pub(crate) fn store_key(db: &Path) -> Result<StoreKey> {
 }
 
 /// Makes a data dir at `dir` with the real binary and fills its store with `count` messages.
-pub(super) fn make_data_dir(accord: &Path, dir: &Path, count: u64, progress: bool) -> Result<()> {
+pub(crate) fn make_data_dir(accord: &Path, dir: &Path, count: u64, progress: bool) -> Result<()> {
     let output = std::process::Command::new(accord)
         .arg("--data-dir")
         .arg(dir)

@@ -87,6 +87,9 @@ impl ConnectCore {
                 StoreOp::Block { peer, at_ms: now },
                 Then::Note(Noted::Blocked(peer, true, now)),
             ));
+            // The Message actor forgets the envelopes it holds ready for this peer and asks
+            // the store, which now holds them back.
+            steps.push(Step::Out(ConnectOutput::ChannelChanged(peer)));
             for id in self.memory.live.all_pending_incoming_from(&peer) {
                 steps.extend(self.declined(&id, now));
             }
@@ -175,6 +178,7 @@ impl ConnectCore {
                 StoreOp::RevokeConnection(connection.clone()),
                 Then::Note(Noted::Connection(connection)),
             ),
+            Step::Out(ConnectOutput::ChannelChanged(peer)),
             Step::Out(ConnectOutput::Emit(event)),
             Step::Out(ConnectOutput::Deliver(delivery)),
             reply(token, Ok(ConnectReply::Connection(info))),

@@ -411,6 +411,7 @@ impl ConnectCore {
                 StoreOp::RevokeConnection(connection.clone()),
                 Then::Note(Noted::Connection(connection)),
             ),
+            Step::Out(ConnectOutput::ChannelChanged(peer)),
             Step::Out(ConnectOutput::Emit(event)),
         ])
     }

@@ -63,7 +63,10 @@ impl ConnectCore {
             steps.push(reply(token, result.map(ConnectReply::Invite)));
             return Ok(steps);
         }
-        self.check_quota(now)?;
+        // The quota's window ends at the clock mark, which the command has just raised to
+        // the bounded reading of the clock: a clock far ahead cannot move the window past
+        // the sends it holds, and one set back cannot free a slot.
+        self.check_quota(self.memory.high_water_ms())?;
         let (invite, record) = self.new_invite(peer, note, presentation, now)?;
         let high_water_ms = self.memory.high_water_ms();
         tracing::info!(%peer, invite = %hex(&record.invite_id), "sending an invite");

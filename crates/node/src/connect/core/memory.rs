@@ -162,12 +162,12 @@ impl Memory {
         self.high_water_ms = self.high_water_ms.max(at_ms);
     }
 
-    /// Records a sent invite in the quota window as the store does: at the latest time seen,
-    /// so that a clock set back cannot free a slot early. Entries older than `window_ms`
-    /// before it are forgotten.
-    pub(crate) fn note_sent(&mut self, created_at_ms: u64, high_water_ms: u64, window_ms: u64) {
-        let mark = self.high_water_ms.max(high_water_ms);
-        let at = created_at_ms.max(mark);
+    /// Records a sent invite in the quota window as the store does: at the clock mark, so
+    /// that a clock set back cannot free a slot early and one far ahead (beyond the bounded
+    /// mark) cannot hold the window shut. Entries older than `window_ms` before it are
+    /// forgotten.
+    pub(crate) fn note_sent(&mut self, high_water_ms: u64, window_ms: u64) {
+        let at = self.high_water_ms.max(high_water_ms);
         self.note_clock(at);
         let since = at.saturating_sub(window_ms);
         self.sent_at.retain(|sent| *sent >= since);

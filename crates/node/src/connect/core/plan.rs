@@ -274,8 +274,7 @@ impl ConnectCore {
             Noted::Removed(id) => self.memory.forget_incoming(&id),
             Noted::Sent(record, high_water_ms) => {
                 let window = self.quota_policy().window_ms;
-                self.memory
-                    .note_sent(record.created_at_ms, high_water_ms, window);
+                self.memory.note_sent(high_water_ms, window);
                 self.memory.note_outgoing(record);
             }
             Noted::Blocked(peer, blocked, at_ms) => {

@@ -87,6 +87,13 @@ fn a_blocked_sender_is_dropped_and_blocking_declines_what_is_pending() {
         panic!("a block and a decline expected: {writes:?}");
     };
     assert_eq!(declined.state, InviteState::Declined);
+    // The Message actor is told, so that it stops sending what it held ready for them.
+    assert!(
+        outputs
+            .iter()
+            .any(|o| matches!(o, ConnectOutput::ChannelChanged(p) if *p == them.id())),
+        "{outputs:?}"
+    );
 
     let (_, frame) = invite_frame(&them, h.me_id(), NOW + 1);
     let (answer, outputs) = h.direct(&frame, &them);

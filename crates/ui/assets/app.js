@@ -1,0 +1,96 @@
+// The web app: routes between the views, keeps the counts in the title and the navigation
+// current, and hands each live event to the view that shows it.
+
+import { call, subscribe } from "./api.js";
+import { showCounts, notify, setUpNotifications } from "./notify.js";
+import { showInbox } from "./inbox.js";
+import { showChat } from "./chat.js";
+import { showInvites } from "./invites.js";
+import { showPeople, showConnect, showSafetyNumber } from "./people.js";
+import { shortId } from "./dom.js";
+
+const view = () => document.getElementById("view");
+
+/** The open view: its name and, for a conversation, its event handler. */
+const current = { name: "", onEvent: null };
+
+const routes = {
+  inbox: () => showInbox(view()),
+  chat: (peer) => showChat(view(), peer),
+  invites: () => showInvites(view(), refreshCounts),
+  people: () => showPeople(view()),
+  connect: () => showConnect(view()),
+  verify: (peer) => showSafetyNumber(view(), peer),
+};
+
+async function route() {
+  const [, name = "inbox", arg = ""] = location.hash.split("/");
+  const show = routes[name] || routes.inbox;
+  current.name = routes[name] ? name : "inbox";
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    const here = link.dataset.nav === current.name || (current.name === "chat" && link.dataset.nav === "inbox");
+    if (here) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const shown = view();
+  delete shown.dataset.shown;
+  current.onEvent = await show(decodeURIComponent(arg));
+  // The view is complete (tests and screenshots wait for this).
+  shown.dataset.shown = current.name;
+  // Opening a conversation marks it read.
+  if (current.name === "chat") refreshCounts();
+}
+
+/** Re-reads the unread and pending-invite counts. */
+async function refreshCounts() {
+  try {
+    const [inbox, status] = await Promise.all([call("inbox"), call("status")]);
+    const unread = inbox.reduce((sum, conversation) => sum + conversation.unread, 0);
+    showCounts(unread, status.pending_incoming);
+  } catch (err) {
+    console.warn("cannot read the counts", err);
+  }
+}
+
+function onEvent(event) {
+  if (current.onEvent) current.onEvent(event);
+  switch (event.event) {
+    case "message_received":
+      notify(`Message from ${shortId(event.peer)}`, event.body, () => { location.hash = `#/chat/${event.peer}`; });
+      refreshCounts();
+      if (current.name === "inbox") route();
+      break;
+    case "invite_received":
+      notify(`Invite from ${shortId(event.peer)}`, event.note || "", () => { location.hash = "#/invites"; });
+      refreshCounts();
+      if (current.name === "invites") route();
+      break;
+    case "invite_accepted":
+    case "invite_withdrawn":
+    case "connection_revoked":
+      refreshCounts();
+      if (["invites", "people", "inbox"].includes(current.name)) route();
+      break;
+    case "lagged":
+      refreshCounts();
+      route();
+      break;
+    default:
+      break;
+  }
+}
+
+function onStreamState(open) {
+  document.getElementById("live-state").hidden = open;
+  // Whatever happened while the stream was down is read again.
+  if (open) refreshCounts();
+}
+
+window.addEventListener("hashchange", route);
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) refreshCounts();
+});
+setUpNotifications();
+subscribe(onEvent, onStreamState);
+route();
+refreshCounts();
