@@ -35,9 +35,9 @@ pub use people::{
 pub use time::format_rfc3339_ms;
 pub use types::{
     AliasInfo, AttestationText, BlockInfo, ClockInfo, ConnectionInfo, ConversationInfo,
-    DeclinedInfo, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo,
-    LookupSource, MessageInfo, PeerInfo, QueuedInfo, Reachability, RelayInfo, Request,
-    SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo, StatusInfo, UiRevoked, UiUrl, Via,
+    DeclinedInfo, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo, LookupSource,
+    MessageInfo, PeerInfo, QueuedInfo, Reachability, RelayInfo, Request, SafetyNumberInfo,
+    SendInfo, ShutdownInfo, StatsInfo, StatusInfo, UiRevoked, UiUrl, Via,
 };
 
 /// The file name of the control socket inside a data dir.
