@@ -291,7 +291,10 @@ fn watch_reports_every_lifecycle_event_with_its_fields() {
     let sent = a.json(&["connect", &b.id, "--note", "hello B"]);
     let id = str_of(&sent, "invite_id");
     let received = watch_b.wait("invite_received", |e| e["invite_id"] == id.as_str());
-    assert_eq!(keys(&received), ["event", "invite_id", "note", "peer"]);
+    assert_eq!(
+        keys(&received),
+        ["event", "invite_id", "name", "note", "peer"]
+    );
     assert_eq!(received["peer"], a.id.as_str());
     assert_eq!(received["note"], "hello B");
 

@@ -81,7 +81,7 @@ impl Client {
         }
     }
 
-    async fn call_typed<T: DeserializeOwned>(
+    pub(crate) async fn call_typed<T: DeserializeOwned>(
         &mut self,
         request: Request,
     ) -> Result<T, ClientError> {
@@ -151,6 +151,23 @@ impl Client {
         let request = Request::Connect {
             peer: peer.to_owned(),
             note: note.to_owned(),
+            via: None,
+        };
+        self.call_typed(request).await
+    }
+
+    /// `accord connect --via`: sends an invite that carries the introduction `via` (a
+    /// connection's ID or alias) made of us and the invitee.
+    pub async fn connect_peer_via(
+        &mut self,
+        peer: &str,
+        note: &str,
+        via: Option<&str>,
+    ) -> Result<InviteSummary, ClientError> {
+        let request = Request::Connect {
+            peer: peer.to_owned(),
+            note: note.to_owned(),
+            via: via.map(str::to_owned),
         };
         self.call_typed(request).await
     }

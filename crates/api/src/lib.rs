@@ -20,18 +20,24 @@
 
 mod client;
 mod error;
+mod events;
 pub mod frame;
+mod people;
 mod time;
 mod types;
 
 pub use client::{Client, EventStream};
 pub use error::{ClientError, ErrorCode, RemoteError};
+pub use events::Event;
+pub use people::{
+    IntroductionInfo, MutualInfo, PersonInfo, ProfileInfo, ProfileSummary, SuggestionInfo,
+};
 pub use time::format_rfc3339_ms;
 pub use types::{
     AliasInfo, AttestationText, BlockInfo, ClockInfo, ConnectionInfo, ConversationInfo,
-    DeclinedInfo, Event, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo,
-    LookupSource, MessageInfo, PeerInfo, QueuedInfo, Reachability, RelayInfo, Request,
-    SafetyNumberInfo, SendInfo, ShutdownInfo, StatsInfo, StatusInfo, UiRevoked, UiUrl, Via,
+    DeclinedInfo, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo, LookupSource,
+    MessageInfo, PeerInfo, QueuedInfo, Reachability, RelayInfo, Request, SafetyNumberInfo,
+    SendInfo, ShutdownInfo, StatsInfo, StatusInfo, UiRevoked, UiUrl, Via,
 };
 
 /// The file name of the control socket inside a data dir.

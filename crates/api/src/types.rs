@@ -34,6 +34,9 @@ pub enum Request {
         /// The note (plain text, at most `invites.note_max_chars` characters).
         #[serde(default)]
         note: String,
+        /// Attach the introduction this connection (ID or alias) made of us and the invitee.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
     },
     /// List invites. Result: a list of [`InviteInfo`], newest first.
     Invites {
@@ -128,6 +131,49 @@ pub enum Request {
     Subscribe,
     /// Ask the daemon to shut down gracefully. Result: [`ShutdownInfo`].
     Shutdown,
+    /// A profile: ours, or what we know of someone's. Result: [`crate::ProfileInfo`].
+    Profile {
+        /// Whose (Accord ID or alias); ours when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+        /// Include the avatar's bytes (hex).
+        #[serde(default)]
+        with_avatar: bool,
+    },
+    /// Set our profile (a new version), and send it to our connections. Result:
+    /// [`crate::ProfileInfo`].
+    ProfileSet {
+        /// The name (1–64 characters of plain text).
+        name: String,
+        /// The headline (0–120 characters); the current one is kept when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        headline: Option<String>,
+        /// A PNG or JPEG picture of at most 64 KiB, as hex; the current avatar is kept when
+        /// absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        avatar_hex: Option<String>,
+    },
+    /// Someone's degree and our mutual connections. Result: [`crate::PersonInfo`].
+    People {
+        /// The Accord ID or alias.
+        peer: String,
+    },
+    /// Second-degree people, most mutual connections first. Result: a list of
+    /// [`crate::SuggestionInfo`].
+    Suggestions,
+    /// Introduce two of our connections to each other. Result: [`crate::IntroductionInfo`].
+    Introduce {
+        /// One connection (ID or alias).
+        first: String,
+        /// The other.
+        second: String,
+        /// A note to both (at most 300 characters).
+        #[serde(default)]
+        note: String,
+    },
+    /// The introductions we made and received, newest first. Result: a list of
+    /// [`crate::IntroductionInfo`].
+    Introductions,
     /// Start the local web app if it is not running, and mint a fresh one-time login token.
     /// Result: [`UiUrl`].
     UiOpen,
@@ -163,6 +209,12 @@ impl Request {
             Request::Verify { .. } => "verify",
             Request::Subscribe => "subscribe",
             Request::Shutdown => "shutdown",
+            Request::Profile { .. } => "profile",
+            Request::ProfileSet { .. } => "profile_set",
+            Request::People { .. } => "people",
+            Request::Suggestions => "suggestions",
+            Request::Introduce { .. } => "introduce",
+            Request::Introductions => "introductions",
             Request::UiOpen => "ui_open",
             Request::UiRevoke => "ui_revoke",
         }
@@ -377,6 +429,9 @@ pub struct MessageInfo {
     /// `peer not found`). Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The sender's name: the alias, else the profile's name, else null.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// One conversation, as `accord inbox` lists it.
@@ -392,6 +447,9 @@ pub struct ConversationInfo {
     pub last_message_at: String,
     /// The start of the last message.
     pub preview: String,
+    /// The name shown: the alias, else the profile's name, else null.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The result of [`Request::Alias`].
@@ -476,6 +534,19 @@ pub struct InviteInfo {
     pub created_at: String,
     /// When it expires (RFC 3339, UTC, milliseconds).
     pub expires_at: String,
+    /// The other party's name: the local alias, else their profile's name (for an incoming
+    /// invite, the one sealed inside it), else null.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The other party's headline, if known.
+    #[serde(default)]
+    pub headline: Option<String>,
+    /// Our connections who are also the other party's, each proven by two attestations.
+    #[serde(default)]
+    pub mutual: Vec<String>,
+    /// Who introduced us, if the invite carries an introduction that verified.
+    #[serde(default)]
+    pub introduced_by: Option<String>,
 }
 
 /// The result of `accord decline --all-from-strangers`.
@@ -508,6 +579,9 @@ pub struct ConnectionInfo {
     /// When it was revoked, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    /// The name shown: the alias, else the profile's name, else null.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The result of [`Request::Attestation`].
@@ -521,94 +595,10 @@ pub struct AttestationText {
     pub text: String,
 }
 
-/// Something that happened in the node, streamed to subscribers (`accord watch`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
-    /// The node started listening on an address.
-    Listening {
-        /// The new listen address, ending in `/p2p/<id>`.
-        addr: String,
-    },
-    /// A first connection to a peer was established.
-    PeerConnected {
-        /// The peer's Accord ID.
-        peer: String,
-        /// The address of the connection.
-        addr: String,
-    },
-    /// The last connection to a peer closed.
-    PeerDisconnected {
-        /// The peer's Accord ID.
-        peer: String,
-    },
-    /// An invite arrived.
-    InviteReceived {
-        /// The invite id.
-        invite_id: String,
-        /// The inviter.
-        peer: String,
-        /// The inviter's note.
-        note: String,
-    },
-    /// An invite we sent was accepted, or we accepted one: the pair is now connected.
-    InviteAccepted {
-        /// The invite id.
-        invite_id: String,
-        /// The other party.
-        peer: String,
-        /// The attestation id of the new connection.
-        attestation_id: String,
-    },
-    /// An invite we received was withdrawn by its sender.
-    InviteWithdrawn {
-        /// The invite id.
-        invite_id: String,
-        /// The inviter.
-        peer: String,
-    },
-    /// A connection was revoked, by us or by the other party.
-    ConnectionRevoked {
-        /// The other party.
-        peer: String,
-        /// The revoked attestation's id.
-        attestation_id: String,
-    },
-    /// A message arrived from a connection.
-    MessageReceived {
-        /// The sender.
-        peer: String,
-        /// The message id.
-        message_id: String,
-        /// The Markdown body.
-        body: String,
-        /// When the sender sent it (RFC 3339).
-        sent_at: String,
-    },
-    /// A message we sent was acknowledged by the recipient's node.
-    MessageDelivered {
-        /// The recipient.
-        peer: String,
-        /// The message id.
-        message_id: String,
-    },
-    /// A message we sent was read.
-    MessageRead {
-        /// The recipient.
-        peer: String,
-        /// The message id.
-        message_id: String,
-    },
-    /// This subscriber fell behind and missed events; it should re-read state it cares about.
-    Lagged {
-        /// How many events were dropped for this subscriber.
-        missed: u64,
-    },
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Event;
 
     #[test]
     fn requests_serialise_as_method_and_params() {

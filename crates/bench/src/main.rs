@@ -17,6 +17,8 @@
 //!   and the relay's check rate vs SHA-256 of the same frames, in process;
 //! - `junk`: 100,000 valid invite frames from fresh identities fed to one daemon vs an empty
 //!   node: the store's size on disk and the per-frame cost after the flood;
+//! - `people`: what shared connection lists cost a node with 500 connections (wire bytes,
+//!   incremental updates, apply rate, storage), in process;
 //! - `idle`: N real daemons (default 4) doing nothing, a measured node with three connections:
 //!   CPU, wake-ups and bytes per second vs N raw libp2p swarms with the same protocols;
 //! - `ui`: the local web app in headless Chromium, a conversation of 10,000 messages vs 50
@@ -30,6 +32,7 @@ mod invite;
 mod junk;
 mod measure;
 mod scale;
+mod people;
 mod stamp;
 mod store;
 mod transport;
@@ -58,6 +61,8 @@ enum Suite {
     Junk,
     /// N idle daemons, a measured node with 3 connections: CPU, wake-ups, bytes vs raw libp2p.
     Idle,
+    /// Shared connection lists of a node with 500 connections: bytes, apply rate, storage.
+    People,
     /// The web app in headless Chromium: a 10,000-message conversation vs 50 (not in `all`).
     Ui,
     /// N daemons with 5 pending invites each to offline identities vs none: gossip bytes in
@@ -121,6 +126,7 @@ fn main() -> Result<()> {
             Suite::Stamp,
             Suite::Index,
             Suite::Junk,
+            Suite::People,
             Suite::Idle,
             Suite::Scale,
         ],
@@ -133,6 +139,7 @@ fn main() -> Result<()> {
         Suite::Index => &[Suite::Index],
         Suite::Junk => &[Suite::Junk],
         Suite::Idle => &[Suite::Idle],
+        Suite::People => &[Suite::People],
         Suite::Ui => &[Suite::Ui],
         Suite::Scale => &[Suite::Scale],
         Suite::RawIdleNode => &[],
@@ -161,6 +168,7 @@ fn main() -> Result<()> {
             Suite::Idle => runtime
                 .block_on(idle::run(args.quick, args.nodes.unwrap_or(4)))
                 .context("idle suite")?,
+            Suite::People => people::run(args.quick).context("people suite")?,
             Suite::Ui => ui::run(args.quick, &runtime).context("ui suite")?,
             Suite::Scale => runtime
                 .block_on(scale::run(

@@ -175,8 +175,13 @@ fn describe(event: &Event) -> String {
             invite_id,
             peer,
             note,
+            name,
         } => {
-            format!("invite {invite_id} received from {peer}: \"{note}\"")
+            let from = match name {
+                Some(name) => format!("{name} ({peer})"),
+                None => peer.clone(),
+            };
+            format!("invite {invite_id} received from {from}: \"{note}\"")
         }
         Event::InviteAccepted {
             invite_id,
@@ -200,9 +205,14 @@ fn describe(event: &Event) -> String {
             peer,
             message_id,
             body,
+            name,
             ..
         } => {
-            format!("message {message_id} from {peer}: {body}")
+            let from = match name {
+                Some(name) => format!("{name} ({peer})"),
+                None => peer.clone(),
+            };
+            format!("message {message_id} from {from}: {body}")
         }
         Event::MessageDelivered { peer, message_id } => {
             format!("message {message_id} delivered to {peer}")

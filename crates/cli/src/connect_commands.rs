@@ -9,11 +9,17 @@ use crate::client_commands::connect;
 use crate::output::print_json;
 use crate::terminal_text::{multi_line, single_line};
 
-/// `accord connect <ID> [--note TEXT] [--addr MA]`.
+/// Who `accord connect` invites, with what note, and through whose introduction.
+pub(crate) struct Invitee<'a> {
+    pub(crate) peer: &'a str,
+    pub(crate) note: &'a str,
+    pub(crate) via: Option<&'a str>,
+}
+
+/// `accord connect <ID> [--note TEXT] [--addr MA] [--via INTRODUCER]`.
 pub(crate) async fn invite(
     data_dir: &Path,
-    peer: &str,
-    note: &str,
+    invitee: Invitee<'_>,
     addr: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -21,7 +27,9 @@ pub(crate) async fn invite(
     if let Some(addr) = addr {
         client.dial(addr).await?;
     }
-    let summary = client.connect_peer(peer, note).await?;
+    let summary = client
+        .connect_peer_via(invitee.peer, invitee.note, invitee.via)
+        .await?;
     print_summary(&summary, json, "Invite sent")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -104,16 +112,28 @@ fn print_invite(invite: &InviteInfo) {
         InviteDirection::Incoming => "from",
         InviteDirection::Outgoing => "to",
     };
+    let name = invite.name.as_deref().unwrap_or("");
     println!(
-        "{} {arrow} {} [{}] created {}, expires {}",
+        "{} {arrow} {} {} [{}] created {}, expires {}",
         single_line(&invite.invite_id),
         single_line(&invite.peer),
+        single_line(name),
         single_line(&invite.state),
         single_line(&invite.created_at),
         single_line(&invite.expires_at)
     );
+    if let Some(headline) = invite.headline.as_deref().filter(|h| !h.is_empty()) {
+        println!("    {}", single_line(headline));
+    }
     if !invite.note.is_empty() {
         println!("    \"{}\"", single_line(&invite.note));
+    }
+    if let Some(introducer) = &invite.introduced_by {
+        println!("    introduced by {}", single_line(introducer));
+    }
+    if !invite.mutual.is_empty() {
+        let mutual: Vec<String> = invite.mutual.iter().map(|id| single_line(id)).collect();
+        println!("    mutual connections: {}", mutual.join(", "));
     }
 }
 
@@ -171,7 +191,11 @@ pub(crate) async fn connections(data_dir: &Path, json: bool) -> anyhow::Result<E
         println!("No connections yet. Invite someone with: accord connect <ID>");
     } else {
         for connection in &connections {
-            let name = connection.alias.as_deref().unwrap_or("");
+            let name = connection
+                .name
+                .as_deref()
+                .or(connection.alias.as_deref())
+                .unwrap_or("");
             println!(
                 "{} {} since {} (attestation {})",
                 single_line(&connection.peer),

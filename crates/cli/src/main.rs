@@ -12,6 +12,7 @@ mod install_files;
 mod message_commands;
 mod output;
 mod passphrase;
+mod people_commands;
 mod service;
 mod terminal_text;
 mod testnet;
@@ -78,6 +79,9 @@ enum Command {
         /// Dial this multiaddr first (when you know where the invitee is)
         #[arg(long, value_name = "MULTIADDR")]
         addr: Option<String>,
+        /// Attach the introduction this connection (ID or alias) made of you and the invitee
+        #[arg(long, value_name = "INTRODUCER")]
+        via: Option<String>,
     },
     /// List invites, newest first
     Invites {
@@ -191,6 +195,36 @@ enum Command {
         /// The connection's Accord ID or alias
         peer: String,
     },
+    /// Show your profile, or what you know of someone's; `profile set` changes yours
+    #[command(args_conflicts_with_subcommands = true)]
+    Profile {
+        #[command(subcommand)]
+        action: Option<people_commands::ProfileAction>,
+        /// Whose profile (Accord ID or alias); yours if omitted
+        peer: Option<String>,
+        /// Write their avatar (as re-encoded by your node) to this file
+        #[arg(long, value_name = "FILE")]
+        avatar_out: Option<PathBuf>,
+    },
+    /// Someone's degree (1st, 2nd, 3rd+) and your mutual connections, each proven
+    People {
+        /// The Accord ID or alias
+        peer: String,
+    },
+    /// Second-degree people you may know, most mutual connections first
+    Suggestions,
+    /// Introduce two of your connections to each other
+    Introduce {
+        /// One connection (Accord ID or alias)
+        first: String,
+        /// The other connection (Accord ID or alias)
+        second: String,
+        /// A short note to both (at most 300 characters)
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// The introductions you made and received
+    Introductions,
     /// Ask the running daemon to shut down
     Stop,
     /// Open the local web app in the browser (prints its one-time login URL)
@@ -296,6 +330,28 @@ async fn dispatch(
             install_files::man(Cli::command())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Profile {
+            action,
+            peer,
+            avatar_out,
+        } => {
+            people_commands::profile(
+                data_dir,
+                action,
+                peer.as_deref(),
+                avatar_out.as_deref(),
+                json,
+            )
+            .await
+        }
+        Command::People { peer } => people_commands::people(data_dir, &peer, json).await,
+        Command::Suggestions => people_commands::suggestions(data_dir, json).await,
+        Command::Introduce {
+            first,
+            second,
+            note,
+        } => people_commands::introduce(data_dir, &first, &second, &note, json).await,
+        Command::Introductions => people_commands::introductions(data_dir, json).await,
         command @ (Command::Send { .. }
         | Command::History { .. }
         | Command::Inbox
@@ -312,8 +368,18 @@ async fn dispatch_connect(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Connect { peer, note, addr } => {
-            connect_commands::invite(data_dir, &peer, &note, addr.as_deref(), json).await
+        Command::Connect {
+            peer,
+            note,
+            addr,
+            via,
+        } => {
+            let target = connect_commands::Invitee {
+                peer: &peer,
+                note: &note,
+                via: via.as_deref(),
+            };
+            connect_commands::invite(data_dir, target, addr.as_deref(), json).await
         }
         Command::Invites { incoming, outgoing } => {
             let direction = match (incoming, outgoing) {

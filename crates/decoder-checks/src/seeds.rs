@@ -242,6 +242,7 @@ fn control_requests(world: &World) -> Vec<(String, Vec<u8>)> {
         Request::Connect {
             peer: peer.clone(),
             note: "hello from the fuzz lab".to_owned(),
+            via: None,
         },
         Request::Invites {
             direction: Some(InviteDirection::Incoming),

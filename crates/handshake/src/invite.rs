@@ -8,7 +8,9 @@ use crate::attestation::Statement;
 use crate::codec::{
     self, DecodeError, ID_LEN, INVITE_ID_LEN, Reader, SIGNATURE_LEN, Writer, X25519_LEN,
 };
+use crate::introduction::Introduction;
 use crate::note::Note;
+use crate::profile::ProfileCard;
 use crate::secret::OneTimeSecret;
 use crate::{MAX_LIFETIME_MS, MIN_LIFETIME_MS, domain};
 
@@ -39,6 +41,30 @@ pub enum InviteError {
     /// The lifetime (expires at − created at) is under 1 day or above 90 days.
     #[error("an invite must live at least 1 day and at most 90 days")]
     BadLifetime,
+    /// The profile card in the invite is not the inviter's, or does not verify.
+    #[error("the invite's profile is not the inviter's or does not verify")]
+    BadProfile,
+    /// The introduction in the invite does not verify or does not introduce these two.
+    #[error("the invite's introduction does not verify or names other people")]
+    BadIntroduction,
+}
+
+/// What an invite says about its inviter beyond the ID (invite format version 2): the
+/// inviter's signed profile card (name and headline) and an introduction by someone who knows
+/// both sides. Each part is signed by its own author and checked by [`Invite::verify`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Presentation {
+    /// The inviter's profile card.
+    pub card: Option<ProfileCard>,
+    /// An introduction of the inviter and the invitee.
+    pub introduction: Option<Introduction>,
+}
+
+impl Presentation {
+    /// Whether there is nothing to present (the invite is then version 1).
+    pub fn is_empty(&self) -> bool {
+        self.card.is_none() && self.introduction.is_none()
+    }
 }
 
 /// An invite, sent sealed from the inviter to the invitee.
@@ -63,16 +89,21 @@ pub struct Invite {
     pub expires_at_ms: u64,
     /// The inviter's signature over [`Invite::statement`] (domain [`domain::ATTEST`]).
     pub statement_signature: Signature,
+    /// The inviter's profile card and an introduction, if any (version 2 only). Boxed: it
+    /// is large and most invites in memory are version 1.
+    pub presentation: Box<Presentation>,
     /// The inviter's signature (domain [`domain::INVITE`]) over every encoded byte of the
     /// invite before this field.
     pub signature: Signature,
 }
 
 impl Invite {
-    /// The invite format version.
+    /// The invite format version without a presentation.
     pub const VERSION: u8 = 1;
-    /// The longest encoded invite (with a note of [`Note::MAX_BYTES`] bytes).
-    pub const MAX_LEN: usize = 1
+    /// The invite format version with a presentation (a profile card, an introduction).
+    pub const VERSION_PRESENTED: u8 = 2;
+    /// The longest version-1 invite (with a note of [`Note::MAX_BYTES`] bytes).
+    pub const MAX_LEN_V1: usize = 1
         + INVITE_ID_LEN
         + 2 * ID_LEN
         + X25519_LEN
@@ -81,6 +112,10 @@ impl Invite {
         + 8
         + 8
         + 2 * SIGNATURE_LEN;
+    /// The longest invite: version 2 with the longest note, card and introduction (3,751
+    /// bytes, which still fits the largest sealed-box bucket).
+    pub const MAX_LEN: usize =
+        Self::MAX_LEN_V1 + 2 + ProfileCard::MAX_LEN + 2 + Introduction::MAX_LEN;
 
     /// Creates an invite from `identity` to `invitee`, valid for `ttl_ms` from `now_ms`,
     /// and the one-time secret the inviter must keep (see [`OneTimeSecret`]).
@@ -117,11 +152,47 @@ impl Invite {
             created_at_ms: now_ms,
             expires_at_ms,
             statement_signature: placeholder,
+            presentation: Box::default(),
             signature: placeholder,
         };
         invite.statement_signature = identity.sign(domain::ATTEST, &invite.statement().to_bytes());
         invite.signature = identity.sign(domain::INVITE, invite.signed_part().as_bytes());
         Ok((invite, secret))
+    }
+
+    /// Adds `presentation` to an invite `identity` made, and signs it again: the inviter's
+    /// card and an introduction then ride, sealed, inside the invite.
+    ///
+    /// # Errors
+    ///
+    /// [`InviteError::BadProfile`] if the card is not `identity`'s,
+    /// [`InviteError::BadIntroduction`] if the introduction does not name both parties.
+    pub fn present(
+        mut self,
+        identity: &Identity,
+        presentation: Presentation,
+    ) -> Result<Self, InviteError> {
+        self.presentation = Box::new(presentation);
+        self.check_presentation()?;
+        self.signature = identity.sign(domain::INVITE, self.signed_part().as_bytes());
+        Ok(self)
+    }
+
+    /// The presentation's own checks: the card is the inviter's and verifies; the
+    /// introduction verifies and introduces the inviter and the invitee.
+    fn check_presentation(&self) -> Result<(), InviteError> {
+        if let Some(card) = &self.presentation.card
+            && (card.id != self.inviter || card.verify().is_err())
+        {
+            return Err(InviteError::BadProfile);
+        }
+        if let Some(introduction) = &self.presentation.introduction
+            && (introduction.verify().is_err()
+                || !introduction.introduces(&self.inviter, &self.invitee))
+        {
+            return Err(InviteError::BadIntroduction);
+        }
+        Ok(())
     }
 
     /// The attestation statement this invite proposes.
@@ -171,7 +242,8 @@ impl Invite {
     ///
     /// # Errors
     ///
-    /// [`InviteError::SelfInvite`], [`InviteError::BadLifetime`], [`InviteError::BadSignature`].
+    /// [`InviteError::SelfInvite`], [`InviteError::BadLifetime`], [`InviteError::BadSignature`],
+    /// [`InviteError::BadProfile`], [`InviteError::BadIntroduction`].
     pub fn verify_signatures(&self) -> Result<(), InviteError> {
         if self.inviter == self.invitee {
             return Err(InviteError::SelfInvite);
@@ -194,13 +266,19 @@ impl Invite {
             self.signed_part().as_bytes(),
             &self.signature,
         )
-        .map_err(|_| InviteError::BadSignature)
+        .map_err(|_| InviteError::BadSignature)?;
+        self.check_presentation()
     }
 
     /// Every field but the final signature, encoded.
     fn signed_part(&self) -> Writer {
+        let version = if self.presentation.is_empty() {
+            Self::VERSION
+        } else {
+            Self::VERSION_PRESENTED
+        };
         let mut w = Writer::with_capacity(Self::MAX_LEN);
-        w.u8(Self::VERSION)
+        w.u8(version)
             .bytes(&self.invite_id)
             .id(&self.inviter)
             .id(&self.invitee)
@@ -209,10 +287,22 @@ impl Invite {
             .u64(self.created_at_ms)
             .u64(self.expires_at_ms)
             .signature(&self.statement_signature);
+        if !self.presentation.is_empty() {
+            let card = self.presentation.card.as_ref().map(ProfileCard::encode);
+            let introduction = self
+                .presentation
+                .introduction
+                .as_ref()
+                .map(Introduction::encode);
+            w.bytes16(&card.unwrap_or_default())
+                .bytes16(&introduction.unwrap_or_default());
+        }
         w
     }
 
-    /// The wire form (see PROTOCOL.md).
+    /// The wire form (see PROTOCOL.md): version 1 without a presentation; version 2 adds,
+    /// after the statement signature, the card and the introduction, each u16-prefixed
+    /// (length 0: absent; at least one is present).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = self.signed_part();
         w.signature(&self.signature);
@@ -227,7 +317,13 @@ impl Invite {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::check_max_len(bytes, Self::MAX_LEN)?;
         let mut r = Reader::new(bytes);
-        r.version(Self::VERSION)?;
+        let version = r.u8()?;
+        if version != Self::VERSION && version != Self::VERSION_PRESENTED {
+            return Err(DecodeError::UnsupportedVersion(version));
+        }
+        if version == Self::VERSION {
+            codec::check_max_len(bytes, Self::MAX_LEN_V1)?;
+        }
         let invite_id = r.array()?;
         let inviter = r.id()?;
         let invitee = r.id()?;
@@ -244,11 +340,36 @@ impl Invite {
             created_at_ms: r.u64()?,
             expires_at_ms: r.u64()?,
             statement_signature: r.signature()?,
+            presentation: Box::new(if version == Self::VERSION_PRESENTED {
+                decode_presentation(&mut r)?
+            } else {
+                Presentation::default()
+            }),
             signature: r.signature()?,
         };
         r.finish()?;
         Ok(invite)
     }
+}
+
+/// Reads a version-2 invite's presentation: two u16-prefixed fields, not both empty (an
+/// empty presentation is encoded as version 1, so that every invite has one encoding).
+fn decode_presentation(r: &mut Reader<'_>) -> Result<Presentation, DecodeError> {
+    let card = r.bytes16(ProfileCard::MAX_LEN)?;
+    let card = (!card.is_empty())
+        .then(|| ProfileCard::decode(card))
+        .transpose()?;
+    let introduction = r.bytes16(Introduction::MAX_LEN)?;
+    let introduction = (!introduction.is_empty())
+        .then(|| Introduction::decode(introduction))
+        .transpose()?;
+    let presentation = Presentation { card, introduction };
+    if presentation.is_empty() {
+        return Err(DecodeError::InvalidField(
+            "empty presentation in a version 2 invite",
+        ));
+    }
+    Ok(presentation)
 }
 
 #[cfg(test)]

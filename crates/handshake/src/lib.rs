@@ -68,10 +68,14 @@
 mod acceptance;
 mod attestation;
 pub mod codec;
+mod connection_list;
+mod introduction;
 mod invite;
 mod lifecycle;
 mod note;
 mod payload;
+mod people;
+pub mod profile;
 mod quota;
 mod revocation;
 pub mod seal;
@@ -87,7 +91,11 @@ pub use attestation::{
     TEXT_END, TextError,
 };
 pub use codec::DecodeError;
-pub use invite::{Invite, InviteError};
+pub use connection_list::{
+    ListError, ListUpdate, MAX_LIST_ENTRIES, MAX_UPDATE_CHANGES, SharedList,
+};
+pub use introduction::{Introduction, IntroductionError, IntroductionNotice};
+pub use invite::{Invite, InviteError, Presentation};
 pub use lifecycle::{
     ConnectionEvent, ConnectionState, Crossed, InviteEvent, InviteState, ParseStateError,
     TransitionError, crossed_resolution,
@@ -97,6 +105,8 @@ pub use payload::{
     FRAME_LIFETIME_HOURS, FrameError, GossipFrame, HOUR_MS, MINT_JITTER_HOURS, OpenError, Payload,
     SealFrameError, mint_hour, open_payload, seal_payload,
 };
+pub use people::{Degree, KnownNetwork, Standing};
+pub use profile::{AvatarError, Profile, ProfileCard, ProfileError, ProfileTextError};
 pub use quota::{
     Admission, COUNTED_LIFETIME_MS, IncomingInvite, IncomingPolicy, MAX_MARK_LEAD_MS, MarkReading,
     QuotaError, QuotaPolicy, TimeEvidence, check_cooldown, cooldown_ends_at, effective_now,
@@ -137,4 +147,8 @@ pub mod domain {
     pub const WITHDRAW: SignatureDomain = SignatureDomain::new("accord/v1/withdraw");
     /// A party's signature over a [`crate::Revocation`].
     pub const REVOKE: SignatureDomain = SignatureDomain::new("accord/v1/revoke");
+    /// An identity's signature over its [`crate::ProfileCard`].
+    pub const PROFILE: SignatureDomain = SignatureDomain::new("accord/v1/profile");
+    /// An introducer's signature over an [`crate::Introduction`].
+    pub const INTRODUCE: SignatureDomain = SignatureDomain::new("accord/v1/introduce");
 }

@@ -39,8 +39,13 @@ impl Payload {
     pub const KIND_WITHDRAWAL: u8 = 3;
     /// The kind byte of a revocation.
     pub const KIND_REVOCATION: u8 = 4;
-    /// The longest encoded payload (a kind byte and the longest acceptance).
-    pub const MAX_LEN: usize = 1 + Acceptance::MAX_LEN;
+    /// The longest encoded payload: a kind byte and the longest message (an invite with a
+    /// profile card and an introduction, or an acceptance).
+    pub const MAX_LEN: usize = 1 + if Invite::MAX_LEN > Acceptance::MAX_LEN {
+        Invite::MAX_LEN
+    } else {
+        Acceptance::MAX_LEN
+    };
 
     /// kind ‖ the message's own encoding.
     pub fn encode(&self) -> Vec<u8> {

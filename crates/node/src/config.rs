@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod limits;
+mod profile;
 mod ui;
 
 pub use limits::LimitsSection;
+pub use profile::ProfileSection;
 pub use ui::UiSection;
 
 /// The whole configuration file.
@@ -31,6 +33,8 @@ pub struct Config {
     pub relay: RelaySection,
     /// `[limits]`: every bound on what peers and the user can make this node hold.
     pub limits: LimitsSection,
+    /// `[profile]`: what this node shares about its user's network.
+    pub profile: ProfileSection,
     /// `[ui]`: the local web app.
     pub ui: UiSection,
 }

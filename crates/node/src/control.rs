@@ -196,7 +196,7 @@ impl Connection {
                 let events = context.subscribe();
                 let ok = serde_json::json!({ "subscribed": true });
                 self.write(&ResponseFrame::ok(frame.id, ok)).await?;
-                return self.stream_events(events).await;
+                return self.stream_events(events, &context.store).await;
             }
             let response = match context.handle(frame.request).await {
                 Ok(result) => ResponseFrame::ok(frame.id, result),
@@ -210,6 +210,7 @@ impl Connection {
     async fn stream_events(
         &mut self,
         mut events: broadcast::Receiver<Event>,
+        store: &accord_store::StoreHandle,
     ) -> std::io::Result<()> {
         let mut scratch = [0u8; 256];
         loop {
@@ -228,6 +229,8 @@ impl Connection {
                 Err(broadcast::error::RecvError::Lagged(missed)) => Event::Lagged { missed },
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             };
+            // Every view shows the name: events about a peer carry it too.
+            let event = crate::people::names::named_event(store, event).await;
             self.write(&EventFrame::new(event)).await?;
         }
     }

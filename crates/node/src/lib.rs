@@ -28,6 +28,7 @@ mod hex;
 mod identity_file;
 mod message;
 mod node;
+mod people;
 mod reach;
 mod remote_error;
 mod requests;
@@ -37,7 +38,7 @@ mod ui;
 pub use clock::{ClockOffsetError, now_ms};
 pub use config::{
     Config, ConfigError, GossipConfig, InvitesConfig, LimitsSection, MessagesConfig, NetworkConfig,
-    RelaySection, StoreSection, UiSection,
+    ProfileSection, RelaySection, StoreSection, UiSection,
 };
 pub use data_dir::{DataDir, DataDirLock, write_atomically};
 pub use error::NodeError;

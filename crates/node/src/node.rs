@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::connect::{ConnectActor, RelayDrops, gossip_validator};
 use crate::control::ControlSocket;
 use crate::message::MessageActor;
+use crate::people::PeopleHandle;
 use crate::requests::NodeContext;
 use crate::ui::WebApp;
 use crate::{Config, DataDir, DataDirLock, NodeError, clock, load_or_create_identity};
@@ -73,6 +74,7 @@ pub struct Node {
     net_task: JoinHandle<()>,
     connect_task: JoinHandle<()>,
     message_task: JoinHandle<()>,
+    people_task: JoinHandle<()>,
     store_task: StoreTask,
     control: ControlSocket,
     shutdown_requests: mpsc::Receiver<()>,
@@ -126,6 +128,13 @@ impl Node {
             net.clone(),
             events.clone(),
         );
+        let (people, people_task) = PeopleHandle::spawn(
+            identity.clone(),
+            Arc::clone(&config),
+            store.clone(),
+            net.clone(),
+            events.clone(),
+        );
         let (connect, connect_task) = ConnectActor::spawn(
             identity,
             Arc::clone(&config),
@@ -167,6 +176,7 @@ impl Node {
             shutdown: shutdown_tx,
             connect,
             messages,
+            people,
             web_app,
         };
         tracing::info!(%id, data_dir = %dir.root().display(), "node started");
@@ -177,6 +187,7 @@ impl Node {
             net_task,
             connect_task,
             message_task,
+            people_task,
             store_task,
             control,
             shutdown_requests,
@@ -231,6 +242,8 @@ impl Node {
         self.context.web_app.shutdown().await;
         self.context.connect.shutdown().await;
         let _ = self.connect_task.await;
+        self.context.people.shutdown().await;
+        let _ = self.people_task.await;
         self.context.messages.shutdown().await;
         let _ = self.message_task.await;
         let net = self.context.net.clone();

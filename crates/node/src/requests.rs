@@ -22,6 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::Config;
 use crate::connect::{ConnectCommand, ConnectHandle, ConnectReply};
 use crate::message::{MessageCommand, MessageHandle, MessageReply};
+use crate::people::PeopleHandle;
 
 /// How long a `dial` request waits for the connection.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -37,6 +38,7 @@ pub(crate) struct NodeContext {
     pub(crate) shutdown: mpsc::Sender<()>,
     pub(crate) connect: ConnectHandle,
     pub(crate) messages: MessageHandle,
+    pub(crate) people: PeopleHandle,
     pub(crate) web_app: Arc<crate::ui::WebApp>,
 }
 
@@ -67,10 +69,7 @@ impl NodeContext {
             Request::Lookup { peer } => to_value(self.lookup(&peer).await?),
             Request::Dial { addr } => to_value(self.dial(&addr).await?),
             Request::Stats => to_value(self.stats().await?),
-            Request::Connect { peer, note } => {
-                self.connect_command(ConnectCommand::Connect { peer, note })
-                    .await
-            }
+            Request::Connect { peer, note, via } => self.invite(peer, note, via).await,
             Request::Invites { direction } => {
                 self.connect_command(ConnectCommand::Invites { direction })
                     .await
@@ -118,6 +117,12 @@ impl NodeContext {
                 self.message_command(MessageCommand::from_request(request)?)
                     .await
             }
+            request @ (Request::Profile { .. }
+            | Request::ProfileSet { .. }
+            | Request::People { .. }
+            | Request::Suggestions
+            | Request::Introduce { .. }
+            | Request::Introductions) => self.people.command(request).await,
             Request::Subscribe => Err(RemoteError::new(
                 ErrorCode::InvalidRequest,
                 "subscribe is handled by the connection",
@@ -136,8 +141,23 @@ impl NodeContext {
     async fn message_command(&self, command: MessageCommand) -> Answer {
         match self.messages.run(command).await? {
             MessageReply::Sent(info) => to_value(info),
-            MessageReply::History(list) => to_value(list),
-            MessageReply::Inbox(list) => to_value(list),
+            MessageReply::History(mut list) => {
+                let me = self.id;
+                let named = self
+                    .store
+                    .run(move |s| crate::people::names::messages(s, me, &mut list).map(|()| list))
+                    .await
+                    .map_err(internal)?;
+                to_value(named)
+            }
+            MessageReply::Inbox(mut list) => {
+                let named = self
+                    .store
+                    .run(move |s| crate::people::names::conversations(s, &mut list).map(|()| list))
+                    .await
+                    .map_err(internal)?;
+                to_value(named)
+            }
             MessageReply::Verify(info) => to_value(info),
             MessageReply::Status(list) => to_value(list),
             MessageReply::Stats(counts) => to_value(counts),
@@ -147,11 +167,26 @@ impl NodeContext {
     async fn connect_command(&self, command: ConnectCommand) -> Answer {
         match self.connect.command(command).await? {
             ConnectReply::Invite(summary) => to_value(summary),
-            ConnectReply::Invites(list) => to_value(list),
+            ConnectReply::Invites(mut list) => {
+                let me = self.id;
+                let named = self
+                    .store
+                    .run(move |s| crate::people::names::invites(s, me, &mut list).map(|()| list))
+                    .await
+                    .map_err(internal)?;
+                to_value(named)
+            }
             ConnectReply::Declined(info) => to_value(info),
             ConnectReply::Block(info) => to_value(info),
             ConnectReply::Connection(info) => to_value(info),
-            ConnectReply::Connections(list) => to_value(list),
+            ConnectReply::Connections(mut list) => {
+                let named = self
+                    .store
+                    .run(move |s| crate::people::names::connections(s, &mut list).map(|()| list))
+                    .await
+                    .map_err(internal)?;
+                to_value(named)
+            }
             ConnectReply::Attestation(text) => to_value(text),
             ConnectReply::Alias(info) => to_value(info),
             ConnectReply::Stats(counts) => to_value(counts),
@@ -159,6 +194,42 @@ impl NodeContext {
                 to_value(serde_json::json!({ "bytes": bytes, "frames": frames }))
             }
         }
+    }
+
+    /// `connect`: the invite presents our profile card and the `via` introduction.
+    async fn invite(&self, peer: String, note: String, via: Option<String>) -> Answer {
+        let presentation = self.presentation(&peer, via).await?;
+        self.connect_command(ConnectCommand::Connect {
+            peer,
+            note,
+            presentation: Box::new(presentation),
+        })
+        .await
+    }
+
+    /// What an invite to `peer` presents: our profile card, and the introduction `via` made
+    /// (see [`crate::people::own::presentation`]). A `peer` that is not an ID presents
+    /// nothing here; the Connect core refuses it with its own message.
+    async fn presentation(
+        &self,
+        peer: &str,
+        via: Option<String>,
+    ) -> Result<accord_handshake::Presentation, RemoteError> {
+        let Ok(invitee) = AccordId::from_str(peer.trim()) else {
+            return Ok(accord_handshake::Presentation::default());
+        };
+        let me = self.id;
+        self.store
+            .run(move |s| {
+                Ok(crate::people::own::presentation(
+                    s,
+                    me,
+                    &invitee,
+                    via.as_deref(),
+                ))
+            })
+            .await
+            .map_err(internal)?
     }
 
     async fn id_info(&self) -> Result<IdInfo, RemoteError> {

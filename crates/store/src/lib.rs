@@ -83,6 +83,7 @@ mod messages;
 mod messages_receipts;
 mod meta;
 mod peer_slot;
+mod people;
 mod record;
 mod schema;
 mod sealing_rewrite;
@@ -114,6 +115,7 @@ pub use messages::{
     ParseMessageStateError,
 };
 pub use multiaddr::Multiaddr;
+pub use people::{ListChanges, OwedNotice, PeerProfile, PeopleSync};
 pub use schema::CURRENT_SCHEMA;
 pub use store_thread::StoreTask;
 pub use zeroize::Zeroizing;

@@ -107,6 +107,11 @@ pub const CONNECT_INDEX: &str = "connect_index";
 /// empty. Written in the same transaction as the `peers` entry.
 pub const PEERS_SEEN: &str = "peers_seen";
 
+/// People: profiles, shared connection lists, our list's change log, acknowledgement marks
+/// and introductions, under a one-byte kind prefix (see `people.rs` for the key layout).
+/// Opened on first use, so a store written before it existed needs no migration.
+pub const PEOPLE: &str = "people";
+
 /// The tree of schema 2 that nothing wrote; dropped on open when empty.
 pub(crate) const RETIRED_REVOCATIONS: &str = "revocations";
 

@@ -116,8 +116,9 @@ async fn resolve_peer(
             .cloned()
             .unwrap_or_else(|| peer.to_owned()),
     };
-    let name = match connection.and_then(|c| c.alias.clone()) {
-        Some(alias) => alias,
+    // The daemon's name is the alias, else the name in the peer's profile.
+    let name = match connection.and_then(|c| c.name.clone().or_else(|| c.alias.clone())) {
+        Some(name) => name,
         None if peer != id => peer.to_owned(),
         None => short_id(&id),
     };

@@ -315,6 +315,7 @@ impl ChatState {
                 message_id,
                 body,
                 sent_at,
+                name,
             } => {
                 if peer == self.peer {
                     self.push(ChatMessage {
@@ -326,7 +327,8 @@ impl ChatState {
                     });
                     return Some(ChatAction::MarkRead);
                 }
-                self.status = format!("new message from {}", short_id(&peer));
+                let from = name.unwrap_or_else(|| short_id(&peer));
+                self.status = format!("new message from {from}");
                 None
             }
             Event::MessageDelivered { peer, message_id } if peer == self.peer => {

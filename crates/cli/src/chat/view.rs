@@ -199,6 +199,7 @@ mod tests {
             received_at: None,
             state: state.into(),
             reason: None,
+            name: None,
         }
     }
 
@@ -275,6 +276,7 @@ mod tests {
             message_id: "x".into(),
             body: "`live` message".into(),
             sent_at: "2024-05-06T23:59:00.000Z".into(),
+            name: None,
         });
         state.on_sent(
             SendInfo {

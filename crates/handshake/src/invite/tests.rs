@@ -1,4 +1,6 @@
 use super::*;
+use crate::introduction::Introduction;
+use crate::profile::ProfileCard;
 use crate::test_rng::{DAY, NOW, TestRng, invite, parties};
 use proptest::prelude::*;
 
@@ -169,9 +171,13 @@ fn decode_refusals() {
     let mut long = bytes.clone();
     long.push(0);
     assert_eq!(Invite::decode(&long), Err(DecodeError::TrailingBytes));
+    let mut v3 = bytes.clone();
+    v3[0] = 3;
+    assert_eq!(Invite::decode(&v3), Err(DecodeError::UnsupportedVersion(3)));
+    // A version-1 body labelled version 2 lacks the presentation: refused, never misread.
     let mut v2 = bytes.clone();
-    v2[0] = 2;
-    assert_eq!(Invite::decode(&v2), Err(DecodeError::UnsupportedVersion(2)));
+    v2[0] = Invite::VERSION_PRESENTED;
+    assert!(Invite::decode(&v2).is_err());
     assert!(matches!(
         Invite::decode(&vec![1; Invite::MAX_LEN + 1]),
         Err(DecodeError::TooLarge { .. })
@@ -204,7 +210,7 @@ fn longest_invite_fits() {
     let note = Note::new("🦀".repeat(Note::MAX_CHARS as usize), Note::MAX_CHARS).unwrap();
     let (inv, _) = Invite::create(&a, b.id(), note, NOW, DAY, &mut TestRng::new(1)).unwrap();
     let bytes = inv.encode();
-    assert_eq!(bytes.len(), Invite::MAX_LEN);
+    assert_eq!(bytes.len(), Invite::MAX_LEN_V1);
     assert_eq!(Invite::decode(&bytes), Ok(inv));
 }
 
@@ -227,6 +233,7 @@ proptest! {
             created_at_ms: created,
             expires_at_ms: expires,
             statement_signature: Signature::from_bytes(&s1),
+            presentation: Box::default(),
             signature: Signature::from_bytes(&s2),
         };
         prop_assert_eq!(Invite::decode(&inv.encode()), Ok(inv));
@@ -251,4 +258,87 @@ proptest! {
             prop_assert_eq!(inv.encode(), bytes);
         }
     }
+}
+
+#[test]
+fn presented_invites_carry_a_verified_card_and_introduction() {
+    let (a, b, c) = parties(40);
+    let (inv, _) = invite(&a, &b, 40);
+    let card = ProfileCard::create(&a, 9, "Ada", "Engineer", None).unwrap();
+    let intro = Introduction::create(&c, b.id(), a.id(), Note::empty(), NOW).unwrap();
+    let presented = inv
+        .clone()
+        .present(
+            &a,
+            Presentation {
+                card: Some(card.clone()),
+                introduction: Some(intro.clone()),
+            },
+        )
+        .unwrap();
+    let bytes = presented.encode();
+    assert_eq!(bytes[0], Invite::VERSION_PRESENTED);
+    assert!(bytes.len() <= Invite::MAX_LEN);
+    let back = Invite::decode(&bytes).unwrap();
+    assert_eq!(back, presented);
+    back.verify(&b.id(), NOW, SKEW).unwrap();
+    assert_eq!(back.presentation.card, Some(card));
+    // Without a presentation the invite stays version 1, byte for byte.
+    assert_eq!(inv.encode()[0], Invite::VERSION);
+
+    // Someone else's card, or an introduction of other people, is refused.
+    let stranger_card = ProfileCard::create(&c, 1, "Ada", "", None).unwrap();
+    let wrong = Presentation {
+        card: Some(stranger_card),
+        introduction: None,
+    };
+    assert_eq!(
+        inv.clone().present(&a, wrong).map(drop),
+        Err(InviteError::BadProfile)
+    );
+    let other_intro = Introduction::create(&b, a.id(), c.id(), Note::empty(), NOW).unwrap();
+    let wrong = Presentation {
+        card: None,
+        introduction: Some(other_intro),
+    };
+    assert_eq!(
+        inv.clone().present(&a, wrong).map(drop),
+        Err(InviteError::BadIntroduction)
+    );
+    // A card swapped in transit breaks the inviter's signature.
+    let mut swapped = presented;
+    swapped.presentation.card = Some(ProfileCard::create(&a, 10, "Eve", "", None).unwrap());
+    assert_eq!(swapped.verify_signatures(), Err(InviteError::BadSignature));
+}
+
+#[test]
+fn the_longest_presented_invite_fits_the_largest_bucket() {
+    let (a, b, c) = parties(41);
+    let note = Note::new("🦀".repeat(300), 300).unwrap();
+    let (inv, _) = Invite::create(
+        &a,
+        b.id(),
+        note.clone(),
+        NOW,
+        14 * DAY,
+        &mut TestRng::new(1),
+    )
+    .unwrap();
+    let card = ProfileCard::create(&a, 1, &"🦀".repeat(64), &"🦀".repeat(120), Some(&[1])).unwrap();
+    let intro = Introduction::create(&c, a.id(), b.id(), note, NOW).unwrap();
+    let presented = inv
+        .present(
+            &a,
+            Presentation {
+                card: Some(card),
+                introduction: Some(intro),
+            },
+        )
+        .unwrap();
+    assert_eq!(presented.encode().len(), Invite::MAX_LEN);
+    assert_eq!(Invite::MAX_LEN, 3751);
+    let payload = crate::Payload::Invite(presented);
+    assert!(payload.encode().len() <= crate::seal::MAX_PLAINTEXT_LEN);
+    let frame = crate::seal_payload(&b.id(), &payload, NOW + DAY, &mut TestRng::new(2)).unwrap();
+    assert!(frame.len() <= crate::GossipFrame::MAX_LEN);
 }

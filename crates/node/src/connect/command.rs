@@ -12,7 +12,13 @@ use super::core::DropCounters;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ConnectCommand {
     /// Invite a peer (`accord connect`).
-    Connect { peer: String, note: String },
+    Connect {
+        peer: String,
+        note: String,
+        /// What the invite presents: our profile card and an introduction (`--via`), read
+        /// from the people records at the control edge (`requests.rs`).
+        presentation: Box<accord_handshake::Presentation>,
+    },
     /// List invites (`accord invites`).
     Invites { direction: Option<InviteDirection> },
     /// Accept an incoming invite, by invite id or inviter.

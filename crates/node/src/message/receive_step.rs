@@ -109,6 +109,18 @@ fn apply(
 ) -> Outcome {
     let state = session.to_bytes();
     match content {
+        Content::People(bytes) => {
+            // Taken in this job, with the ratchet state, so both share the flush the answer
+            // waits for.
+            if let Err(reason) = crate::people::receive::apply(store, &peer, &bytes) {
+                return dropped(reason, peer);
+            }
+            if let Err(err) = store.put_session(&peer, &state) {
+                tracing::warn!(%peer, %err, "cannot store the ratchet state of a people content");
+                return Outcome::Refused(None);
+            }
+            Outcome::Receipt { read: Vec::new() }
+        }
         Content::Hello | Content::Read { .. } => {
             if let Err(err) = store.put_session(&peer, &state) {
                 tracing::warn!(%peer, %err, "cannot store the ratchet state of a receipt");
@@ -142,6 +154,8 @@ fn apply(
                     sender_seq,
                     event: Box::new(Event::MessageReceived {
                         peer: peer.to_string(),
+                        // Filled in for each subscriber at the control edge.
+                        name: None,
                         message_id: hex(&record.message_id),
                         body: record.body,
                         sent_at: accord_api::format_rfc3339_ms(record.sent_at_ms),

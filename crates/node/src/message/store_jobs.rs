@@ -250,6 +250,8 @@ fn inbox(store: &Store) -> Result<Vec<ConversationInfo>, RemoteError> {
             unread: conversation.unread,
             last_message_at: rfc3339(conversation.last_message_at_ms),
             preview,
+            // Filled in at the control edge (`people::names`).
+            name: None,
         });
     }
     Ok(list)

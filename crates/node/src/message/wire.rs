@@ -9,6 +9,7 @@
 //!   kind 1 text:  message id (16) ‖ sent_at_ms (u64) ‖ sender_seq (u64) ‖ reply flag (1)
 //!                 [‖ reply-to id (16)] ‖ body length (u32) ‖ body (UTF-8)
 //!   kind 2 read:  count (u16, 1–1000) ‖ count × message id (16)
+//!   kind 3 people: a people content (the rest; see `crate::people::content`)
 //! ```
 //!
 //! The message id travels in clear in the request so that a recipient can recognise a
@@ -90,7 +91,13 @@ pub enum Content {
         /// The ids of the messages read, 1 to [`MAX_RECEIPTS`] of them.
         ids: Vec<MessageId>,
     },
+    /// A profile, a shared-list step or an introduction (taken by the people half of the
+    /// node, never shown in a conversation). At most [`MAX_PEOPLE`] bytes.
+    People(Vec<u8>),
 }
+
+/// The most bytes of a people content (a whole profile with a 64 KiB avatar and some).
+pub const MAX_PEOPLE: usize = 64 * 1024 + 2048;
 
 /// The request frame around `envelope`: version ‖ message id ‖ envelope.
 pub fn encode_request(message_id: &MessageId, envelope: &[u8]) -> Vec<u8> {
@@ -184,6 +191,10 @@ impl Content {
                 out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(body.as_bytes());
             }
+            Content::People(bytes) => {
+                out.push(3);
+                out.extend_from_slice(bytes);
+            }
             Content::Read { ids } => {
                 out.push(2);
                 let count = u16::try_from(ids.len().min(MAX_RECEIPTS)).unwrap_or(0);
@@ -240,6 +251,13 @@ impl Content {
                 }
                 let ids = (0..count).map(|_| reader.id()).collect::<Result<_, _>>()?;
                 Content::Read { ids }
+            }
+            3 => {
+                let bytes = reader.take(reader.0.len())?;
+                if bytes.len() > MAX_PEOPLE {
+                    return Err(WireError::TooLarge);
+                }
+                Content::People(bytes.to_vec())
             }
             other => return Err(WireError::Kind(other)),
         };
@@ -305,6 +323,7 @@ mod tests {
             Content::Read {
                 ids: vec![[1; 16], [2; 16]],
             },
+            Content::People(vec![1, 2, 3]),
         ] {
             assert_eq!(Content::decode(&content.encode()), Ok(content));
         }

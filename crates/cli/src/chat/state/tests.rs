@@ -21,6 +21,7 @@ fn info(id: &str, from: &str, to: &str, body: &str, state: &str) -> MessageInfo 
         received_at: None,
         state: state.into(),
         reason: None,
+        name: None,
     }
 }
 
@@ -60,6 +61,7 @@ fn received_messages_are_added_once_and_marked_read() {
         message_id: id.into(),
         body: "new".into(),
         sent_at: "2024-05-06T07:09:00.000Z".into(),
+        name: None,
     };
     assert_eq!(s.on_event(event("2")), Some(ChatAction::MarkRead));
     assert_eq!(s.on_event(event("1")), Some(ChatAction::MarkRead));
@@ -75,10 +77,20 @@ fn messages_from_others_only_touch_the_status() {
         message_id: "9".into(),
         body: "psst".into(),
         sent_at: String::new(),
+        name: None,
     });
     assert_eq!(action, None);
     assert!(s.messages.is_empty());
     assert!(s.status.contains("…0000zzzz"), "{}", s.status);
+    // With a name (the alias, else the profile's), the status shows it instead of the ID.
+    s.on_event(Event::MessageReceived {
+        peer: "12D3KooWsomeoneelse0000000000000000000000000000zzzz".into(),
+        message_id: "10".into(),
+        body: "psst".into(),
+        sent_at: String::new(),
+        name: Some("Someone".into()),
+    });
+    assert_eq!(s.status, "new message from Someone");
 }
 
 #[test]
@@ -276,6 +288,7 @@ fn far_back_the_newest_are_dropped_and_reloaded_on_the_way_down() {
         message_id: "new".into(),
         body: "hi".into(),
         sent_at: String::new(),
+        name: None,
     });
     assert_eq!(arrived, Some(ChatAction::MarkRead));
     assert!(s.messages.iter().all(|m| m.message_id != "new"));

@@ -43,7 +43,11 @@ impl ConnectCore {
         ));
         let now = now.unix_ms;
         let decided = match command {
-            ConnectCommand::Connect { peer, note } => self.connect(token, &peer, &note, now),
+            ConnectCommand::Connect {
+                peer,
+                note,
+                presentation,
+            } => self.connect(token, (&peer, &note, *presentation), now),
             ConnectCommand::Invites { direction } => Ok(self.list_invites(token, direction, now)),
             ConnectCommand::Accept { target } => self.accept(token, &target, now),
             ConnectCommand::Decline { target } => self.decline(token, &target, now),
@@ -263,6 +267,8 @@ pub(super) fn connection_info(connection: &Connection) -> ConnectionInfo {
         attestation_id: hex(&connection.attestation_id),
         since: rfc3339(connection.since_ms),
         revoked_at: connection.revoked_at_ms.map(rfc3339),
+        // Filled in at the control edge (`people::names`).
+        name: None,
     }
 }
 
@@ -300,6 +306,11 @@ pub(super) fn invite_list(
                     state: invite.state.to_string(),
                     created_at: rfc3339(invite.created_at_ms),
                     expires_at: rfc3339(invite.expires_at_ms),
+                    // Filled in at the control edge (`people::names`).
+                    name: None,
+                    headline: None,
+                    mutual: Vec::new(),
+                    introduced_by: None,
                 },
             ));
         }
@@ -316,6 +327,11 @@ pub(super) fn invite_list(
                     state: invite.state.to_string(),
                     created_at: rfc3339(invite.created_at_ms),
                     expires_at: rfc3339(invite.expires_at_ms),
+                    // Filled in at the control edge (`people::names`).
+                    name: None,
+                    headline: None,
+                    mutual: Vec::new(),
+                    introduced_by: None,
                 },
             ));
         }

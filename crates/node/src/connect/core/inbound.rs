@@ -287,6 +287,8 @@ impl ConnectCore {
             invite_id: hex(&record.invite_id),
             peer: peer.to_string(),
             note: record.note,
+            // Filled in for each subscriber at the control edge (`people::names`).
+            name: None,
         })));
         Verdict::accept(steps)
     }

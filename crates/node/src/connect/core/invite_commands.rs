@@ -50,8 +50,7 @@ impl ConnectCore {
     pub(super) fn connect(
         &mut self,
         token: ReplyToken,
-        peer: &str,
-        note: &str,
+        (peer, note, presentation): (&str, &str, accord_handshake::Presentation),
         now: u64,
     ) -> Result<Vec<Step>, RemoteError> {
         let peer = parse_id(peer)?;
@@ -68,7 +67,7 @@ impl ConnectCore {
         // the bounded reading of the clock: a clock far ahead cannot move the window past
         // the sends it holds, and one set back cannot free a slot.
         self.check_quota(self.memory.high_water_ms())?;
-        let (invite, record) = self.new_invite(peer, note, now)?;
+        let (invite, record) = self.new_invite(peer, note, presentation, now)?;
         let high_water_ms = self.memory.high_water_ms();
         tracing::info!(%peer, invite = %hex(&record.invite_id), "sending an invite");
         let delivery = Delivery {
@@ -96,6 +95,7 @@ impl ConnectCore {
         &mut self,
         peer: AccordId,
         note: &str,
+        presentation: accord_handshake::Presentation,
         now: u64,
     ) -> Result<(Invite, OutgoingInvite), RemoteError> {
         let note = Note::new(note, self.config.invites.note_max_chars).map_err(|err| {
@@ -105,6 +105,14 @@ impl ConnectCore {
         let (invite, secret) =
             Invite::create(&self.identity, peer, note.clone(), now, ttl, &mut *self.rng)
                 .map_err(|err| refused(err.to_string()))?;
+        // Our card and an introduction ride sealed inside the invite (version 2).
+        let invite = if presentation.is_empty() {
+            invite
+        } else {
+            invite
+                .present(&self.identity, presentation)
+                .map_err(|err| RemoteError::new(ErrorCode::InvalidParams, err.to_string()))?
+        };
         let record = OutgoingInvite {
             invite_id: invite.invite_id,
             peer,

@@ -102,6 +102,8 @@ impl MessageCore {
             received_at: record.received_at_ms.map(rfc3339),
             state: self.shown_state(record).to_string(),
             reason: self.queued_reason(record),
+            // Filled in at the control edge (`people::names`).
+            name: None,
         }
     }
 

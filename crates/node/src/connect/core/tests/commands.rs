@@ -20,6 +20,7 @@ fn connect(
     h.command(ConnectCommand::Connect {
         peer: peer.to_string(),
         note: String::new(),
+        presentation: Box::default(),
     })
 }
 
@@ -49,6 +50,7 @@ fn invites_to_ourselves_twice_or_to_a_connection_are_refused() {
     let (result, _) = h.command(ConnectCommand::Connect {
         peer: "not an id".into(),
         note: String::new(),
+        presentation: Box::default(),
     });
     assert_eq!(result.unwrap_err().code, ErrorCode::InvalidParams.code());
 }
@@ -282,4 +284,41 @@ fn an_alias_is_checked_kept_in_memory_and_written_and_resolves_afterwards() {
         name: "robert".to_owned(),
     });
     assert!(matches!(result, Ok(ConnectReply::Alias(info)) if info.alias == "robert"));
+}
+
+#[test]
+fn an_invite_presents_the_card_it_is_given_and_refuses_someone_elses() {
+    let mut h = Harness::new();
+    let me = identity(1);
+    assert_eq!(h.me_id(), me.id(), "the harness is identity 1");
+    let card = accord_handshake::ProfileCard::create(&me, 3, "Ada", "Engineer", None).unwrap();
+    let peer = identity(2).id();
+    let (result, outputs) = h.command(ConnectCommand::Connect {
+        peer: peer.to_string(),
+        note: "hi".into(),
+        presentation: Box::new(accord_handshake::Presentation {
+            card: Some(card.clone()),
+            introduction: None,
+        }),
+    });
+    result.unwrap();
+    let sent = deliveries(&outputs);
+    let Payload::Invite(invite) = &sent[0].payload else {
+        panic!("an invite is delivered");
+    };
+    assert_eq!(invite.presentation.card.as_ref(), Some(&card));
+    invite.verify_signatures().unwrap();
+
+    // A card that is not ours is refused before anything is written or sent.
+    let stranger = accord_handshake::ProfileCard::create(&identity(3), 1, "Eve", "", None).unwrap();
+    let (result, outputs) = h.command(ConnectCommand::Connect {
+        peer: identity(4).id().to_string(),
+        note: String::new(),
+        presentation: Box::new(accord_handshake::Presentation {
+            card: Some(stranger),
+            introduction: None,
+        }),
+    });
+    assert_eq!(result.unwrap_err().code, ErrorCode::InvalidParams.code());
+    assert!(writes(&outputs).is_empty() && deliveries(&outputs).is_empty());
 }

@@ -285,6 +285,7 @@ impl Harness {
         let (reply, outputs) = self.command(ConnectCommand::Connect {
             peer: peer.to_string(),
             note: "hello".into(),
+            presentation: Box::default(),
         });
         reply.unwrap();
         outputs

@@ -26,6 +26,7 @@ fn a_sent_invite_is_republished_with_back_off_until_delivered() {
     let (reply, outputs) = h.command(ConnectCommand::Connect {
         peer: peer.to_string(),
         note: String::new(),
+        presentation: Box::default(),
     });
     reply.unwrap();
     assert_eq!(deliveries(&outputs).len(), 1);

@@ -40,6 +40,7 @@ fn text(from: AccordId, sender_seq: u64) -> Outcome {
         sender_seq,
         event: Box::new(Event::MessageReceived {
             peer: from.to_string(),
+            name: None,
             message_id: crate::hex::encode(&id(sender_seq)),
             body: "hi".to_owned(),
             sent_at: "2023-11-14T22:13:20.000Z".to_owned(),
