@@ -296,46 +296,64 @@ pub(super) fn invite_list(
     let mut list = Vec::new();
     if direction != Some(InviteDirection::Outgoing) {
         for invite in incoming {
-            list.push((
-                invite.received_at_ms,
-                InviteInfo {
-                    invite_id: hex(&invite.invite_id),
-                    direction: InviteDirection::Incoming,
-                    peer: invite.peer.to_string(),
-                    note: invite.note.clone(),
+            let info = invite_info(
+                InviteDirection::Incoming,
+                InviteFields {
+                    invite_id: &invite.invite_id,
+                    peer: &invite.peer,
+                    note: &invite.note,
                     state: invite.state.to_string(),
-                    created_at: rfc3339(invite.created_at_ms),
-                    expires_at: rfc3339(invite.expires_at_ms),
-                    // Filled in at the control edge (`people::names`).
-                    name: None,
-                    headline: None,
-                    mutual: Vec::new(),
-                    introduced_by: None,
+                    created_at_ms: invite.created_at_ms,
+                    expires_at_ms: invite.expires_at_ms,
                 },
-            ));
+            );
+            list.push((invite.received_at_ms, info));
         }
     }
     if direction != Some(InviteDirection::Incoming) {
         for invite in outgoing {
-            list.push((
-                invite.created_at_ms,
-                InviteInfo {
-                    invite_id: hex(&invite.invite_id),
-                    direction: InviteDirection::Outgoing,
-                    peer: invite.peer.to_string(),
-                    note: invite.note.clone(),
+            let info = invite_info(
+                InviteDirection::Outgoing,
+                InviteFields {
+                    invite_id: &invite.invite_id,
+                    peer: &invite.peer,
+                    note: &invite.note,
                     state: invite.state.to_string(),
-                    created_at: rfc3339(invite.created_at_ms),
-                    expires_at: rfc3339(invite.expires_at_ms),
-                    // Filled in at the control edge (`people::names`).
-                    name: None,
-                    headline: None,
-                    mutual: Vec::new(),
-                    introduced_by: None,
+                    created_at_ms: invite.created_at_ms,
+                    expires_at_ms: invite.expires_at_ms,
                 },
-            ));
+            );
+            list.push((invite.created_at_ms, info));
         }
     }
     list.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     list.into_iter().map(|(_, info)| info).collect()
+}
+
+/// What an incoming and an outgoing invite record have in common for `accord invites`.
+struct InviteFields<'a> {
+    invite_id: &'a InviteId,
+    peer: &'a AccordId,
+    note: &'a str,
+    state: String,
+    created_at_ms: u64,
+    expires_at_ms: u64,
+}
+
+/// One entry of `accord invites`.
+fn invite_info(direction: InviteDirection, fields: InviteFields<'_>) -> InviteInfo {
+    InviteInfo {
+        invite_id: hex(fields.invite_id),
+        direction,
+        peer: fields.peer.to_string(),
+        note: fields.note.to_owned(),
+        state: fields.state,
+        created_at: rfc3339(fields.created_at_ms),
+        expires_at: rfc3339(fields.expires_at_ms),
+        // Filled in at the control edge (`people::names`).
+        name: None,
+        headline: None,
+        mutual: Vec::new(),
+        introduced_by: None,
+    }
 }
