@@ -15,15 +15,32 @@ const view = () => document.getElementById("view");
 const current = { name: "", onEvent: null };
 
 const routes = {
-  inbox: () => showInbox(view()),
-  chat: (peer) => showChat(view(), peer),
-  invites: () => showInvites(view(), refreshCounts),
-  people: () => showPeople(view()),
-  connect: () => showConnect(view()),
-  verify: (peer) => showSafetyNumber(view(), peer),
+  inbox: (shown) => showInbox(shown),
+  chat: (shown, peer) => showChat(shown, peer),
+  invites: (shown) => showInvites(shown, refreshCounts),
+  people: (shown) => showPeople(shown),
+  connect: (shown) => showConnect(shown),
+  verify: (shown, peer) => showSafetyNumber(shown, peer),
 };
 
+/** Counts routes, so a slow view that finishes after a newer one was opened is dropped. */
+let routeGeneration = 0;
+
+/**
+ * Swaps in an empty view element and returns it. A view still loading for an earlier route
+ * keeps filling the old, detached element, so it can never overwrite the newer view (an
+ * accepted invite re-renders the invites while you already opened the conversation).
+ */
+function freshView() {
+  const old = view();
+  const fresh = old.cloneNode(false);
+  delete fresh.dataset.shown;
+  old.replaceWith(fresh);
+  return fresh;
+}
+
 async function route() {
+  const generation = ++routeGeneration;
   const [, name = "inbox", arg = ""] = location.hash.split("/");
   const show = routes[name] || routes.inbox;
   current.name = routes[name] ? name : "inbox";
@@ -32,9 +49,11 @@ async function route() {
     if (here) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  const shown = view();
-  delete shown.dataset.shown;
-  current.onEvent = await show(decodeURIComponent(arg));
+  const shown = freshView();
+  current.onEvent = null;
+  const handler = await show(shown, decodeURIComponent(arg));
+  if (generation !== routeGeneration) return;
+  current.onEvent = handler;
   // The view is complete (tests and screenshots wait for this).
   shown.dataset.shown = current.name;
   // Opening a conversation marks it read.
