@@ -86,6 +86,44 @@ pub enum Event {
         /// The message id.
         message_id: String,
     },
+    /// A profile arrived or changed: a connection's, taken in over the end-to-end channel
+    /// (only a newer version than the one held; an older or equal one is acknowledged and
+    /// dropped without an event), or our own, set with `profile set`.
+    ProfileUpdated {
+        /// Whose profile it is (an Accord ID; our own when we set ours).
+        peer: String,
+        /// The name in the profile (not the local alias).
+        name: String,
+        /// The headline (may be empty).
+        headline: String,
+        /// The profile's version, which only grows.
+        version: u64,
+        /// The avatar's size in bytes; 0 when there is none.
+        avatar_bytes: u64,
+    },
+    /// A connection introduced us to someone.
+    IntroductionReceived {
+        /// The connection who made the introduction.
+        introducer: String,
+        /// The introducer's name (alias, else profile name), if known.
+        introducer_name: Option<String>,
+        /// The person introduced to us.
+        peer: String,
+        /// That person's name, from the profile card sent along, if any.
+        name: Option<String>,
+        /// The introducer's note.
+        note: String,
+    },
+    /// A connection's shared connection list changed (degrees and mutual connections may
+    /// have changed with it).
+    SharedListUpdated {
+        /// The connection whose list it is.
+        peer: String,
+        /// The list's version after the change.
+        version: u64,
+        /// How many connections the list now names.
+        entries: u64,
+    },
     /// This subscriber fell behind and missed events; it should re-read state it cares about.
     Lagged {
         /// How many events were dropped for this subscriber.

@@ -218,6 +218,42 @@ fn describe(event: &Event) -> String {
             format!("message {message_id} delivered to {peer}")
         }
         Event::MessageRead { peer, message_id } => format!("message {message_id} read by {peer}"),
+        Event::ProfileUpdated { .. }
+        | Event::IntroductionReceived { .. }
+        | Event::SharedListUpdated { .. } => describe_people(event),
         Event::Lagged { missed } => format!("(missed {missed} events)"),
+    }
+}
+
+/// The people events, one line each.
+fn describe_people(event: &Event) -> String {
+    let named = |peer: &str, name: Option<&str>| match name {
+        Some(name) => format!("{name} ({peer})"),
+        None => peer.to_owned(),
+    };
+    match event {
+        Event::ProfileUpdated {
+            peer,
+            name,
+            headline,
+            version,
+            ..
+        } => format!("profile of {peer} is now \"{name}\" \"{headline}\" (version {version})"),
+        Event::IntroductionReceived {
+            introducer,
+            introducer_name,
+            peer,
+            name,
+            note,
+        } => format!(
+            "{} introduced you to {}: \"{note}\"",
+            named(introducer, introducer_name.as_deref()),
+            named(peer, name.as_deref())
+        ),
+        Event::SharedListUpdated { peer, entries, .. } => {
+            format!("{peer} now shares {entries} connections")
+        }
+        // `describe` hands only the people events here.
+        other => format!("{other:?}"),
     }
 }

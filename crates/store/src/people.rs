@@ -331,7 +331,8 @@ impl Store {
     }
 
     /// Stores an introduction record made at `created_at_ms`, keeping at most `keep` (the
-    /// oldest go first).
+    /// oldest go first). Returns whether the record is new: a resend under the same time and
+    /// nonce overwrites itself and returns `false`, so that it is announced only once.
     ///
     /// # Errors
     ///
@@ -342,10 +343,15 @@ impl Store {
         nonce: [u8; 8],
         record: &[u8],
         keep: usize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut rest = created_at_ms.to_be_bytes().to_vec();
         rest.extend_from_slice(&nonce);
-        self.put_sealed_person(&key(INTRODUCTION, &rest), record)?;
+        let record_key = key(INTRODUCTION, &rest);
+        let new = !self
+            .people()?
+            .contains_key(&record_key)
+            .map_err(StoreError::db)?;
+        self.put_sealed_person(&record_key, record)?;
         let tree = self.people()?;
         let count = tree.scan_prefix([INTRODUCTION]).count();
         for item in tree
@@ -355,7 +361,7 @@ impl Store {
             let (old, _) = item.map_err(StoreError::db)?;
             tree.remove(old).map_err(StoreError::db)?;
         }
-        Ok(())
+        Ok(new)
     }
 
     /// Introduction records, newest first, at most `limit`.
@@ -559,10 +565,13 @@ mod tests {
         assert_eq!(store.shared_list(&a).unwrap(), None);
         assert_eq!(store.people_sync(&a).unwrap(), PeopleSync::default());
         for n in 0..5u8 {
-            store
+            let new = store
                 .put_introduction(u64::from(n), [n; 8], &[n], 3)
                 .unwrap();
+            assert!(new);
         }
+        // The same time and nonce again is the same record: not new, and not a second copy.
+        assert!(!store.put_introduction(4, [4; 8], &[4], 3).unwrap());
         assert_eq!(
             store.introductions(10).unwrap(),
             vec![vec![4], vec![3], vec![2]]

@@ -112,14 +112,18 @@ fn apply(
         Content::People(bytes) => {
             // Taken in this job, with the ratchet state, so both share the flush the answer
             // waits for.
-            if let Err(reason) = crate::people::receive::apply(store, &peer, &bytes) {
-                return dropped(reason, peer);
-            }
+            let event = match crate::people::receive::apply(store, session.our_id(), &peer, &bytes)
+            {
+                Ok(event) => event,
+                Err(reason) => return dropped(reason, peer),
+            };
             if let Err(err) = store.put_session(&peer, &state) {
                 tracing::warn!(%peer, %err, "cannot store the ratchet state of a people content");
                 return Outcome::Refused(None);
             }
-            Outcome::Receipt { read: Vec::new() }
+            Outcome::Taken {
+                event: event.map(Box::new),
+            }
         }
         Content::Hello | Content::Read { .. } => {
             if let Err(err) = store.put_session(&peer, &state) {

@@ -248,7 +248,8 @@ impl PeopleActor {
                 let info = self
                     .on_store(move |s| own::set_profile(s, &identity, change, now))
                     .await;
-                if info.is_ok() {
+                if let Ok(info) = &info {
+                    self.announce_own(info);
                     self.push_connected().await;
                 }
                 to_value(info)
@@ -272,6 +273,19 @@ impl PeopleActor {
                 format!("the people actor cannot answer {}", other.method()),
             )),
         }
+    }
+
+    /// Tells subscribers (other tabs of the web app, `accord watch`) that our profile changed.
+    fn announce_own(&self, info: &accord_api::ProfileInfo) {
+        let event = Event::ProfileUpdated {
+            peer: info.id.clone(),
+            name: info.name.clone().unwrap_or_default(),
+            headline: info.headline.clone().unwrap_or_default(),
+            version: info.version,
+            avatar_bytes: info.avatar_bytes,
+        };
+        // No subscribers is fine: the event simply has no audience.
+        let _ = self.events.send(event);
     }
 
     async fn introduce(

@@ -6,14 +6,17 @@
 //! and verify; a list update must be the sender's list, every attestation in it must verify
 //! and name the sender, and it must apply to our copy; an introduction must be signed by the
 //! sender and name us. A resend of something already taken is acknowledged without being
-//! applied twice.
+//! applied twice, and without an event: only a content that changed something is announced
+//! (`profile_updated`, `shared_list_updated`, `introduction_received`), after the flush.
 
+use accord_api::Event;
 use accord_handshake::profile::reencode_avatar;
 use accord_handshake::{IntroductionNotice, ListError, ListUpdate, Profile};
 use accord_identity::AccordId;
 use accord_store::{PeerProfile, Store};
 
 use super::content::{self, Direction, PeopleContent};
+use super::network::shown_name;
 
 /// The most introductions kept (made and received together).
 pub(crate) const INTRODUCTIONS_KEPT: usize = 500;
@@ -21,17 +24,27 @@ pub(crate) const INTRODUCTIONS_KEPT: usize = 500;
 /// Why a people content was refused: a reason counted in `accord stats`.
 pub(crate) type Refusal = &'static str;
 
-/// Checks and stores a people content from `peer`. `Ok` means "acknowledge it" (taken, or
-/// already taken); `Err` names why it was refused.
-pub(crate) fn apply(store: &Store, peer: &AccordId, bytes: &[u8]) -> Result<(), Refusal> {
+/// Checks and stores a people content that `peer` sent us (`me`). `Ok` means "acknowledge
+/// it" (taken, or already taken), with the event to announce once it is durable if it
+/// changed something; `Err` names why it was refused.
+pub(crate) fn apply(
+    store: &Store,
+    me: AccordId,
+    peer: &AccordId,
+    bytes: &[u8],
+) -> Result<Option<Event>, Refusal> {
     match PeopleContent::decode(bytes).map_err(|_| "people_malformed")? {
         PeopleContent::Profile(profile) => take_profile(store, peer, &profile),
         PeopleContent::List(update) => take_list(store, peer, &update),
-        PeopleContent::Introduction(notice) => take_introduction(store, peer, &notice),
+        PeopleContent::Introduction(notice) => take_introduction(store, me, peer, &notice),
     }
 }
 
-fn take_profile(store: &Store, peer: &AccordId, profile: &Profile) -> Result<(), Refusal> {
+fn take_profile(
+    store: &Store,
+    peer: &AccordId,
+    profile: &Profile,
+) -> Result<Option<Event>, Refusal> {
     if profile.card.id != *peer {
         return Err("people_not_senders_profile");
     }
@@ -43,8 +56,8 @@ fn take_profile(store: &Store, peer: &AccordId, profile: &Profile) -> Result<(),
         && let Ok(card) = accord_handshake::ProfileCard::decode(&stored.card)
         && !profile.card.supersedes(&card)
     {
-        // An older or the same version: acknowledged, never applied.
-        return Ok(());
+        // An older or the same version: acknowledged, never applied, not announced.
+        return Ok(None);
     }
     // The avatar is decoded and encoded again here: what we keep and ever show or write out
     // is our encoding, never the sender's bytes.
@@ -52,16 +65,28 @@ fn take_profile(store: &Store, peer: &AccordId, profile: &Profile) -> Result<(),
         Some(bytes) => Some(reencode_avatar(bytes).map_err(|_| "people_bad_avatar")?),
         None => None,
     };
+    let avatar_bytes = avatar.as_ref().map_or(0, |a| a.len() as u64);
     let record = PeerProfile {
         card: profile.card.encode(),
         avatar,
     };
     store
         .put_peer_profile(peer, &record)
-        .map_err(|_| "store_failed_people")
+        .map_err(|_| "store_failed_people")?;
+    Ok(Some(Event::ProfileUpdated {
+        peer: peer.to_string(),
+        name: profile.card.name.clone(),
+        headline: profile.card.headline.clone(),
+        version: profile.card.version,
+        avatar_bytes,
+    }))
 }
 
-fn take_list(store: &Store, peer: &AccordId, update: &ListUpdate) -> Result<(), Refusal> {
+fn take_list(
+    store: &Store,
+    peer: &AccordId,
+    update: &ListUpdate,
+) -> Result<Option<Event>, Refusal> {
     if update.owner != *peer {
         return Err("people_not_senders_list");
     }
@@ -74,46 +99,67 @@ fn take_list(store: &Store, peer: &AccordId, update: &ListUpdate) -> Result<(), 
         Ok(()) => {}
         // A step our copy already took (a resend after a lost answer): acknowledged as is.
         Err(ListError::WrongBase { base, have }) if base < have && update.version <= have => {
-            return Ok(());
+            return Ok(None);
         }
         Err(ListError::TooManyEntries) => return Err("people_list_too_long"),
         Err(_) => return Err("people_list_out_of_step"),
     }
     store
         .put_shared_list(peer, &content::encode_list(&copy))
-        .map_err(|_| "store_failed_people")
+        .map_err(|_| "store_failed_people")?;
+    Ok(Some(Event::SharedListUpdated {
+        peer: peer.to_string(),
+        version: copy.version,
+        entries: copy.entries.len() as u64,
+    }))
 }
 
 fn take_introduction(
     store: &Store,
+    me: AccordId,
     peer: &AccordId,
     notice: &IntroductionNotice,
-) -> Result<(), Refusal> {
+) -> Result<Option<Event>, Refusal> {
     let introduction = &notice.introduction;
     if introduction.introducer != *peer {
         return Err("people_not_senders_introduction");
     }
+    // An introduction of two other people is none of our business: it would only take room
+    // among the introductions we keep.
+    let Some(introduced) = introduction.other_than(&me) else {
+        return Err("people_not_our_introduction");
+    };
     introduction
         .verify()
         .map_err(|_| "people_bad_introduction")?;
-    // The card sent along must be one of the two introduced, and verify.
+    // The card sent along must be the other person's, and verify.
     if let Some(card) = &notice.other_card
-        && ((card.id != introduction.first && card.id != introduction.second)
-            || card.verify().is_err())
+        && (card.id != introduced || card.verify().is_err())
     {
         return Err("people_bad_introduction");
     }
     let record = content::encode_introduction(Direction::Received, notice);
     // Keyed by the introduction's own time and signature, so a resend overwrites itself.
     let nonce = nonce_of(&introduction.signature.to_bytes());
-    store
+    let new = store
         .put_introduction(
             introduction.created_at_ms,
             nonce,
             &record,
             INTRODUCTIONS_KEPT,
         )
-        .map_err(|_| "store_failed_people")
+        .map_err(|_| "store_failed_people")?;
+    if !new {
+        return Ok(None);
+    }
+    let introducer_name = shown_name(store, peer).map_err(|_| "store_failed_people")?;
+    Ok(Some(Event::IntroductionReceived {
+        introducer: peer.to_string(),
+        introducer_name,
+        peer: introduced.to_string(),
+        name: notice.other_card.as_ref().map(|card| card.name.clone()),
+        note: introduction.note.as_str().to_owned(),
+    }))
 }
 
 /// Eight bytes that tell two introductions stored at the same millisecond apart.
@@ -150,6 +196,11 @@ mod tests {
             .name
     }
 
+    /// Who receives in these tests.
+    fn me() -> AccordId {
+        identity(100).id()
+    }
+
     #[test]
     fn an_older_profile_never_replaces_a_newer_one() {
         let (_dir, store) = store();
@@ -157,14 +208,26 @@ mod tests {
         let old = Profile::create(&ada, 5, "Ada", "", None).unwrap();
         let new = Profile::create(&ada, 6, "Ada L.", "", None).unwrap();
         let content = |p: &Profile| PeopleContent::Profile(p.clone()).encode();
-        apply(&store, &ada.id(), &content(&new)).unwrap();
-        // The older one arrives late: acknowledged, not applied.
-        apply(&store, &ada.id(), &content(&old)).unwrap();
+        let event = apply(&store, me(), &ada.id(), &content(&new)).unwrap();
+        assert_eq!(
+            event,
+            Some(Event::ProfileUpdated {
+                peer: ada.id().to_string(),
+                name: "Ada L.".to_owned(),
+                headline: String::new(),
+                version: 6,
+                avatar_bytes: 0,
+            })
+        );
+        // The older one arrives late, and the same one again: acknowledged, not applied,
+        // not announced.
+        assert_eq!(apply(&store, me(), &ada.id(), &content(&old)), Ok(None));
+        assert_eq!(apply(&store, me(), &ada.id(), &content(&new)), Ok(None));
         assert_eq!(stored_name(&store, &ada.id()), "Ada L.");
         // Someone else's profile sent by Ada is refused and changes nothing.
         let bob = Profile::create(&identity(2), 9, "Bob", "", None).unwrap();
         assert_eq!(
-            apply(&store, &ada.id(), &content(&bob)),
+            apply(&store, me(), &ada.id(), &content(&bob)),
             Err("people_not_senders_profile")
         );
         assert_eq!(store.peer_profile(&identity(2).id()).unwrap(), None);
@@ -182,15 +245,27 @@ mod tests {
             removed: vec![],
         };
         let bytes = |u: &ListUpdate| PeopleContent::List(u.clone()).encode();
-        apply(&store, &owner.id(), &bytes(&first)).unwrap();
+        let event = apply(&store, me(), &owner.id(), &bytes(&first)).unwrap();
+        assert!(matches!(
+            event,
+            Some(Event::SharedListUpdated {
+                version: 4,
+                entries: 0,
+                ..
+            })
+        ));
         let next = ListUpdate {
             base: 4,
             version: 5,
             ..first.clone()
         };
-        apply(&store, &owner.id(), &bytes(&next)).unwrap();
+        assert!(
+            apply(&store, me(), &owner.id(), &bytes(&next))
+                .unwrap()
+                .is_some()
+        );
         // A resend of a step already taken is acknowledged without applying it again.
-        apply(&store, &owner.id(), &bytes(&next)).unwrap();
+        assert_eq!(apply(&store, me(), &owner.id(), &bytes(&next)), Ok(None));
         let list = content::decode_list(&store.shared_list(&owner.id()).unwrap().unwrap()).unwrap();
         assert_eq!(list.version, 5);
         let gap = ListUpdate {
@@ -199,12 +274,12 @@ mod tests {
             ..first.clone()
         };
         assert_eq!(
-            apply(&store, &owner.id(), &bytes(&gap)),
+            apply(&store, me(), &owner.id(), &bytes(&gap)),
             Err("people_list_out_of_step")
         );
         // A list sent by someone else in the owner's name is refused.
         assert_eq!(
-            apply(&store, &identity(4).id(), &bytes(&first)),
+            apply(&store, me(), &identity(4).id(), &bytes(&first)),
             Err("people_not_senders_list")
         );
     }
@@ -221,11 +296,24 @@ mod tests {
         };
         let bytes = PeopleContent::Introduction(Box::new(notice)).encode();
         assert_eq!(
-            apply(&store, &c.id(), &bytes),
+            apply(&store, a.id(), &c.id(), &bytes),
             Err("people_not_senders_introduction")
         );
-        apply(&store, &b.id(), &bytes).unwrap();
-        apply(&store, &b.id(), &bytes).unwrap();
+        let event = apply(&store, a.id(), &b.id(), &bytes).unwrap();
+        let Some(Event::IntroductionReceived {
+            introducer, peer, ..
+        }) = event
+        else {
+            panic!("no introduction_received: {event:?}");
+        };
+        assert_eq!((introducer, peer), (b.id().to_string(), c.id().to_string()));
+        // A resend is kept once and announced once.
+        assert_eq!(apply(&store, a.id(), &b.id(), &bytes), Ok(None));
         assert_eq!(store.introductions(10).unwrap().len(), 1);
+        // An introduction that does not name the receiver is refused.
+        assert_eq!(
+            apply(&store, identity(8).id(), &b.id(), &bytes),
+            Err("people_not_our_introduction")
+        );
     }
 }

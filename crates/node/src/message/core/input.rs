@@ -99,6 +99,9 @@ pub(crate) enum Outcome {
     /// A read receipt (or a hello): the new ratchet state and these messages, now `read`,
     /// are acknowledged and announced after the flush.
     Receipt { read: Vec<MessageId> },
+    /// A people content (or a repeat of one), taken with the new ratchet state: acknowledged
+    /// after the flush, and announced then if it changed something.
+    Taken { event: Option<Box<Event>> },
     /// A text message that overtook an earlier one: held until the gap is filled.
     Early { sender_seq: u64 },
 }
@@ -108,7 +111,10 @@ impl Outcome {
     pub(crate) fn waits_for_flush(&self) -> bool {
         matches!(
             self,
-            Outcome::Duplicate | Outcome::Stored { .. } | Outcome::Receipt { .. }
+            Outcome::Duplicate
+                | Outcome::Stored { .. }
+                | Outcome::Receipt { .. }
+                | Outcome::Taken { .. }
         )
     }
 
@@ -117,7 +123,9 @@ impl Outcome {
         match self {
             Outcome::Refused(_) => Status::Refused,
             Outcome::Duplicate => Status::Duplicate,
-            Outcome::Stored { .. } | Outcome::Receipt { .. } => Status::Stored,
+            Outcome::Stored { .. } | Outcome::Receipt { .. } | Outcome::Taken { .. } => {
+                Status::Stored
+            }
             Outcome::Early { .. } => Status::Early,
         }
     }

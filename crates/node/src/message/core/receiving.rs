@@ -115,6 +115,7 @@ impl MessageCore {
             }
             Outcome::Duplicate => Vec::new(),
             Outcome::Stored { event, .. } => vec![*event],
+            Outcome::Taken { event } => event.map(|event| vec![*event]).unwrap_or_default(),
             Outcome::Receipt { read } => read
                 .iter()
                 .map(|id| Event::MessageRead {
