@@ -7,7 +7,8 @@ import { showInbox } from "./inbox.js";
 import { showChat } from "./chat.js";
 import { showInvites } from "./invites.js";
 import { showPeople, showConnect, showSafetyNumber } from "./people.js";
-import { shortId } from "./dom.js";
+import { showProfile } from "./profile.js";
+import { shortId, refreshAvatars, refreshNames } from "./dom.js";
 
 const view = () => document.getElementById("view");
 
@@ -19,8 +20,9 @@ const routes = {
   chat: (shown, peer) => showChat(shown, peer),
   invites: (shown) => showInvites(shown, refreshCounts),
   people: (shown) => showPeople(shown),
-  connect: (shown) => showConnect(shown),
+  connect: (shown, peer, via) => showConnect(shown, peer, via),
   verify: (shown, peer) => showSafetyNumber(shown, peer),
+  profile: (shown) => showProfile(shown),
 };
 
 /** Counts routes, so a slow view that finishes after a newer one was opened is dropped. */
@@ -41,7 +43,7 @@ function freshView() {
 
 async function route() {
   const generation = ++routeGeneration;
-  const [, name = "inbox", arg = ""] = location.hash.split("/");
+  const [, name = "inbox", arg = "", second = ""] = location.hash.split("/");
   const show = routes[name] || routes.inbox;
   current.name = routes[name] ? name : "inbox";
   for (const link of document.querySelectorAll("[data-nav]")) {
@@ -51,7 +53,7 @@ async function route() {
   }
   const shown = freshView();
   current.onEvent = null;
-  const handler = await show(shown, decodeURIComponent(arg));
+  const handler = await show(shown, decodeURIComponent(arg), decodeURIComponent(second));
   if (generation !== routeGeneration) return;
   current.onEvent = handler;
   // The view is complete (tests and screenshots wait for this).
@@ -75,12 +77,12 @@ function onEvent(event) {
   if (current.onEvent) current.onEvent(event);
   switch (event.event) {
     case "message_received":
-      notify(`Message from ${shortId(event.peer)}`, event.body, () => { location.hash = `#/chat/${event.peer}`; });
+      notify(`Message from ${event.name || shortId(event.peer)}`, event.body, () => { location.hash = `#/chat/${event.peer}`; });
       refreshCounts();
       if (current.name === "inbox") route();
       break;
     case "invite_received":
-      notify(`Invite from ${shortId(event.peer)}`, event.note || "", () => { location.hash = "#/invites"; });
+      notify(`Invite from ${event.name || shortId(event.peer)}`, event.note || "", () => { location.hash = "#/invites"; });
       refreshCounts();
       if (current.name === "invites") route();
       break;
@@ -89,6 +91,23 @@ function onEvent(event) {
     case "connection_revoked":
       refreshCounts();
       if (["invites", "people", "inbox"].includes(current.name)) route();
+      break;
+    case "profile_updated":
+      // Names and pictures change where they are; the lists that sort or group by them
+      // are read again.
+      refreshNames(event.peer, event.name);
+      refreshAvatars(event.peer, event.version);
+      if (current.name === "invites") route();
+      break;
+    case "introduction_received":
+      notify(`${event.introducer_name || shortId(event.introducer)} introduced you`,
+        `to ${event.name || shortId(event.peer)}${event.note ? `: ${event.note}` : ""}`,
+        () => { location.hash = "#/people"; });
+      if (current.name === "people") route();
+      break;
+    case "shared_list_updated":
+      // Degrees, suggestions and an invite's mutual connections may have changed.
+      if (["invites", "people"].includes(current.name)) route();
       break;
     case "lagged":
       refreshCounts();

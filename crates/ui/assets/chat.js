@@ -68,7 +68,12 @@ class Chat {
     try {
       const connections = await call("connections");
       const connection = connections.find((c) => c.peer === this.peer);
-      if (connection) this.title.textContent = displayName(connection);
+      if (connection) {
+        this.title.textContent = displayName(connection);
+        // A profile change renames the conversation live, unless an alias names it.
+        this.title.dataset.nameOf = this.peer;
+        if (connection.alias) this.title.dataset.alias = "1";
+      }
     } catch (err) {
       console.warn("cannot read connections", err);
     }

@@ -3,14 +3,17 @@
 // withdraw.
 
 import { call } from "./api.js";
-import { el, fill, displayName, shortId, timeEl, busy, toast, personDetails } from "./dom.js";
+import { el, fill, displayName, nameEl, avatar, shortId, timeEl, busy, toast, personDetails, namesOf } from "./dom.js";
 
 /** Shows the pending invites in `view`; `changed` is called after every action. */
 export async function showInvites(view, changed) {
   fill(view, el("h2", {}, "Invites"), el("p", { class: "muted" }, "Loading…"));
   let invites;
+  let names;
   try {
-    invites = await call("invites", {});
+    const [all, connections] = await Promise.all([call("invites", {}), call("connections")]);
+    invites = all;
+    names = namesOf(connections);
   } catch (err) {
     fill(view, el("h2", {}, "Invites"), el("p", { class: "error" }, err.message));
     return null;
@@ -23,21 +26,23 @@ export async function showInvites(view, changed) {
     el("h2", {}, "Invites"),
     el("h3", {}, `Received (${incoming.length})`),
     incoming.length === 0 ? el("p", { class: "muted" }, "No invites waiting.") :
-      el("ul", { class: "list invites" }, incoming.map((invite) => incomingRow(invite, redraw))),
+      el("ul", { class: "list invites" }, incoming.map((invite) => incomingRow(invite, names, redraw))),
     el("h3", {}, `Sent (${outgoing.length})`),
     outgoing.length === 0 ? el("p", { class: "muted" }, "No invites of yours are waiting. ", el("a", { href: "#/connect" }, "Connect with someone")) :
-      el("ul", { class: "list invites" }, outgoing.map((invite) => outgoingRow(invite, redraw))));
+      el("ul", { class: "list invites" }, outgoing.map((invite) => outgoingRow(invite, names, redraw))));
   return null;
 }
 
 function who(invite) {
-  return el("div", { class: "who-block" },
-    el("span", { class: "who" }, displayName(invite)),
-    invite.name || invite.alias ? el("span", { class: "id muted" }, shortId(invite.peer)) : null,
-    el("code", { class: "id full-id" }, invite.peer));
+  return el("div", { class: "who-row" },
+    avatar(invite.peer, displayName(invite), "large"),
+    el("div", { class: "who-block" },
+      nameEl(invite),
+      invite.name || invite.alias ? el("span", { class: "id muted" }, shortId(invite.peer)) : null,
+      el("code", { class: "id full-id" }, invite.peer)));
 }
 
-function incomingRow(invite, redraw) {
+function incomingRow(invite, names, redraw) {
   const act = (label, className, run) => {
     const button = el("button", { type: "button", class: className }, label);
     button.addEventListener("click", () => busy(button, async () => {
@@ -48,7 +53,7 @@ function incomingRow(invite, redraw) {
   };
   return el("li", { class: "invite", "data-invite-id": invite.invite_id, "data-peer": invite.peer },
     who(invite),
-    personDetails(invite),
+    personDetails(invite, names),
     invite.note ? el("blockquote", { class: "note" }, invite.note) : el("p", { class: "note muted" }, "(no note)"),
     el("p", { class: "muted small" }, "Received ", timeEl(invite.created_at), " · expires ", timeEl(invite.expires_at)),
     el("div", { class: "actions" },
@@ -63,7 +68,7 @@ function incomingRow(invite, redraw) {
       })));
 }
 
-function outgoingRow(invite, redraw) {
+function outgoingRow(invite, names, redraw) {
   const withdraw = el("button", { type: "button", class: "withdraw" }, "Withdraw");
   withdraw.addEventListener("click", () => busy(withdraw, async () => {
     await call("withdraw", { target: invite.invite_id });
@@ -71,7 +76,7 @@ function outgoingRow(invite, redraw) {
   }));
   return el("li", { class: "invite", "data-invite-id": invite.invite_id, "data-peer": invite.peer },
     who(invite),
-    personDetails(invite),
+    personDetails(invite, names),
     invite.note ? el("blockquote", { class: "note" }, invite.note) : null,
     el("p", { class: "muted small" }, "Sent ", timeEl(invite.created_at), " · expires ", timeEl(invite.expires_at)),
     el("div", { class: "actions" }, withdraw));

@@ -21,6 +21,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("chat.js", JS, include_str!("../assets/chat.js")),
     ("invites.js", JS, include_str!("../assets/invites.js")),
     ("people.js", JS, include_str!("../assets/people.js")),
+    ("profile.js", JS, include_str!("../assets/profile.js")),
     ("notify.js", JS, include_str!("../assets/notify.js")),
     (
         "icon.svg",

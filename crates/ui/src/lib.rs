@@ -15,6 +15,7 @@
 
 mod assets;
 mod auth;
+mod avatar;
 mod events;
 mod guard;
 mod listener;

@@ -17,9 +17,10 @@ use tokio::sync::{Semaphore, watch};
 use crate::auth::Auth;
 use crate::guard::plain;
 use crate::markdown::render_markdown;
-use crate::{assets, events, guard, qr};
+use crate::{assets, avatar, events, guard, qr};
 
-/// The largest request body: a 64 KiB message, escaped as JSON, with room to spare.
+/// The largest request body: a 64 KiB message escaped as JSON, or a 64 KiB avatar as hex,
+/// with room to spare.
 const MAX_BODY_BYTES: usize = 512 * 1024;
 
 /// What every handler can reach.
@@ -53,6 +54,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/call", post(call))
         .route("/api/qr", get(safety_number_qr))
         .route("/api/attestation", get(attestation_download))
+        .route("/api/avatar", get(avatar::avatar))
         .route("/api/events", get(events::events))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -119,6 +121,12 @@ fn allowed(request: &Request) -> bool {
             | Request::Inbox
             | Request::Alias { .. }
             | Request::Verify { .. }
+            | Request::Profile { .. }
+            | Request::ProfileSet { .. }
+            | Request::People { .. }
+            | Request::Suggestions
+            | Request::Introduce { .. }
+            | Request::Introductions
     )
 }
 
