@@ -3,9 +3,18 @@
 
 use std::path::Path;
 
+use accord_channel::Session;
+use accord_handshake::{Invite, Note, Payload, Profile, open_payload, seal_payload};
+use accord_identity::AccordId;
+use accord_net::DirectProtocol;
 use accord_tests::conversation::{invite_and_accept, str_of, wait_incoming_invite};
+use accord_tests::peer::TestPeer;
 use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, json_array, stderr};
+use accord_tests::{now_ms, os_rng, wait_until};
+use event_watch::EventWatch;
 use serde_json::Value;
+
+mod event_watch;
 
 /// Daemons with this configuration share nothing of their connections.
 const NO_SHARING: &str =
@@ -36,14 +45,27 @@ fn wait_degree(node: &Daemon, target: &str, degree: u64, mutual: &[&str]) -> Val
     )
 }
 
-/// Waits until `node` knows `peer`'s profile under `name`.
-fn wait_profile_name(node: &Daemon, peer: &str, name: &str) -> Value {
-    node.wait_json(
-        &format!("{} to know {peer} as {name}", node.id),
-        &["profile", peer],
-        ARRIVAL,
-        |profile| (profile["name"] == name).then(|| profile.clone()),
-    )
+/// Waits for the `profile_updated` event that brings `peer`'s profile under `name` to the
+/// node `watch` watches, and returns what that node's `profile <peer>` then says.
+fn wait_profile_name(node: &Daemon, watch: &mut EventWatch, peer: &str, name: &str) -> Value {
+    let event = watch.wait("profile_updated", ARRIVAL, |e| {
+        e["peer"] == peer && e["name"] == name
+    });
+    let profile = node.json(&["profile", peer]);
+    assert_eq!(profile["name"], name, "{profile}");
+    assert_eq!(
+        profile["version"], event["version"],
+        "{profile} after {event}"
+    );
+    assert_eq!(
+        profile["headline"], event["headline"],
+        "{profile} after {event}"
+    );
+    assert_eq!(
+        profile["avatar_bytes"], event["avatar_bytes"],
+        "{profile} after {event}"
+    );
+    profile
 }
 
 /// A chain a–b–c of daemons (b bootstraps to a, c to b) with the given configurations, where
@@ -112,6 +134,8 @@ fn an_invite_shows_the_inviters_name_and_proven_mutual_connections_until_one_is_
 fn a_profile_change_reaches_connections_and_names_every_view() {
     let dir = TestDir::new();
     let (a, b) = accord_tests::connected_pair(&dir, NO_DHT);
+    let mut watch_a = EventWatch::start(&a.data_dir);
+    let mut watch_b = EventWatch::start(&b.data_dir);
     let avatar = dir.path("avatar.png");
     write_png(&avatar, 24, 24);
     a.json(&[
@@ -122,7 +146,10 @@ fn a_profile_change_reaches_connections_and_names_every_view() {
         "--avatar",
         &avatar.to_string_lossy(),
     ]);
-    let first = wait_profile_name(&b, &a.id, "Ada");
+    // A's own watch hears of the change at once; B's when it has stored A's profile.
+    let own = watch_a.wait("profile_updated", ARRIVAL, |e| e["peer"] == a.id.as_str());
+    assert_eq!(own["name"], "Ada", "{own}");
+    let first = wait_profile_name(&b, &mut watch_b, &a.id, "Ada");
     assert!(first["avatar_bytes"].as_u64().unwrap_or(0) > 0, "{first}");
     a.json(&[
         "profile",
@@ -132,8 +159,15 @@ fn a_profile_change_reaches_connections_and_names_every_view() {
         "--headline",
         "Analyst",
     ]);
-    let second = wait_profile_name(&b, &a.id, "Ada Lovelace");
+    let second = wait_profile_name(&b, &mut watch_b, &a.id, "Ada Lovelace");
     assert!(second["version"].as_u64() > first["version"].as_u64());
+    // Each version was announced once on B, in order.
+    let versions: Vec<&Value> = watch_b
+        .seen_named("profile_updated")
+        .iter()
+        .map(|e| &e["version"])
+        .collect();
+    assert_eq!(versions, [&first["version"], &second["version"]]);
     assert_eq!(second["headline"], "Analyst");
     // The avatar was kept, and what B writes out is a PNG of the same picture.
     let out = dir.path("out.png");
@@ -159,23 +193,27 @@ fn a_profile_change_reaches_connections_and_names_every_view() {
 fn an_introduction_between_strangers_leads_to_an_invite_introduced_by_the_introducer() {
     let dir = TestDir::new();
     let (a, b, c) = triangle_without_a_c(&dir, NO_DHT);
+    let mut watch_a = EventWatch::start(&a.data_dir);
+    let mut watch_b = EventWatch::start(&b.data_dir);
     b.json(&["profile", "set", "--name", "Bea"]);
     c.json(&["profile", "set", "--name", "Cy"]);
+    // B introduces with C's card, so it waits until it holds it.
+    wait_profile_name(&b, &mut watch_b, &c.id, "Cy");
     let made = b.json(&["introduce", &a.id, &c.id, "--note", "you two should talk"]);
     assert_eq!(made["introducer"], b.id.as_str());
-    // A receives it, with C's card.
-    let received = a.wait_json(
-        "A to receive the introduction",
-        &["introductions"],
-        ARRIVAL,
-        |list| {
-            json_array(list.clone())
-                .into_iter()
-                .find(|i| i["introducer"] == b.id.as_str() && i["peer"] == c.id.as_str())
-        },
-    );
+    // A receives it, with C's card, and says so on its event stream.
+    let event = watch_a.wait("introduction_received", ARRIVAL, |e| {
+        e["introducer"] == b.id.as_str()
+    });
+    assert_eq!(event["peer"], c.id.as_str(), "{event}");
+    assert_eq!(event["name"], "Cy", "{event}");
+    assert_eq!(event["note"], "you two should talk", "{event}");
+    let received = json_array(a.json(&["introductions"]))
+        .into_iter()
+        .find(|i| i["introducer"] == b.id.as_str() && i["peer"] == c.id.as_str())
+        .unwrap_or_else(|| panic!("the introduction is not listed after {event}"));
     assert_eq!(received["note"], "you two should talk");
-    wait_profile_name(&a, &b.id, "Bea");
+    wait_profile_name(&a, &mut watch_a, &b.id, "Bea");
     // A invites C with it; C sees "introduced by B", verified against its own connection.
     let sent = a.json(&["connect", &c.id, "--via", &b.id, "--note", "B says hi"]);
     let invite = wait_incoming_invite(&c, &str_of(&sent, "invite_id"));
@@ -192,12 +230,18 @@ fn an_introduction_between_strangers_leads_to_an_invite_introduced_by_the_introd
 fn share_connections_false_keeps_second_degree_people_hidden() {
     let dir = TestDir::new();
     let (a, b, c) = triangle_without_a_c(&dir, NO_SHARING);
+    let mut watch_a = EventWatch::start(&a.data_dir);
     // Rounds to one connection go one after the other, profile before list; so once A has
     // B's second profile, any list B would have shared after the first has arrived too.
     b.json(&["profile", "set", "--name", "Bea"]);
-    wait_profile_name(&a, &b.id, "Bea");
+    wait_profile_name(&a, &mut watch_a, &b.id, "Bea");
     b.json(&["profile", "set", "--name", "Bea B."]);
-    wait_profile_name(&a, &b.id, "Bea B.");
+    wait_profile_name(&a, &mut watch_a, &b.id, "Bea B.");
+    assert!(
+        watch_a.seen_named("shared_list_updated").is_empty(),
+        "B shares nothing: {:?}",
+        watch_a.seen
+    );
     let person = a.json(&["people", &c.id]);
     assert_eq!(person["degree"], 3, "{person}");
     assert_eq!(person["mutual"], serde_json::json!([]));
@@ -349,4 +393,159 @@ fn bad_input_to_every_people_command_gets_a_clear_error() {
     // Nothing was changed by any of it.
     assert!(a.json(&["profile"])["name"].is_null());
     assert_eq!(json_array(a.json(&["introductions"])), Vec::<Value>::new());
+}
+
+/// A profile's (or a `profile_updated` event's) name and version.
+fn name_and_version(value: &Value) -> (&str, u64) {
+    (
+        value["name"].as_str().unwrap_or_default(),
+        value["version"].as_u64().unwrap_or_default(),
+    )
+}
+
+/// The answer `/accord/dm/1` gives to a content it took: version 1, status 0 (stored).
+const STORED: [u8; 2] = [1, 0];
+
+/// An in-process libp2p node that became a genuine connection of `b` (it invited B, B
+/// accepted, and it built the channel from B's acceptance), with its end of the channel. It
+/// speaks the protocol from its definition (docs/protocol.md), so it can send what a real node
+/// could send but ours never would.
+fn genuine_connection(b: &Daemon) -> (TestPeer, Session) {
+    let peer = TestPeer::start(&[&b.tcp_addr()]);
+    b.wait_for_peer(&peer.identity().id().to_string(), ARRIVAL);
+    let b_id: AccordId = b.accord_id();
+    let now = now_ms();
+    let note = Note::new("hello", 300).unwrap_or_else(|err| panic!("{err}"));
+    let (invite, one_time) =
+        Invite::create(peer.identity(), b_id, note, now, 86_400_000, &mut os_rng())
+            .unwrap_or_else(|err| panic!("{err}"));
+    let sealed = seal_payload(&b_id, &Payload::Invite(invite.clone()), now, &mut os_rng())
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(peer.send_inbox(&b.id, sealed).ok(), Some(b"ok".to_vec()));
+    b.json(&["accept", &peer.identity().id().to_string()]);
+    let acceptance = wait_until("B's acceptance to arrive", ARRIVAL, || {
+        peer.direct_received()
+            .into_iter()
+            .filter(|(protocol, _)| *protocol == DirectProtocol::Inbox)
+            .find_map(
+                |(_, data)| match open_payload(peer.identity(), &data, now_ms()) {
+                    Ok(Payload::Acceptance(acceptance)) => Some(acceptance),
+                    _ => None,
+                },
+            )
+    });
+    let attestation = acceptance
+        .verify(&invite)
+        .unwrap_or_else(|err| panic!("{err}"));
+    let mut session = Session::new_inviter(
+        peer.identity(),
+        &one_time,
+        &b_id,
+        &acceptance.ephemeral_key,
+        &attestation.id(),
+    )
+    .unwrap_or_else(|err| panic!("{err:?}"));
+    session
+        .decrypt(acceptance.first_message(), now_ms())
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    (peer, session)
+}
+
+/// Sends `profile` to `b` as a people content over the channel, in a request with message id
+/// `id`, and returns B's answer.
+fn send_profile(
+    peer: &TestPeer,
+    b: &Daemon,
+    session: &mut Session,
+    id: [u8; 16],
+    profile: &Profile,
+) -> Vec<u8> {
+    // content: version 1, kind 3 (people); people content: version 1, kind 1 (profile).
+    let mut content = vec![1, 3, 1, 1];
+    content.extend_from_slice(&profile.encode());
+    let envelope = session
+        .encrypt(&content, &mut os_rng())
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    // request: version 1, message id, envelope.
+    let mut request = vec![1];
+    request.extend_from_slice(&id);
+    request.extend_from_slice(&envelope);
+    peer.send_direct(DirectProtocol::Dm, &b.id, request)
+        .unwrap_or_else(|err| panic!("B did not answer: {err}"))
+}
+
+/// The paths by which an older signed profile of a connection reaches a daemon: the
+/// connection's node restored from a backup (or an old copy of its identity on another
+/// machine) sends the profile it had then, after B holds a newer one; and the same after B
+/// itself crashed and restarted. Each is acknowledged (so the sender stops resending) and
+/// never applied nor announced; a newer one still is.
+#[test]
+fn an_older_signed_profile_never_overwrites_a_newer_one_on_a_daemon() {
+    let dir = TestDir::new();
+    let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &[]);
+    let (hal, mut session) = genuine_connection(&b);
+    let hal_id = hal.identity().id().to_string();
+    let signed = |version: u64, name: &str| {
+        Profile::create(hal.identity(), version, name, "signed by Hal", None)
+            .unwrap_or_else(|err| panic!("{err}"))
+    };
+    let mut watch = EventWatch::start(&b.data_dir);
+    let newer = signed(20, "Hal (new)");
+    assert_eq!(
+        send_profile(&hal, &b, &mut session, [1; 16], &newer),
+        STORED
+    );
+    let event = watch.wait("profile_updated", ARRIVAL, |e| e["peer"] == hal_id.as_str());
+    assert_eq!(name_and_version(&event), ("Hal (new)", 20));
+
+    // An older version, then another profile under the same version: both genuine, both
+    // acknowledged, neither taken.
+    for (id, stale) in [
+        (2, signed(10, "Hal (old)")),
+        (3, signed(20, "Hal (same version)")),
+    ] {
+        assert_eq!(
+            send_profile(&hal, &b, &mut session, [id; 16], &stale),
+            STORED
+        );
+        let shown = b.json(&["profile", &hal_id]);
+        assert_eq!(name_and_version(&shown), ("Hal (new)", 20));
+    }
+
+    // B crashes and comes back: what it acknowledged was durable, and the old profile sent
+    // again after the restart still does not replace it. The crash ends the first watch's
+    // stream, so everything B announced before it has been read.
+    let b = b.crash_and_restart(&[]);
+    watch.read_to_end(ARRIVAL);
+    hal.dial(&b.tcp_addr());
+    b.wait_for_peer(&hal_id, ARRIVAL);
+    let mut watch_after = EventWatch::start(&b.data_dir);
+    let stale = signed(10, "Hal (old)");
+    assert_eq!(
+        send_profile(&hal, &b, &mut session, [4; 16], &stale),
+        STORED
+    );
+    let shown = b.json(&["profile", &hal_id]);
+    assert_eq!(name_and_version(&shown), ("Hal (new)", 20));
+
+    // A newer one is taken and announced; nothing older was announced before it.
+    let newest = signed(30, "Hal (newest)");
+    assert_eq!(
+        send_profile(&hal, &b, &mut session, [5; 16], &newest),
+        STORED
+    );
+    watch_after.wait("profile_updated", ARRIVAL, |e| e["version"] == 30);
+    let announced: Vec<&Value> = watch
+        .seen_named("profile_updated")
+        .into_iter()
+        .chain(watch_after.seen_named("profile_updated"))
+        .map(|e| &e["version"])
+        .collect();
+    assert_eq!(announced, [&Value::from(20), &Value::from(30)]);
+    assert_eq!(b.json(&["profile", &hal_id])["name"], "Hal (newest)");
+    assert_eq!(
+        b.dropped("undecryptable"),
+        0,
+        "every frame was a genuine one"
+    );
 }

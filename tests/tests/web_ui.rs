@@ -7,7 +7,12 @@ use std::time::Duration;
 use accord_tests::browser::Browser;
 use accord_tests::conversation::{str_of, wait_connected, wait_incoming_invite};
 use accord_tests::web::{HttpAnswer, HttpRequest, WebLogin, http, redeem};
-use accord_tests::{Daemon, NO_DHT, TestDir, chain, stderr, wait_exit};
+use accord_tests::{ARRIVAL, Daemon, NO_DHT, TestDir, chain, stderr, wait_exit};
+use event_watch::EventWatch;
+
+// Shared with tests/people.rs, which uses all of it; this file uses a part.
+#[allow(dead_code)]
+mod event_watch;
 
 /// `POST /api/call` with `json`, as the page would send it unless a test changes a header.
 fn api<'a>(login: &'a WebLogin, session: Option<&'a str>, json: &'a str) -> HttpRequest<'a> {
@@ -242,6 +247,18 @@ fn the_app_in_a_browser_accepts_an_invite_and_chats_live() {
     let mut nodes = chain(&net, "n", 2, NO_DHT);
     let friend = nodes.pop().unwrap_or_else(|| panic!("two nodes"));
     let owner = nodes.pop().unwrap_or_else(|| panic!("two nodes"));
+    let avatar = net.path("bo.png");
+    write_png(&avatar, 32, 32);
+    friend.json(&[
+        "profile",
+        "set",
+        "--name",
+        "Bo Climber",
+        "--headline",
+        "Climbs on Saturdays",
+        "--avatar",
+        &avatar.to_string_lossy(),
+    ]);
     let note = "Hi, it is Bo from the climbing club";
     let sent = friend.json(&["connect", &owner.id, "--note", note]);
     wait_incoming_invite(&owner, &str_of(&sent, "invite_id"));
@@ -249,9 +266,30 @@ fn the_app_in_a_browser_accepts_an_invite_and_chats_live() {
     let rt = runtime();
     let browser = rt.block_on(Browser::start((1200, 800)));
     let login = WebLogin::open(&owner);
+    let mut owner_watch = EventWatch::start(&owner.data_dir);
     rt.block_on(accept_in_the_browser(&browser, &login, &friend.id, note));
     wait_connected(&owner, &friend.id);
     wait_connected(&friend, &owner.id);
+    // Bo's whole profile, avatar included, follows over the channel once connected.
+    owner_watch.wait("profile_updated", ARRIVAL, |e| {
+        e["peer"] == friend.id.as_str() && e["avatar_bytes"].as_u64() > Some(0)
+    });
+    let mut friend_watch = EventWatch::start(&friend.data_dir);
+    rt.block_on(set_the_profile_in_the_browser(&browser, &login, &net));
+    // It reaches the connection: its event first, then `accord profile <ID>` says so.
+    let event = friend_watch.wait("profile_updated", ARRIVAL, |e| {
+        e["peer"] == owner.id.as_str()
+    });
+    assert_eq!(event["name"], "Olive Owner", "{event}");
+    let known = friend.json(&["profile", &owner.id]);
+    assert_eq!(known["name"], "Olive Owner", "{known}");
+    assert_eq!(known["headline"], "Belays on Saturdays", "{known}");
+    assert!(known["avatar_bytes"].as_u64() > Some(0), "{known}");
+    assert_eq!(known["version"], event["version"]);
+    // A change on Bo's side renames Bo on the open page, live.
+    rt.block_on(names_and_avatars_show(&browser, &login, &friend.id));
+    friend.json(&["profile", "set", "--name", "Bo B. Climber"]);
+    rt.block_on(renamed_live(&browser, &friend.id, "Bo B. Climber"));
 
     let body = "Hello **Bo**, see you *Saturday*";
     rt.block_on(send_and_see_it_delivered(
@@ -270,10 +308,147 @@ fn the_app_in_a_browser_accepts_an_invite_and_chats_live() {
         friend.json(&["send", &owner.id, body]);
     }
     rt.block_on(hostile_bodies_run_nothing(&browser));
+    rt.block_on(async {
+        browser
+            .client
+            .goto(&format!("{}/#/inbox", login.origin()))
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let row = format!("main[data-shown='inbox'] a[data-peer='{}'] .who", friend.id);
+        assert_eq!(browser.wait_text(&row).await, "Bo B. Climber");
+        browser
+            .wait_true("Bo's avatar in the inbox", &shows_avatar(&friend.id))
+            .await;
+    });
     if let Some(dir) = screenshot_dir() {
         rt.block_on(screenshots(&browser, &login, &friend.id, &dir));
     }
     rt.block_on(browser.close());
+}
+
+fn write_png(path: &std::path::Path, width: u32, height: u32) {
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([200, (x * 7) as u8, (y * 7) as u8])
+    });
+    picture
+        .save(path)
+        .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
+}
+
+/// Whether the page shows `peer`'s avatar picture (loaded, not the initials).
+fn shows_avatar(peer: &str) -> String {
+    format!(
+        "const img = document.querySelector(\"main[data-shown] img[data-avatar='{peer}']\"); \
+         return !!img && img.complete && img.naturalWidth > 0 && \
+         img.parentElement.classList.contains('has-picture');"
+    )
+}
+
+/// The people view names Bo, gives the degree and shows Bo's picture.
+async fn names_and_avatars_show(browser: &Browser, login: &WebLogin, peer: &str) {
+    browser
+        .client
+        .goto(&format!("{}/#/people", login.origin()))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let row = format!("main[data-shown='people'] .person[data-peer='{peer}']");
+    assert_eq!(
+        browser.wait_text(&format!("{row} .who")).await,
+        "Bo Climber"
+    );
+    assert_eq!(browser.wait_text(&format!("{row} .degree")).await, "1st");
+    browser
+        .wait_true("Bo's avatar in the people view", &shows_avatar(peer))
+        .await;
+}
+
+/// Opens the profile editor: a name that is too long and a file that is too large are
+/// refused inline, in the CLI's words; then name, headline and avatar are saved.
+async fn set_the_profile_in_the_browser(browser: &Browser, login: &WebLogin, net: &TestDir) {
+    let client = &browser.client;
+    client
+        .goto(&format!("{}/#/profile", login.origin()))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    browser.wait_text("main[data-shown='profile'] h2").await;
+    let field = |css: &'static str| async move {
+        client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("{css}: {err}"))
+    };
+    let error_says = |words: &'static str| {
+        format!(
+            "const e = document.getElementById('profile-error'); \
+             return !e.hidden && e.textContent.includes('{words}');"
+        )
+    };
+    let name = field("#profile-name").await;
+    name.send_keys(&"n".repeat(65))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    browser.click("form.profile-form button[type=submit]").await;
+    browser
+        .wait_true("the name's refusal", &error_says("at most 64"))
+        .await;
+
+    let big = net.path("big.png");
+    std::fs::write(&big, vec![0u8; 70_000]).unwrap_or_else(|err| panic!("{err}"));
+    name.clear().await.unwrap_or_else(|err| panic!("{err}"));
+    name.send_keys("Olive Owner")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let file = field("#profile-avatar").await;
+    file.send_keys(&big.to_string_lossy())
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    browser.click("form.profile-form button[type=submit]").await;
+    browser
+        .wait_true(
+            "the file's refusal",
+            &error_says("at most 65536 are allowed"),
+        )
+        .await;
+
+    let picture = net.path("olive.png");
+    write_png(&picture, 40, 40);
+    client
+        .execute(
+            "document.getElementById('profile-avatar').value = '';",
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    file.send_keys(&picture.to_string_lossy())
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let headline = field("#profile-headline").await;
+    headline
+        .send_keys("Belays on Saturdays")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    browser.click("form.profile-form button[type=submit]").await;
+    browser
+        .wait_true(
+            "the profile to be saved",
+            "const f = document.querySelector('form.profile-form'); \
+             return Number(f.dataset.version) > 0 && document.getElementById('profile-error').hidden;",
+        )
+        .await;
+    browser
+        .wait_true("our own avatar in the editor", &shows_avatar(""))
+        .await;
+}
+
+/// The open people view renames `peer` when its `profile_updated` arrives.
+async fn renamed_live(browser: &Browser, peer: &str, name: &str) {
+    let script = format!(
+        "const w = document.querySelector(\"main[data-shown='people'] [data-name-of='{peer}']\"); \
+         return !!w && w.textContent === '{name}';"
+    );
+    browser
+        .wait_true("the new name to show live", &script)
+        .await;
 }
 
 /// Logs in with the token, finds the invite with its note, and accepts it.
@@ -296,6 +471,15 @@ async fn accept_in_the_browser(browser: &Browser, login: &WebLogin, inviter: &st
         .unwrap_or_else(|err| panic!("{err}"));
     let invite = format!(".invite[data-peer='{inviter}']");
     assert_eq!(browser.wait_text(&format!("{invite} .note")).await, note);
+    // The invite names the inviter, with the headline sealed in it.
+    assert_eq!(
+        browser.wait_text(&format!("{invite} .who")).await,
+        "Bo Climber"
+    );
+    assert_eq!(
+        browser.wait_text(&format!("{invite} .headline")).await,
+        "Climbs on Saturdays"
+    );
     browser.click(&format!("{invite} button.accept")).await;
 }
 
@@ -388,6 +572,7 @@ async fn screenshots(browser: &Browser, login: &WebLogin, peer: &str, dir: &std:
             ("people", "#/people".to_owned()),
             ("connect", "#/connect".to_owned()),
             ("verify", format!("#/verify/{peer}")),
+            ("profile", "#/profile".to_owned()),
         ] {
             browser
                 .client
