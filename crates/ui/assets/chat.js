@@ -4,7 +4,7 @@
 // fast as a short one.
 
 import { call } from "./api.js";
-import { el, fill, displayName, shortId, timeEl, busy, toast } from "./dom.js";
+import { el, fill, displayName, avatar, shortId, timeEl, busy, toast } from "./dom.js";
 
 /** Messages per page, the API's `history` limit. */
 const PAGE = 50;
@@ -56,7 +56,7 @@ class Chat {
     const form = el("form", { class: "compose" }, this.composer, this.sendButton);
     form.addEventListener("submit", (event) => { event.preventDefault(); this.send(); });
     const header = el("div", { class: "chat-header" }, el("a", { href: "#/inbox", class: "back", "aria-label": "Back to the inbox" }, "←"),
-      this.title, el("a", { href: `#/verify/${encodeURIComponent(this.peer)}`, class: "quiet-link" }, "Safety number"));
+      this.face = avatar(this.peer, ""), this.title, el("a", { href: `#/verify/${encodeURIComponent(this.peer)}`, class: "quiet-link" }, "Safety number"));
     this.root = el("section", { class: "chat", "aria-label": "Conversation" }, header, this.scroller, form);
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && this.staleTail && this.root.isConnected) this.syncTail();
@@ -70,6 +70,9 @@ class Chat {
       const connection = connections.find((c) => c.peer === this.peer);
       if (connection) {
         this.title.textContent = displayName(connection);
+        const face = avatar(this.peer, connection.alias || connection.name);
+        this.face.replaceWith(face);
+        this.face = face;
         // A profile change renames the conversation live, unless an alias names it.
         this.title.dataset.nameOf = this.peer;
         if (connection.alias) this.title.dataset.alias = "1";

@@ -110,7 +110,7 @@ export function namesOf(connections) {
   return new Map(connections.map((c) => [c.peer, displayName(c)]));
 }
 
-/** Initials for a name (or the first characters of an ID) shown where there is no avatar. */
+/** Initials for a name, shown where there is no avatar ("?" for someone with no name). */
 function initials(name) {
   const words = String(name || "?").trim().split(/\s+/).filter(Boolean);
   const letters = words.length > 1 ? [words[0], words[words.length - 1]] : words;

@@ -1,7 +1,7 @@
 // The inbox: conversations, most recent first, with unread counts.
 
 import { call } from "./api.js";
-import { el, fill, nameEl, avatar, displayName, timeEl } from "./dom.js";
+import { el, fill, nameEl, avatar, timeEl } from "./dom.js";
 
 /** Shows the inbox in `view`. */
 export async function showInbox(view) {
@@ -28,7 +28,7 @@ function row(conversation) {
   const unread = conversation.unread > 0;
   return el("li", { class: unread ? "unread" : "" },
     el("a", { class: "row", href: `#/chat/${encodeURIComponent(conversation.peer)}`, "data-peer": conversation.peer },
-      avatar(conversation.peer, displayName(conversation)),
+      avatar(conversation.peer, conversation.alias || conversation.name),
       el("span", { class: "row-main" },
         nameEl(conversation),
         el("span", { class: "preview" }, conversation.preview)),

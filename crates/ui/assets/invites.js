@@ -35,7 +35,7 @@ export async function showInvites(view, changed) {
 
 function who(invite) {
   return el("div", { class: "who-row" },
-    avatar(invite.peer, displayName(invite), "large"),
+    avatar(invite.peer, invite.alias || invite.name, "large"),
     el("div", { class: "who-block" },
       nameEl(invite),
       invite.name || invite.alias ? el("span", { class: "id muted" }, shortId(invite.peer)) : null,

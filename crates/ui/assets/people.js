@@ -35,6 +35,9 @@ export async function showPeople(view) {
   const live = connections.filter((c) => !c.revoked_at);
   const names = namesOf(live);
   const received = introductions.filter((i) => !i.other);
+  // Someone we were introduced to may be known only by the card the introduction carried.
+  const introduced = new Map(received.filter((i) => i.name).map((i) => [i.peer, i.name]));
+  const named = (suggestion) => ({ ...suggestion, name: suggestion.name || introduced.get(suggestion.id) || null });
   fill(view, el("h2", {}, "People"),
     lookUpForm(names),
     el("h3", {}, `Connections (${live.length})`),
@@ -42,7 +45,7 @@ export async function showPeople(view) {
       el("ul", { class: "list people" }, live.map(personRow)),
     suggestions.length === 0 ? null : [
       el("h3", {}, "People you may know"),
-      el("ul", { class: "list people suggestions" }, suggestions.map(suggestionRow)),
+      el("ul", { class: "list people suggestions" }, suggestions.map((s) => suggestionRow(named(s)))),
     ],
     received.length === 0 ? null : [
       el("h3", {}, "Introductions"),
@@ -55,7 +58,7 @@ function personRow(connection) {
   const peer = encodeURIComponent(connection.peer);
   return el("li", { class: "person", "data-peer": connection.peer },
     el("div", { class: "who-row" },
-      avatar(connection.peer, displayName(connection), "large"),
+      avatar(connection.peer, connection.alias || connection.name, "large"),
       el("div", { class: "who-block" },
         el("span", {}, nameEl(connection), " ", degreeBadge(1)),
         el("code", { class: "id full-id" }, connection.peer))),
@@ -70,7 +73,7 @@ function personRow(connection) {
 function suggestionRow(suggestion) {
   return el("li", { class: "person", "data-peer": suggestion.id },
     el("div", { class: "who-row" },
-      avatar(suggestion.id, displayName(suggestion), "large"),
+      avatar(suggestion.id, suggestion.name, "large"),
       el("div", { class: "who-block" },
         el("span", {}, nameEl(suggestion), " ", degreeBadge(2)),
         el("code", { class: "id full-id" }, suggestion.id))),
@@ -84,7 +87,7 @@ function introductionRow(introduction, names) {
   const via = encodeURIComponent(introduction.introducer);
   return el("li", { class: "person", "data-peer": introduction.peer },
     el("div", { class: "who-row" },
-      avatar(introduction.peer, displayName(introduction), "large"),
+      avatar(introduction.peer, introduction.name, "large"),
       el("div", { class: "who-block" },
         nameEl(introduction),
         el("code", { class: "id full-id" }, introduction.peer))),
@@ -122,7 +125,7 @@ function personCard(person, names) {
   const shown = { id: person.id, alias: null, name: profile ? profile.name : null };
   return el("div", { class: "person lookup-card", "data-peer": person.id },
     el("div", { class: "who-row" },
-      avatar(person.id, displayName(shown), "large"),
+      avatar(person.id, shown.name, "large"),
       el("div", { class: "who-block" },
         el("span", {}, nameEl(shown), " ", degreeBadge(person.degree)),
         el("code", { class: "id full-id" }, person.id))),

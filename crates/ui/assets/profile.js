@@ -52,7 +52,8 @@ class ProfileEditor {
   }
 
   showVersion(version) {
-    this.version.textContent = version > 0 ? `Version ${version}` : "No profile yet: your connections see your Accord ID.";
+    this.version.textContent = version > 0 ? "Saved: your connections have it, or get it when they are next online." :
+      "No profile yet: your connections see your Accord ID.";
     this.root.dataset.version = String(version);
   }
 
