@@ -215,6 +215,9 @@ reinvite_cooldown_days = 3
 stamp_bits = 12
 [gossip]
 shards = 4
+users_per_shard = 64
+min_shard_level = 1
+max_shard_level = 12
 relay_all_shards = false
 max_frames_per_peer_per_minute = 30
 max_frames_per_prefix_per_minute = 90
@@ -436,6 +439,11 @@ mod tests {
         assert!(!config.network.mdns);
         assert_eq!(config.invites.weekly_limit, 5);
         assert_eq!(config.gossip.shards, Some(4));
+        assert_eq!(config.gossip.users_per_shard, 64);
+        assert_eq!(
+            (config.gossip.min_shard_level, config.gossip.max_shard_level),
+            (1, 12)
+        );
         assert_eq!(config.invites.stamp_bits, 12);
         assert_eq!(config.gossip.max_frames_per_peer_per_minute, 30);
         assert_eq!(config.gossip.max_frames_per_prefix_per_minute, 90);

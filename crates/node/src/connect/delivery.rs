@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use accord_handshake::{FrameError, GossipFrame};
 use accord_identity::AccordId;
-use accord_net::DirectProtocol;
+use accord_net::{DirectProtocol, NetHandle};
 use accord_net::{GossipValidator, GossipVerdict};
 use accord_store::InviteId;
 use sha2::{Digest, Sha256};
@@ -181,23 +181,7 @@ impl ConnectActor {
                 }
             }
         };
-        // Published on the recipient's shard at our own level: the recipient subscribes one
-        // level either side of its own, so estimates of the network's size that differ by up
-        // to a factor of two still meet.
-        let topic = Shard::of_id(&to, self.shard_level).topic();
-        if self.shard_level > 0 {
-            // In a sharded network the recipient's shard is the DHT neighbourhood of its key;
-            // looking the recipient up connects us to peers of that shard, whose subscriptions
-            // the republication two seconds from now then finds. (It fails harmlessly with the
-            // DHT off.)
-            let net = self.net.clone();
-            tokio::spawn(async move {
-                let _ = net.lookup(to.peer_id()).await;
-            });
-        }
-        if let Err(err) = self.net.publish(topic, frame.clone()).await {
-            tracing::debug!(%to, %err, "gossip publish failed; will republish");
-        }
+        publish_on_shard(&self.net, self.shard_level, to, frame.clone()).await;
         if connected {
             let net = self.net.clone();
             let tx = self.tx.clone();
@@ -214,6 +198,26 @@ impl ConnectActor {
                 }
             });
         }
+    }
+}
+
+/// Publishes a frame on the recipient's shard at our own `level`: the recipient subscribes one
+/// level either side of its own, so estimates of the network's size that differ by up to a
+/// factor of two still meet. A failure is logged; the republish schedule tries again.
+async fn publish_on_shard(net: &NetHandle, level: u8, to: AccordId, frame: Vec<u8>) {
+    let topic = Shard::of_id(&to, level).topic();
+    if level > 0 {
+        // In a sharded network the recipient's shard is the DHT neighbourhood of its key;
+        // looking the recipient up connects us to peers of that shard, whose subscriptions the
+        // republication two seconds from now then finds. (It fails harmlessly with the DHT
+        // off.)
+        let net = net.clone();
+        tokio::spawn(async move {
+            let _ = net.lookup(to.peer_id()).await;
+        });
+    }
+    if let Err(err) = net.publish(topic, frame).await {
+        tracing::debug!(%to, %err, "gossip publish failed; will republish");
     }
 }
 

@@ -9,8 +9,8 @@ use accord_net::PeerId;
 use super::super::replay::FrameDigest;
 use super::super::shard_layout::{Shard, shard_key, subscribed_shards};
 use super::ConnectCore;
-use super::io::ConnectOutput;
-use super::plan::Step;
+use super::io::{ConnectOutput, Now};
+use super::plan::{Plan, Step};
 
 impl ConnectCore {
     /// The subscriptions for the current level, remembered, and the output that tells the
@@ -111,13 +111,8 @@ impl ConnectCore {
     /// A peer subscribed to a topic: if it joined one of its own shards that we store, hand it
     /// the frames of that shard it has not had (back-fill). Gossip tells every neighbour of
     /// every subscription anyway, so answering one reveals nothing new about the peer.
-    pub(super) fn on_peer_subscribed(
-        &mut self,
-        peer: PeerId,
-        topic: &str,
-        now: super::io::Now,
-    ) -> super::plan::Plan {
-        let mut plan = super::plan::Plan::empty();
+    pub(super) fn on_peer_subscribed(&mut self, peer: PeerId, topic: &str, now: Now) -> Plan {
+        let mut plan = Plan::empty();
         if let Some(shard) = Shard::from_topic(topic) {
             plan.extend(self.hand_over_to(peer, Some(shard), now.unix_ms));
         }
