@@ -22,8 +22,8 @@ pub(crate) const INBOX_TOPIC_PREFIX: &str = "accord/v1/inbox/";
 /// few hundred million users needs at the default users per shard.
 pub(crate) const MAX_LEVEL: u8 = 20;
 
-/// A node that relays every shard does so only up to this level (at most 2⁷ + 2⁸ + 2⁹ = 896
-/// topics for its three levels); above it, it relays its own shards like everyone else.
+/// A node that relays every shard does so only at levels up to this one (at most 2⁶ + 2⁷ + 2⁸ =
+/// 448 topics for its three levels); above it, it subscribes to its own shard like any node.
 pub(crate) const MAX_RELAY_ALL_LEVEL: u8 = 8;
 
 /// An ID's place in the key space: SHA-256 of its binary form (Kademlia's key of its peer ID).
