@@ -12,22 +12,14 @@ use accord_net::{
     with_peer_id,
 };
 
-/// The number of inbox shards a default node uses.
-pub const DEFAULT_SHARDS: u32 = 16;
+/// The inbox topic of the one shard of the lowest level, which holds every ID: what a default
+/// node of a small network (a handful of daemons estimate a handful of nodes) publishes on.
+pub const SMALL_NETWORK_TOPIC: &str = "accord/v1/inbox/0/";
 
-/// The inbox topic of an ID on a default node, computed from the protocol's definition rather
-/// than the node's code: SHA-256("accord/v1/shard" ‖ ID bytes), first 8 bytes big-endian, mod
-/// [`DEFAULT_SHARDS`].
-pub fn inbox_topic(id: &accord_identity::AccordId) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(b"accord/v1/shard")
-        .chain_update(id.to_bytes())
-        .finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    let shard = u64::from_be_bytes(first) % u64::from(DEFAULT_SHARDS);
-    format!("accord/v1/inbox/{shard}")
+/// The inbox topic of an ID on a default node of a small network, from the protocol's
+/// definition rather than the node's code: the shard at level 0, which holds every ID.
+pub fn inbox_topic(_id: &accord_identity::AccordId) -> String {
+    SMALL_NETWORK_TOPIC.to_owned()
 }
 
 /// A gossip message as a relay received it.
@@ -88,9 +80,7 @@ impl TestPeer {
         let (net, addr) = runtime.block_on(async move {
             let (net, mut events, _task) =
                 NetHandle::spawn(keypair, config).unwrap_or_else(|err| panic!("net: {err}"));
-            for shard in 0..DEFAULT_SHARDS {
-                let _ = net.subscribe(format!("accord/v1/inbox/{shard}")).await;
-            }
+            let _ = net.subscribe(SMALL_NETWORK_TOPIC.to_owned()).await;
             let addr = loop {
                 match events.recv().await {
                     Some(NetEvent::Listening { addr }) => break addr,

@@ -218,10 +218,8 @@ impl Sniffer {
                 transform,
             )
             .unwrap_or_else(|err| panic!("gossipsub: {err}"));
-            for shard in 0..accord_tests::peer::DEFAULT_SHARDS {
-                let topic = gossipsub::IdentTopic::new(format!("accord/v1/inbox/{shard}"));
-                let _ = behaviour.subscribe(&topic);
-            }
+            let topic = gossipsub::IdentTopic::new(accord_tests::peer::SMALL_NETWORK_TOPIC);
+            let _ = behaviour.subscribe(&topic);
             let mut swarm = libp2p::SwarmBuilder::with_new_identity()
                 .with_tokio()
                 .with_tcp(

@@ -58,3 +58,37 @@ fn an_invite_and_its_acceptance_cross_a_relay_while_the_other_side_is_offline() 
     assert_eq!(on_a["attestation_id"], on_e["attestation_id"]);
     assert!(!str_of(&on_a, "attestation_id").is_empty());
 }
+
+#[test]
+fn a_node_that_joins_a_shard_is_back_filled_and_serves_the_frames_on() {
+    let dir = TestDir::new();
+    let relay = Daemon::start_with_config(&dir.path("r"), NO_DHT, &[]);
+    let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &["--bootstrap", &relay.tcp_addr()]);
+    relay.wait_for_peer(&a.id, ARRIVAL);
+    let e_dir = dir.path("e");
+    let e_id = init_identity(&e_dir);
+
+    // A invites the offline E; only the relay holds the frame once A has gone.
+    let sent = a.json(&["connect", &e_id, "--note", "back-filled"]);
+    let invite_id = str_of(&sent, "invite_id");
+    wait_until("the relay to store A's invite", ARRIVAL, || {
+        (stored_frames(&relay) >= 1).then_some(())
+    });
+    assert!(a.stop().success(), "A did not stop cleanly");
+
+    // J starts after the invite was published, so gossip never carried it to J: joining the
+    // shard, J is handed the relay's older frames, checks them as a relay would, and keeps the
+    // one that is not for it.
+    let j = Daemon::start_with_config(&dir.path("j"), NO_DHT, &["--bootstrap", &relay.tcp_addr()]);
+    wait_until(
+        "J to be back-filled from the relay's store",
+        ARRIVAL,
+        || (stored_frames(&j) >= 1).then_some(()),
+    );
+    assert!(relay.stop().success(), "the relay did not stop cleanly");
+
+    // With the relay and A gone, E gets the invite from J's store alone.
+    let e = Daemon::start_with_config(&e_dir, NO_DHT, &["--bootstrap", &j.tcp_addr()]);
+    let received = wait_incoming_invite(&e, &invite_id);
+    assert_eq!(received["note"], "back-filled");
+}

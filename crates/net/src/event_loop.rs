@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
-use libp2p::gossipsub::{self, IdentTopic};
+use libp2p::gossipsub::IdentTopic;
 use libp2p::identity::Keypair;
 use libp2p::kad::{self, QueryId, QueryResult};
 use libp2p::request_response::{OutboundRequestId, ResponseChannel};
@@ -57,8 +57,10 @@ pub(crate) enum Command {
         addr: Multiaddr,
         reply: oneshot::Sender<()>,
     },
+    /// Joins (`join`) or leaves a gossip topic.
     Subscribe {
         topic: String,
+        join: bool,
         reply: oneshot::Sender<Result<bool, NetError>>,
     },
     Publish {
@@ -346,8 +348,8 @@ impl EventLoop {
                 self.add_to_dht(&peer, addr);
                 let _ = reply.send(());
             }
-            Command::Subscribe { topic, reply } => {
-                let _ = reply.send(self.subscribe(topic));
+            Command::Subscribe { topic, join, reply } => {
+                let _ = reply.send(self.subscribe(topic, join));
             }
             Command::SendDirect {
                 protocol,
@@ -542,11 +544,7 @@ impl EventLoop {
                     let _ = self.swarm.dial(opts);
                 }
             }
-            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
-                propagation_source,
-                message_id,
-                message,
-            }) => self.on_gossip(propagation_source, &message_id, message),
+            BehaviourEvent::Gossipsub(event) => self.on_gossipsub_event(event),
             BehaviourEvent::Inbox(event) => self.on_direct_event(DirectProtocol::Inbox, event),
             BehaviourEvent::Dm(event) => self.on_direct_event(DirectProtocol::Dm, event),
             BehaviourEvent::RelayClient(event) => self.on_relay_client_event(event),

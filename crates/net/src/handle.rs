@@ -49,6 +49,13 @@ pub enum NetEvent {
         /// Where the response goes.
         channel: ResponseChannel<Vec<u8>>,
     },
+    /// A connected peer subscribed to a gossip topic (gossip tells every neighbour).
+    Subscribed {
+        /// The peer.
+        peer: PeerId,
+        /// The topic.
+        topic: String,
+    },
     /// A gossip message the validator accepted arrived on a subscribed topic.
     Gossip {
         /// The topic.
@@ -253,8 +260,22 @@ impl NetHandle {
 
     /// Subscribes to a gossip topic; returns false if we were subscribed already.
     pub async fn subscribe(&self, topic: String) -> Result<bool, NetError> {
-        self.request(|reply| Command::Subscribe { topic, reply })
-            .await?
+        self.request(|reply| Command::Subscribe {
+            topic,
+            join: true,
+            reply,
+        })
+        .await?
+    }
+
+    /// Leaves a gossip topic; returns false if we were not subscribed.
+    pub async fn unsubscribe(&self, topic: String) -> Result<bool, NetError> {
+        self.request(|reply| Command::Subscribe {
+            topic,
+            join: false,
+            reply,
+        })
+        .await?
     }
 
     /// Publishes `data` on a gossip topic, anonymously.

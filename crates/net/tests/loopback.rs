@@ -240,3 +240,61 @@ async fn above_the_high_watermark_connections_are_trimmed_but_kept_peers_stay() 
     assert_eq!(connected.len(), 1, "{connected:?}");
     assert_eq!(connected[0].peer, d.local_peer_id());
 }
+
+#[tokio::test]
+async fn a_peer_joining_and_leaving_a_topic_is_reported_and_unsubscribing_stops_delivery() {
+    let (a, mut a_events, a_addr) = node(vec![], GossipValidator::accept_all()).await;
+    let (b, mut b_events, _) = node(vec![a_addr], GossipValidator::accept_all()).await;
+    let b_peer = b.local_peer_id();
+    let topic = "accord/v1/inbox/1/0".to_owned();
+    a.subscribe(topic.clone()).await.unwrap();
+    // B joins the topic once connected: A hears of it (the node back-fills a peer that joins
+    // one of its shards on this event).
+    assert!(b.subscribe(topic.clone()).await.unwrap());
+    let joined = next(&mut a_events, |event| match event {
+        NetEvent::Subscribed { peer, topic } if peer == b_peer => Some(topic),
+        _ => None,
+    })
+    .await;
+    assert_eq!(joined, topic);
+    // While B is in, A's publications reach it.
+    let mut published = false;
+    for _ in 0..100 {
+        if a.publish(topic.clone(), b"before".to_vec()).await.is_ok() {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(published, "A never found B on the topic");
+    let got = next(&mut b_events, |event| match event {
+        NetEvent::Gossip { data, .. } => Some(data),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, b"before");
+    // B leaves it: once A knows, a publication finds no subscribed peer any more.
+    assert!(b.unsubscribe(topic.clone()).await.unwrap());
+    assert!(!b.unsubscribe(topic.clone()).await.unwrap(), "left already");
+    let mut refused = false;
+    for _ in 0..100 {
+        if a.publish(topic.clone(), b"after".to_vec()).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "A still publishes to B after B left the topic");
+    // And nothing published after B left reached it.
+    let stray = timeout(Duration::from_millis(500), async {
+        loop {
+            if let Some(NetEvent::Gossip { topic: t, .. }) = b_events.recv().await
+                && t == topic
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(stray.is_err(), "B got gossip on a topic it left");
+}

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod gossip;
 mod limits;
 mod profile;
 mod ui;
 
+pub use gossip::GossipConfig;
 pub use limits::LimitsSection;
 pub use profile::ProfileSection;
 pub use ui::UiSection;
@@ -121,42 +123,6 @@ impl Default for InvitesConfig {
     }
 }
 
-/// `[gossip]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GossipConfig {
-    /// Number of inbox shards. Default: 16. Range: 1–1024.
-    pub shards: u32,
-    /// Subscribe to every shard (and so relay everyone's invites). Default: true.
-    pub relay_all_shards: bool,
-    /// Inbox frames each directly connected peer may forward to this node per minute, with a
-    /// burst of as many; checked before the stamp and before any decryption. Beyond it frames
-    /// are dropped without penalty; a peer that sends more than twice its allowance in about
-    /// a minute has its frames rejected, which gossipsub's scoring turns into ignoring the
-    /// peer. Default: 600 (10 a second, far above what honest republication needs). Range:
-    /// 1–100000.
-    pub max_frames_per_peer_per_minute: u32,
-    /// Inbox frames all the peers connecting from one IP prefix (IPv4 /24, IPv6 /48) may
-    /// forward per minute together, checked with the per-peer rate (loopback and relayed
-    /// connections are exempt). Default: 2400 (four peers' worth). Range: 1–1000000.
-    pub max_frames_per_prefix_per_minute: u32,
-    /// The shard store's budget: sealed frames kept per relayed shard until they expire, in
-    /// KiB. Default: 4096 (4 MiB). Range: 0–1048576 (0 keeps nothing).
-    pub store_kib_per_shard: u64,
-}
-
-impl Default for GossipConfig {
-    fn default() -> Self {
-        GossipConfig {
-            shards: 16,
-            relay_all_shards: true,
-            max_frames_per_peer_per_minute: 600,
-            max_frames_per_prefix_per_minute: 2400,
-            store_kib_per_shard: 4096,
-        }
-    }
-}
-
 /// `[messages]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -249,6 +215,9 @@ reinvite_cooldown_days = 3
 stamp_bits = 12
 [gossip]
 shards = 4
+users_per_shard = 64
+min_shard_level = 1
+max_shard_level = 12
 relay_all_shards = false
 max_frames_per_peer_per_minute = 30
 max_frames_per_prefix_per_minute = 90
@@ -380,25 +349,6 @@ impl Config {
             1,
             accord_handshake::MAX_STAMP_BITS.into(),
         )?;
-        out_of_range("gossip.shards", self.gossip.shards.into(), 1, 1024)?;
-        out_of_range(
-            "gossip.max_frames_per_peer_per_minute",
-            self.gossip.max_frames_per_peer_per_minute.into(),
-            1,
-            100_000,
-        )?;
-        out_of_range(
-            "gossip.max_frames_per_prefix_per_minute",
-            self.gossip.max_frames_per_prefix_per_minute.into(),
-            1,
-            1_000_000,
-        )?;
-        out_of_range(
-            "gossip.store_kib_per_shard",
-            self.gossip.store_kib_per_shard,
-            0,
-            1_048_576,
-        )?;
         out_of_range(
             "messages.max_bytes",
             self.messages.max_bytes.into(),
@@ -426,6 +376,7 @@ impl Config {
             86_400,
         )?;
         self.limits.validate(path)?;
+        self.gossip.validate(path)?;
         self.ui.validate(path)?;
         for addr in &self.network.relays {
             if let Ok(parsed) = addr.parse::<accord_net::Multiaddr>()
@@ -487,7 +438,12 @@ mod tests {
         let config = parse(text).unwrap_or_else(|err| panic!("{err}"));
         assert!(!config.network.mdns);
         assert_eq!(config.invites.weekly_limit, 5);
-        assert_eq!(config.gossip.shards, 4);
+        assert_eq!(config.gossip.shards, Some(4));
+        assert_eq!(config.gossip.users_per_shard, 64);
+        assert_eq!(
+            (config.gossip.min_shard_level, config.gossip.max_shard_level),
+            (1, 12)
+        );
         assert_eq!(config.invites.stamp_bits, 12);
         assert_eq!(config.gossip.max_frames_per_peer_per_minute, 30);
         assert_eq!(config.gossip.max_frames_per_prefix_per_minute, 90);

@@ -280,6 +280,10 @@ impl Node {
                 self.context.connect.peer_identified(peer, listen_addrs);
                 None
             }
+            NetEvent::Subscribed { peer, topic } => {
+                self.context.connect.peer_subscribed(peer, topic);
+                None
+            }
             NetEvent::DirectRequest {
                 protocol: DirectProtocol::Inbox,
                 peer,

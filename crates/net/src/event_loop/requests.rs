@@ -221,9 +221,32 @@ impl EventLoop {
         self.stats.dht_records_refused += 1;
     }
 
-    pub(super) fn subscribe(&mut self, topic: String) -> Result<bool, NetError> {
+    /// What gossipsub reports: messages go through the rate limits and the validator; a
+    /// peer's subscription is passed on (the node hands a peer that joins a shard what it
+    /// stores of it).
+    pub(super) fn on_gossipsub_event(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => self.on_gossip(propagation_source, &message_id, message),
+            gossipsub::Event::Subscribed { peer_id, topic, .. } => {
+                self.emit(NetEvent::Subscribed {
+                    peer: peer_id,
+                    topic: topic.into_string(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn subscribe(&mut self, topic: String, join: bool) -> Result<bool, NetError> {
         let ident = IdentTopic::new(topic.clone());
         let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+        if !join {
+            return Ok(gossipsub.unsubscribe(&ident));
+        }
         let subscribed = gossipsub
             .subscribe(&ident)
             .map_err(|err| NetError::Subscribe {

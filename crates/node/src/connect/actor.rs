@@ -8,7 +8,7 @@
 //! after the record that schedules it is stored). The store shares each flush with every other
 //! write queued at the same time (its group commit), so waiting here costs no fsync of its own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use accord_api::{Event, RemoteError};
@@ -20,9 +20,9 @@ use tokio::task::JoinHandle;
 
 use super::core::ConnectCore;
 use super::core::io::{ConnectInput, ConnectOutput, FrameToken, Now, ReplyToken};
-use super::delivery::{DIRECT_OK, DIRECT_REFUSED, RelayDrops, inbox_topics};
+use super::delivery::{DIRECT_OK, DIRECT_REFUSED, RelayDrops};
 use super::stamped::StampedFrames;
-use super::store_ops::{load, run_store_op};
+use super::store_ops::{SHARD_LEVEL_KEY, load, run_store_op};
 use super::{ConnectHandle, ConnectMessage, ConnectReply, IdentifyDrops, QUEUE_CAPACITY};
 use crate::message::MessageHandle;
 use crate::{Config, clock};
@@ -49,6 +49,10 @@ pub(crate) struct ConnectActor {
     wake_at: Option<u64>,
     /// When the actor started, on the monotonic clock, for the bound on the clock mark.
     started: std::time::Instant,
+    /// The shard level frames are published at (the core decides it).
+    pub(super) shard_level: u8,
+    /// The inbox topics subscribed to.
+    topics: HashSet<String>,
 }
 
 impl std::fmt::Debug for ConnectActor {
@@ -60,7 +64,8 @@ impl std::fmt::Debug for ConnectActor {
 }
 
 impl ConnectActor {
-    /// Subscribes to the inbox topics, loads the core's memory and starts the actor.
+    /// Loads the core's memory, subscribes to the inbox topics the core names and starts the
+    /// actor.
     pub(crate) async fn spawn(
         identity: Identity,
         config: Arc<Config>,
@@ -70,9 +75,6 @@ impl ConnectActor {
         messages: MessageHandle,
         relay_drops: Arc<RelayDrops>,
     ) -> Result<(ConnectHandle, JoinHandle<()>), crate::NodeError> {
-        for topic in inbox_topics(&identity.id(), &config.gossip) {
-            net.subscribe(topic).await?;
-        }
         let now = clock::now_ms();
         let loaded = load(&store, now).await?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
@@ -101,6 +103,8 @@ impl ConnectActor {
             next_token: 0,
             wake_at: None,
             started: std::time::Instant::now(),
+            shard_level: 0,
+            topics: HashSet::new(),
         };
         let first = actor.core.start();
         actor.carry_out(first).await;
@@ -154,6 +158,9 @@ impl ConnectActor {
                 }
             }
             ConnectMessage::PeerConnected { peer } => ConnectInput::PeerConnected(peer),
+            ConnectMessage::PeerSubscribed { peer, topic } => {
+                ConnectInput::PeerSubscribed { peer, topic }
+            }
             ConnectMessage::Delivered { key } => ConnectInput::Delivered(key),
             ConnectMessage::PeerIdentified { peer, addrs } => {
                 ConnectInput::PeerIdentified { peer, addrs }
@@ -241,10 +248,35 @@ impl ConnectActor {
                     });
                 }
             }
+            ConnectOutput::Shards { level, topics } => self.move_shards(level, topics).await,
             ConnectOutput::WakeAt(at) => self.wake_at = at,
             ConnectOutput::Store(op) => {
                 tracing::error!(?op, "a store operation out of order was not run");
             }
+        }
+    }
+}
+
+impl ConnectActor {
+    /// Subscribes to `topics`, leaves the other inbox topics, publishes at `level` from now on
+    /// and records it for the next start. Failures are logged: a topic not joined costs this
+    /// node that shard's gossip until the next change, never a decision.
+    async fn move_shards(&mut self, level: u8, topics: Vec<String>) {
+        self.shard_level = level;
+        let wanted: HashSet<String> = topics.into_iter().collect();
+        for topic in wanted.difference(&self.topics) {
+            if let Err(err) = self.net.subscribe(topic.clone()).await {
+                tracing::warn!(%topic, %err, "cannot subscribe to an inbox topic");
+            }
+        }
+        for topic in self.topics.difference(&wanted) {
+            if let Err(err) = self.net.unsubscribe(topic.clone()).await {
+                tracing::warn!(%topic, %err, "cannot leave an inbox topic");
+            }
+        }
+        self.topics = wanted;
+        if let Err(err) = self.store.set_meta(SHARD_LEVEL_KEY, &[level]).await {
+            tracing::warn!(%err, "cannot record the shard level");
         }
     }
 }

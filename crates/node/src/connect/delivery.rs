@@ -1,12 +1,12 @@
-//! Getting sealed frames to their recipient: inbox topics, gossip validation, publishing,
-//! direct hand-over, and the republish schedule.
+//! Getting sealed frames to their recipient: gossip validation, publishing on the recipient's
+//! shard (see `shard_layout.rs`), direct hand-over, and the republish schedule.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use accord_handshake::{FrameError, GossipFrame};
 use accord_identity::AccordId;
-use accord_net::DirectProtocol;
+use accord_net::{DirectProtocol, NetHandle};
 use accord_net::{GossipValidator, GossipVerdict};
 use accord_store::InviteId;
 use sha2::{Digest, Sha256};
@@ -15,11 +15,9 @@ use super::ConnectMessage;
 use super::actor::ConnectActor;
 use super::core::io::Delivery;
 use super::seen_digests::{MAX_SEEN_DIGESTS, SeenDigests};
+use super::shard_layout::{INBOX_TOPIC_PREFIX, Shard};
 use super::stamped::seal_and_mint;
-use crate::{GossipConfig, clock};
-
-/// Every inbox topic starts with this; the shard number follows.
-pub(crate) const INBOX_TOPIC_PREFIX: &str = "accord/v1/inbox/";
+use crate::clock;
 
 /// The direct-delivery answer meaning "received and processed".
 pub(crate) const DIRECT_OK: &[u8] = b"ok";
@@ -56,36 +54,6 @@ pub(crate) enum DeliveryKey {
     /// Our revocation of the connection with this peer (boxed: an ID is large next to an
     /// invite id).
     Revocation(Box<AccordId>),
-}
-
-/// The inbox shard of an Accord ID: SHA-256("accord/v1/shard" ‖ ID bytes), first 8 bytes as a
-/// big-endian integer, modulo the number of shards.
-pub(crate) fn shard_of(id: &AccordId, shards: u32) -> u32 {
-    let digest = Sha256::new()
-        .chain_update(b"accord/v1/shard")
-        .chain_update(id.to_bytes())
-        .finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    let shards = u64::from(shards.max(1));
-    // The remainder is below `shards`, which came from a u32.
-    u32::try_from(u64::from_be_bytes(first) % shards).unwrap_or(0)
-}
-
-/// The inbox topic of an Accord ID.
-pub(crate) fn topic_for(id: &AccordId, shards: u32) -> String {
-    format!("{INBOX_TOPIC_PREFIX}{}", shard_of(id, shards))
-}
-
-/// The topics a node subscribes to: its own shard, or every shard when it relays for all.
-pub(crate) fn inbox_topics(me: &AccordId, gossip: &GossipConfig) -> Vec<String> {
-    if gossip.relay_all_shards {
-        (0..gossip.shards)
-            .map(|shard| format!("{INBOX_TOPIC_PREFIX}{shard}"))
-            .collect()
-    } else {
-        vec![topic_for(me, gossip.shards)]
-    }
 }
 
 /// What the relay check dropped before forwarding, by reason. Shared between the gossip
@@ -213,10 +181,7 @@ impl ConnectActor {
                 }
             }
         };
-        let topic = topic_for(&to, self.config.gossip.shards);
-        if let Err(err) = self.net.publish(topic, frame.clone()).await {
-            tracing::debug!(%to, %err, "gossip publish failed; will republish");
-        }
+        publish_on_shard(&self.net, self.shard_level, to, frame.clone()).await;
         if connected {
             let net = self.net.clone();
             let tx = self.tx.clone();
@@ -233,6 +198,26 @@ impl ConnectActor {
                 }
             });
         }
+    }
+}
+
+/// Publishes a frame on the recipient's shard at our own `level`: the recipient subscribes one
+/// level either side of its own, so estimates of the network's size that differ by up to a
+/// factor of two still meet. A failure is logged; the republish schedule tries again.
+async fn publish_on_shard(net: &NetHandle, level: u8, to: AccordId, frame: Vec<u8>) {
+    let topic = Shard::of_id(&to, level).topic();
+    if level > 0 {
+        // In a sharded network the recipient's shard is the DHT neighbourhood of its key;
+        // looking the recipient up connects us to peers of that shard, whose subscriptions the
+        // republication two seconds from now then finds. (It fails harmlessly with the DHT
+        // off.)
+        let net = net.clone();
+        tokio::spawn(async move {
+            let _ = net.lookup(to.peer_id()).await;
+        });
+    }
+    if let Err(err) = net.publish(topic, frame).await {
+        tracing::debug!(%to, %err, "gossip publish failed; will republish");
     }
 }
 
@@ -262,46 +247,11 @@ mod tests {
             .unwrap_or_else(|err| panic!("{err}"));
         let drops = Arc::new(RelayDrops::default());
         let validator = gossip_validator(4, Arc::clone(&drops));
-        let topic = topic_for(&b.id(), 16);
+        let topic = Shard::of_id(&b.id(), 4).topic();
         assert_eq!(validator.check(&topic, &frame), GossipVerdict::Accept);
         // Minutes or days later (gossipsub's own filter has long forgotten it), the same
         // bytes are a replay: ignored before any other check, and counted.
         assert_eq!(validator.check(&topic, &frame), GossipVerdict::Ignore);
         assert_eq!(drops.counts()[3], ("relay_duplicate", 1));
-    }
-
-    #[test]
-    fn a_node_subscribes_to_its_own_shard_or_to_every_shard() {
-        let mut rng = crate::rng::os_rng();
-        for shards in [1, 16, 1024] {
-            let me = accord_identity::Identity::generate(&mut rng).id();
-            let all = GossipConfig {
-                shards,
-                ..GossipConfig::default()
-            };
-            let own = GossipConfig {
-                relay_all_shards: false,
-                ..all.clone()
-            };
-            assert_eq!(inbox_topics(&me, &own), vec![topic_for(&me, shards)]);
-            let topics = inbox_topics(&me, &all);
-            let expected: Vec<String> = (0..shards)
-                .map(|shard| format!("accord/v1/inbox/{shard}"))
-                .collect();
-            assert_eq!(topics, expected);
-            assert!(topics.contains(&topic_for(&me, shards)));
-        }
-    }
-
-    #[test]
-    fn shards_are_stable_and_in_range() {
-        let mut rng = crate::rng::os_rng();
-        for _ in 0..50 {
-            let id = accord_identity::Identity::generate(&mut rng).id();
-            let shard = shard_of(&id, 16);
-            assert!(shard < 16);
-            assert_eq!(shard, shard_of(&id, 16));
-            assert_eq!(shard_of(&id, 1), 0);
-        }
     }
 }

@@ -13,6 +13,7 @@ mod core;
 mod delivery;
 mod replay;
 mod seen_digests;
+mod shard_layout;
 mod stamped;
 mod store_ops;
 mod transition;
@@ -51,6 +52,8 @@ pub(crate) enum ConnectMessage {
     },
     /// A peer connected: hand it what is waiting for it, and republish soon.
     PeerConnected { peer: PeerId },
+    /// A peer subscribed to a gossip topic: hand it what we store of that shard.
+    PeerSubscribed { peer: PeerId, topic: String },
     /// A direct delivery was answered by its recipient.
     Delivered { key: delivery::DeliveryKey },
     /// The network identified a peer: record it in the address book.
@@ -140,6 +143,14 @@ impl ConnectHandle {
     /// handles are dropped.
     pub(crate) async fn shutdown(&self) {
         let _ = self.tx.send(ConnectMessage::Shutdown).await;
+    }
+
+    /// Tells the actor a peer subscribed to a gossip topic (best effort: the peer is handed
+    /// the shard's frames at its next connection otherwise).
+    pub(crate) fn peer_subscribed(&self, peer: PeerId, topic: String) {
+        let _ = self
+            .tx
+            .try_send(ConnectMessage::PeerSubscribed { peer, topic });
     }
 
     /// Tells the actor a peer connected (best effort).

@@ -43,8 +43,17 @@ pub(super) async fn load(store: &StoreHandle, now_ms: u64) -> Result<Loaded, Sto
     let since = now_ms.max(loaded.high_water_ms).saturating_sub(window);
     loaded.sent_at = store.quota_sent_at(since).await?;
     loaded.next_purge_ms = store.next_purge_at().await?;
+    loaded.shard_level = store
+        .meta(SHARD_LEVEL_KEY)
+        .await?
+        .and_then(|bytes| bytes.first().copied());
     Ok(loaded)
 }
+
+/// The meta key under which the shard level is kept (one byte), so that a node that restarts
+/// publishes and subscribes at the level it had, rather than starting at the lowest until it
+/// has seen enough peers again.
+pub(super) const SHARD_LEVEL_KEY: &str = "gossip/shard_level";
 
 /// The meta key under which the last unblocking of `peer` is kept (8 bytes, big-endian Unix
 /// ms): it ends the decline cool-down early. An ID is at most 52 base58 characters, so the

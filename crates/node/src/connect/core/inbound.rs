@@ -10,7 +10,6 @@ use accord_identity::AccordId;
 use accord_net::PeerId;
 use accord_store::IncomingInvite;
 
-use super::super::delivery::{INBOX_TOPIC_PREFIX, shard_of};
 use super::super::replay::{FrameDigest, frame_digest};
 use super::super::stamped::is_stamp_error;
 use super::super::transition::advance;
@@ -70,11 +69,6 @@ impl Verdict {
     }
 }
 
-/// The shard number of an inbox topic, if it is one.
-fn shard_of_topic(topic: &str) -> Option<u32> {
-    topic.strip_prefix(INBOX_TOPIC_PREFIX)?.parse().ok()
-}
-
 /// The answer to a direct hand-over, if the frame came that way.
 fn answer(direct: Option<FrameToken>, accepted: bool) -> Option<Step> {
     direct.map(|token| Step::Out(ConnectOutput::AnswerDirect { token, accepted }))
@@ -93,7 +87,7 @@ impl ConnectCore {
         let mut plan = Plan::new(Fail::Frame(direct));
         let digest = frame_digest(data);
         if let Some(topic) = topic
-            && !self.keep_relayed(topic, data, digest, from, now)
+            && !self.keep_relayed(topic, data, digest, from, now.unix_ms)
         {
             // Another shard's frame: kept for its owner, never opened here. Only our own
             // shard can hold our mail, so trial decryption of the others would be work for
@@ -123,6 +117,10 @@ impl ConnectCore {
             // stay so.
             Err(OpenError::NotForMe) => {
                 self.replays.remember(digest, false);
+                if topic.is_none() {
+                    // Handed over directly and not for us: a back-fill of one of our shards.
+                    self.keep_handed(data, digest, from, now.unix_ms);
+                }
                 Verdict::refuse()
             }
             Err(OpenError::Frame(err)) if is_stamp_error(&err) => {
@@ -136,34 +134,6 @@ impl ConnectCore {
         };
         plan.extend(finish(verdict, direct, digest));
         plan
-    }
-
-    /// Keeps a frame that arrived by gossip on `topic` in the shard store (the gossip validator
-    /// has checked it as a relay does), and says whether that shard is our own, the only one
-    /// whose frames are opened.
-    fn keep_relayed(
-        &mut self,
-        topic: &str,
-        data: &[u8],
-        digest: FrameDigest,
-        from: PeerId,
-        now: Now,
-    ) -> bool {
-        let shards = self.config.gossip.shards;
-        let Some(shard) = shard_of_topic(topic).filter(|shard| *shard < shards) else {
-            return false;
-        };
-        if let Ok(frame) = GossipFrame::decode(data) {
-            self.shard_store.keep(
-                shard,
-                digest,
-                data,
-                frame.expires_at_ms(),
-                from,
-                now.unix_ms,
-            );
-        }
-        shard == shard_of(&self.me, shards)
     }
 
     /// Applies an opened payload from someone who is not blocked.

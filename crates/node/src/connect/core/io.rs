@@ -64,6 +64,13 @@ pub(crate) enum ConnectInput {
         /// Its listen addresses.
         addrs: Vec<Multiaddr>,
     },
+    /// A peer subscribed to a gossip topic (it joined that shard, if the topic is one).
+    PeerSubscribed {
+        /// The peer.
+        peer: PeerId,
+        /// The topic.
+        topic: String,
+    },
     /// A direct delivery was answered `ok` by its recipient.
     Delivered(DeliveryKey),
     /// The deadline the core last asked for ([`ConnectOutput::WakeAt`]) has come.
@@ -225,8 +232,16 @@ pub(crate) enum ConnectOutput {
     KeepPeers(Vec<PeerId>),
     /// Tell the Message actor that a channel with this peer appeared or changed.
     ChannelChanged(AccordId),
-    /// Hand these stored frames of its shard to a peer that connected, each over the direct
-    /// inbox protocol (answers are not awaited: the peer's own checks decide).
+    /// Subscribe to exactly these inbox topics (leaving any other), publish at this shard
+    /// level from now on, and remember the level for the next start.
+    Shards {
+        /// The shard level (see `shard_layout.rs`).
+        level: u8,
+        /// Every inbox topic to be subscribed to.
+        topics: Vec<String>,
+    },
+    /// Hand these stored frames of its shards to a peer that connected or joined a shard, each
+    /// over the direct inbox protocol (answers are not awaited: the peer's own checks decide).
     HandOver {
         /// The peer.
         peer: PeerId,

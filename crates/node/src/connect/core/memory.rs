@@ -42,6 +42,8 @@ pub(crate) struct Loaded {
     pub(crate) high_water_ms: u64,
     /// When the store next has something to purge.
     pub(crate) next_purge_ms: Option<u64>,
+    /// The shard level of the last run, if it recorded one.
+    pub(crate) shard_level: Option<u8>,
 }
 
 /// The in-memory state (see the module docs).

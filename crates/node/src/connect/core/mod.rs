@@ -27,8 +27,10 @@ mod invite_commands;
 pub(super) mod io;
 pub(super) mod live;
 pub(super) mod memory;
+mod network_size;
 mod plan;
 mod schedule;
+mod shard_membership;
 pub(super) mod shard_store;
 #[cfg(test)]
 mod tests;
@@ -43,11 +45,13 @@ use rand_core::CryptoRng;
 
 use self::io::{ConnectInput, ConnectOutput, Now};
 use self::memory::{Loaded, Memory};
+use self::network_size::NetworkSize;
 use self::plan::{Plan, Running};
 use self::shard_store::ShardStore;
 use super::IdentifyDrops;
 use super::delivery::RelayDrops;
 use super::replay::{REPLAY_CACHE_CAPACITY, ReplayCache};
+use super::shard_layout::Shard;
 use crate::Config;
 
 /// Why an inbound frame was dropped, or an operation failed; counted per reason and shown by
@@ -77,6 +81,10 @@ pub(crate) struct ConnectCore {
     last_nudge_ms: u64,
     /// The sealed frames of the shards this node relays, kept until they expire.
     shard_store: ShardStore,
+    /// The network-size estimate and the shard level it gives.
+    network_size: NetworkSize,
+    /// The shards subscribed to (as last told to the actor).
+    subscribed: Vec<Shard>,
     /// The wake-up last asked of the actor; `None` until the first is asked.
     told_wake: Option<Option<u64>>,
     /// The plan waiting for a store answer, if any.
@@ -103,9 +111,11 @@ impl ConnectCore {
         now_ms: u64,
     ) -> Self {
         let time_evidence = TimeEvidence::at_start(loaded.high_water_ms, now_ms);
+        let me = identity.id();
+        let network_size = NetworkSize::new(&me, loaded.shard_level.unwrap_or(0), &config.gossip);
         let store_budget = usize::try_from(config_store_budget(&config)).unwrap_or(usize::MAX);
         ConnectCore {
-            me: identity.id(),
+            me,
             identity,
             rng,
             config,
@@ -117,14 +127,17 @@ impl ConnectCore {
             identify_drops,
             last_nudge_ms: 0,
             shard_store: ShardStore::new(store_budget),
+            network_size,
+            subscribed: Vec::new(),
             told_wake: None,
             running: None,
         }
     }
 
-    /// The outputs to carry out at start: the kept peers and the first wake-up.
+    /// The outputs to carry out at start: the inbox topics, the kept peers and the first
+    /// wake-up.
     pub(crate) fn start(&mut self) -> Vec<ConnectOutput> {
-        let mut out = Vec::new();
+        let mut out = vec![self.resubscribe()];
         self.settle(&mut out);
         out
     }
@@ -153,6 +166,9 @@ impl ConnectCore {
             ConnectInput::PeerConnected(peer) => self.on_peer_connected(peer, now),
             ConnectInput::PeerIdentified { peer, addrs } => {
                 self.on_peer_identified(peer, addrs, now)
+            }
+            ConnectInput::PeerSubscribed { peer, topic } => {
+                self.on_peer_subscribed(peer, &topic, now)
             }
             ConnectInput::Delivered(key) => self.on_delivered(&key),
             ConnectInput::Timer => self.on_timer(now),

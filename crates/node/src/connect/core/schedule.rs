@@ -13,7 +13,7 @@ use accord_identity::AccordId;
 use accord_net::{Multiaddr, PeerId};
 use accord_store::LiveItem;
 
-use super::super::delivery::{DeliveryKey, MAX_REVOCATION_PUBLISHES, shard_of};
+use super::super::delivery::{DeliveryKey, MAX_REVOCATION_PUBLISHES};
 use super::super::transition::advance;
 use super::ConnectCore;
 use super::io::{ConnectOutput, Delivery, Now, StoreOp};
@@ -111,15 +111,9 @@ impl ConnectCore {
         for item in waiting {
             plan.extend(self.republish(item, now));
         }
-        // The peer owns one shard, the one its ID hashes to: hand it what the shard store
-        // kept of that shard since its last hand-over.
-        if let Ok(id) = AccordId::from_peer_id(peer) {
-            let shard = shard_of(&id, self.config.gossip.shards);
-            let frames = self.shard_store.hand_over(peer, shard, now);
-            if !frames.is_empty() {
-                plan.push(Step::Out(ConnectOutput::HandOver { peer, frames }));
-            }
-        }
+        // Hand the peer what the shard store kept, since its last hand-over, of the shards
+        // its key belongs to.
+        plan.extend(self.hand_over_to(peer, None, now));
         plan
     }
 
@@ -156,18 +150,20 @@ impl ConnectCore {
             tracing::debug!(%peer, "not an Accord identity; not added to the address book");
             return Plan::empty();
         };
+        // Every identified peer is a sighting for the network-size estimate (which may move
+        // the shard level, and so the subscriptions).
+        let resubscribe = self.note_sighting(&id, now.unix_ms);
         let write = StoreOp::RecordPeer {
             peer: id,
             addrs,
             at_ms: now.unix_ms,
         };
-        Plan::of(
-            Fail::Quiet,
-            vec![Step::Store(
-                write,
-                Then::Tolerate("address_book_write_failed"),
-            )],
-        )
+        let mut steps: Vec<Step> = resubscribe.into_iter().collect();
+        steps.push(Step::Store(
+            write,
+            Then::Tolerate("address_book_write_failed"),
+        ));
+        Plan::of(Fail::Quiet, steps)
     }
 
     /// A direct delivery was answered: stop republishing that item. A delivered invite still

@@ -25,7 +25,8 @@ use accord_store::{Connection, IncomingInvite, InviteId, OutgoingInvite, StoreEr
 
 use super::super::IdentifyDrops;
 use super::super::command::{ConnectCommand, ConnectReply};
-use super::super::delivery::{RelayDrops, topic_for};
+use super::super::delivery::RelayDrops;
+use super::super::shard_layout::Shard;
 use super::ConnectCore;
 use super::io::{
     ConnectInput, ConnectOutput, Delivery, FrameToken, Now, ReplyToken, StoreAnswer, StoreOp,
@@ -250,7 +251,7 @@ impl Harness {
 
     /// A frame arriving by gossip on our own shard's topic; every output.
     pub(super) fn gossip(&mut self, frame: &[u8], via: PeerId) -> Vec<ConnectOutput> {
-        let topic = topic_for(&self.me_id(), self.core.config.gossip.shards);
+        let topic = Shard::of_id(&self.me_id(), self.core.network_size.level()).topic();
         self.gossip_on(frame, via, &topic)
     }
 
