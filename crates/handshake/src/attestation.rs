@@ -6,7 +6,9 @@ use std::str::FromStr;
 use accord_identity::{AccordId, Signature, verify};
 use sha2::{Digest, Sha256};
 
-use crate::codec::{self, DecodeError, ID_LEN, INVITE_ID_LEN, Reader, SIGNATURE_LEN, Writer};
+use crate::codec::{
+    self, DecodeError, ID_LEN, INVITE_ID_LEN, Reader, SIGNATURE_LEN, Writer, X25519_LEN,
+};
 use crate::domain;
 
 /// Domain separation for [`AttestationId`].
@@ -18,8 +20,21 @@ pub const TEXT_END: &str = "-----END ACCORD ATTESTATION-----";
 /// Hex characters per line of the portable text form.
 const TEXT_LINE_CHARS: usize = 64;
 
+/// What a version-2 statement adds: the terms of the invite's offer, so that the attestation
+/// itself says until when the inviter's signature was an open offer and which one-time key the
+/// channel was set up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OfferTerms {
+    /// The invite's expiry (Unix ms, the inviter's clock): the first instant at which the
+    /// inviter's signature no longer offers a connection.
+    pub expires_at_ms: u64,
+    /// The public half of the invite's one-time x25519 key.
+    pub one_time_key: [u8; X25519_LEN],
+}
+
 /// The statement both parties sign: "`inviter` and `invitee` are connected, by invite
-/// `invite_id`, since `issued_at_ms`".
+/// `invite_id`, since `issued_at_ms`" and, from version 2 on, "on the terms of an offer that
+/// expired at `expires_at_ms` and carried the one-time key `one_time_key`".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Statement {
     /// Who sent the invite.
@@ -30,27 +45,57 @@ pub struct Statement {
     pub invite_id: [u8; INVITE_ID_LEN],
     /// When the invite was created (Unix milliseconds, the inviter's clock).
     pub issued_at_ms: u64,
+    /// The offer's terms (version 2); `None` for a version-1 statement, which bound neither
+    /// the expiry nor the one-time key and is kept only so that attestations made before
+    /// still verify.
+    pub terms: Option<OfferTerms>,
 }
 
 impl Statement {
-    /// The statement format version.
-    pub const VERSION: u8 = 1;
-    /// The exact length of an encoded statement.
-    pub const LEN: usize = 1 + ID_LEN + ID_LEN + INVITE_ID_LEN + 8;
+    /// The statement format version every new statement has: it binds the offer's terms.
+    pub const VERSION: u8 = 2;
+    /// The first statement format, without the offer's terms; still verified, never made.
+    pub const VERSION_LEGACY: u8 = 1;
+    /// The exact length of an encoded version-2 statement.
+    pub const LEN: usize = Self::LEN_LEGACY + 8 + X25519_LEN;
+    /// The exact length of an encoded version-1 statement.
+    pub const LEN_LEGACY: usize = 1 + ID_LEN + ID_LEN + INVITE_ID_LEN + 8;
 
-    /// The canonical bytes: version ‖ inviter ‖ invitee ‖ invite id ‖ issued at. Both
-    /// signatures are over [`domain::ATTEST`] ‖ these bytes.
+    /// The statement's format version: 2 with the offer's terms, 1 without.
+    pub fn version(&self) -> u8 {
+        if self.terms.is_some() {
+            Self::VERSION
+        } else {
+            Self::VERSION_LEGACY
+        }
+    }
+
+    /// The encoded length of a statement of `version`, if it is one this build knows.
+    fn len_of_version(version: u8) -> Option<usize> {
+        match version {
+            Self::VERSION => Some(Self::LEN),
+            Self::VERSION_LEGACY => Some(Self::LEN_LEGACY),
+            _ => None,
+        }
+    }
+
+    /// The canonical bytes: version ‖ inviter ‖ invitee ‖ invite id ‖ issued at, and in
+    /// version 2 ‖ expires at ‖ one-time key. Both signatures are over [`domain::ATTEST`] ‖
+    /// these bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(Self::LEN);
-        w.u8(Self::VERSION)
+        w.u8(self.version())
             .id(&self.inviter)
             .id(&self.invitee)
             .bytes(&self.invite_id)
             .u64(self.issued_at_ms);
+        if let Some(terms) = &self.terms {
+            w.u64(terms.expires_at_ms).bytes(&terms.one_time_key);
+        }
         w.into_bytes()
     }
 
-    /// Parses [`Statement::to_bytes`].
+    /// Parses [`Statement::to_bytes`], either version.
     ///
     /// # Errors
     ///
@@ -58,13 +103,23 @@ impl Statement {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::check_max_len(bytes, Self::LEN)?;
         let mut r = Reader::new(bytes);
-        r.version(Self::VERSION)?;
-        let statement = Self {
+        let version = r.u8()?;
+        if Self::len_of_version(version).is_none() {
+            return Err(DecodeError::UnsupportedVersion(version));
+        }
+        let mut statement = Self {
             inviter: r.id()?,
             invitee: r.id()?,
             invite_id: r.array()?,
             issued_at_ms: r.u64()?,
+            terms: None,
         };
+        if version == Self::VERSION {
+            statement.terms = Some(OfferTerms {
+                expires_at_ms: r.u64()?,
+                one_time_key: r.array()?,
+            });
+        }
         r.finish()?;
         Ok(statement)
     }
@@ -182,10 +237,22 @@ pub struct Attestation {
 }
 
 impl Attestation {
-    /// The attestation format version.
-    pub const VERSION: u8 = 1;
-    /// The exact length of an encoded attestation (it has no variable field).
+    /// The attestation format version of every new attestation: its statement is version 2.
+    /// An attestation's version is always its statement's.
+    pub const VERSION: u8 = Statement::VERSION;
+    /// The first attestation format, whose statement is version 1: still verified.
+    pub const VERSION_LEGACY: u8 = Statement::VERSION_LEGACY;
+    /// The length of an encoded version-2 attestation, the longest (270 bytes).
     pub const MAX_LEN: usize = 1 + Statement::LEN + 2 * SIGNATURE_LEN;
+    /// The length of an encoded version-1 attestation (230 bytes).
+    pub const LEN_LEGACY: usize = 1 + Statement::LEN_LEGACY + 2 * SIGNATURE_LEN;
+
+    /// The encoded length of an attestation whose first byte (its version) is `version`, if
+    /// this build knows that version: attestations have no length prefix, so a list of them
+    /// is read by this.
+    pub fn len_of_version(version: u8) -> Option<usize> {
+        Statement::len_of_version(version).map(|len| 1 + len + 2 * SIGNATURE_LEN)
+    }
 
     /// Checks both signatures and that the parties differ. Needs nothing but the
     /// attestation itself: anyone can check it offline.
@@ -230,7 +297,7 @@ impl Attestation {
     /// version ‖ statement ‖ inviter signature ‖ invitee signature.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(Self::MAX_LEN);
-        w.u8(Self::VERSION)
+        w.u8(self.statement.version())
             .bytes(&self.statement.to_bytes())
             .signature(&self.inviter_signature)
             .signature(&self.invitee_signature);
@@ -245,8 +312,15 @@ impl Attestation {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::check_max_len(bytes, Self::MAX_LEN)?;
         let mut r = Reader::new(bytes);
-        r.version(Self::VERSION)?;
-        let statement = Statement::decode(r.bytes(Statement::LEN)?)?;
+        let version = r.u8()?;
+        let len = Statement::len_of_version(version)
+            .ok_or(DecodeError::UnsupportedVersion(version))?;
+        let statement = Statement::decode(r.bytes(len)?)?;
+        if statement.version() != version {
+            return Err(DecodeError::InvalidField(
+                "the attestation's version is not its statement's",
+            ));
+        }
         let attestation = Self {
             statement,
             inviter_signature: r.signature()?,
@@ -317,6 +391,10 @@ mod tests {
             invitee: b.id(),
             invite_id: [7; 16],
             issued_at_ms: 1_700_000_000_000,
+            terms: Some(OfferTerms {
+                expires_at_ms: 1_700_000_000_000 + 14 * crate::DAY_MS,
+                one_time_key: [3; 32],
+            }),
         };
         let bytes = statement.to_bytes();
         let attestation = Attestation {
@@ -336,6 +414,55 @@ mod tests {
         assert_eq!(back, att);
         back.verify().unwrap();
         assert_eq!(back.id(), att.id());
+    }
+
+    #[test]
+    fn a_legacy_attestation_still_decodes_and_verifies() {
+        let (att, a, b) = sample(8);
+        let mut statement = att.statement;
+        statement.terms = None;
+        let bytes = statement.to_bytes();
+        assert_eq!(bytes.len(), Statement::LEN_LEGACY);
+        let legacy = Attestation {
+            statement,
+            inviter_signature: a.sign(domain::ATTEST, &bytes),
+            invitee_signature: b.sign(domain::ATTEST, &bytes),
+        };
+        let encoded = legacy.encode();
+        assert_eq!(encoded.len(), Attestation::LEN_LEGACY);
+        assert_eq!(encoded[0], Attestation::VERSION_LEGACY);
+        let back = Attestation::decode(&encoded).unwrap();
+        assert_eq!(back, legacy);
+        back.verify().unwrap();
+        assert_eq!(Attestation::from_text(&legacy.to_text()), Ok(legacy.clone()));
+        // The two versions never share an id, so a legacy signature says nothing of v2 terms.
+        assert_ne!(legacy.id(), att.id());
+        // An attestation whose version byte is not its statement's is refused.
+        let mut mixed = att.encode();
+        mixed[0] = Attestation::VERSION_LEGACY;
+        assert!(Attestation::decode(&mixed).is_err());
+    }
+
+    #[test]
+    fn the_offer_terms_are_signed() {
+        let (att, _, _) = sample(9);
+        assert_eq!(att.encode().len(), Attestation::MAX_LEN);
+        let terms = att.statement.terms.unwrap();
+        let mut later = att.clone();
+        later.statement.terms = Some(OfferTerms {
+            expires_at_ms: terms.expires_at_ms + 1,
+            ..terms
+        });
+        assert_eq!(later.verify(), Err(AttestationError::BadInviterSignature));
+        let mut other_key = att.clone();
+        other_key.statement.terms = Some(OfferTerms {
+            one_time_key: [4; 32],
+            ..terms
+        });
+        assert_eq!(other_key.verify(), Err(AttestationError::BadInviterSignature));
+        let mut stripped = att;
+        stripped.statement.terms = None;
+        assert_eq!(stripped.verify(), Err(AttestationError::BadInviterSignature));
     }
 
     #[test]

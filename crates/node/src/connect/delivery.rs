@@ -56,6 +56,9 @@ pub(crate) enum DeliveryKey {
     /// Our revocation of the connection with this peer (boxed: an ID is large next to an
     /// invite id).
     Revocation(Box<AccordId>),
+    /// Our settlement of an acceptance of our invite (never republished: each acceptance
+    /// the invitee republishes is answered afresh).
+    Settlement(InviteId),
 }
 
 /// The inbox shard of an Accord ID: SHA-256("accord/v1/shard" ‖ ID bytes), first 8 bytes as a

@@ -29,6 +29,7 @@ pub(super) mod live;
 pub(super) mod memory;
 mod plan;
 mod schedule;
+mod settlement;
 pub(super) mod shard_store;
 #[cfg(test)]
 mod tests;
@@ -44,6 +45,7 @@ use rand_core::CryptoRng;
 use self::io::{ConnectInput, ConnectOutput, Now};
 use self::memory::{Loaded, Memory};
 use self::plan::{Plan, Running};
+use self::settlement::RefusalPace;
 use self::shard_store::ShardStore;
 use super::IdentifyDrops;
 use super::delivery::RelayDrops;
@@ -77,6 +79,8 @@ pub(crate) struct ConnectCore {
     last_nudge_ms: u64,
     /// The sealed frames of the shards this node relays, kept until they expire.
     shard_store: ShardStore,
+    /// When we last refused a late acceptance of each of our invites.
+    refusals: RefusalPace,
     /// The wake-up last asked of the actor; `None` until the first is asked.
     told_wake: Option<Option<u64>>,
     /// The plan waiting for a store answer, if any.
@@ -117,6 +121,7 @@ impl ConnectCore {
             identify_drops,
             last_nudge_ms: 0,
             shard_store: ShardStore::new(store_budget),
+            refusals: RefusalPace::default(),
             told_wake: None,
             running: None,
         }
