@@ -30,9 +30,11 @@ pub fn wait_connected(node: &Daemon, peer: &str) -> Value {
         &format!("{} to list {peer} as a connection", node.id),
         ARRIVAL,
         || {
-            json_array(node.json(&["connections"])).into_iter().find(|c| {
-                c["peer"] == peer && c["revoked_at"].is_null() && c["state"] == "connected"
-            })
+            json_array(node.json(&["connections"]))
+                .into_iter()
+                .find(|c| {
+                    c["peer"] == peer && c["revoked_at"].is_null() && c["state"] == "connected"
+                })
         },
     )
 }

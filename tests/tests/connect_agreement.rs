@@ -70,9 +70,8 @@ impl Watch {
     /// Waits for the first event named one of `names` for which `check` holds; every other
     /// event stays in the backlog for later waits.
     fn wait(&mut self, names: &[&str], check: impl Fn(&Value) -> bool) -> Value {
-        let matches = |value: &Value| {
-            names.iter().any(|name| value["event"] == *name) && check(value)
-        };
+        let matches =
+            |value: &Value| names.iter().any(|name| value["event"] == *name) && check(value);
         if let Some(at) = self.backlog.iter().position(matches) {
             return self.backlog.remove(at);
         }
@@ -228,8 +227,10 @@ fn a_withdrawal_crossing_an_acceptance_ends_with_both_sides_agreeing() {
     wait_refused(&b, &a, &id, "withdrawn");
     assert!(!assert_agree(&a, &b, "apart, withdrawal first"));
 
-    // Connected, the two commands race; each order several times. However each race ends,
-    // both sides agree once B hears the inviter's word (or B's accept was already refused).
+    // Connected, the two commands race, in three orders in turn: both started together
+    // (withdraw first, then accept first), and the acceptance settled before the withdrawal is
+    // tried. However each ends, both sides agree once B hears the inviter's word (or B's
+    // accept was already refused because the withdrawal reached it first).
     b.wait_for_peer(&a.id, ARRIVAL);
     let mut watch = Watch::start(&b);
     let mut endings = Vec::new();
@@ -237,25 +238,55 @@ fn a_withdrawal_crossing_an_acceptance_ends_with_both_sides_agreeing() {
         let id = invite_arrives(&a, &b);
         // The event also shows that the subscription is in place before the race.
         watch.wait(&["invite_received"], |e| e["invite_id"] == id.as_str());
-        let (withdraw, accept) = race(&a, &b, &id, round % 2 == 0);
-        let accepted = accept.get("state").is_some_and(|s| s == "accepted");
-        if accepted {
-            let settled = watch.wait(&["invite_confirmed", "invite_refused"], |e| {
-                e["invite_id"] == id.as_str()
-            });
-            endings.push(str_of(&settled, "event"));
-        } else {
-            endings.push(format!("accept refused: {accept}"));
-        }
+        let (withdraw, accept, settled) = match round % 3 {
+            2 => {
+                let accept = b.json(&["accept", &id]);
+                let settled = watch.wait(&["invite_confirmed", "invite_refused"], |e| {
+                    e["invite_id"] == id.as_str()
+                });
+                let withdraw = outcome(&a.run(&["--json", "withdraw", &id]));
+                (withdraw, accept, Some(settled))
+            }
+            order => {
+                let (withdraw, accept) = race(&a, &b, &id, order == 0);
+                let accepted = accept.get("state").is_some_and(|s| s == "accepted");
+                let settled = accepted.then(|| {
+                    watch.wait(&["invite_confirmed", "invite_refused"], |e| {
+                        e["invite_id"] == id.as_str()
+                    })
+                });
+                (withdraw, accept, settled)
+            }
+        };
+        endings.push(match &settled {
+            Some(event) => str_of(event, "event"),
+            None => "accept refused".to_owned(),
+        });
         let label = format!("race {round} (withdraw {withdraw}, accept {accept})");
         if assert_agree(&a, &b, &label) {
+            assert_eq!(endings.last().map(String::as_str), Some("invite_confirmed"));
             // Connected: start the next round apart again.
             let gone = a.json(&["disconnect", &b.id]);
             assert_eq!(gone["peer"], b.id.as_str(), "{gone}");
             watch.wait(&["connection_revoked"], |e| e["peer"] == a.id.as_str());
         }
     }
+    // Both endings happened: the rounds where the acceptance was settled first end connected.
+    assert!(
+        endings.iter().any(|e| e == "invite_confirmed"),
+        "{endings:?}"
+    );
+    assert!(
+        endings.iter().any(|e| e != "invite_confirmed"),
+        "{endings:?}"
+    );
     eprintln!("race endings: {endings:?}");
+}
+
+/// A command's JSON answer, or `{"error": …}` with what it said on stderr.
+fn outcome(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| serde_json::json!({ "error": String::from_utf8_lossy(&output.stderr) }))
 }
 
 /// Runs `accord withdraw` on A and `accord accept` on B at the same moment (`withdraw_first`
@@ -271,9 +302,7 @@ fn race(a: &Daemon, b: &Daemon, id: &str, withdraw_first: bool) -> (Value, Value
             let output = child
                 .wait_with_output()
                 .unwrap_or_else(|err| panic!("accord {verb}: {err}"));
-            serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
-                serde_json::json!({ "error": String::from_utf8_lossy(&output.stderr) })
-            })
+            outcome(&output)
         }
     };
     let (withdraw, accept) = if withdraw_first {

@@ -280,6 +280,9 @@ impl Sniffer {
 const LISTENERS: usize = 14;
 /// gossipsub's default `mesh_n_high`, which the node does not change.
 const MESH_N_HIGH: usize = 12;
+// Some listeners stay outside A's mesh, so a frame that reached only the mesh reached fewer
+// than all of them.
+const _: () = assert!(MESH_N_HIGH < LISTENERS);
 
 /// Issue 15 finding 4: with `flood_publish` (libp2p's default) a node sends each frame it
 /// originates to *every* subscribed neighbour at once, while a frame it relays goes only to
@@ -314,12 +317,16 @@ fn a_nodes_own_frames_reach_its_neighbours_only_through_its_mesh_like_relayed_on
     assert_eq!(accepted["state"], "accepted", "{accepted}");
     let a_topic = inbox_topic(&a.accord_id());
     let b_topic = inbox_topic(&b.accord_id());
-    wait_until("a listener to receive B's acceptance from A", ARRIVAL, || {
-        listeners
-            .iter()
-            .any(|l| l.seen().iter().any(|m| m.topic == a_topic))
-            .then_some(())
-    });
+    wait_until(
+        "a listener to receive B's acceptance from A",
+        ARRIVAL,
+        || {
+            listeners
+                .iter()
+                .any(|l| l.seen().iter().any(|m| m.topic == a_topic))
+                .then_some(())
+        },
+    );
 
     // How many listeners received each frame, for A's own frames and for relayed ones.
     let reach = |topic: &str| {
@@ -341,12 +348,16 @@ fn a_nodes_own_frames_reach_its_neighbours_only_through_its_mesh_like_relayed_on
     };
     let own = reach(&b_topic);
     let relayed = reach(&a_topic);
+    eprintln!("listeners reached: A's own frames {own:?}, frames A relayed {relayed:?}");
     assert!(!own.is_empty(), "no listener received A's invite at all");
-    assert!(!relayed.is_empty(), "no listener received the relayed acceptance");
+    assert!(
+        !relayed.is_empty(),
+        "no listener received the relayed acceptance"
+    );
     for (what, counts) in [("A's own frame", &own), ("a frame A relayed", &relayed)] {
         for &count in counts.iter() {
             assert!(
-                count <= MESH_N_HIGH && count < LISTENERS,
+                count <= MESH_N_HIGH,
                 "{what} reached {count} of the {LISTENERS} subscribed listeners: beyond A's \
                  mesh (own {own:?}, relayed {relayed:?})"
             );

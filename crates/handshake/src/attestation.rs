@@ -313,8 +313,8 @@ impl Attestation {
         codec::check_max_len(bytes, Self::MAX_LEN)?;
         let mut r = Reader::new(bytes);
         let version = r.u8()?;
-        let len = Statement::len_of_version(version)
-            .ok_or(DecodeError::UnsupportedVersion(version))?;
+        let len =
+            Statement::len_of_version(version).ok_or(DecodeError::UnsupportedVersion(version))?;
         let statement = Statement::decode(r.bytes(len)?)?;
         if statement.version() != version {
             return Err(DecodeError::InvalidField(
@@ -434,7 +434,10 @@ mod tests {
         let back = Attestation::decode(&encoded).unwrap();
         assert_eq!(back, legacy);
         back.verify().unwrap();
-        assert_eq!(Attestation::from_text(&legacy.to_text()), Ok(legacy.clone()));
+        assert_eq!(
+            Attestation::from_text(&legacy.to_text()),
+            Ok(legacy.clone())
+        );
         // The two versions never share an id, so a legacy signature says nothing of v2 terms.
         assert_ne!(legacy.id(), att.id());
         // An attestation whose version byte is not its statement's is refused.
@@ -459,10 +462,16 @@ mod tests {
             one_time_key: [4; 32],
             ..terms
         });
-        assert_eq!(other_key.verify(), Err(AttestationError::BadInviterSignature));
+        assert_eq!(
+            other_key.verify(),
+            Err(AttestationError::BadInviterSignature)
+        );
         let mut stripped = att;
         stripped.statement.terms = None;
-        assert_eq!(stripped.verify(), Err(AttestationError::BadInviterSignature));
+        assert_eq!(
+            stripped.verify(),
+            Err(AttestationError::BadInviterSignature)
+        );
     }
 
     #[test]

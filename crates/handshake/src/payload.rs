@@ -9,8 +9,8 @@ use crate::acceptance::Acceptance;
 use crate::codec::{self, DecodeError, Reader, Writer};
 use crate::invite::Invite;
 use crate::revocation::Revocation;
-use crate::settlement::Settlement;
 use crate::seal::{self, MAX_SEALED_LEN, SealError};
+use crate::settlement::Settlement;
 use crate::stamp::{self, DEFAULT_STAMP_BITS, DIGEST_LEN, StampError};
 use crate::withdrawal::Withdrawal;
 

@@ -249,7 +249,10 @@ mod tests {
         );
         let mut v2 = bytes;
         v2[0] = 2;
-        assert_eq!(Settlement::decode(&v2), Err(DecodeError::UnsupportedVersion(2)));
+        assert_eq!(
+            Settlement::decode(&v2),
+            Err(DecodeError::UnsupportedVersion(2))
+        );
     }
 
     proptest! {

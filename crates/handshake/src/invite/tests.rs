@@ -349,7 +349,9 @@ fn the_statement_binds_the_expiry_and_the_one_time_key() {
     let (a, b, _) = parties(50);
     let (inv, _) = invite(&a, &b, 50);
     let statement = inv.statement();
-    let terms = statement.terms.expect("a new invite proposes a version-2 statement");
+    let terms = statement
+        .terms
+        .expect("a new invite proposes a version-2 statement");
     assert_eq!(terms.expires_at_ms, inv.expires_at_ms);
     assert_eq!(terms.one_time_key, inv.one_time_key.to_bytes());
     assert_eq!(statement.to_bytes()[0], crate::Statement::VERSION);

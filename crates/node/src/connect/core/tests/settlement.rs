@@ -38,9 +38,10 @@ fn the_inviter_confirms_only_once_the_connection_is_stored_and_again_for_a_repea
     let stored = position(&outputs, |o| {
         matches!(o, ConnectOutput::Store(StoreOp::CompleteOutgoing { .. }))
     });
-    let confirmed = position(&outputs, |o| {
-        matches!(o, ConnectOutput::Deliver(d) if matches!(d.payload, Payload::Settlement(_)))
-    });
+    let confirmed = position(
+        &outputs,
+        |o| matches!(o, ConnectOutput::Deliver(d) if matches!(d.payload, Payload::Settlement(_))),
+    );
     assert!(stored < confirmed, "{outputs:?}");
     let sent = settlements(&outputs);
     assert_eq!(sent.len(), 1);
