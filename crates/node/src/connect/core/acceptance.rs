@@ -40,37 +40,10 @@ impl ConnectCore {
             }
         };
         if ours.state == InviteState::Accepted {
-            // A republication, or a replay, of an acceptance we already applied: it changes
-            // nothing, but it is counted, and answered so that an honest sender stops. The
-            // invitee republishes while it has not heard our confirmation, so it is sent
-            // again (only if this very attestation is our connection: a crossed invite may
-            // have closed ours as accepted through the other invite).
-            self.drop_frame("repeated_acceptance", &acceptance.invitee);
-            let ours_too = self.memory.connection(&ours.peer).is_some_and(|c| {
-                c.revoked_at_ms.is_none() && c.attestation_id == attestation.id().to_bytes()
-            });
-            let steps = if ours_too {
-                vec![self.settlement_step(&invite, Outcome::Confirmed, now.unix_ms)]
-            } else {
-                Vec::new()
-            };
-            return Verdict::accept(steps);
+            return self.repeated_acceptance(ours, &invite, &attestation, now.unix_ms);
         }
         if ours.state != InviteState::Pending || ours.expires_at_ms <= now.unix_ms {
-            self.drop_frame("late_acceptance", &acceptance.invitee);
-            // Withdrawn and expired are final: we will never complete this attestation, and
-            // the invitee, which holds it as awaiting confirmation, must learn so.
-            let outcome = if ours.state == InviteState::Withdrawn {
-                Outcome::Withdrawn
-            } else {
-                Outcome::Expired
-            };
-            let steps = self.refuse_late(&invite, outcome, now.unix_ms);
-            return Verdict::Done {
-                accepted: false,
-                settled: true,
-                steps,
-            };
+            return self.late_acceptance(ours, &invite, now.unix_ms);
         }
         let Some(session) = self.inviter_session(ours, acceptance, &attestation, now.unix_ms)
         else {

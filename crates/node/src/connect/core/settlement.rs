@@ -11,8 +11,10 @@
 use std::collections::HashMap;
 
 use accord_api::Event;
-use accord_handshake::{Invite, InviteEvent, Outcome, Payload, Settlement};
-use accord_store::{Connection, IncomingInvite, InviteId};
+use accord_handshake::{
+    Attestation, Invite, InviteEvent, InviteState, Outcome, Payload, Settlement,
+};
+use accord_store::{Connection, IncomingInvite, InviteId, OutgoingInvite};
 
 use super::super::delivery::DeliveryKey;
 use super::super::transition::advance;
@@ -83,13 +85,55 @@ impl ConnectCore {
         }))
     }
 
-    /// The refusal of an acceptance of `invite` that came too late (`outcome` says why), if
-    /// the pace allows one now.
-    pub(super) fn refuse_late(&mut self, invite: &Invite, outcome: Outcome, now: u64) -> Vec<Step> {
-        if self.refusals.allow(&invite.invite_id, now) {
+    /// A republication, or a replay, of an acceptance of `ours` we already applied: it
+    /// changes nothing, but it is counted, and answered so that an honest sender stops. The
+    /// invitee republishes while it has not heard our confirmation, so it is sent again (only
+    /// if this very attestation is our connection: a crossed invite may have closed ours as
+    /// accepted through the other invite).
+    pub(super) fn repeated_acceptance(
+        &mut self,
+        ours: &OutgoingInvite,
+        invite: &Invite,
+        attestation: &Attestation,
+        now: u64,
+    ) -> Verdict {
+        self.drop_frame("repeated_acceptance", &invite.invitee);
+        let ours_too = self.memory.connection(&ours.peer).is_some_and(|c| {
+            c.revoked_at_ms.is_none() && c.attestation_id == attestation.id().to_bytes()
+        });
+        let steps = if ours_too {
+            vec![self.settlement_step(invite, Outcome::Confirmed, now)]
+        } else {
+            Vec::new()
+        };
+        Verdict::accept(steps)
+    }
+
+    /// An acceptance of `ours` after we withdrew it or saw it expire: refused (`no`), and,
+    /// since withdrawn and expired are final, we will never complete this attestation, so
+    /// the invitee, which holds it as awaiting confirmation, is told so, signed (at most once
+    /// per invite per [`REFUSAL_INTERVAL_MS`]).
+    pub(super) fn late_acceptance(
+        &mut self,
+        ours: &OutgoingInvite,
+        invite: &Invite,
+        now: u64,
+    ) -> Verdict {
+        self.drop_frame("late_acceptance", &invite.invitee);
+        let outcome = if ours.state == InviteState::Withdrawn {
+            Outcome::Withdrawn
+        } else {
+            Outcome::Expired
+        };
+        let steps = if self.refusals.allow(&invite.invite_id, now) {
             vec![self.settlement_step(invite, outcome, now)]
         } else {
             Vec::new()
+        };
+        Verdict::Done {
+            accepted: false,
+            settled: true,
+            steps,
         }
     }
 
