@@ -23,7 +23,8 @@ pub fn wait_incoming_invite(node: &Daemon, invite_id: &str) -> Value {
     )
 }
 
-/// Waits until `node` lists `peer` as an active connection.
+/// Waits until `node` lists `peer` as an active connection that is complete: on the invitee's
+/// side, once the inviter confirmed it (until then its state is `awaiting_confirmation`).
 pub fn wait_connected(node: &Daemon, peer: &str) -> Value {
     wait_until(
         &format!("{} to list {peer} as a connection", node.id),
@@ -31,7 +32,9 @@ pub fn wait_connected(node: &Daemon, peer: &str) -> Value {
         || {
             json_array(node.json(&["connections"]))
                 .into_iter()
-                .find(|c| c["peer"] == peer && c["revoked_at"].is_null())
+                .find(|c| {
+                    c["peer"] == peer && c["revoked_at"].is_null() && c["state"] == "connected"
+                })
         },
     )
 }

@@ -477,7 +477,7 @@ fn cannot_run_without_a_home() -> Option<String> {
 #[test]
 #[ignore = "needs unshare and user namespaces to run without a passwd entry; .ci/run runs it with --ignored"]
 fn verify_attestation_needs_no_data_dir_not_even_a_default_one() {
-    use accord_handshake::{Attestation, Statement, domain};
+    use accord_handshake::{Attestation, OfferTerms, Statement, domain};
     use accord_tests::capability::{require, unless_missing};
 
     require(
@@ -503,6 +503,10 @@ fn verify_attestation_needs_no_data_dir_not_even_a_default_one() {
         invitee: invitee.id(),
         invite_id: [9; 16],
         issued_at_ms: 1_767_225_600_000,
+        terms: Some(OfferTerms {
+            expires_at_ms: 1_767_225_600_000 + 14 * 86_400_000,
+            one_time_key: [5; 32],
+        }),
     };
     let bytes = statement.to_bytes();
     let attestation = Attestation {
@@ -520,6 +524,7 @@ fn verify_attestation_needs_no_data_dir_not_even_a_default_one() {
     assert_eq!(verdict["inviter"], inviter.id().to_string());
     assert_eq!(verdict["invitee"], invitee.id().to_string());
     assert_eq!(verdict["issued_at"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(verdict["offer_expires_at"], "2026-01-15T00:00:00.000Z");
     assert_eq!(verdict["attestation_id"], attestation.id().to_string());
 
     // Garbage is refused with exit 1 and a reason, still without any data dir.

@@ -138,6 +138,7 @@ fn relays_see_neither_party_and_no_author_fields() {
 /// fields the application never sees once a message is accepted.
 #[derive(Debug, Clone)]
 struct WireMessage {
+    topic: String,
     source: Option<libp2p::PeerId>,
     sequence_number: Option<u64>,
     signature: Option<Vec<u8>>,
@@ -156,6 +157,7 @@ impl libp2p::gossipsub::DataTransform for Recorder {
     ) -> Result<libp2p::gossipsub::Message, std::io::Error> {
         if let Ok(mut seen) = self.0.lock() {
             seen.push(WireMessage {
+                topic: raw.topic.to_string(),
                 source: raw.source,
                 sequence_number: raw.sequence_number,
                 signature: raw.signature.clone(),
@@ -190,6 +192,17 @@ struct Sniffer {
 
 impl Sniffer {
     fn start(addrs: &[&str]) -> Sniffer {
+        Sniffer::start_with(addrs, false)
+    }
+
+    /// A sniffer that ignores every IHAVE, so that it never asks for a message: it receives
+    /// only what its peers push to it, never what it could pull. What it holds is then exactly
+    /// what each peer chose to send it.
+    fn start_listener(addrs: &[&str]) -> Sniffer {
+        Sniffer::start_with(addrs, true)
+    }
+
+    fn start_with(addrs: &[&str], ignore_ihave: bool) -> Sniffer {
         use libp2p::futures::StreamExt;
         use libp2p::gossipsub;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -204,7 +217,11 @@ impl Sniffer {
             .map(|addr| addr.parse().unwrap_or_else(|err| panic!("{addr}: {err}")))
             .collect();
         runtime.block_on(async move {
-            let config = gossipsub::ConfigBuilder::default()
+            let mut builder = gossipsub::ConfigBuilder::default();
+            if ignore_ihave {
+                builder.max_ihave_messages_heartbeat(0);
+            }
+            let config = builder
                 .validation_mode(gossipsub::ValidationMode::None)
                 .message_id_fn(|message: &gossipsub::Message| {
                     use sha2::Digest;
@@ -253,6 +270,96 @@ impl Sniffer {
             .lock()
             .map(|seen| seen.clone())
             .unwrap_or_default()
+    }
+}
+
+/// How many bare gossip listeners sit next to A in the test below: more than gossipsub's
+/// `mesh_n_high` (12), the most peers that dialed A which A takes into its mesh of a topic.
+const LISTENERS: usize = 14;
+/// gossipsub's default `mesh_n_high`, which the node does not change.
+const MESH_N_HIGH: usize = 12;
+// Some listeners stay outside A's mesh, so a frame that reached only the mesh reached fewer
+// than all of them.
+const _: () = assert!(MESH_N_HIGH < LISTENERS);
+
+/// Issue 15 finding 4: with `flood_publish` (libp2p's default) a node sends each frame it
+/// originates to *every* subscribed neighbour at once, while a frame it relays goes only to
+/// its mesh, so a neighbour that receives a frame from the node outside the mesh knows the
+/// node wrote it. With flood publishing off, the node's own frames take the mesh like any
+/// relayed frame: 14 listeners that dialed A (A's mesh of a topic admits at most 12 of them)
+/// and never pull (they ignore IHAVE) each receive A's own invite only if they are in A's
+/// mesh, so some subscribed neighbour of A never receives it first-hand, exactly as for the
+/// frames A relays. Turned back on, every listener would receive A's invite from A.
+#[test]
+fn a_nodes_own_frames_reach_its_neighbours_only_through_its_mesh_like_relayed_ones() {
+    let dir = TestDir::new();
+    let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &[]);
+    let listeners: Vec<Sniffer> = (0..LISTENERS)
+        .map(|_| Sniffer::start_listener(&[&a.tcp_addr()]))
+        .collect();
+    let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &a.tcp_addr()]);
+    wait_until("A to be linked to every listener and to B", ARRIVAL, || {
+        (a.peer_ids().len() > LISTENERS && a.peer_ids().contains(&b.id)).then_some(())
+    });
+
+    // A's own frame: its invite to B, published on B's shard.
+    let sent = a.json(&["connect", &b.id, "--note", "mesh only"]);
+    let invite_id = sent["invite_id"].as_str().unwrap_or_default().to_owned();
+    wait_until("B to receive the invite", ARRIVAL, || {
+        b.invites("--incoming")
+            .into_iter()
+            .find(|i| i["invite_id"] == invite_id.as_str())
+    });
+    // A relayed frame: B's acceptance, which B publishes on A's shard and A forwards.
+    let accepted = b.json(&["accept", &invite_id]);
+    assert_eq!(accepted["state"], "accepted", "{accepted}");
+    let a_topic = inbox_topic(&a.accord_id());
+    let b_topic = inbox_topic(&b.accord_id());
+    wait_until(
+        "a listener to receive B's acceptance from A",
+        ARRIVAL,
+        || {
+            listeners
+                .iter()
+                .any(|l| l.seen().iter().any(|m| m.topic == a_topic))
+                .then_some(())
+        },
+    );
+
+    // How many listeners received each frame, for A's own frames and for relayed ones.
+    let reach = |topic: &str| {
+        let mut counts: std::collections::BTreeMap<Vec<u8>, usize> = Default::default();
+        for listener in &listeners {
+            let mut frames: Vec<Vec<u8>> = listener
+                .seen()
+                .into_iter()
+                .filter(|m| m.topic == topic)
+                .map(|m| m.data)
+                .collect();
+            frames.sort();
+            frames.dedup();
+            for frame in frames {
+                *counts.entry(frame).or_default() += 1;
+            }
+        }
+        counts.into_values().collect::<Vec<usize>>()
+    };
+    let own = reach(&b_topic);
+    let relayed = reach(&a_topic);
+    eprintln!("listeners reached: A's own frames {own:?}, frames A relayed {relayed:?}");
+    assert!(!own.is_empty(), "no listener received A's invite at all");
+    assert!(
+        !relayed.is_empty(),
+        "no listener received the relayed acceptance"
+    );
+    for (what, counts) in [("A's own frame", &own), ("a frame A relayed", &relayed)] {
+        for &count in counts.iter() {
+            assert!(
+                count <= MESH_N_HIGH,
+                "{what} reached {count} of the {LISTENERS} subscribed listeners: beyond A's \
+                 mesh (own {own:?}, relayed {relayed:?})"
+            );
+        }
     }
 }
 

@@ -44,6 +44,31 @@ pub enum Event {
         /// The attestation id of the new connection.
         attestation_id: String,
     },
+    /// The inviter confirmed our acceptance of its invite: the connection, which awaited
+    /// confirmation since we accepted, is now complete on both sides, and messages queued for
+    /// the peer go out.
+    InviteConfirmed {
+        /// The invite id.
+        invite_id: String,
+        /// The inviter.
+        peer: String,
+        /// The attestation id of the connection.
+        attestation_id: String,
+    },
+    /// The inviter refused our acceptance of its invite, or we learnt it had withdrawn it:
+    /// it was withdrawn or had expired before our acceptance reached it. The connection that
+    /// awaited confirmation is dropped with its channel; the invite is now `withdrawn` or
+    /// `expired`.
+    InviteRefused {
+        /// The invite id.
+        invite_id: String,
+        /// The inviter.
+        peer: String,
+        /// The attestation id of the dropped connection.
+        attestation_id: String,
+        /// Why: `withdrawn` or `expired`.
+        reason: String,
+    },
     /// An invite we received was withdrawn by its sender.
     InviteWithdrawn {
         /// The invite id.

@@ -582,6 +582,17 @@ pub struct ConnectionInfo {
     /// The name shown: the alias, else the profile's name, else null.
     #[serde(default)]
     pub name: Option<String>,
+    /// `connected`; `awaiting_confirmation` while we accepted the peer's invite and its
+    /// inviter has not confirmed it yet (messages to it are queued, not sent); `revoked` in
+    /// the answer to `accord disconnect`. Absent from older daemons' answers (read as
+    /// `connected`).
+    #[serde(default = "connected_state")]
+    pub state: String,
+}
+
+/// The state of a connection an older daemon listed: it knew no other.
+fn connected_state() -> String {
+    "connected".to_owned()
 }
 
 /// The result of [`Request::Attestation`].

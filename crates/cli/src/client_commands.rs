@@ -192,6 +192,21 @@ fn describe(event: &Event) -> String {
                 "invite {invite_id} accepted: connected to {peer} (attestation {attestation_id})"
             )
         }
+        Event::InviteConfirmed {
+            invite_id,
+            peer,
+            attestation_id,
+        } => format!(
+            "invite {invite_id} confirmed by {peer}: connected (attestation {attestation_id})"
+        ),
+        Event::InviteRefused {
+            invite_id,
+            peer,
+            reason,
+            ..
+        } => format!(
+            "invite {invite_id} from {peer}: our acceptance was refused ({reason}); not connected"
+        ),
         Event::InviteWithdrawn { invite_id, peer } => {
             format!("invite {invite_id} from {peer} was withdrawn")
         }

@@ -35,6 +35,11 @@ pub(crate) fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
         }) {
         Ok(attestation) => {
             let statement = &attestation.statement;
+            // A version-2 statement says until when the inviter's offer stood: the invitee
+            // must have accepted before then. (A version-1 one does not say; null.)
+            let offer_expires_at = statement
+                .terms
+                .map(|terms| format_rfc3339_ms(terms.expires_at_ms));
             if json {
                 let doc = json!({
                     "valid": true,
@@ -42,6 +47,7 @@ pub(crate) fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
                     "invitee": statement.invitee.to_string(),
                     "issued_at": format_rfc3339_ms(statement.issued_at_ms),
                     "attestation_id": attestation.id().to_string(),
+                    "offer_expires_at": offer_expires_at,
                 });
                 println!("{doc}");
             } else {
@@ -49,6 +55,9 @@ pub(crate) fn run(source: &str, json: bool) -> anyhow::Result<ExitCode> {
                 println!("Inviter: {}", statement.inviter);
                 println!("Invitee: {}", statement.invitee);
                 println!("Issued:  {}", format_rfc3339_ms(statement.issued_at_ms));
+                if let Some(expires) = offer_expires_at {
+                    println!("Offer expired at: {expires}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

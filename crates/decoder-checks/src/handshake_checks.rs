@@ -104,6 +104,11 @@ fn verify_payload(payload: &Payload) {
                 assert_explained(&err);
             }
         }
+        Payload::Settlement(settlement) => {
+            if let Err(err) = settlement.verify(&world.invite) {
+                assert_explained(&err);
+            }
+        }
     }
 }
 

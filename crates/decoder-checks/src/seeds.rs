@@ -148,12 +148,21 @@ fn stamped_frame(
     Ok(frame.encode())
 }
 
-fn payloads(world: &World) -> [(&'static str, Payload); 4] {
+fn payloads(world: &World) -> [(&'static str, Payload); 5] {
     [
         ("invite", Payload::Invite(world.invite.clone())),
         ("acceptance", Payload::Acceptance(world.acceptance.clone())),
         ("withdrawal", Payload::Withdrawal(world.withdrawal.clone())),
         ("revocation", Payload::Revocation(world.revocation.clone())),
+        (
+            "settlement",
+            Payload::Settlement(accord_handshake::Settlement::create(
+                &world.alice,
+                &world.invite,
+                accord_handshake::Outcome::Withdrawn,
+                NOW_MS,
+            )),
+        ),
     ]
 }
 

@@ -335,14 +335,27 @@ mod tests {
         let (mut acc, _) = Acceptance::create(&b, &inv, vec![], &mut TestRng::new(6)).unwrap();
         acc.ephemeral_key = EphemeralSecret::generate(&mut TestRng::new(7)).public_key();
         assert_eq!(acc.verify(&inv), Err(AcceptanceError::BadBindingSignature));
-        // Or a different one-time key in the invite.
+        // Or a different one-time key in the invite: the version-2 statement binds it, so
+        // even the statement signature no longer holds, before the binding is looked at.
         let (mut acc, _) = Acceptance::create(&b, &inv, vec![], &mut TestRng::new(6)).unwrap();
         let mut other_key = inv.clone();
         other_key.one_time_key = acc.ephemeral_key;
         assert_eq!(
             acc.verify(&other_key),
-            Err(AcceptanceError::BadBindingSignature)
+            Err(AcceptanceError::BadStatementSignature)
         );
+        // With the statement's terms left as signed, the binding signature still catches it.
+        let mut relabelled = other_key.clone();
+        relabelled.legacy_statement = true;
+        let mut legacy_inv = inv.clone();
+        legacy_inv.legacy_statement = true;
+        let (mut legacy_acc, _) =
+            Acceptance::create(&b, &legacy_inv, vec![], &mut TestRng::new(6)).unwrap();
+        legacy_acc.ephemeral_key = acc.ephemeral_key;
+        assert!(matches!(
+            legacy_acc.verify(&relabelled),
+            Err(AcceptanceError::BadBindingSignature)
+        ));
         // A binding signature by the inviter does not count.
         acc.binding_signature = a.sign(domain::ACCEPT, &binding_bytes(&inv, &acc.ephemeral_key));
         assert_eq!(acc.verify(&inv), Err(AcceptanceError::BadBindingSignature));

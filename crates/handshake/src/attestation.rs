@@ -6,7 +6,9 @@ use std::str::FromStr;
 use accord_identity::{AccordId, Signature, verify};
 use sha2::{Digest, Sha256};
 
-use crate::codec::{self, DecodeError, ID_LEN, INVITE_ID_LEN, Reader, SIGNATURE_LEN, Writer};
+use crate::codec::{
+    self, DecodeError, ID_LEN, INVITE_ID_LEN, Reader, SIGNATURE_LEN, Writer, X25519_LEN,
+};
 use crate::domain;
 
 /// Domain separation for [`AttestationId`].
@@ -18,8 +20,21 @@ pub const TEXT_END: &str = "-----END ACCORD ATTESTATION-----";
 /// Hex characters per line of the portable text form.
 const TEXT_LINE_CHARS: usize = 64;
 
+/// What a version-2 statement adds: the terms of the invite's offer, so that the attestation
+/// itself says until when the inviter's signature was an open offer and which one-time key the
+/// channel was set up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OfferTerms {
+    /// The invite's expiry (Unix ms, the inviter's clock): the first instant at which the
+    /// inviter's signature no longer offers a connection.
+    pub expires_at_ms: u64,
+    /// The public half of the invite's one-time x25519 key.
+    pub one_time_key: [u8; X25519_LEN],
+}
+
 /// The statement both parties sign: "`inviter` and `invitee` are connected, by invite
-/// `invite_id`, since `issued_at_ms`".
+/// `invite_id`, since `issued_at_ms`" and, from version 2 on, "on the terms of an offer that
+/// expired at `expires_at_ms` and carried the one-time key `one_time_key`".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Statement {
     /// Who sent the invite.
@@ -30,27 +45,57 @@ pub struct Statement {
     pub invite_id: [u8; INVITE_ID_LEN],
     /// When the invite was created (Unix milliseconds, the inviter's clock).
     pub issued_at_ms: u64,
+    /// The offer's terms (version 2); `None` for a version-1 statement, which bound neither
+    /// the expiry nor the one-time key and is kept only so that attestations made before
+    /// still verify.
+    pub terms: Option<OfferTerms>,
 }
 
 impl Statement {
-    /// The statement format version.
-    pub const VERSION: u8 = 1;
-    /// The exact length of an encoded statement.
-    pub const LEN: usize = 1 + ID_LEN + ID_LEN + INVITE_ID_LEN + 8;
+    /// The statement format version every new statement has: it binds the offer's terms.
+    pub const VERSION: u8 = 2;
+    /// The first statement format, without the offer's terms; still verified, never made.
+    pub const VERSION_LEGACY: u8 = 1;
+    /// The exact length of an encoded version-2 statement.
+    pub const LEN: usize = Self::LEN_LEGACY + 8 + X25519_LEN;
+    /// The exact length of an encoded version-1 statement.
+    pub const LEN_LEGACY: usize = 1 + ID_LEN + ID_LEN + INVITE_ID_LEN + 8;
 
-    /// The canonical bytes: version ‖ inviter ‖ invitee ‖ invite id ‖ issued at. Both
-    /// signatures are over [`domain::ATTEST`] ‖ these bytes.
+    /// The statement's format version: 2 with the offer's terms, 1 without.
+    pub fn version(&self) -> u8 {
+        if self.terms.is_some() {
+            Self::VERSION
+        } else {
+            Self::VERSION_LEGACY
+        }
+    }
+
+    /// The encoded length of a statement of `version`, if it is one this build knows.
+    fn len_of_version(version: u8) -> Option<usize> {
+        match version {
+            Self::VERSION => Some(Self::LEN),
+            Self::VERSION_LEGACY => Some(Self::LEN_LEGACY),
+            _ => None,
+        }
+    }
+
+    /// The canonical bytes: version ‖ inviter ‖ invitee ‖ invite id ‖ issued at, and in
+    /// version 2 ‖ expires at ‖ one-time key. Both signatures are over [`domain::ATTEST`] ‖
+    /// these bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(Self::LEN);
-        w.u8(Self::VERSION)
+        w.u8(self.version())
             .id(&self.inviter)
             .id(&self.invitee)
             .bytes(&self.invite_id)
             .u64(self.issued_at_ms);
+        if let Some(terms) = &self.terms {
+            w.u64(terms.expires_at_ms).bytes(&terms.one_time_key);
+        }
         w.into_bytes()
     }
 
-    /// Parses [`Statement::to_bytes`].
+    /// Parses [`Statement::to_bytes`], either version.
     ///
     /// # Errors
     ///
@@ -58,13 +103,23 @@ impl Statement {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::check_max_len(bytes, Self::LEN)?;
         let mut r = Reader::new(bytes);
-        r.version(Self::VERSION)?;
-        let statement = Self {
+        let version = r.u8()?;
+        if Self::len_of_version(version).is_none() {
+            return Err(DecodeError::UnsupportedVersion(version));
+        }
+        let mut statement = Self {
             inviter: r.id()?,
             invitee: r.id()?,
             invite_id: r.array()?,
             issued_at_ms: r.u64()?,
+            terms: None,
         };
+        if version == Self::VERSION {
+            statement.terms = Some(OfferTerms {
+                expires_at_ms: r.u64()?,
+                one_time_key: r.array()?,
+            });
+        }
         r.finish()?;
         Ok(statement)
     }
@@ -182,10 +237,22 @@ pub struct Attestation {
 }
 
 impl Attestation {
-    /// The attestation format version.
-    pub const VERSION: u8 = 1;
-    /// The exact length of an encoded attestation (it has no variable field).
+    /// The attestation format version of every new attestation: its statement is version 2.
+    /// An attestation's version is always its statement's.
+    pub const VERSION: u8 = Statement::VERSION;
+    /// The first attestation format, whose statement is version 1: still verified.
+    pub const VERSION_LEGACY: u8 = Statement::VERSION_LEGACY;
+    /// The length of an encoded version-2 attestation, the longest (270 bytes).
     pub const MAX_LEN: usize = 1 + Statement::LEN + 2 * SIGNATURE_LEN;
+    /// The length of an encoded version-1 attestation (230 bytes).
+    pub const LEN_LEGACY: usize = 1 + Statement::LEN_LEGACY + 2 * SIGNATURE_LEN;
+
+    /// The encoded length of an attestation whose first byte (its version) is `version`, if
+    /// this build knows that version: attestations have no length prefix, so a list of them
+    /// is read by this.
+    pub fn len_of_version(version: u8) -> Option<usize> {
+        Statement::len_of_version(version).map(|len| 1 + len + 2 * SIGNATURE_LEN)
+    }
 
     /// Checks both signatures and that the parties differ. Needs nothing but the
     /// attestation itself: anyone can check it offline.
@@ -230,7 +297,7 @@ impl Attestation {
     /// version ‖ statement ‖ inviter signature ‖ invitee signature.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(Self::MAX_LEN);
-        w.u8(Self::VERSION)
+        w.u8(self.statement.version())
             .bytes(&self.statement.to_bytes())
             .signature(&self.inviter_signature)
             .signature(&self.invitee_signature);
@@ -245,8 +312,15 @@ impl Attestation {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::check_max_len(bytes, Self::MAX_LEN)?;
         let mut r = Reader::new(bytes);
-        r.version(Self::VERSION)?;
-        let statement = Statement::decode(r.bytes(Statement::LEN)?)?;
+        let version = r.u8()?;
+        let len =
+            Statement::len_of_version(version).ok_or(DecodeError::UnsupportedVersion(version))?;
+        let statement = Statement::decode(r.bytes(len)?)?;
+        if statement.version() != version {
+            return Err(DecodeError::InvalidField(
+                "the attestation's version is not its statement's",
+            ));
+        }
         let attestation = Self {
             statement,
             inviter_signature: r.signature()?,
@@ -302,206 +376,4 @@ impl Attestation {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // Tests should fail loudly.
-mod tests {
-    use super::*;
-    use crate::test_rng::TestRng;
-    use accord_identity::Identity;
-    use proptest::prelude::*;
-
-    fn sample(seed: u64) -> (Attestation, Identity, Identity) {
-        let mut rng = TestRng::new(seed);
-        let a = Identity::generate(&mut rng);
-        let b = Identity::generate(&mut rng);
-        let statement = Statement {
-            inviter: a.id(),
-            invitee: b.id(),
-            invite_id: [7; 16],
-            issued_at_ms: 1_700_000_000_000,
-        };
-        let bytes = statement.to_bytes();
-        let attestation = Attestation {
-            statement,
-            inviter_signature: a.sign(domain::ATTEST, &bytes),
-            invitee_signature: b.sign(domain::ATTEST, &bytes),
-        };
-        (attestation, a, b)
-    }
-
-    #[test]
-    fn encode_decode_verify() {
-        let (att, _, _) = sample(1);
-        let bytes = att.encode();
-        assert_eq!(bytes.len(), Attestation::MAX_LEN);
-        let back = Attestation::decode(&bytes).unwrap();
-        assert_eq!(back, att);
-        back.verify().unwrap();
-        assert_eq!(back.id(), att.id());
-    }
-
-    #[test]
-    fn signatures_must_match_their_signer() {
-        let (att, a, _) = sample(2);
-        let swapped = Attestation {
-            inviter_signature: att.invitee_signature,
-            invitee_signature: att.inviter_signature,
-            ..att.clone()
-        };
-        assert_eq!(swapped.verify(), Err(AttestationError::BadInviterSignature));
-        let one_sided = Attestation {
-            invitee_signature: a.sign(domain::ATTEST, &att.statement.to_bytes()),
-            ..att.clone()
-        };
-        assert_eq!(
-            one_sided.verify(),
-            Err(AttestationError::BadInviteeSignature)
-        );
-        let mut later = att.clone();
-        later.statement.issued_at_ms += 1;
-        assert!(later.verify().is_err());
-    }
-
-    #[test]
-    fn self_attestation_refused() {
-        let (mut att, a, _) = sample(3);
-        att.statement.invitee = a.id();
-        let bytes = att.statement.to_bytes();
-        att.inviter_signature = a.sign(domain::ATTEST, &bytes);
-        att.invitee_signature = att.inviter_signature;
-        assert_eq!(att.verify(), Err(AttestationError::SelfAttestation));
-    }
-
-    #[test]
-    fn id_display_and_parse() {
-        let (att, _, _) = sample(4);
-        let id = att.id();
-        let s = id.to_string();
-        assert_eq!(s.len(), 64);
-        assert_eq!(s, s.to_lowercase());
-        assert_eq!(s.parse::<AttestationId>(), Ok(id));
-        assert_eq!(s.to_uppercase().parse::<AttestationId>(), Ok(id));
-        assert_eq!(
-            "ab".parse::<AttestationId>(),
-            Err(AttestationIdError::WrongLength(2))
-        );
-        let bad = format!("g{}", &s[1..]);
-        assert_eq!(
-            bad.parse::<AttestationId>(),
-            Err(AttestationIdError::InvalidHex)
-        );
-        let multibyte = format!("é{}", &s[2..]);
-        assert!(multibyte.parse::<AttestationId>().is_err());
-    }
-
-    #[test]
-    fn text_round_trip_and_tolerance() {
-        let (att, _, _) = sample(5);
-        let text = att.to_text();
-        assert!(text.starts_with("-----BEGIN ACCORD ATTESTATION-----\n"));
-        assert!(text.ends_with("\n-----END ACCORD ATTESTATION-----\n"));
-        assert!(
-            text.lines()
-                .all(|l| l.len() <= 64 || l.starts_with("-----"))
-        );
-        assert_eq!(Attestation::from_text(&text), Ok(att.clone()));
-        let crlf = format!(
-            "Here it is:\r\n\r\n  {}  \r\n\n",
-            text.replace('\n', "\r\n")
-        );
-        assert_eq!(Attestation::from_text(&crlf), Ok(att.clone()));
-        // Hex is accepted in either case (the markers are upper case anyway).
-        assert_eq!(Attestation::from_text(&text.to_uppercase()), Ok(att));
-    }
-
-    #[test]
-    fn text_refusals() {
-        let (att, _, _) = sample(6);
-        let text = att.to_text();
-        assert_eq!(Attestation::from_text(""), Err(TextError::MissingBegin));
-        assert_eq!(
-            Attestation::from_text(TEXT_BEGIN),
-            Err(TextError::MissingEnd)
-        );
-        let trailing = format!("{text}PS: hi");
-        assert_eq!(
-            Attestation::from_text(&trailing),
-            Err(TextError::TrailingText)
-        );
-        let junk = text.replacen('\n', "\nzz", 2);
-        assert_eq!(Attestation::from_text(&junk), Err(TextError::InvalidHex));
-        let short = text.replacen("\n", "\n00", 2);
-        assert!(matches!(
-            Attestation::from_text(&short),
-            Err(TextError::Decode(_))
-        ));
-        let empty = format!("{TEXT_BEGIN}\n{TEXT_END}\n");
-        assert_eq!(
-            Attestation::from_text(&empty),
-            Err(TextError::Decode(DecodeError::Truncated))
-        );
-    }
-
-    #[test]
-    fn every_hex_character_matters() {
-        let (att, _, _) = sample(7);
-        let text = att.to_text();
-        let body_start = TEXT_BEGIN.len() + 1;
-        let body_end = text.len() - TEXT_END.len() - 2;
-        for i in body_start..=body_end {
-            let c = text.as_bytes()[i];
-            if c == b'\n' {
-                continue;
-            }
-            for replacement in [b'0', b'7', b'f'] {
-                if replacement == c {
-                    continue;
-                }
-                let mut changed = text.clone().into_bytes();
-                changed[i] = replacement;
-                let changed = String::from_utf8(changed).unwrap();
-                let ok = Attestation::from_text(&changed).is_ok_and(|a| a.verify().is_ok());
-                assert!(
-                    !ok,
-                    "changing byte {i} to {} went unnoticed",
-                    char::from(replacement)
-                );
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn from_text_never_panics(text in ".{0,600}") {
-            let _ = Attestation::from_text(&text);
-            let wrapped = format!("{TEXT_BEGIN}\n{text}\n{TEXT_END}");
-            let _ = Attestation::from_text(&wrapped);
-        }
-
-        #[test]
-        fn from_text_hex_bodies_never_panic(body in "[0-9a-f\r\n ]{0,600}") {
-            let wrapped = format!("{TEXT_BEGIN}\n{body}\n{TEXT_END}");
-            let _ = Attestation::from_text(&wrapped);
-        }
-
-        #[test]
-        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-            if let Ok(statement) = Statement::decode(&bytes) {
-                prop_assert_eq!(statement.to_bytes(), bytes.clone());
-            }
-            if let Ok(att) = Attestation::decode(&bytes) {
-                prop_assert_eq!(att.encode(), bytes);
-            }
-        }
-
-        #[test]
-        fn round_trip_any_fields(seed in any::<u64>(), id in any::<[u8; 16]>(), at in any::<u64>(),
-                                 s1 in any::<[u8; 64]>(), s2 in any::<[u8; 64]>()) {
-            let (mut att, _, _) = sample(seed);
-            att.statement.invite_id = id;
-            att.statement.issued_at_ms = at;
-            att.inviter_signature = Signature::from_bytes(&s1);
-            att.invitee_signature = Signature::from_bytes(&s2);
-            prop_assert_eq!(Attestation::decode(&att.encode()), Ok(att.clone()));
-            prop_assert_eq!(Attestation::from_text(&att.to_text()), Ok(att));
-        }
-    }
-}
+mod tests;

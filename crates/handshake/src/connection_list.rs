@@ -20,7 +20,7 @@ pub const MAX_LIST_ENTRIES: usize = 5_000;
 /// The most changes (additions and removals together) in one update, so that one update
 /// stays well within one channel message (at most [`ListUpdate::MAX_LEN`] bytes).
 pub const MAX_UPDATE_CHANGES: usize = 200;
-/// The encoded length of one attestation (it has no variable field).
+/// The encoded length of the longest attestation (version 2; a version-1 one is shorter).
 const ATTESTATION_LEN: usize = Attestation::MAX_LEN;
 
 /// Why a list update is refused.
@@ -69,7 +69,7 @@ pub struct ListUpdate {
 impl ListUpdate {
     /// The format version.
     pub const VERSION: u8 = 1;
-    /// The longest encoded update: 46,059 bytes.
+    /// The longest encoded update: 54,059 bytes (every entry a version-2 attestation).
     pub const MAX_LEN: usize = 1 + ID_LEN + 8 + 8 + 2 + 2 + MAX_UPDATE_CHANGES * ATTESTATION_LEN;
 
     /// Checks what can be checked without the receiver's copy: the version moves forward,
@@ -127,7 +127,7 @@ impl ListUpdate {
     }
 
     /// version ‖ owner ‖ base (u64) ‖ list version (u64) ‖ added count (u16) ‖ removed count
-    /// (u16) ‖ added attestations (fixed length each) ‖ removed attestation ids (32 each).
+    /// (u16) ‖ added attestations (each as long as its version byte says) ‖ removed attestation ids (32 each).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(
             1 + ID_LEN + 20 + self.added.len() * ATTESTATION_LEN + self.removed.len() * 32,
@@ -170,7 +170,14 @@ impl ListUpdate {
         }
         let mut added = Vec::with_capacity(added_count);
         for _ in 0..added_count {
-            added.push(Attestation::decode(r.bytes(ATTESTATION_LEN)?)?);
+            // Attestations carry no length prefix: their version byte says how long they are.
+            let version = *r.bytes(1)?.first().ok_or(DecodeError::Truncated)?;
+            let len = Attestation::len_of_version(version)
+                .ok_or(DecodeError::UnsupportedVersion(version))?;
+            let mut entry = Vec::with_capacity(len);
+            entry.push(version);
+            entry.extend_from_slice(r.bytes(len - 1)?);
+            added.push(Attestation::decode(&entry)?);
         }
         let mut removed = Vec::with_capacity(removed_count);
         for _ in 0..removed_count {

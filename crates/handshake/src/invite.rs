@@ -4,7 +4,7 @@ use accord_identity::x25519_dalek::PublicKey;
 use accord_identity::{AccordId, Identity, Signature, verify};
 use rand_core::CryptoRng;
 
-use crate::attestation::Statement;
+use crate::attestation::{OfferTerms, Statement};
 use crate::codec::{
     self, DecodeError, ID_LEN, INVITE_ID_LEN, Reader, SIGNATURE_LEN, Writer, X25519_LEN,
 };
@@ -47,6 +47,11 @@ pub enum InviteError {
     /// The introduction in the invite does not verify or does not introduce these two.
     #[error("the invite's introduction does not verify or names other people")]
     BadIntroduction,
+    /// The invite proposes a version-1 statement, which binds neither the invite's expiry nor
+    /// its one-time key: an acceptance of it could complete an attestation after the offer
+    /// ended. Such invites are no longer accepted from the network.
+    #[error("the invite proposes a version-1 statement, which no longer binds its expiry")]
+    LegacyStatement,
 }
 
 /// What an invite says about its inviter beyond the ID (invite format version 2): the
@@ -95,13 +100,22 @@ pub struct Invite {
     /// The inviter's signature (domain [`domain::INVITE`]) over every encoded byte of the
     /// invite before this field.
     pub signature: Signature,
+    /// Whether the invite proposes a version-1 [`Statement`] (invite versions 1 and 2, made
+    /// before the statement bound the offer's terms). Kept so that such invites stored before
+    /// still decode and their attestations still verify; [`Invite::verify`] refuses them.
+    pub legacy_statement: bool,
 }
 
 impl Invite {
-    /// The invite format version without a presentation.
-    pub const VERSION: u8 = 1;
-    /// The invite format version with a presentation (a profile card, an introduction).
-    pub const VERSION_PRESENTED: u8 = 2;
+    /// The invite format version without a presentation: its statement is version 2.
+    pub const VERSION: u8 = 3;
+    /// The invite format version with a presentation (a profile card, an introduction): its
+    /// statement is version 2.
+    pub const VERSION_PRESENTED: u8 = 4;
+    /// The first invite format without a presentation (a version-1 statement).
+    pub const VERSION_LEGACY: u8 = 1;
+    /// The first invite format with a presentation (a version-1 statement).
+    pub const VERSION_LEGACY_PRESENTED: u8 = 2;
     /// The longest version-1 invite (with a note of [`Note::MAX_BYTES`] bytes).
     pub const MAX_LEN_V1: usize = 1
         + INVITE_ID_LEN
@@ -154,6 +168,7 @@ impl Invite {
             statement_signature: placeholder,
             presentation: Box::default(),
             signature: placeholder,
+            legacy_statement: false,
         };
         invite.statement_signature = identity.sign(domain::ATTEST, &invite.statement().to_bytes());
         invite.signature = identity.sign(domain::INVITE, invite.signed_part().as_bytes());
@@ -195,13 +210,18 @@ impl Invite {
         Ok(())
     }
 
-    /// The attestation statement this invite proposes.
+    /// The attestation statement this invite proposes: version 2, binding the invite's expiry
+    /// and one-time key, unless the invite is a legacy one.
     pub fn statement(&self) -> Statement {
         Statement {
             inviter: self.inviter,
             invitee: self.invitee,
             invite_id: self.invite_id,
             issued_at_ms: self.created_at_ms,
+            terms: (!self.legacy_statement).then(|| OfferTerms {
+                expires_at_ms: self.expires_at_ms,
+                one_time_key: self.one_time_key.to_bytes(),
+            }),
         }
     }
 
@@ -212,8 +232,8 @@ impl Invite {
     /// # Errors
     ///
     /// [`InviteError::NotForMe`], [`InviteError::SelfInvite`], [`InviteError::BadLifetime`],
-    /// [`InviteError::BadSignature`], [`InviteError::FromTheFuture`],
-    /// [`InviteError::Expired`].
+    /// [`InviteError::BadSignature`], [`InviteError::LegacyStatement`],
+    /// [`InviteError::FromTheFuture`], [`InviteError::Expired`].
     pub fn verify(
         &self,
         me: &AccordId,
@@ -224,6 +244,9 @@ impl Invite {
             return Err(InviteError::NotForMe);
         }
         self.verify_signatures()?;
+        if self.legacy_statement {
+            return Err(InviteError::LegacyStatement);
+        }
         if self.created_at_ms > now_ms.saturating_add(max_clock_skew_ms) {
             return Err(InviteError::FromTheFuture {
                 created_at_ms: self.created_at_ms,
@@ -272,10 +295,11 @@ impl Invite {
 
     /// Every field but the final signature, encoded.
     fn signed_part(&self) -> Writer {
-        let version = if self.presentation.is_empty() {
-            Self::VERSION
-        } else {
-            Self::VERSION_PRESENTED
+        let version = match (self.legacy_statement, self.presentation.is_empty()) {
+            (false, true) => Self::VERSION,
+            (false, false) => Self::VERSION_PRESENTED,
+            (true, true) => Self::VERSION_LEGACY,
+            (true, false) => Self::VERSION_LEGACY_PRESENTED,
         };
         let mut w = Writer::with_capacity(Self::MAX_LEN);
         w.u8(version)
@@ -300,9 +324,10 @@ impl Invite {
         w
     }
 
-    /// The wire form (see PROTOCOL.md): version 1 without a presentation; version 2 adds,
+    /// The wire form (see PROTOCOL.md): version 3 without a presentation; version 4 adds,
     /// after the statement signature, the card and the introduction, each u16-prefixed
-    /// (length 0: absent; at least one is present).
+    /// (length 0: absent; at least one is present). Versions 1 and 2 are the same layouts
+    /// with a version-1 statement.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = self.signed_part();
         w.signature(&self.signature);
@@ -318,10 +343,14 @@ impl Invite {
         codec::check_max_len(bytes, Self::MAX_LEN)?;
         let mut r = Reader::new(bytes);
         let version = r.u8()?;
-        if version != Self::VERSION && version != Self::VERSION_PRESENTED {
-            return Err(DecodeError::UnsupportedVersion(version));
-        }
-        if version == Self::VERSION {
+        let (legacy_statement, presented) = match version {
+            Self::VERSION => (false, false),
+            Self::VERSION_PRESENTED => (false, true),
+            Self::VERSION_LEGACY => (true, false),
+            Self::VERSION_LEGACY_PRESENTED => (true, true),
+            other => return Err(DecodeError::UnsupportedVersion(other)),
+        };
+        if !presented {
             codec::check_max_len(bytes, Self::MAX_LEN_V1)?;
         }
         let invite_id = r.array()?;
@@ -340,20 +369,21 @@ impl Invite {
             created_at_ms: r.u64()?,
             expires_at_ms: r.u64()?,
             statement_signature: r.signature()?,
-            presentation: Box::new(if version == Self::VERSION_PRESENTED {
+            presentation: Box::new(if presented {
                 decode_presentation(&mut r)?
             } else {
                 Presentation::default()
             }),
             signature: r.signature()?,
+            legacy_statement,
         };
         r.finish()?;
         Ok(invite)
     }
 }
 
-/// Reads a version-2 invite's presentation: two u16-prefixed fields, not both empty (an
-/// empty presentation is encoded as version 1, so that every invite has one encoding).
+/// Reads a presented invite's presentation: two u16-prefixed fields, not both empty (an
+/// empty presentation is encoded without one, so that every invite has one encoding).
 fn decode_presentation(r: &mut Reader<'_>) -> Result<Presentation, DecodeError> {
     let card = r.bytes16(ProfileCard::MAX_LEN)?;
     let card = (!card.is_empty())
@@ -366,7 +396,7 @@ fn decode_presentation(r: &mut Reader<'_>) -> Result<Presentation, DecodeError> 
     let presentation = Presentation { card, introduction };
     if presentation.is_empty() {
         return Err(DecodeError::InvalidField(
-            "empty presentation in a version 2 invite",
+            "empty presentation in a presented invite",
         ));
     }
     Ok(presentation)

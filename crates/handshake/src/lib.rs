@@ -3,7 +3,9 @@
 //! To connect, one identity (the inviter) sends another (the invitee) an [`Invite`]; the
 //! invitee answers with an [`Acceptance`]; together they make an [`Attestation`]: one
 //! canonical [`Statement`] signed by both, which anyone can check offline and which
-//! authorises messaging. The inviter can take a pending invite back with a [`Withdrawal`];
+//! authorises messaging. The inviter answers the acceptance with a [`Settlement`] (confirmed,
+//! or refused because the invite was withdrawn or expired first), so that both sides agree on
+//! being connected. The inviter can take a pending invite back with a [`Withdrawal`];
 //! either party can end the connection with a [`Revocation`].
 //!
 //! This crate holds the handshake's types, wire formats, checks and rules:
@@ -80,6 +82,7 @@ mod quota;
 mod revocation;
 pub mod seal;
 mod secret;
+mod settlement;
 pub mod stamp;
 #[cfg(test)]
 mod test_rng;
@@ -87,8 +90,8 @@ mod withdrawal;
 
 pub use acceptance::{Acceptance, AcceptanceError};
 pub use attestation::{
-    Attestation, AttestationError, AttestationId, AttestationIdError, Statement, TEXT_BEGIN,
-    TEXT_END, TextError,
+    Attestation, AttestationError, AttestationId, AttestationIdError, OfferTerms, Statement,
+    TEXT_BEGIN, TEXT_END, TextError,
 };
 pub use codec::DecodeError;
 pub use connection_list::{
@@ -115,6 +118,7 @@ pub use quota::{
 pub use revocation::{Revocation, RevocationError};
 pub use seal::SealError;
 pub use secret::{EphemeralSecret, OneTimeSecret};
+pub use settlement::{Outcome, Settlement, SettlementError};
 pub use stamp::{DEFAULT_STAMP_BITS, MAX_STAMP_BITS, StampError};
 pub use withdrawal::{Withdrawal, WithdrawalError};
 
@@ -147,6 +151,8 @@ pub mod domain {
     pub const WITHDRAW: SignatureDomain = SignatureDomain::new("accord/v1/withdraw");
     /// A party's signature over a [`crate::Revocation`].
     pub const REVOKE: SignatureDomain = SignatureDomain::new("accord/v1/revoke");
+    /// The inviter's signature over a [`crate::Settlement`] of an acceptance.
+    pub const SETTLE: SignatureDomain = SignatureDomain::new("accord/v1/settle");
     /// An identity's signature over its [`crate::ProfileCard`].
     pub const PROFILE: SignatureDomain = SignatureDomain::new("accord/v1/profile");
     /// An introducer's signature over an [`crate::Introduction`].

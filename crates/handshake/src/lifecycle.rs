@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use accord_identity::AccordId;
 
-/// Where an invite stands. Only `Pending` moves; every other state is final.
+/// Where an invite stands. Only `Pending` moves, with one exception: an incoming invite we
+/// accepted becomes `Withdrawn` or `Expired` when its inviter refuses the acceptance
+/// ([`InviteEvent::Refused`]), since the acceptance then never took effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InviteState {
     /// Sent or received, not yet answered.
@@ -32,6 +34,13 @@ pub enum InviteEvent {
     Withdraw,
     /// The expiry time passes.
     Expire,
+    /// The inviter refused our acceptance with a signed settlement, or we learn it withdrew
+    /// the invite before our acceptance reached it: the invite had been withdrawn (`expired`
+    /// false) or had expired (`expired` true) on the inviter's side.
+    Refused {
+        /// Whether the invite had expired (else it had been withdrawn).
+        expired: bool,
+    },
 }
 
 /// Where a connection stands.
@@ -113,6 +122,8 @@ impl InviteState {
             (Self::Pending, InviteEvent::Decline) => Ok(Self::Declined),
             (Self::Pending, InviteEvent::Withdraw) => Ok(Self::Withdrawn),
             (Self::Pending, InviteEvent::Expire) => Ok(Self::Expired),
+            (Self::Accepted, InviteEvent::Refused { expired: true }) => Ok(Self::Expired),
+            (Self::Accepted, InviteEvent::Refused { expired: false }) => Ok(Self::Withdrawn),
             (state, event) => Err(TransitionError::Invite { state, event }),
         }
     }
@@ -214,6 +225,25 @@ mod tests {
         for (event, target) in events.into_iter().zip(targets) {
             assert_eq!(InviteState::Pending.apply(event), Ok(target));
             for state in InviteState::ALL.into_iter().filter(|s| s.is_terminal()) {
+                assert_eq!(
+                    state.apply(event),
+                    Err(TransitionError::Invite { state, event })
+                );
+            }
+        }
+        // A refused acceptance undoes only an accepted invite.
+        for expired in [false, true] {
+            let event = Refused { expired };
+            let target = if expired {
+                InviteState::Expired
+            } else {
+                InviteState::Withdrawn
+            };
+            assert_eq!(InviteState::Accepted.apply(event), Ok(target));
+            for state in InviteState::ALL
+                .into_iter()
+                .filter(|s| *s != InviteState::Accepted)
+            {
                 assert_eq!(
                     state.apply(event),
                     Err(TransitionError::Invite { state, event })

@@ -10,6 +10,7 @@ use crate::codec::{self, DecodeError, Reader, Writer};
 use crate::invite::Invite;
 use crate::revocation::Revocation;
 use crate::seal::{self, MAX_SEALED_LEN, SealError};
+use crate::settlement::Settlement;
 use crate::stamp::{self, DEFAULT_STAMP_BITS, DIGEST_LEN, StampError};
 use crate::withdrawal::Withdrawal;
 
@@ -28,6 +29,8 @@ pub enum Payload {
     Withdrawal(Withdrawal),
     /// Kind 4.
     Revocation(Revocation),
+    /// Kind 5.
+    Settlement(Settlement),
 }
 
 impl Payload {
@@ -39,6 +42,8 @@ impl Payload {
     pub const KIND_WITHDRAWAL: u8 = 3;
     /// The kind byte of a revocation.
     pub const KIND_REVOCATION: u8 = 4;
+    /// The kind byte of a settlement (the inviter's answer to an acceptance).
+    pub const KIND_SETTLEMENT: u8 = 5;
     /// The longest encoded payload: a kind byte and the longest message (an invite with a
     /// profile card and an introduction, or an acceptance).
     pub const MAX_LEN: usize = 1 + if Invite::MAX_LEN > Acceptance::MAX_LEN {
@@ -54,6 +59,7 @@ impl Payload {
             Self::Acceptance(m) => (Self::KIND_ACCEPTANCE, m.encode()),
             Self::Withdrawal(m) => (Self::KIND_WITHDRAWAL, m.encode()),
             Self::Revocation(m) => (Self::KIND_REVOCATION, m.encode()),
+            Self::Settlement(m) => (Self::KIND_SETTLEMENT, m.encode()),
         };
         let mut out = Vec::with_capacity(1 + body.len());
         out.push(kind);
@@ -74,6 +80,7 @@ impl Payload {
             Self::KIND_ACCEPTANCE => Ok(Self::Acceptance(Acceptance::decode(body)?)),
             Self::KIND_WITHDRAWAL => Ok(Self::Withdrawal(Withdrawal::decode(body)?)),
             Self::KIND_REVOCATION => Ok(Self::Revocation(Revocation::decode(body)?)),
+            Self::KIND_SETTLEMENT => Ok(Self::Settlement(Settlement::decode(body)?)),
             other => Err(DecodeError::UnknownKind(other)),
         }
     }

@@ -138,6 +138,7 @@ fn connection() -> Connection {
         revocation: Some(vec![6; 70]),
         next_publish_at_ms: Some(70),
         publish_count: 1,
+        awaiting_confirmation: false,
     }
 }
 

@@ -128,6 +128,10 @@ pub struct Connection {
     pub next_publish_at_ms: Option<u64>,
     /// How many times the revocation has been published.
     pub publish_count: u32,
+    /// Whether we accepted the peer's invite and still wait for the inviter's settlement
+    /// (its confirmation, or its refusal). Messages to the peer are queued but not sent
+    /// meanwhile ([`crate::Store::active_outbox_head`]).
+    pub awaiting_confirmation: bool,
 }
 
 /// Prints a byte string's length only.
@@ -215,6 +219,7 @@ impl fmt::Debug for Connection {
             .field("revocation", &opt_len(self.revocation.as_ref()))
             .field("next_publish_at_ms", &self.next_publish_at_ms)
             .field("publish_count", &self.publish_count)
+            .field("awaiting_confirmation", &self.awaiting_confirmation)
             .finish()
     }
 }

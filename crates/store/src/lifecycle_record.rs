@@ -21,8 +21,12 @@ use accord_identity::AccordId;
 use crate::InviteState;
 use crate::invites::{Connection, IncomingInvite, InviteId, OutgoingInvite};
 
-/// The version byte of the current invite and connection record formats.
+/// The version byte of the current invite record formats (and of the first connection format).
 pub(crate) const RECORD_V1: u8 = 1;
+
+/// The version byte of the current connection record format: version 1 and whether the
+/// connection still awaits the inviter's confirmation.
+pub(crate) const CONNECTION_V2: u8 = 2;
 
 /// The version byte of the current block entry format.
 pub(crate) const BLOCKED_V1: u8 = 1;
@@ -151,6 +155,14 @@ struct ConnectionV1 {
     publish_count: u32,
 }
 
+/// Version 2 of a connection (tree `attestations`): version 1 and, last, whether we accepted
+/// the invite and still wait for the inviter's settlement. Field order is the format.
+#[derive(Serialize, Deserialize)]
+struct ConnectionV2 {
+    v1: ConnectionV1,
+    awaiting_confirmation: bool,
+}
+
 /// Writes the version byte and the postcard body. The buffer is wiped when dropped because
 /// invite records may carry secret keys.
 fn encode_v1<T: Serialize>(mirror: &T, size_hint: usize) -> Result<Zeroizing<Vec<u8>>, CodecError> {
@@ -169,9 +181,20 @@ pub(crate) fn encode_versioned<T: Serialize>(
     size_hint: usize,
     max_len: usize,
 ) -> Result<Zeroizing<Vec<u8>>, CodecError> {
+    encode_with_version(RECORD_V1, mirror, size_hint, max_len)
+}
+
+/// Writes the version byte `version` and the postcard body of `mirror`, refusing a result
+/// longer than `max_len`. The buffer is wiped when dropped.
+fn encode_with_version<T: Serialize>(
+    version: u8,
+    mirror: &T,
+    size_hint: usize,
+    max_len: usize,
+) -> Result<Zeroizing<Vec<u8>>, CodecError> {
     // Reserving up front avoids reallocations, which would leave unwiped copies behind.
     let mut buf = Vec::with_capacity(size_hint.min(max_len) + 128);
-    buf.push(RECORD_V1);
+    buf.push(version);
     let out = Zeroizing::new(postcard::to_extend(mirror, buf).map_err(|_| CodecError::Encode)?);
     if out.len() > max_len {
         return Err(CodecError::TooLarge(out.len()));
@@ -192,6 +215,11 @@ pub(crate) fn decode_versioned<T: serde::de::DeserializeOwned>(
     if version != RECORD_V1 {
         return Err(CodecError::UnknownVersion(version));
     }
+    decode_body(body)
+}
+
+/// Decodes a postcard body, refusing trailing bytes.
+fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     let (value, rest) = postcard::take_from_bytes(body).map_err(|_| CodecError::Malformed)?;
     if !rest.is_empty() {
         return Err(CodecError::TrailingBytes(rest.len()));
@@ -285,9 +313,9 @@ pub(crate) fn decode_incoming(key: &[u8], value: &[u8]) -> Result<IncomingInvite
     })
 }
 
-/// Encodes a connection's value (its key is the peer's Accord ID bytes).
+/// Encodes a connection's value (its key is the peer's Accord ID bytes), in version 2.
 pub(crate) fn encode_connection(c: &Connection) -> Result<Zeroizing<Vec<u8>>, CodecError> {
-    let mirror = ConnectionV1 {
+    let v1 = ConnectionV1 {
         attestation: c.attestation.clone(),
         attestation_id: c.attestation_id,
         since_ms: c.since_ms,
@@ -297,10 +325,14 @@ pub(crate) fn encode_connection(c: &Connection) -> Result<Zeroizing<Vec<u8>>, Co
         next_publish_at_ms: c.next_publish_at_ms,
         publish_count: c.publish_count,
     };
+    let mirror = ConnectionV2 {
+        v1,
+        awaiting_confirmation: c.awaiting_confirmation,
+    };
     let hint = c.attestation.len()
         + c.alias.as_ref().map_or(0, String::len)
         + c.revocation.as_ref().map_or(0, Vec::len);
-    encode_v1(&mirror, hint)
+    encode_with_version(CONNECTION_V2, &mirror, hint, MAX_RECORD_LEN)
 }
 
 /// Decodes a connection from its key (the peer's Accord ID bytes) and value.
@@ -315,8 +347,23 @@ pub(crate) fn decode_connection(key: &[u8], value: &[u8]) -> Result<Connection, 
 /// sent and per received message: the key was made from `peer`, so parsing it again would only
 /// repeat an ed25519 point decompression, which profiling found to be the store thread's
 /// costliest frame under message load.
+///
+/// Version 1 records (written before connections could await confirmation) decode as
+/// confirmed: each was complete on its own side when it was written, and nothing recorded
+/// whether the inviter had completed it too.
 pub(crate) fn decode_connection_of(peer: AccordId, value: &[u8]) -> Result<Connection, CodecError> {
-    let m: ConnectionV1 = decode_v1(value)?;
+    if value.len() > MAX_RECORD_LEN {
+        return Err(CodecError::TooLarge(value.len()));
+    }
+    let (m, awaiting_confirmation) = match value.split_first() {
+        None => return Err(CodecError::Empty),
+        Some((&RECORD_V1, body)) => (decode_body::<ConnectionV1>(body)?, false),
+        Some((&CONNECTION_V2, body)) => {
+            let v2: ConnectionV2 = decode_body(body)?;
+            (v2.v1, v2.awaiting_confirmation)
+        }
+        Some((&version, _)) => return Err(CodecError::UnknownVersion(version)),
+    };
     Ok(Connection {
         peer,
         attestation: m.attestation,
@@ -327,6 +374,7 @@ pub(crate) fn decode_connection_of(peer: AccordId, value: &[u8]) -> Result<Conne
         revocation: m.revocation,
         next_publish_at_ms: m.next_publish_at_ms,
         publish_count: m.publish_count,
+        awaiting_confirmation,
     })
 }
 

@@ -74,10 +74,11 @@ prop_compose! {
         revocation in proptest::option::of(arb_bytes(300)),
         next_publish_at_ms in any::<Option<u64>>(),
         publish_count in any::<u32>(),
+        awaiting_confirmation in any::<bool>(),
     ) -> Connection {
         Connection {
             peer, attestation, attestation_id, since_ms, alias, revoked_at_ms, revocation,
-            next_publish_at_ms, publish_count,
+            next_publish_at_ms, publish_count, awaiting_confirmation,
         }
     }
 }
@@ -122,6 +123,28 @@ proptest! {
             decode_connection(&key, &longer).unwrap_err(),
             CodecError::TrailingBytes(extra)
         );
+    }
+
+    #[test]
+    fn a_version_1_connection_decodes_as_confirmed(c in arb_connection()) {
+        // What a store written before connections could await confirmation holds.
+        let v1 = ConnectionV1 {
+            attestation: c.attestation.clone(),
+            attestation_id: c.attestation_id,
+            since_ms: c.since_ms,
+            alias: c.alias.clone(),
+            revoked_at_ms: c.revoked_at_ms,
+            revocation: c.revocation.clone(),
+            next_publish_at_ms: c.next_publish_at_ms,
+            publish_count: c.publish_count,
+        };
+        let mut bytes = vec![RECORD_V1];
+        bytes.extend(postcard::to_allocvec(&v1).unwrap());
+        let decoded = decode_connection_of(c.peer, &bytes).unwrap();
+        prop_assert!(!decoded.awaiting_confirmation);
+        prop_assert_eq!(decoded, Connection { awaiting_confirmation: false, ..c.clone() });
+        // Every write is version 2.
+        prop_assert_eq!(encode_connection(&c).unwrap()[0], CONNECTION_V2);
     }
 
     #[test]

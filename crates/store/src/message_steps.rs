@@ -135,7 +135,12 @@ impl Store {
         if head.is_empty() {
             return Ok(Some(head));
         }
-        let active = matches!(self.connection(peer)?, Some(c) if c.revoked_at_ms.is_none());
+        // A connection that awaits the inviter's confirmation keeps its messages queued: the
+        // inviter may never complete it, and would refuse them as a stranger's.
+        let active = matches!(
+            self.connection(peer)?,
+            Some(c) if c.revoked_at_ms.is_none() && !c.awaiting_confirmation
+        );
         Ok((active && !self.is_blocked(peer)?).then_some(head))
     }
 }

@@ -59,6 +59,7 @@ fn connection(n: u8, since_ms: u64) -> Connection {
         revocation: None,
         next_publish_at_ms: None,
         publish_count: 0,
+        awaiting_confirmation: false,
     }
 }
 
@@ -87,6 +88,7 @@ fn every_record_round_trips_through_the_store() {
         revocation: Some(vec![1, 2, 3]),
         next_publish_at_ms: Some(950),
         publish_count: 2,
+        awaiting_confirmation: false,
         ..connection(3, 300)
     };
     {

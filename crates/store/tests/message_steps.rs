@@ -21,6 +21,7 @@ fn connection(n: u8, revoked: bool) -> Connection {
         revocation: None,
         next_publish_at_ms: None,
         publish_count: 0,
+        awaiting_confirmation: false,
     }
 }
 
@@ -70,6 +71,22 @@ fn the_contexts_read_what_the_separate_calls_read() {
         .unwrap();
     assert_eq!(store.active_outbox_head(&former, 8).unwrap(), None);
     assert_eq!(store.outbox_head(&former, 8).unwrap().len(), 1);
+
+    // A connection awaiting the inviter's confirmation keeps its queue too, until confirmed.
+    let mut awaiting = connection(4, false);
+    awaiting.awaiting_confirmation = true;
+    store.put_connection(&awaiting).unwrap();
+    store.put_session(&id(4), b"state-4").unwrap();
+    let (_, queued) = store
+        .record_outgoing(&id(4), b"state-4b", [9; 16], "early", None, 12, b"env", 12)
+        .unwrap();
+    assert_eq!(store.active_outbox_head(&id(4), 8).unwrap(), None);
+    awaiting.awaiting_confirmation = false;
+    store.put_connection(&awaiting).unwrap();
+    assert_eq!(
+        store.active_outbox_head(&id(4), 8).unwrap(),
+        Some(vec![queued])
+    );
 }
 
 #[test]

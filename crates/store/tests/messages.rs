@@ -571,6 +571,7 @@ async fn the_handle_runs_batches_and_answers_durable_ones_after_the_flush() {
             revocation: None,
             next_publish_at_ms: None,
             publish_count: 0,
+            awaiting_confirmation: false,
         })
         .await
         .unwrap();

@@ -171,10 +171,10 @@ fn decode_refusals() {
     let mut long = bytes.clone();
     long.push(0);
     assert_eq!(Invite::decode(&long), Err(DecodeError::TrailingBytes));
-    let mut v3 = bytes.clone();
-    v3[0] = 3;
-    assert_eq!(Invite::decode(&v3), Err(DecodeError::UnsupportedVersion(3)));
-    // A version-1 body labelled version 2 lacks the presentation: refused, never misread.
+    let mut v5 = bytes.clone();
+    v5[0] = 5;
+    assert_eq!(Invite::decode(&v5), Err(DecodeError::UnsupportedVersion(5)));
+    // A body without a presentation labelled presented lacks it: refused, never misread.
     let mut v2 = bytes.clone();
     v2[0] = Invite::VERSION_PRESENTED;
     assert!(Invite::decode(&v2).is_err());
@@ -235,6 +235,7 @@ proptest! {
             statement_signature: Signature::from_bytes(&s1),
             presentation: Box::default(),
             signature: Signature::from_bytes(&s2),
+            legacy_statement: seed % 2 == 0,
         };
         prop_assert_eq!(Invite::decode(&inv.encode()), Ok(inv));
     }
@@ -283,7 +284,7 @@ fn presented_invites_carry_a_verified_card_and_introduction() {
     assert_eq!(back, presented);
     back.verify(&b.id(), NOW, SKEW).unwrap();
     assert_eq!(back.presentation.card, Some(card));
-    // Without a presentation the invite stays version 1, byte for byte.
+    // Without a presentation the invite stays unpresented, byte for byte.
     assert_eq!(inv.encode()[0], Invite::VERSION);
 
     // Someone else's card, or an introduction of other people, is refused.
@@ -341,4 +342,35 @@ fn the_longest_presented_invite_fits_the_largest_bucket() {
     assert!(payload.encode().len() <= crate::seal::MAX_PLAINTEXT_LEN);
     let frame = crate::seal_payload(&b.id(), &payload, NOW + DAY, &mut TestRng::new(2)).unwrap();
     assert!(frame.len() <= crate::GossipFrame::MAX_LEN);
+}
+
+#[test]
+fn the_statement_binds_the_expiry_and_the_one_time_key() {
+    let (a, b, _) = parties(50);
+    let (inv, _) = invite(&a, &b, 50);
+    let statement = inv.statement();
+    let terms = statement
+        .terms
+        .expect("a new invite proposes a version-2 statement");
+    assert_eq!(terms.expires_at_ms, inv.expires_at_ms);
+    assert_eq!(terms.one_time_key, inv.one_time_key.to_bytes());
+    assert_eq!(statement.to_bytes()[0], crate::Statement::VERSION);
+    inv.verify(&b.id(), NOW, SKEW).unwrap();
+
+    // A legacy invite (version 1: a version-1 statement) still decodes and its signatures
+    // still verify, but it is refused as an invite to accept.
+    let mut legacy = inv.clone();
+    legacy.legacy_statement = true;
+    legacy.statement_signature = a.sign(crate::domain::ATTEST, &legacy.statement().to_bytes());
+    let legacy = legacy.present(&a, Presentation::default()).unwrap();
+    let bytes = legacy.encode();
+    assert_eq!(bytes[0], Invite::VERSION_LEGACY);
+    let back = Invite::decode(&bytes).unwrap();
+    assert!(back.legacy_statement);
+    assert_eq!(back.statement().terms, None);
+    back.verify_signatures().unwrap();
+    assert_eq!(
+        back.verify(&b.id(), NOW, SKEW),
+        Err(InviteError::LegacyStatement)
+    );
 }

@@ -12,11 +12,13 @@ fn all_payloads(seed: u64) -> (Vec<Payload>, Identity, Identity) {
     let w = Withdrawal::create(&a, b.id(), inv.invite_id, NOW);
     let att = acc.verify(&inv).unwrap();
     let r = crate::Revocation::create(&b, &att, NOW).unwrap();
+    let s = crate::Settlement::create(&a, &inv, crate::Outcome::Confirmed, NOW);
     let payloads = vec![
         Payload::Invite(inv),
         Payload::Acceptance(acc),
         Payload::Withdrawal(w),
         Payload::Revocation(r),
+        Payload::Settlement(s),
     ];
     (payloads, a, b)
 }
@@ -43,8 +45,8 @@ fn payload_round_trip_and_kinds() {
         assert_eq!(bytes[0], kind);
         assert_eq!(Payload::decode(&bytes).as_ref(), Ok(payload));
         let mut unknown = bytes.clone();
-        unknown[0] = 5;
-        assert_eq!(Payload::decode(&unknown), Err(DecodeError::UnknownKind(5)));
+        unknown[0] = 6;
+        assert_eq!(Payload::decode(&unknown), Err(DecodeError::UnknownKind(6)));
         let mut trailing = bytes;
         trailing.push(0);
         assert!(Payload::decode(&trailing).is_err());

@@ -54,6 +54,9 @@ pub(crate) enum DeliveryKey {
     /// Our revocation of the connection with this peer (boxed: an ID is large next to an
     /// invite id).
     Revocation(Box<AccordId>),
+    /// Our settlement of an acceptance of our invite (never republished: each acceptance
+    /// the invitee republishes is answered afresh).
+    Settlement(InviteId),
 }
 
 /// What the relay check dropped before forwarding, by reason. Shared between the gossip

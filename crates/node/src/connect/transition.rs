@@ -46,6 +46,7 @@ mod tests {
             revocation: None,
             next_publish_at_ms: None,
             publish_count: 0,
+            awaiting_confirmation: false,
         }
     }
 

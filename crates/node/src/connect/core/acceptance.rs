@@ -2,7 +2,7 @@
 //! the store.
 
 use accord_channel::Session;
-use accord_handshake::{Acceptance, Attestation, Invite, InviteState, OneTimeSecret};
+use accord_handshake::{Acceptance, Attestation, Invite, InviteState, OneTimeSecret, Outcome};
 use accord_store::OutgoingInvite;
 
 use super::super::command::ConnectReply;
@@ -16,7 +16,9 @@ use crate::remote_error::internal;
 
 impl ConnectCore {
     /// An acceptance of `ours`: checked, then our invite is closed and the connection and the
-    /// inviter's channel are stored in one write.
+    /// inviter's channel are stored in one write, and the invitee is sent our confirmation.
+    /// An acceptance that comes after we withdrew the invite or saw it expire is refused, and
+    /// the invitee is told so (signed), so that its side drops the connection too.
     pub(super) fn on_acceptance(
         &mut self,
         ours: &OutgoingInvite,
@@ -38,20 +40,16 @@ impl ConnectCore {
             }
         };
         if ours.state == InviteState::Accepted {
-            // A republication, or a replay, of an acceptance we already applied: it changes
-            // nothing, but it is counted, and answered so that an honest sender stops.
-            self.drop_frame("repeated_acceptance", &acceptance.invitee);
-            return Verdict::accept(Vec::new());
+            return self.repeated_acceptance(ours, &invite, &attestation, now.unix_ms);
         }
         if ours.state != InviteState::Pending || ours.expires_at_ms <= now.unix_ms {
-            self.drop_frame("late_acceptance", &acceptance.invitee);
-            return Verdict::refuse();
+            return self.late_acceptance(ours, &invite, now.unix_ms);
         }
         let Some(session) = self.inviter_session(ours, acceptance, &attestation, now.unix_ms)
         else {
             return Verdict::refuse();
         };
-        let connection = new_connection(ours.peer, &attestation, now.unix_ms);
+        let connection = new_connection(ours.peer, &attestation, now.unix_ms, false);
         let mut closed = ours.clone();
         closed.state = InviteState::Accepted;
         closed.closed_at_ms = Some(now.unix_ms);
@@ -69,6 +67,9 @@ impl ConnectCore {
         )];
         steps.extend(self.accepted_steps(&ours.invite_id, &connection));
         steps.push(Step::Out(ConnectOutput::ChannelChanged(ours.peer)));
+        // Only once the connection is stored (a failed or refused write ends the plan
+        // before this step) is the invitee told it is confirmed.
+        steps.push(self.settlement_step(&invite, Outcome::Confirmed, now.unix_ms));
         Verdict::accept(steps)
     }
 
@@ -156,7 +157,7 @@ impl ConnectCore {
                 StoreAnswer::Incoming(theirs),
             ) => {
                 let verdict = match theirs {
-                    Some(theirs) => self.on_withdrawal(theirs, &withdrawal),
+                    Some(theirs) => self.on_withdrawal(theirs, &withdrawal, now),
                     // We never saw the invite (or already dropped it): nothing to withdraw.
                     // The invite may still arrive, so a later copy must still count.
                     None => Verdict::Done {
@@ -164,6 +165,23 @@ impl ConnectCore {
                         settled: false,
                         steps: Vec::new(),
                     },
+                };
+                finish(verdict, direct, digest)
+            }
+            (
+                Resume::Settlement {
+                    settlement,
+                    direct,
+                    digest,
+                },
+                StoreAnswer::Incoming(theirs),
+            ) => {
+                let verdict = match theirs {
+                    Some(theirs) => self.on_settlement(theirs, &settlement, now),
+                    None => {
+                        self.drop_frame("unknown_settlement", &settlement.inviter);
+                        Verdict::refuse()
+                    }
                 };
                 finish(verdict, direct, digest)
             }

@@ -269,11 +269,32 @@ pub(super) fn connection_info(connection: &Connection) -> ConnectionInfo {
         revoked_at: connection.revoked_at_ms.map(rfc3339),
         // Filled in at the control edge (`people::names`).
         name: None,
+        state: connection_state(connection).to_owned(),
     }
 }
 
-/// The connection record for a fresh attestation.
-pub(super) fn new_connection(peer: AccordId, attestation: &Attestation, now: u64) -> Connection {
+/// What `accord connections` says of a connection: `awaiting_confirmation` while we accepted
+/// and the inviter has not settled it yet, `connected` once it has (or when we are the
+/// inviter), `revoked` after a revocation.
+pub(super) fn connection_state(connection: &Connection) -> &'static str {
+    if connection.revoked_at_ms.is_some() {
+        "revoked"
+    } else if connection.awaiting_confirmation {
+        "awaiting_confirmation"
+    } else {
+        "connected"
+    }
+}
+
+/// The connection record for a fresh attestation: the invitee's (`awaiting_confirmation`)
+/// waits for the inviter's settlement before anything is sent on it; the inviter's is
+/// complete as soon as it is stored.
+pub(super) fn new_connection(
+    peer: AccordId,
+    attestation: &Attestation,
+    now: u64,
+    awaiting_confirmation: bool,
+) -> Connection {
     Connection {
         peer,
         attestation: attestation.encode(),
@@ -284,6 +305,7 @@ pub(super) fn new_connection(peer: AccordId, attestation: &Attestation, now: u64
         revocation: None,
         next_publish_at_ms: None,
         publish_count: 0,
+        awaiting_confirmation,
     }
 }
 

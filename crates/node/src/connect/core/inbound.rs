@@ -149,6 +149,7 @@ impl ConnectCore {
             Payload::Acceptance(acceptance) => acceptance.invitee,
             Payload::Withdrawal(withdrawal) => withdrawal.inviter,
             Payload::Revocation(revocation) => revocation.by,
+            Payload::Settlement(settlement) => settlement.inviter,
         };
         if self.memory.is_blocked(&sender) {
             self.drop_frame("blocked", &sender);
@@ -178,9 +179,21 @@ impl ConnectCore {
                     };
                     return Verdict::Wait(Step::Store(read, Then::Resume(resume)));
                 };
-                self.on_withdrawal(theirs, &withdrawal)
+                self.on_withdrawal(theirs, &withdrawal, now)
             }
             Payload::Revocation(revocation) => self.on_revocation(&revocation, now),
+            Payload::Settlement(settlement) => {
+                let Some(theirs) = self.memory.incoming(&settlement.invite_id).cloned() else {
+                    let read = StoreOp::ReadIncoming(settlement.invite_id);
+                    let resume = Resume::Settlement {
+                        settlement,
+                        direct,
+                        digest,
+                    };
+                    return Verdict::Wait(Step::Store(read, Then::Resume(resume)));
+                };
+                self.on_settlement(theirs, &settlement, now)
+            }
         }
     }
 
@@ -361,6 +374,7 @@ impl ConnectCore {
         &mut self,
         mut theirs: IncomingInvite,
         withdrawal: &Withdrawal,
+        now: Now,
     ) -> Verdict {
         let invite = match Invite::decode(&theirs.invite) {
             Ok(invite) => invite,
@@ -373,7 +387,11 @@ impl ConnectCore {
             self.drop_frame("invalid_withdrawal", &err);
             return Verdict::refuse();
         }
-        // An invite already answered, expired or withdrawn stays as it is.
+        if theirs.state == InviteState::Accepted {
+            // Our acceptance crossed the withdrawal: the inviter will never complete it.
+            return self.withdrawn_after_acceptance(theirs, &invite, now);
+        }
+        // An invite declined, expired or withdrawn stays as it is.
         if advance(&mut theirs.state, InviteEvent::Withdraw).is_err() {
             return Verdict::accept(Vec::new());
         }

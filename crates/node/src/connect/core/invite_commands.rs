@@ -300,7 +300,10 @@ impl ConnectCore {
         record.ephemeral_secret = None;
         record.next_publish_at_ms = Some(now + FIRST_REPUBLISH_DELAY_MS);
         record.publish_count = 0;
-        let connection = new_connection(record.peer, &attestation, now);
+        // Our signature completes the attestation on our side only: the inviter may have
+        // withdrawn the invite, or may see it expire, before our acceptance reaches it. The
+        // connection waits for the inviter's settlement before anything is sent on it.
+        let connection = new_connection(record.peer, &attestation, now, true);
         let delivery = Delivery {
             to: record.peer,
             payload: Payload::Acceptance(acceptance),

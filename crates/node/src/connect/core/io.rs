@@ -270,6 +270,7 @@ mod tests {
                 revocation: None,
                 next_publish_at_ms: None,
                 publish_count: 0,
+                awaiting_confirmation: false,
             },
             closed_at_ms: 0,
             session: SessionState(Zeroizing::new(vec![0xAB; 40])),

@@ -513,6 +513,7 @@ mod tests {
             revocation: Some(vec![1]),
             next_publish_at_ms: Some(NOW + 5),
             publish_count: 1,
+            awaiting_confirmation: false,
         };
         index.note_connection(&connection);
         assert_eq!(
@@ -538,6 +539,7 @@ mod tests {
             revocation: None,
             next_publish_at_ms: None,
             publish_count: 0,
+            awaiting_confirmation: false,
         };
         index.note_connection(&connection);
         assert_eq!(index.take_kept_peers(), Some(vec![peer(4)]));

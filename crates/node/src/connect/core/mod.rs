@@ -31,6 +31,7 @@ mod network_size;
 mod plan;
 mod schedule;
 mod shard_membership;
+mod settlement;
 pub(super) mod shard_store;
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,7 @@ use self::io::{ConnectInput, ConnectOutput, Now};
 use self::memory::{Loaded, Memory};
 use self::network_size::NetworkSize;
 use self::plan::{Plan, Running};
+use self::settlement::RefusalPace;
 use self::shard_store::ShardStore;
 use super::IdentifyDrops;
 use super::delivery::RelayDrops;
@@ -85,6 +87,8 @@ pub(crate) struct ConnectCore {
     network_size: NetworkSize,
     /// The shards subscribed to (as last told to the actor).
     subscribed: Vec<Shard>,
+    /// When we last refused a late acceptance of each of our invites.
+    refusals: RefusalPace,
     /// The wake-up last asked of the actor; `None` until the first is asked.
     told_wake: Option<Option<u64>>,
     /// The plan waiting for a store answer, if any.
@@ -129,6 +133,7 @@ impl ConnectCore {
             shard_store: ShardStore::new(store_budget),
             network_size,
             subscribed: Vec::new(),
+            refusals: RefusalPace::default(),
             told_wake: None,
             running: None,
         }

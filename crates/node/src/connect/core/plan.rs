@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use accord_api::{InviteDirection, RemoteError};
-use accord_handshake::{Acceptance, Invite, Withdrawal};
+use accord_handshake::{Acceptance, Invite, Settlement, Withdrawal};
 use accord_identity::AccordId;
 use accord_store::{Connection, IncomingInvite, InviteId, OutgoingInvite, StoreError};
 
@@ -101,6 +101,12 @@ pub(super) enum Resume {
     /// A withdrawal of an invite that is not live.
     Withdrawal {
         withdrawal: Withdrawal,
+        direct: Option<FrameToken>,
+        digest: FrameDigest,
+    },
+    /// A settlement of our acceptance of an invite that is not live.
+    Settlement {
+        settlement: Settlement,
         direct: Option<FrameToken>,
         digest: FrameDigest,
     },

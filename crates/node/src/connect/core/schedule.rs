@@ -20,6 +20,10 @@ use super::io::{ConnectOutput, Delivery, Now, StoreOp};
 use super::live::{NUDGE_DELAY_MS, RepublishStep, nudge_allowed, republish_step};
 use super::plan::{Fail, Noted, Plan, Step, Then};
 
+/// An acceptance awaiting the inviter's settlement is republished at most this many times in
+/// all (the first three in its first minute, then daily: about a month).
+const MAX_AWAITING_PUBLISHES: u32 = MAX_REVOCATION_PUBLISHES;
+
 /// How long a revocation frame is valid when it is republished.
 const REVOCATION_FRAME_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 
@@ -176,16 +180,26 @@ impl ConnectCore {
                     put_outgoing(record)
                 })
             }
-            DeliveryKey::Acceptance(id) => self.memory.incoming(id).cloned().map(|mut record| {
-                record.next_publish_at_ms = None;
-                put_incoming(record)
-            }),
+            // An acceptance that awaits the inviter's settlement stays scheduled: the inviter
+            // has it, but its settlement may still be lost, and each republication is
+            // answered with one.
+            DeliveryKey::Acceptance(id) => self
+                .memory
+                .incoming(id)
+                .filter(|record| !self.awaits_settlement(record))
+                .cloned()
+                .map(|mut record| {
+                    record.next_publish_at_ms = None;
+                    put_incoming(record)
+                }),
             DeliveryKey::Revocation(peer) => {
                 self.memory.connection(peer).cloned().map(|mut connection| {
                     connection.next_publish_at_ms = None;
                     put_connection(connection)
                 })
             }
+            // Settlements are not republished: nothing to stop.
+            DeliveryKey::Settlement(_) => None,
         };
         Plan::of(Fail::Quiet, step.into_iter().collect())
     }
@@ -266,7 +280,15 @@ impl ConnectCore {
             return Vec::new();
         }
         let acceptance = record.acceptance.as_deref().map(Acceptance::decode);
-        let step = republish_step(record.publish_count, record.expires_at_ms, None, now);
+        // Until the inviter settles it, the acceptance is republished past the invite's
+        // expiry too (a bounded number of times): an inviter that was offline then still
+        // hears it, and refuses it as expired, so that both sides agree.
+        let step = if self.awaits_settlement(&record) {
+            let limit = Some(MAX_AWAITING_PUBLISHES);
+            republish_step(record.publish_count, u64::MAX, limit, now)
+        } else {
+            republish_step(record.publish_count, record.expires_at_ms, None, now)
+        };
         let (Some(Ok(acceptance)), RepublishStep::Publish { count, next_at_ms }) =
             (acceptance, step)
         else {

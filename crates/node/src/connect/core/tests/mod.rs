@@ -11,6 +11,7 @@
 mod commands;
 mod inbound;
 mod schedule;
+mod settlement;
 mod shards;
 
 use std::collections::HashMap;

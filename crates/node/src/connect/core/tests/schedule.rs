@@ -232,16 +232,17 @@ fn what_a_store_held_is_scheduled_at_start_and_purged_when_due() {
 }
 
 #[test]
-fn an_acceptance_is_republished_until_delivered_and_a_revocation_a_bounded_number_of_times() {
+fn an_acceptance_is_republished_until_confirmed_and_a_revocation_a_bounded_number_of_times() {
     let mut h = Harness::new();
     let them = identity(2);
-    let (_, frame) = invite_frame(&them, h.me_id(), NOW);
-    h.direct(&frame, &them);
+    let (invite, invite_bytes) = invite_frame(&them, h.me_id(), NOW);
+    h.direct(&invite_bytes, &them);
     let (reply, outputs) = h.command(ConnectCommand::Accept {
         target: them.id().to_string(),
     });
     reply.unwrap();
-    // The acceptance is republished until a direct hand-over is answered.
+    // The acceptance is republished until the inviter settles it: a direct hand-over that is
+    // answered does not stop it while the connection awaits confirmation.
     let due = wake(&outputs).flatten().unwrap();
     let outputs = h.tick(due);
     assert!(matches!(
@@ -250,7 +251,26 @@ fn an_acceptance_is_republished_until_delivered_and_a_revocation_a_bounded_numbe
     ));
     let id = *h.store.incoming.keys().next().unwrap();
     let outputs = h.feed(ConnectInput::Delivered(DeliveryKey::Acceptance(id)));
+    assert!(writes(&outputs).is_empty(), "{outputs:?}");
+    assert!(h.store.incoming[&id].next_publish_at_ms.is_some());
+    assert!(h.store.connections[&them.id()].awaiting_confirmation);
+    let confirmed = accord_handshake::Settlement::create(
+        &them,
+        &invite,
+        accord_handshake::Outcome::Confirmed,
+        NOW,
+    );
+    let settled = frame(&h.me_id(), &Payload::Settlement(confirmed), NOW);
+    let (answer, outputs) = h.direct(&settled, &them);
+    assert_eq!(answer, Some(true));
+    assert!(!h.store.connections[&them.id()].awaiting_confirmation);
+    assert_eq!(h.store.incoming[&id].next_publish_at_ms, None);
     assert_eq!(wake(&outputs), Some(None));
+    assert!(
+        events(&outputs)
+            .iter()
+            .any(|e| matches!(e, accord_api::Event::InviteConfirmed { .. }))
+    );
 
     let (reply, outputs) = h.command(ConnectCommand::Disconnect {
         peer: them.id().to_string(),
