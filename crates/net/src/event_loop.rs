@@ -376,12 +376,10 @@ impl EventLoop {
                 let _ = reply.send(());
             }
             Command::KeepPeers { peers, reply } => {
-                // The same set is who may open dm requests.
-                self.swarm
-                    .behaviour()
-                    .dm
-                    .gate()
-                    .allow_only(peers.iter().copied());
+                // The same set is who may open dm and mailbox requests.
+                let behaviour = self.swarm.behaviour();
+                behaviour.dm.gate().allow_only(peers.iter().copied());
+                behaviour.mailbox.gate().allow_only(peers.iter().copied());
                 self.trim.keep(peers);
                 let _ = reply.send(());
             }
@@ -549,6 +547,9 @@ impl EventLoop {
             }) => self.on_gossip(propagation_source, &message_id, message),
             BehaviourEvent::Inbox(event) => self.on_direct_event(DirectProtocol::Inbox, event),
             BehaviourEvent::Dm(event) => self.on_direct_event(DirectProtocol::Dm, event),
+            BehaviourEvent::Mailbox(event) => {
+                self.on_direct_event(DirectProtocol::Mailbox, event);
+            }
             BehaviourEvent::RelayClient(event) => self.on_relay_client_event(event),
             BehaviourEvent::RelayServer(event) => self.on_relay_server_event(event),
             BehaviourEvent::Dcutr(event) => self.on_dcutr_event(event),

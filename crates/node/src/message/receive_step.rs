@@ -121,6 +121,18 @@ fn apply(
             }
             Outcome::Receipt { read: Vec::new() }
         }
+        Content::Mailboxes(bytes) => {
+            // Stored in this job, with the ratchet state, so both share the flush the answer
+            // waits for.
+            if let Err(reason) = crate::mailbox::receive_announcement(store, &peer, &bytes) {
+                return dropped(reason, peer);
+            }
+            if let Err(err) = store.put_session(&peer, &state) {
+                tracing::warn!(%peer, %err, "cannot store the ratchet state of an announcement");
+                return Outcome::Refused(None);
+            }
+            Outcome::Receipt { read: Vec::new() }
+        }
         Content::Hello | Content::Read { .. } => {
             if let Err(err) = store.put_session(&peer, &state) {
                 tracing::warn!(%peer, %err, "cannot store the ratchet state of a receipt");

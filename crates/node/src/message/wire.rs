@@ -10,6 +10,8 @@
 //!                 [‖ reply-to id (16)] ‖ body length (u32) ‖ body (UTF-8)
 //!   kind 2 read:  count (u16, 1–1000) ‖ count × message id (16)
 //!   kind 3 people: a people content (the rest; see `crate::people::content`)
+//!   kind 4 mailboxes: the sender's mailbox announcement (the rest, at most 256 bytes; see
+//!                 `crate::mailbox::wire`)
 //! ```
 //!
 //! The message id travels in clear in the request so that a recipient can recognise a
@@ -94,7 +96,13 @@ pub enum Content {
     /// A profile, a shared-list step or an introduction (taken by the people half of the
     /// node, never shown in a conversation). At most [`MAX_PEOPLE`] bytes.
     People(Vec<u8>),
+    /// Which mailboxes hold the sender's mail, and the token to deposit with (taken by the
+    /// mailbox half of the node). At most [`MAX_MAILBOXES_CONTENT`] bytes.
+    Mailboxes(Vec<u8>),
 }
+
+/// The most bytes of a mailbox announcement content.
+pub const MAX_MAILBOXES_CONTENT: usize = 256;
 
 /// The most bytes of a people content (a whole profile with a 64 KiB avatar and some).
 pub const MAX_PEOPLE: usize = 64 * 1024 + 2048;
@@ -195,6 +203,10 @@ impl Content {
                 out.push(3);
                 out.extend_from_slice(bytes);
             }
+            Content::Mailboxes(bytes) => {
+                out.push(4);
+                out.extend_from_slice(bytes);
+            }
             Content::Read { ids } => {
                 out.push(2);
                 let count = u16::try_from(ids.len().min(MAX_RECEIPTS)).unwrap_or(0);
@@ -258,6 +270,13 @@ impl Content {
                     return Err(WireError::TooLarge);
                 }
                 Content::People(bytes.to_vec())
+            }
+            4 => {
+                let bytes = reader.take(reader.0.len())?;
+                if bytes.len() > MAX_MAILBOXES_CONTENT {
+                    return Err(WireError::TooLarge);
+                }
+                Content::Mailboxes(bytes.to_vec())
             }
             other => return Err(WireError::Kind(other)),
         };

@@ -40,6 +40,13 @@ pub(crate) enum MessageInput {
     /// The deadline the core asked for ([`MessageCore::wake_at`](super::MessageCore::wake_at))
     /// came.
     Tick,
+    /// A [`MessageOutput::Deposit`](super::MessageOutput::Deposit) was answered: the mailbox
+    /// that holds the message (after its flush), or why none does.
+    Deposited {
+        peer: AccordId,
+        message_id: MessageId,
+        result: Result<AccordId, String>,
+    },
 }
 
 /// Something queued for the actor.
@@ -202,5 +209,11 @@ pub(crate) enum StoreDone {
     Resolved {
         reply: ReplyToken,
         result: Result<AccordId, RemoteError>,
+    },
+    /// `true`: the message moved to `stored`.
+    MarkedStored {
+        peer: AccordId,
+        message_id: MessageId,
+        result: Result<bool, StoreError>,
     },
 }
