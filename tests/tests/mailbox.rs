@@ -21,10 +21,11 @@ use serde_json::Value;
 /// which backs off up to a minute.
 const STORED: Duration = Duration::from_secs(180);
 
-/// A running `accord --json watch`, its events read on a thread.
+/// A running `accord --json watch`, its events read on a thread and kept.
 struct Watch {
     child: Child,
     events: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
 }
 
 impl Watch {
@@ -48,13 +49,26 @@ impl Watch {
                 }
             }
         });
-        Watch { child, events }
+        Watch {
+            child,
+            events,
+            seen: Vec::new(),
+        }
     }
 
-    /// Waits until an `event` has been seen for every id in `ids` (in any order).
-    fn wait_for_all(&self, event: &str, ids: &[String], timeout: Duration) {
+    /// Waits until an `event` has been seen for every id in `ids` (in any order), counting
+    /// the events seen by earlier waits.
+    fn wait_for_all(&mut self, event: &str, ids: &[String], timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        let mut left: Vec<&String> = ids.iter().collect();
+        let mut left: Vec<&String> = ids
+            .iter()
+            .filter(|id| {
+                !self
+                    .seen
+                    .iter()
+                    .any(|e| e["event"] == event && e["message_id"] == id.as_str())
+            })
+            .collect();
         while !left.is_empty() {
             let wait = deadline
                 .checked_duration_since(Instant::now())
@@ -66,6 +80,7 @@ impl Watch {
             if seen["event"] == event {
                 left.retain(|id| seen["message_id"] != id.as_str());
             }
+            self.seen.push(seen);
         }
     }
 }
@@ -159,7 +174,7 @@ fn ten_messages_to_an_offline_connection_arrive_once_in_order_through_its_mailbo
     let a_id = a.id.clone();
     let b_saved = stop(b);
 
-    let watch = Watch::start(&a);
+    let mut watch = Watch::start(&a);
     let (ids, bodies) = send_many(&a, &b_id, 10, "while you were away");
     watch.wait_for_all("message_stored", &ids, STORED);
     let on_a = json_array(a.json(&["history", &b_id]));
@@ -197,7 +212,7 @@ fn a_mailbox_killed_during_deposits_and_fetches_loses_and_repeats_nothing() {
     let (a_id, b_id) = (a.id.clone(), b.id.clone());
     let b_saved = stop(b);
 
-    let watch = Watch::start(&a);
+    let mut watch = Watch::start(&a);
     let (first_ids, mut bodies) = send_many(&a, &b_id, 10, "before the crash");
     // Killed as soon as it holds something, while the rest may still be on their way.
     watch.wait_for_all("message_stored", &first_ids[..1], STORED);
@@ -237,7 +252,7 @@ fn a_full_mailbox_refuses_and_the_sender_delivers_later() {
     let (a_id, b_id) = (a.id.clone(), b.id.clone());
     let b_saved = stop(b);
 
-    let watch = Watch::start(&a);
+    let mut watch = Watch::start(&a);
     let (ids, bodies) = send_many(&a, &b_id, 6, "more than fits");
     watch.wait_for_all("message_stored", &ids[..4], STORED);
     wait_until("the mailbox to refuse a deposit", ARRIVAL, || {
@@ -296,7 +311,7 @@ fn a_mailbox_stores_no_text_or_sender_in_clear_and_refuses_unregistered_tokens()
     let (m, a, b) = trio(&dir, "");
     let b_id = b.id.clone();
     let _b_saved = stop(b);
-    let watch = Watch::start(&a);
+    let mut watch = Watch::start(&a);
     let (ids, _) = send_many(&a, &b_id, 3, "MAILBOX-SECRET-MARKER");
     watch.wait_for_all("message_stored", &ids, STORED);
 
