@@ -55,7 +55,10 @@ fn deposits_are_bounded_deduplicated_and_only_for_registered_tokens() {
     store.register_tokens(&owner, &[token], true).unwrap();
     store.register_tokens(&other, &[other_token], true).unwrap();
     for n in 1..=3 {
-        assert_eq!(store.deposit(&token, &item(n), &LIMITS, 10).unwrap(), Ok(u64::from(n)));
+        assert_eq!(
+            store.deposit(&token, &item(n), &LIMITS, 10).unwrap(),
+            Ok(u64::from(n))
+        );
     }
     // The same item again is the same item; the owner's share is used up.
     assert_eq!(store.deposit(&token, &item(2), &LIMITS, 10).unwrap(), Ok(2));
@@ -64,20 +67,32 @@ fn deposits_are_bounded_deduplicated_and_only_for_registered_tokens() {
         Err(DepositRefusal::Full)
     );
     // Another owner has room within the whole budget, once.
-    assert!(store.deposit(&other_token, &item(9), &LIMITS, 10).unwrap().is_ok());
+    assert!(
+        store
+            .deposit(&other_token, &item(9), &LIMITS, 10)
+            .unwrap()
+            .is_ok()
+    );
     assert_eq!(
         store.deposit(&other_token, &item(8), &LIMITS, 10).unwrap(),
         Err(DepositRefusal::Full)
     );
     let totals = store.serving_totals().unwrap();
-    assert_eq!((totals.recipients, totals.messages, totals.bytes), (2, 4, 4096));
+    assert_eq!(
+        (totals.recipients, totals.messages, totals.bytes),
+        (2, 4, 4096)
+    );
 
     // Only the owner's items, in order, paged; deleting frees the room.
-    let held = store.held_for(&owner, 0, 2048, LIMITS.max_age_ms, 20).unwrap();
+    let held = store
+        .held_for(&owner, 0, 2048, LIMITS.max_age_ms, 20)
+        .unwrap();
     assert_eq!(held.iter().map(|h| h.seq).collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(held[0].item, item(1));
     assert_eq!(held[0].token_hash, token);
-    let rest = store.held_for(&owner, 2, 2048, LIMITS.max_age_ms, 20).unwrap();
+    let rest = store
+        .held_for(&owner, 2, 2048, LIMITS.max_age_ms, 20)
+        .unwrap();
     assert_eq!(rest.iter().map(|h| h.seq).collect::<Vec<_>>(), vec![3]);
     assert_eq!(store.delete_held(&owner, &[1, 2, 99]).unwrap(), 2);
     assert_eq!(store.deposit(&token, &item(5), &LIMITS, 20).unwrap(), Ok(4));
@@ -89,7 +104,12 @@ fn deposits_are_bounded_deduplicated_and_only_for_registered_tokens() {
         Err(DepositRefusal::UnknownToken)
     );
     // Past the age, the owner's items are gone when next touched.
-    assert!(store.held_for(&owner, 0, 1 << 20, LIMITS.max_age_ms, 5_000).unwrap().is_empty());
+    assert!(
+        store
+            .held_for(&owner, 0, 1 << 20, LIMITS.max_age_ms, 5_000)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.expire_all_held(LIMITS.max_age_ms, 5_000).unwrap(), 1);
     assert_eq!(store.serving_totals().unwrap().messages, 0);
 }
@@ -121,18 +141,28 @@ fn our_mailboxes_and_our_connections_announcements_survive_a_reopen() {
         };
         assert!(!store.put_announcement(&peer, &older).unwrap(), "older");
         let token = store.mailbox_token(&peer);
-        assert_ne!(token, store.mailbox_token(&mailbox), "one token per connection");
+        assert_ne!(
+            token,
+            store.mailbox_token(&mailbox),
+            "one token per connection"
+        );
         store.note_issued_token(&token_hash(&token), &peer).unwrap();
         store.flush().unwrap();
     }
     let store = Store::open(dir.path(), &StoreConfig::default(), &common::key()).unwrap();
     let mine = store.own_mailboxes().unwrap();
     assert_eq!(mine.len(), 1);
-    assert_eq!((mine[0].id, mine[0].pinned, mine[0].last_reached_ms), (mailbox, true, Some(42)));
+    assert_eq!(
+        (mine[0].id, mine[0].pinned, mine[0].last_reached_ms),
+        (mailbox, true, Some(42))
+    );
     assert_eq!(store.announcement_version().unwrap(), 1);
     assert_eq!(store.announcement_acked(&peer).unwrap(), 1);
     let known = store.announcement(&peer).unwrap().unwrap();
-    assert_eq!((known.version, known.token, known.mailboxes), (5, [9; 32], vec![mailbox]));
+    assert_eq!(
+        (known.version, known.token, known.mailboxes),
+        (5, [9; 32], vec![mailbox])
+    );
     let token = store.mailbox_token(&peer);
     assert_eq!(store.issued_to(&token_hash(&token)).unwrap(), Some(peer));
     assert!(store.remove_own_mailbox(&mailbox).unwrap());

@@ -230,6 +230,15 @@ impl MailboxActor {
                 self.schedule.connected(id, now);
                 self.announce_to(id);
             }
+            Event::InviteAccepted { peer, .. } => {
+                // A new connection: it learns where to leave our mail (its token is
+                // registered with our mailboxes at their next fetch round, which this pulls
+                // forward).
+                if let Ok(id) = AccordId::from_str(peer) {
+                    self.announce_to(id);
+                    self.schedule.refresh_all(now);
+                }
+            }
             Event::PeerDisconnected { peer } => {
                 if let Ok(id) = AccordId::from_str(peer) {
                     self.schedule.disconnected(&id, now);

@@ -12,14 +12,14 @@ use accord_store::{MessageId, StoreHandle};
 use super::wire::{MailboxRequest, MailboxResponse, pad_item};
 
 /// Deposits our (`me`) queued message `message_id` to `peer` at one of `peer`'s mailboxes
-/// other than ourselves; returns the mailbox that took it (after its flush), or why none did.
+/// other than ourselves; returns once a mailbox took it (after its flush), or why none did.
 pub(crate) async fn deposit(
     net: NetHandle,
     store: StoreHandle,
     me: AccordId,
     peer: AccordId,
     message_id: MessageId,
-) -> Result<AccordId, String> {
+) -> Result<(), String> {
     let (announcement, frame) = store
         .run(move |s| {
             Ok((
@@ -57,7 +57,10 @@ pub(crate) async fn deposit(
         .await
         .and_then(|bytes| MailboxResponse::decode(&bytes).map_err(|e| e.to_string()));
         match answer {
-            Ok(MailboxResponse::Ok) => return Ok(mailbox),
+            Ok(MailboxResponse::Ok) => {
+                tracing::debug!(%peer, %mailbox, "message held by a mailbox of the recipient");
+                return Ok(());
+            }
             Ok(MailboxResponse::Full) => reasons.push(format!("mailbox {mailbox} is full")),
             Ok(other) => reasons.push(format!("mailbox {mailbox} refused: {}", other.name())),
             Err(err) => reasons.push(format!("mailbox {mailbox}: {err}")),

@@ -172,6 +172,14 @@ impl Schedule {
         }
     }
 
+    /// Fetches (and so registers) from every mailbox not under way at once: our
+    /// connections changed.
+    pub(crate) fn refresh_all(&mut self, now_ms: u64) {
+        for entry in self.mailboxes.values_mut() {
+            entry.next_fetch_ms = entry.next_fetch_ms.min(now_ms);
+        }
+    }
+
     /// A peer's last connection closed.
     pub(crate) fn disconnected(&mut self, id: &AccordId, now_ms: u64) {
         if let Some(uptime) = self.uptime.get_mut(id)

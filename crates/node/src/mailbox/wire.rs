@@ -280,6 +280,10 @@ pub fn unpad_item(item: &[u8]) -> Result<&[u8], WireError> {
     if r.rest().iter().any(|b| *b != 0) {
         return Err(WireError::TrailingBytes);
     }
+    // Only the smallest bucket that holds the frame: every item has one encoding.
+    if ITEM_BUCKETS.iter().find(|b| **b >= len + 5) != Some(&item.len()) {
+        return Err(WireError::TrailingBytes);
+    }
     Ok(frame)
 }
 

@@ -33,9 +33,8 @@ const MAX_BATCH: usize = 256;
 /// The answer to a user command.
 type Reply = oneshot::Sender<Result<MessageReply, RemoteError>>;
 
-/// Deposits at mailboxes under way, each answering with the mailbox that took the message.
-type Deposits =
-    FuturesUnordered<BoxFuture<'static, (AccordId, MessageId, Result<AccordId, String>)>>;
+/// Deposits at mailboxes under way, each answering whether a mailbox took the message.
+type Deposits = FuturesUnordered<BoxFuture<'static, (AccordId, MessageId, Result<(), String>)>>;
 
 /// Where the answer to an incoming request goes: the peer that sent it, or the mailbox
 /// round that fetched it.
@@ -288,27 +287,8 @@ impl MessageActor {
                 let answer = network::send_receipt(&self.net, peer, frame, up_to_local_seq);
                 self.receipts.push(answer);
             }
-            MessageOutput::Respond { token, status } => match self.channels.remove(&token) {
-                Some(Answerer::Network(channel)) => {
-                    self.responder.send(vec![(channel, status)]).await;
-                }
-                Some(Answerer::Mailbox(reply)) => {
-                    // The fetch round may have ended meanwhile: it fetches the item again.
-                    let _ = reply.send(status);
-                }
-                None => {}
-            },
-            MessageOutput::Deposit { peer, message_id } => {
-                let deposit = crate::mailbox::deposit(
-                    self.net.clone(),
-                    self.store.clone(),
-                    self.me,
-                    peer,
-                    message_id,
-                );
-                self.deposits
-                    .push(Box::pin(async move { (peer, message_id, deposit.await) }));
-            }
+            MessageOutput::Respond { token, status } => self.respond(token, status).await,
+            MessageOutput::Deposit { peer, message_id } => self.deposit(peer, message_id),
             MessageOutput::Reply { token, reply } => {
                 if let Some(channel) = self.replies.remove(&token) {
                     // The user may have gone away meanwhile.
@@ -322,6 +302,37 @@ impl MessageActor {
             MessageOutput::AwaitFlush(id) => self.await_flush(id, None),
         }
         Vec::new()
+    }
+}
+
+impl MessageActor {
+    /// Answers an incoming request: to the peer that sent it, or to the mailbox round that
+    /// fetched it.
+    async fn respond(&mut self, token: ResponseToken, status: Status) {
+        match self.channels.remove(&token) {
+            Some(Answerer::Network(channel)) => {
+                self.responder.send(vec![(channel, status)]).await;
+            }
+            Some(Answerer::Mailbox(reply)) => {
+                // The fetch round may have ended meanwhile: it fetches the item again.
+                let _ = reply.send(status);
+            }
+            None => {}
+        }
+    }
+
+    /// Starts depositing our message to `peer` at one of its mailboxes; the answer comes
+    /// back through the loop.
+    fn deposit(&mut self, peer: AccordId, message_id: MessageId) {
+        let deposit = crate::mailbox::deposit(
+            self.net.clone(),
+            self.store.clone(),
+            self.me,
+            peer,
+            message_id,
+        );
+        self.deposits
+            .push(Box::pin(async move { (peer, message_id, deposit.await) }));
     }
 }
 

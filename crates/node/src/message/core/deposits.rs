@@ -63,11 +63,10 @@ impl MessageCore {
         &mut self,
         peer: AccordId,
         message_id: MessageId,
-        result: Result<AccordId, String>,
+        result: Result<(), String>,
     ) {
         match result {
-            Ok(mailbox) => {
-                tracing::debug!(%peer, %mailbox, "message held by a mailbox of the recipient");
+            Ok(()) => {
                 self.store(StoreJob::MarkStored { peer, message_id });
             }
             Err(reason) => {

@@ -40,12 +40,12 @@ pub(crate) enum MessageInput {
     /// The deadline the core asked for ([`MessageCore::wake_at`](super::MessageCore::wake_at))
     /// came.
     Tick,
-    /// A [`MessageOutput::Deposit`](super::MessageOutput::Deposit) was answered: the mailbox
-    /// that holds the message (after its flush), or why none does.
+    /// A [`MessageOutput::Deposit`](super::MessageOutput::Deposit) was answered: a mailbox
+    /// holds the message (after its flush), or why none does.
     Deposited {
         peer: AccordId,
         message_id: MessageId,
-        result: Result<AccordId, String>,
+        result: Result<(), String>,
     },
 }
 
