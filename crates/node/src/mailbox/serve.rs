@@ -96,3 +96,73 @@ pub(super) fn serve(
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests should fail loudly.
+mod tests {
+    use super::*;
+    use crate::mailbox::wire::pad_item;
+    use accord_identity::Identity;
+    use accord_store::StoreConfig;
+    use zeroize::Zeroizing;
+
+    fn peer(n: u8) -> AccordId {
+        Identity::from_seed(Zeroizing::new([n; 32])).id()
+    }
+
+    fn ask(store: &Store, config: &MailboxSection, from: u8, request: MailboxRequest) -> Served {
+        serve(store, config, &peer(from), &request.encode(), 1_000).unwrap()
+    }
+
+    #[test]
+    fn only_registered_tokens_deposit_and_only_the_owner_fetches_or_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Identity::from_seed(Zeroizing::new([9; 32])).store_key();
+        let store = Store::open(dir.path(), &StoreConfig::default(), &key).unwrap();
+        let config = MailboxSection::default();
+        let (token, item) = ([4; 32], pad_item(b"frame").unwrap());
+        let deposit = || MailboxRequest::Deposit {
+            token,
+            item: item.clone(),
+        };
+        let refused = ask(&store, &config, 2, deposit());
+        assert_eq!(refused.response, MailboxResponse::UnknownToken);
+        assert_eq!(refused.refused, Some("mailbox_unknown_token"));
+        let register = MailboxRequest::Register {
+            replace: true,
+            hashes: vec![token_hash(&token)],
+        };
+        assert_eq!(
+            ask(&store, &config, 1, register).response,
+            MailboxResponse::Ok
+        );
+        let taken = ask(&store, &config, 2, deposit());
+        assert_eq!((taken.response, taken.wrote), (MailboxResponse::Ok, true));
+        // The depositor cannot fetch the owner's mail: a fetch is always of one's own.
+        let theirs = ask(&store, &config, 2, MailboxRequest::Fetch { after: 0 });
+        assert_eq!(theirs.response, MailboxResponse::Items(Vec::new()));
+        let ask_delete = MailboxRequest::Delete { seqs: vec![1] };
+        ask(&store, &config, 2, ask_delete.clone());
+        let MailboxResponse::Items(items) =
+            ask(&store, &config, 1, MailboxRequest::Fetch { after: 0 }).response
+        else {
+            panic!("no items");
+        };
+        assert_eq!(items.len(), 1, "another's delete removed nothing");
+        assert_eq!(items[0].item, item);
+        ask(&store, &config, 1, ask_delete);
+        let empty = ask(&store, &config, 1, MailboxRequest::Fetch { after: 0 });
+        assert_eq!(empty.response, MailboxResponse::Items(Vec::new()));
+        // Not serving: deposits and registrations are refused; junk is counted.
+        let off = MailboxSection {
+            serve: false,
+            ..MailboxSection::default()
+        };
+        assert_eq!(
+            ask(&store, &off, 2, deposit()).response,
+            MailboxResponse::NotServing
+        );
+        let junk = serve(&store, &config, &peer(2), b"\x01\x09", 1_000).unwrap();
+        assert_eq!(junk.refused, Some("mailbox_malformed"));
+    }
+}
