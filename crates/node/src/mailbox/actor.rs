@@ -286,10 +286,14 @@ impl MailboxActor {
     async fn on_tick(&mut self) {
         let now = clock::now_ms();
         for mailbox in self.schedule.due(now) {
-            let (net, store, messages) =
-                (self.net.clone(), self.store.clone(), self.messages.clone());
+            let (net, store, messages, me) = (
+                self.net.clone(),
+                self.store.clone(),
+                self.messages.clone(),
+                self.me,
+            );
             self.rounds.push(Box::pin(async move {
-                let fetched = owner::fetch(net, store, messages, mailbox).await;
+                let fetched = owner::fetch(net, store, messages, me, mailbox).await;
                 RoundDone::Fetched(mailbox, fetched)
             }));
         }

@@ -20,13 +20,25 @@ pub(crate) async fn deposit(
     peer: AccordId,
     message_id: MessageId,
 ) -> Result<(), String> {
-    let (announcement, frame) = store
-        .run(move |s| {
-            Ok((
-                s.announcement(&peer)?,
-                s.outbox_envelope(&peer, &message_id)?,
-            ))
-        })
+    let frame = store
+        .run(move |s| s.outbox_envelope(&peer, &message_id))
+        .await
+        .map_err(|err| err.to_string())?
+        .ok_or_else(|| "the message is no longer queued".to_owned())?;
+    deposit_frame(&net, &store, me, peer, &frame).await
+}
+
+/// Deposits `frame` (an `/accord/dm/1` request frame for `peer`) at one of `peer`'s
+/// mailboxes other than ourselves (`me`).
+pub(super) async fn deposit_frame(
+    net: &NetHandle,
+    store: &StoreHandle,
+    me: AccordId,
+    peer: AccordId,
+    frame: &[u8],
+) -> Result<(), String> {
+    let announcement = store
+        .run(move |s| s.announcement(&peer))
         .await
         .map_err(|err| err.to_string())?;
     let announcement = announcement
@@ -38,8 +50,7 @@ pub(crate) async fn deposit(
         })
         .filter(|a| !a.mailboxes.is_empty())
         .ok_or_else(|| "the recipient announced no mailbox".to_owned())?;
-    let frame = frame.ok_or_else(|| "the message is no longer queued".to_owned())?;
-    let item = pad_item(&frame).map_err(|err| err.to_string())?;
+    let item = pad_item(frame).map_err(|err| err.to_string())?;
     let request = MailboxRequest::Deposit {
         token: announcement.token,
         item,
@@ -48,8 +59,8 @@ pub(crate) async fn deposit(
     let mut reasons = Vec::new();
     for mailbox in announcement.mailboxes {
         let answer = crate::reach::send_routed(
-            &net,
-            &store,
+            net,
+            store,
             DirectProtocol::Mailbox,
             mailbox,
             request.clone(),
@@ -58,7 +69,7 @@ pub(crate) async fn deposit(
         .and_then(|bytes| MailboxResponse::decode(&bytes).map_err(|e| e.to_string()));
         match answer {
             Ok(MailboxResponse::Ok) => {
-                tracing::debug!(%peer, %mailbox, "message held by a mailbox of the recipient");
+                tracing::debug!(%peer, %mailbox, "held by a mailbox of the recipient");
                 return Ok(());
             }
             Ok(MailboxResponse::Full) => reasons.push(format!("mailbox {mailbox} is full")),

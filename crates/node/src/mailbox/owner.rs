@@ -3,16 +3,18 @@
 //! path, then deleted), and announcing our mailboxes to our connections over the end-to-end
 //! channel. Each is a round of network requests, run as a future the actor polls.
 
+use std::collections::BTreeMap;
+
 use accord_channel::Session;
 use accord_identity::AccordId;
 use accord_net::{DirectProtocol, NetHandle};
-use accord_store::{Store, StoreError, StoreHandle, token_hash};
+use accord_store::{MessageId, Store, StoreError, StoreHandle, token_hash};
 use futures::future::join_all;
 
 use super::schedule::Fetched;
 use super::wire::{self, Announce, MAX_DELETE, MAX_REGISTER, MailboxRequest, MailboxResponse};
 use crate::message::MessageHandle;
-use crate::message::wire::{Content, Status, decode_status, encode_request};
+use crate::message::wire::{Content, Status, decode_request, decode_status, encode_request};
 use crate::rng;
 
 /// The most pages one fetch round reads (each at most [`wire::MAX_FETCH_BYTES`]), so that a
@@ -105,6 +107,7 @@ pub(super) async fn fetch(
     net: NetHandle,
     store: StoreHandle,
     messages: MessageHandle,
+    me: AccordId,
     mailbox: AccordId,
 ) -> Fetched {
     let registered = register(net.clone(), store.clone(), mailbox).await;
@@ -130,8 +133,11 @@ pub(super) async fn fetch(
             break;
         };
         after = last;
-        let (done, held_back) = take_in(&store, &messages, items).await;
+        let (done, held_back, taken) = take_in(&store, &messages, items).await;
         early |= held_back;
+        for (sender, ids) in taken {
+            acknowledge(&net, &store, me, sender, ids).await;
+        }
         for seqs in done.chunks(MAX_DELETE) {
             let request = MailboxRequest::Delete {
                 seqs: seqs.to_vec(),
@@ -145,14 +151,17 @@ pub(super) async fn fetch(
     Fetched::Reached { early }
 }
 
+/// What a page of fetched items came to: the sequences to delete, whether any item waits for
+/// an earlier message, and the messages taken in, by sender (to acknowledge).
+type TakenIn = (Vec<u64>, bool, BTreeMap<AccordId, Vec<MessageId>>);
+
 /// Hands fetched items to the Message actor, all at once and in order (so that they share
-/// its batches and flushes); returns the sequences to delete and whether any item waits for
-/// an earlier message.
+/// its batches and flushes).
 async fn take_in(
     store: &StoreHandle,
     messages: &MessageHandle,
     items: Vec<accord_store::HeldItem>,
-) -> (Vec<u64>, bool) {
+) -> TakenIn {
     let hashes: Vec<[u8; 32]> = items.iter().map(|item| item.token_hash).collect();
     let senders = store
         .run(move |s| {
@@ -169,25 +178,103 @@ async fn take_in(
         let sender = senders.get(i).copied().flatten();
         let frame = wire::unpad_item(&item.item).ok();
         match (sender, frame) {
-            (Some(sender), Some(frame)) => match messages.fetched(sender, frame.to_vec()).await {
-                Some(answer) => waiting.push((item.seq, answer)),
-                None => return (done, true),
-            },
+            (Some(sender), Some(frame)) => {
+                let id = decode_request(frame).ok().map(|(id, _)| id);
+                match messages.fetched(sender, frame.to_vec()).await {
+                    Some(answer) => waiting.push(((item.seq, sender, id), answer)),
+                    None => return (done, true, BTreeMap::new()),
+                }
+            }
             // Not from a token we issued, or not an item: nothing we could ever take in.
             _ => done.push(item.seq),
         }
     }
-    let (seqs, answers): (Vec<u64>, Vec<_>) = waiting.into_iter().unzip();
+    let (items, answers): (Vec<_>, Vec<_>) = waiting.into_iter().unzip();
     let mut early = false;
-    for (seq, status) in seqs.into_iter().zip(join_all(answers).await) {
+    let mut taken: BTreeMap<AccordId, Vec<MessageId>> = BTreeMap::new();
+    for ((seq, sender, id), status) in items.into_iter().zip(join_all(answers).await) {
         match status {
-            Ok(Status::Stored | Status::Duplicate | Status::Refused) => done.push(seq),
+            Ok(Status::Stored | Status::Duplicate) => {
+                done.push(seq);
+                if let Some(id) = id {
+                    taken.entry(sender).or_default().push(id);
+                }
+            }
+            Ok(Status::Refused) => done.push(seq),
             Ok(Status::Early) => early = true,
             // The actor stopped: the item stays, and is fetched again.
             Err(_) => early = true,
         }
     }
-    (done, early)
+    (done, early, taken)
+}
+
+/// On the store thread: an acknowledgement of `ids` for `peer`, encrypted with its ratchet
+/// state (advanced and written here), if `peer` announced a mailbox.
+fn make_acknowledgement(
+    store: &Store,
+    peer: AccordId,
+    ids: Vec<MessageId>,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let has_mailbox = store
+        .announcement(&peer)?
+        .is_some_and(|a| !a.mailboxes.is_empty());
+    if !has_mailbox || store.is_blocked(&peer)? {
+        return Ok(None);
+    }
+    let Some(state) = store.session(&peer)? else {
+        return Ok(None);
+    };
+    let Ok(mut session) = Session::from_own_bytes(&state) else {
+        return Ok(None);
+    };
+    let content = Content::Delivered { ids };
+    let Ok(envelope) = session.encrypt(&content.encode(), &mut rng::os_rng()) else {
+        return Ok(None);
+    };
+    store.put_session(&peer, &session.to_bytes())?;
+    Ok(Some(encode_request(
+        &crate::message::random_frame_id(),
+        &envelope,
+    )))
+}
+
+/// Tells `sender`, through its own mailboxes (it deposited with ours because it could not
+/// reach us, so it may well be offline now), that we took in `ids`. Best effort: without it
+/// the sender learns the same from our `duplicate` answer when it next reaches us.
+async fn acknowledge(
+    net: &NetHandle,
+    store: &StoreHandle,
+    me: AccordId,
+    sender: AccordId,
+    ids: Vec<MessageId>,
+) {
+    for ids in ids.chunks(crate::message::wire::MAX_RECEIPTS) {
+        let ids = ids.to_vec();
+        let made = store
+            .run_with_ticket(
+                move |s| make_acknowledgement(s, sender, ids),
+                Option::is_some,
+            )
+            .await;
+        let frame = match made {
+            Ok((Some(frame), ticket)) => {
+                // Its ratchet state must be on disk before the envelope leaves.
+                if ticket.wait().await.is_err() {
+                    return;
+                }
+                frame
+            }
+            Ok((None, _)) => return,
+            Err(err) => {
+                tracing::warn!(%sender, %err, "cannot make an acknowledgement");
+                return;
+            }
+        };
+        if let Err(reason) = super::deposit::deposit_frame(net, store, me, sender, &frame).await {
+            tracing::debug!(%sender, %reason, "no mailbox of the sender took our acknowledgement");
+        }
+    }
 }
 
 /// On the store thread: our announcement for `peer`, encrypted with its ratchet state (which

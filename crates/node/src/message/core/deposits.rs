@@ -76,6 +76,14 @@ impl MessageCore {
         }
     }
 
+    /// Our message `id` to `peer` was acknowledged through one of our mailboxes (its outbox
+    /// entry is completed in the same job): the copies held in memory are forgotten.
+    pub(super) fn acknowledged_elsewhere(&mut self, peer: AccordId, id: &MessageId) {
+        self.outbox.dequeued(&peer);
+        self.deposited.done(id);
+        self.tails.forget(&peer);
+    }
+
     /// The message was marked `stored` (or was already further along).
     pub(super) fn on_marked_stored(
         &mut self,

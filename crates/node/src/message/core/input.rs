@@ -103,9 +103,13 @@ pub(crate) enum Outcome {
     /// A new text message, stored with this sender sequence: acknowledged and announced
     /// after the flush.
     Stored { sender_seq: u64, event: Box<Event> },
-    /// A read receipt (or a hello): the new ratchet state and these messages, now `read`,
-    /// are acknowledged and announced after the flush.
-    Receipt { read: Vec<MessageId> },
+    /// A read receipt, an acknowledgement through a mailbox, or another content without a
+    /// place in the conversation: the new ratchet state, the messages now `read` and those
+    /// now `delivered` are acknowledged and announced after the flush.
+    Receipt {
+        read: Vec<MessageId>,
+        delivered: Vec<MessageId>,
+    },
     /// A text message that overtook an earlier one: held until the gap is filled.
     Early { sender_seq: u64 },
 }
