@@ -368,9 +368,19 @@ mod tests {
                 ids: vec![[1; 16], [2; 16]],
             },
             Content::People(vec![1, 2, 3]),
+            Content::Mailboxes(vec![1, 0, 0]),
+            Content::Delivered {
+                ids: vec![[3; 16], [4; 16]],
+            },
         ] {
             assert_eq!(Content::decode(&content.encode()), Ok(content));
         }
+        // An acknowledgement names at least one message, and a bounded number.
+        assert_eq!(Content::decode(&[1, 5, 0, 0]), Err(WireError::TooLarge));
+        assert_eq!(
+            Content::decode(&[vec![1, 4], vec![0; MAX_MAILBOXES_CONTENT + 1]].concat()),
+            Err(WireError::TooLarge)
+        );
     }
 
     #[test]
