@@ -191,27 +191,44 @@ fn ten_messages_to_an_offline_connection_arrive_once_in_order_through_its_mailbo
     assert_eq!(held["serving"]["recipients"], 1, "{held}");
     let a_saved = stop(a);
 
-    // Only the mailbox is online when the recipient comes back.
+    // Only the mailbox is online when the recipient comes back. (`inbox` does not mark the
+    // conversation read, so the one `history` below makes one read receipt for all ten.)
     let b = start_again(&b_saved, &[&m]);
-    let on_b = b.wait_history(&a_id, 10);
+    b.wait_json("all ten to arrive", &["inbox"], ARRIVAL, |inbox| {
+        json_array(inbox.clone())
+            .iter()
+            .any(|c| c["peer"] == a_id.as_str() && c["unread"] == 10)
+            .then_some(())
+    });
+    let on_b = b.history(&a_id);
     assert_eq!(column(&on_b, "body"), bodies, "all ten, in order");
     assert_eq!(column(&on_b, "message_id"), ids, "each once");
-    // What is left at the mailbox is the recipient's acknowledgement, for the sender.
+    // What is left at the mailbox is for the sender: the recipient's acknowledgement and its
+    // read receipt.
     m.wait_json(
-        "the mailbox to delete what was fetched",
+        "the mailbox to hold only the sender's mail",
         &["mailbox"],
         ARRIVAL,
         |info| {
-            (info["serving"]["messages"] == 1 && info["serving"]["recipients"] == 1).then_some(())
+            (info["serving"]["messages"] == 2 && info["serving"]["recipients"] == 1).then_some(())
         },
     );
     let b_saved = stop(b);
 
     // The sender comes back while the recipient is away again, and learns from its own
-    // mailbox that they were delivered.
+    // mailbox that they were delivered, and read.
     let a = start_again(&a_saved, &[&m]);
     wait_all_delivered(&a, &b_id, 10);
     assert_eq!(a.json(&["status"])["outbox"], 0);
+    a.wait_json(
+        "the read receipt through the mailbox",
+        &["history", &b_id],
+        ARRIVAL,
+        |history| {
+            let states = column(&json_array(history.clone()), "state");
+            states.iter().all(|s| s == "read").then_some(())
+        },
+    );
     let b = start_again(&b_saved, &[&m, &a]);
     assert_eq!(b.history(&a_id).len(), 10, "nothing shown twice");
 }

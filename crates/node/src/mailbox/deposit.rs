@@ -30,7 +30,7 @@ pub(crate) async fn deposit(
 
 /// Deposits `frame` (an `/accord/dm/1` request frame for `peer`) at one of `peer`'s
 /// mailboxes other than ourselves (`me`).
-pub(super) async fn deposit_frame(
+pub(crate) async fn deposit_frame(
     net: &NetHandle,
     store: &StoreHandle,
     me: AccordId,

@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 
 use crate::Config;
 use crate::message::MessageHandle;
-pub(crate) use deposit::deposit;
+pub(crate) use deposit::{deposit, deposit_frame};
 
 /// Capacity of the actor's queue.
 const QUEUE_CAPACITY: usize = 256;

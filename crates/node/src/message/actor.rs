@@ -284,7 +284,14 @@ impl MessageActor {
                 frame,
                 up_to_local_seq,
             } => {
-                let answer = network::send_receipt(&self.net, peer, frame, up_to_local_seq);
+                let answer = network::send_receipt(
+                    &self.net,
+                    &self.store,
+                    self.me,
+                    peer,
+                    frame,
+                    up_to_local_seq,
+                );
                 self.receipts.push(answer);
             }
             MessageOutput::Respond { token, status } => self.respond(token, status).await,
