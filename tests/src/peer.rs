@@ -60,12 +60,18 @@ impl TestPeer {
     /// Starts a peer on 127.0.0.1 (mDNS and DHT off) that relays every inbox shard, dialling
     /// `bootstrap` if given.
     pub fn start(bootstrap: &[&str]) -> TestPeer {
+        let identity = Identity::generate(&mut rand_core::UnwrapErr(getrandom::SysRng));
+        TestPeer::start_as(identity, bootstrap)
+    }
+
+    /// [`TestPeer::start`] with a given identity: for instance a stopped daemon's, read from
+    /// its key file, so that the peer is that daemon's connections' connection.
+    pub fn start_as(identity: Identity, bootstrap: &[&str]) -> TestPeer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap_or_else(|err| panic!("runtime: {err}"));
-        let identity = Identity::generate(&mut rand_core::UnwrapErr(getrandom::SysRng));
         let config = NetConfig::default()
             .with_listen(vec![parse("/ip4/127.0.0.1/tcp/0")])
             .with_mdns(false)
@@ -118,10 +124,12 @@ impl TestPeer {
                                 seen.push((protocol, data));
                             }
                             // Inbox frames are answered like a node that took them; a
-                            // message is answered "stored" (version 1, status 0).
+                            // message is answered "stored" (version 1, status 0); a mailbox
+                            // request "not serving" (version 1, status 4).
                             let answer = match protocol {
                                 DirectProtocol::Inbox => b"ok".to_vec(),
                                 DirectProtocol::Dm => vec![1, 0],
+                                DirectProtocol::Mailbox => vec![1, 4],
                             };
                             let _ = responder.respond_direct(protocol, channel, answer).await;
                         }

@@ -104,6 +104,14 @@ pub enum Event {
         /// The message id.
         message_id: String,
     },
+    /// A message we sent is held by a mailbox of the recipient (which answered after its
+    /// flush); `message_delivered` follows when the recipient acknowledges it.
+    MessageStored {
+        /// The recipient.
+        peer: String,
+        /// The message id.
+        message_id: String,
+    },
     /// A message we sent was read.
     MessageRead {
         /// The recipient.

@@ -22,6 +22,7 @@ mod client;
 mod error;
 mod events;
 pub mod frame;
+mod mailbox;
 mod people;
 mod time;
 mod types;
@@ -29,6 +30,7 @@ mod types;
 pub use client::{Client, EventStream};
 pub use error::{ClientError, ErrorCode, RemoteError};
 pub use events::Event;
+pub use mailbox::{MailboxInfo, OwnMailboxInfo, ServingInfo};
 pub use people::{
     IntroductionInfo, MutualInfo, PersonInfo, ProfileInfo, ProfileSummary, SuggestionInfo,
 };

@@ -179,6 +179,18 @@ pub enum Request {
     UiOpen,
     /// End every web app session and forget every unused login token. Result: [`UiRevoked`].
     UiRevoke,
+    /// Our mailboxes and what we hold for others. Result: [`crate::MailboxInfo`].
+    Mailbox,
+    /// Make a connection one of our (at most two) mailboxes. Result: [`crate::MailboxInfo`].
+    MailboxUse {
+        /// The connection's Accord ID or alias.
+        peer: String,
+    },
+    /// Stop using a connection as a mailbox. Result: [`crate::MailboxInfo`].
+    MailboxDrop {
+        /// The connection's Accord ID or alias.
+        peer: String,
+    },
 }
 
 impl Request {
@@ -217,6 +229,9 @@ impl Request {
             Request::Introductions => "introductions",
             Request::UiOpen => "ui_open",
             Request::UiRevoke => "ui_revoke",
+            Request::Mailbox => "mailbox",
+            Request::MailboxUse { .. } => "mailbox_use",
+            Request::MailboxDrop { .. } => "mailbox_drop",
         }
     }
 }

@@ -232,6 +232,9 @@ fn describe(event: &Event) -> String {
         Event::MessageDelivered { peer, message_id } => {
             format!("message {message_id} delivered to {peer}")
         }
+        Event::MessageStored { peer, message_id } => {
+            format!("message {message_id} held by a mailbox of {peer}")
+        }
         Event::MessageRead { peer, message_id } => format!("message {message_id} read by {peer}"),
         Event::ProfileUpdated { .. }
         | Event::IntroductionReceived { .. }

@@ -9,6 +9,7 @@ mod client_commands;
 mod connect_commands;
 mod daemon;
 mod install_files;
+mod mailbox_commands;
 mod message_commands;
 mod output;
 mod passphrase;
@@ -206,6 +207,11 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         avatar_out: Option<PathBuf>,
     },
+    /// Your mailboxes and what you hold for others; `mailbox use|drop` chooses them
+    Mailbox {
+        #[command(subcommand)]
+        action: Option<mailbox_commands::MailboxAction>,
+    },
     /// Someone's degree (1st, 2nd, 3rd+) and your mutual connections, each proven
     People {
         /// The Accord ID or alias
@@ -345,6 +351,7 @@ async fn dispatch(
             .await
         }
         Command::People { peer } => people_commands::people(data_dir, &peer, json).await,
+        Command::Mailbox { action } => mailbox_commands::mailbox(data_dir, action, json).await,
         Command::Suggestions => people_commands::suggestions(data_dir, json).await,
         Command::Introduce {
             first,

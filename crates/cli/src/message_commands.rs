@@ -73,11 +73,21 @@ pub(crate) async fn send(
     let mut sent = connect(data_dir).await?.send(peer, &body, None).await?;
     if let Some((events, timeout)) = events {
         let id = sent.message_id.clone();
-        if !wait_for_ack(events, &id, timeout, json).await? {
+        let waited = wait_for_ack(events, &id, timeout, json).await?;
+        if !waited.acknowledged {
             // The caller may still want the message id, so that it can follow the message
             // in `accord history`; the failure itself goes to stderr.
+            if waited.stored {
+                sent.state = "stored".to_owned();
+            }
             if json {
                 print_json(&sent)?;
+            }
+            if waited.stored {
+                bail!(
+                    "message {id} was not acknowledged within {}s; a mailbox of the recipient holds it, and it will be delivered when the recipient comes online",
+                    timeout.as_secs()
+                );
             }
             bail!(
                 "message {id} was not acknowledged within {}s; it stays queued and will be delivered when the peer is reachable",
@@ -94,27 +104,40 @@ pub(crate) async fn send(
     Ok(ExitCode::SUCCESS)
 }
 
+/// How waiting for an acknowledgement ended.
+struct Waited {
+    /// The recipient acknowledged the message.
+    acknowledged: bool,
+    /// A mailbox of the recipient holds it (`message_stored` came).
+    stored: bool,
+}
+
 /// Waits up to `timeout` for `message_delivered` or `message_read` naming `id`, with a spinner
-/// unless `json`. `Ok(false)` means the time ran out; a daemon that stops first is an error.
+/// unless `json`, noting a `message_stored` on the way. A daemon that stops first is an error.
 async fn wait_for_ack(
     mut events: EventStream,
     id: &str,
     timeout: Duration,
     json: bool,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Waited> {
     let spinner = (!json).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_message("waiting for the recipient to acknowledge…");
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     });
+    let mut stored = false;
     let acknowledged = tokio::time::timeout(timeout, async {
         while let Some(event) = events.next().await? {
-            if let Event::MessageDelivered { message_id, .. }
-            | Event::MessageRead { message_id, .. } = &event
-                && message_id == id
-            {
-                return Ok::<bool, anyhow::Error>(true);
+            match &event {
+                Event::MessageDelivered { message_id, .. }
+                | Event::MessageRead { message_id, .. }
+                    if message_id == id =>
+                {
+                    return Ok::<bool, anyhow::Error>(true);
+                }
+                Event::MessageStored { message_id, .. } if message_id == id => stored = true,
+                _ => {}
             }
         }
         Ok(false)
@@ -124,10 +147,16 @@ async fn wait_for_ack(
         bar.finish_and_clear();
     }
     match acknowledged {
-        Ok(Ok(true)) => Ok(true),
+        Ok(Ok(true)) => Ok(Waited {
+            acknowledged: true,
+            stored,
+        }),
         Ok(Ok(false)) => bail!("the daemon stopped before the message {id} was acknowledged"),
         Ok(Err(err)) => Err(err),
-        Err(_) => Ok(false),
+        Err(_) => Ok(Waited {
+            acknowledged: false,
+            stored,
+        }),
     }
 }
 

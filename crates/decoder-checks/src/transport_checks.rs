@@ -7,6 +7,7 @@ use accord_channel::Envelope;
 use accord_handshake::GossipFrame;
 use accord_identity::AccordId;
 use accord_net::{DM_PROTOCOL, Frame, FrameCodec, MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE};
+use accord_node::mailbox_wire::{self, Announce, MailboxRequest, MailboxResponse};
 use accord_node::wire::{self, Content};
 use futures::executor::block_on;
 use futures::io::Cursor;
@@ -56,6 +57,32 @@ pub(crate) fn direct_frames(data: &[u8]) {
     }
     match Content::decode(data) {
         Ok(content) => assert_eq!(content.encode(), data, "a content re-encodes exactly"),
+        Err(err) => assert_explained(&err),
+    }
+    mailbox_frames(data);
+}
+
+/// The `/accord/mailbox/1` request and response, a held item and a mailbox announcement:
+/// each decodes only what re-encodes to exactly the same bytes.
+fn mailbox_frames(data: &[u8]) {
+    match MailboxRequest::decode(data) {
+        Ok(request) => assert_eq!(request.encode(), data, "a mailbox request re-encodes"),
+        Err(err) => assert_explained(&err),
+    }
+    match MailboxResponse::decode(data) {
+        Ok(response) => assert_eq!(response.encode(), data, "a mailbox response re-encodes"),
+        Err(err) => assert_explained(&err),
+    }
+    match mailbox_wire::unpad_item(data) {
+        Ok(frame) => assert_eq!(
+            mailbox_wire::pad_item(frame).ok().as_deref(),
+            Some(data),
+            "an item re-pads exactly"
+        ),
+        Err(err) => assert_explained(&err),
+    }
+    match Announce::decode(data) {
+        Ok(announce) => assert_eq!(announce.encode(), data, "an announcement re-encodes"),
         Err(err) => assert_explained(&err),
     }
 }

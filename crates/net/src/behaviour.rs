@@ -16,7 +16,7 @@ use libp2p::{
 use sha2::{Digest, Sha256};
 
 use crate::addresses::Addresses;
-use crate::direct::{DM_PROTOCOL, FrameCodec, INBOX_PROTOCOL, PeerGate};
+use crate::direct::{DM_PROTOCOL, FrameCodec, INBOX_PROTOCOL, MAILBOX_PROTOCOL, PeerGate};
 use crate::gated::GatedDirect;
 use crate::{NetConfig, NetError, RelayLimits};
 
@@ -48,6 +48,8 @@ pub struct Behaviour {
     pub inbox: request_response::Behaviour<FrameCodec>,
     /// End-to-end encrypted messages to a connection; only connections may open requests.
     pub dm: GatedDirect,
+    /// Mailboxes among connections (`/accord/mailbox/1`); only connections may open requests.
+    pub mailbox: GatedDirect,
     /// Addresses learnt outside Kademlia, offered to every dial by peer ID.
     pub addresses: Addresses,
     /// Circuit relay v2 client: reserves slots on relays and dials `/p2p-circuit` addresses.
@@ -68,6 +70,7 @@ impl Behaviour {
         config: &NetConfig,
     ) -> Result<Self, NetError> {
         let dm_gate = std::sync::Arc::new(PeerGate::default());
+        let mailbox_gate = std::sync::Arc::new(PeerGate::default());
         let local_peer_id = keypair.public().to_peer_id();
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), keypair.public())
@@ -127,6 +130,15 @@ impl Behaviour {
                     config,
                 ),
                 dm_gate,
+            ),
+            mailbox: GatedDirect::new(
+                direct_behaviour(
+                    MAILBOX_PROTOCOL,
+                    FrameCodec::gated(limits.max_dm_request, std::sync::Arc::clone(&mailbox_gate))
+                        .with_max_response(crate::direct::MAX_MAILBOX_RESPONSE),
+                    config,
+                ),
+                mailbox_gate,
             ),
             addresses: Addresses::default(),
             relay_client,

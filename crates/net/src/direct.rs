@@ -20,6 +20,9 @@ pub const INBOX_PROTOCOL: StreamProtocol = StreamProtocol::new("/accord/inbox/1"
 /// End-to-end encrypted messages between connections, acknowledged once stored.
 pub const DM_PROTOCOL: StreamProtocol = StreamProtocol::new("/accord/dm/1");
 
+/// Mailboxes among connections: token registration, deposits, fetches and deletions.
+pub const MAILBOX_PROTOCOL: StreamProtocol = StreamProtocol::new("/accord/mailbox/1");
+
 /// The direct protocols a node speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DirectProtocol {
@@ -27,6 +30,8 @@ pub enum DirectProtocol {
     Inbox,
     /// [`DM_PROTOCOL`].
     Dm,
+    /// [`MAILBOX_PROTOCOL`].
+    Mailbox,
 }
 
 impl DirectProtocol {
@@ -35,6 +40,7 @@ impl DirectProtocol {
         match self {
             DirectProtocol::Inbox => INBOX_PROTOCOL,
             DirectProtocol::Dm => DM_PROTOCOL,
+            DirectProtocol::Mailbox => MAILBOX_PROTOCOL,
         }
     }
 }
@@ -51,6 +57,10 @@ pub const MAX_INBOX_REQUEST: usize = 4096;
 /// The largest response any direct protocol accepts, in bytes. Not configurable: responses
 /// are short status answers to requests this node chose to send.
 pub const MAX_DIRECT_RESPONSE: usize = 4 * 1024;
+
+/// The largest response `/accord/mailbox/1` accepts, in bytes: a fetch answers with the items
+/// held for the requester, a page of at most this much.
+pub const MAX_MAILBOX_RESPONSE: usize = 256 * 1024;
 
 /// Which peers may open requests on a gated protocol (`/accord/dm/1`): the node's Accord
 /// connections, as given to [`crate::NetHandle::keep_peers`]. Shared between the event loop,
@@ -105,6 +115,7 @@ impl PeerGate {
 #[derive(Debug)]
 pub struct FrameCodec {
     max_request: usize,
+    max_response: usize,
     gate: Option<Arc<PeerGate>>,
     /// The peer at the other end, once the codec is bound to a connection.
     peer: Option<PeerId>,
@@ -120,6 +131,7 @@ impl Clone for FrameCodec {
             .or_else(|| self.gate.as_ref().and_then(|gate| gate.establishing()));
         FrameCodec {
             max_request: self.max_request,
+            max_response: self.max_response,
             gate: self.gate.clone(),
             peer,
         }
@@ -131,6 +143,7 @@ impl FrameCodec {
     pub fn new(max_request: usize) -> Self {
         FrameCodec {
             max_request,
+            max_response: MAX_DIRECT_RESPONSE,
             gate: None,
             peer: None,
         }
@@ -141,9 +154,17 @@ impl FrameCodec {
     pub fn gated(max_request: usize, gate: Arc<PeerGate>) -> Self {
         FrameCodec {
             max_request,
+            max_response: MAX_DIRECT_RESPONSE,
             gate: Some(gate),
             peer: None,
         }
+    }
+
+    /// This codec, taking responses of up to `max_response` bytes.
+    #[must_use]
+    pub fn with_max_response(mut self, max_response: usize) -> Self {
+        self.max_response = max_response;
+        self
     }
 
     /// Whether a request may be read on this codec's connection.
@@ -250,7 +271,7 @@ impl request_response::Codec for FrameCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, MAX_DIRECT_RESPONSE).await
+        read_frame(io, self.max_response).await
     }
 
     async fn write_request<T>(

@@ -378,12 +378,10 @@ impl EventLoop {
                 let _ = reply.send(());
             }
             Command::KeepPeers { peers, reply } => {
-                // The same set is who may open dm requests.
-                self.swarm
-                    .behaviour()
-                    .dm
-                    .gate()
-                    .allow_only(peers.iter().copied());
+                // The same set is who may open dm and mailbox requests.
+                let behaviour = self.swarm.behaviour();
+                behaviour.dm.gate().allow_only(peers.iter().copied());
+                behaviour.mailbox.gate().allow_only(peers.iter().copied());
                 self.trim.keep(peers);
                 let _ = reply.send(());
             }
@@ -547,6 +545,9 @@ impl EventLoop {
             BehaviourEvent::Gossipsub(event) => self.on_gossipsub_event(event),
             BehaviourEvent::Inbox(event) => self.on_direct_event(DirectProtocol::Inbox, event),
             BehaviourEvent::Dm(event) => self.on_direct_event(DirectProtocol::Dm, event),
+            BehaviourEvent::Mailbox(event) => {
+                self.on_direct_event(DirectProtocol::Mailbox, event);
+            }
             BehaviourEvent::RelayClient(event) => self.on_relay_client_event(event),
             BehaviourEvent::RelayServer(event) => self.on_relay_server_event(event),
             BehaviourEvent::Dcutr(event) => self.on_dcutr_event(event),

@@ -90,8 +90,8 @@ pub struct NetStats {
     pub events_dropped: u64,
     /// Peers disconnected for announcing a request frame above its protocol's limit.
     pub peers_disconnected: u64,
-    /// Requests on `/accord/dm/1` refused, unread, because their peer is not one of the
-    /// node's connections (see [`NetHandle::keep_peers`]).
+    /// Requests on `/accord/dm/1` or `/accord/mailbox/1` refused, unread, because their peer
+    /// is not one of the node's connections (see [`NetHandle::keep_peers`]).
     pub dm_refused: u64,
     /// Requests on `/accord/inbox/1` dropped because their peer was over its request rate
     /// ([`crate::NetLimits::inbox_requests_per_peer_per_minute`]).
@@ -349,8 +349,8 @@ impl NetHandle {
 
     /// Replaces the node's Accord connections: the peers whose connections are never trimmed
     /// (see [`crate::NetConfig::peer_high_water`]), and the only peers allowed to open
-    /// requests on `/accord/dm/1` (every other peer's dm stream is reset before a byte of it
-    /// is read, and counted in [`NetStats::dm_refused`]).
+    /// requests on `/accord/dm/1` and `/accord/mailbox/1` (every other peer's stream is reset
+    /// before a byte of it is read, and counted in [`NetStats::dm_refused`]).
     pub async fn keep_peers(&self, peers: Vec<PeerId>) -> Result<(), NetError> {
         self.request(|reply| Command::KeepPeers { peers, reply })
             .await

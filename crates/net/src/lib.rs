@@ -41,7 +41,8 @@ pub use config::{
 };
 pub use direct::{
     DM_PROTOCOL, DirectProtocol, Frame, FrameCodec, FrameTooLarge, INBOX_PROTOCOL,
-    MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE, MAX_INBOX_REQUEST, PeerGate,
+    MAILBOX_PROTOCOL, MAX_DIRECT_REQUEST, MAX_DIRECT_RESPONSE, MAX_INBOX_REQUEST,
+    MAX_MAILBOX_RESPONSE, PeerGate,
 };
 pub use error::NetError;
 pub use event_loop::EventLoop;

@@ -9,11 +9,13 @@ use serde::Deserialize;
 
 mod gossip;
 mod limits;
+mod mailbox;
 mod profile;
 mod ui;
 
 pub use gossip::GossipConfig;
 pub use limits::LimitsSection;
+pub use mailbox::MailboxSection;
 pub use profile::ProfileSection;
 pub use ui::UiSection;
 
@@ -39,6 +41,8 @@ pub struct Config {
     pub profile: ProfileSection,
     /// `[ui]`: the local web app.
     pub ui: UiSection,
+    /// `[mailbox]`: mail held for connections.
+    pub mailbox: MailboxSection,
 }
 
 /// `[network]`.
@@ -378,6 +382,7 @@ impl Config {
         self.limits.validate(path)?;
         self.gossip.validate(path)?;
         self.ui.validate(path)?;
+        self.mailbox.validate(path)?;
         for addr in &self.network.relays {
             if let Ok(parsed) = addr.parse::<accord_net::Multiaddr>()
                 && accord_net::split_peer_id(&parsed).1.is_none()

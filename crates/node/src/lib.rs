@@ -26,6 +26,7 @@ mod data_dir;
 mod error;
 mod hex;
 mod identity_file;
+mod mailbox;
 mod message;
 mod node;
 mod people;
@@ -37,12 +38,15 @@ mod ui;
 
 pub use clock::{ClockOffsetError, now_ms};
 pub use config::{
-    Config, ConfigError, GossipConfig, InvitesConfig, LimitsSection, MessagesConfig, NetworkConfig,
-    ProfileSection, RelaySection, StoreSection, UiSection,
+    Config, ConfigError, GossipConfig, InvitesConfig, LimitsSection, MailboxSection,
+    MessagesConfig, NetworkConfig, ProfileSection, RelaySection, StoreSection, UiSection,
 };
 pub use data_dir::{DataDir, DataDirLock, write_atomically};
 pub use error::NodeError;
 pub use identity_file::{create_identity, load_identity, load_or_create_identity};
+/// The bytes of `/accord/mailbox/1`, of a held item and of a mailbox announcement, public for
+/// the same reason.
+pub use mailbox::wire as mailbox_wire;
 /// The bytes of `/accord/dm/1` (request, response, encrypted content), public so that the
 /// fuzz targets and the decoder tests can drive the decoders a peer's bytes reach.
 pub use message::wire;

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::connect::{ConnectActor, RelayDrops, gossip_validator};
 use crate::control::ControlSocket;
+use crate::mailbox::MailboxHandle;
 use crate::message::MessageActor;
 use crate::people::PeopleHandle;
 use crate::requests::NodeContext;
@@ -75,6 +76,7 @@ pub struct Node {
     connect_task: JoinHandle<()>,
     message_task: JoinHandle<()>,
     people_task: JoinHandle<()>,
+    mailbox_task: JoinHandle<()>,
     store_task: StoreTask,
     control: ControlSocket,
     shutdown_requests: mpsc::Receiver<()>,
@@ -135,6 +137,14 @@ impl Node {
             net.clone(),
             events.clone(),
         );
+        let (mailbox, mailbox_task) = MailboxHandle::spawn(
+            id,
+            Arc::clone(&config),
+            store.clone(),
+            net.clone(),
+            events.clone(),
+            messages.clone(),
+        );
         let (connect, connect_task) = ConnectActor::spawn(
             identity,
             Arc::clone(&config),
@@ -177,6 +187,7 @@ impl Node {
             connect,
             messages,
             people,
+            mailbox,
             web_app,
         };
         tracing::info!(%id, data_dir = %dir.root().display(), "node started");
@@ -188,6 +199,7 @@ impl Node {
             connect_task,
             message_task,
             people_task,
+            mailbox_task,
             store_task,
             control,
             shutdown_requests,
@@ -244,6 +256,9 @@ impl Node {
         let _ = self.connect_task.await;
         self.context.people.shutdown().await;
         let _ = self.people_task.await;
+        // Before the Message actor: a fetch round waits for its answers.
+        self.context.mailbox.shutdown().await;
+        let _ = self.mailbox_task.await;
         self.context.messages.shutdown().await;
         let _ = self.message_task.await;
         let net = self.context.net.clone();
@@ -306,6 +321,18 @@ impl Node {
                 if !self.context.messages.incoming(peer, data, channel) {
                     // Dropping the channel fails the request; the sender's outbox retries.
                     tracing::warn!(%peer, "message queue full; direct message refused");
+                }
+                None
+            }
+            NetEvent::DirectRequest {
+                protocol: DirectProtocol::Mailbox,
+                peer,
+                data,
+                channel,
+            } => {
+                if !self.context.mailbox.incoming(peer, data, channel) {
+                    // Dropping the channel fails the request; the requester tries again.
+                    tracing::warn!(%peer, "mailbox queue full; request refused");
                 }
                 None
             }

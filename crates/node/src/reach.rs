@@ -41,9 +41,20 @@ pub(crate) async fn send_dm(
     peer: AccordId,
     frame: Vec<u8>,
 ) -> Result<Vec<u8>, String> {
+    send_routed(net, store, DirectProtocol::Dm, peer, frame).await
+}
+
+/// Sends a request on a direct `protocol` to `peer`, finding a route first (as [`send_dm`]).
+pub(crate) async fn send_routed(
+    net: &NetHandle,
+    store: &StoreHandle,
+    protocol: DirectProtocol,
+    peer: AccordId,
+    frame: Vec<u8>,
+) -> Result<Vec<u8>, String> {
     let route = route(net, store, peer).await?;
     match net
-        .send_direct(DirectProtocol::Dm, peer.peer_id(), frame.clone())
+        .send_direct(protocol, peer.peer_id(), frame.clone())
         .await
     {
         Ok(answer) => Ok(answer),
@@ -51,7 +62,7 @@ pub(crate) async fn send_dm(
             // The cached addresses are stale (the peer moved): ask the DHT and try once more.
             tracing::info!(%peer, "cached addresses failed; looking the peer up");
             lookup(net, peer).await?;
-            net.send_direct(DirectProtocol::Dm, peer.peer_id(), frame)
+            net.send_direct(protocol, peer.peer_id(), frame)
                 .await
                 .map_err(|err| err.to_string())
         }

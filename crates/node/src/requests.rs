@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::Config;
 use crate::connect::{ConnectCommand, ConnectHandle, ConnectReply};
+use crate::mailbox::MailboxHandle;
 use crate::message::{MessageCommand, MessageHandle, MessageReply};
 use crate::people::PeopleHandle;
 
@@ -39,6 +40,7 @@ pub(crate) struct NodeContext {
     pub(crate) connect: ConnectHandle,
     pub(crate) messages: MessageHandle,
     pub(crate) people: PeopleHandle,
+    pub(crate) mailbox: MailboxHandle,
     pub(crate) web_app: Arc<crate::ui::WebApp>,
 }
 
@@ -127,6 +129,9 @@ impl NodeContext {
                 ErrorCode::InvalidRequest,
                 "subscribe is handled by the connection",
             )),
+            request @ (Request::Mailbox
+            | Request::MailboxUse { .. }
+            | Request::MailboxDrop { .. }) => self.mailbox.command(request).await,
             Request::UiOpen => to_value(self.web_app.open().await?),
             Request::UiRevoke => to_value(self.web_app.revoke().await),
             Request::Shutdown => {
@@ -332,7 +337,7 @@ impl NodeContext {
                 "the Message actor answered stats with another reply",
             ));
         };
-        for (reason, count) in messages {
+        for (reason, count) in messages.into_iter().chain(self.mailbox.stats().await?) {
             *dropped.entry(reason.to_owned()).or_default() += count;
         }
         // The network layer's per-peer rate limit drops frames before the relay check does.

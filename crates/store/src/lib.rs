@@ -77,6 +77,7 @@ mod handle;
 mod invite_index;
 mod invites;
 mod lifecycle_record;
+mod mailbox;
 mod message_record;
 mod message_steps;
 mod messages;
@@ -109,6 +110,10 @@ pub use invite_index::{
     PURGE_BATCH, live_connection, live_incoming, live_outgoing,
 };
 pub use invites::{Connection, IncomingInvite, InviteId, OutgoingInvite};
+pub use mailbox::{
+    Announcement, DepositRefusal, HeldItem, MAX_TOKENS_PER_OWNER, MailboxLimits, OwnMailbox,
+    ServingTotals, token_hash,
+};
 pub use message_steps::{IncomingContext, SendingContext};
 pub use messages::{
     ConversationRecord, Direction, Incoming, MessageId, MessageRecord, MessageState, OutboxEntry,

@@ -64,14 +64,16 @@ fn direction_from_code(code: u8) -> Result<Direction, CodecError> {
     }
 }
 
-/// Maps a message state to its stored code. The codes are part of the on-disk format and
-/// follow the states' order.
+/// Maps a message state to its stored code. The codes are part of the on-disk format: they
+/// follow the states' order, except `stored` (4), which came later and sits between `sent`
+/// and `delivered` in the order.
 fn state_code(state: MessageState) -> u8 {
     match state {
         MessageState::Queued => 0,
         MessageState::Sent => 1,
         MessageState::Delivered => 2,
         MessageState::Read => 3,
+        MessageState::Stored => 4,
     }
 }
 
@@ -82,6 +84,7 @@ fn state_from_code(code: u8) -> Result<MessageState, CodecError> {
         1 => Ok(MessageState::Sent),
         2 => Ok(MessageState::Delivered),
         3 => Ok(MessageState::Read),
+        4 => Ok(MessageState::Stored),
         code => Err(CodecError::BadCode {
             field: "message state",
             code,

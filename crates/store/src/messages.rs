@@ -95,6 +95,9 @@ pub enum MessageState {
     Queued,
     /// Handed to the network, not yet acknowledged.
     Sent,
+    /// Held by a mailbox of the recipient (it answered after its flush), not yet
+    /// acknowledged by the recipient.
+    Stored,
     /// Stored by the recipient (for incoming messages: stored by us).
     Delivered,
     /// Read by the recipient (for incoming messages: read by our user).
@@ -107,6 +110,7 @@ impl MessageState {
         match self {
             MessageState::Queued => "queued",
             MessageState::Sent => "sent",
+            MessageState::Stored => "stored",
             MessageState::Delivered => "delivered",
             MessageState::Read => "read",
         }
@@ -121,7 +125,7 @@ impl fmt::Display for MessageState {
 
 /// The error of parsing a [`MessageState`] from a string that is not one of its names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("unknown message state (expected queued, sent, delivered or read)")]
+#[error("unknown message state (expected queued, sent, stored, delivered or read)")]
 pub struct ParseMessageStateError;
 
 impl FromStr for MessageState {
@@ -131,6 +135,7 @@ impl FromStr for MessageState {
         match s {
             "queued" => Ok(MessageState::Queued),
             "sent" => Ok(MessageState::Sent),
+            "stored" => Ok(MessageState::Stored),
             "delivered" => Ok(MessageState::Delivered),
             "read" => Ok(MessageState::Read),
             _ => Err(ParseMessageStateError),

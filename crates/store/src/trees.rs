@@ -36,7 +36,8 @@
 //! repeated in the value. Invite state codes: 0 pending, 1 accepted, 2 declined, 3 withdrawn,
 //! 4 expired. Messages, outbox entries and conversations are encoded the same way. Message
 //! direction codes: 0 outgoing, 1 incoming; message state codes: 0 queued, 1 sent,
-//! 2 delivered, 3 read.
+//! 2 delivered, 3 read, 4 stored (held by a mailbox of the recipient; between sent and
+//! delivered).
 //!
 //! | tree | key | value |
 //! |---|---|---|
@@ -111,6 +112,12 @@ pub const PEERS_SEEN: &str = "peers_seen";
 /// and introductions, under a one-byte kind prefix (see `people.rs` for the key layout).
 /// Opened on first use, so a store written before it existed needs no migration.
 pub const PEOPLE: &str = "people";
+
+/// Mailboxes: the mail held for connections, the tokens they registered, our own mailboxes
+/// and what connections announced of theirs, under a one-byte kind prefix (see `mailbox.rs`
+/// for the key layout). Opened on first use, so a store written before it existed needs no
+/// migration.
+pub const MAILBOX: &str = "mailbox";
 
 /// The tree of schema 2 that nothing wrote; dropped on open when empty.
 pub(crate) const RETIRED_REVOCATIONS: &str = "revocations";

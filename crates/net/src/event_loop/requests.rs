@@ -269,6 +269,7 @@ impl EventLoop {
         match protocol {
             DirectProtocol::Inbox => &mut self.swarm.behaviour_mut().inbox,
             DirectProtocol::Dm => self.swarm.behaviour_mut().dm.inner(),
+            DirectProtocol::Mailbox => self.swarm.behaviour_mut().mailbox.inner(),
         }
     }
 

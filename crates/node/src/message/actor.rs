@@ -12,9 +12,9 @@ use std::sync::Arc;
 use accord_api::{ErrorCode, Event, RemoteError};
 use accord_identity::AccordId;
 use accord_net::{NetHandle, ResponseChannel};
-use accord_store::{FlushTicket, StoreError, StoreHandle};
+use accord_store::{FlushTicket, MessageId, StoreError, StoreHandle};
 use futures::future::BoxFuture;
-use futures::stream::FuturesOrdered;
+use futures::stream::{FuturesOrdered, FuturesUnordered};
 use futures::{FutureExt as _, StreamExt as _};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -23,6 +23,7 @@ use super::core::{
     FlushId, MessageCore, MessageInput, MessageOutput, Queued, ReplyToken, ResponseToken,
 };
 use super::network::{self, Deliveries, ReceiptAnswers, Responder};
+use super::wire::Status;
 use super::{MessageHandle, MessageMessage, MessageReply, QUEUE_CAPACITY, store_jobs};
 use crate::{Config, clock};
 
@@ -32,11 +33,23 @@ const MAX_BATCH: usize = 256;
 /// The answer to a user command.
 type Reply = oneshot::Sender<Result<MessageReply, RemoteError>>;
 
+/// Deposits at mailboxes under way, each answering whether a mailbox took the message.
+type Deposits = FuturesUnordered<BoxFuture<'static, (AccordId, MessageId, Result<(), String>)>>;
+
+/// Where the answer to an incoming request goes: the peer that sent it, or the mailbox
+/// round that fetched it.
+enum Answerer {
+    Network(ResponseChannel<Vec<u8>>),
+    Mailbox(oneshot::Sender<Status>),
+}
+
 /// The flushes waiting, in the order their writes were queued (so they resolve in order).
 type Flushes = FuturesOrdered<BoxFuture<'static, (FlushId, Result<(), StoreError>)>>;
 
 /// The Message actor (see the module docs).
 pub(crate) struct MessageActor {
+    /// Our own Accord ID (never a mailbox for our own messages).
+    me: AccordId,
     core: MessageCore,
     config: Arc<Config>,
     store: StoreHandle,
@@ -46,12 +59,13 @@ pub(crate) struct MessageActor {
     /// The channels of the commands being answered, by the token the core knows them by.
     replies: HashMap<ReplyToken, Reply>,
     /// The channels of the `/accord/dm/1` requests being answered, likewise.
-    channels: HashMap<ResponseToken, ResponseChannel<Vec<u8>>>,
+    channels: HashMap<ResponseToken, Answerer>,
     /// The last token handed out.
     last_token: u64,
     flushes: Flushes,
     deliveries: Deliveries,
     receipts: ReceiptAnswers,
+    deposits: Deposits,
     responder: Responder,
 }
 
@@ -74,6 +88,7 @@ impl MessageActor {
     ) -> (MessageHandle, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let actor = MessageActor {
+            me,
             core: MessageCore::new(me, config.messages.read_receipts),
             config,
             store,
@@ -87,6 +102,7 @@ impl MessageActor {
             flushes: FuturesOrdered::new(),
             deliveries: Deliveries::new(),
             receipts: ReceiptAnswers::new(),
+            deposits: FuturesUnordered::new(),
         };
         let task = tokio::spawn(actor.run());
         (MessageHandle::new(tx), task)
@@ -124,6 +140,11 @@ impl MessageActor {
                     let answered = MessageInput::ReceiptAnswered { peer, up_to_local_seq, acknowledged };
                     self.step(answered).await;
                 }
+                Some((peer, message_id, result)) = self.deposits.next(),
+                    if !self.deposits.is_empty() =>
+                {
+                    self.step(MessageInput::Deposited { peer, message_id, result }).await;
+                }
                 () = self.responder.next_done(), if !self.responder.is_idle() => {}
                 () = clock::sleep_until(due), if due.is_some() => {
                     self.step(MessageInput::Tick).await;
@@ -159,8 +180,17 @@ impl MessageActor {
                     channel,
                 } => {
                     let token = ResponseToken(self.next_token());
-                    self.channels.insert(token, channel);
+                    self.channels.insert(token, Answerer::Network(channel));
                     Queued::Incoming { token, peer, data }
+                }
+                MessageMessage::Fetched { peer, data, reply } => {
+                    let token = ResponseToken(self.next_token());
+                    self.channels.insert(token, Answerer::Mailbox(reply));
+                    Queued::Incoming {
+                        token,
+                        peer: peer.peer_id(),
+                        data,
+                    }
                 }
                 MessageMessage::PeerConnected { peer } => Queued::PeerConnected(peer),
                 MessageMessage::PeerDisconnected { peer } => Queued::PeerDisconnected(peer),
@@ -254,14 +284,18 @@ impl MessageActor {
                 frame,
                 up_to_local_seq,
             } => {
-                let answer = network::send_receipt(&self.net, peer, frame, up_to_local_seq);
+                let answer = network::send_receipt(
+                    &self.net,
+                    &self.store,
+                    self.me,
+                    peer,
+                    frame,
+                    up_to_local_seq,
+                );
                 self.receipts.push(answer);
             }
-            MessageOutput::Respond { token, status } => {
-                if let Some(channel) = self.channels.remove(&token) {
-                    self.responder.send(vec![(channel, status)]).await;
-                }
-            }
+            MessageOutput::Respond { token, status } => self.respond(token, status).await,
+            MessageOutput::Deposit { peer, message_id } => self.deposit(peer, message_id),
             MessageOutput::Reply { token, reply } => {
                 if let Some(channel) = self.replies.remove(&token) {
                     // The user may have gone away meanwhile.
@@ -275,6 +309,37 @@ impl MessageActor {
             MessageOutput::AwaitFlush(id) => self.await_flush(id, None),
         }
         Vec::new()
+    }
+}
+
+impl MessageActor {
+    /// Answers an incoming request: to the peer that sent it, or to the mailbox round that
+    /// fetched it.
+    async fn respond(&mut self, token: ResponseToken, status: Status) {
+        match self.channels.remove(&token) {
+            Some(Answerer::Network(channel)) => {
+                self.responder.send(vec![(channel, status)]).await;
+            }
+            Some(Answerer::Mailbox(reply)) => {
+                // The fetch round may have ended meanwhile: it fetches the item again.
+                let _ = reply.send(status);
+            }
+            None => {}
+        }
+    }
+
+    /// Starts depositing our message to `peer` at one of its mailboxes; the answer comes
+    /// back through the loop.
+    fn deposit(&mut self, peer: AccordId, message_id: MessageId) {
+        let deposit = crate::mailbox::deposit(
+            self.net.clone(),
+            self.store.clone(),
+            self.me,
+            peer,
+            message_id,
+        );
+        self.deposits
+            .push(Box::pin(async move { (peer, message_id, deposit.await) }));
     }
 }
 

@@ -36,6 +36,7 @@ pub(crate) use command::{MessageCommand, MessageReply};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use actor::MessageActor;
+pub(crate) use send_step::random_id as random_frame_id;
 
 /// Capacity of the actor's queue.
 pub(crate) const QUEUE_CAPACITY: usize = 1024;
@@ -53,6 +54,13 @@ pub(crate) enum MessageMessage {
         peer: PeerId,
         data: Vec<u8>,
         channel: ResponseChannel<Vec<u8>>,
+    },
+    /// An `/accord/dm/1` request fetched from one of our mailboxes, sent by `peer`; its
+    /// answer (after the flush, like any other) goes to `reply`.
+    Fetched {
+        peer: accord_identity::AccordId,
+        data: Vec<u8>,
+        reply: oneshot::Sender<wire::Status>,
     },
     /// A peer connected: deliver what waits for it.
     PeerConnected { peer: PeerId },
@@ -99,6 +107,21 @@ impl MessageHandle {
                 channel,
             })
             .is_ok()
+    }
+
+    /// Hands the actor a request fetched from one of our mailboxes (waiting for room in its
+    /// queue); the answer comes on the returned channel, or `None` if the actor stopped.
+    pub(crate) async fn fetched(
+        &self,
+        peer: accord_identity::AccordId,
+        data: Vec<u8>,
+    ) -> Option<oneshot::Receiver<wire::Status>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(MessageMessage::Fetched { peer, data, reply })
+            .await
+            .ok()?;
+        Some(answer)
     }
 
     /// Tells the actor a peer connected (best effort).

@@ -50,22 +50,33 @@ pub(super) async fn deliver(
     })
 }
 
-/// Sends a read receipt; the future says whether the peer stored it.
+/// Sends a read receipt; the future says whether the peer stored it. One that cannot reach
+/// the peer is also left at one of the peer's mailboxes (we are `me`), and still counts as
+/// unacknowledged: it goes again when the peer connects, and a receipt applied twice changes
+/// nothing.
 pub(super) fn send_receipt(
     net: &NetHandle,
+    store: &StoreHandle,
+    me: AccordId,
     peer: AccordId,
     frame: Vec<u8>,
     up_to_local_seq: u64,
 ) -> BoxFuture<'static, (AccordId, u64, bool)> {
-    let net = net.clone();
+    let (net, store) = (net.clone(), store.clone());
     Box::pin(async move {
         let answer = net
-            .send_direct(DirectProtocol::Dm, peer.peer_id(), frame)
+            .send_direct(DirectProtocol::Dm, peer.peer_id(), frame.clone())
             .await;
+        let unreachable = answer.is_err();
         let acknowledged = answer
             .ok()
             .and_then(|bytes| wire::decode_status(&bytes).ok())
             .is_some_and(|status| status == Status::Stored);
+        if unreachable
+            && let Err(reason) = crate::mailbox::deposit_frame(&net, &store, me, peer, &frame).await
+        {
+            tracing::debug!(%peer, %reason, "no mailbox of the peer took a read receipt");
+        }
         (peer, up_to_local_seq, acknowledged)
     })
 }

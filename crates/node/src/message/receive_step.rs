@@ -125,6 +125,31 @@ fn apply(
                 event: event.map(Box::new),
             }
         }
+        Content::Mailboxes(bytes) => {
+            // Stored in this job, with the ratchet state, so both share the flush the answer
+            // waits for.
+            if let Err(reason) = crate::mailbox::receive_announcement(store, &peer, &bytes) {
+                return dropped(reason, peer);
+            }
+            if let Err(err) = store.put_session(&peer, &state) {
+                tracing::warn!(%peer, %err, "cannot store the ratchet state of an announcement");
+                return Outcome::Refused(None);
+            }
+            Outcome::Receipt {
+                read: Vec::new(),
+                delivered: Vec::new(),
+            }
+        }
+        Content::Delivered { ids } => {
+            if let Err(err) = store.put_session(&peer, &state) {
+                tracing::warn!(%peer, %err, "cannot store the ratchet state of an acknowledgement");
+                return Outcome::Refused(None);
+            }
+            Outcome::Receipt {
+                read: Vec::new(),
+                delivered: complete_ours(store, peer, ids),
+            }
+        }
         Content::Hello | Content::Read { .. } => {
             if let Err(err) = store.put_session(&peer, &state) {
                 tracing::warn!(%peer, %err, "cannot store the ratchet state of a receipt");
@@ -134,7 +159,10 @@ fn apply(
                 Content::Read { ids } => mark_ours_read(store, peer, ids),
                 _ => Vec::new(),
             };
-            Outcome::Receipt { read }
+            Outcome::Receipt {
+                read,
+                delivered: Vec::new(),
+            }
         }
         Content::Text {
             message_id,
@@ -177,6 +205,27 @@ fn apply(
             }
         }
     }
+}
+
+/// Completes the outbox entries of the messages an acknowledgement names, if they are ours
+/// to that peer and still waiting; returns the ones completed.
+fn complete_ours(store: &Store, peer: AccordId, ids: Vec<MessageId>) -> Vec<MessageId> {
+    let mut delivered = Vec::new();
+    for id in ids {
+        let ours = matches!(
+            store.is_seen(&peer, &id),
+            Ok(Some(record)) if record.direction == Direction::Outgoing
+        );
+        if !ours {
+            continue;
+        }
+        match store.complete_outbox(&peer, &id, MessageState::Delivered) {
+            Ok(Some(_)) => delivered.push(id),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(%peer, %err, "cannot complete an acknowledged message"),
+        }
+    }
+    delivered
 }
 
 /// Marks the messages a receipt names `read`, if they are ours to that peer (a receipt speaks

@@ -84,7 +84,7 @@ pub(super) fn record_batch(
 }
 
 /// A fresh random message id.
-pub(super) fn random_id() -> MessageId {
+pub(crate) fn random_id() -> MessageId {
     let mut id = [0u8; 16];
     rand_core::Rng::fill_bytes(&mut rng::os_rng(), &mut id);
     id

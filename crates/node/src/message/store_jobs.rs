@@ -81,6 +81,19 @@ pub(super) async fn run(
                 result: store.run(acknowledge).await,
             }
         }
+        StoreJob::MarkStored { peer, message_id } => {
+            let result = store
+                .run(move |s| {
+                    let marked = s.set_message_state(&peer, &message_id, MessageState::Stored)?;
+                    Ok(marked.is_some())
+                })
+                .await;
+            StoreDone::MarkedStored {
+                peer,
+                message_id,
+                result,
+            }
+        }
         StoreJob::Query(query) => run_query(store, query).await,
     };
     (done, None)

@@ -10,6 +10,11 @@
 //!                 [‖ reply-to id (16)] ‖ body length (u32) ‖ body (UTF-8)
 //!   kind 2 read:  count (u16, 1–1000) ‖ count × message id (16)
 //!   kind 3 people: a people content (the rest; see `crate::people::content`)
+//!   kind 5 delivered: count (u16, 1–1000) ‖ count × message id (16): the sender took these
+//!                 messages in from one of its mailboxes (the acknowledgement, sent back
+//!                 through the recipient's own mailboxes)
+//!   kind 4 mailboxes: the sender's mailbox announcement (the rest, at most 256 bytes; see
+//!                 `crate::mailbox::wire`)
 //! ```
 //!
 //! The message id travels in clear in the request so that a recipient can recognise a
@@ -94,7 +99,19 @@ pub enum Content {
     /// A profile, a shared-list step or an introduction (taken by the people half of the
     /// node, never shown in a conversation). At most [`MAX_PEOPLE`] bytes.
     People(Vec<u8>),
+    /// The sender stored these messages of ours, which it fetched from its mailbox: the
+    /// acknowledgement that could not be an answer, since we could not be reached.
+    Delivered {
+        /// The ids, 1 to [`MAX_RECEIPTS`] of them.
+        ids: Vec<MessageId>,
+    },
+    /// Which mailboxes hold the sender's mail, and the token to deposit with (taken by the
+    /// mailbox half of the node). At most [`MAX_MAILBOXES_CONTENT`] bytes.
+    Mailboxes(Vec<u8>),
 }
+
+/// The most bytes of a mailbox announcement content.
+pub const MAX_MAILBOXES_CONTENT: usize = 256;
 
 /// The most bytes of a people content (a whole profile with a 64 KiB avatar and some).
 pub const MAX_PEOPLE: usize = 64 * 1024 + 2048;
@@ -195,6 +212,18 @@ impl Content {
                 out.push(3);
                 out.extend_from_slice(bytes);
             }
+            Content::Mailboxes(bytes) => {
+                out.push(4);
+                out.extend_from_slice(bytes);
+            }
+            Content::Delivered { ids } => {
+                out.push(5);
+                let count = u16::try_from(ids.len().min(MAX_RECEIPTS)).unwrap_or(0);
+                out.extend_from_slice(&count.to_be_bytes());
+                for id in ids.iter().take(MAX_RECEIPTS) {
+                    out.extend_from_slice(id);
+                }
+            }
             Content::Read { ids } => {
                 out.push(2);
                 let count = u16::try_from(ids.len().min(MAX_RECEIPTS)).unwrap_or(0);
@@ -258,6 +287,21 @@ impl Content {
                     return Err(WireError::TooLarge);
                 }
                 Content::People(bytes.to_vec())
+            }
+            4 => {
+                let bytes = reader.take(reader.0.len())?;
+                if bytes.len() > MAX_MAILBOXES_CONTENT {
+                    return Err(WireError::TooLarge);
+                }
+                Content::Mailboxes(bytes.to_vec())
+            }
+            5 => {
+                let count = usize::from(reader.u16()?);
+                if count == 0 || count > MAX_RECEIPTS {
+                    return Err(WireError::TooLarge);
+                }
+                let ids = (0..count).map(|_| reader.id()).collect::<Result<_, _>>()?;
+                Content::Delivered { ids }
             }
             other => return Err(WireError::Kind(other)),
         };
@@ -324,9 +368,19 @@ mod tests {
                 ids: vec![[1; 16], [2; 16]],
             },
             Content::People(vec![1, 2, 3]),
+            Content::Mailboxes(vec![1, 0, 0]),
+            Content::Delivered {
+                ids: vec![[3; 16], [4; 16]],
+            },
         ] {
             assert_eq!(Content::decode(&content.encode()), Ok(content));
         }
+        // An acknowledgement names at least one message, and a bounded number.
+        assert_eq!(Content::decode(&[1, 5, 0, 0]), Err(WireError::TooLarge));
+        assert_eq!(
+            Content::decode(&[vec![1, 4], vec![0; MAX_MAILBOXES_CONTENT + 1]].concat()),
+            Err(WireError::TooLarge)
+        );
     }
 
     #[test]

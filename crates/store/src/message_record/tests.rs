@@ -33,6 +33,7 @@ fn arb_state() -> impl Strategy<Value = MessageState> {
     prop_oneof![
         Just(MessageState::Queued),
         Just(MessageState::Sent),
+        Just(MessageState::Stored),
         Just(MessageState::Delivered),
         Just(MessageState::Read),
     ]
@@ -291,11 +292,12 @@ fn rejects_bad_envelopes_codes_and_keys() {
             code: 2
         }
     );
+    // 4 is `stored`, added after the others.
     assert_eq!(
-        bad(0, 4),
+        bad(0, 5),
         CodecError::BadCode {
             field: "message state",
-            code: 4
+            code: 5
         }
     );
     assert_eq!(decode_session(&[]).unwrap_err(), CodecError::Empty);
@@ -320,6 +322,7 @@ fn codes_are_stable() {
         (MessageState::Sent, 1),
         (MessageState::Delivered, 2),
         (MessageState::Read, 3),
+        (MessageState::Stored, 4),
     ] {
         assert_eq!(state_code(state), code);
         assert_eq!(state_from_code(code), Ok(state));

@@ -220,6 +220,33 @@ impl Store {
         Ok(Some(record))
     }
 
+    /// The envelope frame of our message `message_id` to `peer` while it waits in the outbox
+    /// (what a mailbox of the peer is handed when the peer cannot be reached).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`].
+    pub fn outbox_envelope(
+        &self,
+        peer: &AccordId,
+        message_id: &MessageId,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some((_, Some(seq))) = self.find_message(peer, message_id)? else {
+            return Ok(None);
+        };
+        let peer_bytes = peer.to_bytes();
+        let entry = self.decode_one(
+            trees::OUTBOX,
+            &self.outbox,
+            &seq.to_be_bytes(),
+            |key, value| codec::decode_outbox_of(peer, &peer_bytes, key, value),
+        )?;
+        Ok(entry
+            .flatten()
+            .filter(|e| e.message_id == *message_id)
+            .map(|e| e.envelope))
+    }
+
     /// Whether outbox entry `seq` exists and is the message (`peer`, `message_id`).
     pub(super) fn outbox_entry_is(
         &self,

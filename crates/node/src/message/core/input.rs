@@ -40,6 +40,13 @@ pub(crate) enum MessageInput {
     /// The deadline the core asked for ([`MessageCore::wake_at`](super::MessageCore::wake_at))
     /// came.
     Tick,
+    /// A [`MessageOutput::Deposit`](super::MessageOutput::Deposit) was answered: a mailbox
+    /// holds the message (after its flush), or why none does.
+    Deposited {
+        peer: AccordId,
+        message_id: MessageId,
+        result: Result<(), String>,
+    },
 }
 
 /// Something queued for the actor.
@@ -96,9 +103,13 @@ pub(crate) enum Outcome {
     /// A new text message, stored with this sender sequence: acknowledged and announced
     /// after the flush.
     Stored { sender_seq: u64, event: Box<Event> },
-    /// A read receipt (or a hello): the new ratchet state and these messages, now `read`,
-    /// are acknowledged and announced after the flush.
-    Receipt { read: Vec<MessageId> },
+    /// A read receipt, an acknowledgement through a mailbox, or another content without a
+    /// place in the conversation: the new ratchet state, the messages now `read` and those
+    /// now `delivered` are acknowledged and announced after the flush.
+    Receipt {
+        read: Vec<MessageId>,
+        delivered: Vec<MessageId>,
+    },
     /// A people content (or a repeat of one), taken with the new ratchet state: acknowledged
     /// after the flush, and announced then if it changed something.
     Taken { event: Option<Box<Event>> },
@@ -210,5 +221,11 @@ pub(crate) enum StoreDone {
     Resolved {
         reply: ReplyToken,
         result: Result<AccordId, RemoteError>,
+    },
+    /// `true`: the message moved to `stored`.
+    MarkedStored {
+        peer: AccordId,
+        message_id: MessageId,
+        result: Result<bool, StoreError>,
     },
 }

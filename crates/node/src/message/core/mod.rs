@@ -26,6 +26,7 @@
 //! advancing it and writing it back is one step nothing else can interleave with.
 
 pub(crate) mod admission;
+mod deposits;
 mod flush;
 mod input;
 mod known_ids;
@@ -50,6 +51,7 @@ use accord_api::{Event, RemoteError};
 use accord_identity::AccordId;
 use accord_store::StoreError;
 
+use self::deposits::Deposited;
 use self::flush::AfterFlush;
 use self::known_ids::KnownIds;
 use self::outbox::Outbox;
@@ -105,6 +107,8 @@ pub(crate) struct MessageCore {
     /// Durable sends waiting for their windows to be filled or for the swarm to say whether
     /// their peers are connected, by batch.
     answering: BTreeMap<u64, flush::SentBatch>,
+    /// The messages handed to a mailbox of their recipient (see [`deposits`]).
+    deposited: Deposited,
     /// The last id handed out (flushes and batches).
     last_id: u64,
     /// What the current input asks for, in order.
@@ -137,6 +141,7 @@ impl MessageCore {
             awaiting: BTreeMap::new(),
             awaiting_answers: 0,
             answering: BTreeMap::new(),
+            deposited: Deposited::default(),
             last_id: 0,
             out: Vec::new(),
         }
@@ -158,6 +163,11 @@ impl MessageCore {
                 self.on_connected_checked(batch, &live)
             }
             MessageInput::Tick => self.on_tick(now_ms),
+            MessageInput::Deposited {
+                peer,
+                message_id,
+                result,
+            } => self.on_deposited(peer, message_id, result),
         }
         std::mem::take(&mut self.out)
     }
@@ -256,6 +266,11 @@ impl MessageCore {
                 self.reply(reply, result.map(MessageReply::Inbox));
             }
             StoreDone::Resolved { reply, result } => self.on_resolved(reply, result),
+            StoreDone::MarkedStored {
+                peer,
+                message_id,
+                result,
+            } => self.on_marked_stored(peer, message_id, result),
         }
     }
 

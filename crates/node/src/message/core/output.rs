@@ -58,6 +58,12 @@ pub(crate) enum MessageOutput {
     /// Ask the swarm which of `peers` still have a live connection, and hand the answer back
     /// as [`MessageInput::ConnectedChecked`](super::MessageInput::ConnectedChecked).
     CheckConnected { batch: u64, peers: Vec<AccordId> },
+    /// Hand our queued message to a mailbox of `peer`'s (which cannot be reached), and hand
+    /// the answer back as [`MessageInput::Deposited`](super::MessageInput::Deposited).
+    Deposit {
+        peer: AccordId,
+        message_id: MessageId,
+    },
 }
 
 /// Why a peer's outbox head is read, which says how its window is filled.
@@ -122,6 +128,11 @@ pub(crate) enum StoreJob {
     AcknowledgeReceipts {
         peer: AccordId,
         up_to_local_seq: u64,
+    },
+    /// Mark our message `stored`: a mailbox of the recipient holds it.
+    MarkStored {
+        peer: AccordId,
+        message_id: MessageId,
     },
     /// A user command's reads and writes.
     Query(Query),

@@ -116,13 +116,20 @@ impl MessageCore {
             Outcome::Duplicate => Vec::new(),
             Outcome::Stored { event, .. } => vec![*event],
             Outcome::Taken { event } => event.map(|event| vec![*event]).unwrap_or_default(),
-            Outcome::Receipt { read } => read
-                .iter()
-                .map(|id| Event::MessageRead {
+            Outcome::Receipt { read, delivered } => {
+                for id in &delivered {
+                    self.acknowledged_elsewhere(peer, id);
+                }
+                let read = read.iter().map(|id| Event::MessageRead {
                     peer: peer.to_string(),
                     message_id: hex(id),
-                })
-                .collect(),
+                });
+                let delivered = delivered.iter().map(|id| Event::MessageDelivered {
+                    peer: peer.to_string(),
+                    message_id: hex(id),
+                });
+                delivered.chain(read).collect()
+            }
         };
         Some(Received {
             token,

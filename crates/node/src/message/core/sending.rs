@@ -206,6 +206,7 @@ impl MessageCore {
                 }
                 Answered::Refill => {}
                 Answered::Reschedule(schedule) => {
+                    self.maybe_deposit(peer, message_id, result.is_err());
                     tracing::debug!(
                         %peer,
                         ?result,
@@ -233,6 +234,7 @@ impl MessageCore {
     /// on its side): tell subscribers now, ahead of our own write of the completion.
     fn on_delivered(&mut self, peer: AccordId, message_id: &MessageId) {
         self.outbox.dequeued(&peer);
+        self.deposited.done(message_id);
         self.emit(Event::MessageDelivered {
             peer: peer.to_string(),
             message_id: hex(message_id),

@@ -2,6 +2,7 @@
 //! network. Each test plays the actor: it feeds inputs, reads the outputs, and hands back the
 //! store results and flushes the outputs ask for.
 
+mod deposits;
 mod receiving;
 mod sending;
 
