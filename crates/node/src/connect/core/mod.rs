@@ -30,8 +30,8 @@ pub(super) mod memory;
 mod network_size;
 mod plan;
 mod schedule;
-mod shard_membership;
 mod settlement;
+mod shard_membership;
 pub(super) mod shard_store;
 #[cfg(test)]
 mod tests;
