@@ -573,6 +573,7 @@ async fn screenshots(browser: &Browser, login: &WebLogin, peer: &str, dir: &std:
             ("connect", "#/connect".to_owned()),
             ("verify", format!("#/verify/{peer}")),
             ("profile", "#/profile".to_owned()),
+            ("mailbox", "#/mailbox".to_owned()),
         ] {
             browser
                 .client
@@ -592,6 +593,62 @@ async fn screenshots(browser: &Browser, login: &WebLogin, peer: &str, dir: &std:
                 .await;
         }
     }
+}
+
+/// The mailbox view: the owner picks a connection as a mailbox in the browser, the daemon
+/// says so, and the owner stops using it again.
+#[test]
+#[ignore = "needs chromium and chromedriver"]
+fn the_app_shows_and_changes_the_mailboxes() {
+    let net = TestDir::new();
+    let (owner, friend) = accord_tests::connected_pair(&net, NO_DHT);
+    let rt = runtime();
+    let browser = rt.block_on(Browser::start((1200, 800)));
+    let login = WebLogin::open(&owner);
+    rt.block_on(async {
+        let client = &browser.client;
+        client
+            .goto(&login.url)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        client
+            .goto(&format!("{}/#/mailbox", login.origin()))
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        browser
+            .wait_text("main[data-shown='mailbox'] #no-mailbox")
+            .await;
+        assert_eq!(
+            browser
+                .wait_text("#mailbox-serving [data-field='messages']")
+                .await,
+            "0"
+        );
+        let choice = format!("#mailbox-choice option[value='{}']", friend.id);
+        browser.wait_text(&choice).await;
+        browser.click(".mailbox-form button[type='submit']").await;
+        let row = format!(
+            "main[data-shown='mailbox'] .mailbox[data-peer='{}']",
+            friend.id
+        );
+        browser.wait_text(&format!("{row} .badge")).await;
+    });
+    let mine = owner.json(&["mailbox"]);
+    assert_eq!(mine["mine"][0]["id"], friend.id.as_str(), "{mine}");
+    assert_eq!(mine["mine"][0]["pinned"], true, "{mine}");
+    rt.block_on(async {
+        let row = format!(
+            "main[data-shown='mailbox'] .mailbox[data-peer='{}']",
+            friend.id
+        );
+        browser.click(&format!("{row} button.drop")).await;
+        browser
+            .wait_text("main[data-shown='mailbox'] #no-mailbox")
+            .await;
+    });
+    let mine = owner.json(&["mailbox"]);
+    assert_eq!(mine["mine"], serde_json::json!([]), "{mine}");
+    rt.block_on(browser.close());
 }
 
 /// Messages in the scroll-back test: more than two pages of 50.

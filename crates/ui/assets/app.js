@@ -8,6 +8,7 @@ import { showChat } from "./chat.js";
 import { showInvites } from "./invites.js";
 import { showPeople, showConnect, showSafetyNumber } from "./people.js";
 import { showProfile } from "./profile.js";
+import { showMailbox } from "./mailbox.js";
 import { shortId, refreshAvatars, refreshNames } from "./dom.js";
 
 const view = () => document.getElementById("view");
@@ -23,6 +24,7 @@ const routes = {
   connect: (shown, peer, via) => showConnect(shown, peer, via),
   verify: (shown, peer) => showSafetyNumber(shown, peer),
   profile: (shown) => showProfile(shown),
+  mailbox: (shown) => showMailbox(shown),
 };
 
 /** Counts routes, so a slow view that finishes after a newer one was opened is dropped. */
@@ -48,7 +50,11 @@ async function route() {
   current.name = routes[name] ? name : "inbox";
   for (const link of document.querySelectorAll("[data-nav]")) {
     const here = link.dataset.nav === current.name || (current.name === "chat" && link.dataset.nav === "inbox");
-    if (here) link.setAttribute("aria-current", "page");
+    if (here) {
+      link.setAttribute("aria-current", "page");
+      // On a narrow screen the navigation scrolls sideways: keep the current section in sight.
+      link.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
     else link.removeAttribute("aria-current");
   }
   const shown = freshView();

@@ -22,6 +22,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("invites.js", JS, include_str!("../assets/invites.js")),
     ("people.js", JS, include_str!("../assets/people.js")),
     ("profile.js", JS, include_str!("../assets/profile.js")),
+    ("mailbox.js", JS, include_str!("../assets/mailbox.js")),
     ("notify.js", JS, include_str!("../assets/notify.js")),
     (
         "icon.svg",

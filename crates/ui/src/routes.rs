@@ -127,6 +127,9 @@ fn allowed(request: &Request) -> bool {
             | Request::Suggestions
             | Request::Introduce { .. }
             | Request::Introductions
+            | Request::Mailbox
+            | Request::MailboxUse { .. }
+            | Request::MailboxDrop { .. }
     )
 }
 
