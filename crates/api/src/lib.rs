@@ -19,6 +19,7 @@
 //! ```
 
 mod client;
+mod connect;
 mod error;
 mod events;
 pub mod frame;
@@ -28,6 +29,10 @@ mod time;
 mod types;
 
 pub use client::{Client, EventStream};
+pub use connect::{
+    AttestationText, BlockInfo, ConnectionInfo, DeclinedInfo, InviteDirection, InviteInfo,
+    InviteSummary,
+};
 pub use error::{ClientError, ErrorCode, RemoteError};
 pub use events::Event;
 pub use mailbox::{MailboxInfo, OwnMailboxInfo, ServingInfo};
@@ -36,10 +41,9 @@ pub use people::{
 };
 pub use time::format_rfc3339_ms;
 pub use types::{
-    AliasInfo, AttestationText, BlockInfo, ClockInfo, ConnectionInfo, ConversationInfo,
-    DeclinedInfo, IdInfo, InviteDirection, InviteInfo, InviteSummary, LookupInfo, LookupSource,
-    MessageInfo, PeerInfo, QueuedInfo, Reachability, RelayInfo, Request, SafetyNumberInfo,
-    SendInfo, ShutdownInfo, StatsInfo, StatusInfo, UiRevoked, UiUrl, Via,
+    AliasInfo, ClockInfo, ConversationInfo, IdInfo, LookupInfo, LookupSource, MessageInfo,
+    PeerInfo, QueuedInfo, Reachability, RelayInfo, Request, SafetyNumberInfo, SendInfo,
+    ShutdownInfo, StatsInfo, StatusInfo, UiRevoked, UiUrl, Via,
 };
 
 /// The file name of the control socket inside a data dir.
