@@ -18,6 +18,17 @@ fn an_invite_and_its_acceptance_cross_a_relay_while_the_other_side_is_offline() 
     let relay = Daemon::start_with_config(&dir.path("r"), NO_DHT, &[]);
     let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &["--bootstrap", &relay.tcp_addr()]);
     relay.wait_for_peer(&a.id, ARRIVAL);
+    // A network this small is one shard (level 0), and the relay counts A, once identified,
+    // in its estimate of the network's size.
+    wait_until(
+        "the relay to count A in its network estimate",
+        ARRIVAL,
+        || {
+            let stats = relay.json(&["stats"]);
+            assert_eq!(stats["shard_level"], 0, "{stats}");
+            (stats["network_estimate"].as_u64() >= Some(2)).then_some(())
+        },
+    );
     // E exists but is offline: only its ID is known.
     let e_dir = dir.path("e");
     let e_id = init_identity(&e_dir);

@@ -410,6 +410,15 @@ pub struct StatsInfo {
     /// Frames the shard store holds. Absent from older daemons' answers.
     #[serde(default)]
     pub shard_store_frames: u64,
+    /// The shard level this node relays and publishes invites at: its inbox topics are its
+    /// key's first `shard_level` bits (docs/protocol.md, "The level: a layout that grows with the network"). Absent from older
+    /// daemons' answers.
+    #[serde(default)]
+    pub shard_level: u8,
+    /// The number of nodes this node estimates the network has, from the identities nearest
+    /// its own key; the level follows it. Absent from older daemons' answers.
+    #[serde(default)]
+    pub network_estimate: u64,
 }
 
 /// What `accord send` prints.

@@ -131,6 +131,14 @@ pub(crate) async fn stats(data_dir: &Path, json: bool) -> anyhow::Result<ExitCod
             "Network events dropped:            {}",
             stats.events_dropped
         );
+        println!(
+            "Shard store:                       {} frames, {} bytes",
+            stats.shard_store_frames, stats.shard_store_bytes
+        );
+        println!(
+            "Shard level:                       {} (network of about {} nodes)",
+            stats.shard_level, stats.network_estimate
+        );
         if stats.dropped.is_empty() {
             println!("Inbound frames dropped:            0");
         }

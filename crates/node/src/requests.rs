@@ -195,9 +195,17 @@ impl NodeContext {
             ConnectReply::Attestation(text) => to_value(text),
             ConnectReply::Alias(info) => to_value(info),
             ConnectReply::Stats(counts) => to_value(counts),
-            ConnectReply::ShardStore { bytes, frames } => {
-                to_value(serde_json::json!({ "bytes": bytes, "frames": frames }))
-            }
+            ConnectReply::ShardStore {
+                bytes,
+                frames,
+                level,
+                network_estimate,
+            } => to_value(serde_json::json!({
+                "bytes": bytes,
+                "frames": frames,
+                "level": level,
+                "network_estimate": network_estimate,
+            })),
         }
     }
 
@@ -355,15 +363,21 @@ impl NodeContext {
                 dropped.insert(reason.to_owned(), count);
             }
         }
-        let (shard_store_bytes, shard_store_frames) =
-            match self.connect.command(ConnectCommand::ShardStore).await? {
-                ConnectReply::ShardStore { bytes, frames } => (bytes, frames),
-                other => return Err(internal(format!("unexpected Connect reply {other:?}"))),
-            };
+        let ConnectReply::ShardStore {
+            bytes: shard_store_bytes,
+            frames: shard_store_frames,
+            level: shard_level,
+            network_estimate,
+        } = self.connect.command(ConnectCommand::ShardStore).await?
+        else {
+            return Err(internal("unexpected Connect reply to ShardStore"));
+        };
         Ok(StatsInfo {
             dropped,
             shard_store_bytes,
             shard_store_frames,
+            shard_level,
+            network_estimate,
             gossip_rejected: net.gossip_rejected,
             gossip_ignored: net.gossip_ignored,
             events_dropped: net.events_dropped,

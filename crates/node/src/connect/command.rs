@@ -72,5 +72,9 @@ pub(crate) enum ConnectReply {
         bytes: u64,
         /// Frames held.
         frames: u64,
+        /// The shard level this node relays and publishes at.
+        level: u8,
+        /// The network-size estimate the level comes from.
+        network_estimate: u64,
     },
 }

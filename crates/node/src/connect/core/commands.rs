@@ -68,6 +68,9 @@ impl ConnectCore {
                 let size = ConnectReply::ShardStore {
                     bytes: u64::try_from(self.shard_store.bytes()).unwrap_or(u64::MAX),
                     frames: u64::try_from(self.shard_store.frames()).unwrap_or(u64::MAX),
+                    level: self.network_size.level(),
+                    // A float estimate of at most 2⁶⁴ nodes; the cast saturates.
+                    network_estimate: self.network_size.estimate(now).round() as u64,
                 };
                 Ok(vec![reply(token, Ok(size))])
             }
