@@ -10,7 +10,7 @@
 //! loopback bytes (accord-net's substream byte counters, through the `stats` API).
 //!
 //! The baseline, in the same run and the same window: N processes of a raw libp2p swarm with
-//! the same protocols (identify, ping, Kademlia, gossipsub on the 16 inbox topics and the
+//! the same protocols (identify, ping, Kademlia, gossipsub on the inbox topics of a small network and the
 //! transport suite's request-response echo) and libp2p's default timers, bootstrapped alike,
 //! the measured ones dialling the same three partners (see [`raw`]).
 

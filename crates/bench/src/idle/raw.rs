@@ -1,5 +1,5 @@
 //! The `idle` suite's baseline: one raw libp2p swarm per process, with the protocols an Accord
-//! node runs (identify, ping, Kademlia, gossipsub subscribed to the 16 inbox topics, and the
+//! node runs (identify, ping, Kademlia, gossipsub subscribed to the inbox topics a node of a small network has, and the
 //! transport suite's request-response echo) and libp2p's defaults for every timer. The suite
 //! starts `accord-bench raw-idle-node` once per node; the child prints one line
 //! `ready <peer id> <listen address>`, answers each line it reads on stdin with
@@ -27,8 +27,10 @@ use crate::transport::{ECHO_PROTOCOL, EchoCodec};
 /// The environment variable holding the addresses (each ending in `/p2p/<id>`) a raw node
 /// dials at start, separated by spaces: its bootstrap node and its three "connections".
 pub(crate) const DIAL_ENV: &str = "ACCORD_BENCH_RAW_DIAL";
-/// Inbox topics, as many and named as an Accord node's (`[gossip] shards = 16`).
-const TOPICS: u32 = 16;
+/// The inbox topics an Accord node of a small network (shard level 0) subscribes to: level 0,
+/// one shard for every ID, and level 1, the half its key falls in (docs/protocol.md, "The
+/// level"). Which half does not change the traffic, so the raw node takes the first.
+const TOPICS: [&str; 2] = ["accord/v1/inbox/0/", "accord/v1/inbox/1/0"];
 
 #[derive(NetworkBehaviour)]
 #[behaviour(prelude = "libp2p::swarm::derive_prelude")]
@@ -85,13 +87,11 @@ pub(crate) async fn run_node() -> Result<()> {
     swarm
         .listen_on("/ip4/127.0.0.1/tcp/0".parse().context("listen address")?)
         .context("raw idle node: listen")?;
-    for topic in 0..TOPICS {
+    for topic in TOPICS {
         swarm
             .behaviour_mut()
             .gossipsub
-            .subscribe(&gossipsub::IdentTopic::new(format!(
-                "accord/v1/inbox/{topic}"
-            )))
+            .subscribe(&gossipsub::IdentTopic::new(topic))
             .context("raw idle node: subscribe")?;
     }
     let dial = std::env::var(DIAL_ENV).unwrap_or_default();
