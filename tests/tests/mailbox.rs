@@ -245,9 +245,12 @@ fn a_hundred_messages_to_an_offline_connection_all_go_to_its_mailbox_not_only_th
     let mut watch = Watch::start(&a);
     let (ids, bodies) = send_many(&a, &b_id, 100, "a long letter, part");
     watch.wait_for_all("message_stored", &ids, STORED);
-    m.wait_json("the mailbox to hold all 100", &["mailbox"], ARRIVAL, |info| {
-        (info["serving"]["messages"] == 100).then_some(())
-    });
+    m.wait_json(
+        "the mailbox to hold all 100",
+        &["mailbox"],
+        ARRIVAL,
+        |info| (info["serving"]["messages"] == 100).then_some(()),
+    );
     let a_saved = stop(a);
 
     // The two are never online together.
@@ -275,6 +278,34 @@ fn a_hundred_messages_to_an_offline_connection_all_go_to_its_mailbox_not_only_th
     let b = start_again(&b_saved, &[&m, &a]);
     let on_b = b.history(&a_id);
     assert_eq!(on_b.len(), 100, "nothing shown twice");
+}
+
+#[test]
+fn the_announcement_made_at_acceptance_reaches_the_inviter_without_a_reconnect() {
+    let dir = TestDir::new();
+    let m = Daemon::start_with_config(&dir.path("m"), NO_DHT, &[]);
+    let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &m.tcp_addr()]);
+    b.wait_for_peer(&m.id, ARRIVAL);
+    invite_and_accept(&m, &b, "mailbox and recipient");
+    b.json(&["mailbox", "use", &m.id]);
+    b.wait_json(
+        "the mailbox to take the announcement",
+        &["mailbox"],
+        ARRIVAL,
+        |info| (info["announced"] == 1).then_some(()),
+    );
+    // B has a mailbox when it accepts A's invite: it announces it right away, racing its own
+    // acceptance to A, which may not hold the connection yet and then refuses it. The two stay
+    // connected, so only a retry brings the announcement to A.
+    let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &["--bootstrap", &b.tcp_addr()]);
+    a.wait_for_peer(&b.id, ARRIVAL);
+    invite_and_accept(&a, &b, "sender and recipient");
+    b.wait_json(
+        "the inviter to take the announcement",
+        &["mailbox"],
+        ARRIVAL,
+        |info| (info["announced"] == 2).then_some(()),
+    );
 }
 
 #[test]

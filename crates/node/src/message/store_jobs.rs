@@ -99,7 +99,10 @@ pub(super) async fn run(
             let result = store
                 .run(move |s| {
                     let page = s.outbox_page(&peer, after, limit)?;
-                    Ok(page.into_iter().map(|e| (e.outbox_seq, e.message_id)).collect())
+                    Ok(page
+                        .into_iter()
+                        .map(|e| (e.outbox_seq, e.message_id))
+                        .collect())
                 })
                 .await;
             StoreDone::DepositPage { peer, result }

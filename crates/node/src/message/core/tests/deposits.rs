@@ -146,7 +146,11 @@ fn every_queued_message_is_deposited_a_page_at_a_time_not_only_the_window() {
         assert_eq!(page_asked(&out), None, "page answered only in part ({n})");
     }
     let out = deposit_answer(&mut core, a, 64, Ok(()));
-    assert_eq!(page_asked(&out), Some(Some(64)), "the next page after the last");
+    assert_eq!(
+        page_asked(&out),
+        Some(Some(64)),
+        "the next page after the last"
+    );
     // The last page (short): deposited, then the sweep ends.
     let out = page(&mut core, a, 65, 100);
     assert_eq!(deposits(&out), (65..=100).map(id).collect::<Vec<_>>());
@@ -161,7 +165,10 @@ fn every_queued_message_is_deposited_a_page_at_a_time_not_only_the_window() {
     let later = T0 + 10 * FIRST_RETRY_MS;
     send_head(&mut core, a, 1, later);
     let out = answered(&mut core, a, 1, Err("dial failed".to_owned()), later);
-    assert!(deposits(&out).is_empty(), "deposited once while the daemon runs");
+    assert!(
+        deposits(&out).is_empty(),
+        "deposited once while the daemon runs"
+    );
     assert_eq!(page_asked(&out), Some(None));
     let out = page(&mut core, a, 1, 64);
     assert!(deposits(&out).is_empty());
