@@ -41,6 +41,9 @@ struct Sweep {
     more: bool,
     /// Whether a deposit of the current page failed: the sweep ends with the page.
     failed: bool,
+    /// Whether another delivery failed while the sweep was under way: messages recorded
+    /// after it read its last page would be missed, so it reads on from where it is.
+    again: bool,
 }
 
 /// The messages handed to a mailbox (or being handed) since the daemon started, and the
@@ -103,6 +106,8 @@ impl MessageCore {
         // The rest of the outbox waits behind this one's back-off: deposit it too.
         if self.deposited.begin_sweep(peer) {
             self.next_deposit_page(peer, None);
+        } else if let Some(sweep) = self.deposited.sweeps.get_mut(&peer) {
+            sweep.again = true;
         }
     }
 
@@ -160,11 +165,17 @@ impl MessageCore {
         if !sweep.pending.is_empty() {
             return;
         }
-        if sweep.failed || !sweep.more {
+        if sweep.failed || !(sweep.more || sweep.again) {
             self.deposited.sweeps.remove(&peer);
             return;
         }
         let after = sweep.after;
+        if !sweep.more
+            && let Some(sweep) = self.deposited.sweeps.get_mut(&peer)
+        {
+            // At the end of the outbox, read on once for what was sent meanwhile.
+            sweep.again = false;
+        }
         self.next_deposit_page(peer, after);
     }
 

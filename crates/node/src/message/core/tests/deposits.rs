@@ -151,17 +151,33 @@ fn every_queued_message_is_deposited_a_page_at_a_time_not_only_the_window() {
         Some(Some(64)),
         "the next page after the last"
     );
-    // The last page (short): deposited, then the sweep ends.
-    let out = page(&mut core, a, 65, 100);
-    assert_eq!(deposits(&out), (65..=100).map(id).collect::<Vec<_>>());
-    // A refused deposit (the mailbox's share is used up) ends the sweep with its page.
-    let out = deposit_answer(&mut core, a, 65, Err("mailbox is full".to_owned()));
-    assert_eq!(page_asked(&out), None);
-    for n in 66..=100 {
+    // The last page (short): deposited, then the sweep would end; but another delivery
+    // failed meanwhile, so messages recorded since are looked for once more.
+    send_head(&mut core, a, 1, T0);
+    let out = answered(&mut core, a, 1, Err("dial failed".to_owned()), T0);
+    assert_eq!(page_asked(&out), None, "one sweep at a time");
+    let out = page(&mut core, a, 65, 99);
+    assert_eq!(deposits(&out), (65..=99).map(id).collect::<Vec<_>>());
+    for n in 65..99 {
         assert_eq!(page_asked(&deposit_answer(&mut core, a, n, Ok(()))), None);
     }
-    // The next failed delivery sweeps again: only the refused one is deposited again, and
-    // pages with nothing new lead straight to the next.
+    let out = deposit_answer(&mut core, a, 99, Ok(()));
+    assert_eq!(
+        page_asked(&out),
+        Some(Some(99)),
+        "read on from where it was"
+    );
+    let out = page(&mut core, a, 100, 100);
+    assert_eq!(deposits(&out), vec![id(100)]);
+    assert_eq!(
+        page_asked(&deposit_answer(&mut core, a, 100, Ok(()))),
+        None,
+        "the end"
+    );
+    // A deposit refused after its sweep ended (the mailbox's share is used up) is tried
+    // again by the next sweep, which the next failed delivery starts; pages with nothing
+    // new lead straight to the next.
+    deposit_answer(&mut core, a, 65, Err("mailbox is full".to_owned()));
     let later = T0 + 10 * FIRST_RETRY_MS;
     send_head(&mut core, a, 1, later);
     let out = answered(&mut core, a, 1, Err("dial failed".to_owned()), later);
@@ -173,12 +189,22 @@ fn every_queued_message_is_deposited_a_page_at_a_time_not_only_the_window() {
     let out = page(&mut core, a, 1, 64);
     assert!(deposits(&out).is_empty());
     assert_eq!(page_asked(&out), Some(Some(64)));
-    let out = page(&mut core, a, 65, 100);
-    assert_eq!(deposits(&out), vec![id(65)]);
-    // The recipient answers meanwhile: the sweep ends, its page read finds nothing to do.
+    let out = page(&mut core, a, 65, 128);
+    let fresh: Vec<MessageId> = std::iter::once(65).chain(101..=128).map(id).collect();
+    assert_eq!(deposits(&out), fresh);
+    // Refused again: the sweep ends with this page, though it was full, so that a full
+    // mailbox is not asked for the rest of the outbox.
+    let out = deposit_answer(&mut core, a, 65, Err("mailbox is full".to_owned()));
+    assert_eq!(page_asked(&out), None);
+    for n in 101..=128 {
+        assert_eq!(page_asked(&deposit_answer(&mut core, a, n, Ok(()))), None);
+    }
+    // The recipient answers while a sweep is under way: it ends, its page finds nothing to do.
     let again = later + 10 * FIRST_RETRY_MS;
     send_head(&mut core, a, 1, again);
+    let out = answered(&mut core, a, 1, Err("dial failed".to_owned()), again);
+    assert_eq!(page_asked(&out), Some(None));
+    send_head(&mut core, a, 1, again + 10 * FIRST_RETRY_MS);
     answered(&mut core, a, 1, Ok(Status::Stored), again);
-    let out = deposit_answer(&mut core, a, 65, Ok(()));
-    assert_eq!(page_asked(&out), None);
+    assert!(deposits(&page(&mut core, a, 65, 128)).is_empty());
 }
