@@ -234,6 +234,81 @@ fn ten_messages_to_an_offline_connection_arrive_once_in_order_through_its_mailbo
 }
 
 #[test]
+fn a_hundred_messages_to_an_offline_connection_all_go_to_its_mailbox_not_only_the_window() {
+    let dir = TestDir::new();
+    let (m, a, b) = trio(&dir, "");
+    let (a_id, b_id) = (a.id.clone(), b.id.clone());
+    let b_saved = stop(b);
+
+    // Far more than the send window (32): the ones behind it wait for the back-off of the
+    // first, so they reach the mailbox only because the whole outbox is deposited.
+    let mut watch = Watch::start(&a);
+    let (ids, bodies) = send_many(&a, &b_id, 100, "a long letter, part");
+    watch.wait_for_all("message_stored", &ids, STORED);
+    m.wait_json(
+        "the mailbox to hold all 100",
+        &["mailbox"],
+        ARRIVAL,
+        |info| (info["serving"]["messages"] == 100).then_some(()),
+    );
+    let a_saved = stop(a);
+
+    // The two are never online together.
+    let b = start_again(&b_saved, &[&m]);
+    b.wait_json("all 100 to arrive", &["inbox"], ARRIVAL, |inbox| {
+        json_array(inbox.clone())
+            .iter()
+            .any(|c| c["peer"] == a_id.as_str() && c["unread"] == 100)
+            .then_some(())
+    });
+    let on_b = b.history(&a_id);
+    assert_eq!(column(&on_b, "body"), bodies, "all 100, in order");
+    assert_eq!(column(&on_b, "message_id"), ids, "each once");
+    m.wait_json(
+        "the mailbox to hold only the sender's mail",
+        &["mailbox"],
+        ARRIVAL,
+        |info| (info["serving"]["recipients"] == 1).then_some(()),
+    );
+    let b_saved = stop(b);
+
+    let a = start_again(&a_saved, &[&m]);
+    wait_all_delivered(&a, &b_id, 100);
+    assert_eq!(a.json(&["status"])["outbox"], 0);
+    let b = start_again(&b_saved, &[&m, &a]);
+    let on_b = b.history(&a_id);
+    assert_eq!(on_b.len(), 100, "nothing shown twice");
+}
+
+#[test]
+fn the_announcement_made_at_acceptance_reaches_the_inviter_without_a_reconnect() {
+    let dir = TestDir::new();
+    let m = Daemon::start_with_config(&dir.path("m"), NO_DHT, &[]);
+    let b = Daemon::start_with_config(&dir.path("b"), NO_DHT, &["--bootstrap", &m.tcp_addr()]);
+    b.wait_for_peer(&m.id, ARRIVAL);
+    invite_and_accept(&m, &b, "mailbox and recipient");
+    b.json(&["mailbox", "use", &m.id]);
+    b.wait_json(
+        "the mailbox to take the announcement",
+        &["mailbox"],
+        ARRIVAL,
+        |info| (info["announced"] == 1).then_some(()),
+    );
+    // B has a mailbox when it accepts A's invite: it announces it right away, racing its own
+    // acceptance to A, which may not hold the connection yet and then refuses it. The two stay
+    // connected, so only a retry brings the announcement to A.
+    let a = Daemon::start_with_config(&dir.path("a"), NO_DHT, &["--bootstrap", &b.tcp_addr()]);
+    a.wait_for_peer(&b.id, ARRIVAL);
+    invite_and_accept(&a, &b, "sender and recipient");
+    b.wait_json(
+        "the inviter to take the announcement",
+        &["mailbox"],
+        ARRIVAL,
+        |info| (info["announced"] == 2).then_some(()),
+    );
+}
+
+#[test]
 fn a_mailbox_killed_during_deposits_and_fetches_loses_and_repeats_nothing() {
     let dir = TestDir::new();
     let (m, a, b) = trio(&dir, "");

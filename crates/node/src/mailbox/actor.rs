@@ -16,6 +16,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{broadcast, mpsc};
 
+use super::announce_retry::AnnounceRetries;
 use super::schedule::{Fetched, MAX_OWN, Schedule};
 use super::{MailboxMessage, owner, serve};
 use crate::message::MessageHandle;
@@ -31,8 +32,8 @@ pub(super) enum RoundDone {
     Fetched(AccordId, Fetched),
     /// A registration with a connection we might choose automatically.
     Tried(AccordId, Fetched),
-    /// An announcement to a connection.
-    Announced(AccordId),
+    /// An announcement to a connection; `true`: not taken, to be sent again.
+    Announced(AccordId, bool),
     /// Our tokens were withdrawn from a dropped mailbox (or could not be).
     Withdrawn,
 }
@@ -56,6 +57,8 @@ pub(super) struct MailboxActor {
     pub(super) refusing: Vec<AccordId>,
     /// Whether the automatic choice is on (the user has not chosen or dropped a mailbox).
     pub(super) auto: bool,
+    /// Announcements a connection did not take, sent again after a short back-off.
+    announce_retries: AnnounceRetries,
 }
 
 impl MailboxActor {
@@ -81,6 +84,7 @@ impl MailboxActor {
             announcing: HashSet::new(),
             refusing: Vec::new(),
             auto: false,
+            announce_retries: AnnounceRetries::default(),
         }
     }
 
@@ -137,10 +141,10 @@ impl MailboxActor {
             .auto
             .then(|| self.schedule.auto_check_at(clock::now_ms()))
             .flatten();
-        match (fetch, auto) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [fetch, auto, self.announce_retries.wake_at()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     async fn on_message(&mut self, message: MailboxMessage) {
@@ -250,15 +254,21 @@ impl MailboxActor {
 
     /// Starts an announcement round to `peer` (it sends nothing if `peer` is not a
     /// connection or already has our current announcement).
-    pub(super) fn announce_to(&mut self, peer: AccordId) {
-        if self.rounds.len() >= MAX_ROUNDS || !self.announcing.insert(peer) {
-            return;
+    /// Returns whether an announcement to `peer` is under way now.
+    pub(super) fn announce_to(&mut self, peer: AccordId) -> bool {
+        if self.announcing.contains(&peer) {
+            return true;
         }
+        if self.rounds.len() >= MAX_ROUNDS {
+            return false;
+        }
+        self.announcing.insert(peer);
         let (net, store) = (self.net.clone(), self.store.clone());
         self.rounds.push(Box::pin(async move {
-            owner::announce(net, store, peer).await;
-            RoundDone::Announced(peer)
+            let again = owner::announce(net, store, peer).await;
+            RoundDone::Announced(peer, again)
         }));
+        true
     }
 
     /// Withdraws our tokens from a mailbox we dropped.
@@ -285,6 +295,12 @@ impl MailboxActor {
 
     async fn on_tick(&mut self) {
         let now = clock::now_ms();
+        for peer in self.announce_retries.due(now) {
+            if !self.announce_to(peer) {
+                // No room for the round now: counted as a failed attempt, tried later.
+                self.announce_retries.failed(peer, now);
+            }
+        }
         for mailbox in self.schedule.due(now) {
             let (net, store, messages, me) = (
                 self.net.clone(),
@@ -332,8 +348,13 @@ impl MailboxActor {
     async fn on_round(&mut self, done: RoundDone) {
         let now = clock::now_ms();
         match done {
-            RoundDone::Announced(peer) => {
+            RoundDone::Announced(peer, again) => {
                 self.announcing.remove(&peer);
+                if again {
+                    self.announce_retries.failed(peer, now);
+                } else {
+                    self.announce_retries.settled(&peer);
+                }
             }
             RoundDone::Withdrawn => {}
             RoundDone::Fetched(mailbox, fetched) => {

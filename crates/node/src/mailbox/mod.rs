@@ -13,12 +13,15 @@
 //!   back-off, at once on connecting), what state each is in, which connection to choose
 //!   automatically;
 //! - [`serve`]: answering a request as a mailbox, on the store thread;
+//! - [`announce_retry`]: when to send an announcement a connection did not take again (a
+//!   short, bounded back-off);
 //! - [`owner`]: our side: announcing, registering, fetching, deleting;
 //! - [`deposit`]: the sender's side, which the Message actor calls when a delivery fails;
 //! - [`commands`]: `accord mailbox`, `use`, `drop`;
 //! - [`actor`]: the loop that runs the above.
 
 mod actor;
+mod announce_retry;
 mod commands;
 mod deposit;
 mod owner;

@@ -307,8 +307,9 @@ fn make_announcement(store: &Store, peer: AccordId) -> Result<Option<(Vec<u8>, u
 }
 
 /// Tells `peer` our current mailboxes and its token, if it has not acknowledged them yet.
-/// The envelope leaves only once the ratchet state it was made with is durable.
-pub(super) async fn announce(net: NetHandle, store: StoreHandle, peer: AccordId) {
+/// The envelope leaves only once the ratchet state it was made with is durable. Returns
+/// whether `peer` still lacks it (it did not answer `stored`), so that it is sent again.
+pub(super) async fn announce(net: NetHandle, store: StoreHandle, peer: AccordId) -> bool {
     let made = store
         .run_with_ticket(move |s| make_announcement(s, peer), Option::is_some)
         .await;
@@ -316,14 +317,14 @@ pub(super) async fn announce(net: NetHandle, store: StoreHandle, peer: AccordId)
         Ok((Some(made), ticket)) => {
             if let Err(err) = ticket.wait().await {
                 tracing::warn!(%peer, %err, "an announcement's ratchet state did not reach the disk");
-                return;
+                return false;
             }
             made
         }
-        Ok((None, _)) => return,
+        Ok((None, _)) => return false,
         Err(err) => {
             tracing::warn!(%peer, %err, "cannot make a mailbox announcement");
-            return;
+            return false;
         }
     };
     let answer = net
@@ -338,5 +339,8 @@ pub(super) async fn announce(net: NetHandle, store: StoreHandle, peer: AccordId)
         if let Err(err) = acked {
             tracing::warn!(%peer, %err, "cannot record an acknowledged announcement");
         }
+        return false;
     }
+    tracing::debug!(%peer, ?answer, "a connection did not take our mailbox announcement");
+    true
 }

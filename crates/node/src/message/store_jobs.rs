@@ -94,6 +94,19 @@ pub(super) async fn run(
                 result,
             }
         }
+        StoreJob::DepositPage { peer, after, limit } => {
+            // Only the ids leave the store thread: each deposit reads its own envelope.
+            let result = store
+                .run(move |s| {
+                    let page = s.outbox_page(&peer, after, limit)?;
+                    Ok(page
+                        .into_iter()
+                        .map(|e| (e.outbox_seq, e.message_id))
+                        .collect())
+                })
+                .await;
+            StoreDone::DepositPage { peer, result }
+        }
         StoreJob::Query(query) => run_query(store, query).await,
     };
     (done, None)

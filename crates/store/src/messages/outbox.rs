@@ -87,10 +87,30 @@ impl Store {
         peer: &AccordId,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.outbox_page(peer, None, limit)
+    }
+
+    /// The first `limit` messages waiting for delivery to `peer` after outbox entry
+    /// `after` (from the start with `None`), in the order they were sent: a page of the
+    /// outbox, so that a walk over all of it holds at most `limit` entries at a time.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when a read fails.
+    pub fn outbox_page(
+        &self,
+        peer: &AccordId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        // Outbox keys are the entry's sequence, big-endian, so a range starts after `after`.
+        let Some(start) = after.map_or(Some(0), |seq| seq.checked_add(1)) else {
+            return Ok(Vec::new());
+        };
         let mut head = Vec::new();
         let peer_bytes = peer.to_bytes();
         let slot = self.slot(peer);
-        for item in self.outbox.iter() {
+        for item in self.outbox.range(start.to_be_bytes()..) {
             if head.len() >= limit {
                 break;
             }

@@ -1,10 +1,15 @@
 //! Deposits at the recipient's mailboxes: when a delivery fails because the recipient cannot
-//! be reached, its envelope is handed to one of the recipient's mailboxes (once per message
-//! while the daemon runs), and the message becomes `stored` once a mailbox answered that it
-//! holds it. The outbox entry stays either way: only the recipient's acknowledgement ends it,
-//! so a mailbox that loses the message costs time, never the message.
+//! be reached, its envelope is handed to one of the recipient's mailboxes, and so is every
+//! other message of the recipient's outbox, not only the window in flight: the outbox is
+//! swept a page of [`DEPOSIT_PAGE`] at a time, the next page read once every deposit of the
+//! previous one was answered. Each message is deposited once while the daemon runs; one whose
+//! deposit failed (no mailbox took it, or a mailbox's share is used up) is tried again by the
+//! sweep after the next failed delivery, and a failed deposit ends the sweep, so that a full
+//! mailbox is not asked for the rest of the outbox. A message becomes `stored` once a mailbox
+//! answered that it holds it. The outbox entry stays either way: only the recipient's
+//! acknowledgement ends it, so a mailbox that loses the message costs time, never the message.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use accord_api::Event;
 use accord_identity::AccordId;
@@ -18,10 +23,35 @@ use crate::hex::encode as hex;
 /// at worst deposited again, which the mailbox recognises and stores once).
 pub(crate) const MAX_DEPOSITED: usize = 65_536;
 
-/// The messages handed to a mailbox (or being handed) since the daemon started.
+/// The most outbox entries a sweep reads, and deposits at once, per round.
+pub(crate) const DEPOSIT_PAGE: usize = 64;
+
+/// The most recipients whose outboxes are swept at once; a recipient past it is swept after
+/// its next failed delivery.
+pub(crate) const MAX_SWEEPS: usize = 256;
+
+/// A sweep of one recipient's outbox, depositing every message of it.
+#[derive(Debug, Default)]
+struct Sweep {
+    /// The last outbox entry read (`None`: none yet, start from the first).
+    after: Option<u64>,
+    /// The deposits of the current page not answered yet.
+    pending: HashSet<MessageId>,
+    /// Whether the last page read was full, so that more may follow it.
+    more: bool,
+    /// Whether a deposit of the current page failed: the sweep ends with the page.
+    failed: bool,
+    /// Whether another delivery failed while the sweep was under way: messages recorded
+    /// after it read its last page would be missed, so it reads on from where it is.
+    again: bool,
+}
+
+/// The messages handed to a mailbox (or being handed) since the daemon started, and the
+/// sweeps under way.
 #[derive(Debug, Default)]
 pub(crate) struct Deposited {
     ids: HashSet<MessageId>,
+    sweeps: HashMap<AccordId, Sweep>,
 }
 
 impl Deposited {
@@ -42,6 +72,20 @@ impl Deposited {
     pub(crate) fn done(&mut self, id: &MessageId) {
         self.ids.remove(id);
     }
+
+    /// Starts sweeping `peer`'s outbox; `false` if one is under way already or too many are.
+    fn begin_sweep(&mut self, peer: AccordId) -> bool {
+        if self.sweeps.contains_key(&peer) || self.sweeps.len() >= MAX_SWEEPS {
+            return false;
+        }
+        self.sweeps.insert(peer, Sweep::default());
+        true
+    }
+
+    /// `peer` answered a delivery: it is reachable, so its sweep (if any) ends.
+    pub(crate) fn reached(&mut self, peer: &AccordId) {
+        self.sweeps.remove(peer);
+    }
 }
 
 impl MessageCore {
@@ -53,9 +97,86 @@ impl MessageCore {
         message_id: MessageId,
         unreachable: bool,
     ) {
-        if unreachable && self.deposited.start(message_id) {
+        if !unreachable {
+            return;
+        }
+        if self.deposited.start(message_id) {
             self.out.push(MessageOutput::Deposit { peer, message_id });
         }
+        // The rest of the outbox waits behind this one's back-off: deposit it too.
+        if self.deposited.begin_sweep(peer) {
+            self.next_deposit_page(peer, None);
+        } else if let Some(sweep) = self.deposited.sweeps.get_mut(&peer) {
+            sweep.again = true;
+        }
+    }
+
+    fn next_deposit_page(&mut self, peer: AccordId, after: Option<u64>) {
+        self.store(StoreJob::DepositPage {
+            peer,
+            after,
+            limit: DEPOSIT_PAGE,
+        });
+    }
+
+    /// A page of `peer`'s outbox was read for its sweep: deposit what was not deposited yet,
+    /// and go on to the next page once those deposits are answered (at once if none is new).
+    pub(super) fn on_deposit_page(
+        &mut self,
+        peer: AccordId,
+        result: Result<Vec<(u64, MessageId)>, StoreError>,
+    ) {
+        let page = match result {
+            Ok(page) => page,
+            Err(err) => {
+                // Swept again after the next failed delivery.
+                self.note_store_failure("store_failed_outbox_read", &err);
+                self.deposited.sweeps.remove(&peer);
+                return;
+            }
+        };
+        let Some(sweep) = self.deposited.sweeps.get_mut(&peer) else {
+            // The recipient answered meanwhile.
+            return;
+        };
+        sweep.more = page.len() >= DEPOSIT_PAGE;
+        sweep.after = page.last().map(|(seq, _)| *seq).or(sweep.after);
+        let mut fresh = Vec::new();
+        for (_, message_id) in page {
+            if self.deposited.start(message_id) {
+                fresh.push(message_id);
+            }
+        }
+        if let Some(sweep) = self.deposited.sweeps.get_mut(&peer) {
+            sweep.pending.extend(fresh.iter().copied());
+        }
+        for message_id in fresh {
+            self.out.push(MessageOutput::Deposit { peer, message_id });
+        }
+        self.sweep_on(peer);
+    }
+
+    /// Once every deposit of the current page is answered: the next page, or the end of the
+    /// sweep (the outbox was read to its end, or a deposit failed).
+    fn sweep_on(&mut self, peer: AccordId) {
+        let Some(sweep) = self.deposited.sweeps.get(&peer) else {
+            return;
+        };
+        if !sweep.pending.is_empty() {
+            return;
+        }
+        if sweep.failed || !(sweep.more || sweep.again) {
+            self.deposited.sweeps.remove(&peer);
+            return;
+        }
+        let after = sweep.after;
+        if !sweep.more
+            && let Some(sweep) = self.deposited.sweeps.get_mut(&peer)
+        {
+            // At the end of the outbox, read on once for what was sent meanwhile.
+            sweep.again = false;
+        }
+        self.next_deposit_page(peer, after);
     }
 
     /// A deposit was answered: held by a mailbox, the message becomes `stored`.
@@ -72,7 +193,18 @@ impl MessageCore {
             Err(reason) => {
                 tracing::debug!(%peer, %reason, "no mailbox of the recipient took the message");
                 self.deposited.failed(&message_id);
+                if let Some(sweep) = self.deposited.sweeps.get_mut(&peer) {
+                    sweep.failed |= sweep.pending.contains(&message_id);
+                }
             }
+        }
+        let answered = self
+            .deposited
+            .sweeps
+            .get_mut(&peer)
+            .is_some_and(|sweep| sweep.pending.remove(&message_id));
+        if answered {
+            self.sweep_on(peer);
         }
     }
 

@@ -228,4 +228,9 @@ pub(crate) enum StoreDone {
         message_id: MessageId,
         result: Result<bool, StoreError>,
     },
+    /// A page of `peer`'s outbox to deposit: each entry's sequence and message id, in order.
+    DepositPage {
+        peer: AccordId,
+        result: Result<Vec<(u64, MessageId)>, StoreError>,
+    },
 }

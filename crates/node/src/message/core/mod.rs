@@ -271,6 +271,7 @@ impl MessageCore {
                 message_id,
                 result,
             } => self.on_marked_stored(peer, message_id, result),
+            StoreDone::DepositPage { peer, result } => self.on_deposit_page(peer, result),
         }
     }
 

@@ -134,6 +134,13 @@ pub(crate) enum StoreJob {
         peer: AccordId,
         message_id: MessageId,
     },
+    /// The next page of `peer`'s outbox to deposit at its mailboxes: the sequences and ids of
+    /// at most `limit` entries after outbox entry `after` (from the start with `None`).
+    DepositPage {
+        peer: AccordId,
+        after: Option<u64>,
+        limit: usize,
+    },
     /// A user command's reads and writes.
     Query(Query),
 }

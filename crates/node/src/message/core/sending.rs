@@ -235,6 +235,8 @@ impl MessageCore {
     fn on_delivered(&mut self, peer: AccordId, message_id: &MessageId) {
         self.outbox.dequeued(&peer);
         self.deposited.done(message_id);
+        // It answered: whatever waits for it goes to it, not to its mailboxes.
+        self.deposited.reached(&peer);
         self.emit(Event::MessageDelivered {
             peer: peer.to_string(),
             message_id: hex(message_id),
