@@ -207,16 +207,21 @@ fn apply(
     }
 }
 
+/// Whether `id` is a message we sent to `peer`: an acknowledgement or a receipt speaks only
+/// for those.
+fn sent_by_us(store: &Store, peer: AccordId, id: &MessageId) -> bool {
+    matches!(
+        store.is_seen(&peer, id),
+        Ok(Some(record)) if record.direction == Direction::Outgoing
+    )
+}
+
 /// Completes the outbox entries of the messages an acknowledgement names, if they are ours
 /// to that peer and still waiting; returns the ones completed.
 fn complete_ours(store: &Store, peer: AccordId, ids: Vec<MessageId>) -> Vec<MessageId> {
     let mut delivered = Vec::new();
     for id in ids {
-        let ours = matches!(
-            store.is_seen(&peer, &id),
-            Ok(Some(record)) if record.direction == Direction::Outgoing
-        );
-        if !ours {
+        if !sent_by_us(store, peer, &id) {
             continue;
         }
         match store.complete_outbox(&peer, &id, MessageState::Delivered) {
@@ -233,11 +238,7 @@ fn complete_ours(store: &Store, peer: AccordId, ids: Vec<MessageId>) -> Vec<Mess
 fn mark_ours_read(store: &Store, peer: AccordId, ids: Vec<MessageId>) -> Vec<MessageId> {
     let mut read = Vec::new();
     for id in ids {
-        let ours = matches!(
-            store.is_seen(&peer, &id),
-            Ok(Some(record)) if record.direction == Direction::Outgoing
-        );
-        if !ours {
+        if !sent_by_us(store, peer, &id) {
             continue;
         }
         match store.set_message_state(&peer, &id, MessageState::Read) {
